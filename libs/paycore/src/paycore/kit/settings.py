@@ -1,0 +1,236 @@
+"""Settings: shared blocks that each service's `Settings` class combines.
+
+Every variable is read from the environment by its plain name (`MONGO_URI`), or from the file
+named by `<NAME>_FILE` (Kubernetes secrets mounted as files). A missing or malformed variable
+stops start-up with one line naming it (`load_settings`).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+
+class AppEnv(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class FileSecretsSource(EnvSettingsSource):
+    """Reads `<NAME>_FILE` variables: the value is the content of the named file."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        env_name = f"{field.validation_alias or field_name}".upper() + "_FILE"
+        path = os.environ.get(env_name)
+        if not path:
+            return None, field_name, False
+        try:
+            return Path(path).read_text().strip(), field_name, False
+        except OSError as exc:
+            raise ValueError(f"{env_name}: cannot read {path}: {exc.strerror}") from exc
+
+
+class BaseServiceSettings(BaseSettings):
+    """What every service has: identity, environment, logging and metrics."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    service_name: str = "paycore"
+    app_env: AppEnv = AppEnv.DEVELOPMENT
+    port: int = Field(default=8000, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    prometheus_enabled: bool = True
+    shutdown_grace_seconds: float = Field(default=20.0, gt=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, FileSecretsSource(settings_cls)
+
+
+class MongoSettings(BaseServiceSettings):
+    mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongo_db: str = Field(default="paycore", pattern=r"^[A-Za-z0-9_-]{1,63}$")
+    mongo_timeout_ms: int = Field(default=5000, gt=0)
+
+    @field_validator("mongo_uri")
+    @classmethod
+    def _mongo_scheme(cls, value: str) -> str:
+        if not value.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("must start with mongodb:// or mongodb+srv://")
+        return value
+
+
+class RedisSettings(BaseServiceSettings):
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = ""  # isolates tests sharing one server
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+
+class RabbitSettings(BaseServiceSettings):
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Exchange and queue names get this prefix; tests use one per run.
+    broker_prefix: str = ""
+    # Delays of the retry queues, in order; the dead-letter queue follows the last.
+    retry_delays_ms: list[int] = [30_000, 120_000, 600_000, 1_800_000]
+    prefetch_count: int = Field(default=16, ge=1)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+
+    @field_validator("rabbitmq_url")
+    @classmethod
+    def _amqp_scheme(cls, value: str) -> str:
+        if not value.startswith(("amqp://", "amqps://")):
+            raise ValueError("must start with amqp:// or amqps://")
+        return value
+
+    @field_validator("retry_delays_ms")
+    @classmethod
+    def _positive_delays(cls, value: list[int]) -> list[int]:
+        if any(delay <= 0 for delay in value):
+            raise ValueError("every delay must be a positive number of milliseconds")
+        return value
+
+
+class CashfreeEnv(StrEnum):
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+CASHFREE_URLS = {
+    CashfreeEnv.SANDBOX: "https://sandbox.cashfree.com/pg",
+    CashfreeEnv.PRODUCTION: "https://api.cashfree.com/pg",
+}
+
+
+class CashfreeSettings(BaseServiceSettings):
+    """API credentials: for services that call Cashfree (never the webhook ingress)."""
+
+    cashfree_app_id: str = Field(min_length=1)
+    cashfree_secret_key: SecretStr
+    cashfree_env: CashfreeEnv = CashfreeEnv.SANDBOX
+    # Overrides the URL of `cashfree_env` (the emulator in development and tests).
+    cashfree_base_url: AnyUrl | None = None
+    cashfree_api_version: str = Field(default="2025-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    cashfree_timeout_seconds: float = Field(default=10.0, gt=0)
+    cashfree_max_retries: int = Field(default=2, ge=0, le=5)
+
+    @property
+    def cashfree_url(self) -> str:
+        if self.cashfree_base_url is not None:
+            return str(self.cashfree_base_url).rstrip("/")
+        return CASHFREE_URLS[self.cashfree_env]
+
+
+class WebhookSecretSettings(BaseServiceSettings):
+    # Cashfree signs webhooks with the client secret; several during a rotation, comma-separated.
+    cashfree_webhook_secret: SecretStr
+    webhook_tolerance_ms: int = Field(default=300_000, gt=0)
+
+    @property
+    def webhook_secrets(self) -> list[bytes]:
+        raw = self.cashfree_webhook_secret.get_secret_value()
+        return [part.strip().encode() for part in raw.split(",") if part.strip()]
+
+
+class JwtSettings(BaseServiceSettings):
+    jwt_secret: SecretStr
+    jwt_issuer: str = "paycore"
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+
+class EncryptionSettings(BaseServiceSettings):
+    # base64 of 32 random bytes; AES-256-GCM for customer PII at rest.
+    payment_encryption_key: SecretStr
+    payment_encryption_key_id: str = "k1"
+
+    @field_validator("payment_encryption_key")
+    @classmethod
+    def _aes256_key(cls, value: SecretStr) -> SecretStr:
+        try:
+            key = base64.b64decode(value.get_secret_value(), validate=True)
+        except ValueError as exc:
+            raise ValueError("must be base64") from exc
+        if len(key) != 32:
+            raise ValueError("must be base64 of exactly 32 bytes")
+        return value
+
+    @property
+    def encryption_key(self) -> bytes:
+        return base64.b64decode(self.payment_encryption_key.get_secret_value())
+
+
+class SmtpSettings(BaseServiceSettings):
+    smtp_url: str = "smtp://127.0.0.1:1025"
+    email_from: str = "paycore <payments@paycore.local>"
+    support_email: str = "support@paycore.local"
+    admin_email: str = "ops@paycore.local"
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One line per bad variable, naming it as it is spelled in the environment."""
+    lines = []
+    for item in error.errors():
+        name = str(item["loc"][0]).upper() if item["loc"] else "?"
+        if item["type"] == "missing":
+            lines.append(f"configuration error: {name} is required (or {name}_FILE)")
+        else:
+            lines.append(f"configuration error: {name}: {item['msg']}")
+    return lines
+
+
+def load_settings(settings_class: type[S]) -> S:
+    """Builds the settings once at start-up; on a bad variable, prints it and exits 2."""
+    try:
+        return settings_class()
+    except ValidationError as exc:
+        for line in describe_errors(exc):
+            print(line, file=sys.stderr)  # noqa: T201 - logging isn't configured yet
+        raise SystemExit(2) from None
+    except ValueError as exc:  # an unreadable *_FILE
+        print(f"configuration error: {exc}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None
