@@ -1,0 +1,352 @@
+"""RabbitMQ through FastStream: confirmed persistent publishing, and consumers with delayed
+retries and a dead-letter queue, built from per-queue TTL and dead-lettering (no plugin).
+
+For a consumer named `refund-worker.refunds` the topology is:
+
+    <exchange> --routing keys--> refund-worker.refunds            (quorum, manual acks)
+    failure n  --> refund-worker.refunds.retry.<delay>ms           (classic, TTL, dead-letters
+                                                                    back to the work queue)
+    exhausted or poison --> refund-worker.refunds.dlq              (quorum)
+
+Retries dead-letter through the default exchange straight to the work queue, so other queues
+bound to the same routing key never see a retry. A retry or dead letter is a confirmed copy
+published before the original is acked, so a crash in between duplicates, never loses: every
+handler is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from aio_pika import IncomingMessage
+from faststream import AckPolicy
+from faststream.rabbit import (
+    Channel,
+    ExchangeType,
+    QueueType,
+    RabbitBroker,
+    RabbitExchange,
+    RabbitMessage,
+    RabbitQueue,
+)
+from loguru import logger
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure, NetworkTimeout
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from paycore.kit.context import bound_ids, new_request_id, trace_id_from_traceparent
+from paycore.kit.errors import AppError
+from paycore.kit.events import EXCHANGES, EventEnvelope, OutboxEvent, exchange_for
+from paycore.kit.settings import RabbitSettings
+
+ATTEMPT_HEADER = "paycore-attempt"
+LAST_ERROR_HEADER = "paycore-last-error"
+FAILED_AT_HEADER = "paycore-failed-at"
+SOURCE_QUEUE_HEADER = "paycore-source-queue"
+
+CONSUMER_RETRIES = Counter(
+    "paycore_consumer_retries_total",
+    "Messages sent to a delay queue, by consumer queue and attempt.",
+    ["queue", "attempt"],
+)
+DEAD_LETTERED = Counter(
+    "paycore_dead_lettered_total", "Messages sent to a dead-letter queue.", ["queue", "reason"]
+)
+DEAD_LETTER_DEPTH = Gauge(
+    "paycore_dead_letter_messages", "Messages waiting in a dead-letter queue.", ["queue"]
+)
+MESSAGES_HANDLED = Counter(
+    "paycore_messages_handled_total", "Messages consumed, by queue and outcome.", ["queue", "outcome"]
+)
+
+# Failures that say nothing about the message itself: try again later.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionFailure,
+    NetworkTimeout,
+    RedisConnectionError,
+    RedisTimeoutError,
+    httpx.TransportError,
+    TimeoutError,
+    ConnectionError,
+)
+
+
+class PublishNotConfirmed(AppError):
+    """The broker did not confirm the message."""
+
+    code = "publish_not_confirmed"
+    status = 503
+    retryable = True
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, AppError):
+        return exc.retryable
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
+def make_broker(settings: RabbitSettings) -> RabbitBroker:
+    return RabbitBroker(
+        settings.rabbitmq_url,
+        default_channel=Channel(
+            publisher_confirms=True,
+            on_return_raises=True,  # an unroutable message raises instead of vanishing
+            prefetch_count=settings.prefetch_count,
+        ),
+        graceful_timeout=settings.shutdown_grace_seconds,
+        logger=None,  # our own lines, with context, are enough
+        client_properties={"connection_name": settings.service_name},
+    )
+
+
+def topic_exchange(prefix: str, name: str) -> RabbitExchange:
+    return RabbitExchange(prefix + name, type=ExchangeType.TOPIC, durable=True)
+
+
+async def declare_exchanges(broker: RabbitBroker, prefix: str) -> None:
+    """Declares the five topic exchanges of ARCHITECTURE.md §3."""
+    for family in EXCHANGES:
+        await broker.declare_exchange(topic_exchange(prefix, f"{family}.exchange"))
+
+
+class EventPublisher:
+    """Publishes envelopes persistent, mandatory and confirmed, to the exchange of their type."""
+
+    def __init__(self, broker: RabbitBroker, prefix: str = "") -> None:
+        self.broker = broker
+        self.prefix = prefix
+
+    async def publish(self, event: OutboxEvent, timeout: float = 10.0) -> None:
+        envelope = event.envelope
+        exchange = topic_exchange(self.prefix, exchange_for(envelope.type))
+        confirmation = await self.broker.publish(
+            envelope.model_dump_json().encode(),
+            exchange=exchange,
+            routing_key=envelope.type,
+            persist=True,
+            mandatory=True,
+            timeout=timeout,
+            headers={**event.headers, "event_id": envelope.event_id},
+            content_type="application/json",
+            message_id=envelope.event_id,
+            correlation_id=event.headers.get("correlation_id"),
+        )
+        if confirmation is None or type(confirmation).__name__ != "Ack":
+            raise PublishNotConfirmed(event_type=envelope.type, answer=repr(confirmation))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a handler receives: the event and how many times it was tried before."""
+
+    envelope: EventEnvelope
+    attempt: int
+    headers: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+class Consumer:
+    """One consumer queue with its delay queues and dead-letter queue."""
+
+    def __init__(
+        self,
+        broker: RabbitBroker,
+        settings: RabbitSettings,
+        name: str,
+        exchange: str,
+        routing_keys: tuple[str, ...],
+    ) -> None:
+        prefix = settings.broker_prefix
+        self.broker = broker
+        self.name = prefix + name
+        self.exchange = topic_exchange(prefix, exchange)
+        self.routing_keys = routing_keys
+        self.delays_ms = tuple(settings.retry_delays_ms)
+        self.dead_letter_exchange = RabbitExchange(
+            f"{self.name}.dlx", type=ExchangeType.DIRECT, durable=True
+        )
+        self.dead_letters = RabbitQueue(
+            f"{self.name}.dlq", queue_type=QueueType.QUORUM, durable=True
+        )
+        self.work = RabbitQueue(
+            self.name,
+            queue_type=QueueType.QUORUM,
+            durable=True,
+            arguments={
+                # A message the broker itself gives up on (delivery limit) still lands in the DLQ.
+                "x-dead-letter-exchange": self.dead_letter_exchange.name,
+                "x-dead-letter-routing-key": self.dead_letters.name,
+                "x-delivery-limit": 20,
+            },
+        )
+        # The delay is in the name: queue arguments can never change once declared.
+        self.retries = [
+            RabbitQueue(
+                f"{self.name}.retry.{delay}ms",
+                durable=True,
+                arguments={
+                    "x-message-ttl": delay,
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": self.name,
+                },
+            )
+            for delay in self.delays_ms
+        ]
+
+    async def declare(self) -> None:
+        """Declares and binds the whole topology; safe to repeat. Call after connect."""
+        exchange = await self.broker.declare_exchange(self.exchange)
+        work = await self.broker.declare_queue(self.work)
+        for key in self.routing_keys:
+            await work.bind(exchange, routing_key=key)
+        for retry in self.retries:
+            await self.broker.declare_queue(retry)
+        dead_letter_exchange = await self.broker.declare_exchange(self.dead_letter_exchange)
+        dead_letters = await self.broker.declare_queue(self.dead_letters)
+        await dead_letters.bind(dead_letter_exchange, routing_key=self.dead_letters.name)
+
+    def subscribe(self, handler: Handler) -> None:
+        """Registers `handler`; it is acked after it returns, retried or dead-lettered if not."""
+
+        @self.broker.subscriber(self.work, ack_policy=AckPolicy.MANUAL)
+        async def consume(body: Any, msg: RabbitMessage) -> None:
+            await self._handle(handler, msg)
+
+    async def _handle(self, handler: Handler, msg: RabbitMessage) -> None:
+        headers = dict(msg.headers or {})
+        attempt = int(headers.get(ATTEMPT_HEADER, 0))
+        request_id = str(headers.get("request_id") or new_request_id())
+        correlation_id = str(headers.get("correlation_id") or msg.correlation_id or request_id)
+        trace_id = trace_id_from_traceparent(str(headers.get("traceparent") or ""))
+        with bound_ids(request_id, correlation_id, trace_id, eventId=msg.message_id):
+            try:
+                envelope = EventEnvelope.model_validate_json(msg.body)
+            except ValidationError as exc:
+                await self._dead_letter(msg, headers, attempt, exc, reason="malformed")
+                return
+            try:
+                await handler(Delivery(envelope=envelope, attempt=attempt, headers=headers))
+            except Exception as exc:
+                if is_retryable(exc) and attempt < len(self.retries):
+                    await self._retry(msg, headers, attempt, exc)
+                else:
+                    reason = "exhausted" if is_retryable(exc) else "poison"
+                    await self._dead_letter(msg, headers, attempt, exc, reason=reason)
+                return
+            await msg.ack()
+            MESSAGES_HANDLED.labels(self.name, "ok").inc()
+
+    async def _retry(
+        self, msg: RabbitMessage, headers: dict[str, Any], attempt: int, exc: BaseException
+    ) -> None:
+        queue = self.retries[attempt]
+        logger.warning(
+            "handler failed, retrying later",
+            queue=self.name,
+            attempt=attempt + 1,
+            delayMs=self.delays_ms[attempt],
+            error=repr(exc)[:300],
+        )
+        await self._forward(msg, headers, queue.name, attempt + 1, exc)
+        CONSUMER_RETRIES.labels(self.name, str(attempt + 1)).inc()
+        MESSAGES_HANDLED.labels(self.name, "retried").inc()
+
+    async def _dead_letter(
+        self,
+        msg: RabbitMessage,
+        headers: dict[str, Any],
+        attempt: int,
+        exc: BaseException,
+        reason: str,
+    ) -> None:
+        logger.error(
+            "message dead-lettered", queue=self.name, attempt=attempt, reason=reason,
+            error=repr(exc)[:300],
+        )
+        await self._forward(msg, headers, self.dead_letters.name, attempt, exc)
+        DEAD_LETTERED.labels(self.name, reason).inc()
+        MESSAGES_HANDLED.labels(self.name, "dead_lettered").inc()
+
+    async def _forward(
+        self,
+        msg: RabbitMessage,
+        headers: dict[str, Any],
+        queue: str,
+        attempt: int,
+        exc: BaseException,
+    ) -> None:
+        """Publishes a confirmed copy to `queue`, then acks the original (at-least-once)."""
+        copy_headers = {k: v for k, v in headers.items() if not k.startswith("x-")}
+        copy_headers |= {
+            ATTEMPT_HEADER: attempt,
+            LAST_ERROR_HEADER: repr(exc)[:500],
+            FAILED_AT_HEADER: datetime.now(UTC).isoformat(),
+            SOURCE_QUEUE_HEADER: self.name,
+        }
+        try:
+            await self.broker.publish(
+                msg.body,
+                queue=queue,
+                persist=True,
+                headers=copy_headers,
+                content_type=msg.content_type,
+                correlation_id=msg.correlation_id,
+                message_id=msg.message_id,
+            )
+        except Exception:
+            # Could not park the copy: put the original back rather than lose it.
+            logger.exception("could not forward a failed message; requeueing it", queue=queue)
+            await asyncio.sleep(1)
+            await msg.nack(requeue=True)
+            return
+        await msg.ack()
+
+    async def dead_letter_count(self) -> int:
+        queue = await self.broker.declare_queue(self.dead_letters)
+        count = queue.declaration_result.message_count or 0
+        DEAD_LETTER_DEPTH.labels(self.name).set(count)
+        return count
+
+    async def take_dead_letter(self) -> IncomingMessage | None:
+        """The oldest dead letter, unacked (ack to remove it, nack to put it back)."""
+        queue = await self.broker.declare_queue(self.dead_letters)
+        return await queue.get(no_ack=False, fail=False, timeout=5)
+
+    async def replay_dead_letters(self, limit: int | None = None, per_second: float = 50) -> int:
+        """Moves dead letters back to the work queue with a fresh attempt count."""
+        replayed = 0
+        interval = 1 / per_second if per_second > 0 else 0
+        while limit is None or replayed < limit:
+            message = await self.take_dead_letter()
+            if message is None:
+                break
+            started = time.monotonic()
+            headers = {
+                k: v
+                for k, v in (message.headers or {}).items()
+                if not k.startswith("x-") and k != ATTEMPT_HEADER
+            }
+            headers["paycore-replayed-at"] = datetime.now(UTC).isoformat()
+            await self.broker.publish(
+                message.body,
+                queue=self.name,
+                persist=True,
+                headers=headers,
+                content_type=message.content_type,
+                correlation_id=message.correlation_id,
+                message_id=message.message_id,
+            )
+            await message.ack()
+            replayed += 1
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+        return replayed

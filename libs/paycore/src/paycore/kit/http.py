@@ -1,0 +1,179 @@
+"""What every HTTP app shares: request ids, metrics, error rendering, health and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from loguru import logger
+from starlette.applications import Starlette
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paycore.kit.context import (
+    bound_ids,
+    new_request_id,
+    new_trace_id,
+    request_id_var,
+    trace_id_from_traceparent,
+)
+from paycore.kit.errors import AppError, error_body
+from paycore.kit.metrics import MetricsMiddleware, metrics_endpoint
+
+HealthCheck = Callable[[], Awaitable[float | None]]
+
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable_entity",
+    429: "rate_limited",
+}
+
+
+class RequestContextMiddleware:
+    """Binds requestId, correlationId and traceId for the whole request (pure ASGI, so the
+    context variables reach the handler) and returns the request id to the caller."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = _safe_id(headers.get("x-request-id")) or new_request_id()
+        correlation_id = _safe_id(headers.get("x-correlation-id")) or request_id
+        trace_id = trace_id_from_traceparent(headers.get("traceparent")) or new_trace_id()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["x-request-id"] = request_id
+            await send(message)
+
+        with bound_ids(request_id, correlation_id, trace_id):
+            await self.app(scope, receive, send_with_id)
+
+
+def _safe_id(value: str | None) -> str | None:
+    """Accepts a caller's id only if it is short and plain (it ends up in logs and headers)."""
+    if value and len(value) <= 128 and all(c.isalnum() or c in "-_.:" for c in value):
+        return value
+    return None
+
+
+def render_error(error: AppError) -> JSONResponse:
+    response = JSONResponse(error_body(error, request_id_var.get()), status_code=error.status)
+    response.headers.update(error.headers)
+    return response
+
+
+async def app_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    if exc.status >= 500:
+        logger.error("request failed", code=exc.code, error=exc.message)
+    return render_error(exc)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error = AppError(exc.detail if isinstance(exc.detail, str) else None)
+    error.code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")  # type: ignore[misc]
+    error.status = exc.status_code  # type: ignore[misc]
+    error.headers = dict(exc.headers or {})
+    return render_error(error)
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    logger.opt(exception=exc).error("unhandled error")
+    return render_error(AppError("internal error"))
+
+
+def health_routes(service: str, checks: Mapping[str, HealthCheck]) -> list[BaseRoute]:
+    """`/health` (liveness) and `/health/<name>` per dependency, each with its latency."""
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "service": service})
+
+    def dependency_route(name: str, check: HealthCheck) -> Route:
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                await asyncio.wait_for(check(), timeout=3)
+            except Exception as exc:
+                latency = round((time.perf_counter() - started) * 1000, 2)
+                return JSONResponse(
+                    {"status": "down", "dependency": name, "latencyMs": latency,
+                     "error": type(exc).__name__},
+                    status_code=503,
+                )
+            latency = round((time.perf_counter() - started) * 1000, 2)
+            return JSONResponse({"status": "up", "dependency": name, "latencyMs": latency})
+
+        return Route(f"/health/{name}", endpoint, methods=["GET"])
+
+    async def readiness(request: Request) -> Response:
+        results = {}
+        healthy = True
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(), timeout=3)
+                results[name] = "up"
+            except Exception:
+                results[name] = "down"
+                healthy = False
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "service": service,
+             "dependencies": results},
+            status_code=200 if healthy else 503,
+        )
+
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/health/ready", readiness, methods=["GET"]),
+    ]
+    routes += [dependency_route(name, check) for name, check in checks.items()]
+    return routes
+
+
+def create_app(
+    service: str,
+    routes: Sequence[BaseRoute],
+    *,
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
+    checks: Mapping[str, HealthCheck] | None = None,
+    middleware: Sequence[Middleware] = (),
+    metrics: bool = True,
+) -> Starlette:
+    """A Starlette app with the shared middleware, error handlers, health and metrics."""
+    all_routes = [*health_routes(service, checks or {}), *routes]
+    if metrics:
+        all_routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    return Starlette(
+        routes=all_routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(MetricsMiddleware, service=service),
+            *middleware,
+        ],
+        exception_handlers={
+            AppError: app_error_handler,
+            HTTPException: http_error_handler,
+            Exception: unexpected_error_handler,
+        },
+    )

@@ -1,0 +1,74 @@
+"""MongoDB through Beanie on PyMongo's async client, portable to the local FerretDB server.
+
+Indexes are created by us, one `createIndexes` call per index with an explicit name: FerretDB
+1.24 crashes on a call that names two existing indexes, which is what Beanie sends on every
+start after the first (ferretdb-compat.md §4).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from beanie import Document, init_beanie
+from loguru import logger
+from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError, OperationFailure
+
+from paycore.kit.settings import MongoSettings
+
+
+def mongo_client(settings: MongoSettings) -> AsyncMongoClient[dict[str, Any]]:
+    return AsyncMongoClient(
+        settings.mongo_uri,
+        serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+        connectTimeoutMS=settings.mongo_timeout_ms,
+        tz_aware=True,
+        appname=settings.service_name,
+    )
+
+
+async def connect_mongo(
+    settings: MongoSettings, models: Sequence[type[Document]]
+) -> AsyncMongoClient[dict[str, Any]]:
+    """Connects, initialises Beanie for `models` and ensures their indexes."""
+    client = mongo_client(settings)
+    await init_beanie(
+        database=client[settings.mongo_db], document_models=list(models), skip_indexes=True
+    )
+    await ensure_indexes(models)
+    return client
+
+
+async def ensure_indexes(models: Sequence[type[Document]]) -> None:
+    """Creates each model's declared indexes (`Settings.indexes`), one call per index."""
+    for model in models:
+        collection = model.get_pymongo_collection()
+        for index in model.get_settings().indexes:
+            if "name" not in index.index.document:
+                raise ValueError(f"{model.__name__}: every index needs an explicit name")
+            await collection.create_indexes([index.index])
+    logger.debug("indexes ensured", models=[model.__name__ for model in models])
+
+
+def is_duplicate_key(exc: BaseException) -> bool:
+    """True for a unique-index violation on MongoDB, and on FerretDB's update path.
+
+    FerretDB reports an update that creates a duplicate as InternalError code 1 carrying
+    SQLite's "UNIQUE constraint" text (ferretdb-compat.md §4).
+    """
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    return (
+        isinstance(exc, OperationFailure)
+        and exc.code == 1
+        and "UNIQUE constraint" in str(exc.details or exc)
+    )
+
+
+async def ping(client: AsyncMongoClient[dict[str, Any]]) -> float:
+    """Round-trip time of a `ping`, in milliseconds."""
+    started = time.perf_counter()
+    await client.admin.command("ping")
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,79 @@
+"""Redis: the client, and locks that only their owner can release."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from types import TracebackType
+
+from redis.asyncio import Redis
+
+from paycore.kit.errors import Conflict
+from paycore.kit.settings import RedisSettings
+
+# Delete or extend the key only if it still holds our token: a lock that expired and was
+# taken by someone else must not be released or extended by its previous owner.
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+_EXTEND = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def redis_client(settings: RedisSettings) -> Redis:
+    return Redis.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
+
+
+class LockNotAcquired(Conflict):
+    """The resource is locked by another operation; try again shortly."""
+
+    code = "resource_locked"
+
+
+class Lock:
+    """An owner-checked lock with expiry: `SET key token NX PX ttl`, released by compare-and-del."""
+
+    def __init__(self, redis: Redis, key: str, ttl_ms: int, owner: str | None = None) -> None:
+        self.redis = redis
+        self.key = key
+        self.ttl_ms = ttl_ms
+        self.owner = owner or secrets.token_hex(16)
+
+    async def acquire(self) -> bool:
+        return bool(await self.redis.set(self.key, self.owner, nx=True, px=self.ttl_ms))
+
+    async def release(self) -> bool:
+        return bool(await self.redis.eval(_RELEASE, 1, self.key, self.owner))  # type: ignore[misc]
+
+    async def extend(self, ttl_ms: int | None = None) -> bool:
+        ttl = ttl_ms or self.ttl_ms
+        return bool(await self.redis.eval(_EXTEND, 1, self.key, self.owner, ttl))  # type: ignore[misc]
+
+    async def __aenter__(self) -> Lock:
+        if not await self.acquire():
+            raise LockNotAcquired(key=self.key)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.release()
+
+
+async def ping(redis: Redis) -> float:
+    """Round-trip time of a `PING`, in milliseconds."""
+    started = time.perf_counter()
+    await redis.ping()  # type: ignore[misc]
+    return (time.perf_counter() - started) * 1000
