@@ -1,0 +1,1 @@
+"""payments-api service."""

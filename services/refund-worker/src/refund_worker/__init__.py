@@ -1,0 +1,1 @@
+"""refund-worker service."""

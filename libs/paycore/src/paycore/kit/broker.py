@@ -64,7 +64,9 @@ DEAD_LETTER_DEPTH = Gauge(
     "paycore_dead_letter_messages", "Messages waiting in a dead-letter queue.", ["queue"]
 )
 MESSAGES_HANDLED = Counter(
-    "paycore_messages_handled_total", "Messages consumed, by queue and outcome.", ["queue", "outcome"]
+    "paycore_messages_handled_total",
+    "Messages consumed, by queue and outcome.",
+    ["queue", "outcome"],
 )
 
 # Failures that say nothing about the message itself: try again later.
@@ -103,7 +105,7 @@ def make_broker(settings: RabbitSettings) -> RabbitBroker:
         ),
         graceful_timeout=settings.shutdown_grace_seconds,
         logger=None,  # our own lines, with context, are enough
-        client_properties={"connection_name": settings.service_name},
+        client_properties={"connection_name": settings.service_name},  # type: ignore[arg-type]
     )
 
 
@@ -270,7 +272,10 @@ class Consumer:
         reason: str,
     ) -> None:
         logger.error(
-            "message dead-lettered", queue=self.name, attempt=attempt, reason=reason,
+            "message dead-lettered",
+            queue=self.name,
+            attempt=attempt,
+            reason=reason,
             error=repr(exc)[:300],
         )
         await self._forward(msg, headers, self.dead_letters.name, attempt, exc)

@@ -117,8 +117,12 @@ def health_routes(service: str, checks: Mapping[str, HealthCheck]) -> list[BaseR
             except Exception as exc:
                 latency = round((time.perf_counter() - started) * 1000, 2)
                 return JSONResponse(
-                    {"status": "down", "dependency": name, "latencyMs": latency,
-                     "error": type(exc).__name__},
+                    {
+                        "status": "down",
+                        "dependency": name,
+                        "latencyMs": latency,
+                        "error": type(exc).__name__,
+                    },
                     status_code=503,
                 )
             latency = round((time.perf_counter() - started) * 1000, 2)
@@ -137,8 +141,11 @@ def health_routes(service: str, checks: Mapping[str, HealthCheck]) -> list[BaseR
                 results[name] = "down"
                 healthy = False
         return JSONResponse(
-            {"status": "ok" if healthy else "degraded", "service": service,
-             "dependencies": results},
+            {
+                "status": "ok" if healthy else "degraded",
+                "service": service,
+                "dependencies": results,
+            },
             status_code=200 if healthy else 503,
         )
 

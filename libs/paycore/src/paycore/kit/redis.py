@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from types import TracebackType
+from typing import Self
 
 from redis.asyncio import Redis
 
@@ -52,13 +53,13 @@ class Lock:
         return bool(await self.redis.set(self.key, self.owner, nx=True, px=self.ttl_ms))
 
     async def release(self) -> bool:
-        return bool(await self.redis.eval(_RELEASE, 1, self.key, self.owner))  # type: ignore[misc]
+        return bool(await self.redis.eval(_RELEASE, 1, self.key, self.owner))
 
     async def extend(self, ttl_ms: int | None = None) -> bool:
         ttl = ttl_ms or self.ttl_ms
-        return bool(await self.redis.eval(_EXTEND, 1, self.key, self.owner, ttl))  # type: ignore[misc]
+        return bool(await self.redis.eval(_EXTEND, 1, self.key, self.owner, ttl))
 
-    async def __aenter__(self) -> Lock:
+    async def __aenter__(self) -> Self:
         if not await self.acquire():
             raise LockNotAcquired(key=self.key)
         return self
@@ -75,5 +76,5 @@ class Lock:
 async def ping(redis: Redis) -> float:
     """Round-trip time of a `PING`, in milliseconds."""
     started = time.perf_counter()
-    await redis.ping()  # type: ignore[misc]
+    await redis.ping()
     return (time.perf_counter() - started) * 1000

@@ -1,0 +1,142 @@
+"""Gateway failures as our errors; Cashfree's error body is `{message, code, type, help}`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from paycore.kit.errors import AppError
+
+
+class GatewayError(AppError):
+    """The payment gateway call failed."""
+
+    code = "gateway_error"
+    status = 502
+    # True when the gateway may have acted although we got no answer: look it up before
+    # assuming nothing happened (or repeat with the same idempotency key).
+    outcome_unknown: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        gateway_code: str | None = None,
+        gateway_type: str | None = None,
+        http_status: int | None = None,
+        **details: Any,
+    ) -> None:
+        if gateway_code is not None:
+            details["gateway_code"] = gateway_code  # rendered with the error: says what to fix
+        super().__init__(message, **details)
+        self.gateway_code = gateway_code
+        self.gateway_type = gateway_type
+        self.http_status = http_status
+
+
+class GatewayAuthError(GatewayError):
+    """The gateway rejected our credentials."""
+
+    code = "gateway_auth_failed"
+
+
+class GatewayValidationError(GatewayError):
+    """The gateway rejected the request as invalid."""
+
+    code = "gateway_validation_failed"
+    status = 400
+
+
+class GatewayNotFound(GatewayError):
+    """The gateway does not know this resource."""
+
+    code = "gateway_not_found"
+    status = 404
+
+
+class GatewayConflict(GatewayError):
+    """The request conflicts with what the gateway already has."""
+
+    code = "gateway_conflict"
+    status = 409
+
+
+class GatewayIdempotencyError(GatewayError):
+    """The idempotency key was already used for a different request."""
+
+    code = "gateway_idempotency_conflict"
+    status = 409
+
+
+class GatewayRateLimited(GatewayError):
+    """The gateway is rate limiting us; try again later."""
+
+    code = "gateway_rate_limited"
+    status = 503
+    retryable = True
+
+    def __init__(self, message: str | None = None, *, retry_after: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.headers["Retry-After"] = str(max(1, round(retry_after)))
+
+
+class GatewayServerError(GatewayError):
+    """The gateway failed on its side; try again later."""
+
+    code = "gateway_server_error"
+    retryable = True
+
+
+class GatewayTimeout(GatewayError):
+    """No complete answer from the gateway in time; it may have acted on the request."""
+
+    code = "gateway_timeout"
+    status = 504
+    # Repeating blindly is not safe in general: only a lookup (or the same idempotency key,
+    # which the client's own retries already use) settles the outcome.
+    outcome_unknown = True
+
+
+class GatewayUnavailable(GatewayError):
+    """The gateway cannot be reached; the request was not sent."""
+
+    code = "gateway_unavailable"
+    status = 503
+    retryable = True
+
+
+class GatewayInvalidResponse(GatewayError):
+    """The gateway answered with something we cannot read."""
+
+    code = "gateway_invalid_response"
+
+
+_BY_HTTP_STATUS: dict[int, type[GatewayError]] = {
+    400: GatewayValidationError,
+    401: GatewayAuthError,
+    403: GatewayAuthError,
+    404: GatewayNotFound,
+    409: GatewayConflict,
+    422: GatewayIdempotencyError,
+}
+
+
+def error_for_response(
+    http_status: int, body: object, *, retry_after: float | None = None
+) -> GatewayError:
+    """Maps a non-200 answer and its error body to one of our errors."""
+    fields = body if isinstance(body, dict) else {}
+    message = fields.get("message") if isinstance(fields.get("message"), str) else None
+    gateway_code = fields.get("code") if isinstance(fields.get("code"), str) else None
+    gateway_type = fields.get("type") if isinstance(fields.get("type"), str) else None
+    text = f"cashfree {http_status}: {message or 'no message'}"
+    context: dict[str, Any] = {
+        "gateway_code": gateway_code,
+        "gateway_type": gateway_type,
+        "http_status": http_status,
+    }
+    if http_status == 429:
+        return GatewayRateLimited(text, retry_after=retry_after or 1.0, **context)
+    if http_status >= 500:
+        return GatewayServerError(text, **context)
+    return _BY_HTTP_STATUS.get(http_status, GatewayValidationError)(text, **context)

@@ -1,0 +1,226 @@
+"""Our side of the gateway boundary: amounts in minor units, statuses of our own.
+
+Nothing here names a Cashfree field or status; `mapping.py` translates both ways.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class OrderStatus(StrEnum):
+    OPEN = "OPEN"  # no successful payment yet
+    PAID = "PAID"
+    EXPIRED = "EXPIRED"
+    TERMINATING = "TERMINATING"
+    TERMINATED = "TERMINATED"
+    UNKNOWN = "UNKNOWN"  # a value the gateway added after this code: never final
+
+
+class AttemptStatus(StrEnum):
+    """One payment attempt on an order."""
+
+    SUCCEEDED = "SUCCEEDED"
+    PENDING = "PENDING"
+    NOT_ATTEMPTED = "NOT_ATTEMPTED"
+    FAILED = "FAILED"
+    ABANDONED = "ABANDONED"  # the customer dropped out (OTP, UPI PIN, 3DS)
+    VOIDED = "VOIDED"
+    CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"
+
+
+class RefundStatus(StrEnum):
+    PENDING = "PENDING"
+    ON_HOLD = "ON_HOLD"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"
+
+
+class RefundSpeed(StrEnum):
+    STANDARD = "STANDARD"
+    INSTANT = "INSTANT"
+
+
+class SettlementStatus(StrEnum):
+    SETTLED = "SETTLED"
+    PENDING = "PENDING"
+    FAILED = "FAILED"
+    UNKNOWN = "UNKNOWN"
+
+
+class ReconEventType(StrEnum):
+    PAYMENT = "PAYMENT"
+    REFUND = "REFUND"
+    REFUND_REVERSAL = "REFUND_REVERSAL"
+    DISPUTE = "DISPUTE"
+    DISPUTE_REVERSAL = "DISPUTE_REVERSAL"
+    CHARGEBACK = "CHARGEBACK"
+    CHARGEBACK_REVERSAL = "CHARGEBACK_REVERSAL"
+    ADJUSTMENT = "ADJUSTMENT"
+    SETTLEMENT = "SETTLEMENT"
+    UNKNOWN = "UNKNOWN"
+
+
+class ReconEventStatus(StrEnum):
+    SUCCEEDED = "SUCCEEDED"
+    PENDING = "PENDING"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"
+
+
+class Customer(_Record):
+    customer_id: str
+    phone: str
+    email: str | None = None
+    name: str | None = None
+
+
+class OrderRequest(_Record):
+    order_id: str  # ours ("ord_..."), also the gateway's order id
+    amount_minor: int = Field(gt=0)
+    currency: str
+    customer: Customer
+    return_url: str | None = None
+    notify_url: str | None = None
+    note: str | None = None
+    expires_at: datetime | None = None
+    tags: dict[str, str] = {}
+
+
+class Order(_Record):
+    order_id: str
+    gateway_order_id: str | None
+    amount_minor: int
+    currency: str
+    status: OrderStatus
+    payment_session_id: str | None = None
+    expires_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+class AttemptError(_Record):
+    code: str | None = None
+    description: str | None = None
+    reason: str | None = None
+    source: str | None = None
+
+
+class Payment(_Record):
+    """One payment attempt as the gateway reports it."""
+
+    order_id: str
+    gateway_payment_id: str
+    status: AttemptStatus
+    amount_minor: int
+    currency: str
+    is_captured: bool | None = None
+    message: str | None = None
+    bank_reference: str | None = None
+    auth_id: str | None = None
+    payment_group: str | None = None
+    payment_method: str | None = None  # "upi", "card", "netbanking", ...
+    initiated_at: datetime | None = None
+    completed_at: datetime | None = None
+    error: AttemptError | None = None
+
+
+class RefundRequest(_Record):
+    order_id: str
+    refund_id: str  # ours ("rfd_..."), also the gateway's refund id
+    amount_minor: int = Field(gt=0)
+    currency: str
+    note: str | None = None
+    speed: RefundSpeed = RefundSpeed.STANDARD
+
+
+class Refund(_Record):
+    order_id: str
+    refund_id: str
+    gateway_refund_id: str | None
+    gateway_payment_id: str | None
+    amount_minor: int
+    currency: str
+    status: RefundStatus
+    status_description: str | None = None
+    arn: str | None = None  # bank reference, once processed
+    created_at: datetime | None = None
+    processed_at: datetime | None = None
+
+
+class Settlement(_Record):
+    gateway_settlement_id: str | None = None
+    order_id: str | None = None
+    gateway_payment_id: str | None = None
+    currency: str
+    status: SettlementStatus
+    order_amount_minor: int | None = None
+    service_charge_minor: int | None = None
+    service_tax_minor: int | None = None
+    settlement_amount_minor: int | None = None
+    utr: str | None = None
+    settled_at: datetime | None = None
+
+
+class SettlementPage(_Record):
+    settlements: list[Settlement]
+    cursor: str | None = None  # pass back to get the next page; None on the last page
+
+
+class ReconEntry(_Record):
+    event_id: str | None = None
+    event_type: ReconEventType
+    event_status: ReconEventStatus
+    is_credit: bool | None = None
+    currency: str
+    amount_minor: int | None = None
+    settlement_amount_minor: int | None = None
+    order_id: str | None = None
+    gateway_payment_id: str | None = None
+    refund_id: str | None = None
+    gateway_settlement_id: str | None = None
+    settlement_utr: str | None = None
+    event_time: datetime | None = None
+
+
+class ReconPage(_Record):
+    entries: list[ReconEntry]
+    cursor: str | None = None
+
+
+class SettlementQuery(_Record):
+    """Settlement ids, UTRs or a date range; `cursor` from the previous page."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    settlement_ids: list[str] = []
+    utrs: list[str] = []
+    limit: int = Field(default=100, ge=10, le=1000)
+    cursor: str | None = None
+
+
+class ReconQuery(_Record):
+    start: datetime
+    end: datetime
+    limit: int = Field(default=100, ge=10, le=1000)
+    cursor: str | None = None
+
+
+_IDEMPOTENCY_NAMESPACE: Final = uuid.UUID("6f0b3c52-3f7e-4c1b-9d5e-2f1a8c7e4b10")
+
+
+def idempotency_key(operation: str, entity_id: str) -> str:
+    """A stable key (UUID, as Cashfree wants) from our own id: every retry sends the same one."""
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{operation}:{entity_id}"))

@@ -1,0 +1,126 @@
+"""A service's connections and background work, started and stopped in one order.
+
+Every service is a Starlette app under uvicorn: the HTTP services serve their API, the workers
+only `/health` and `/metrics` while their consumers run. On SIGTERM uvicorn stops accepting
+requests, then this stops the consumers (FastStream waits for in-flight messages), the
+background loops, and closes the connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from beanie import Document
+from faststream.rabbit import RabbitBroker
+from loguru import logger
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from paycore.kit import mongo, redis
+from paycore.kit.broker import Consumer, EventPublisher, declare_exchanges, make_broker
+from paycore.kit.errors import DependencyUnavailable
+from paycore.kit.http import HealthCheck
+from paycore.kit.settings import MongoSettings, RabbitSettings, RedisSettings
+
+
+class InfraSettings(MongoSettings, RedisSettings, RabbitSettings):
+    """The three servers every service uses."""
+
+
+BackgroundLoop = Callable[["Resources"], Awaitable[None]]
+
+
+@dataclass
+class Resources:
+    settings: InfraSettings
+    models: Sequence[type[Document]] = ()
+    mongo: AsyncMongoClient[dict[str, Any]] | None = None
+    redis: Redis | None = None
+    broker: RabbitBroker | None = None
+    publisher: EventPublisher | None = None
+    consumers: list[Consumer] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.broker = make_broker(self.settings)
+        self.publisher = EventPublisher(self.broker, self.settings.broker_prefix)
+
+    def consumer(self, name: str, exchange: str, routing_keys: tuple[str, ...]) -> Consumer:
+        """A consumer queue of this service; subscribe its handler before `start`."""
+        assert self.broker is not None
+        consumer = Consumer(self.broker, self.settings, name, exchange, routing_keys)
+        self.consumers.append(consumer)
+        return consumer
+
+    async def start(self, loops: Sequence[BackgroundLoop] = ()) -> None:
+        self.mongo = await mongo.connect_mongo(self.settings, self.models)
+        self.redis = redis.redis_client(self.settings)
+        assert self.broker is not None
+        await self.broker.connect()
+        await declare_exchanges(self.broker, self.settings.broker_prefix)
+        for consumer in self.consumers:
+            await consumer.declare()
+        await self.broker.start()
+        for loop in loops:
+            self.tasks.append(asyncio.create_task(self._keep_running(loop)))
+        logger.info("service started", consumers=[c.name for c in self.consumers])
+
+    async def _keep_running(self, loop: BackgroundLoop) -> None:
+        """Runs a background loop until stop; a crash is logged and the loop restarted."""
+        while not self.stopping.is_set():
+            try:
+                await loop(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("background loop failed; restarting", loop=loop.__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), timeout=1)
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        if self.broker is not None:
+            await self.broker.stop()  # waits for in-flight handlers up to the grace period
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.redis is not None:
+            await self.redis.aclose()
+        if self.mongo is not None:
+            await self.mongo.close()
+        logger.info("service stopped")
+
+    def checks(self) -> dict[str, HealthCheck]:
+        return {
+            "database": self._check_mongo,
+            "queues": self._check_broker,
+            "redis": self._check_redis,
+        }
+
+    async def _check_mongo(self) -> float | None:
+        if self.mongo is None:
+            raise DependencyUnavailable("database not connected")
+        return await mongo.ping(self.mongo)
+
+    async def _check_redis(self) -> float | None:
+        if self.redis is None:
+            raise DependencyUnavailable("redis not connected")
+        return await redis.ping(self.redis)
+
+    async def _check_broker(self) -> float | None:
+        if self.broker is None or not await self.broker.ping(timeout=2):
+            raise DependencyUnavailable("broker not reachable")
+        return None
+
+    @contextlib.asynccontextmanager
+    async def running(self, loops: Sequence[BackgroundLoop] = ()) -> AsyncIterator[Resources]:
+        await self.start(loops)
+        try:
+            yield self
+        finally:
+            await self.stop()
