@@ -12,7 +12,7 @@ def unique_suffix() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def test_infra_settings(**overrides: object) -> InfraSettings:
+def isolated_settings(**overrides: object) -> InfraSettings:
     """Settings pointing at the local servers (or MONGO_URI & co), with a database, queue
     prefix and Redis prefix of their own, and retry delays in milliseconds."""
     suffix = unique_suffix()

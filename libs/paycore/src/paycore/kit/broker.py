@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 from aio_pika import IncomingMessage
+from aio_pika.exceptions import PublishError
 from faststream import AckPolicy
 from faststream.rabbit import (
     Channel,
@@ -89,6 +90,12 @@ class PublishNotConfirmed(AppError):
     retryable = True
 
 
+class UnroutableEvent(AppError):
+    """No queue is bound for this event's routing key; it was not delivered."""
+
+    code = "unroutable_event"
+
+
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, AppError):
         return exc.retryable
@@ -129,18 +136,21 @@ class EventPublisher:
     async def publish(self, event: OutboxEvent, timeout: float = 10.0) -> None:
         envelope = event.envelope
         exchange = topic_exchange(self.prefix, exchange_for(envelope.type))
-        confirmation = await self.broker.publish(
-            envelope.model_dump_json().encode(),
-            exchange=exchange,
-            routing_key=envelope.type,
-            persist=True,
-            mandatory=True,
-            timeout=timeout,
-            headers={**event.headers, "event_id": envelope.event_id},
-            content_type="application/json",
-            message_id=envelope.event_id,
-            correlation_id=event.headers.get("correlation_id"),
-        )
+        try:
+            confirmation = await self.broker.publish(
+                envelope.model_dump_json().encode(),
+                exchange=exchange,
+                routing_key=envelope.type,
+                persist=True,
+                mandatory=True,
+                timeout=timeout,
+                headers={**event.headers, "event_id": envelope.event_id},
+                content_type="application/json",
+                message_id=envelope.event_id,
+                correlation_id=event.headers.get("correlation_id"),
+            )
+        except PublishError as exc:
+            raise UnroutableEvent(event_type=envelope.type) from exc
         if confirmation is None or type(confirmation).__name__ != "Ack":
             raise PublishNotConfirmed(event_type=envelope.type, answer=repr(confirmation))
 

@@ -1,0 +1,60 @@
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from paycore.kit.redis import Lock, LockNotAcquired, redis_client
+from paycore.testing import isolated_settings
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = redis_client(isolated_settings())
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def key() -> str:
+    return isolated_settings().redis_prefix + "lock:payment:pay_1"
+
+
+async def test_only_the_owner_can_release(redis: Redis, key: str) -> None:
+    owner = Lock(redis, key, ttl_ms=5_000)
+    intruder = Lock(redis, key, ttl_ms=5_000)
+    assert await owner.acquire()
+    assert not await intruder.acquire()
+    assert not await intruder.release()
+    assert await redis.get(key) == owner.owner
+    assert await owner.release()
+    assert await redis.get(key) is None
+
+
+async def test_an_expired_lock_can_be_taken(redis: Redis, key: str) -> None:
+    first = Lock(redis, key, ttl_ms=100)
+    assert await first.acquire()
+    await asyncio.sleep(0.25)
+    second = Lock(redis, key, ttl_ms=5_000)
+    assert await second.acquire()
+    # The first owner's late release must not free the second owner's lock.
+    assert not await first.release()
+    assert await redis.get(key) == second.owner
+    await second.release()
+
+
+async def test_extend_only_for_the_owner(redis: Redis, key: str) -> None:
+    owner = Lock(redis, key, ttl_ms=200)
+    assert await owner.acquire()
+    assert not await Lock(redis, key, ttl_ms=200).extend(10_000)
+    assert await owner.extend(10_000)
+    assert await redis.pttl(key) > 5_000
+    await owner.release()
+
+
+async def test_context_manager_refuses_a_held_lock(redis: Redis, key: str) -> None:
+    async with Lock(redis, key, ttl_ms=5_000):
+        with pytest.raises(LockNotAcquired):
+            async with Lock(redis, key, ttl_ms=5_000):
+                pass
+    assert await redis.get(key) is None
