@@ -70,7 +70,7 @@ def to_minor(value: Decimal | int | str, currency: str) -> int:
     exponent = exponent_of(currency)
     amount = _as_decimal(value)
     numerator, denominator = amount.as_integer_ratio()
-    scaled = numerator * 10**exponent
+    scaled: int = numerator * 10**exponent
     if scaled % denominator:
         raise InvalidAmount(
             f"{currency} allows at most {exponent} decimals", amount=str(value), currency=currency

@@ -161,6 +161,10 @@ class CfCreateRefundRequest(CfModel):
     refund_speed: str | None = None
 
 
+class CfTerminateOrderRequest(CfModel):
+    order_status: str = "TERMINATED"
+
+
 class CfPagination(CfModel):
     limit: int
     cursor: str | None = None
@@ -263,7 +267,7 @@ class CfRefund(CfModel):
 
 
 # Nested (2026-01-01) keys that mean the same as a flat (2023-08-01) one.
-_NESTED_RENAMES = {"utr": "settlement_utr"}
+_NESTED_RENAMES: dict[str, str] = {"utr": "settlement_utr"}
 
 
 def _flatten(data: object, sections: tuple[str, ...]) -> object:
@@ -275,7 +279,7 @@ def _flatten(data: object, sections: tuple[str, ...]) -> object:
         nested = data.get(section)
         if isinstance(nested, dict):
             for key, value in nested.items():
-                flat.setdefault(_NESTED_RENAMES.get(key, key), value)
+                flat.setdefault(_NESTED_RENAMES.get(str(key), str(key)), value)
     return flat
 
 
