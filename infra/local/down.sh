@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Stop what up.sh started (by pid file; external servers from *_URL are never touched).
+# Idempotent. `down.sh && rm -rf var` gives a clean state.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+stop_rabbit() {
+  if pid_alive "$RABBITMQ_PID_FILE"; then
+    rabbitmqctl -q stop >/dev/null || stop_pid rabbitmq "$RABBITMQ_PID_FILE"
+    log "stopped rabbitmq"
+  fi
+  rm -f "$RABBITMQ_PID_FILE"
+  # epmd outlives the node; it refuses to die while another node is still registered.
+  epmd -kill >/dev/null 2>&1 || true
+}
+
+main() {
+  stop_pid mongo-front "$MONGO_PID"
+  stop_pid redis "$REDIS_PID"
+  stop_rabbit
+}
+
+main "$@"

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Start the local stack on 127.0.0.1: MongoDB (FerretDB behind mongo-front), RabbitMQ, Redis.
+# Idempotent: servers already running are left alone. Installs what is missing.
+# If MONGO_URI / RABBITMQ_URL / REDIS_URL is set, that server is not started, only checked.
+# Usage: up.sh [mongodb] [rabbitmq] [redis]   (default: all three)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+install_missing() {
+  local pkgs=()
+  if wants rabbitmq && [[ -z ${RABBITMQ_URL:-} ]] && ! command -v rabbitmq-server >/dev/null; then
+    pkgs+=(rabbitmq-server)
+  fi
+  if wants redis && [[ -z ${REDIS_URL:-} ]] && ! command -v redis-server >/dev/null; then
+    pkgs+=(redis-server)
+  fi
+  ((${#pkgs[@]})) || return 0
+  log "installing ${pkgs[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+}
+
+go_bin() { command -v go || echo /usr/local/go/bin/go; }
+
+# Rebuild when the binary is missing or older than any of its sources.
+build_mongo_front() {
+  local src=$LOCAL/mongo-front
+  if [[ -x $MONGO_BIN ]] && [[ -z $(find "$src" -newer "$MONGO_BIN" -type f) ]]; then
+    return 0
+  fi
+  log "building mongo-front (first build downloads modules and compiles FerretDB: ~1-2 min)"
+  mkdir -p "$LOCAL/bin"
+  # ferretdb_no_postgresql: we only use the SQLite handler, so skip compiling pgx.
+  (cd "$src" && CGO_ENABLED=0 "$(go_bin)" build -trimpath -tags ferretdb_no_postgresql \
+    -o "$MONGO_BIN.tmp" .)
+  mv "$MONGO_BIN.tmp" "$MONGO_BIN"
+}
+
+start_mongo() {
+  if [[ -n ${MONGO_URI:-} ]]; then
+    url_open "$MONGO_URI" 27017 || die "MONGO_URI is set but does not answer: $MONGO_URI"
+    log "mongodb   external  $MONGO_URI"
+    return
+  fi
+  build_mongo_front
+  local host=${MONGO_ADDR%:*} port=${MONGO_ADDR##*:}
+  if ! pid_alive "$MONGO_PID"; then
+    port_open "$host" "$port" && die "$MONGO_ADDR is taken by a process up.sh did not start"
+    mkdir -p "$VAR/mongo/data" "$LOGS"
+    setsid "$MONGO_BIN" -listen "$MONGO_ADDR" -socket "$MONGO_SOCK" -data "$VAR/mongo/data" \
+      </dev/null >>"$LOGS/mongo-front.log" 2>&1 &
+    echo $! >"$MONGO_PID"
+  fi
+  wait_for "mongo-front" 30 "$LOGS/mongo-front.log" port_open "$host" "$port"
+  log "mongodb   FerretDB 1.24.2 (SQLite, var/mongo/data) via mongo-front  mongodb://$MONGO_ADDR/?directConnection=true"
+}
+
+redis_ping() { [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
+
+start_redis() {
+  if [[ -n ${REDIS_URL:-} ]]; then
+    [[ $(redis-cli -u "$REDIS_URL" ping 2>/dev/null) == PONG ]] || die "REDIS_URL is set but does not answer PING"
+    log "redis     external  $REDIS_URL"
+    return
+  fi
+  if ! pid_alive "$REDIS_PID"; then
+    port_open 127.0.0.1 "$REDIS_PORT" && die "port $REDIS_PORT is taken by a process up.sh did not start"
+    mkdir -p "$VAR/redis" "$LOGS"
+    redis-server --daemonize yes --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+      --pidfile "$REDIS_PID" --logfile "$LOGS/redis.log" --dir "$VAR/redis"
+  fi
+  wait_for "redis" 10 "$LOGS/redis.log" redis_ping
+  log "redis     7 (no persistence)  redis://127.0.0.1:$REDIS_PORT/0"
+}
+
+write_rabbit_config() {
+  mkdir -p "$RABBIT_DIR" "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
+  cat >"$RABBITMQ_CONFIG_FILE" <<EOF
+listeners.tcp.default = 127.0.0.1:$RABBIT_PORT
+management.tcp.ip = 127.0.0.1
+management.tcp.port = 15672
+prometheus.tcp.ip = 127.0.0.1
+prometheus.tcp.port = 15692
+EOF
+  echo '[rabbitmq_management,rabbitmq_prometheus].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+  chown -R rabbitmq:rabbitmq "$RABBIT_DIR" "$RABBITMQ_LOG_BASE" # the wrapper runs the node as rabbitmq
+}
+
+# Launch the node without waiting (it takes ~5-10 s): the other servers start meanwhile.
+launch_rabbit() {
+  [[ -z ${RABBITMQ_URL:-} ]] || return 0
+  pid_alive "$RABBITMQ_PID_FILE" && return 0
+  port_open 127.0.0.1 "$RABBIT_PORT" && die "port $RABBIT_PORT is taken by a process up.sh did not start"
+  write_rabbit_config
+  rabbitmq-server -detached
+}
+
+await_rabbit() {
+  if [[ -n ${RABBITMQ_URL:-} ]]; then
+    url_open "$RABBITMQ_URL" 5672 || die "RABBITMQ_URL is set but does not answer: $RABBITMQ_URL"
+    log "rabbitmq  external  $RABBITMQ_URL"
+    return
+  fi
+  if ! rabbit_running; then
+    # await_startup fails at once if the node has not registered with epmd yet: poll the port first.
+    wait_for "rabbitmq" 90 "$RABBITMQ_LOG_BASE/rabbit@$(hostname -s).log" port_open 127.0.0.1 "$RABBIT_PORT"
+    rabbitmqctl -q await_startup --timeout 60 >/dev/null
+  fi
+  log "rabbitmq  3.10 (var/rabbitmq)  amqp://guest:guest@127.0.0.1:$RABBIT_PORT/  management http://127.0.0.1:15672  prometheus :15692"
+}
+
+wants() { [[ " $SERVERS " == *" $1 "* ]]; }
+
+main() {
+  SERVERS=${*:-mongodb rabbitmq redis}
+  install_missing
+  if wants rabbitmq; then launch_rabbit; fi
+  if wants mongodb; then start_mongo; fi
+  if wants redis; then start_redis; fi
+  if wants rabbitmq; then await_rabbit; fi
+}
+
+main "$@"
