@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case ${1:-} in
   stop)
-    rabbitmqctl -q stop >/dev/null
+    rabbitmqctl -q stop "$RABBITMQ_PID_FILE" >/dev/null
     rm -f "$RABBITMQ_PID_FILE"
     ;;
   start) "$LOCAL/up.sh" rabbitmq ;;

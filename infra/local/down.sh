@@ -6,7 +6,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stop_rabbit() {
   if pid_alive "$RABBITMQ_PID_FILE"; then
-    rabbitmqctl -q stop >/dev/null || stop_pid rabbitmq "$RABBITMQ_PID_FILE"
+    # Given the pid file, `stop` returns only once the node process has exited.
+    rabbitmqctl -q stop "$RABBITMQ_PID_FILE" >/dev/null || stop_pid rabbitmq "$RABBITMQ_PID_FILE"
     log "stopped rabbitmq"
   fi
   rm -f "$RABBITMQ_PID_FILE"
