@@ -1,0 +1,373 @@
+"""`EmulatorControl`: an async client for the `/_emulator/` control API, for tests."""
+
+import asyncio
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import httpx
+
+from cashfree_emulator.schemas import (
+    ApiCall,
+    EmulatorConfig,
+    Fault,
+    FaultKind,
+    FaultSpec,
+    MerchantConfig,
+    PaymentOutcome,
+    RefundResolution,
+    SettlementStatus,
+    WebhookAttempt,
+    WebhookVersion,
+)
+from cashfree_emulator.wire import JsonObject, JsonValue, dumps, loads
+
+Amount = Decimal | int | str
+
+
+class EmulatorControlError(Exception):
+    def __init__(self, status: int, body: JsonValue) -> None:
+        super().__init__(f"emulator control call failed with {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class EmulatorControl:
+    """Typed calls to the emulator's control endpoints; `base_url` is the emulator root."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, trust_env=False)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # State and settings
+
+    async def health(self) -> bool:
+        status: JsonValue = await self._call("GET", "/health")
+        return bool(status == {"status": "ok"})
+
+    async def reset(self) -> None:
+        """Clear orders, payments, refunds, settlements, logs, faults and config changes."""
+        await self._call("POST", "/reset")
+
+    async def merchants(self) -> list[MerchantConfig]:
+        return [MerchantConfig.model_validate(m) for m in await self._call("GET", "/merchants")]
+
+    async def add_merchant(
+        self,
+        app_id: str,
+        secret_key: str,
+        *,
+        webhook_urls: list[str] | None = None,
+        webhook_version: WebhookVersion = "2025-01-01",
+        rate_limit_per_minute: int | None = None,
+    ) -> MerchantConfig:
+        """Create or replace a merchant."""
+        merchant = MerchantConfig(
+            app_id=app_id,
+            secret_key=secret_key,
+            webhook_urls=webhook_urls or [],
+            webhook_version=webhook_version,
+            rate_limit_per_minute=rate_limit_per_minute,
+        )
+        return MerchantConfig.model_validate(
+            await self._call("PUT", "/merchants", merchant.model_dump(mode="json"))
+        )
+
+    async def config(self) -> EmulatorConfig:
+        return EmulatorConfig.model_validate(await self._call("GET", "/config"))
+
+    async def configure(
+        self,
+        *,
+        refund_delay_seconds: float | None = None,
+        webhook_retry_scale: float | None = None,
+        webhook_timeout_seconds: float | None = None,
+        service_charge_rate: Amount | None = None,
+        auto_settle_seconds: float | None = None,
+    ) -> EmulatorConfig:
+        """Change runtime settings; arguments left as None are unchanged."""
+        changes = {
+            "refund_delay_seconds": refund_delay_seconds,
+            "webhook_retry_scale": webhook_retry_scale,
+            "webhook_timeout_seconds": webhook_timeout_seconds,
+            "service_charge_rate": None
+            if service_charge_rate is None
+            else str(service_charge_rate),
+            "auto_settle_seconds": auto_settle_seconds,
+        }
+        body = {name: value for name, value in changes.items() if value is not None}
+        return EmulatorConfig.model_validate(await self._call("POST", "/config", body))
+
+    # Faults
+
+    async def fault(self, kind: FaultKind | str, *, count: int = 1, **options: Any) -> Fault:
+        """Arm a fault for the next `count` matching calls/webhooks/refunds (see FaultSpec)."""
+        spec = FaultSpec(kind=FaultKind(kind), count=count, **options)
+        return Fault.model_validate(
+            await self._call("POST", "/faults", spec.model_dump(mode="json", exclude_unset=True))
+        )
+
+    async def faults(self) -> list[Fault]:
+        return [Fault.model_validate(f) for f in await self._call("GET", "/faults")]
+
+    async def clear_faults(self) -> None:
+        await self._call("DELETE", "/faults")
+
+    async def fail_next_calls(
+        self,
+        status: Literal[500, 502, 429] = 500,
+        *,
+        count: int = 1,
+        operation: str | None = None,
+        app_id: str | None = None,
+        retry_after_seconds: int = 1,
+    ) -> Fault:
+        kind = {500: FaultKind.API_500, 502: FaultKind.API_502, 429: FaultKind.API_429}[status]
+        return await self.fault(
+            kind,
+            count=count,
+            operation=operation,
+            app_id=app_id,
+            retry_after_seconds=retry_after_seconds,
+        )
+
+    async def hang_next_calls(
+        self,
+        seconds: float,
+        *,
+        count: int = 1,
+        operation: str | None = None,
+        app_id: str | None = None,
+    ) -> Fault:
+        """The calls are not executed; the connection is held `seconds`, then dropped."""
+        return await self.fault(
+            FaultKind.API_TIMEOUT, count=count, operation=operation, app_id=app_id, seconds=seconds
+        )
+
+    async def lose_next_response(
+        self,
+        operation: str | None = None,
+        *,
+        seconds: float = 30.0,
+        count: int = 1,
+        app_id: str | None = None,
+    ) -> Fault:
+        """The call is executed but its response never arrives (held, then dropped)."""
+        return await self.fault(
+            FaultKind.RESPONSE_LOST,
+            count=count,
+            operation=operation,
+            app_id=app_id,
+            seconds=seconds,
+        )
+
+    async def webhook_fault(
+        self,
+        kind: Literal[
+            "drop",
+            "duplicate",
+            "delay",
+            "out_of_order",
+            "bad_signature",
+            "stale_timestamp",
+            "amount_mismatch",
+        ],
+        *,
+        count: int = 1,
+        event_type: str | None = None,
+        app_id: str | None = None,
+        **options: Any,
+    ) -> Fault:
+        """E.g. `webhook_fault("duplicate", copies=3)`, `webhook_fault("delay", delay_ms=200)`."""
+        return await self.fault(
+            f"webhook_{kind}", count=count, event_type=event_type, app_id=app_id, **options
+        )
+
+    async def refund_fault(
+        self,
+        outcome: Literal["stays_pending", "onhold", "cancelled", "failed"],
+        *,
+        count: int = 1,
+        app_id: str | None = None,
+    ) -> Fault:
+        return await self.fault(f"refund_{outcome}", count=count, app_id=app_id)
+
+    # Payments, refunds, settlements
+
+    async def pay(
+        self,
+        payment_session_id: str,
+        outcome: PaymentOutcome = "SUCCESS",
+        *,
+        payment_method: str = "upi",
+        failure_reason: str | None = None,
+        delay_ms: int = 0,
+        amount: Amount | None = None,
+    ) -> JsonObject:
+        """Make a payment attempt as the customer would; returns the PaymentEntity."""
+        body: JsonObject = {
+            "outcome": outcome,
+            "payment_method": payment_method,
+            "delay_ms": delay_ms,
+        }
+        if failure_reason is not None:
+            body["failure_reason"] = failure_reason
+        if amount is not None:
+            body["amount"] = Decimal(amount)
+        result: JsonObject = await self._call("POST", f"/checkout/{payment_session_id}", body)
+        return result
+
+    async def settle(
+        self, order_id: str, status: SettlementStatus = "SUCCESS", *, app_id: str | None = None
+    ) -> JsonObject:
+        """Create or move the order's settlement and send SETTLEMENT_<status>."""
+        result: JsonObject = await self._call(
+            "POST", f"/orders/{order_id}/settle", {"status": status}, app_id=app_id
+        )
+        return result
+
+    async def auto_refund(
+        self,
+        order_id: str,
+        *,
+        duplicate_payment: bool = True,
+        status: Literal["SUCCESS", "FAILED", "PENDING"] = "SUCCESS",
+        amount: Amount | None = None,
+        reason: str | None = None,
+        app_id: str | None = None,
+    ) -> JsonObject:
+        """A refund Cashfree starts itself; sends AUTO_REFUND_STATUS_WEBHOOK after the delay."""
+        body: JsonObject = {"duplicate_payment": duplicate_payment, "status": status}
+        if amount is not None:
+            body["amount"] = Decimal(amount)
+        if reason is not None:
+            body["reason"] = reason
+        result: JsonObject = await self._call(
+            "POST", f"/orders/{order_id}/auto-refund", body, app_id=app_id
+        )
+        return result
+
+    async def dashboard_refund(
+        self,
+        order_id: str,
+        refund_amount: Amount,
+        *,
+        refund_id: str | None = None,
+        refund_note: str | None = None,
+        resolve_to: RefundResolution = "SUCCESS",
+        app_id: str | None = None,
+    ) -> JsonObject:
+        """A refund made in the merchant dashboard (we never requested it)."""
+        body: JsonObject = {"refund_amount": Decimal(refund_amount), "resolve_to": resolve_to}
+        if refund_id is not None:
+            body["refund_id"] = refund_id
+        if refund_note is not None:
+            body["refund_note"] = refund_note
+        result: JsonObject = await self._call(
+            "POST", f"/orders/{order_id}/refunds", body, app_id=app_id
+        )
+        return result
+
+    async def resolve_refund(
+        self,
+        order_id: str,
+        refund_id: str,
+        status: RefundResolution,
+        *,
+        app_id: str | None = None,
+    ) -> JsonObject:
+        """Move a PENDING/ONHOLD refund now (sends REFUND_STATUS_WEBHOOK for final states)."""
+        result: JsonObject = await self._call(
+            "POST",
+            f"/orders/{order_id}/refunds/{refund_id}/resolve",
+            {"status": status},
+            app_id=app_id,
+        )
+        return result
+
+    async def expire_order(self, order_id: str, *, app_id: str | None = None) -> JsonObject:
+        result: JsonObject = await self._call("POST", f"/orders/{order_id}/expire", app_id=app_id)
+        return result
+
+    # Observation
+
+    async def events(
+        self,
+        *,
+        app_id: str | None = None,
+        type: str | None = None,
+        url: str | None = None,
+        outcome: Literal["delivered", "failed", "dropped"] | None = None,
+    ) -> list[WebhookAttempt]:
+        """Every webhook delivery attempt so far (raw body, headers, response status)."""
+        query = {"app_id": app_id, "type": type, "url": url, "outcome": outcome}
+        rows = await self._call("GET", "/events", params=query)
+        return [WebhookAttempt.model_validate(row) for row in rows]
+
+    async def wait_for_events(
+        self,
+        count: int = 1,
+        *,
+        timeout: float = 5.0,
+        app_id: str | None = None,
+        type: str | None = None,
+        url: str | None = None,
+        outcome: Literal["delivered", "failed", "dropped"] | None = None,
+    ) -> list[WebhookAttempt]:
+        """Poll until at least `count` matching attempts exist; TimeoutError otherwise."""
+        async with asyncio.timeout(timeout):
+            while True:
+                found = await self.events(app_id=app_id, type=type, url=url, outcome=outcome)
+                if len(found) >= count:
+                    return found
+                await asyncio.sleep(0.02)
+
+    async def calls(
+        self,
+        *,
+        operation: str | None = None,
+        app_id: str | None = None,
+        method: str | None = None,
+    ) -> list[ApiCall]:
+        """API calls that reached the emulator, e.g. `calls(operation="create_refund")`."""
+        query = {"operation": operation, "app_id": app_id, "method": method}
+        rows = await self._call("GET", "/calls", params=query)
+        return [ApiCall.model_validate(row) for row in rows]
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: JsonObject | None = None,
+        *,
+        params: dict[str, str | None] | None = None,
+        app_id: str | None = None,
+    ) -> Any:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        if app_id is not None:
+            query["app_id"] = app_id
+        response = await self._http.request(
+            method,
+            "/_emulator" + path,
+            content=None if body is None else dumps(body).encode(),
+            headers={"content-type": "application/json"},
+            params=query,
+        )
+        payload = loads(response.content) if response.content else None
+        if response.status_code >= 400:
+            raise EmulatorControlError(response.status_code, payload)
+        return payload

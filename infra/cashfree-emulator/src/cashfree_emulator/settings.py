@@ -1,0 +1,72 @@
+"""Start-up settings: flags of `python -m cashfree_emulator`, `EMULATOR_*` env vars, kwargs.
+
+`POST /_emulator/reset` returns to exactly these settings.
+"""
+
+import json
+import os
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cashfree_emulator.schemas import EmulatorConfig, MerchantConfig, WebhookVersion
+
+ENV_PREFIX = "EMULATOR_"
+
+
+class EmulatorSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    # The default merchant.
+    app_id: str = "TEST_APP_ID"
+    secret_key: str = "TEST_SECRET_KEY"
+    webhook_urls: list[str] = []
+    webhook_version: WebhookVersion = "2025-01-01"
+    rate_limit_per_minute: int | None = Field(default=None, ge=1)
+    # More merchants besides the default one.
+    merchants: list[MerchantConfig] = []
+    refund_delay_seconds: float = Field(default=1.0, ge=0)
+    webhook_retry_scale: float = Field(default=1.0, ge=0)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    service_charge_rate: Decimal = Field(default=Decimal("0.02"), ge=0, lt=1)
+    auto_settle_seconds: float | None = Field(default=None, ge=0)
+
+    def initial_merchants(self) -> list[MerchantConfig]:
+        default = MerchantConfig(
+            app_id=self.app_id,
+            secret_key=self.secret_key,
+            webhook_urls=self.webhook_urls,
+            webhook_version=self.webhook_version,
+            rate_limit_per_minute=self.rate_limit_per_minute,
+        )
+        return [default, *self.merchants]
+
+    def initial_config(self) -> EmulatorConfig:
+        return EmulatorConfig(
+            refund_delay_seconds=self.refund_delay_seconds,
+            webhook_retry_scale=self.webhook_retry_scale,
+            webhook_timeout_seconds=self.webhook_timeout_seconds,
+            service_charge_rate=self.service_charge_rate,
+            auto_settle_seconds=self.auto_settle_seconds,
+        )
+
+
+def from_text(name: str, raw: str) -> object:
+    """A setting given as text (env var or flag): URL lists are comma-separated, merchants JSON."""
+    if name == "webhook_urls":
+        return [url.strip() for url in raw.split(",") if url.strip()]
+    if name == "merchants":
+        return json.loads(raw)
+    return raw
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, object]:
+    """Settings present in the environment, e.g. `EMULATOR_WEBHOOK_URLS=http://a,http://b`."""
+    env = dict(os.environ if environ is None else environ)
+    return {
+        name: from_text(name, env[ENV_PREFIX + name.upper()])
+        for name in EmulatorSettings.model_fields
+        if env.get(ENV_PREFIX + name.upper())
+    }
