@@ -1,7 +1,8 @@
 """Run the emulator for tests: a real uvicorn server on a free port, in its own thread.
 
 The thread has its own event loop, so the emulator works whatever loop (or none) the test
-runs on; talk to it over HTTP only.
+runs on; talk to it over HTTP only. `webhook_receiver()` is a recording webhook endpoint
+served the same way.
 """
 
 import asyncio
@@ -10,10 +11,14 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from cashfree_emulator.app import create_app
 from cashfree_emulator.control import EmulatorControl
@@ -22,47 +27,57 @@ from cashfree_emulator.settings import EmulatorSettings
 DEFAULT_API_VERSION = "2025-01-01"
 
 
-class EmulatorThread:
-    """Start/stop the server synchronously (for sync fixtures); see `running_emulator`."""
+class ServerThread:
+    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in a daemon thread."""
 
-    def __init__(self, **settings: Any) -> None:
+    def __init__(self, name: str) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
-        port = self._socket.getsockname()[1]
-        self.settings = EmulatorSettings(**{**settings, "host": "127.0.0.1", "port": port})
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.port: int = self._socket.getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._name = name
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, app: Any, timeout: float = 10.0) -> None:
         config = uvicorn.Config(
-            create_app(self.settings),
+            app,
             log_level="warning",
             lifespan="on",
             # Hanging-call faults must not hold up shutdown.
             timeout_graceful_shutdown=1,
         )
-        self._server = uvicorn.Server(config)
+        server = self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.run,
+            target=server.run,
             kwargs={"sockets": [self._socket]},
-            name=f"cashfree-emulator-{port}",
+            name=f"{self._name}-{self.port}",
             daemon=True,
         )
-
-    @property
-    def started(self) -> bool:
-        return self._server.started
-
-    def start(self, timeout: float = 10.0) -> None:
         self._thread.start()
         deadline = time.monotonic() + timeout
-        while not self._server.started:
+        while not server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Cashfree emulator did not start")
+                raise RuntimeError(f"{self._name} did not start")
             time.sleep(0.01)
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout)
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout)
         self._socket.close()
+
+
+class EmulatorThread(ServerThread):
+    """The emulator, started and stopped synchronously (e.g. from a sync fixture)."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__("cashfree-emulator")
+        self.settings = EmulatorSettings(**{**settings, "host": "127.0.0.1", "port": self.port})
+
+    def start(self, app: Any = None, timeout: float = 10.0) -> None:
+        super().start(app or create_app(self.settings), timeout)
 
 
 @dataclass(frozen=True)
@@ -107,4 +122,70 @@ async def running_emulator(**settings: Any) -> AsyncIterator[RunningEmulator]:
         )
     finally:
         await control.aclose()
+        await asyncio.to_thread(server.stop)
+
+
+@dataclass(frozen=True)
+class ReceivedWebhook:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    received_at: float
+
+
+@dataclass
+class WebhookReceiver:
+    """Records every POST; answers with the queued statuses first, then `default_status`."""
+
+    base_url: str
+    default_status: int = 200
+    received: list[ReceivedWebhook] = field(default_factory=list)
+    _queued: list[int] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return self.base_url + "/webhooks"
+
+    def respond_with(self, *statuses: int) -> None:
+        """The next requests get these statuses, in order (e.g. 500 to force a retry)."""
+        with self._lock:
+            self._queued.extend(statuses)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.received.clear()
+            self._queued.clear()
+            self.default_status = 200
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedWebhook]:
+        async with asyncio.timeout(timeout):
+            # Requests arrive on the server thread's loop; an asyncio.Event cannot cross.
+            while len(self.received) < count:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        return list(self.received)
+
+    async def _handle(self, request: Request) -> Response:
+        body = await request.body()
+        with self._lock:
+            status = self._queued.pop(0) if self._queued else self.default_status
+            self.received.append(
+                ReceivedWebhook(
+                    request.url.path, dict(request.headers), body, status, time.monotonic()
+                )
+            )
+        return Response(status_code=status)
+
+
+@asynccontextmanager
+async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    """A recording webhook endpoint at `receiver.url` (any path under it is accepted too)."""
+    server = ServerThread("webhook-receiver")
+    receiver = WebhookReceiver(server.base_url)
+    app = Starlette(routes=[Route("/{path:path}", receiver._handle, methods=["POST"])])
+    await asyncio.to_thread(server.start, app)
+    try:
+        yield receiver
+    finally:
         await asyncio.to_thread(server.stop)
