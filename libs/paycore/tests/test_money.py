@@ -39,7 +39,11 @@ def test_to_minor_rejects_more_decimals_than_the_currency_allows(
         to_minor(too_precise, currency)
 
 
-@given(value=st.decimals(allow_nan=False, allow_infinity=False, places=2, max_value=10**12))
+@given(
+    value=st.decimals(
+        allow_nan=False, allow_infinity=False, places=2, min_value=-(10**12), max_value=10**12
+    )
+)
 def test_two_decimal_amounts_convert_exactly_in_inr(value: Decimal) -> None:
     assert to_minor(value, "INR") == int(value * 100)
 
