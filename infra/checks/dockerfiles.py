@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from services import DEPLOYABLES, WORKSPACE_PYPROJECTS, Deployable
+from deployables import DEPLOYABLES, WORKSPACE_PYPROJECTS, Deployable
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_UID = 10001

