@@ -36,8 +36,8 @@ from paycore.gateway import (
     SettlementQuery,
     SettlementStatus,
     idempotency_key,
-    request_id_scope,
 )
+from paycore.kit.context import bound_ids
 from paycore.kit.errors import AppError
 from paycore.kit.settings import CashfreeSettings
 from prometheus_client import REGISTRY
@@ -167,7 +167,7 @@ class TestHeaders:
         self, gateway: CashfreeGateway, fake: FakeCashfree
     ) -> None:
         fake.answers = [ok(order_json()), ok(order_json())]
-        with request_id_scope("req_from_edge"):
+        with bound_ids("req_from_edge", None, None):
             await gateway.get_order("ord_1")
         await gateway.get_order("ord_1")
         assert fake.requests[0].headers["x-request-id"] == "req_from_edge"

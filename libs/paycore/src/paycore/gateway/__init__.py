@@ -4,7 +4,6 @@ Services import from here; Cashfree's wire format and statuses stay inside this 
 """
 
 from paycore.gateway.cashfree import CashfreeGateway
-from paycore.gateway.context import current_request_id, request_id_scope
 from paycore.gateway.errors import (
     GatewayAuthError,
     GatewayConflict,
@@ -85,9 +84,7 @@ __all__ = [
     "SettlementQuery",
     "SettlementStatus",
     "WebhookSignatureError",
-    "current_request_id",
     "idempotency_key",
-    "request_id_scope",
     "sign_webhook",
     "verify_webhook_signature",
 ]

@@ -1,24 +1,10 @@
-"""The request id sent as `x-request-id`, set once at the edge (HTTP request, message)."""
+"""The `x-request-id` of a gateway call: the caller's, else the current request's, else new."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-
-current_request_id: ContextVar[str | None] = ContextVar("gateway_request_id", default=None)
-
-
-@contextmanager
-def request_id_scope(request_id: str) -> Iterator[None]:
-    """Gateway calls inside this block send `request_id` unless given one explicitly."""
-    token = current_request_id.set(request_id)
-    try:
-        yield
-    finally:
-        current_request_id.reset(token)
+from paycore.kit.context import new_request_id, request_id_var
 
 
 def resolve_request_id(explicit: str | None) -> str:
-    return explicit or current_request_id.get() or f"req_{uuid.uuid4().hex}"
+    # The edge (HTTP middleware, message consumer) sets request_id_var via kit.context.bound_ids.
+    return explicit or request_id_var.get() or new_request_id()
