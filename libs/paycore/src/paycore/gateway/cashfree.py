@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Final, Self, TypeVar
+from typing import TYPE_CHECKING, Final, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -25,6 +25,7 @@ from paycore.gateway.errors import (
     GatewayValidationError,
     error_for_response,
 )
+from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.mapping import (
     order_from,
     order_request_body,
@@ -417,3 +418,9 @@ def _read(model: type[W], payload: object, convert: Callable[[W], T]) -> T:
         raise GatewayInvalidResponse(
             f"cashfree answer does not match {model.__name__}", model=model.__name__
         ) from exc
+
+
+if TYPE_CHECKING:
+
+    def _is_a_payment_gateway(gateway: CashfreeGateway) -> PaymentGateway:
+        return gateway  # mypy proves CashfreeGateway implements the interface
