@@ -253,8 +253,8 @@ def check_k8s_deployment(deployment: Mapping[str, Any], source: str) -> list[str
             spec = container.get(probe)
             if not isinstance(spec, dict):
                 errors.append(f"{cname}: no {probe}")
-            elif spec.get("httpGet", {}).get("path") != "/health":
-                errors.append(f"{cname}: {probe} must GET /health")
+            elif not str(spec.get("httpGet", {}).get("path", "")).startswith("/health"):
+                errors.append(f"{cname}: {probe} must GET /health (or /health/ready)")
         resources = container.get("resources") or {}
         for kind in ("requests", "limits"):
             for resource in ("cpu", "memory"):
