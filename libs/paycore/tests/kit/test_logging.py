@@ -22,8 +22,15 @@ def test_every_line_has_the_context_fields() -> None:
         logger.remove(handler)
     inside, outside = (json.loads(line) for line in lines)
     for entry in (inside, outside):
-        for field in ("requestId", "correlationId", "traceId", "service", "module",
-                      "environment", "timestamp"):
+        for field in (
+            "requestId",
+            "correlationId",
+            "traceId",
+            "service",
+            "module",
+            "environment",
+            "timestamp",
+        ):
             assert field in entry
     assert inside["requestId"] == "req_1"
     assert inside["paymentId"] == "pay_1"
@@ -36,15 +43,23 @@ def test_secrets_and_pii_are_masked_by_the_filter() -> None:
     handler = capture(lines)
     try:
         logger.bind(
-            x_client_secret="cfsk_live_123", customer_email="asha@example.com",
-            customer_phone="9876543210", headers={"x-webhook-signature": "abc=", "host": "h"},
+            x_client_secret="cfsk_live_123",
+            customer_email="asha@example.com",
+            customer_phone="9876543210",
+            headers={"x-webhook-signature": "abc=", "host": "h"},
         ).info("customer asha@example.com paid with 4111 1111 1111 1111 auth Bearer abc.def")
     finally:
         logger.remove(handler)
     text = lines[0]
     entry = json.loads(text)
-    for secret in ("cfsk_live_123", "asha@example.com", "9876543210", "4111 1111", "abc=",
-                   "abc.def"):
+    for secret in (
+        "cfsk_live_123",
+        "asha@example.com",
+        "9876543210",
+        "4111 1111",
+        "abc=",
+        "abc.def",
+    ):
         assert secret not in text
     assert entry["headers"]["host"] == "h"
 

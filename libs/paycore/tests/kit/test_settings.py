@@ -17,15 +17,21 @@ print("loaded")
 
 def run_loader(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", SCRIPT], env={"PATH": "/usr/bin:/bin", **env},
-        capture_output=True, text=True, check=False, timeout=60,
+        [sys.executable, "-c", SCRIPT],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
 
 
 def test_missing_variable_stops_startup_with_one_line_naming_it() -> None:
     result = run_loader({"CASHFREE_APP_ID": "app", "CASHFREE_SECRET_KEY": "secret"})
     assert result.returncode == 2
-    assert result.stderr.strip() == "configuration error: JWT_SECRET is required (or JWT_SECRET_FILE)"
+    assert (
+        result.stderr.strip() == "configuration error: JWT_SECRET is required (or JWT_SECRET_FILE)"
+    )
     assert "Traceback" not in result.stderr
 
 

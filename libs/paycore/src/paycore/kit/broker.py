@@ -120,10 +120,24 @@ def topic_exchange(prefix: str, name: str) -> RabbitExchange:
     return RabbitExchange(prefix + name, type=ExchangeType.TOPIC, durable=True)
 
 
+def archive_queue(prefix: str) -> RabbitQueue:
+    """Every event also lands here (bounded, oldest dropped first): the reconciler's analytics
+    rollups read it, and it makes every event type routable, so a mandatory publish fails only
+    for an exchange we never declared, not for an event nobody happens to consume yet."""
+    return RabbitQueue(
+        f"{prefix}events.archive",
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        arguments={"x-max-length": 100_000, "x-overflow": "drop-head"},
+    )
+
+
 async def declare_exchanges(broker: RabbitBroker, prefix: str) -> None:
-    """Declares the five topic exchanges of ARCHITECTURE.md §3."""
+    """Declares the five topic exchanges of ARCHITECTURE.md §3 and the event archive."""
+    archive = await broker.declare_queue(archive_queue(prefix))
     for family in EXCHANGES:
-        await broker.declare_exchange(topic_exchange(prefix, f"{family}.exchange"))
+        exchange = await broker.declare_exchange(topic_exchange(prefix, f"{family}.exchange"))
+        await archive.bind(exchange, routing_key="#")
 
 
 class EventPublisher:

@@ -1,0 +1,1 @@
+"""Payments: documents, the lifecycle table, queries and use cases."""

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from beanie import Document
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from paycore.kit.crypto import Sealed
+from paycore.kit.events import OutboxEvent
+from paycore.kit.state import TransitionRecord
+
+
+class PaymentStatus(StrEnum):
+    CREATED = "CREATED"
+    PENDING = "PENDING"
+    AUTHORIZING = "AUTHORIZING"
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+
+
+class SettlementStatus(StrEnum):
+    PENDING = "PENDING"
+    SETTLED = "SETTLED"
+    FAILED = "FAILED"
+    REVERSED = "REVERSED"
+
+
+class Settlement(BaseModel):
+    status: SettlementStatus
+    cf_settlement_id: str | None = None
+    utr: str | None = None
+    settled_amount: int | None = None  # minor units
+    service_charge: int | None = None
+    service_tax: int | None = None
+    settled_at: datetime | None = None
+
+
+class Customer(BaseModel):
+    """The payer. Email and phone are sealed at rest; their keyed hashes allow look-ups."""
+
+    customer_id: str
+    name: Sealed | None = None
+    email: Sealed | None = None
+    phone: Sealed
+    email_hash: str | None = None
+    phone_hash: str
+
+
+class Payment(Document):
+    payment_id: str  # pay_…
+    order_id: str  # ord_…, also Cashfree's order_id
+    user_id: str
+    idempotency_key: str
+    amount: int  # minor units
+    currency: str
+    status: PaymentStatus = PaymentStatus.CREATED
+    version: int = 0
+    cf_order_id: str | None = None
+    payment_session_id: str | None = None
+    cf_payment_id: str | None = None  # the successful attempt
+    payment_method: str | None = None
+    captured_amount: int = 0
+    refunded_amount: int = 0
+    refund_reserved_amount: int = 0
+    # captured - refunded - reserved, kept as a field so one guarded update can reserve.
+    refundable_amount: int = 0
+    # Refunds holding a reservation; membership makes settle and release idempotent.
+    refund_reservations: list[str] = Field(default_factory=list)
+    last_refund_status: str | None = None  # SUCCESS, FAILED or CANCELLED: the invoice shows it
+    invoice_number: str | None = None
+    customer: Customer
+    metadata: dict[str, str] = Field(default_factory=dict)
+    failure_reason: str | None = None
+    settlement: Settlement | None = None
+    is_reconciled: bool = False
+    retry_count: int = 0
+    history: list[TransitionRecord] = Field(default_factory=list)
+    outbox: list[OutboxEvent] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    class Settings:
+        name = "payments"
+        indexes = [
+            IndexModel([("payment_id", ASCENDING)], name="payment_id_unique", unique=True),
+            IndexModel([("order_id", ASCENDING)], name="order_id_unique", unique=True),
+            IndexModel(
+                [("user_id", ASCENDING), ("idempotency_key", ASCENDING)],
+                name="user_idempotency_key_unique",
+                unique=True,
+            ),
+            IndexModel(
+                [("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_created_at"
+            ),
+            IndexModel([("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"),
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        """What events say about a payment (never PII)."""
+        return {
+            "payment_id": self.payment_id,
+            "order_id": self.order_id,
+            "user_id": self.user_id,
+            "amount": self.amount,
+            "currency": self.currency,
+            "status": self.status.value,
+            "invoice_number": self.invoice_number,
+            "cf_payment_id": self.cf_payment_id,
+            "refunded_amount": self.refunded_amount,
+        }
+
+
+class Transaction(Document):
+    """One gateway payment attempt, with the gateway's raw answer."""
+
+    cf_payment_id: str
+    payment_id: str
+    order_id: str
+    status: str
+    amount: int
+    currency: str
+    payment_method: str | None = None
+    payment_group: str | None = None
+    bank_reference: str | None = None
+    failure_reason: str | None = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    class Settings:
+        name = "transactions"
+        indexes = [
+            IndexModel([("cf_payment_id", ASCENDING)], name="cf_payment_id_unique", unique=True),
+            IndexModel([("payment_id", ASCENDING)], name="payment_id"),
+        ]

@@ -1,0 +1,198 @@
+"""Every query on payments. State changes go through `guarded_update` only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import DESCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+
+from paycore.kit.events import OutboxEvent
+from paycore.kit.state import TransitionRecord, guarded_update
+from paycore.payments.models import Payment, PaymentStatus, Transaction
+from paycore.payments.states import REFUNDABLE
+
+
+class PaymentRepository:
+    @property
+    def collection(self) -> AsyncCollection[dict[str, Any]]:
+        return Payment.get_pymongo_collection()
+
+    async def insert(self, payment: Payment) -> Payment:
+        """Inserts a new payment; a duplicate key (id or idempotency key) raises."""
+        await payment.insert()
+        return payment
+
+    async def _one(self, query: Mapping[str, Any]) -> Payment | None:
+        raw = await self.collection.find_one(dict(query))
+        return Payment.model_validate(raw) if raw is not None else None
+
+    async def get(self, payment_id: str) -> Payment | None:
+        return await self._one({"payment_id": payment_id})
+
+    async def get_by_order_id(self, order_id: str) -> Payment | None:
+        return await self._one({"order_id": order_id})
+
+    async def get_by_idempotency_key(self, user_id: str, key: str) -> Payment | None:
+        return await self._one({"user_id": user_id, "idempotency_key": key})
+
+    async def list_for_user(
+        self,
+        user_id: str,
+        *,
+        statuses: Iterable[PaymentStatus] = (),
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        before_id: str | None = None,
+        limit: int = 20,
+    ) -> list[Payment]:
+        """Newest first; payment ids sort by creation time, so they double as the cursor."""
+        query: dict[str, Any] = {"user_id": user_id}
+        if statuses:
+            query["status"] = {"$in": [status.value for status in statuses]}
+        created: dict[str, datetime] = {}
+        if created_from is not None:
+            created["$gte"] = created_from
+        if created_to is not None:
+            created["$lt"] = created_to
+        if created:
+            query["created_at"] = created
+        if before_id is not None:
+            query["payment_id"] = {"$lt": before_id}
+        cursor = self.collection.find(query).sort("payment_id", DESCENDING).limit(limit)
+        return [Payment.model_validate(raw) async for raw in cursor]
+
+    async def list_open_since(
+        self, statuses: Iterable[PaymentStatus], older_than: datetime, limit: int = 100
+    ) -> list[Payment]:
+        query = {"status": {"$in": [s.value for s in statuses]}, "updated_at": {"$lt": older_than}}
+        cursor = self.collection.find(query).limit(limit)
+        return [Payment.model_validate(raw) async for raw in cursor]
+
+    async def transition(
+        self,
+        payment: Payment,
+        target: PaymentStatus,
+        record: TransitionRecord,
+        events: Iterable[OutboxEvent] = (),
+        changes: Mapping[str, Any] | None = None,
+    ) -> Payment | None:
+        """One guarded update: status, version, fields, history and outbox move together."""
+        raw = await guarded_update(
+            self.collection,
+            {"payment_id": payment.payment_id, "status": payment.status.value},
+            version=payment.version,
+            set_fields={**dict(changes or {}), "status": target.value},
+            history=[record],
+            events=events,
+        )
+        return Payment.model_validate(raw) if raw is not None else None
+
+    async def record_ignored(self, payment: Payment, record: TransitionRecord) -> Payment | None:
+        """Keeps a late or contradicting event in the history without changing the state."""
+        raw = await guarded_update(
+            self.collection,
+            {"payment_id": payment.payment_id},
+            version=payment.version,
+            history=[record.model_copy(update={"ignored": True})],
+        )
+        return Payment.model_validate(raw) if raw is not None else None
+
+    async def append_events(
+        self,
+        payment: Payment,
+        events: Iterable[OutboxEvent],
+        changes: Mapping[str, Any] | None = None,
+    ) -> Payment | None:
+        raw = await guarded_update(
+            self.collection,
+            {"payment_id": payment.payment_id},
+            version=payment.version,
+            set_fields=changes,
+            events=events,
+        )
+        return Payment.model_validate(raw) if raw is not None else None
+
+    async def reserve_refund(self, payment_id: str, refund_id: str, amount: int) -> Payment | None:
+        """Reserves `amount` for `refund_id` if that much is still refundable.
+
+        No version guard: the amount guard alone decides, so concurrent refunds never wait on
+        each other, and together they can never reserve more than was captured.
+        """
+        raw = await self.collection.find_one_and_update(
+            {
+                "payment_id": payment_id,
+                "status": {"$in": [status.value for status in REFUNDABLE]},
+                "refundable_amount": {"$gte": amount},
+                "refund_reservations": {"$nin": [refund_id]},
+            },
+            {
+                "$inc": {
+                    "refundable_amount": -amount,
+                    "refund_reserved_amount": amount,
+                    "version": 1,
+                },
+                "$push": {"refund_reservations": refund_id},
+                "$set": {"updated_at": datetime.now(UTC)},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return Payment.model_validate(raw) if raw is not None else None
+
+    async def settle_refund(
+        self,
+        payment: Payment,
+        refund_id: str,
+        amount: int,
+        target: PaymentStatus,
+        record: TransitionRecord,
+        events: Iterable[OutboxEvent],
+    ) -> Payment | None:
+        """Moves a reservation to refunded; applies once (the reservation must still exist)."""
+        raw = await guarded_update(
+            self.collection,
+            {
+                "payment_id": payment.payment_id,
+                "status": payment.status.value,
+                "refund_reservations": refund_id,
+            },
+            version=payment.version,
+            set_fields={"status": target.value, "last_refund_status": "SUCCESS"},
+            inc={"refund_reserved_amount": -amount, "refunded_amount": amount},
+            pull={"refund_reservations": refund_id},
+            history=[record],
+            events=events,
+        )
+        return Payment.model_validate(raw) if raw is not None else None
+
+    async def release_refund(
+        self,
+        payment: Payment,
+        refund_id: str,
+        amount: int,
+        outcome: str,
+        events: Iterable[OutboxEvent],
+    ) -> Payment | None:
+        """Gives a failed refund's reservation back; applies once."""
+        raw = await guarded_update(
+            self.collection,
+            {"payment_id": payment.payment_id, "refund_reservations": refund_id},
+            version=payment.version,
+            set_fields={"last_refund_status": outcome},
+            inc={"refund_reserved_amount": -amount, "refundable_amount": amount},
+            pull={"refund_reservations": refund_id},
+            events=events,
+        )
+        return Payment.model_validate(raw) if raw is not None else None
+
+    async def save_transaction(self, transaction: Transaction) -> None:
+        """Stores or refreshes one gateway attempt (keyed by its cf_payment_id)."""
+        document = transaction.model_dump(exclude={"id", "revision_id"})
+        created_at = document.pop("created_at")
+        await Transaction.get_pymongo_collection().update_one(
+            {"cf_payment_id": transaction.cf_payment_id},
+            {"$set": document, "$setOnInsert": {"created_at": created_at}},
+            upsert=True,
+        )

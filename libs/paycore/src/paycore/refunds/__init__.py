@@ -1,0 +1,1 @@
+"""Refunds: reserved on the payment, executed against the gateway, applied once."""

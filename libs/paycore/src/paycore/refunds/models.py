@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from beanie import Document
+from pydantic import Field
+from pymongo import ASCENDING, IndexModel
+
+from paycore.kit.events import OutboxEvent
+from paycore.kit.state import TransitionRecord
+
+
+class RefundStatus(StrEnum):
+    INITIATED = "INITIATED"
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    REVERSED = "REVERSED"
+
+
+class RefundSource(StrEnum):
+    API = "API"  # requested through our API
+    GATEWAY = "GATEWAY"  # made in the gateway's dashboard; we learnt of it by webhook
+    AUTO = "AUTO"  # the gateway's own auto-refund
+
+
+class Refund(Document):
+    refund_id: str  # rfd_…, also the gateway's refund_id
+    payment_id: str
+    order_id: str
+    user_id: str
+    idempotency_key: str
+    amount: int  # minor units
+    currency: str
+    reason: str | None = None
+    source: RefundSource = RefundSource.API
+    status: RefundStatus = RefundStatus.INITIATED
+    version: int = 0
+    cf_refund_id: str | None = None
+    gateway_status: str | None = None  # the last status the gateway reported (PENDING, ONHOLD…)
+    arn: str | None = None
+    failure_reason: str | None = None
+    submit_attempts: int = 0
+    history: list[TransitionRecord] = Field(default_factory=list)
+    outbox: list[OutboxEvent] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    completed_at: datetime | None = None
+
+    class Settings:
+        name = "refunds"
+        indexes = [
+            IndexModel([("refund_id", ASCENDING)], name="refund_id_unique", unique=True),
+            IndexModel(
+                [("user_id", ASCENDING), ("idempotency_key", ASCENDING)],
+                name="user_idempotency_key_unique",
+                unique=True,
+            ),
+            IndexModel([("payment_id", ASCENDING)], name="payment_id"),
+            IndexModel([("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"),
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "refund_id": self.refund_id,
+            "payment_id": self.payment_id,
+            "order_id": self.order_id,
+            "user_id": self.user_id,
+            "amount": self.amount,
+            "currency": self.currency,
+            "status": self.status.value,
+            "reason": self.reason,
+            "source": self.source.value,
+            "created_at": self.created_at.isoformat(),
+        }

@@ -1,0 +1,79 @@
+"""Every query on refunds. State changes go through `guarded_update` only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+
+from paycore.kit.events import OutboxEvent
+from paycore.kit.state import TransitionRecord, guarded_update
+from paycore.refunds.models import Refund, RefundStatus
+
+
+class RefundRepository:
+    @property
+    def collection(self) -> AsyncCollection[dict[str, Any]]:
+        return Refund.get_pymongo_collection()
+
+    async def insert(self, refund: Refund) -> Refund:
+        await refund.insert()
+        return refund
+
+    async def _one(self, query: Mapping[str, Any]) -> Refund | None:
+        raw = await self.collection.find_one(dict(query))
+        return Refund.model_validate(raw) if raw is not None else None
+
+    async def get(self, refund_id: str) -> Refund | None:
+        return await self._one({"refund_id": refund_id})
+
+    async def get_by_idempotency_key(self, user_id: str, key: str) -> Refund | None:
+        return await self._one({"user_id": user_id, "idempotency_key": key})
+
+    async def list_for_payment(self, payment_id: str) -> list[Refund]:
+        cursor = self.collection.find({"payment_id": payment_id}).sort("refund_id", DESCENDING)
+        return [Refund.model_validate(raw) async for raw in cursor]
+
+    async def list_stale(
+        self, statuses: Iterable[RefundStatus], older_than: datetime, limit: int = 100
+    ) -> list[Refund]:
+        query = {"status": {"$in": [s.value for s in statuses]}, "updated_at": {"$lt": older_than}}
+        return [
+            Refund.model_validate(raw) async for raw in self.collection.find(query).limit(limit)
+        ]
+
+    async def transition(
+        self,
+        refund: Refund,
+        target: RefundStatus,
+        record: TransitionRecord,
+        events: Iterable[OutboxEvent] = (),
+        changes: Mapping[str, Any] | None = None,
+        inc: Mapping[str, int] | None = None,
+    ) -> Refund | None:
+        raw = await guarded_update(
+            self.collection,
+            {"refund_id": refund.refund_id, "status": refund.status.value},
+            version=refund.version,
+            set_fields={**dict(changes or {}), "status": target.value},
+            inc=inc,
+            history=[record],
+            events=events,
+        )
+        return Refund.model_validate(raw) if raw is not None else None
+
+    async def update_fields(
+        self, refund: Refund, changes: Mapping[str, Any], events: Iterable[OutboxEvent] = ()
+    ) -> Refund | None:
+        """Changes fields other than the status (the gateway's interim status, attempts)."""
+        raw = await guarded_update(
+            self.collection,
+            {"refund_id": refund.refund_id},
+            version=refund.version,
+            set_fields=changes,
+            events=events,
+        )
+        return Refund.model_validate(raw) if raw is not None else None

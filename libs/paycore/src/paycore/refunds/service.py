@@ -1,0 +1,341 @@
+"""Refund use cases: request (reserve on the payment), then apply the gateway's final answer to
+the refund and to the payment, once, whichever of the worker, a webhook or a poll comes first.
+
+Two documents change with no transaction between them, so each step is idempotent on its own
+and safe to repeat in order: the refund transition is guarded by status and version, and the
+payment change by the refund's reservation (it applies only while the reservation exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from loguru import logger
+
+from paycore.gateway.schemas import Refund as GatewayRefund
+from paycore.gateway.schemas import RefundStatus as GatewayRefundStatus
+from paycore.kit.events import OutboxEvent
+from paycore.kit.ids import new_id
+from paycore.kit.mongo import is_duplicate_key
+from paycore.kit.state import ChangedConcurrently, Evidence, TransitionRecord
+from paycore.payments.errors import PaymentNotRefundable, RefundExceedsPayment
+from paycore.payments.models import Payment, PaymentStatus
+from paycore.payments.service import PaymentService, payment_events
+from paycore.payments.states import REFUNDABLE
+from paycore.refunds.errors import RefundNotFound
+from paycore.refunds.models import Refund, RefundSource, RefundStatus
+from paycore.refunds.repository import RefundRepository
+from paycore.refunds.states import REFUND_STATES, RELEASES_RESERVATION
+
+R = RefundStatus
+
+EVENTS_ON_ENTRY: Final[Mapping[RefundStatus, tuple[str, ...]]] = {
+    R.INITIATED: ("refund.initiated", "analytics.refund.created"),
+    R.PROCESSING: ("refund.processing",),
+    R.SUCCESS: ("refund.succeeded", "email.payment.refund"),
+    R.FAILED: ("refund.failed", "email.payment.refund"),
+    R.CANCELLED: ("refund.cancelled", "email.payment.refund"),
+    R.REVERSED: ("refund.reversed", "email.admin.alert"),
+}
+
+GATEWAY_TARGETS: Final[Mapping[GatewayRefundStatus, RefundStatus]] = {
+    GatewayRefundStatus.SUCCEEDED: R.SUCCESS,
+    GatewayRefundStatus.FAILED: R.FAILED,
+    GatewayRefundStatus.CANCELLED: R.CANCELLED,
+}
+
+
+def refund_events(refund: Refund, target: RefundStatus, **extra: Any) -> list[OutboxEvent]:
+    data = {**refund.summary(), "status": target.value, **extra}
+    if target == R.REVERSED:
+        data |= {"alert": "refund_reversed", "severity": "high"}
+    return [OutboxEvent.of(event_type, data) for event_type in EVENTS_ON_ENTRY[target]]
+
+
+class RefundService:
+    def __init__(
+        self, payments: PaymentService | None = None, repository: RefundRepository | None = None
+    ) -> None:
+        self.payments = payments or PaymentService()
+        self.repository = repository or RefundRepository()
+
+    async def get(self, refund_id: str) -> Refund:
+        refund = await self.repository.get(refund_id)
+        if refund is None:
+            raise RefundNotFound(refund_id=refund_id)
+        return refund
+
+    async def request(
+        self,
+        payment: Payment,
+        *,
+        amount: int | None,
+        reason: str | None,
+        user_id: str,
+        idempotency_key: str,
+        source: RefundSource = RefundSource.API,
+        refund_id: str | None = None,
+    ) -> Refund:
+        """Reserves the amount on the payment and records the refund as INITIATED, with
+        `refund.initiated` in its outbox. Omitted amount: everything still refundable."""
+        existing = await self.repository.get_by_idempotency_key(user_id, idempotency_key)
+        if existing is not None:
+            return existing
+        if payment.status not in REFUNDABLE:
+            raise PaymentNotRefundable(payment_id=payment.payment_id, status=payment.status.value)
+        amount = payment.refundable_amount if amount is None else amount
+        if amount <= 0 or amount > payment.refundable_amount:
+            raise RefundExceedsPayment(
+                requested=amount, refundable=payment.refundable_amount, currency=payment.currency
+            )
+        refund_id = refund_id or new_id("rfd")
+        reserved = await self.payments.repository.reserve_refund(
+            payment.payment_id, refund_id, amount
+        )
+        if reserved is None:
+            current = await self.payments.get(payment.payment_id)
+            if current.status not in REFUNDABLE:
+                raise PaymentNotRefundable(payment_id=payment.payment_id)
+            raise RefundExceedsPayment(
+                requested=amount, refundable=current.refundable_amount, currency=payment.currency
+            )
+        refund = Refund(
+            refund_id=refund_id,
+            payment_id=payment.payment_id,
+            order_id=payment.order_id,
+            user_id=user_id,
+            idempotency_key=idempotency_key,
+            amount=amount,
+            currency=payment.currency,
+            reason=reason,
+            source=source,
+        )
+        refund.history = [
+            TransitionRecord(
+                from_status=None,
+                to_status=R.INITIATED.value,
+                evidence=Evidence(source="api" if source == RefundSource.API else "webhook"),
+            )
+        ]
+        refund.outbox = refund_events(refund, R.INITIATED)
+        try:
+            await self.repository.insert(refund)
+        except Exception as exc:
+            if not is_duplicate_key(exc):
+                raise
+            # A concurrent request with the same key won: give our reservation back.
+            await self._release(refund_id, amount, None, payment_id=payment.payment_id)
+            winner = await self.repository.get_by_idempotency_key(user_id, idempotency_key)
+            if winner is None:
+                raise
+            return winner
+        logger.info(
+            "refund requested", refundId=refund_id, paymentId=payment.payment_id, amount=amount
+        )
+        return refund
+
+    async def mark_processing(self, refund_id: str) -> Refund:
+        """INITIATED → PROCESSING before the gateway call; counts submit attempts."""
+        for _ in range(8):
+            refund = await self.get(refund_id)
+            if refund.status != R.INITIATED:
+                if refund.status == R.PROCESSING:
+                    updated = await self.repository.update_fields(
+                        refund, {"submit_attempts": refund.submit_attempts + 1}
+                    )
+                    if updated is None:
+                        continue
+                    return updated
+                return refund
+            record = TransitionRecord(
+                from_status=R.INITIATED.value,
+                to_status=R.PROCESSING.value,
+                evidence=Evidence(source="worker"),
+            )
+            updated = await self.repository.transition(
+                refund,
+                R.PROCESSING,
+                record,
+                refund_events(refund, R.PROCESSING),
+                changes={"submit_attempts": refund.submit_attempts + 1},
+            )
+            if updated is not None:
+                return updated
+        raise ChangedConcurrently(refund_id=refund_id)
+
+    async def apply_gateway_refund(self, answer: GatewayRefund, evidence: Evidence) -> Refund:
+        """Applies what the gateway says about a refund: a final status moves the refund and
+        then the payment, once; an interim one (PENDING, ON_HOLD) is only recorded."""
+        refund = await self.repository.get(answer.refund_id)
+        if refund is None:
+            refund = await self.adopt_gateway_refund(answer)
+        target = GATEWAY_TARGETS.get(answer.status)
+        changes: dict[str, Any] = {
+            "gateway_status": answer.status.value,
+            "cf_refund_id": answer.gateway_refund_id,
+        }
+        if target is None:
+            if refund.gateway_status != answer.status.value:
+                await self.repository.update_fields(refund, changes)
+            return await self.get(refund.refund_id)
+        changes |= {
+            "arn": answer.arn,
+            "completed_at": answer.processed_at or datetime.now(UTC),
+            "failure_reason": answer.status_description if target != R.SUCCESS else None,
+        }
+        refund = await self.transition(refund.refund_id, target, evidence, changes=changes)
+        await self.apply_to_payment(refund)
+        return refund
+
+    async def transition(
+        self,
+        refund_id: str,
+        target: RefundStatus,
+        evidence: Evidence,
+        changes: Mapping[str, Any] | None = None,
+    ) -> Refund:
+        """Moves the refund to `target` once; a duplicate or refused move changes nothing."""
+        for _ in range(8):
+            refund = await self.get(refund_id)
+            if refund.status == target:
+                return refund
+            if not REFUND_STATES.allows(refund.status, target):
+                logger.warning(
+                    "refund transition refused",
+                    refundId=refund_id,
+                    status=refund.status.value,
+                    requested=target.value,
+                )
+                return refund
+            record = TransitionRecord(
+                from_status=refund.status.value, to_status=target.value, evidence=evidence
+            )
+            updated = await self.repository.transition(
+                refund, target, record, refund_events(refund, target), changes
+            )
+            if updated is not None:
+                logger.info("refund state changed", refundId=refund_id, status=target.value)
+                return updated
+        raise ChangedConcurrently(refund_id=refund_id)
+
+    async def apply_to_payment(self, refund: Refund) -> Payment | None:
+        """Moves the reservation to refunded (SUCCESS) or gives it back (FAILED, CANCELLED).
+
+        Applies once: after the first time the reservation no longer exists.
+        """
+        if refund.status == R.SUCCESS:
+            return await self._settle(refund)
+        if refund.status in RELEASES_RESERVATION:
+            return await self._release(
+                refund.refund_id, refund.amount, refund.status.value, payment_id=refund.payment_id
+            )
+        return None
+
+    async def _settle(self, refund: Refund) -> Payment | None:
+        for _ in range(8):
+            payment = await self.payments.get(refund.payment_id)
+            if refund.refund_id not in payment.refund_reservations:
+                return None  # already applied
+            refunded = payment.refunded_amount + refund.amount
+            target = (
+                PaymentStatus.REFUNDED
+                if refunded >= payment.captured_amount
+                else PaymentStatus.PARTIALLY_REFUNDED
+            )
+            record = TransitionRecord(
+                from_status=payment.status.value,
+                to_status=target.value,
+                evidence=Evidence(source="refund", reference=refund.refund_id),
+                note=f"refund {refund.refund_id} of {refund.amount} succeeded",
+            )
+            events = payment_events(
+                payment,
+                target,
+                refunded_amount=refunded,
+                refund_id=refund.refund_id,
+                refund_amount=refund.amount,
+            )
+            updated = await self.payments.repository.settle_refund(
+                payment, refund.refund_id, refund.amount, target, record, events
+            )
+            if updated is not None:
+                return updated
+        raise ChangedConcurrently(payment_id=refund.payment_id)
+
+    async def _release(
+        self, refund_id: str, amount: int, outcome: str | None, payment_id: str | None = None
+    ) -> Payment | None:
+        if payment_id is None:
+            refund = await self.repository.get(refund_id)
+            payment_id = refund.payment_id if refund is not None else None
+        if payment_id is None:
+            return None
+        for _ in range(8):
+            payment = await self.payments.get(payment_id)
+            if refund_id not in payment.refund_reservations:
+                return None
+            events = (
+                []
+                if outcome is None
+                else [
+                    OutboxEvent.of(
+                        "payment.refund_released",
+                        {**payment.summary(), "refund_id": refund_id, "refund_status": outcome},
+                    )
+                ]
+            )
+            updated = await self.payments.repository.release_refund(
+                payment, refund_id, amount, outcome or payment.last_refund_status or "", events
+            )
+            if updated is not None:
+                return updated
+        raise ChangedConcurrently(payment_id=payment_id)
+
+    async def adopt_gateway_refund(self, answer: GatewayRefund) -> Refund:
+        """A refund made outside our API (the gateway's dashboard): record it and reserve its
+        amount, so applying its outcome works like any other refund."""
+        payment = await self.payments.get_by_order_id(answer.order_id)
+        key = f"gateway:{answer.refund_id}"
+        try:
+            return await self.request(
+                payment,
+                amount=answer.amount_minor,
+                reason="made in the gateway dashboard",
+                user_id=payment.user_id,
+                idempotency_key=key,
+                source=RefundSource.GATEWAY,
+                refund_id=answer.refund_id,
+            )
+        except (RefundExceedsPayment, PaymentNotRefundable):
+            # Still record it: money left through the gateway; the alert says what to check.
+            refund = Refund(
+                refund_id=answer.refund_id,
+                payment_id=payment.payment_id,
+                order_id=payment.order_id,
+                user_id=payment.user_id,
+                idempotency_key=key,
+                amount=answer.amount_minor,
+                currency=answer.currency,
+                reason="made in the gateway dashboard; exceeds what we hold as refundable",
+                source=RefundSource.GATEWAY,
+            )
+            refund.outbox = [
+                *refund_events(refund, R.INITIATED),
+                OutboxEvent.of(
+                    "email.admin.alert",
+                    {
+                        "alert": "external_refund_exceeds_refundable",
+                        "severity": "high",
+                        **refund.summary(),
+                        "refundable": payment.refundable_amount,
+                    },
+                ),
+            ]
+            try:
+                return await self.repository.insert(refund)
+            except Exception as exc:
+                if not is_duplicate_key(exc):
+                    raise
+                return await self.get(answer.refund_id)
