@@ -36,17 +36,29 @@ die() { log "error: $*"; exit 1; }
 # port_open HOST PORT: true if something accepts TCP connections there.
 port_open() { timeout 1 bash -c ">/dev/tcp/$1/$2" 2>/dev/null; }
 
-# pid_alive PIDFILE: true if the file names a live process.
-pid_alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# alive PID: true if the process runs. A zombie counts as dead: our daemons are reparented to
+# PID 1, which may take a second to reap them.
+alive() {
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]
+}
 
-# wait_for WHAT BUDGET_SECONDS LOGFILE CMD...: poll CMD every 0.2 s; on timeout show the log tail.
+# pid_alive PIDFILE: true if the file names a live process.
+pid_alive() { [[ -s $1 ]] && alive "$(cat "$1")"; }
+
+# wait_for WHAT BUDGET_SECONDS LOGFILE CMD...: poll CMD every 0.2 s until it succeeds.
+# CMD returning 2 means "the process died": give up at once. On failure show the log tail.
 wait_for() {
-  local what=$1 budget=$2 logfile=$3
+  local what=$1 budget=$2 logfile=$3 rc
   shift 3
   local deadline=$((SECONDS + budget))
-  until "$@"; do
-    if ((SECONDS >= deadline)); then
-      log "error: $what not healthy after ${budget}s; last lines of $logfile:"
+  while true; do
+    rc=0
+    "$@" || rc=$?
+    ((rc == 0)) && return 0
+    if ((rc == 2)) || ((SECONDS >= deadline)); then
+      if ((rc == 2)); then log "error: $what exited during start-up"; else log "error: $what not healthy after ${budget}s"; fi
+      log "last lines of $logfile:"
       tail -n 30 "$logfile" >&2 2>/dev/null || true
       exit 1
     fi
@@ -64,10 +76,10 @@ stop_pid() {
   pid=$(cat "$pidfile")
   kill "$pid"
   for _ in $(seq 75); do
-    kill -0 "$pid" 2>/dev/null || break
+    alive "$pid" || break
     sleep 0.2
   done
-  kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  if alive "$pid"; then kill -9 "$pid"; fi
   rm -f "$pidfile"
   log "stopped $name (pid $pid)"
 }

@@ -36,6 +36,8 @@ build_mongo_front() {
   mv "$MONGO_BIN.tmp" "$MONGO_BIN"
 }
 
+mongo_up() { pid_alive "$MONGO_PID" || return 2; port_open "$@"; }
+
 start_mongo() {
   if [[ -n ${MONGO_URI:-} ]]; then
     url_open "$MONGO_URI" 27017 || die "MONGO_URI is set but does not answer: $MONGO_URI"
@@ -51,7 +53,7 @@ start_mongo() {
       </dev/null >>"$LOGS/mongo-front.log" 2>&1 &
     echo $! >"$MONGO_PID"
   fi
-  wait_for "mongo-front" 30 "$LOGS/mongo-front.log" port_open "$host" "$port"
+  wait_for "mongo-front" 30 "$LOGS/mongo-front.log" mongo_up "$host" "$port"
   log "mongodb   FerretDB 1.24.2 (SQLite, var/mongo/data) via mongo-front  mongodb://$MONGO_ADDR/?directConnection=true"
 }
 
@@ -95,6 +97,12 @@ launch_rabbit() {
   rabbitmq-server -detached
 }
 
+# The node writes its pid file early in boot; before that only the port can tell.
+rabbit_up() {
+  [[ ! -s $RABBITMQ_PID_FILE ]] || pid_alive "$RABBITMQ_PID_FILE" || return 2
+  port_open 127.0.0.1 "$RABBIT_PORT"
+}
+
 await_rabbit() {
   if [[ -n ${RABBITMQ_URL:-} ]]; then
     url_open "$RABBITMQ_URL" 5672 || die "RABBITMQ_URL is set but does not answer: $RABBITMQ_URL"
@@ -103,7 +111,7 @@ await_rabbit() {
   fi
   if ! rabbit_running; then
     # await_startup fails at once if the node has not registered with epmd yet: poll the port first.
-    wait_for "rabbitmq" 90 "$RABBITMQ_LOG_BASE/rabbit@$(hostname -s).log" port_open 127.0.0.1 "$RABBIT_PORT"
+    wait_for "rabbitmq" 90 "$RABBITMQ_LOG_BASE/rabbit@$(hostname -s).log" rabbit_up
     rabbitmqctl -q await_startup --timeout 60 >/dev/null
   fi
   log "rabbitmq  3.10 (var/rabbitmq)  amqp://guest:guest@127.0.0.1:$RABBIT_PORT/  management http://127.0.0.1:15672  prometheus :15692"
