@@ -1,6 +1,5 @@
 import httpx
 import pytest
-
 from cashfree_emulator.testing import RunningEmulator
 
 

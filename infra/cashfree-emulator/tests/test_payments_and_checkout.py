@@ -2,7 +2,7 @@ import asyncio
 from typing import Any
 
 import httpx
-
+import pytest
 from cashfree_emulator.control import EmulatorControlError
 from cashfree_emulator.testing import RunningEmulator
 
@@ -62,12 +62,9 @@ async def test_delayed_payment_is_pending_first(
 
 async def test_paid_order_cannot_be_paid_again(emulator: RunningEmulator, paid_order: Any) -> None:
     order = await paid_order()
-    try:
+    with pytest.raises(EmulatorControlError) as raised:
         await emulator.control.pay(order["payment_session_id"])
-    except EmulatorControlError as error:
-        assert error.status == 409
-    else:
-        raise AssertionError("a second payment was accepted")
+    assert raised.value.status == 409
 
 
 async def test_unknown_payment_is_404(api: httpx.AsyncClient, new_order: Any) -> None:

@@ -3,7 +3,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from cashfree_emulator.testing import RunningEmulator
 
 

@@ -1,5 +1,6 @@
 """The Starlette application: `/pg` API, hosted checkout, `/_emulator` control API."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +11,7 @@ from starlette.routing import Mount
 
 from cashfree_emulator.emulator import Emulator
 from cashfree_emulator.errors import CashfreeError
+from cashfree_emulator.pipeline import QuietDisconnects
 from cashfree_emulator.routes import api, checkout, control
 from cashfree_emulator.settings import EmulatorSettings
 from cashfree_emulator.wire import dumps
@@ -28,7 +30,14 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
     return Response(dumps(error.body()), 405, media_type="application/json")
 
 
+def _quiet_emulated_disconnects() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, QuietDisconnects) for f in logger.filters):
+        logger.addFilter(QuietDisconnects())
+
+
 def create_app(settings: EmulatorSettings | None = None) -> Starlette:
+    _quiet_emulated_disconnects()
     emulator = Emulator(settings or EmulatorSettings())
 
     @asynccontextmanager

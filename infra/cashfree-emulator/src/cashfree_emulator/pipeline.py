@@ -6,6 +6,7 @@ atomic on the event loop; only fault sleeps await, and never between a check and
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,17 @@ class ApiReply:
 Handler = Callable[[ApiContext], JsonValue]
 
 
+class EmulatedDisconnect(Exception):
+    """Raised after a response has started, which makes uvicorn close the connection."""
+
+
+class QuietDisconnects(logging.Filter):
+    """Keep uvicorn from logging a traceback for every deliberately dropped connection."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], EmulatedDisconnect))
+
+
 class DroppedConnection(Response):
     """Start a response, then abort: the client sees the connection die without an answer."""
 
@@ -62,7 +74,7 @@ class DroppedConnection(Response):
             }
         )
         await send({"type": "http.response.body", "body": b'{"cf_order_id":', "more_body": True})
-        raise ConnectionAbortedError("emulated fault: response lost")
+        raise EmulatedDisconnect("emulated fault: connection dropped")
 
 
 def emulator_of(request: Request) -> Emulator:

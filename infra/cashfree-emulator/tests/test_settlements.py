@@ -1,0 +1,164 @@
+import json
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from cashfree_emulator.testing import RunningEmulator, WebhookReceiver
+
+
+async def test_settle_computes_charges_and_sends_webhook(
+    api: httpx.AsyncClient, emulator: RunningEmulator, receiver: WebhookReceiver, paid_order: Any
+) -> None:
+    order = await paid_order(order_amount=100)
+    settlement = await emulator.control.settle(order["order_id"])
+    assert settlement["service_charge"] == Decimal("2.00")
+    assert settlement["service_tax"] == Decimal("0.36")
+    assert settlement["settlement_amount"] == Decimal("97.64")
+    assert settlement["transfer_utr"]
+    fetched = await api.get(f"/orders/{order['order_id']}/settlements")
+    assert fetched.status_code == 200
+    assert fetched.json()["cf_settlement_id"] == settlement["cf_settlement_id"]
+    hooks = await receiver.wait_for(2)
+    event = json.loads(hooks[1].body)
+    assert event["type"] == "SETTLEMENT_SUCCESS"
+    data = event["data"]["settlement"]
+    assert data["settlement_id"] == int(settlement["cf_settlement_id"])
+    assert isinstance(data["utr"], int)
+    assert b'"amount_settled":97.64' in hooks[1].body
+
+
+async def test_settlement_reversal(
+    emulator: RunningEmulator, receiver: WebhookReceiver, paid_order: Any
+) -> None:
+    order = await paid_order()
+    await emulator.control.settle(order["order_id"])
+    await emulator.control.settle(order["order_id"], "REVERSED")
+    hooks = await receiver.wait_for(3)
+    assert json.loads(hooks[2].body)["type"] == "SETTLEMENT_REVERSED"
+
+
+async def test_unsettled_order_has_no_settlement(api: httpx.AsyncClient, paid_order: Any) -> None:
+    order = await paid_order()
+    response = await api.get(f"/orders/{order['order_id']}/settlements")
+    assert response.status_code == 404
+
+
+async def test_settlements_are_paginated_with_an_opaque_cursor(
+    api: httpx.AsyncClient, emulator: RunningEmulator, paid_order: Any
+) -> None:
+    for index in range(12):
+        order = await paid_order(order_id=f"set_{index:02d}")
+        await emulator.control.settle(order["order_id"])
+    first = (await api.post("/settlements", json={"pagination": {"limit": 10}})).json()
+    assert len(first["data"]) == 10
+    assert first["limit"] == 10
+    assert isinstance(first["cursor"], str)
+    second = (
+        await api.post(
+            "/settlements", json={"pagination": {"limit": 10, "cursor": first["cursor"]}}
+        )
+    ).json()
+    assert len(second["data"]) == 2
+    assert second["cursor"] is None
+    orders = [s["order_id"] for s in first["data"] + second["data"]]
+    assert orders == [f"set_{index:02d}" for index in range(12)]
+
+
+async def test_settlement_filters(
+    api: httpx.AsyncClient, emulator: RunningEmulator, paid_order: Any
+) -> None:
+    one = await emulator.control.settle((await paid_order())["order_id"])
+    await emulator.control.settle((await paid_order())["order_id"])
+    by_id = await api.post(
+        "/settlements",
+        json={
+            "pagination": {"limit": 10},
+            "filters": {"cf_settlement_ids": [one["cf_settlement_id"]]},
+        },
+    )
+    assert [s["cf_settlement_id"] for s in by_id.json()["data"]] == [one["cf_settlement_id"]]
+    by_utr = await api.post(
+        "/settlements",
+        json={"pagination": {"limit": 10}, "filters": {"settlement_utrs": [one["transfer_utr"]]}},
+    )
+    assert len(by_utr.json()["data"]) == 1
+    past = await api.post(
+        "/settlements",
+        json={
+            "pagination": {"limit": 10},
+            "filters": {"start_date": "2020-01-01T00:00:00Z", "end_date": "2020-01-02T00:00:00Z"},
+        },
+    )
+    assert past.json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({}, "pagination.limit_missing"),
+        ({"pagination": {"limit": 5}}, "pagination.limit_invalid"),
+        ({"pagination": {"limit": 1001}}, "pagination.limit_invalid"),
+        ({"pagination": {"limit": 10, "cursor": "@@@"}}, "pagination.cursor_invalid"),
+        (
+            {
+                "pagination": {"limit": 10},
+                "filters": {
+                    "start_date": "2022-07-21T00:00:00Z",
+                    "end_date": "2022-07-20T00:00:00Z",
+                },
+            },
+            "order_expiry_time_invalid",
+        ),
+    ],
+)
+async def test_settlement_request_validation(
+    api: httpx.AsyncClient, body: dict[str, Any], code: str
+) -> None:
+    response = await api.post("/settlements", json=body)
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+
+
+async def test_settlement_recon_lists_payment_and_refund_events(
+    api: httpx.AsyncClient, emulator: RunningEmulator, paid_order: Any
+) -> None:
+    order = await paid_order(order_amount=100)
+    await api.post(
+        f"/orders/{order['order_id']}/refunds", json={"refund_id": "rf_r", "refund_amount": 10}
+    )
+    await emulator.control.wait_for_events(1, type="REFUND_STATUS_WEBHOOK")
+    await emulator.control.settle(order["order_id"])
+    recon = (await api.post("/settlement/recon", json={"pagination": {"limit": 10}})).json()
+    assert [(e["event_type"], e["sale_type"]) for e in recon["data"]] == [
+        ("PAYMENT", "CREDIT"),
+        ("REFUND", "DEBIT"),
+    ]
+    assert recon["cursor"] is None
+
+
+async def test_pg_recon_needs_dates(
+    api: httpx.AsyncClient, emulator: RunningEmulator, paid_order: Any
+) -> None:
+    order = await paid_order()
+    await emulator.control.settle(order["order_id"])
+    missing = await api.post("/recon", json={"pagination": {"limit": 10}})
+    assert missing.status_code == 400
+    recon = await api.post(
+        "/recon",
+        json={
+            "pagination": {"limit": 10},
+            "filters": {"start_date": "2020-01-01T00:00:00Z", "end_date": "2100-01-01T00:00:00Z"},
+        },
+    )
+    types = [e["event_type"] for e in recon.json()["data"]]
+    assert types == ["PAYMENT", "SETTLEMENT"]
+
+
+async def test_auto_settle_after_payment(
+    api: httpx.AsyncClient, emulator: RunningEmulator, paid_order: Any
+) -> None:
+    await emulator.control.configure(auto_settle_seconds=0)
+    order = await paid_order()
+    await emulator.control.wait_for_events(1, type="SETTLEMENT_SUCCESS")
+    assert (await api.get(f"/orders/{order['order_id']}/settlements")).status_code == 200
