@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
+from paycore.kit.crypto import Sealed
+from paycore.kit.ids import new_id
 from paycore.kit.service import InfraSettings
+from paycore.payments.models import Customer, Payment, PaymentStatus
+from paycore.payments.states import CAPTURED
 
 
 def unique_suffix() -> str:
@@ -31,3 +36,30 @@ def isolated_settings(**overrides: object) -> InfraSettings:
 
 def mongo_uri() -> str:
     return os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
+
+
+async def create_payment(**overrides: Any) -> Payment:
+    """Inserts a payment (SUCCESS of 10 000 paise unless told otherwise)."""
+    status = overrides.pop("status", PaymentStatus.SUCCESS)
+    amount = overrides.pop("amount", 10_000)
+    captured = amount if status in CAPTURED else 0
+    values: dict[str, Any] = {
+        "payment_id": new_id("pay"),
+        "order_id": new_id("ord"),
+        "user_id": "usr_test",
+        "idempotency_key": unique_suffix(),
+        "amount": amount,
+        "currency": "INR",
+        "status": status,
+        "captured_amount": captured,
+        "refundable_amount": captured,
+        "customer": Customer(
+            customer_id="cus_test",
+            phone=Sealed(key_id="k1", nonce="", ciphertext=""),
+            phone_hash="h",
+        ),
+    }
+    values.update(overrides)
+    payment = Payment(**values)
+    await payment.insert()
+    return payment

@@ -1,0 +1,1 @@
+"""Invoices: the merchants' existing flow; an invoice's status follows its payment."""

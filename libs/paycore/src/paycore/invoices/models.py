@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from beanie import Document
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from paycore.kit.crypto import Sealed
+from paycore.kit.events import OutboxEvent
+
+
+class InvoiceStatus(StrEnum):
+    UNPAID = "UNPAID"
+    PAID = "PAID"
+    REFUND_INITIATING = "REFUND_INITIATING"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+    REFUND_FAILED = "REFUND_FAILED"
+
+
+class InvoiceItem(BaseModel):
+    description: str
+    quantity: int
+    unit_price: int  # minor units
+    amount: int  # quantity × unit_price
+
+
+class InvoiceClient(BaseModel):
+    """The billed client; contact details sealed at rest, email hashed for look-ups."""
+
+    name: str
+    email: Sealed
+    email_hash: str
+    phone: Sealed | None = None
+    address: Sealed | None = None
+
+
+class Invoice(Document):
+    invoice_number: str
+    user_id: str  # the merchant user who issued it
+    currency: str
+    issue_date: date
+    due_date: date
+    client: InvoiceClient
+    items: list[InvoiceItem]
+    tax_rate_bps: int  # basis points: 1800 = 18 %
+    subtotal: int
+    tax: int
+    total: int
+    notes: str | None = None
+    status: InvoiceStatus = InvoiceStatus.UNPAID
+    payment_id: str | None = None
+    # The payment version the status was derived from: an older one never overwrites it.
+    payment_version: int = -1
+    version: int = 0
+    outbox: list[OutboxEvent] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    class Settings:
+        name = "invoices"
+        indexes = [
+            IndexModel([("invoice_number", ASCENDING)], name="invoice_number_unique", unique=True),
+            IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_created"),
+            IndexModel([("client.email_hash", ASCENDING)], name="client_email_hash"),
+            IndexModel([("payment_id", ASCENDING)], name="payment_id"),
+        ]
