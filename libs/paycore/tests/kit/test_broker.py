@@ -1,13 +1,13 @@
 """Delayed retries, dead letters and confirmed publishing on the real RabbitMQ."""
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
 from faststream.rabbit import RabbitBroker
-
 from paycore.kit.broker import (
     ATTEMPT_HEADER,
     LAST_ERROR_HEADER,
@@ -56,7 +56,7 @@ async def rig() -> AsyncIterator[tuple[RabbitBroker, Consumer, EventPublisher, R
 
 
 def gaps(times: list[float]) -> list[float]:
-    return [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 async def test_failing_handler_is_retried_with_the_delays_in_order_then_dead_lettered(

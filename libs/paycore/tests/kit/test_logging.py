@@ -1,7 +1,6 @@
 import json
 
 from loguru import logger
-
 from paycore.kit.context import bound_ids
 from paycore.kit.logging import JsonFormatter, mask_text
 

@@ -2,10 +2,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
-
 from paycore.kit.redis import Lock, LockNotAcquired, redis_client
 from paycore.testing import isolated_settings
+from redis.asyncio import Redis
 
 
 @pytest.fixture

@@ -2,9 +2,8 @@ import subprocess
 import sys
 
 import pytest
-from pydantic import SecretStr
-
 from paycore.kit.settings import CashfreeSettings, JwtSettings, WebhookSecretSettings
+from pydantic import SecretStr
 
 SCRIPT = """
 from paycore.kit.settings import CashfreeSettings, JwtSettings, load_settings
