@@ -28,6 +28,7 @@ def isolated_settings(**overrides: object) -> InfraSettings:
         "redis_prefix": f"test:{suffix}:",
         "retry_delays_ms": [100, 200, 300],
         "outbox_poll_seconds": 0.05,
+        "outbox_grace_seconds": 0.5,
         "shutdown_grace_seconds": 5,
     }
     values.update(overrides)

@@ -21,6 +21,13 @@ def exchange_for(routing_key: str) -> str:
     return f"{family}.exchange"
 
 
+def now_ms() -> datetime:
+    """Now, at the millisecond precision MongoDB keeps: an event read back from a document
+    equals the one written, which the outbox's exact-value `$pull` relies on."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
 class EventEnvelope(BaseModel):
     """`{event_id, type, version, occurred_at, data}`; `type` is the routing key."""
 
@@ -29,7 +36,7 @@ class EventEnvelope(BaseModel):
     event_id: str = Field(default_factory=lambda: new_id("evt"))
     type: str
     version: int = 1
-    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    occurred_at: datetime = Field(default_factory=lambda: now_ms())
     data: dict[str, Any] = Field(default_factory=dict)
 
 

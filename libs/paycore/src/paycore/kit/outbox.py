@@ -1,33 +1,46 @@
 """The outbox relay: publishes the events waiting inside documents, then removes them.
 
-An event is removed only after the broker confirmed it, so a crash or a broker outage delays
-events but never loses one; a crash between the confirm and the removal publishes it twice,
-which consumers absorb (they are idempotent). One relay per collection runs at a time across
-replicas, under a Redis lock, so the normal path publishes each event once.
+Two paths, one rule: an event is removed only after the broker confirmed it, so a crash or a
+broker outage delays events but never loses one (a crash between the confirm and the removal
+publishes it twice, which consumers absorb: they are idempotent).
+
+- Fast path: the process that wrote a document publishes its new events right away
+  (`publish_soon`), in the background, so a request never waits on the broker.
+- Sweep: one process per collection at a time (a Redis lock) publishes events older than a
+  grace period: those whose writer crashed or met a broker outage. The grace keeps the two
+  paths apart, so in the normal path each event is published once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from beanie import Document
 from loguru import logger
 from prometheus_client import Counter, Gauge
+from pymongo.asynchronous.collection import AsyncCollection
 from redis.asyncio import Redis
 
 from paycore.kit.broker import EventPublisher
 from paycore.kit.context import bound_ids
 from paycore.kit.events import OutboxEvent
 from paycore.kit.redis import Lock
+from paycore.kit.state import to_mongo
 
-RELAYED = Counter("paycore_outbox_published_total", "Outbox events published.", ["collection"])
+RELAYED = Counter(
+    "paycore_outbox_published_total", "Outbox events published.", ["collection", "path"]
+)
 RELAY_FAILURES = Counter(
     "paycore_outbox_failures_total", "Outbox publish attempts that failed.", ["collection"]
 )
-PENDING = Gauge(
-    "paycore_outbox_pending_documents", "Documents with unpublished events.", ["collection"]
+WAITING = Gauge(
+    "paycore_outbox_waiting_documents",
+    "Documents whose events waited past the grace period (last sweep).",
+    ["collection"],
 )
 
 
@@ -40,6 +53,7 @@ class OutboxRelay:
         redis: Redis,
         *,
         poll_seconds: float = 1.0,
+        grace_seconds: float = 5.0,
         lock_prefix: str = "",
         batch: int = 100,
     ) -> None:
@@ -48,57 +62,82 @@ class OutboxRelay:
         self.publisher = publisher
         self.redis = redis
         self.poll_seconds = poll_seconds
+        self.grace = timedelta(seconds=grace_seconds)
         self.batch = batch
         self.name = model.get_settings().name or model.__name__
         self.lock_key = f"{lock_prefix}lock:outbox:{self.name}"
-        self._wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
 
-    def wake(self) -> None:
-        """Asks the relay to look now (after a write in this process) instead of at its poll."""
-        self._wake.set()
+    @property
+    def collection(self) -> AsyncCollection[dict[str, Any]]:
+        return self.model.get_pymongo_collection()
+
+    def publish_soon(self, key: str, events: Iterable[OutboxEvent]) -> None:
+        """Publishes events this process just wrote into the document `key`, in the background."""
+        stored = to_mongo(list(events))
+        if not stored:
+            return
+        task = asyncio.create_task(self._publish_fast(key, stored))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _publish_fast(self, key: str, stored: list[dict[str, Any]]) -> None:
+        try:
+            await self._publish(key, stored, path="fast")
+        except Exception as exc:
+            RELAY_FAILURES.labels(self.name).inc()
+            logger.warning(
+                "fast publish failed; the sweep will retry",
+                collection=self.name,
+                error=repr(exc)[:300],
+            )
+
+    async def finish_in_flight(self) -> None:
+        """Waits for background publishes (at shutdown)."""
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     async def run_forever(self) -> None:
+        """Sweeps for waiting events while this process holds the collection's lock."""
         failures = 0
         lock = Lock(self.redis, self.lock_key, ttl_ms=max(10_000, int(self.poll_seconds * 5000)))
         while True:
             try:
-                if await lock.acquire() or await lock.extend():
-                    await self.drain()
+                if await lock.extend() or await lock.acquire():
+                    await self.sweep()
                 failures = 0
             except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await lock.release()
                 raise
             except Exception as exc:
                 failures += 1
                 RELAY_FAILURES.labels(self.name).inc()
-                logger.warning("outbox relay paused", collection=self.name, error=repr(exc)[:300])
+                logger.warning("outbox sweep paused", collection=self.name, error=repr(exc)[:300])
                 await asyncio.sleep(min(0.2 * 2**failures, 10))
                 continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            await asyncio.sleep(self.poll_seconds)
 
-    async def drain(self) -> int:
-        """Publishes every waiting event, oldest document first; returns how many."""
-        collection = self.model.get_pymongo_collection()
-        published = 0
-        while True:
-            documents = (
-                await collection.find(
-                    {"outbox.0": {"$exists": True}}, {self.key_field: 1, "outbox": 1}
-                )
-                .limit(self.batch)
-                .to_list()
+    async def sweep(self, grace: timedelta | None = None) -> int:
+        """Publishes events older than the grace period; returns how many."""
+        cutoff = datetime.now(UTC) - (self.grace if grace is None else grace)
+        documents = (
+            await self.collection.find(
+                {"outbox.0.envelope.occurred_at": {"$lt": cutoff}},
+                {self.key_field: 1, "outbox": 1},
             )
-            PENDING.labels(self.name).set(len(documents))
-            if not documents:
-                return published
-            for document in documents:
-                published += await self._publish_document(collection, document)
-
-    async def _publish_document(self, collection: Any, document: dict[str, Any]) -> int:
+            .limit(self.batch)
+            .to_list()
+        )
+        WAITING.labels(self.name).set(len(documents))
         published = 0
-        for stored in document["outbox"]:
-            event = OutboxEvent.model_validate(stored)
+        for document in documents:
+            published += await self._publish(document[self.key_field], document["outbox"], "sweep")
+        return published
+
+    async def _publish(self, key: str, stored: list[dict[str, Any]], path: str) -> int:
+        for item in stored:
+            event = OutboxEvent.model_validate(item)
             headers = event.headers
             with bound_ids(
                 headers.get("request_id"),
@@ -108,9 +147,6 @@ class OutboxRelay:
             ):
                 await self.publisher.publish(event)
             # Remove exactly this stored value: events appended meanwhile stay.
-            await collection.update_one(
-                {self.key_field: document[self.key_field]}, {"$pull": {"outbox": stored}}
-            )
-            RELAYED.labels(self.name).inc()
-            published += 1
-        return published
+            await self.collection.update_one({self.key_field: key}, {"$pull": {"outbox": item}})
+            RELAYED.labels(self.name, path).inc()
+        return len(stored)

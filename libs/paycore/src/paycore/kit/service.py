@@ -24,7 +24,9 @@ from paycore.kit import mongo, redis
 from paycore.kit.broker import Consumer, EventPublisher, declare_exchanges, make_broker
 from paycore.kit.errors import DependencyUnavailable
 from paycore.kit.http import HealthCheck
+from paycore.kit.outbox import OutboxRelay
 from paycore.kit.settings import MongoSettings, RabbitSettings, RedisSettings
+from paycore.kit.state import listen_outbox
 
 
 class InfraSettings(MongoSettings, RedisSettings, RabbitSettings):
@@ -43,6 +45,9 @@ class Resources:
     broker: RabbitBroker | None = None
     publisher: EventPublisher | None = None
     consumers: list[Consumer] = field(default_factory=list)
+    relays: list[OutboxRelay] = field(default_factory=list)
+    # Collections whose outbox this service relays: (document model, key field).
+    outboxes: Sequence[tuple[type[Document], str]] = ()
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -61,11 +66,26 @@ class Resources:
         self.mongo = await mongo.connect_mongo(self.settings, self.models)
         self.redis = redis.redis_client(self.settings)
         assert self.broker is not None
+        assert self.publisher is not None
+        for model, key_field in self.outboxes:
+            relay = OutboxRelay(
+                model,
+                key_field,
+                self.publisher,
+                self.redis,
+                poll_seconds=self.settings.outbox_poll_seconds,
+                grace_seconds=self.settings.outbox_grace_seconds,
+                lock_prefix=self.settings.redis_prefix,
+            )
+            listen_outbox(relay.collection.name, relay.publish_soon)
+            self.relays.append(relay)
         await self.broker.connect()
         await declare_exchanges(self.broker, self.settings.broker_prefix)
         for consumer in self.consumers:
             await consumer.declare()
         await self.broker.start()
+        for relay in self.relays:
+            self.tasks.append(asyncio.create_task(relay.run_forever()))
         for loop in loops:
             self.tasks.append(asyncio.create_task(self._keep_running(loop)))
         logger.info("service started", consumers=[c.name for c in self.consumers])
@@ -84,6 +104,8 @@ class Resources:
 
     async def stop(self) -> None:
         self.stopping.set()
+        for relay in self.relays:
+            await relay.finish_in_flight()
         if self.broker is not None:
             await self.broker.stop()  # waits for in-flight handlers up to the grace period
         for task in self.tasks:

@@ -111,6 +111,8 @@ class RabbitSettings(BaseServiceSettings):
     retry_delays_ms: list[int] = [30_000, 120_000, 600_000, 1_800_000]
     prefetch_count: int = Field(default=16, ge=1)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Events older than this are swept up by any instance; younger ones belong to their writer.
+    outbox_grace_seconds: float = Field(default=5.0, ge=0)
 
     @field_validator("rabbitmq_url")
     @classmethod

@@ -8,7 +8,7 @@ document), so no multi-document transaction is ever needed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -85,9 +85,11 @@ def to_mongo(value: Any) -> Any:
 
 async def guarded_update(
     collection: AsyncCollection[dict[str, Any]],
-    match: Mapping[str, Any],
+    key_field: str,
+    key: str,
     *,
     version: int,
+    where: Mapping[str, Any] | None = None,
     set_fields: Mapping[str, Any] | None = None,
     inc: Mapping[str, int] | None = None,
     history: Iterable[TransitionRecord] = (),
@@ -95,9 +97,9 @@ async def guarded_update(
     push: Mapping[str, Any] | None = None,
     pull: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """Applies the change only if the document still matches `match` at `version`.
-
-    Returns the updated document, or None if it changed in between (nothing was written).
+    """Applies the change only if the document `key` is still at `version` (and matches
+    `where`). Returns the updated document, or None if it changed in between (nothing was
+    written). New outbox events are handed to this process's relay (`notify_outbox`).
     """
     now = datetime.now(UTC)
     update: dict[str, Any] = {
@@ -115,6 +117,27 @@ async def guarded_update(
         update["$push"] = pushes
     if pull:
         update["$pull"] = to_mongo(dict(pull))
-    return await collection.find_one_and_update(
-        {**match, "version": version}, update, return_document=ReturnDocument.AFTER
+    updated = await collection.find_one_and_update(
+        {key_field: key, **dict(where or {}), "version": version},
+        update,
+        return_document=ReturnDocument.AFTER,
     )
+    if updated is not None and outbox_entries:
+        notify_outbox(collection.name, key, list(events))
+    return updated
+
+
+OutboxListener = Callable[[str, Sequence[OutboxEvent]], None]
+_listeners: dict[str, OutboxListener] = {}
+
+
+def listen_outbox(collection_name: str, listener: OutboxListener) -> None:
+    """Registers this process's relay for a collection (the fast path of `kit.outbox`)."""
+    _listeners[collection_name] = listener
+
+
+def notify_outbox(collection_name: str, key: str, events: Sequence[OutboxEvent]) -> None:
+    """Tells this process's relay, if any, that `key` has new events to publish."""
+    listener = _listeners.get(collection_name)
+    if listener is not None and events:
+        listener(key, events)

@@ -10,7 +10,7 @@ from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit.events import OutboxEvent
-from paycore.kit.state import TransitionRecord, guarded_update
+from paycore.kit.state import TransitionRecord, guarded_update, notify_outbox
 from paycore.payments.models import Payment, PaymentStatus, Transaction
 from paycore.payments.states import REFUNDABLE
 
@@ -23,6 +23,7 @@ class PaymentRepository:
     async def insert(self, payment: Payment) -> Payment:
         """Inserts a new payment; a duplicate key (id or idempotency key) raises."""
         await payment.insert()
+        notify_outbox(self.collection.name, payment.payment_id, payment.outbox)
         return payment
 
     async def _one(self, query: Mapping[str, Any]) -> Payment | None:
@@ -82,7 +83,9 @@ class PaymentRepository:
         """One guarded update: status, version, fields, history and outbox move together."""
         raw = await guarded_update(
             self.collection,
-            {"payment_id": payment.payment_id, "status": payment.status.value},
+            "payment_id",
+            payment.payment_id,
+            where={"status": payment.status.value},
             version=payment.version,
             set_fields={**dict(changes or {}), "status": target.value},
             history=[record],
@@ -94,7 +97,8 @@ class PaymentRepository:
         """Keeps a late or contradicting event in the history without changing the state."""
         raw = await guarded_update(
             self.collection,
-            {"payment_id": payment.payment_id},
+            "payment_id",
+            payment.payment_id,
             version=payment.version,
             history=[record.model_copy(update={"ignored": True})],
         )
@@ -108,7 +112,8 @@ class PaymentRepository:
     ) -> Payment | None:
         raw = await guarded_update(
             self.collection,
-            {"payment_id": payment.payment_id},
+            "payment_id",
+            payment.payment_id,
             version=payment.version,
             set_fields=changes,
             events=events,
@@ -153,11 +158,9 @@ class PaymentRepository:
         """Moves a reservation to refunded; applies once (the reservation must still exist)."""
         raw = await guarded_update(
             self.collection,
-            {
-                "payment_id": payment.payment_id,
-                "status": payment.status.value,
-                "refund_reservations": refund_id,
-            },
+            "payment_id",
+            payment.payment_id,
+            where={"status": payment.status.value, "refund_reservations": refund_id},
             version=payment.version,
             set_fields={"status": target.value, "last_refund_status": "SUCCESS"},
             inc={"refund_reserved_amount": -amount, "refunded_amount": amount},
@@ -178,7 +181,9 @@ class PaymentRepository:
         """Gives a failed refund's reservation back; applies once."""
         raw = await guarded_update(
             self.collection,
-            {"payment_id": payment.payment_id, "refund_reservations": refund_id},
+            "payment_id",
+            payment.payment_id,
+            where={"refund_reservations": refund_id},
             version=payment.version,
             set_fields={"last_refund_status": outcome},
             inc={"refund_reserved_amount": -amount, "refundable_amount": amount},

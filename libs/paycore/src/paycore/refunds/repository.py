@@ -10,7 +10,7 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit.events import OutboxEvent
-from paycore.kit.state import TransitionRecord, guarded_update
+from paycore.kit.state import TransitionRecord, guarded_update, notify_outbox
 from paycore.refunds.models import Refund, RefundStatus
 
 
@@ -21,6 +21,7 @@ class RefundRepository:
 
     async def insert(self, refund: Refund) -> Refund:
         await refund.insert()
+        notify_outbox(self.collection.name, refund.refund_id, refund.outbox)
         return refund
 
     async def _one(self, query: Mapping[str, Any]) -> Refund | None:
@@ -56,7 +57,9 @@ class RefundRepository:
     ) -> Refund | None:
         raw = await guarded_update(
             self.collection,
-            {"refund_id": refund.refund_id, "status": refund.status.value},
+            "refund_id",
+            refund.refund_id,
+            where={"status": refund.status.value},
             version=refund.version,
             set_fields={**dict(changes or {}), "status": target.value},
             inc=inc,
@@ -71,7 +74,8 @@ class RefundRepository:
         """Changes fields other than the status (the gateway's interim status, attempts)."""
         raw = await guarded_update(
             self.collection,
-            {"refund_id": refund.refund_id},
+            "refund_id",
+            refund.refund_id,
             version=refund.version,
             set_fields=changes,
             events=events,
