@@ -51,3 +51,11 @@ class FieldCipher:
         """A stable keyed hash of the normalised value, for equality look-ups."""
         normalised = value.strip().lower()
         return hmac.new(self._hash_key, normalised.encode(), hashlib.sha256).hexdigest()
+
+
+def cipher_from(key: bytes, key_id: str) -> FieldCipher:
+    """The cipher for `PAYMENT_ENCRYPTION_KEY` (`EncryptionSettings.encryption_key` and
+    `.payment_encryption_key_id`). Seal and open with the field's dotted path as `context`
+    (`"customer.email"`, `"customer.phone"`, `"invoice.client.email"`), so a value sealed for
+    one field can't be passed off as another."""
+    return FieldCipher({key_id: key}, key_id)
