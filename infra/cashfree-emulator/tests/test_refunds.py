@@ -186,3 +186,16 @@ async def test_dashboard_refund_counts_against_the_limit(
     assert refund["refund_type"] == "MERCHANT_INITIATED"
     response = await _refund(api, order["order_id"], refund_id="rf_1", refund_amount=1)
     assert response.status_code == 409
+
+
+async def test_concurrent_refunds_never_exceed_the_payment(
+    api: httpx.AsyncClient, paid_order: Any
+) -> None:
+    order = await paid_order(order_amount=100)
+    responses = await asyncio.gather(
+        *(
+            _refund(api, order["order_id"], refund_id=f"rf_conc_{i}", refund_amount=30)
+            for i in range(5)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 400, 400]
