@@ -1,0 +1,61 @@
+# paycore: `make run` brings the whole system up; `make test` runs every check.
+# Both install what is missing first (uv, Python packages, RabbitMQ, Redis, the MongoDB front).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PACKAGES := paycore payments_api webhook_ingress webhook_processor refund_worker email_worker \
+	reconciler cashfree_emulator
+
+.PHONY: help install infra-up infra-down run test lint format typecheck pytest test-e2e \
+	validate-deploy up down clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+install: ## install uv and the workspace's Python packages (locked)
+	@command -v uv >/dev/null 2>&1 || [ -x $(UV) ] || python3 -m pip install --quiet --user uv \
+		|| curl -LsSf https://astral.sh/uv/install.sh | sh
+	$(UV) sync --all-packages --locked --quiet
+
+infra-up: ## start MongoDB (FerretDB front), RabbitMQ and Redis on 127.0.0.1 (idempotent)
+	infra/local/up.sh
+
+infra-down: ## stop the local servers
+	infra/local/down.sh
+
+run: install infra-up ## start everything (emulator, SMTP sink, six services), walk one payment through, stay up until Ctrl-C
+	$(UV) run python infra/local/run.py
+
+test: install infra-up lint typecheck validate-deploy pytest ## lint, typecheck, deploy checks, and the whole pytest suite
+
+lint: ## ruff check and format check
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+format: ## ruff fix and format
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+typecheck: ## mypy strict on every package
+	$(UV) run mypy $(addprefix -p ,$(PACKAGES))
+
+pytest: ## the pytest suite (unit, integration, end-to-end) against the running servers
+	$(UV) run pytest
+
+test-e2e: install infra-up ## only the end-to-end tests
+	$(UV) run pytest tests-e2e
+
+validate-deploy: ## validate compose.yaml, k8s/, Dockerfiles, Prometheus rules, Grafana
+	bash infra/checks/install-promtool.sh
+	bash infra/checks/install-compose.sh
+	$(UV) run python infra/checks/validate.py --require-tools
+
+up: ## docker compose up (needs a Docker engine)
+	docker compose up -d --build
+
+down: ## docker compose down
+	docker compose down
+
+clean: infra-down ## stop the servers and delete their data
+	rm -rf var
