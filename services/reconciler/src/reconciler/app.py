@@ -1,20 +1,79 @@
+"""The reconciler: reconciliation runs, the janitor for unknown states, analytics rollups and
+failure-spike alerts. HTTP only for health and metrics."""
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from faststream import AckPolicy
+from faststream.rabbit import RabbitMessage
+from loguru import logger
+from paycore.audit.models import AuditHead, AuditRecord
+from paycore.gateway import CashfreeGateway
+from paycore.invoices.models import Invoice
+from paycore.kit.broker import archive_queue
+from paycore.kit.events import EventEnvelope
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
+from paycore.payments.models import Payment, Transaction
+from paycore.reconciliation.models import (
+    AdminAlert,
+    DailyRollup,
+    ReconciliationItem,
+    ReconciliationRun,
+)
+from paycore.reconciliation.rollups import RollupRecorder
+from paycore.reconciliation.service import ReconciliationService
+from paycore.refunds.models import Refund
 from starlette.applications import Starlette
 
+from reconciler.jobs import scheduled_jobs
 from reconciler.settings import Settings
+
+MODELS = [
+    Payment,
+    Transaction,
+    Refund,
+    Invoice,
+    AuditRecord,
+    AuditHead,
+    ReconciliationRun,
+    ReconciliationItem,
+    AdminAlert,
+    DailyRollup,
+]
 
 
 def build_app(settings: Settings) -> Starlette:
-    resources = Resources(settings)
+    resources = Resources(
+        settings,
+        models=MODELS,
+        outboxes=[(Payment, "payment_id"), (AdminAlert, "alert_id")],
+    )
+    assert resources.broker is not None
+
+    @resources.broker.subscriber(archive_queue(settings.broker_prefix), ack_policy=AckPolicy.MANUAL)
+    async def on_archived_event(body: bytes, msg: RabbitMessage) -> None:
+        assert resources.redis is not None  # connected before the broker starts consuming
+        recorder = RollupRecorder(
+            resources.redis, settings.redis_prefix, settings.failure_spike_per_minute
+        )
+        try:
+            await recorder.record(EventEnvelope.model_validate_json(msg.body))
+        except ValueError:
+            logger.warning("archived message is not an event; dropped", messageId=msg.message_id)
+        except Exception:
+            logger.exception("rollup failed; message requeued")
+            await msg.nack(requeue=True)
+            return
+        await msg.ack()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with resources.running():
+        gateway = CashfreeGateway(settings)
+        service = ReconciliationService(gateway)
+        async with resources.running(loops=scheduled_jobs(settings, service)):
             app.state.resources = resources
             yield
+        await gateway.aclose()
 
     return create_app(settings.service_name, [], lifespan=lifespan, checks=resources.checks())

@@ -1,0 +1,268 @@
+"""Reconciliation runs and the janitor.
+
+- `reconcile`: walks the gateway's PG reconciliation report for a window and checks every
+  successful payment against ours. A payment the gateway says is paid but we don't is healed
+  through the same `apply_attempt` a webhook uses; what can't be healed becomes a mismatch
+  item, a metric and one alert per run.
+- `verify_stale_payments`: payments left open (the webhook never came, the client never
+  called verify) are asked of the gateway and moved by what it says.
+- `release_orphan_reservations`: a reservation whose refund was never recorded (a crash
+  between the two writes) is given back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from loguru import logger
+from prometheus_client import Counter
+
+from paycore.gateway.errors import GatewayNotFound
+from paycore.gateway.interface import PaymentGateway
+from paycore.gateway.schemas import (
+    AttemptStatus,
+    OrderStatus,
+    ReconEntry,
+    ReconEventStatus,
+    ReconEventType,
+    ReconQuery,
+)
+from paycore.invoices.sync import sync_invoice
+from paycore.kit.ids import new_id
+from paycore.kit.mongo import is_duplicate_key
+from paycore.kit.state import Evidence
+from paycore.payments.errors import AmountMismatch, PaymentNotFound
+from paycore.payments.models import Payment, PaymentStatus
+from paycore.payments.service import PaymentService
+from paycore.payments.states import CAPTURED, OPEN
+from paycore.reconciliation.alerts import raise_alert
+from paycore.reconciliation.models import MismatchKind, ReconciliationItem, ReconciliationRun
+from paycore.refunds.repository import RefundRepository
+
+MISMATCHES = Counter(
+    "paycore_reconciliation_mismatches_total", "Reconciliation mismatches found.", ["kind"]
+)
+JANITOR_MOVES = Counter(
+    "paycore_janitor_transitions_total", "Stale payments moved by the janitor.", ["status"]
+)
+
+# The gateway's attempts in the order the janitor trusts them: a success settles everything.
+ATTEMPT_PRIORITY = (
+    AttemptStatus.SUCCEEDED,
+    AttemptStatus.PENDING,
+    AttemptStatus.FAILED,
+    AttemptStatus.ABANDONED,
+    AttemptStatus.CANCELLED,
+    AttemptStatus.VOIDED,
+)
+
+
+class ReconciliationService:
+    def __init__(
+        self,
+        gateway: PaymentGateway,
+        payments: PaymentService | None = None,
+        refunds: RefundRepository | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.payments = payments or PaymentService()
+        self.refunds = refunds or RefundRepository()
+
+    async def reconcile(self, start: datetime, end: datetime) -> ReconciliationRun:
+        run = ReconciliationRun(run_id=new_id("rec"), window_start=start, window_end=end)
+        await run.insert()
+        cursor: str | None = None
+        try:
+            while True:
+                page = await self.gateway.pg_recon(ReconQuery(start=start, end=end, cursor=cursor))
+                for entry in page.entries:
+                    if (entry.event_type, entry.event_status) == (
+                        ReconEventType.PAYMENT,
+                        ReconEventStatus.SUCCEEDED,
+                    ):
+                        await self._check(run, entry)
+                cursor = page.cursor
+                if not cursor or not page.entries:
+                    break
+        except Exception as exc:
+            run.status, run.error = "FAILED", repr(exc)[:500]
+            run.finished_at = datetime.now(UTC)
+            await run.save()
+            raise
+        run.status, run.finished_at = "DONE", datetime.now(UTC)
+        await run.save()
+        if run.mismatched:
+            await raise_alert(
+                f"reconciliation:{run.run_id}",
+                "reconciliation_mismatch",
+                run_id=run.run_id,
+                mismatched=run.mismatched,
+                checked=run.checked,
+            )
+        logger.info(
+            "reconciliation finished",
+            runId=run.run_id,
+            checked=run.checked,
+            matched=run.matched,
+            mismatched=run.mismatched,
+        )
+        return run
+
+    async def _check(self, run: ReconciliationRun, entry: ReconEntry) -> None:
+        run.checked += 1
+        payment = await self.payments.repository.get_by_order_id(entry.order_id or "")
+        if payment is None:
+            await self._mismatch(run, entry, MismatchKind.MISSING_HERE, None)
+            return
+        if payment.status not in CAPTURED:
+            payment = await self.verify(payment) or payment
+        if payment.status not in CAPTURED:
+            await self._mismatch(run, entry, MismatchKind.NOT_CAPTURED_HERE, payment)
+            return
+        if entry.amount_minor != payment.captured_amount or entry.currency != payment.currency:
+            await self._mismatch(run, entry, MismatchKind.AMOUNT, payment)
+            return
+        run.matched += 1
+        await self.payments.repository.collection.update_one(
+            {"payment_id": payment.payment_id}, {"$set": {"is_reconciled": True}}
+        )
+
+    async def _mismatch(
+        self,
+        run: ReconciliationRun,
+        entry: ReconEntry,
+        kind: MismatchKind,
+        payment: Payment | None,
+    ) -> None:
+        run.mismatched += 1
+        MISMATCHES.labels(kind.value).inc()
+        item = ReconciliationItem(
+            item_id=f"{run.run_id}:{entry.event_id or entry.gateway_payment_id}",
+            run_id=run.run_id,
+            kind=kind,
+            order_id=entry.order_id,
+            payment_id=payment.payment_id if payment else None,
+            detail={
+                "gateway_amount": entry.amount_minor,
+                "gateway_currency": entry.currency,
+                "gateway_payment_id": entry.gateway_payment_id,
+                "our_status": payment.status.value if payment else None,
+                "our_amount": payment.amount if payment else None,
+            },
+        )
+        try:
+            await item.insert()
+        except Exception as exc:
+            if not is_duplicate_key(exc):
+                raise
+        logger.warning("reconciliation mismatch", kind=kind.value, orderId=entry.order_id)
+
+    async def verify(self, payment: Payment) -> Payment | None:
+        """Asks the gateway about the payment and applies the strongest attempt it reports."""
+        try:
+            attempts = await self.gateway.list_payments(payment.order_id)
+        except GatewayNotFound:
+            return None
+        evidence = Evidence(source="reconciler", detail={"job": "verify"})
+        for status in ATTEMPT_PRIORITY:
+            attempt = next((a for a in attempts if a.status == status), None)
+            if attempt is None:
+                continue
+            try:
+                outcome = await self.payments.apply_attempt(attempt, evidence)
+            except AmountMismatch as exc:
+                await raise_alert(
+                    f"amount-mismatch:{payment.payment_id}:{attempt.gateway_payment_id}",
+                    "amount_mismatch",
+                    **exc.details,
+                )
+                return None
+            await sync_invoice(outcome.payment)
+            if outcome.changed:
+                JANITOR_MOVES.labels(outcome.payment.status.value).inc()
+            return outcome.payment
+        return None
+
+    async def verify_stale_payments(self, older_than: timedelta, limit: int = 100) -> int:
+        """Open payments untouched for `older_than`: ask the gateway; expire what it expired."""
+        cutoff = datetime.now(UTC) - older_than
+        moved = 0
+        stale = await self.payments.repository.list_open_since(OPEN, cutoff, limit)
+        for payment in stale:
+            updated = await self.verify(payment)
+            if updated is not None and updated.status != payment.status:
+                moved += 1
+                continue
+            moved += await self._close_if_gateway_closed(payment)
+        return moved
+
+    async def _close_if_gateway_closed(self, payment: Payment) -> int:
+        try:
+            order = await self.gateway.get_order(payment.order_id)
+        except GatewayNotFound:
+            if payment.status != PaymentStatus.CREATED:
+                return 0
+            # The order never reached the gateway and the client gave up retrying.
+            target, reason = PaymentStatus.FAILED, "ORDER_NOT_CREATED"
+        else:
+            closed = {
+                OrderStatus.EXPIRED: PaymentStatus.EXPIRED,
+                OrderStatus.TERMINATED: PaymentStatus.CANCELLED,
+            }
+            if order.status not in closed:
+                return 0
+            target, reason = closed[order.status], f"ORDER_{order.status.value}"
+        try:
+            outcome = await self.payments.transition(
+                payment.payment_id,
+                target,
+                Evidence(source="reconciler", detail={"job": "janitor"}),
+                changes={"failure_reason": reason},
+                keep_refused=True,
+            )
+        except PaymentNotFound:
+            return 0
+        await sync_invoice(outcome.payment)
+        if outcome.changed:
+            JANITOR_MOVES.labels(target.value).inc()
+        return int(outcome.changed)
+
+    async def release_orphan_reservations(self, older_than: timedelta) -> int:
+        """Reservations whose refund document was never written are given back."""
+        cutoff = datetime.now(UTC) - older_than
+        collection = self.payments.repository.collection
+        released = 0
+        query = {"refund_reservations.0": {"$exists": True}, "updated_at": {"$lt": cutoff}}
+        async for raw in collection.find(query).limit(100):
+            payment = Payment.model_validate(raw)
+            for refund_id in payment.refund_reservations:
+                if await self.refunds.get(refund_id) is not None:
+                    continue
+                amount = await self._reserved_amount(payment, refund_id)
+                if amount is None:
+                    continue
+                current = await self.payments.get(payment.payment_id)
+                if await self.payments.repository.release_refund(
+                    current, refund_id, amount, current.last_refund_status or "", []
+                ):
+                    released += 1
+                    logger.warning("orphan reservation released", refundId=refund_id)
+        return released
+
+    async def _reserved_amount(self, payment: Payment, refund_id: str) -> int | None:
+        """A reservation holds no amount of its own; with exactly one orphan it is the rest."""
+        recorded = sum(
+            refund.amount
+            for refund in await self.refunds.list_for_payment(payment.payment_id)
+            if refund.refund_id in payment.refund_reservations
+        )
+        orphans = [r for r in payment.refund_reservations if await self.refunds.get(r) is None]
+        if len(orphans) != 1:
+            await raise_alert(
+                f"orphan-reservations:{payment.payment_id}",
+                "orphan_refund_reservations",
+                payment_id=payment.payment_id,
+                refund_ids=orphans,
+            )
+            return None
+        return payment.refund_reserved_amount - recorded

@@ -1,0 +1,61 @@
+"""The reconciler's scheduled jobs. Each runs on one replica at a time (a Redis lock)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from loguru import logger
+from paycore.kit.redis import Lock
+from paycore.kit.service import Resources
+from paycore.reconciliation.service import ReconciliationService
+
+from reconciler.settings import Settings
+
+
+def every(
+    name: str, interval: float, job: Callable[[], Awaitable[object]], settings: Settings
+) -> Callable[[Resources], Awaitable[None]]:
+    """A background loop that runs `job` every `interval` seconds under a lock."""
+
+    async def loop(resources: Resources) -> None:
+        assert resources.redis is not None
+        lock_ttl_ms = int(max(interval * 2, 60) * 1000)
+        while True:
+            lock = Lock(resources.redis, f"{settings.redis_prefix}lock:job:{name}", lock_ttl_ms)
+            if await lock.acquire():
+                try:
+                    result = await job()
+                    logger.info("job finished", job=name, result=str(result))
+                finally:
+                    await lock.release()
+            await asyncio.sleep(interval)
+
+    loop.__name__ = name
+    return loop
+
+
+def scheduled_jobs(
+    settings: Settings, service: ReconciliationService
+) -> list[Callable[[Resources], Awaitable[None]]]:
+    async def janitor() -> tuple[int, int]:
+        moved = await service.verify_stale_payments(
+            timedelta(seconds=settings.stale_payment_seconds)
+        )
+        released = await service.release_orphan_reservations(
+            timedelta(seconds=settings.orphan_reservation_seconds)
+        )
+        return moved, released
+
+    async def reconcile() -> str:
+        end = datetime.now(UTC)
+        run = await service.reconcile(
+            end - timedelta(seconds=settings.reconcile_window_seconds), end
+        )
+        return f"{run.run_id} checked={run.checked} mismatched={run.mismatched}"
+
+    return [
+        every("janitor", settings.janitor_interval_seconds, janitor, settings),
+        every("reconcile", settings.reconcile_interval_seconds, reconcile, settings),
+    ]
