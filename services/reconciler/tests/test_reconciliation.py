@@ -116,7 +116,8 @@ async def test_orphan_reservation_is_released(gateway: CashfreeGateway) -> None:
     reserved = await PaymentService().repository.reserve_refund(
         payment.payment_id, "rfd_lost", 4_000
     )
-    assert reserved is not None and reserved.refundable_amount == 6_000
+    assert reserved is not None
+    assert reserved.refundable_amount == 6_000
 
     released = await ReconciliationService(gateway).release_orphan_reservations(timedelta(0))
 
@@ -138,6 +139,7 @@ async def test_rollup_counts_each_event_once() -> None:
     await redis.aclose()
 
     rollup = await DailyRollup.find_one(DailyRollup.event_type == "payment.success")
-    assert rollup is not None and (rollup.events, rollup.amount_total) == (1, 1_000)
+    assert rollup is not None
+    assert (rollup.events, rollup.amount_total) == (1, 1_000)
     spikes = await AdminAlert.find(AdminAlert.kind == "payment_failure_spike").to_list()
     assert len(spikes) == 1
