@@ -88,9 +88,11 @@ def main() -> int:
         missing = undeclared_imports(distribution, source)
         if missing:
             failures += 1
-            print(f"FAIL {distribution}: imports {sorted(missing)} without declaring them")
+            sys.stdout.write(
+                f"FAIL {distribution}: imports {sorted(missing)} without declaring them\n"
+            )
         else:
-            print(f"ok   {distribution}")
+            sys.stdout.write(f"ok   {distribution}\n")
     return 1 if failures else 0
 
 
