@@ -3,18 +3,32 @@ from contextlib import asynccontextmanager
 
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
+from paycore.webhooks.intake import WebhookIntake
+from paycore.webhooks.models import WebhookLog
 from starlette.applications import Starlette
 
+from webhook_ingress.routes import routes
 from webhook_ingress.settings import Settings
 
 
 def build_app(settings: Settings) -> Starlette:
-    resources = Resources(settings)
+    # The relay's sweep publishes logs whose inline publish failed (see paycore.webhooks.intake).
+    resources = Resources(settings, models=[WebhookLog], outboxes=[(WebhookLog, "log_id")])
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with resources.running():
+            assert resources.publisher is not None
+            assert resources.redis is not None
             app.state.resources = resources
+            app.state.settings = settings
+            app.state.intake = WebhookIntake(
+                resources.publisher,
+                resources.redis,
+                redis_prefix=settings.redis_prefix,
+                dedupe_ttl_seconds=settings.webhook_dedupe_ttl_seconds,
+                publish_timeout_seconds=settings.webhook_publish_timeout_seconds,
+            )
             yield
 
-    return create_app(settings.service_name, [], lifespan=lifespan, checks=resources.checks())
+    return create_app(settings.service_name, routes, lifespan=lifespan, checks=resources.checks())

@@ -1,7 +1,16 @@
 from paycore.kit.service import InfraSettings
 from paycore.kit.settings import WebhookSecretSettings
+from pydantic import Field
 
 
 class Settings(InfraSettings, WebhookSecretSettings):
+    """Isolated: MongoDB, Redis, RabbitMQ and the webhook secret; no Cashfree API credentials."""
+
     service_name: str = "webhook-ingress"
     port: int = 8001
+    # Cashfree's payloads are a few KiB; anything near this is not a Cashfree webhook.
+    webhook_max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    # The inline publish waits this long for the broker's confirm before leaving the event to
+    # the outbox sweep (Cashfree still gets its 200).
+    webhook_publish_timeout_seconds: float = Field(default=3.0, gt=0)
+    webhook_dedupe_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)

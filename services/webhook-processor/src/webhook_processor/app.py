@@ -1,20 +1,59 @@
+from __future__ import annotations
+
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+from paycore.gateway import CashfreeGateway
+from paycore.kit.broker import Consumer
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
+from paycore.kit.settings import AppEnv
+from paycore.webhooks.service import Checkpoint
 from starlette.applications import Starlette
 
 from webhook_processor.settings import Settings
+from webhook_processor.subscribers import WebhookHandler
+from webhook_processor.wiring import processor_resources, webhook_service
 
 
 def build_app(settings: Settings) -> Starlette:
-    resources = Resources(settings)
+    resources, consumer = processor_resources(settings)
+    gateway = CashfreeGateway(settings)
+    service = webhook_service(settings, gateway)
+    if settings.app_env == AppEnv.TEST and settings.webhook_test_hold_file:
+        service.checkpoint = hold_forever(Path(settings.webhook_test_hold_file))
+    consumer.subscribe(WebhookHandler(service, retry_count=len(settings.retry_delays_ms)))
+
+    async def watch_dead_letters(resources: Resources) -> None:
+        await report_dead_letters(consumer, settings.dead_letter_poll_seconds)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with resources.running():
-            app.state.resources = resources
-            yield
+        try:
+            async with resources.running(loops=[watch_dead_letters]):
+                app.state.resources = resources
+                yield
+        finally:
+            await gateway.aclose()
 
     return create_app(settings.service_name, [], lifespan=lifespan, checks=resources.checks())
+
+
+async def report_dead_letters(consumer: Consumer, every_seconds: float) -> None:
+    """Keeps the dead-letter depth gauge current (`paycore_dead_letter_messages`)."""
+    while True:
+        await consumer.dead_letter_count()
+        await asyncio.sleep(every_seconds)
+
+
+def hold_forever(marker: Path) -> Checkpoint:
+    """Test only: signals through `marker` that a webhook is applied but not yet marked done,
+    then never returns (the test kills the process here)."""
+
+    async def checkpoint(log_id: str) -> None:
+        await asyncio.to_thread(marker.write_text, log_id)
+        await asyncio.Event().wait()
+
+    return checkpoint

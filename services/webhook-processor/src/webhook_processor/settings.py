@@ -1,7 +1,14 @@
 from paycore.kit.service import InfraSettings
 from paycore.kit.settings import CashfreeSettings
+from pydantic import Field
 
 
 class Settings(InfraSettings, CashfreeSettings):
     service_name: str = "webhook-processor"
     port: int = 9101
+    # Confirm a PAYMENT_SUCCESS with Cashfree's Get Payments API before applying it.
+    webhook_confirm_with_gateway: bool = False
+    dead_letter_poll_seconds: float = Field(default=15.0, gt=0)
+    # Test only (APP_ENV=test): after applying a webhook and before marking it done, touch
+    # this file and wait forever, so a test can kill the process in the middle of a message.
+    webhook_test_hold_file: str | None = None

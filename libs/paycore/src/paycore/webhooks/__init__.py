@@ -1,0 +1,1 @@
+"""Webhooks: the stored log of every Cashfree delivery, and applying it to our state."""

@@ -1,0 +1,191 @@
+"""Taking in a verified webhook: dedupe, store exactly as received, publish with a confirm.
+
+Publishing is the outbox pattern with the ingress as its own fast path. The log is inserted
+with its `webhook.cashfree.received` event in its outbox; the ingress then publishes that event
+inline, waits for the broker's confirm, and removes it. If the broker is down or slow, the
+webhook is still stored and Cashfree still gets its 200: the event stays in the outbox, and the
+outbox relay's sweep (any ingress instance, `Resources(outboxes=[(WebhookLog, "log_id")])`)
+publishes it once the grace period has passed and the broker is back. A crash between the
+confirm and the removal publishes twice; the processor ignores a log that is already final.
+
+Dedupe: the unique index on `event_id` is the truth. Redis `webhook:event:{id}` is only a fast
+path, written after the insert succeeded, so a failed insert never leaves a key behind that
+would make Cashfree's retry look like a duplicate.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from loguru import logger
+from pymongo.errors import PyMongoError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from paycore.kit.broker import EventPublisher
+from paycore.kit.errors import AppError, DependencyUnavailable
+from paycore.kit.events import OutboxEvent
+from paycore.kit.ids import new_id
+from paycore.kit.logging import mask_value
+from paycore.kit.mongo import is_duplicate_key
+from paycore.webhooks.models import BodyEncoding, StoredHeader, WebhookLog
+from paycore.webhooks.repository import WebhookLogRepository
+
+RECEIVED_EVENT: Final = "webhook.cashfree.received"
+SIGNATURE_HEADER: Final = "x-webhook-signature"
+TIMESTAMP_HEADER: Final = "x-webhook-timestamp"
+VERSION_HEADER: Final = "x-webhook-version"
+ATTEMPT_HEADER: Final = "x-webhook-attempt"
+IDEMPOTENCY_HEADER: Final = "x-idempotency-key"
+
+
+class MalformedWebhookBody(AppError):
+    """The webhook body is not a JSON object."""
+
+    code = "webhook_malformed"
+    status = 400
+
+
+@dataclass(frozen=True)
+class Receipt:
+    log_id: str | None
+    event_id: str
+    duplicate: bool
+    published: bool = False
+
+
+def event_id_of(raw_body: bytes, headers: Mapping[str, str]) -> str:
+    """Cashfree's `x-idempotency-key` (one per unique payload), else the body's SHA-256."""
+    key = (headers.get(IDEMPOTENCY_HEADER) or "").strip()
+    if key and len(key) <= 200:
+        return key
+    return "sha256:" + hashlib.sha256(raw_body).hexdigest()
+
+
+def stored_body(raw_body: bytes) -> tuple[str, BodyEncoding]:
+    try:
+        return raw_body.decode("utf-8"), BodyEncoding.UTF8
+    except UnicodeDecodeError:
+        return base64.b64encode(raw_body).decode(), BodyEncoding.BASE64
+
+
+def masked_headers(headers: Mapping[str, str]) -> list[StoredHeader]:
+    """Every header but the signature (stored on its own), sensitive values masked."""
+    return [
+        StoredHeader(name=name, value=str(mask_value(name, value))[:1000])
+        for name, value in headers.items()
+        if name.lower() != SIGNATURE_HEADER
+    ]
+
+
+def event_type_of(raw_body: bytes) -> str:
+    """The body's `type`; called only after the signature held."""
+    try:
+        body = json.loads(raw_body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedWebhookBody("the webhook body is not JSON") from exc
+    if not isinstance(body, dict):
+        raise MalformedWebhookBody("the webhook body is not a JSON object")
+    event_type = body.get("type")
+    return event_type[:100] if isinstance(event_type, str) and event_type else "UNKNOWN"
+
+
+class WebhookIntake:
+    def __init__(
+        self,
+        publisher: EventPublisher,
+        redis: Redis,
+        repository: WebhookLogRepository | None = None,
+        *,
+        redis_prefix: str = "",
+        dedupe_ttl_seconds: int = 7 * 24 * 3600,
+        publish_timeout_seconds: float = 3.0,
+    ) -> None:
+        self.publisher = publisher
+        self.redis = redis
+        self.repository = repository or WebhookLogRepository()
+        self.redis_prefix = redis_prefix
+        self.dedupe_ttl_seconds = dedupe_ttl_seconds
+        self.publish_timeout_seconds = publish_timeout_seconds
+
+    def _key(self, event_id: str) -> str:
+        return f"{self.redis_prefix}webhook:event:{event_id}"
+
+    async def accept(self, raw_body: bytes, headers: Mapping[str, str]) -> Receipt:
+        """Stores a webhook whose signature held and publishes it; a repeat is a duplicate.
+
+        Raises `MalformedWebhookBody` (not JSON) or `DependencyUnavailable` (cannot store).
+        """
+        event_id = event_id_of(raw_body, headers)
+        if await self._seen(event_id):
+            return Receipt(None, event_id, duplicate=True)
+        event_type = event_type_of(raw_body)
+        log = self._new_log(raw_body, headers, event_id, event_type)
+        try:
+            stored = await self.repository.insert(log)
+        except PyMongoError as exc:
+            if is_duplicate_key(exc):
+                await self._remember(event_id, "stored")
+                return Receipt(None, event_id, duplicate=True)
+            logger.error("cannot store webhook", eventId=event_id, error=repr(exc)[:300])
+            raise DependencyUnavailable("the webhook could not be stored; retry") from exc
+        await self._remember(event_id, log.log_id)
+        published = await self._publish(log.log_id, stored["outbox"][0])
+        return Receipt(log.log_id, event_id, duplicate=False, published=published)
+
+    def _new_log(
+        self, raw_body: bytes, headers: Mapping[str, str], event_id: str, event_type: str
+    ) -> WebhookLog:
+        body, encoding = stored_body(raw_body)
+        log_id = new_id("whk")
+        attempt = headers.get(ATTEMPT_HEADER, "")
+        log = WebhookLog(
+            log_id=log_id,
+            event_id=event_id,
+            event_type=event_type,
+            webhook_version=headers.get(VERSION_HEADER) or None,
+            body=body,
+            body_encoding=encoding,
+            body_sha256=hashlib.sha256(raw_body).hexdigest(),
+            signature=headers.get(SIGNATURE_HEADER, ""),
+            timestamp=headers.get(TIMESTAMP_HEADER, ""),
+            delivery_attempt=int(attempt) if attempt.isdigit() and len(attempt) < 6 else None,
+            headers=masked_headers(headers),
+        )
+        data = {"log_id": log_id, "event_id": event_id, "event_type": event_type}
+        log.outbox = [OutboxEvent.of(RECEIVED_EVENT, data)]
+        return log
+
+    async def _publish(self, log_id: str, stored_event: dict[str, Any]) -> bool:
+        try:
+            event = OutboxEvent.model_validate(stored_event)
+            await self.publisher.publish(event, timeout=self.publish_timeout_seconds)
+            await self.repository.remove_published(log_id, stored_event)
+        except Exception as exc:
+            # Stored: the outbox sweep publishes it when the broker is back.
+            logger.warning(
+                "webhook stored but not published; the outbox sweep will publish it",
+                logId=log_id,
+                error=repr(exc)[:300],
+            )
+            return False
+        return True
+
+    async def _seen(self, event_id: str) -> bool:
+        try:
+            return bool(await self.redis.exists(self._key(event_id)))
+        except RedisError as exc:
+            # Only the fast path: the unique index still catches the duplicate.
+            logger.warning("webhook dedupe cache unavailable", error=repr(exc)[:200])
+            return False
+
+    async def _remember(self, event_id: str, log_id: str) -> None:
+        try:
+            await self.redis.set(self._key(event_id), log_id, ex=self.dedupe_ttl_seconds)
+        except RedisError as exc:
+            logger.warning("webhook dedupe cache unavailable", error=repr(exc)[:200])

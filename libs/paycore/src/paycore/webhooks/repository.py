@@ -1,0 +1,85 @@
+"""Every query on webhook logs. Status changes go through `guarded_update`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+
+from paycore.kit.events import OutboxEvent
+from paycore.kit.state import guarded_update, to_mongo
+from paycore.webhooks.models import WebhookLog, WebhookStatus
+
+
+class WebhookLogRepository:
+    @property
+    def collection(self) -> AsyncCollection[dict[str, Any]]:
+        return WebhookLog.get_pymongo_collection()
+
+    async def insert(self, log: WebhookLog) -> dict[str, Any]:
+        """Stores a new log and returns the document as stored; a duplicate event id raises
+        (check with `kit.mongo.is_duplicate_key`). Its outbox is not handed to a relay: the
+        ingress publishes it itself, the sweep catches what that misses."""
+        document: dict[str, Any] = to_mongo(log.model_dump(exclude={"id", "revision_id"}))
+        await self.collection.insert_one(document)
+        return document
+
+    async def remove_published(self, log_id: str, stored_event: Mapping[str, Any]) -> None:
+        """Drops one confirmed event from the outbox (exact stored value, as the relay does)."""
+        await self.collection.update_one({"log_id": log_id}, {"$pull": {"outbox": stored_event}})
+
+    async def _one(self, query: Mapping[str, Any]) -> WebhookLog | None:
+        raw = await self.collection.find_one(dict(query))
+        return WebhookLog.model_validate(raw) if raw is not None else None
+
+    async def get(self, log_id: str) -> WebhookLog | None:
+        return await self._one({"log_id": log_id})
+
+    async def get_by_event_id(self, event_id: str) -> WebhookLog | None:
+        return await self._one({"event_id": event_id})
+
+    async def update(
+        self,
+        log: WebhookLog,
+        changes: Mapping[str, Any],
+        *,
+        events: Iterable[OutboxEvent] = (),
+        inc: Mapping[str, int] | None = None,
+    ) -> WebhookLog | None:
+        """One guarded update of the log (None if it changed in between)."""
+        raw = await guarded_update(
+            self.collection,
+            "log_id",
+            log.log_id,
+            version=log.version,
+            set_fields=changes,
+            inc=inc,
+            events=events,
+        )
+        return WebhookLog.model_validate(raw) if raw is not None else None
+
+    async def list_dead_lettered(self, limit: int = 100) -> list[WebhookLog]:
+        cursor = (
+            self.collection.find({"dead_lettered": True})
+            .sort([("received_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [WebhookLog.model_validate(raw) async for raw in cursor]
+
+    async def count_by_status(self, status: WebhookStatus) -> int:
+        return await self.collection.count_documents({"status": status.value})
+
+    async def reopen(self, log: WebhookLog, note: str) -> WebhookLog | None:
+        """Puts a log back to RECEIVED so that the next delivery applies it again."""
+        return await self.update(
+            log,
+            {
+                "status": WebhookStatus.RECEIVED.value,
+                "dead_lettered": False,
+                "reason": note,
+                "reopened_at": datetime.now(UTC),
+            },
+        )

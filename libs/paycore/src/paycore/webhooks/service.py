@@ -1,0 +1,563 @@
+"""Applying a stored webhook through the payment and refund state machines, once.
+
+`process(log_id)` is what the processor calls for every `webhook.cashfree.received` delivery,
+and the operator's `reprocess` too. It can run any number of times for one log: a final log is
+left alone, and every effect underneath is guarded (state transitions apply once, invoice sync
+is version-guarded, history notes are written once per log). The events it adds (admin alerts,
+analytics, failure notices) go into the log's own outbox in the same update that marks it done,
+so they are published once per log as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from loguru import logger
+
+from paycore.gateway.errors import GatewayNotFound
+from paycore.gateway.interface import PaymentGateway
+from paycore.gateway.schemas import AttemptStatus, SettlementQuery
+from paycore.gateway.schemas import Payment as GatewayAttempt
+from paycore.invoices.sync import sync_invoice
+from paycore.kit.events import OutboxEvent
+from paycore.kit.state import ChangedConcurrently, Evidence, TransitionRecord
+from paycore.payments.errors import AmountMismatch, PaymentNotFound
+from paycore.payments.models import Payment, Settlement, SettlementStatus
+from paycore.payments.service import ATTEMPT_TARGETS, PaymentService
+from paycore.payments.states import PAYMENT_STATES
+from paycore.refunds.service import GATEWAY_TARGETS, RefundService
+from paycore.refunds.states import REFUND_STATES
+from paycore.webhooks.errors import GatewayDisagrees, WebhookLogNotFound
+from paycore.webhooks.metrics import observe_processed
+from paycore.webhooks.models import FINAL_STATUSES, WebhookLog, WebhookStatus
+from paycore.webhooks.parsing import (
+    AutoRefundEvent,
+    PaymentEvent,
+    RefundEvent,
+    SettlementEvent,
+    WebhookEvent,
+    parse_webhook,
+)
+from paycore.webhooks.repository import WebhookLogRepository
+
+W = WebhookStatus
+
+# Called with the log id after a webhook's effects are applied and before its log is marked
+# done (a test hook: killing the process there must not duplicate any effect).
+Checkpoint = Callable[[str], Awaitable[None]]
+
+# A later settlement stage never gives way to an earlier one arriving late.
+SETTLEMENT_RANK: Final = {
+    SettlementStatus.PENDING: 0,
+    SettlementStatus.SETTLED: 1,
+    SettlementStatus.FAILED: 1,
+    SettlementStatus.REVERSED: 2,
+}
+SETTLEMENT_EVENTS: Final = {
+    SettlementStatus.PENDING: "payment.settlement_initiated",
+    SettlementStatus.SETTLED: "payment.settled",
+    SettlementStatus.FAILED: "payment.settlement_failed",
+    SettlementStatus.REVERSED: "payment.settlement_reversed",
+}
+
+
+@dataclass
+class Outcome:
+    """What applying a webhook did, written onto its log."""
+
+    status: WebhookStatus
+    outcome: str  # applied | duplicate | refused | no_change | orphan | amount_mismatch | …
+    reason: str | None = None
+    order_id: str | None = None
+    payment_id: str | None = None
+    refund_id: str | None = None
+    discrepancy: dict[str, Any] | None = None
+    events: list[OutboxEvent] = field(default_factory=list)
+
+
+def admin_alert(alert: str, severity: str, log: WebhookLog, **data: Any) -> OutboxEvent:
+    return OutboxEvent.of(
+        "email.admin.alert",
+        {
+            "alert": alert,
+            "severity": severity,
+            "log_id": log.log_id,
+            "event_type": log.event_type,
+            **data,
+        },
+    )
+
+
+class WebhookService:
+    def __init__(
+        self,
+        payments: PaymentService | None = None,
+        refunds: RefundService | None = None,
+        repository: WebhookLogRepository | None = None,
+        *,
+        gateway: PaymentGateway | None = None,
+        confirm_with_gateway: bool = False,
+    ) -> None:
+        self.payments = payments or PaymentService()
+        self.refunds = refunds or RefundService(self.payments)
+        self.repository = repository or WebhookLogRepository()
+        self.gateway = gateway
+        self.confirm_with_gateway = confirm_with_gateway and gateway is not None
+        self.checkpoint: Checkpoint | None = None
+
+    async def get(self, log_id: str) -> WebhookLog:
+        log = await self.repository.get(log_id)
+        if log is None:
+            raise WebhookLogNotFound(log_id=log_id)
+        return log
+
+    async def process(self, log_id: str) -> WebhookLog:
+        """Applies the stored webhook once; a log that is already final is returned as it is."""
+        log = await self.get(log_id)
+        if log.status in FINAL_STATUSES:
+            return log
+        log = await self._start(log)
+        event = parse_webhook(log.event_type, log.webhook_version, log.raw_body())
+        outcome = await self._apply(log, event)
+        if self.checkpoint is not None:
+            await self.checkpoint(log.log_id)
+        return await self._finish(log, outcome)
+
+    async def _start(self, log: WebhookLog) -> WebhookLog:
+        for _ in range(8):
+            started = await self.repository.update(
+                log,
+                {"status": W.PROCESSING.value, "processing_started_at": datetime.now(UTC)},
+                inc={"attempts": 1},
+            )
+            if started is not None:
+                return started
+            log = await self.get(log.log_id)
+        raise ChangedConcurrently(log_id=log.log_id)
+
+    async def _finish(self, log: WebhookLog, outcome: Outcome) -> WebhookLog:
+        processed_at = datetime.now(UTC)
+        changes = {
+            "status": outcome.status.value,
+            "outcome": outcome.outcome,
+            "reason": outcome.reason,
+            "order_id": outcome.order_id,
+            "payment_id": outcome.payment_id,
+            "refund_id": outcome.refund_id,
+            "discrepancy": outcome.discrepancy,
+            "processed_at": processed_at,
+            "last_error": None,
+        }
+        for _ in range(8):
+            if log.status in FINAL_STATUSES:
+                return log  # another delivery finished it meanwhile
+            finished = await self.repository.update(log, changes, events=outcome.events)
+            if finished is not None:
+                observe_processed(log, outcome.status, outcome.outcome, processed_at)
+                logger.info(
+                    "webhook processed",
+                    logId=log.log_id,
+                    eventType=log.event_type,
+                    status=outcome.status.value,
+                    outcome=outcome.outcome,
+                    orderId=outcome.order_id,
+                    paymentId=outcome.payment_id,
+                )
+                return finished
+            log = await self.get(log.log_id)
+        raise ChangedConcurrently(log_id=log.log_id)
+
+    async def record_failure(
+        self, log_id: str, error: BaseException, *, attempt: int, will_retry: bool
+    ) -> None:
+        """Notes a failed processing attempt: a retry event, or (out of retries, or a poison
+        message) FAILED with the failure, dead-letter and analytics events and an admin alert."""
+        log = await self.repository.get(log_id)
+        if log is None or log.status in FINAL_STATUSES - {W.FAILED}:
+            return
+        text = f"{type(error).__name__}: {error}"[:500]
+        data = {"log_id": log.log_id, "event_type": log.event_type, "attempt": attempt + 1}
+        if will_retry:
+            changes: dict[str, Any] = {"last_error": text}
+            events = [OutboxEvent.of("webhook.cashfree.retry", {**data, "error": text})]
+        else:
+            changes = {
+                "status": W.FAILED.value,
+                "reason": text,
+                "last_error": text,
+                "dead_lettered": True,
+                "processed_at": datetime.now(UTC),
+            }
+            events = [
+                OutboxEvent.of("webhook.cashfree.failed", {**data, "error": text}),
+                OutboxEvent.of("webhook.cashfree.deadletter", {**data, "error": text}),
+                OutboxEvent.of(
+                    "analytics.webhook.failure", {**data, "error_type": type(error).__name__}
+                ),
+                admin_alert("webhook_dead_lettered", "high", log, error=text, attempt=attempt + 1),
+            ]
+        for _ in range(8):
+            if await self.repository.update(log, changes, events=events) is not None:
+                return
+            log = await self.get(log_id)
+
+    # --- applying each kind of event --------------------------------------------------------
+
+    async def _apply(self, log: WebhookLog, event: WebhookEvent) -> Outcome:
+        if isinstance(event, PaymentEvent):
+            return await self._apply_payment(log, event.attempt)
+        if isinstance(event, RefundEvent):
+            return await self._apply_refund(log, event)
+        if isinstance(event, AutoRefundEvent):
+            return await self._record_auto_refund(log, event)
+        if isinstance(event, SettlementEvent):
+            return await self._apply_settlement(log, event)
+        return Outcome(W.IGNORED, "ignored", reason=f"unhandled event type {event.event_type}")
+
+    def _evidence(self, log: WebhookLog, **detail: Any) -> Evidence:
+        return Evidence(
+            source="webhook",
+            reference=log.log_id,
+            detail={"event_type": log.event_type, "event_id": log.event_id, **detail},
+        )
+
+    def _orphan(self, log: WebhookLog, order_id: str | None, **detail: Any) -> Outcome:
+        logger.warning("webhook for an unknown order", logId=log.log_id, orderId=order_id)
+        return Outcome(
+            W.ORPHANED,
+            "orphan",
+            reason="no payment for this order",
+            order_id=order_id,
+            events=[admin_alert("webhook_unknown_order", "high", log, order_id=order_id, **detail)],
+        )
+
+    async def _apply_payment(self, log: WebhookLog, attempt: GatewayAttempt) -> Outcome:
+        detail: dict[str, Any] = {"cf_payment_id": attempt.gateway_payment_id}
+        if self.confirm_with_gateway and attempt.status == AttemptStatus.SUCCEEDED:
+            attempt = await self._confirmed(log, attempt)
+            detail |= {"confirmed": True, "confirmed_status": attempt.status.value}
+        try:
+            result = await self.payments.apply_attempt(attempt, self._evidence(log, **detail))
+        except PaymentNotFound:
+            return self._orphan(log, attempt.order_id, cf_payment_id=attempt.gateway_payment_id)
+        except AmountMismatch as exc:
+            return await self._amount_mismatch(log, attempt.order_id, exc.details, detail)
+        await sync_invoice(result.payment)
+        return Outcome(
+            W.SUCCESS,
+            "applied" if result.changed else (result.reason or "no_change"),
+            order_id=result.payment.order_id,
+            payment_id=result.payment.payment_id,
+        )
+
+    async def _confirmed(self, log: WebhookLog, attempt: GatewayAttempt) -> GatewayAttempt:
+        """Cashfree's own record of the attempt, which wins over the webhook's body."""
+        assert self.gateway is not None
+        try:
+            answer = await self.gateway.get_payment(attempt.order_id, attempt.gateway_payment_id)
+        except GatewayNotFound as exc:
+            raise GatewayDisagrees(
+                "the gateway does not know this payment", log_id=log.log_id
+            ) from exc
+        if answer.status != attempt.status:
+            logger.warning(
+                "gateway does not confirm the webhook",
+                logId=log.log_id,
+                webhook=attempt.status.value,
+                gateway=answer.status.value,
+            )
+        return answer
+
+    async def _amount_mismatch(
+        self,
+        log: WebhookLog,
+        order_id: str,
+        details: dict[str, Any],
+        evidence_detail: dict[str, Any],
+    ) -> Outcome:
+        """Never a success: the discrepancy goes on the log and the payment's history, and an
+        admin is alerted."""
+        discrepancy = {
+            key: details.get(key)
+            for key in (
+                "expected_amount",
+                "expected_currency",
+                "reported_amount",
+                "reported_currency",
+            )
+        }
+        payment = await self.payments.repository.get_by_order_id(order_id)
+        if payment is not None:
+            note = "amount mismatch: not applied"
+            evidence = self._evidence(log, **evidence_detail, discrepancy=discrepancy)
+            await self._note_once(payment, log, note, evidence)
+        logger.error("webhook amount mismatch", logId=log.log_id, orderId=order_id, **discrepancy)
+        return Outcome(
+            W.FAILED,
+            "amount_mismatch",
+            reason="the gateway reports another amount or currency than the payment's",
+            order_id=order_id,
+            payment_id=payment.payment_id if payment else None,
+            discrepancy=discrepancy,
+            events=[
+                admin_alert(
+                    "webhook_amount_mismatch",
+                    "critical",
+                    log,
+                    order_id=order_id,
+                    payment_id=payment.payment_id if payment else None,
+                    **discrepancy,
+                )
+            ],
+        )
+
+    async def _note_once(
+        self, payment: Payment, log: WebhookLog, note: str, evidence: Evidence
+    ) -> None:
+        """Keeps an event that changes no state in the payment's history, once per log."""
+        for _ in range(8):
+            if any(r.evidence.reference == log.log_id for r in payment.history):
+                return
+            record = TransitionRecord(
+                from_status=payment.status.value,
+                to_status=payment.status.value,
+                evidence=evidence,
+                note=note,
+            )
+            if await self.payments.repository.record_ignored(payment, record) is not None:
+                return
+            payment = await self.payments.get(payment.payment_id)
+        raise ChangedConcurrently(payment_id=payment.payment_id)
+
+    async def _apply_refund(self, log: WebhookLog, event: RefundEvent) -> Outcome:
+        answer = event.refund
+        ours = await self.refunds.repository.get(answer.refund_id)
+        if ours is not None and (ours.amount, ours.currency) != (
+            answer.amount_minor,
+            answer.currency,
+        ):
+            discrepancy = {
+                "expected_amount": ours.amount,
+                "expected_currency": ours.currency,
+                "reported_amount": answer.amount_minor,
+                "reported_currency": answer.currency,
+            }
+            return Outcome(
+                W.FAILED,
+                "amount_mismatch",
+                reason="the gateway reports another refund amount or currency than ours",
+                order_id=ours.order_id,
+                payment_id=ours.payment_id,
+                refund_id=ours.refund_id,
+                discrepancy=discrepancy,
+                events=[
+                    admin_alert(
+                        "refund_webhook_amount_mismatch",
+                        "critical",
+                        log,
+                        refund_id=ours.refund_id,
+                        **discrepancy,
+                    )
+                ],
+            )
+        evidence = self._evidence(log, cf_refund_id=answer.gateway_refund_id)
+        try:
+            refund = await self.refunds.apply_gateway_refund(answer, evidence)
+        except PaymentNotFound:
+            return self._orphan(log, answer.order_id, refund_id=answer.refund_id)
+        await sync_invoice(await self.payments.repository.get(refund.payment_id))
+        return Outcome(
+            W.SUCCESS,
+            "applied" if ours is not None else "adopted",
+            order_id=refund.order_id,
+            payment_id=refund.payment_id,
+            refund_id=refund.refund_id,
+        )
+
+    async def _record_auto_refund(self, log: WebhookLog, event: AutoRefundEvent) -> Outcome:
+        """Cashfree refunded an attempt on its own. Usually a second, duplicate attempt, which
+        never counted in our captured amount, so no amount changes: recorded and alerted."""
+        answer = event.refund
+        payment = await self.payments.repository.get_by_order_id(answer.order_id)
+        if payment is None:
+            return self._orphan(log, answer.order_id, cf_refund_id=answer.gateway_refund_id)
+        # Our captured attempt refunded by the gateway means our amounts are now wrong.
+        ours = answer.gateway_payment_id == payment.cf_payment_id
+        summary = {
+            "order_id": payment.order_id,
+            "payment_id": payment.payment_id,
+            "cf_refund_id": answer.gateway_refund_id,
+            "cf_payment_id": answer.gateway_payment_id,
+            "amount": answer.amount_minor,
+            "currency": answer.currency,
+            "refund_status": answer.status.value,
+            "reason": event.reason,
+            "captured_attempt": ours,
+        }
+        note = f"gateway auto-refund {answer.status.value} of attempt {answer.gateway_payment_id}"
+        await self._note_once(payment, log, note, self._evidence(log, **summary))
+        return Outcome(
+            W.SUCCESS,
+            "recorded",
+            order_id=payment.order_id,
+            payment_id=payment.payment_id,
+            events=[
+                admin_alert(
+                    "gateway_auto_refund_of_captured_payment" if ours else "gateway_auto_refund",
+                    "critical" if ours else "warning",
+                    log,
+                    **summary,
+                ),
+                OutboxEvent.of("analytics.refund.auto", summary),
+            ],
+        )
+
+    async def _apply_settlement(self, log: WebhookLog, event: SettlementEvent) -> Outcome:
+        payments = await self._settled_payments(event)
+        settlement_id = event.settlement.gateway_settlement_id
+        if not payments:
+            if event.status == SettlementStatus.PENDING:
+                # Initiated settlements are often not listed yet; the reconciler matches later.
+                return Outcome(W.SUCCESS, "unmatched", reason="no payment known for settlement")
+            return Outcome(
+                W.ORPHANED,
+                "orphan",
+                reason="no payment known for this settlement",
+                events=[
+                    admin_alert("settlement_unmatched", "high", log, cf_settlement_id=settlement_id)
+                ],
+            )
+        changed = 0
+        events: list[OutboxEvent] = []
+        for payment in payments:
+            changed += await self._settle(payment, event)
+            if event.status in (SettlementStatus.FAILED, SettlementStatus.REVERSED):
+                events.append(
+                    admin_alert(
+                        f"settlement_{event.status.value.lower()}",
+                        "high",
+                        log,
+                        payment_id=payment.payment_id,
+                        order_id=payment.order_id,
+                        cf_settlement_id=settlement_id,
+                    )
+                )
+        return Outcome(
+            W.SUCCESS,
+            "applied" if changed else "duplicate",
+            order_id=payments[0].order_id if len(payments) == 1 else None,
+            payment_id=payments[0].payment_id if len(payments) == 1 else None,
+            events=events if changed else [],
+        )
+
+    async def _settled_payments(self, event: SettlementEvent) -> list[Payment]:
+        """The payments a settlement covers: named in it, known from an earlier stage, or
+        (Cashfree's settlement webhook names no order) looked up at the gateway."""
+        wire = event.settlement
+        if wire.order_id:
+            payment = await self.payments.repository.get_by_order_id(wire.order_id)
+            return [payment] if payment is not None else []
+        if wire.gateway_settlement_id is None:
+            return []
+        known = await self.payments.repository.list_by_settlement_id(wire.gateway_settlement_id)
+        if known or self.gateway is None:
+            return known
+        page = await self.gateway.list_settlements(
+            SettlementQuery(settlement_ids=[wire.gateway_settlement_id], limit=100)
+        )
+        order_ids = {s.order_id for s in page.settlements if s.order_id}
+        found = [await self.payments.repository.get_by_order_id(o) for o in sorted(order_ids)]
+        return [payment for payment in found if payment is not None]
+
+    async def _settle(self, payment: Payment, event: SettlementEvent) -> bool:
+        wire = event.settlement
+        for _ in range(8):
+            current = payment.settlement
+            if (
+                current is not None
+                and current.cf_settlement_id == wire.gateway_settlement_id
+                and SETTLEMENT_RANK[current.status] >= SETTLEMENT_RANK[event.status]
+            ):
+                return False  # a repeat, or an earlier stage arriving late
+            settlement = Settlement(
+                status=event.status,
+                cf_settlement_id=wire.gateway_settlement_id,
+                utr=wire.utr,
+                settled_amount=wire.settlement_amount_minor,
+                service_charge=wire.service_charge_minor,
+                service_tax=wire.service_tax_minor,
+                settled_at=wire.settled_at,
+            )
+            data = {
+                **payment.summary(),
+                "settlement": settlement.model_dump(mode="json"),
+            }
+            updated = await self.payments.repository.append_events(
+                payment,
+                [OutboxEvent.of(SETTLEMENT_EVENTS[event.status], data)],
+                changes={"settlement": settlement},
+            )
+            if updated is not None:
+                return True
+            payment = await self.payments.get(payment.payment_id)
+        raise ChangedConcurrently(payment_id=payment.payment_id)
+
+    # --- the operator's dry run --------------------------------------------------------------
+
+    async def plan(self, log_id: str) -> list[str]:
+        """What processing this log would change, in words, without changing anything."""
+        log = await self.get(log_id)
+        lines = [f"webhook {log.log_id} {log.event_type} is {log.status.value}"]
+        if log.status in FINAL_STATUSES:
+            lines.append("final: a delivery changes nothing (reprocess reopens it first)")
+        event = parse_webhook(log.event_type, log.webhook_version, log.raw_body())
+        lines += await self._describe(event)
+        return lines
+
+    async def _describe(self, event: WebhookEvent) -> list[str]:
+        if isinstance(event, PaymentEvent):
+            return await self._describe_payment(event.attempt)
+        if isinstance(event, RefundEvent):
+            refund = await self.refunds.repository.get(event.refund.refund_id)
+            target = GATEWAY_TARGETS.get(event.refund.status)
+            if refund is None:
+                return [f"refund {event.refund.refund_id} is unknown: would be adopted"]
+            if target is None or not REFUND_STATES.allows(refund.status, target):
+                return [f"refund {refund.refund_id} stays {refund.status.value}"]
+            return [f"refund {refund.refund_id}: {refund.status.value} -> {target.value}"]
+        if isinstance(event, AutoRefundEvent):
+            return [f"auto-refund on order {event.refund.order_id}: recorded and alerted"]
+        if isinstance(event, SettlementEvent):
+            payments = await self._settled_payments(event)
+            if not payments:
+                return ["settlement matches no payment"]
+            return [
+                f"payment {p.payment_id} settlement: "
+                f"{p.settlement.status.value if p.settlement else 'none'} -> {event.status.value}"
+                for p in payments
+            ]
+        return [f"event type {event.event_type} is ignored"]
+
+    async def _describe_payment(self, attempt: GatewayAttempt) -> list[str]:
+        payment = await self.payments.repository.get_by_order_id(attempt.order_id)
+        if payment is None:
+            return [f"order {attempt.order_id} is unknown: would be kept as an orphan"]
+        target = ATTEMPT_TARGETS.get(attempt.status)
+        if target is None:
+            return [f"payment {payment.payment_id} stays {payment.status.value}"]
+        if attempt.status == AttemptStatus.SUCCEEDED and (
+            attempt.amount_minor != payment.amount or attempt.currency != payment.currency
+        ):
+            reported = f"{attempt.amount_minor} {attempt.currency}"
+            expected = f"{payment.amount} {payment.currency}"
+            mismatch = f"amount mismatch ({reported} reported, {expected} expected)"
+            return [f"payment {payment.payment_id}: {mismatch}: not applied, admin alerted"]
+        if payment.status == target:
+            return [f"payment {payment.payment_id} is already {target.value}"]
+        if not PAYMENT_STATES.allows(payment.status, target):
+            refused = f"{target.value} refused, kept in history"
+            return [f"payment {payment.payment_id} stays {payment.status.value} ({refused})"]
+        return [f"payment {payment.payment_id}: {payment.status.value} -> {target.value}"]

@@ -1,0 +1,158 @@
+"""The webhook endpoint: raw bytes (size-limited), signature and timestamp, then the intake.
+
+Nothing is parsed before the signature holds; every rejection is counted by reason
+(`paycore_webhooks_received_total{result}`) and logged with the headers masked.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+from loguru import logger
+from paycore.gateway import WebhookSignatureError, verify_webhook_signature
+from paycore.kit.errors import AppError, DependencyUnavailable
+from paycore.kit.http import render_error
+from paycore.kit.logging import mask_value
+from paycore.webhooks.intake import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    MalformedWebhookBody,
+    WebhookIntake,
+)
+from paycore.webhooks.metrics import WEBHOOKS_RECEIVED
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from webhook_ingress.settings import Settings
+
+PATHS: Final = (
+    "/api/v1/webhooks/cashfree",
+    # Aliases for merchants moving from the existing Node integration.
+    "/api/webhook/cashfree",
+    "/api/cashfree/webhook",
+)
+
+
+class Rejected(AppError):
+    """The webhook was rejected."""
+
+    result: ClassVar[str] = "malformed"  # the metric's label
+
+
+class PayloadTooLarge(Rejected):
+    """The webhook body is larger than allowed."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class MissingWebhookHeaders(Rejected):
+    """The webhook signature or timestamp header is missing or unreadable."""
+
+    code = "webhook_headers_missing"
+    status = 400
+
+
+class StaleWebhook(Rejected):
+    """The webhook timestamp is outside the accepted window."""
+
+    code = "webhook_timestamp_expired"
+    status = 400
+    result = "expired"
+
+
+class InvalidWebhookSignature(Rejected):
+    """The webhook signature does not match any active secret."""
+
+    code = "webhook_signature_invalid"
+    status = 401
+    result = "invalid_signature"
+
+
+class UnsupportedMediaType(Rejected):
+    """Webhooks are JSON."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class NotJson(Rejected):
+    """The webhook body is not a JSON object."""
+
+    code = "webhook_malformed"
+    status = 400
+
+
+SIGNATURE_FAILURES: Final[dict[str, type[Rejected]]] = {
+    "missing_signature": MissingWebhookHeaders,
+    "missing_timestamp": MissingWebhookHeaders,
+    "malformed_timestamp": MissingWebhookHeaders,
+    "stale_timestamp": StaleWebhook,
+    "bad_signature": InvalidWebhookSignature,
+}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(limit=limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(limit=limit)
+    return bytes(body)
+
+
+def verify(raw: bytes, request: Request, settings: Settings) -> None:
+    try:
+        verify_webhook_signature(
+            raw,
+            request.headers.get(SIGNATURE_HEADER),
+            request.headers.get(TIMESTAMP_HEADER),
+            settings.webhook_secrets,
+            tolerance_ms=settings.webhook_tolerance_ms,
+        )
+    except WebhookSignatureError as exc:
+        raise SIGNATURE_FAILURES[exc.reason](reason=exc.reason) from None
+    content_type = request.headers.get("content-type", "application/json").lower()
+    if "json" not in content_type:
+        raise UnsupportedMediaType(content_type=content_type[:100])
+
+
+def rejection(error: Rejected, request: Request) -> Response:
+    WEBHOOKS_RECEIVED.labels(error.result).inc()
+    logger.warning(
+        "webhook rejected",
+        reason=error.code,
+        status=error.status,
+        headers=mask_value("headers", dict(request.headers)),
+    )
+    return render_error(error)
+
+
+async def receive(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    intake: WebhookIntake = request.app.state.intake
+    try:
+        raw = await read_body(request, settings.webhook_max_body_bytes)
+        verify(raw, request, settings)
+        try:
+            receipt = await intake.accept(raw, request.headers)
+        except MalformedWebhookBody as exc:
+            raise NotJson(exc.message) from None
+    except Rejected as error:
+        return rejection(error, request)
+    except DependencyUnavailable:
+        WEBHOOKS_RECEIVED.labels("error").inc()
+        raise  # 503: Cashfree delivers it again later
+    WEBHOOKS_RECEIVED.labels("duplicate" if receipt.duplicate else "accepted").inc()
+    if receipt.duplicate:
+        logger.info("webhook duplicate", eventId=receipt.event_id)
+    return JSONResponse(
+        {"status": "duplicate" if receipt.duplicate else "accepted", "logId": receipt.log_id}
+    )
+
+
+routes = [Route(path, receive, methods=["POST"]) for path in PATHS]

@@ -1,0 +1,50 @@
+"""The `webhook.cashfree.received` handler: apply the stored log; on failure, note it on the
+log (retry event, or FAILED with dead-letter events and an alert) and let the consumer route
+the message to its delay queue or its dead-letter queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loguru import logger
+from paycore.kit.broker import Delivery, is_retryable
+from paycore.kit.errors import AppError
+from paycore.webhooks.metrics import WEBHOOK_RETRIES, WEBHOOKS_DEAD_LETTERED
+from paycore.webhooks.service import WebhookService
+
+
+class MalformedMessage(AppError):
+    """The message names no webhook log (a poison message)."""
+
+    code = "malformed_message"
+    status = 422
+
+
+class WebhookHandler:
+    def __init__(self, service: WebhookService, retry_count: int) -> None:
+        self.service = service
+        self.retry_count = retry_count
+
+    async def __call__(self, delivery: Delivery) -> None:
+        log_id: Any = delivery.envelope.data.get("log_id")
+        if not isinstance(log_id, str) or not log_id:
+            raise MalformedMessage(event_id=delivery.envelope.event_id)
+        with logger.contextualize(logId=log_id, attempt=delivery.attempt):
+            try:
+                await self.service.process(log_id)
+            except Exception as exc:
+                await self._failed(log_id, exc, delivery.attempt)
+                raise
+
+    async def _failed(self, log_id: str, exc: Exception, attempt: int) -> None:
+        # The same rule as the consumer's: retryable and attempts left, else dead letter.
+        will_retry = is_retryable(exc) and attempt < self.retry_count
+        if will_retry:
+            WEBHOOK_RETRIES.labels(str(attempt + 1)).inc()
+        else:
+            WEBHOOKS_DEAD_LETTERED.labels("exhausted" if is_retryable(exc) else "poison").inc()
+        try:
+            await self.service.record_failure(log_id, exc, attempt=attempt, will_retry=will_retry)
+        except Exception as note_error:
+            # The message is still retried or dead-lettered; only the note on the log is lost.
+            logger.warning("could not record the webhook failure", error=repr(note_error)[:300])

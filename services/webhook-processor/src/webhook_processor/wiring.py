@@ -1,0 +1,50 @@
+"""What the processor and its operator command share: models, outboxes, queue, use case."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from beanie import Document
+from paycore.audit.models import AuditHead, AuditRecord
+from paycore.gateway import CashfreeGateway
+from paycore.invoices.models import Invoice
+from paycore.kit.broker import Consumer
+from paycore.kit.service import Resources
+from paycore.payments.models import Payment, Transaction
+from paycore.refunds.models import Refund
+from paycore.webhooks.models import WebhookLog
+from paycore.webhooks.service import WebhookService
+
+from webhook_processor.settings import Settings
+
+MODELS: Final[list[type[Document]]] = [
+    WebhookLog,
+    Payment,
+    Transaction,
+    Refund,
+    Invoice,
+    AuditRecord,
+    AuditHead,
+]
+# Every collection this service writes events into; its relay publishes them.
+OUTBOXES: Final[list[tuple[type[Document], str]]] = [
+    (Payment, "payment_id"),
+    (Refund, "refund_id"),
+    (Invoice, "invoice_number"),
+    (WebhookLog, "log_id"),
+]
+QUEUE: Final = "webhook-processor.webhooks"
+EXCHANGE: Final = "webhook.exchange"
+ROUTING_KEYS: Final = ("webhook.cashfree.received",)
+
+
+def processor_resources(settings: Settings, *, relays: bool = True) -> tuple[Resources, Consumer]:
+    """The service's connections and its consumer queue (subscribe before starting)."""
+    resources = Resources(settings, models=MODELS, outboxes=OUTBOXES if relays else ())
+    return resources, resources.consumer(QUEUE, EXCHANGE, ROUTING_KEYS)
+
+
+def webhook_service(settings: Settings, gateway: CashfreeGateway) -> WebhookService:
+    return WebhookService(
+        gateway=gateway, confirm_with_gateway=settings.webhook_confirm_with_gateway
+    )
