@@ -27,9 +27,12 @@ async def test_keeps_each_message_with_both_parts(tmp_path: Path) -> None:
     assert received.rcpt_tos == ["buyer@example.com"]
     assert received.subject == "hello"
     assert received.message_id == "<m1@paycore.local>"
-    assert received.text is not None and "₹10.34" in received.text
-    assert received.html is not None and "<p>html body</p>" in received.html
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["000001.eml", "000001.json"]
+    assert received.text is not None
+    assert "₹10.34" in received.text
+    assert received.html is not None
+    assert "<p>html body</p>" in received.html
+    stored = sorted(p.name for p in tmp_path.iterdir())  # noqa: ASYNC240
+    assert stored == ["000001.eml", "000001.json"]
 
 
 async def test_rejected_message_is_refused_with_a_transient_code() -> None:

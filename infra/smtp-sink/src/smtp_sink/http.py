@@ -1,10 +1,10 @@
 """The inbox over HTTP, JSON only:
 
-    GET    /health                   {"status": "ok", "messages": n}
-    GET    /messages?to=&subject=    summaries, oldest first
-    GET    /messages/{id}            one message with headers, text and html
-    GET    /messages/{id}/raw        the message as received (message/rfc822)
-    DELETE /messages                 empty the inbox
+GET    /health                   {"status": "ok", "messages": n}
+GET    /messages?to=&subject=    summaries, oldest first
+GET    /messages/{id}            one message with headers, text and html
+GET    /messages/{id}/raw        the message as received (message/rfc822)
+DELETE /messages                 empty the inbox
 """
 
 from __future__ import annotations

@@ -128,6 +128,7 @@ class Inbox:
     ) -> list[ReceivedEmail]:
         """Polls until at least `count` matching messages arrived; TimeoutError otherwise."""
         async with asyncio.timeout(timeout):
-            while len(found := self.messages(to=to, subject=subject)) < count:
+            # Messages arrive on the SMTP server's thread; an asyncio.Event cannot cross.
+            while len(found := self.messages(to=to, subject=subject)) < count:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         return found

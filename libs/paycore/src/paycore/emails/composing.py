@@ -1,0 +1,182 @@
+"""Who gets each email and what its template is given, from the event and our documents.
+
+Events carry ids and amounts, never PII: the address is read from the payment (customer) or
+the invoice (client), sealed at rest, and opened here only to send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidTag
+from loguru import logger
+
+from paycore.emails.errors import EmailDataMissing
+from paycore.emails.models import EmailKind
+from paycore.invoices.models import Invoice
+from paycore.kit.crypto import FieldCipher, Sealed
+from paycore.kit.events import EventEnvelope
+from paycore.payments.models import Payment
+
+REFUND_SUCCEEDED: Final = "SUCCESS"
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """What the templates need besides the event (from the email-worker's settings)."""
+
+    brand: str = "paycore"
+    support_email: str = "support@paycore.local"
+    admin_email: str = "ops@paycore.local"
+    # `{payment_id}`, `{order_id}` and `{invoice_number}` are filled in; empty: no link.
+    payment_retry_url: str = ""
+    invoice_pay_url: str = ""
+    refund_expected_time: str = "within 5-7 working days"
+
+
+@dataclass(frozen=True)
+class Composed:
+    """An email ready to render; `address` None means there is no one to send it to."""
+
+    address: str | None
+    context: dict[str, Any]
+    refs: dict[str, str | None] = field(default_factory=dict)
+
+
+class EmailComposer:
+    def __init__(self, settings: EmailSettings, cipher: FieldCipher | None) -> None:
+        self.settings = settings
+        self.cipher = cipher
+
+    async def compose(self, kind: EmailKind, envelope: EventEnvelope) -> Composed:
+        data = envelope.data
+        base = {
+            "brand": self.settings.brand,
+            "support_email": self.settings.support_email,
+            "recipient_name": None,
+            "reference": None,
+        }
+        if kind == EmailKind.ADMIN_ALERT:
+            return self._admin_alert(envelope, base)
+        if kind == EmailKind.INVOICE_GENERATED:
+            return await self._invoice(data, base)
+        return await self._payment_email(kind, data, base)
+
+    def _admin_alert(self, envelope: EventEnvelope, base: dict[str, Any]) -> Composed:
+        data = envelope.data
+        details = sorted(
+            (name, value) for name, value in data.items() if name not in ("alert", "severity")
+        )
+        context = base | {
+            "alert": str(data.get("alert") or "unspecified"),
+            "severity": str(data.get("severity") or "high"),
+            "details": details,
+            "event_id": envelope.event_id,
+            "occurred_at": envelope.occurred_at.isoformat(),
+        }
+        return Composed(self.settings.admin_email, context, _refs(data))
+
+    async def _payment_email(
+        self, kind: EmailKind, data: Mapping[str, Any], base: dict[str, Any]
+    ) -> Composed:
+        payment_id = _required(data, "payment_id")
+        raw = await Payment.get_pymongo_collection().find_one({"payment_id": payment_id})
+        if raw is None:
+            raise EmailDataMissing(payment_id=payment_id)
+        payment = Payment.model_validate(raw)
+        customer = payment.customer
+        address = self._open(customer.email, "customer.email", required=True)
+        context = base | {
+            "recipient_name": self._open(customer.name, "customer.name", required=False),
+            "reference": data.get("refund_id") or payment_id,
+            "payment_id": payment_id,
+            "order_id": payment.order_id,
+            "amount": int(data.get("amount", payment.amount)),
+            "currency": str(data.get("currency", payment.currency)),
+        }
+        if kind == EmailKind.PAYMENT_SUCCESS:
+            context |= {
+                "transaction_id": data.get("cf_payment_id") or payment.cf_payment_id,
+                "invoice_number": data.get("invoice_number") or payment.invoice_number,
+                "payment_method": data.get("payment_method") or payment.payment_method,
+            }
+        elif kind == EmailKind.PAYMENT_FAILED:
+            reason = data.get("failure_reason") or payment.failure_reason
+            context |= {
+                "failure_reason": _readable(reason) if reason else None,
+                "retry_url": self._link(self.settings.payment_retry_url, payment),
+            }
+        else:  # a refund: the amount is the refund's, from its own summary
+            status = str(_required(data, "status"))
+            context |= {
+                "refund_id": _required(data, "refund_id"),
+                "status": status,
+                "succeeded": status == REFUND_SUCCEEDED,
+                "expected_time": self.settings.refund_expected_time,
+            }
+        return Composed(address, context, _refs(data))
+
+    async def _invoice(self, data: Mapping[str, Any], base: dict[str, Any]) -> Composed:
+        number = _required(data, "invoice_number")
+        raw = await Invoice.get_pymongo_collection().find_one({"invoice_number": number})
+        if raw is None:
+            raise EmailDataMissing(invoice_number=number)
+        invoice = Invoice.model_validate(raw)
+        address = self._open(invoice.client.email, "invoice.client.email", required=True)
+        context = base | {
+            "recipient_name": invoice.client.name,
+            "reference": invoice.invoice_number,
+            "invoice": invoice,
+            "tax_rate": f"{invoice.tax_rate_bps / 100:g}%",
+            "pay_url": self.settings.invoice_pay_url.format(
+                invoice_number=invoice.invoice_number, payment_id="", order_id=""
+            )
+            if self.settings.invoice_pay_url
+            else None,
+        }
+        return Composed(address, context, _refs(data))
+
+    def _open(self, sealed: Sealed | None, context: str, *, required: bool) -> str | None:
+        if sealed is None:
+            return None
+        if self.cipher is None:
+            raise EmailDataMissing("no encryption key configured to read the address")
+        try:
+            return self.cipher.open(sealed, context)
+        except (InvalidTag, KeyError, ValueError) as exc:
+            if required:
+                # Another key or a damaged value: an operator fixes the key, then replays.
+                raise EmailDataMissing(f"cannot open {context}", key_id=sealed.key_id) from exc
+            logger.warning("cannot open an optional sealed field", field=context)
+            return None
+
+    @staticmethod
+    def _link(template: str, payment: Payment) -> str | None:
+        if not template:
+            return None
+        return template.format(
+            payment_id=payment.payment_id,
+            order_id=payment.order_id,
+            invoice_number=payment.invoice_number or "",
+        )
+
+
+def _required(data: Mapping[str, Any], name: str) -> Any:
+    value = data.get(name)
+    if value in (None, ""):
+        raise EmailDataMissing(f"the event has no {name}")
+    return value
+
+
+def _refs(data: Mapping[str, Any]) -> dict[str, str | None]:
+    return {
+        name: str(data[name]) if data.get(name) is not None else None
+        for name in ("payment_id", "refund_id", "invoice_number")
+    }
+
+
+def _readable(reason: str) -> str:
+    """`USER_DROPPED` → `user dropped`: gateway codes as words."""
+    return reason.replace("_", " ").strip().lower()

@@ -1,0 +1,42 @@
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from paycore.emails.models import EmailLog
+from paycore.invoices.models import Invoice
+from paycore.kit.crypto import FieldCipher, cipher_from
+from paycore.kit.mongo import connect_mongo
+from paycore.kit.service import InfraSettings
+from paycore.payments.models import Payment
+from paycore.testing import isolated_settings
+from smtp_sink.testing import RunningSmtpSink, running_smtp_sink
+
+EMAIL_MODELS = [Payment, Invoice, EmailLog]
+
+
+@pytest.fixture
+async def email_db() -> AsyncIterator[InfraSettings]:
+    settings = isolated_settings()
+    client = await connect_mongo(settings, EMAIL_MODELS)
+    yield settings
+    await client.drop_database(settings.mongo_db)
+    await client.close()
+
+
+@pytest.fixture(scope="module")
+async def sink() -> AsyncIterator[RunningSmtpSink]:
+    async with running_smtp_sink() as running:
+        yield running
+
+
+@pytest.fixture
+def inbox_cleared(sink: RunningSmtpSink) -> RunningSmtpSink:
+    sink.inbox.clear()
+    if not sink.running:
+        sink.start()
+    return sink
+
+
+@pytest.fixture(scope="session")
+def cipher() -> FieldCipher:
+    return cipher_from(os.urandom(32), "k1")

@@ -1,0 +1,260 @@
+"""The send use case against the real database and a real SMTP server (the sink)."""
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from paycore.emails.composing import EmailComposer, EmailSettings
+from paycore.emails.errors import EmailDataMissing, EmailDeliveryFailed, EmailInFlight
+from paycore.emails.models import EmailLog, EmailStatus
+from paycore.emails.repository import EmailLogRepository
+from paycore.emails.service import EmailOutcome, EmailService, Sender
+from paycore.emails.transport import SmtpTransport
+from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem
+from paycore.kit.crypto import FieldCipher, Sealed
+from paycore.kit.events import EventEnvelope
+from paycore.payments.models import Customer, Payment
+from paycore.testing import create_payment
+from smtp_sink.testing import RunningSmtpSink
+
+pytestmark = pytest.mark.usefixtures("email_db")
+
+BUYER = "buyer@example.com"
+
+
+def service(sink: RunningSmtpSink, cipher: FieldCipher, **settings: Any) -> EmailService:
+    return EmailService(
+        SmtpTransport.from_url(sink.smtp_url, timeout=2),
+        EmailComposer(EmailSettings(**settings), cipher),
+        Sender("paycore <payments@paycore.local>"),
+        cipher=cipher,
+        lease=timedelta(seconds=30),
+    )
+
+
+async def paid(cipher: FieldCipher, email: str | None = BUYER, **overrides: Any) -> Payment:
+    customer = Customer(
+        customer_id="cus_1",
+        name=cipher.seal("Asha", "customer.name"),
+        email=cipher.seal(email, "customer.email") if email else None,
+        email_hash=cipher.lookup_hash(email) if email else None,
+        phone=cipher.seal("9999999999", "customer.phone"),
+        phone_hash=cipher.lookup_hash("9999999999"),
+    )
+    return await create_payment(customer=customer, **overrides)
+
+
+def success_event(payment: Payment) -> EventEnvelope:
+    data = {**payment.summary(), "status": "SUCCESS", "previous_status": "PENDING"}
+    return EventEnvelope(type="email.payment.success", data=data)
+
+
+class TestSendForEvent:
+    async def test_payment_success_goes_to_the_customer(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        payment = await paid(cipher, amount=123_456, cf_payment_id="cf_42")
+        event = success_event(payment)
+        outcome = await service(inbox_cleared, cipher).send_for_event(event)
+        assert outcome == EmailOutcome.SENT
+        [mail] = await inbox_cleared.inbox.wait_for(1)
+        assert mail.rcpt_tos == [BUYER]
+        assert mail.subject == "Payment received: ₹1,234.56"
+        assert mail.text is not None
+        assert "Hello Asha," in mail.text
+        assert "cf_42" in mail.text
+        assert mail.html is not None
+        assert "₹1,234.56" in mail.html
+        assert mail.headers["X-Paycore-Event-Id"] == event.event_id
+        log = await EmailLogRepository().get(f"{event.event_id}:payment_success")
+        assert log is not None
+        assert (log.status, log.attempts, log.recipient) == (
+            EmailStatus.SENT,
+            1,
+            "b***@example.com",
+        )
+        assert log.message_id == mail.message_id
+        assert log.payment_id == payment.payment_id
+
+    async def test_an_event_delivered_three_times_sends_one_email(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        event = success_event(await paid(cipher))
+        emails = service(inbox_cleared, cipher)
+        outcomes = [await emails.send_for_event(event) for _ in range(3)]
+        assert outcomes == [EmailOutcome.SENT, EmailOutcome.DUPLICATE, EmailOutcome.DUPLICATE]
+        await asyncio.sleep(0.2)
+        assert len(inbox_cleared.inbox.messages()) == 1
+
+    async def test_concurrent_deliveries_send_once_and_ask_the_rest_to_look_again(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        event = success_event(await paid(cipher))
+        emails = service(inbox_cleared, cipher)
+        results = await asyncio.gather(
+            *(emails.send_for_event(event) for _ in range(3)), return_exceptions=True
+        )
+        assert results.count(EmailOutcome.SENT) == 1
+        assert all(
+            r in (EmailOutcome.DUPLICATE, EmailOutcome.SENT) or isinstance(r, EmailInFlight)
+            for r in results
+        )
+        await asyncio.sleep(0.2)
+        assert len(inbox_cleared.inbox.messages()) == 1
+
+    async def test_no_address_on_file_is_recorded_as_skipped(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        event = success_event(await paid(cipher, email=None))
+        emails = service(inbox_cleared, cipher)
+        assert await emails.send_for_event(event) == EmailOutcome.SKIPPED
+        assert await emails.send_for_event(event) == EmailOutcome.DUPLICATE
+        log = await EmailLogRepository().get(f"{event.event_id}:payment_success")
+        assert log is not None
+        assert (log.status, log.skip_reason) == (EmailStatus.SKIPPED, "no address")
+        assert inbox_cleared.inbox.messages() == []
+
+    async def test_smtp_down_fails_retryably_and_the_next_attempt_sends(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        event = success_event(await paid(cipher))
+        emails = service(inbox_cleared, cipher)
+        inbox_cleared.stop()
+        with pytest.raises(EmailDeliveryFailed) as failed:
+            await emails.send_for_event(event)
+        assert failed.value.retryable
+        log = await EmailLogRepository().get(f"{event.event_id}:payment_success")
+        assert log is not None
+        assert log.status == EmailStatus.FAILED
+        assert log.last_error
+        inbox_cleared.start()
+        assert await emails.send_for_event(event) == EmailOutcome.SENT
+        log = await EmailLogRepository().get(f"{event.event_id}:payment_success")
+        assert log is not None
+        assert (log.status, log.attempts) == (EmailStatus.SENT, 2)
+        assert len(await inbox_cleared.inbox.wait_for(1)) == 1
+
+    async def test_a_transient_smtp_refusal_is_retryable(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        event = success_event(await paid(cipher))
+        inbox_cleared.inbox.reject_next()
+        with pytest.raises(EmailDeliveryFailed):
+            await service(inbox_cleared, cipher).send_for_event(event)
+
+    async def test_a_live_claim_of_a_crashed_worker_waits_then_is_taken_over(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        event = success_event(await paid(cipher))
+        key = f"{event.event_id}:payment_success"
+        crashed = EmailLog(
+            key=key,
+            event_id=event.event_id,
+            event_type=event.type,
+            kind="payment_success",
+            status=EmailStatus.SENDING,
+            attempts=1,
+            lease_until=datetime.now(UTC) + timedelta(seconds=60),
+        )
+        await crashed.insert()
+        emails = service(inbox_cleared, cipher)
+        with pytest.raises(EmailInFlight):
+            await emails.send_for_event(event)
+        await EmailLog.get_pymongo_collection().update_one(
+            {"key": key}, {"$set": {"lease_until": datetime.now(UTC) - timedelta(seconds=1)}}
+        )
+        assert await emails.send_for_event(event) == EmailOutcome.SENT
+
+    async def test_failed_payment_email_has_the_reason_and_a_retry_link(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        payment = await paid(cipher, status="FAILED")
+        data = {**payment.summary(), "status": "FAILED", "failure_reason": "CARD_DECLINED"}
+        event = EventEnvelope(type="email.payment.failed", data=data)
+        emails = service(
+            inbox_cleared, cipher, payment_retry_url="https://shop.example/pay/{payment_id}"
+        )
+        await emails.send_for_event(event)
+        [mail] = await inbox_cleared.inbox.wait_for(1)
+        assert mail.text is not None
+        assert "did not go through: card declined" in mail.text
+        assert f"https://shop.example/pay/{payment.payment_id}" in mail.text
+
+    async def test_refund_email_carries_the_refund_amount(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        payment = await paid(cipher, amount=10_000)
+        data = {
+            "refund_id": "rfd_1",
+            "payment_id": payment.payment_id,
+            "amount": 4_000,
+            "currency": "INR",
+            "status": "SUCCESS",
+        }
+        await service(inbox_cleared, cipher).send_for_event(
+            EventEnvelope(type="email.payment.refund", data=data)
+        )
+        [mail] = await inbox_cleared.inbox.wait_for(1)
+        assert mail.subject == "Refund processed: ₹40.00"
+        assert mail.text is not None
+        assert "within 5-7 working days" in mail.text
+
+    async def test_invoice_email_goes_to_the_client(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        invoice = Invoice(
+            invoice_number="INV-2026-001",
+            user_id="usr_1",
+            currency="INR",
+            issue_date=date(2026, 1, 5),
+            due_date=date(2026, 1, 20),
+            client=InvoiceClient(
+                name="Ravi Traders",
+                email=cipher.seal("accounts@ravi.example", "invoice.client.email"),
+                email_hash=cipher.lookup_hash("accounts@ravi.example"),
+            ),
+            items=[
+                InvoiceItem(description="Design", quantity=2, unit_price=50_000, amount=100_000)
+            ],
+            tax_rate_bps=1800,
+            subtotal=100_000,
+            tax=18_000,
+            total=118_000,
+        )
+        await invoice.insert()
+        event = EventEnvelope(
+            type="email.invoice.generated", data={"invoice_number": "INV-2026-001"}
+        )
+        await service(inbox_cleared, cipher).send_for_event(event)
+        [mail] = await inbox_cleared.inbox.wait_for(1)
+        assert mail.rcpt_tos == ["accounts@ravi.example"]
+        assert mail.subject == "Invoice INV-2026-001: ₹1,180.00 due 2026-01-20"
+        assert mail.text is not None
+        assert "Tax (18%): ₹180.00" in mail.text
+
+    async def test_admin_alert_goes_to_the_operators(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        event = EventEnvelope(
+            type="email.admin.alert",
+            data={"alert": "webhook_failures", "severity": "critical", "count": 12},
+        )
+        await service(inbox_cleared, cipher, admin_email="ops@example.com").send_for_event(event)
+        [mail] = await inbox_cleared.inbox.wait_for(1)
+        assert mail.rcpt_tos == ["ops@example.com"]
+        assert mail.subject == "[paycore CRITICAL] webhook_failures"
+
+    async def test_an_address_sealed_with_another_key_is_not_sent_and_not_retried(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        payment = await paid(cipher)
+        bad = payment.customer.model_copy(
+            update={"email": Sealed(key_id="k1", nonce="AAAAAAAAAAAAAAAA", ciphertext="AAAA")}
+        )
+        await Payment.get_pymongo_collection().update_one(
+            {"payment_id": payment.payment_id}, {"$set": {"customer": bad.model_dump()}}
+        )
+        with pytest.raises(EmailDataMissing) as missing:
+            await service(inbox_cleared, cipher).send_for_event(success_event(payment))
+        assert not missing.value.retryable
