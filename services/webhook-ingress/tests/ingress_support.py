@@ -1,0 +1,113 @@
+"""Helpers for the ingress tests: settings, signed bodies, the app on an ASGI client."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from faststream.rabbit import RabbitBroker, RabbitQueue
+from paycore.gateway import sign_webhook
+from paycore.kit.broker import make_broker, topic_exchange
+from paycore.kit.events import EventEnvelope
+from paycore.testing import isolated_settings, unique_suffix
+from paycore.webhooks.models import WebhookLog
+from starlette.applications import Starlette
+from webhook_ingress.app import build_app
+from webhook_ingress.settings import Settings
+
+SECRET = b"whsec_current"
+PATH = "/api/v1/webhooks/cashfree"
+
+
+def ingress_settings(**overrides: Any) -> Settings:
+    values = {**isolated_settings().model_dump(), "service_name": "webhook-ingress"}
+    values |= {"cashfree_webhook_secret": "whsec_old, whsec_current", **overrides}
+    return Settings(**values)
+
+
+def payment_body(order_id: str = "ord_1", amount: str = "100.00") -> bytes:
+    # Written by hand, as Cashfree does: amounts keep their two decimals.
+    order = f'{{"order_id":"{order_id}","order_amount":{amount},"order_currency":"INR"}}'
+    payment = (
+        '{"cf_payment_id":"5114910","payment_status":"SUCCESS",'
+        f'"payment_amount":{amount},"payment_currency":"INR"}}'
+    )
+    return (
+        f'{{"data":{{"order":{order},"payment":{payment}}},'
+        '"event_time":"2025-01-15T11:16:10+05:30","type":"PAYMENT_SUCCESS_WEBHOOK"}'
+    ).encode()
+
+
+def signed_headers(
+    body: bytes,
+    *,
+    secret: bytes = SECRET,
+    timestamp_ms: int | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, str]:
+    timestamp = str(timestamp_ms if timestamp_ms is not None else time.time_ns() // 1_000_000)
+    headers = {
+        "content-type": "application/json",
+        "x-webhook-signature": sign_webhook(body, timestamp, secret),
+        "x-webhook-timestamp": timestamp,
+        "x-webhook-version": "2025-01-01",
+        "x-webhook-attempt": "1",
+    }
+    if idempotency_key is not None:
+        headers["x-idempotency-key"] = idempotency_key
+    return headers
+
+
+@dataclass
+class Ingress:
+    settings: Settings
+    app: Starlette
+    client: httpx.AsyncClient
+    broker: RabbitBroker
+    queue: RabbitQueue
+    published: list[EventEnvelope] = field(default_factory=list)
+
+    async def post(self, body: bytes, headers: dict[str, str], path: str = PATH) -> httpx.Response:
+        return await self.client.post(path, content=body, headers=headers)
+
+    async def logs(self) -> list[WebhookLog]:
+        cursor = WebhookLog.get_pymongo_collection().find({})
+        return [WebhookLog.model_validate(raw) async for raw in cursor]
+
+    async def drain(self) -> list[EventEnvelope]:
+        declared = await self.broker.declare_queue(self.queue)
+        while (message := await declared.get(no_ack=True, fail=False)) is not None:
+            self.published.append(EventEnvelope.model_validate_json(message.body))
+        return self.published
+
+
+async def start_ingress(settings: Settings) -> AsyncIterator[Ingress]:
+    app = build_app(settings)
+    broker = make_broker(settings)
+    await broker.connect()
+    # Records what the ingress publishes to webhook.exchange.
+    queue = RabbitQueue(
+        f"{settings.broker_prefix}test.webhooks.{unique_suffix()}", auto_delete=True
+    )
+    async with app.router.lifespan_context(app):
+        declared = await broker.declare_queue(queue)
+        exchange = await broker.declare_exchange(
+            topic_exchange(settings.broker_prefix, "webhook.exchange")
+        )
+        await declared.bind(exchange, routing_key="webhook.cashfree.received")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingress") as client:
+            yield Ingress(settings, app, client, broker, queue)
+            await WebhookLog.get_pymongo_collection().database.client.drop_database(
+                settings.mongo_db
+            )
+    await broker.stop()
+
+
+def as_json(body: bytes) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(body)
+    return loaded

@@ -1,0 +1,164 @@
+"""The webhook ingress against the real MongoDB, Redis and RabbitMQ."""
+
+import asyncio
+import hashlib
+import time
+
+import pytest
+from ingress_support import (
+    PATH,
+    Ingress,
+    as_json,
+    ingress_settings,
+    payment_body,
+    signed_headers,
+    start_ingress,
+)
+from paycore.webhooks.models import WebhookStatus
+from prometheus_client import REGISTRY
+
+
+def received(result: str) -> float:
+    return REGISTRY.get_sample_value("paycore_webhooks_received_total", {"result": result}) or 0.0
+
+
+class TestAccept:
+    async def test_stores_the_body_exactly_as_received_and_publishes_its_log_id(
+        self, ingress: Ingress
+    ) -> None:
+        # Odd but valid JSON: spacing, key order and "100.00" must survive byte for byte.
+        body = payment_body(amount="100.00").replace(b'"data":', b'"data" :  ')
+        headers = signed_headers(body, idempotency_key="idem-key-1")
+        before = received("accepted")
+
+        answer = await ingress.post(body, headers)
+
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "accepted"
+        [log] = await ingress.logs()
+        assert log.raw_body() == body
+        assert log.body_sha256 == hashlib.sha256(body).hexdigest()
+        assert log.event_id == "idem-key-1"
+        assert log.event_type == "PAYMENT_SUCCESS_WEBHOOK"
+        assert log.webhook_version == "2025-01-01"
+        assert log.status == WebhookStatus.RECEIVED
+        assert log.signature == headers["x-webhook-signature"]
+        assert log.timestamp == headers["x-webhook-timestamp"]
+        assert log.delivery_attempt == 1
+        assert "x-webhook-signature" not in {h.name for h in log.headers}
+        assert log.outbox == []  # published with a confirm, then removed
+        [event] = await ingress.drain()
+        assert event.type == "webhook.cashfree.received"
+        assert event.data["log_id"] == log.log_id
+        assert received("accepted") == before + 1
+
+    async def test_without_an_idempotency_key_the_body_hash_is_the_event_id(
+        self, ingress: Ingress
+    ) -> None:
+        body = payment_body()
+        assert (await ingress.post(body, signed_headers(body))).status_code == 200
+        [log] = await ingress.logs()
+        assert log.event_id == "sha256:" + hashlib.sha256(body).hexdigest()
+
+    @pytest.mark.parametrize("path", ["/api/webhook/cashfree", "/api/cashfree/webhook"])
+    async def test_the_node_integration_paths_are_aliases(
+        self, ingress: Ingress, path: str
+    ) -> None:
+        body = payment_body()
+        assert (await ingress.post(body, signed_headers(body), path=path)).status_code == 200
+        assert len(await ingress.logs()) == 1
+
+    async def test_a_webhook_signed_with_the_previous_secret_is_accepted(
+        self, ingress: Ingress
+    ) -> None:
+        body = payment_body()
+        answer = await ingress.post(body, signed_headers(body, secret=b"whsec_old"))
+        assert answer.status_code == 200
+
+
+class TestDuplicates:
+    async def test_a_repeat_answers_200_and_publishes_nothing_new(self, ingress: Ingress) -> None:
+        body = payment_body()
+        first = await ingress.post(body, signed_headers(body, idempotency_key="k1"))
+        before = received("duplicate")
+        # Cashfree's retry: same payload and key, a new timestamp and signature.
+        again = await ingress.post(body, signed_headers(body, idempotency_key="k1"))
+
+        assert first.json()["status"] == "accepted"
+        assert again.status_code == 200
+        assert again.json()["status"] == "duplicate"
+        assert len(await ingress.logs()) == 1
+        assert len(await ingress.drain()) == 1
+        assert received("duplicate") == before + 1
+
+    async def test_fifty_concurrent_copies_store_and_publish_one(self, ingress: Ingress) -> None:
+        body = payment_body()
+        answers = await asyncio.gather(
+            *(ingress.post(body, signed_headers(body, idempotency_key="k2")) for _ in range(50))
+        )
+        assert {a.status_code for a in answers} == {200}
+        assert sorted(a.json()["status"] for a in answers).count("accepted") == 1
+        assert len(await ingress.logs()) == 1
+        await asyncio.sleep(0.2)
+        assert len(await ingress.drain()) == 1
+
+
+class TestRejections:
+    async def expect_rejected(
+        self, ingress: Ingress, body: bytes, headers: dict[str, str], status: int, result: str
+    ) -> dict[str, object]:
+        before = received(result)
+        answer = await ingress.post(body, headers)
+        assert answer.status_code == status, answer.text
+        assert received(result) == before + 1
+        assert await ingress.logs() == []
+        assert await ingress.drain() == []
+        return as_json(answer.content)
+
+    async def test_a_forged_signature_is_401(self, ingress: Ingress) -> None:
+        body = payment_body()
+        headers = signed_headers(body, secret=b"not-our-secret")
+        answer = await self.expect_rejected(ingress, body, headers, 401, "invalid_signature")
+        assert answer["error"]["code"] == "webhook_signature_invalid"  # type: ignore[index]
+
+    async def test_a_body_changed_after_signing_is_401(self, ingress: Ingress) -> None:
+        headers = signed_headers(payment_body(amount="1.00"))
+        await self.expect_rejected(
+            ingress, payment_body(amount="100.00"), headers, 401, "invalid_signature"
+        )
+
+    async def test_a_stale_timestamp_is_400(self, ingress: Ingress) -> None:
+        body = payment_body()
+        six_minutes_ago = time.time_ns() // 1_000_000 - 6 * 60 * 1000
+        headers = signed_headers(body, timestamp_ms=six_minutes_ago)
+        await self.expect_rejected(ingress, body, headers, 400, "expired")
+
+    @pytest.mark.parametrize("missing", ["x-webhook-signature", "x-webhook-timestamp"])
+    async def test_a_missing_header_is_400(self, ingress: Ingress, missing: str) -> None:
+        body = payment_body()
+        headers = signed_headers(body)
+        del headers[missing]
+        await self.expect_rejected(ingress, body, headers, 400, "malformed")
+
+    async def test_an_oversized_body_is_413(self) -> None:
+        async for ingress in start_ingress(ingress_settings(webhook_max_body_bytes=1024)):
+            body = payment_body().replace(b'"INR"}', b'"INR","pad":"' + b"x" * 2000 + b'"}', 1)
+            await self.expect_rejected(ingress, body, signed_headers(body), 413, "malformed")
+
+    async def test_a_signed_body_that_is_not_json_is_400(self, ingress: Ingress) -> None:
+        body = b"order_id=ord_1&status=SUCCESS"
+        await self.expect_rejected(ingress, body, signed_headers(body), 400, "malformed")
+
+    async def test_a_non_json_content_type_is_415(self, ingress: Ingress) -> None:
+        body = payment_body()
+        headers = signed_headers(body) | {"content-type": "text/plain"}
+        await self.expect_rejected(ingress, body, headers, 415, "malformed")
+
+
+async def test_the_public_app_serves_only_webhooks_health_and_metrics(ingress: Ingress) -> None:
+    paths = {getattr(route, "path", None) for route in ingress.app.routes}
+    assert PATH in paths
+    assert "/metrics" in paths
+    assert all(p.startswith(("/api/", "/health", "/metrics")) for p in paths if p)
+    metrics = await ingress.client.get("/metrics")
+    assert "paycore_webhooks_received_total" in metrics.text
