@@ -1,20 +1,123 @@
+"""The payments-api app: routes, edge middleware, and the services built at start-up."""
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from paycore.audit.models import AuditHead, AuditRecord
+from paycore.audit.trail import AuditTrail
+from paycore.fraud.models import FraudSignal
+from paycore.fraud.screening import FraudScreen, FraudThresholds, Limit
+from paycore.gateway.cashfree import CashfreeGateway
+from paycore.idempotency.store import IdempotencyStore
+from paycore.invoices.models import Invoice
+from paycore.invoices.service import InvoiceService
+from paycore.kit.crypto import cipher_from
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
+from paycore.payments.creation import PaymentCreator
+from paycore.payments.models import Payment, Transaction
+from paycore.payments.service import PaymentService
+from paycore.refunds.models import Refund
+from paycore.refunds.service import RefundService
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
+from payments_api.api import IDEMPOTENCY_HEADER, REPLAYED_HEADER, Api
+from payments_api.checkout import DEVICE_HEADER
+from payments_api.endpoints import api_routes
+from payments_api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from payments_api.openapi import openapi_endpoint
+from payments_api.ratelimit import RateLimiter
 from payments_api.settings import Settings
+
+MODELS = [Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead, FraudSignal]
+OUTBOXES = [
+    (Payment, "payment_id"),
+    (Refund, "refund_id"),
+    (Invoice, "invoice_number"),
+    (FraudSignal, "signal_id"),
+]
+
+
+def fraud_thresholds(settings: Settings) -> FraudThresholds:
+    return FraudThresholds(
+        window_seconds=settings.fraud_window_seconds,
+        velocity={
+            "user": Limit(settings.fraud_review_per_user, settings.fraud_block_per_user),
+            "ip": Limit(settings.fraud_review_per_ip, settings.fraud_block_per_ip),
+            "email": Limit(settings.fraud_review_per_email, settings.fraud_block_per_email),
+            "device": Limit(settings.fraud_review_per_device, settings.fraud_block_per_device),
+        },
+        failure_window_seconds=settings.fraud_failure_window_seconds,
+        failures=Limit(settings.fraud_review_failures, settings.fraud_block_failures),
+        review_amount=settings.fraud_review_amount,
+    )
+
+
+def build_api(settings: Settings, resources: Resources, gateway: CashfreeGateway) -> Api:
+    assert resources.redis is not None
+    redis = resources.redis
+    prefix = settings.redis_prefix
+    cipher = cipher_from(settings.encryption_key, settings.payment_encryption_key_id)
+    payments = PaymentService()
+    return Api(
+        settings=settings,
+        resources=resources,
+        gateway=gateway,
+        cipher=cipher,
+        payments=payments,
+        refunds=RefundService(payments),
+        invoices=InvoiceService(cipher),
+        creator=PaymentCreator(gateway, cipher, payments, notify_url=settings.payment_notify_url),
+        audit=AuditTrail(),
+        idempotency=IdempotencyStore(
+            redis,
+            prefix=prefix,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            in_flight_seconds=settings.idempotency_in_flight_seconds,
+        ),
+        fraud=FraudScreen(redis, fraud_thresholds(settings), prefix=prefix),
+        limiter=RateLimiter(
+            redis,
+            prefix=prefix,
+            per_user=settings.rate_limit_user_per_minute,
+            per_ip=settings.rate_limit_ip_per_minute,
+        ),
+    )
 
 
 def build_app(settings: Settings) -> Starlette:
-    resources = Resources(settings)
+    resources = Resources(settings, models=MODELS, outboxes=OUTBOXES)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with resources.running():
-            app.state.resources = resources
+        async with resources.running(), CashfreeGateway(settings) as gateway:
+            app.state.api = build_api(settings, resources, gateway)
             yield
 
-    return create_app(settings.service_name, [], lifespan=lifespan, checks=resources.checks())
+    return create_app(
+        settings.service_name,
+        [*api_routes(), Route("/openapi.json", openapi_endpoint, methods=["GET"])],
+        lifespan=lifespan,
+        checks=resources.checks(),
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_allow_list,
+                allow_methods=["GET", "POST"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    IDEMPOTENCY_HEADER,
+                    "x-request-id",
+                    DEVICE_HEADER,
+                ],
+                expose_headers=[REPLAYED_HEADER, "Retry-After", "X-Request-Id"],
+                max_age=600,
+            ),
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+    )

@@ -54,6 +54,9 @@ class Invoice(Document):
     payment_id: str | None = None
     # The payment version the status was derived from: an older one never overwrites it.
     payment_version: int = -1
+    # The request that created it: a retry with the same body gets this invoice back.
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
     version: int = 0
     outbox: list[OutboxEvent] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -82,6 +82,11 @@ class Payment(Document):
     settlement: Settlement | None = None
     is_reconciled: bool = False
     retry_count: int = 0
+    # SHA-256 of the creating request: a retry with the same key but another body is refused
+    # even when the idempotency cache has lost the key.
+    request_fingerprint: str | None = None
+    # Fraud screening said "review": allowed, flagged for a human (reasons).
+    risk_flags: list[str] = Field(default_factory=list)
     history: list[TransitionRecord] = Field(default_factory=list)
     outbox: list[OutboxEvent] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -44,6 +44,7 @@ class Refund(Document):
     arn: str | None = None
     failure_reason: str | None = None
     submit_attempts: int = 0
+    request_fingerprint: str | None = None  # of the creating API request (idempotency backstop)
     history: list[TransitionRecord] = Field(default_factory=list)
     outbox: list[OutboxEvent] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

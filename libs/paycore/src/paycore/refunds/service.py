@@ -77,6 +77,7 @@ class RefundService:
         idempotency_key: str,
         source: RefundSource = RefundSource.API,
         refund_id: str | None = None,
+        request_fingerprint: str | None = None,
     ) -> Refund:
         """Reserves the amount on the payment and records the refund as INITIATED, with
         `refund.initiated` in its outbox. Omitted amount: everything still refundable."""
@@ -111,6 +112,7 @@ class RefundService:
             currency=payment.currency,
             reason=reason,
             source=source,
+            request_fingerprint=request_fingerprint,
         )
         refund.history = [
             TransitionRecord(

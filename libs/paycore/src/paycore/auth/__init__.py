@@ -1,0 +1,21 @@
+"""Bearer tokens (JWT, HS256): who the caller is and what they may do."""
+
+from paycore.auth.tokens import (
+    InsufficientScope,
+    InvalidToken,
+    Principal,
+    Scope,
+    TokenExpired,
+    decode_token,
+    mint_token,
+)
+
+__all__ = [
+    "InsufficientScope",
+    "InvalidToken",
+    "Principal",
+    "Scope",
+    "TokenExpired",
+    "decode_token",
+    "mint_token",
+]

@@ -1,0 +1,1 @@
+"""Fraud foundation: velocity and repeated-failure checks, decisions, stored signals."""

@@ -1,0 +1,171 @@
+"""Creating a payment: our record first, then the gateway order, then PENDING.
+
+The payment (CREATED, with its `order_id`) is inserted before the gateway is called, and the
+gateway is asked with a key derived from that `order_id`. So a request that dies after the
+gateway created the order but before we stored its answer leaves a CREATED payment behind, and
+the retried request (same user, same Idempotency-Key) finds it and finishes the job: the gateway
+replays or reports the order as existing, and the client fetches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from paycore.gateway.errors import GatewayValidationError
+from paycore.gateway.interface import PaymentGateway
+from paycore.gateway.schemas import Customer as GatewayCustomer
+from paycore.gateway.schemas import OrderRequest, idempotency_key
+from paycore.idempotency.store import IdempotencyKeyReused
+from paycore.kit.crypto import FieldCipher
+from paycore.kit.ids import new_id
+from paycore.kit.mongo import is_duplicate_key
+from paycore.kit.state import Evidence
+from paycore.payments.models import Customer, Payment, PaymentStatus
+from paycore.payments.service import PaymentService
+
+
+@dataclass(frozen=True)
+class CustomerDetails:
+    phone: str
+    customer_id: str | None = None
+    name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    user_id: str
+    idempotency_key: str
+    request_fingerprint: str
+    amount: int  # minor units
+    currency: str
+    customer: CustomerDetails
+    invoice_number: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    return_url: str | None = None
+    risk_flags: tuple[str, ...] = ()
+    payment_id: str = field(default_factory=lambda: new_id("pay"))
+
+
+@dataclass(frozen=True)
+class Started:
+    payment: Payment
+    created: bool  # False: an earlier request with the same key made it
+
+
+class PaymentCreator:
+    def __init__(
+        self,
+        gateway: PaymentGateway,
+        cipher: FieldCipher,
+        payments: PaymentService | None = None,
+        *,
+        notify_url: str | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.cipher = cipher
+        self.payments = payments or PaymentService()
+        self.notify_url = notify_url
+
+    async def existing(self, user_id: str, key: str, request_fingerprint: str) -> Payment | None:
+        """The payment an earlier request with this key made; refuses another body."""
+        payment = await self.payments.repository.get_by_idempotency_key(user_id, key)
+        if payment is not None and payment.request_fingerprint not in (None, request_fingerprint):
+            raise IdempotencyKeyReused()
+        return payment
+
+    async def start(self, new: NewPayment) -> Started:
+        """Inserts the payment as CREATED, or finds the one a same-key request made."""
+        found = await self.existing(new.user_id, new.idempotency_key, new.request_fingerprint)
+        if found is not None:
+            return Started(found, created=False)
+        payment = Payment(
+            payment_id=new.payment_id,
+            order_id=new_id("ord"),
+            user_id=new.user_id,
+            idempotency_key=new.idempotency_key,
+            request_fingerprint=new.request_fingerprint,
+            amount=new.amount,
+            currency=new.currency,
+            customer=self._seal(new.customer),
+            invoice_number=new.invoice_number,
+            metadata=dict(new.metadata),
+            risk_flags=list(new.risk_flags),
+        )
+        try:
+            await self.payments.repository.insert(payment)
+        except Exception as exc:
+            if not is_duplicate_key(exc):
+                raise
+            # A concurrent request with the same key inserted first: carry on with its payment.
+            winner = await self.existing(new.user_id, new.idempotency_key, new.request_fingerprint)
+            if winner is None:
+                raise
+            return Started(winner, created=False)
+        return Started(payment, created=True)
+
+    async def open_order(self, payment: Payment, *, return_url: str | None = None) -> Payment:
+        """Creates (or recovers) the gateway order of a CREATED payment and moves it to PENDING.
+        A payment past CREATED is returned as it is."""
+        if payment.status != PaymentStatus.CREATED:
+            return payment
+        request = OrderRequest(
+            order_id=payment.order_id,
+            amount_minor=payment.amount,
+            currency=payment.currency,
+            customer=self._open(payment.customer),
+            return_url=return_url,
+            notify_url=self.notify_url,
+            tags={"payment_id": payment.payment_id},
+        )
+        try:
+            order = await self.gateway.create_order(
+                request, idempotency_key=idempotency_key("create_order", payment.order_id)
+            )
+        except GatewayValidationError as error:
+            # The gateway will never accept this order: say so on the payment, once.
+            await self.payments.transition(
+                payment.payment_id,
+                PaymentStatus.FAILED,
+                Evidence(source="gateway", detail={"code": error.gateway_code or error.code}),
+                changes={"failure_reason": error.gateway_code or "order_rejected"},
+                keep_refused=True,
+            )
+            raise
+        outcome = await self.payments.transition(
+            payment.payment_id,
+            PaymentStatus.PENDING,
+            Evidence(source="gateway", reference=order.gateway_order_id),
+            changes={
+                "cf_order_id": order.gateway_order_id,
+                "payment_session_id": order.payment_session_id,
+            },
+            keep_refused=True,
+        )
+        logger.info("payment opened", paymentId=payment.payment_id, orderId=payment.order_id)
+        return outcome.payment
+
+    def _seal(self, details: CustomerDetails) -> Customer:
+        cipher = self.cipher
+        phone_hash = cipher.lookup_hash(details.phone)
+        return Customer(
+            # Cashfree wants a customer id; a stable one per phone if the client sent none.
+            customer_id=details.customer_id or f"cus_{phone_hash[:20]}",
+            name=cipher.seal(details.name, "customer.name") if details.name else None,
+            email=cipher.seal(details.email, "customer.email") if details.email else None,
+            phone=cipher.seal(details.phone, "customer.phone"),
+            email_hash=cipher.lookup_hash(details.email) if details.email else None,
+            phone_hash=phone_hash,
+        )
+
+    def _open(self, customer: Customer) -> GatewayCustomer:
+        cipher = self.cipher
+        return GatewayCustomer(
+            customer_id=customer.customer_id,
+            phone=cipher.open(customer.phone, "customer.phone"),
+            email=cipher.open(customer.email, "customer.email") if customer.email else None,
+            name=cipher.open(customer.name, "customer.name") if customer.name else None,
+        )

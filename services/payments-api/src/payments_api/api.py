@@ -1,0 +1,232 @@
+"""What every handler needs, built once per app, and the steps every handler shares:
+authenticate and rate-limit, read a strict body, run idempotently, answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from paycore.audit.models import Actor
+from paycore.audit.trail import AuditTrail
+from paycore.auth.tokens import InvalidToken, Principal, Scope, decode_token
+from paycore.fraud.screening import FraudScreen
+from paycore.gateway.interface import PaymentGateway
+from paycore.idempotency.store import IdempotencyStore, StoredResponse, fingerprint
+from paycore.invoices.service import InvoiceService
+from paycore.kit.context import request_id_var
+from paycore.kit.crypto import FieldCipher
+from paycore.kit.errors import AppError, ValidationFailed, error_body, success_body
+from paycore.kit.service import Resources
+from paycore.payments.creation import PaymentCreator
+from paycore.payments.service import PaymentService
+from paycore.refunds.service import RefundService
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from payments_api.ratelimit import RateLimiter
+from payments_api.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_IDEMPOTENCY_KEY = 255
+
+
+class MissingIdempotencyKey(ValidationFailed):
+    """This request needs an Idempotency-Key header."""
+
+    code = "idempotency_key_required"
+
+
+class InvalidIdempotencyKey(ValidationFailed):
+    """The Idempotency-Key must be 1-255 characters of letters, digits and - _ . :"""
+
+    code = "idempotency_key_invalid"
+
+
+class InvalidJson(ValidationFailed):
+    """The request body is not valid JSON."""
+
+    code = "invalid_json"
+
+
+class UnsupportedMediaType(AppError):
+    """Send the request body as application/json."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+@dataclass
+class Outcome:
+    status: int
+    data: Any
+    replayed: bool = False  # found the result of an earlier request (the backstop path)
+
+
+@dataclass
+class Api:
+    settings: Settings
+    resources: Resources
+    gateway: PaymentGateway
+    cipher: FieldCipher
+    payments: PaymentService
+    refunds: RefundService
+    invoices: InvoiceService
+    creator: PaymentCreator
+    audit: AuditTrail
+    idempotency: IdempotencyStore
+    fraud: FraudScreen
+    limiter: RateLimiter
+
+    @property
+    def environment(self) -> str:
+        return self.settings.cashfree_env.value
+
+    def client_ip(self, request: Request) -> str | None:
+        if self.settings.trust_forwarded_for:
+            forwarded = request.headers.get("x-forwarded-for")
+            if forwarded:
+                return forwarded.split(",")[0].strip()[:64]
+        return request.client.host if request.client else None
+
+    async def guard(self, request: Request, scope: Scope) -> Principal:
+        """Authenticates the bearer token, counts the request against the caller's and the
+        IP's rate limits (one Redis round trip), then checks the scope."""
+        principal: Principal | None = None
+        failure: AppError | None = None
+        try:
+            principal = self._principal(request)
+        except AppError as error:
+            failure = error  # still counted against the IP: brute force is rate limited too
+        await self.limiter.check(
+            ip=self.client_ip(request), user_id=principal.user_id if principal else None
+        )
+        if failure is not None:
+            raise failure
+        assert principal is not None
+        principal.require(scope)
+        return principal
+
+    def _principal(self, request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        kind, _, token = header.partition(" ")
+        if kind.lower() != "bearer" or not token.strip():
+            raise InvalidToken("send Authorization: Bearer <token>")
+        return decode_token(
+            self.settings.jwt_secret.get_secret_value(),
+            token.strip(),
+            issuer=self.settings.jwt_issuer,
+        )
+
+    def actor(self, request: Request, principal: Principal) -> Actor:
+        return Actor(
+            kind="user",
+            id=principal.user_id,
+            ip=self.client_ip(request),
+            user_agent=(request.headers.get("user-agent") or "")[:200] or None,
+        )
+
+    async def idempotent(
+        self,
+        request: Request,
+        principal: Principal,
+        namespace: str,
+        body: Any,
+        run: Callable[[str, str], Awaitable[Outcome]],
+    ) -> JSONResponse:
+        """Runs `run(key, fingerprint)` once per Idempotency-Key: a repeat gets the stored
+        answer (`Idempotent-Replayed: true`), another body 422, a repeat while busy 409."""
+        key = idempotency_key_of(request)
+        request_fingerprint = fingerprint(principal.user_id, request.method, request.url.path, body)
+        begun = await self.idempotency.begin(namespace, principal.user_id, key, request_fingerprint)
+        if isinstance(begun, StoredResponse):
+            return replay(begun)
+        try:
+            outcome = await run(key, request_fingerprint)
+        except AppError as error:
+            if _is_final(error.status):
+                body_out = error_body(error, request_id_var.get())
+                await begun.complete(StoredResponse(error.status, body_out, dict(error.headers)))
+            else:
+                await begun.release()
+            raise
+        except BaseException:
+            await begun.release()
+            raise
+        response = respond(outcome.data, outcome.status)
+        await begun.complete(StoredResponse(outcome.status, json.loads(bytes(response.body))))
+        if outcome.replayed:
+            response.headers[REPLAYED_HEADER] = "true"
+        return response
+
+
+def _is_final(status: int) -> bool:
+    """Answers worth replaying: a retry would get the same. Busy, limited and server-side
+    failures are not stored, so the retry runs again."""
+    return status < 500 and status not in (409, 429)
+
+
+def idempotency_key_of(request: Request) -> str:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None or not key.strip():
+        raise MissingIdempotencyKey()
+    key = key.strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY or not all(c.isalnum() or c in "-_.:" for c in key):
+        raise InvalidIdempotencyKey()
+    return key
+
+
+def replay(stored: StoredResponse) -> JSONResponse:
+    response = JSONResponse(stored.body, status_code=stored.status)
+    response.headers.update(stored.headers)
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def respond(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(success_body(data, request_id_var.get()), status_code=status)
+
+
+async def read_body(request: Request, model: type[M], *, optional: bool = False) -> tuple[M, Any]:
+    """The body validated by `model` (strict), and as parsed JSON (for the fingerprint)."""
+    raw = await request.body()
+    if not raw.strip():
+        if not optional:
+            raise ValidationFailed("a JSON body is required")
+        raw = b"{}"
+    else:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise UnsupportedMediaType()
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJson() from None
+    if not isinstance(parsed, dict):
+        raise ValidationFailed("the body must be a JSON object")
+    try:
+        return model.model_validate_json(raw), parsed
+    except ValidationError as exc:
+        raise ValidationFailed(errors=validation_errors(exc)) from None
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Field, message and a stable type per problem; never the offending value (may be PII)."""
+    return [
+        {
+            "field": ".".join(str(part) for part in error["loc"]) or "body",
+            "type": error["type"],
+            "message": error["msg"],
+        }
+        for error in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def get_api(request: Request) -> Api:
+    api: Api = request.app.state.api
+    return api

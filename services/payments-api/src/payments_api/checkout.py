@@ -1,0 +1,173 @@
+"""Opening a payment for the caller: fraud screening, our record, the gateway order, audit.
+
+Shared by `POST /payments/create` and `POST /invoices/{number}/pay`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from paycore.auth.tokens import Principal
+from paycore.fraud.models import FraudDecision
+from paycore.fraud.screening import Attempt
+from paycore.invoices.errors import (
+    InvoiceAlreadyPaid,
+    InvoiceAmountMismatch,
+    InvoicePaymentInProgress,
+)
+from paycore.invoices.models import InvoiceStatus
+from paycore.invoices.sync import sync_invoice
+from paycore.kit.errors import ValidationFailed
+from paycore.kit.state import Evidence
+from paycore.payments.creation import CustomerDetails, NewPayment
+from paycore.payments.models import Payment, PaymentStatus
+from paycore.payments.states import CAPTURED, OPEN
+from starlette.requests import Request
+
+from payments_api.api import Api
+
+DEVICE_HEADER = "x-device-fingerprint"
+
+
+class CustomerPhoneRequired(ValidationFailed):
+    """The invoice has no client phone; send customer_phone (the gateway requires one)."""
+
+    code = "customer_phone_required"
+
+
+@dataclass(frozen=True)
+class Opened:
+    payment: Payment
+    created: bool
+
+
+async def open_payment(
+    api: Api, request: Request, principal: Principal, new: NewPayment, *, return_url: str | None
+) -> Opened:
+    """Screens, inserts and opens a new payment (callers first look for the payment of an
+    earlier same-key request: `resume_payment`)."""
+    creator = api.creator
+    email_hash = api.cipher.lookup_hash(new.customer.email) if new.customer.email else None
+    assessment = await api.fraud.screen(
+        Attempt(
+            user_id=principal.user_id,
+            amount=new.amount,
+            currency=new.currency,
+            ip=api.client_ip(request),
+            email_hash=email_hash,
+            device=(request.headers.get(DEVICE_HEADER) or "")[:200] or None,
+            payment_id=new.payment_id,
+        )
+    )
+    if assessment.decision == FraudDecision.REVIEW:
+        new = replace(new, risk_flags=assessment.reasons)
+    started = await creator.start(new)
+    if not started.created:
+        return await resume_payment(api, request, principal, started.payment, return_url)
+    payment = await _attach_to_invoice(api, started.payment)
+    payment = await creator.open_order(payment, return_url=return_url)
+    await sync_invoice(payment)
+    await api.audit.append(
+        api.actor(request, principal),
+        "payment.create",
+        "payment",
+        payment.payment_id,
+        after=_audited(payment),
+    )
+    return Opened(payment, created=True)
+
+
+async def resume_payment(
+    api: Api, request: Request, principal: Principal, payment: Payment, return_url: str | None
+) -> Opened:
+    """The payment an earlier request with the same key made, finished if it stopped short."""
+    if payment.status != PaymentStatus.CREATED:
+        return Opened(payment, created=False)
+    # An earlier request stopped between our insert and the gateway's answer: finish it.
+    opened = await api.creator.open_order(payment, return_url=return_url)
+    await sync_invoice(opened)
+    await api.audit.append(
+        api.actor(request, principal),
+        "payment.create",
+        "payment",
+        opened.payment_id,
+        before=_audited(payment),
+        after=_audited(opened),
+    )
+    return Opened(opened, created=False)
+
+
+async def _attach_to_invoice(api: Api, payment: Payment) -> Payment:
+    if payment.invoice_number is None:
+        return payment
+    invoice = await api.invoices.get_for(payment.user_id, payment.invoice_number)
+    if not await api.invoices.attach_payment(invoice, payment.payment_id, invoice.payment_id):
+        # Another payment was attached meanwhile: ours never reached the gateway; drop it.
+        await api.payments.transition(
+            payment.payment_id,
+            PaymentStatus.CANCELLED,
+            Evidence(source="api", detail={"reason": "invoice_paid_by_another_payment"}),
+            keep_refused=True,
+        )
+        raise InvoicePaymentInProgress(invoice_number=invoice.invoice_number)
+    return payment
+
+
+async def invoice_payment(
+    api: Api,
+    principal: Principal,
+    invoice_number: str,
+    *,
+    amount: int | None = None,
+    currency: str | None = None,
+    customer: CustomerDetails | None = None,
+    phone: str | None = None,
+) -> NewPaymentFields | StillOpen:
+    """What a new payment of this invoice must be, or the invoice's payment still open (its
+    checkout is still usable, so a second pay request gets it instead of a second order)."""
+    invoice = await api.invoices.get_for(principal.user_id, invoice_number)
+    if invoice.status != InvoiceStatus.UNPAID:
+        raise InvoiceAlreadyPaid(invoice_number=invoice_number, status=invoice.status.value)
+    if amount is not None and (amount, currency) != (invoice.total, invoice.currency):
+        raise InvoiceAmountMismatch(
+            invoice_number=invoice_number, total=invoice.total, currency=invoice.currency
+        )
+    if invoice.payment_id is not None:
+        current = await api.payments.repository.get(invoice.payment_id)
+        if current is not None and current.status in CAPTURED:
+            raise InvoiceAlreadyPaid(invoice_number=invoice_number)
+        if current is not None and current.status in OPEN - {PaymentStatus.CREATED}:
+            return StillOpen(current)
+    if customer is None:
+        contact = api.invoices.contact(invoice)
+        phone = phone or contact.phone
+        if phone is None:
+            raise CustomerPhoneRequired(invoice_number=invoice_number)
+        # The gateway wants names of 3+ characters; a shorter one is left out.
+        name = contact.name if 3 <= len(contact.name) <= 100 else None
+        customer = CustomerDetails(phone=phone, name=name, email=contact.email)
+    return NewPaymentFields(invoice.total, invoice.currency, customer)
+
+
+@dataclass(frozen=True)
+class StillOpen:
+    payment: Payment
+
+
+@dataclass(frozen=True)
+class NewPaymentFields:
+    amount: int
+    currency: str
+    customer: CustomerDetails
+
+
+def _audited(payment: Payment) -> dict[str, object]:
+    return {
+        "status": payment.status.value,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "order_id": payment.order_id,
+        "cf_order_id": payment.cf_order_id,
+        "invoice_number": payment.invoice_number,
+        "risk_flags": payment.risk_flags,
+    }

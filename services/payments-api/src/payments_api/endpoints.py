@@ -1,0 +1,149 @@
+"""The API's endpoints as one table: the routes and the OpenAPI document are both built from
+it, so they cannot drift apart."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from paycore.auth.tokens import Scope
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from payments_api.routes import invoices, payments, refunds
+from payments_api.schemas import (
+    CreateInvoiceIn,
+    CreatePaymentIn,
+    InitiateRefundIn,
+    PayInvoiceIn,
+    VerifyPaymentIn,
+)
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    scope: Scope
+    status: int = 200
+    body: type[BaseModel] | None = None
+    idempotent: bool = False  # needs an Idempotency-Key
+    query: tuple[str, ...] = ()
+
+
+V1 = "/api/v1"
+
+# Order matters: literal paths before the parameterised ones they would otherwise match.
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "POST",
+        f"{V1}/payments/create",
+        payments.create_payment,
+        "Create a payment and its Cashfree order; returns what checkout needs.",
+        Scope.WRITE,
+        201,
+        CreatePaymentIn,
+        idempotent=True,
+    ),
+    Endpoint(
+        "POST",
+        f"{V1}/payments/verify",
+        payments.verify_payment,
+        "Ask Cashfree about the order and apply the result; safe to repeat.",
+        Scope.WRITE,
+        body=VerifyPaymentIn,
+    ),
+    Endpoint(
+        "GET",
+        f"{V1}/payments/history",
+        payments.payment_history,
+        "The caller's payments, newest first, with cursor pagination.",
+        Scope.READ,
+        query=("status", "from", "to", "limit", "cursor"),
+    ),
+    Endpoint(
+        "GET",
+        f"{V1}/payments/status/{{order_id}}",
+        payments.get_payment_status,
+        "A payment's status by order id.",
+        Scope.READ,
+    ),
+    Endpoint(
+        "GET",
+        f"{V1}/payments/{{payment_id}}",
+        payments.get_payment,
+        "A payment.",
+        Scope.READ,
+    ),
+    Endpoint(
+        "POST",
+        f"{V1}/refunds/initiate",
+        refunds.initiate_refund,
+        "Reserve and request a refund (executed asynchronously).",
+        Scope.REFUND,
+        202,
+        InitiateRefundIn,
+        idempotent=True,
+    ),
+    Endpoint(
+        "GET",
+        f"{V1}/refunds/payment/{{payment_id}}",
+        refunds.list_payment_refunds,
+        "The refunds of a payment.",
+        Scope.READ,
+    ),
+    Endpoint(
+        "GET",
+        f"{V1}/refunds/{{refund_id}}",
+        refunds.get_refund,
+        "A refund.",
+        Scope.READ,
+    ),
+    Endpoint(
+        "POST",
+        f"{V1}/invoices",
+        invoices.create_invoice,
+        "Issue an invoice; subtotal, tax and total are computed and checked.",
+        Scope.WRITE,
+        201,
+        CreateInvoiceIn,
+        idempotent=True,
+    ),
+    Endpoint(
+        "GET",
+        f"{V1}/invoices",
+        invoices.list_invoices,
+        "The caller's invoices (an admin may filter any by client email).",
+        Scope.READ,
+        query=("client_email", "status", "limit", "cursor"),
+    ),
+    Endpoint(
+        "GET",
+        f"{V1}/invoices/{{invoice_number}}",
+        invoices.get_invoice,
+        "An invoice.",
+        Scope.READ,
+    ),
+    Endpoint(
+        "POST",
+        f"{V1}/invoices/{{invoice_number}}/pay",
+        invoices.pay_invoice,
+        "Create the payment of the invoice total (or get its open one).",
+        Scope.WRITE,
+        201,
+        PayInvoiceIn,
+        idempotent=True,
+    ),
+)
+
+
+def api_routes() -> list[Route]:
+    return [
+        Route(endpoint.path, endpoint.handler, methods=[endpoint.method]) for endpoint in ENDPOINTS
+    ]

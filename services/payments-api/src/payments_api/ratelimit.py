@@ -1,0 +1,56 @@
+"""Rate limits per user and per IP: fixed one-minute windows in Redis, one round trip."""
+
+from __future__ import annotations
+
+import time
+
+from loguru import logger
+from paycore.kit.errors import AppError
+from prometheus_client import Counter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+LIMITED = Counter("paycore_rate_limited_total", "Requests refused by a rate limit.", ["scope"])
+
+WINDOW_SECONDS = 60
+
+
+class RateLimited(AppError):
+    """Too many requests; retry after the number of seconds in Retry-After."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, retry_after: int, scope: str) -> None:
+        super().__init__(scope=scope)
+        self.headers["Retry-After"] = str(retry_after)
+
+
+class RateLimiter:
+    def __init__(self, redis: Redis, *, prefix: str, per_user: int, per_ip: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.limits = {"user": per_user, "ip": per_ip}
+
+    async def check(self, *, ip: str | None, user_id: str | None) -> None:
+        """Counts this request against each subject's window; raises `RateLimited` over a limit.
+        A Redis outage lets requests through (limits protect us; they are not the truth)."""
+        window = int(time.time()) // WINDOW_SECONDS
+        subjects = [(scope, value) for scope, value in (("ip", ip), ("user", user_id)) if value]
+        if not subjects:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for scope, value in subjects:
+            key = f"{self.prefix}ratelimit:{scope}:{value}:{window}"
+            pipe.incr(key)
+            pipe.expire(key, WINDOW_SECONDS + 5)
+        try:
+            results = await pipe.execute()
+        except RedisError as exc:
+            logger.warning("rate limiter unavailable; allowing", error=repr(exc))
+            return
+        for position, (scope, _) in enumerate(subjects):
+            if int(results[position * 2]) > self.limits[scope]:
+                LIMITED.labels(scope).inc()
+                retry_after = max(1, (window + 1) * WINDOW_SECONDS - int(time.time()))
+                raise RateLimited(retry_after, scope)

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from bson import ObjectId
+from paycore.auth.tokens import Scope
+from paycore.invoices.models import InvoiceStatus
+from paycore.invoices.service import ClientDetails, DraftItem, InvoiceDraft
+from paycore.kit.errors import ValidationFailed
+from paycore.payments.creation import NewPayment
+from starlette.requests import Request
+from starlette.responses import Response
+
+from payments_api.api import Outcome, get_api, read_body, respond
+from payments_api.checkout import StillOpen, invoice_payment, open_payment, resume_payment
+from payments_api.routes.payments import CurrencyNotAllowed, out
+from payments_api.schemas import CreateInvoiceIn, PayInvoiceIn, invoice_out
+
+
+async def create_invoice(request: Request) -> Response:
+    api = get_api(request)
+    principal = await api.guard(request, Scope.WRITE)
+    body, parsed = await read_body(request, CreateInvoiceIn)
+    if body.currency not in api.settings.currency_allow_list:
+        raise CurrencyNotAllowed(currency=body.currency)
+    draft = InvoiceDraft(
+        invoice_number=body.invoice_number,
+        currency=body.currency,
+        issue_date=body.issue_date,
+        due_date=body.due_date,
+        client=ClientDetails(
+            name=body.client.name,
+            email=body.client.email,
+            phone=body.client.phone,
+            address=body.client.address,
+        ),
+        items=[
+            DraftItem(item.description, item.quantity, item.unit_price, item.amount)
+            for item in body.items
+        ],
+        tax_rate_bps=body.tax_rate_bps,
+        notes=body.notes,
+        subtotal=body.subtotal,
+        tax=body.tax,
+        total=body.total,
+    )
+
+    async def run(key: str, request_fingerprint: str) -> Outcome:
+        invoice, created = await api.invoices.create(
+            principal.user_id, draft, idempotency_key=key, request_fingerprint=request_fingerprint
+        )
+        return Outcome(201, invoice_out(invoice), replayed=not created)
+
+    return await api.idempotent(request, principal, "invoice", parsed, run)
+
+
+async def list_invoices(request: Request) -> Response:
+    """The caller's invoices, newest first; an admin filtering by client_email sees all."""
+    api = get_api(request)
+    principal = await api.guard(request, Scope.READ)
+    query = request.query_params
+    unknown = set(query.keys()) - {"client_email", "status", "limit", "cursor"}
+    if unknown:
+        raise ValidationFailed(unknown_parameters=sorted(unknown))
+    limit_raw = query.get("limit", "20")
+    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= api.settings.history_max_page_size:
+        raise ValidationFailed("limit out of range", field="limit")
+    limit = int(limit_raw)
+    cursor = query.get("cursor")
+    if cursor is not None and not ObjectId.is_valid(cursor):
+        raise ValidationFailed("invalid cursor", field="cursor")
+    try:
+        statuses = [
+            InvoiceStatus(part.strip().upper())
+            for part in query.get("status", "").split(",")
+            if part.strip()
+        ]
+    except ValueError:
+        raise ValidationFailed("unknown status", field="status") from None
+    client_email = query.get("client_email")
+    if client_email is not None and (len(client_email) > 100 or "@" not in client_email):
+        raise ValidationFailed("client_email is not an email address", field="client_email")
+    invoices = await api.invoices.list_for(
+        principal.user_id,
+        admin=principal.is_admin,
+        client_email=client_email,
+        statuses=statuses,
+        before=cursor,
+        limit=limit + 1,
+    )
+    page = invoices[:limit]
+    next_cursor = str(page[-1].id) if len(invoices) > limit else None
+    return respond(
+        {"items": [invoice_out(invoice) for invoice in page], "next_cursor": next_cursor}
+    )
+
+
+async def get_invoice(request: Request) -> Response:
+    api = get_api(request)
+    principal = await api.guard(request, Scope.READ)
+    invoice = await api.invoices.get_for(
+        principal.user_id, request.path_params["invoice_number"], admin=principal.is_admin
+    )
+    return respond(invoice_out(invoice))
+
+
+async def pay_invoice(request: Request) -> Response:
+    """Creates the payment of the invoice total (or returns its payment still open)."""
+    api = get_api(request)
+    principal = await api.guard(request, Scope.WRITE)
+    body, parsed = await read_body(request, PayInvoiceIn, optional=True)
+    invoice_number = request.path_params["invoice_number"]
+
+    async def run(key: str, request_fingerprint: str) -> Outcome:
+        existing = await api.creator.existing(principal.user_id, key, request_fingerprint)
+        if existing is not None:
+            resumed = await resume_payment(api, request, principal, existing, body.return_url)
+            return Outcome(201, out(api, resumed.payment), replayed=True)
+        fields = await invoice_payment(api, principal, invoice_number, phone=body.customer_phone)
+        if isinstance(fields, StillOpen):
+            return Outcome(200, out(api, fields.payment))
+        new = NewPayment(
+            user_id=principal.user_id,
+            idempotency_key=key,
+            request_fingerprint=request_fingerprint,
+            amount=fields.amount,
+            currency=fields.currency,
+            customer=fields.customer,
+            invoice_number=invoice_number,
+            return_url=body.return_url,
+        )
+        opened = await open_payment(api, request, principal, new, return_url=body.return_url)
+        return Outcome(201, out(api, opened.payment), replayed=not opened.created)
+
+    return await api.idempotent(request, principal, "payment", parsed, run)

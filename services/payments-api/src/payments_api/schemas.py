@@ -1,0 +1,188 @@
+"""Request bodies (strict: unknown fields and wrong types are refused) and response shapes."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from paycore.invoices.models import Invoice
+from paycore.payments.models import Payment
+from paycore.refunds.models import Refund
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+# Identifiers and free text, bounded; nothing here can become a query operator (plain strings).
+PaymentId = Annotated[str, StringConstraints(pattern=r"^pay_[0-9A-Z]{26}$")]
+OrderId = Annotated[str, StringConstraints(pattern=r"^ord_[0-9A-Z]{26}$")]
+InvoiceNumber = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_/-]{0,63}$")]
+Phone = Annotated[str, StringConstraints(pattern=r"^(\d{10}|\+\d{8,15})$")]
+Email = Annotated[
+    str, StringConstraints(max_length=100, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+MetadataKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")]
+MetadataValue = Annotated[str, StringConstraints(max_length=200)]
+Url = Annotated[str, StringConstraints(max_length=250, pattern=r"^https?://[^\s]+$")]
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
+
+
+class StrictBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class CustomerIn(StrictBody):
+    phone: Phone
+    customer_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{3,50}$")] | None = None
+    name: Annotated[str, StringConstraints(min_length=3, max_length=100)] | None = None
+    email: Email | None = None
+
+
+class CreatePaymentIn(StrictBody):
+    amount: PositiveInt  # minor units
+    currency: CurrencyCode = "INR"
+    customer: CustomerIn
+    invoice_number: InvoiceNumber | None = None
+    metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=20)
+    return_url: Url | None = None
+
+
+class VerifyPaymentIn(StrictBody):
+    payment_id: PaymentId | None = None
+    order_id: OrderId | None = None
+
+    @model_validator(mode="after")
+    def _one_id(self) -> VerifyPaymentIn:
+        if (self.payment_id is None) == (self.order_id is None):
+            raise ValueError("send exactly one of payment_id and order_id")
+        return self
+
+
+class InitiateRefundIn(StrictBody):
+    payment_id: PaymentId
+    amount: PositiveInt | None = None  # omitted: everything still refundable
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+
+class InvoiceItemIn(StrictBody):
+    description: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    quantity: PositiveInt
+    unit_price: NonNegativeInt  # minor units
+    amount: NonNegativeInt | None = None  # checked against quantity × unit_price
+
+
+class InvoiceClientIn(StrictBody):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    email: Email
+    phone: Phone | None = None
+    address: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+
+
+class CreateInvoiceIn(StrictBody):
+    invoice_number: InvoiceNumber
+    currency: CurrencyCode = "INR"
+    issue_date: date
+    due_date: date
+    client: InvoiceClientIn
+    items: list[InvoiceItemIn] = Field(min_length=1, max_length=100)
+    # Percent with at most two decimals ("18", "18.5"): sent as a string or an integer.
+    tax_rate: Annotated[Decimal, Field(ge=0, le=100, decimal_places=2, strict=False)] = Decimal(0)
+    notes: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    subtotal: NonNegativeInt | None = None
+    tax: NonNegativeInt | None = None
+    total: NonNegativeInt | None = None
+
+    @model_validator(mode="after")
+    def _due_after_issue(self) -> CreateInvoiceIn:
+        if self.due_date < self.issue_date:
+            raise ValueError("due_date is before issue_date")
+        return self
+
+    @property
+    def tax_rate_bps(self) -> int:
+        return int(self.tax_rate * 100)
+
+
+class PayInvoiceIn(StrictBody):
+    customer_phone: Phone | None = None  # when the invoice has no client phone
+    return_url: Url | None = None
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+def payment_out(payment: Payment, *, checkout_base_url: str, environment: str) -> dict[str, Any]:
+    session = payment.payment_session_id
+    return {
+        "payment_id": payment.payment_id,
+        "order_id": payment.order_id,
+        "status": payment.status.value,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "captured_amount": payment.captured_amount,
+        "refunded_amount": payment.refunded_amount,
+        "refund_reserved_amount": payment.refund_reserved_amount,
+        "refundable_amount": payment.refundable_amount,
+        "invoice_number": payment.invoice_number,
+        "cf_order_id": payment.cf_order_id,
+        "payment_session_id": session,
+        "checkout_url": checkout_base_url + session if session else None,
+        "environment": environment,
+        "payment_method": payment.payment_method,
+        "failure_reason": payment.failure_reason,
+        "customer_id": payment.customer.customer_id,
+        "metadata": payment.metadata,
+        "risk_flags": payment.risk_flags,
+        "created_at": payment.created_at.isoformat(),
+        "updated_at": payment.updated_at.isoformat(),
+    }
+
+
+def payment_status_out(payment: Payment) -> dict[str, Any]:
+    return {
+        "payment_id": payment.payment_id,
+        "order_id": payment.order_id,
+        "status": payment.status.value,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "updated_at": payment.updated_at.isoformat(),
+    }
+
+
+def refund_out(refund: Refund) -> dict[str, Any]:
+    return {
+        "refund_id": refund.refund_id,
+        "payment_id": refund.payment_id,
+        "order_id": refund.order_id,
+        "status": refund.status.value,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "reason": refund.reason,
+        "source": refund.source.value,
+        "arn": refund.arn,
+        "failure_reason": refund.failure_reason,
+        "created_at": refund.created_at.isoformat(),
+        "updated_at": refund.updated_at.isoformat(),
+        "completed_at": refund.completed_at.isoformat() if refund.completed_at else None,
+    }
+
+
+def invoice_out(invoice: Invoice) -> dict[str, Any]:
+    # The client's name is shown; sealed contact details stay sealed.
+    return {
+        "invoice_number": invoice.invoice_number,
+        "status": invoice.status.value,
+        "currency": invoice.currency,
+        "issue_date": invoice.issue_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+        "client": {"name": invoice.client.name},
+        "items": [item.model_dump() for item in invoice.items],
+        "tax_rate_bps": invoice.tax_rate_bps,
+        "subtotal": invoice.subtotal,
+        "tax": invoice.tax,
+        "total": invoice.total,
+        "notes": invoice.notes,
+        "payment_id": invoice.payment_id,
+        "created_at": invoice.created_at.isoformat(),
+        "updated_at": invoice.updated_at.isoformat(),
+    }
