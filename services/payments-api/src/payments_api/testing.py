@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import aio_pika
+import aio_pika.abc
+import aio_pika.exceptions
 import httpx
 from paycore.auth.tokens import mint_token
+from paycore.gateway.schemas import idempotency_key
+from paycore.kit.events import EXCHANGES
 from paycore.kit.mongo import mongo_client
 from paycore.testing import isolated_settings
 from starlette.applications import Starlette
@@ -102,3 +110,51 @@ async def api_client(emu: RunningEmulator, **overrides: Any) -> AsyncIterator[Ap
         client = mongo_client(settings)
         await client.drop_database(settings.mongo_db)
         await client.close()
+        await delete_broker_objects(settings)
+
+
+async def delete_broker_objects(settings: Settings) -> None:
+    """Removes the run's exchanges and event archive (they carry the run's own prefix)."""
+    connection = await aio_pika.connect(settings.rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(f"{settings.broker_prefix}events.archive")
+        for family in EXCHANGES:
+            await channel.exchange_delete(f"{settings.broker_prefix}{family}.exchange")
+
+
+@asynccontextmanager
+async def bound_queue(
+    settings: Settings, exchange: str, routing_key: str = "#"
+) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
+    """An exclusive queue bound to one of the run's exchanges, to watch what is published."""
+    connection = await aio_pika.connect(settings.rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(f"{settings.broker_prefix}{exchange}", routing_key=routing_key)
+        yield queue
+
+
+async def drain(
+    queue: aio_pika.abc.AbstractQueue, settle_seconds: float = 0.5
+) -> list[dict[str, Any]]:
+    """Every message waiting now or arriving until none came for `settle_seconds`."""
+    bodies: list[dict[str, Any]] = []
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < settle_seconds:
+        message = await queue.get(fail=False)
+        if message is None:
+            await asyncio.sleep(0.02)
+            continue
+        await message.ack()
+        bodies.append(json.loads(message.body))
+        quiet_since = time.monotonic()
+    return bodies
+
+
+async def create_order_calls(emu: RunningEmulator, order_id: str) -> list[Any]:
+    """The emulator's record of create-order calls for our order id (executed or replayed)."""
+    key = idempotency_key("create_order", order_id)
+    calls = await emu.control.calls(operation="create_order")
+    return [call for call in calls if call.idempotency_key == key]
