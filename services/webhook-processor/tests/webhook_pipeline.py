@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,10 +15,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import httpx
 import uvicorn
 from cashfree_emulator.testing import RunningEmulator, running_emulator
 from faststream.rabbit import RabbitBroker, RabbitQueue
-from paycore.gateway import CashfreeGateway, Customer, OrderRequest, idempotency_key
+from paycore.gateway import (
+    CashfreeGateway,
+    Customer,
+    OrderRequest,
+    idempotency_key,
+    sign_webhook,
+)
 from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem
 from paycore.kit.broker import make_broker, topic_exchange
 from paycore.kit.crypto import Sealed
@@ -163,6 +172,41 @@ class Pipeline:
         )
         assert order.payment_session_id is not None
         return payment, order.payment_session_id
+
+    async def post_signed(self, body: bytes, **headers: str) -> httpx.Response:
+        """Sends a webhook signed as Cashfree would, straight to the ingress."""
+        timestamp = str(time.time_ns() // 1_000_000)
+        signed = {
+            "content-type": "application/json",
+            "x-webhook-signature": sign_webhook(body, timestamp, SECRET.encode()),
+            "x-webhook-timestamp": timestamp,
+            "x-webhook-version": "2025-01-01",
+            **headers,
+        }
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await client.post(self.webhook_url, content=body, headers=signed)
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        """Environment variables for a processor (or its ops command) in another process."""
+        settings = self.processor
+        env = {
+            **os.environ,
+            "APP_ENV": "test",
+            "LOG_LEVEL": "INFO",
+            "MONGO_URI": settings.mongo_uri,
+            "MONGO_DB": settings.mongo_db,
+            "BROKER_PREFIX": settings.broker_prefix,
+            "REDIS_PREFIX": settings.redis_prefix,
+            "RABBITMQ_URL": settings.rabbitmq_url,
+            "REDIS_URL": settings.redis_url,
+            "RETRY_DELAYS_MS": json.dumps(settings.retry_delays_ms),
+            "OUTBOX_POLL_SECONDS": str(settings.outbox_poll_seconds),
+            "OUTBOX_GRACE_SECONDS": str(settings.outbox_grace_seconds),
+            "CASHFREE_APP_ID": APP_ID,
+            "CASHFREE_SECRET_KEY": SECRET,
+            "CASHFREE_BASE_URL": str(settings.cashfree_base_url),
+        }
+        return env | overrides
 
     async def logs(self, **query: Any) -> list[WebhookLog]:
         cursor = WebhookLog.get_pymongo_collection().find(query)

@@ -1,0 +1,165 @@
+"""Operator commands for stored and dead-lettered webhooks.
+
+    python -m webhook_processor.ops dead-letters [--limit N]
+    python -m webhook_processor.ops replay (--all | --id LOG_ID) [--per-second N]
+    python -m webhook_processor.ops reprocess LOG_ID [--dry-run]
+
+`replay` moves dead-lettered messages back to the work queue (rate limited) after reopening
+their logs, so the running processors apply them again. `reprocess` applies one stored log here
+and now (reopening it if it was final); with `--dry-run` it prints the state change it would
+make and changes nothing. Events written meanwhile are published by the services' outbox
+relays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from aio_pika import IncomingMessage
+from paycore.gateway import CashfreeGateway
+from paycore.kit.broker import ATTEMPT_HEADER, LAST_ERROR_HEADER, Consumer
+from paycore.kit.settings import load_settings
+from paycore.webhooks.models import FINAL_STATUSES
+from paycore.webhooks.repository import WebhookLogRepository
+
+from webhook_processor.settings import Settings
+from webhook_processor.wiring import processor_resources, webhook_service
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m webhook_processor.ops")
+    commands = root.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("dead-letters", help="list dead-lettered webhooks and errors")
+    listing.add_argument("--limit", type=int, default=100)
+    replay = commands.add_parser("replay", help="move dead letters back to the work queue")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true")
+    which.add_argument("--id", dest="log_id", help="the webhook log id (whk_…)")
+    replay.add_argument("--per-second", type=float, default=20.0)
+    reprocess = commands.add_parser("reprocess", help="apply one stored webhook log now")
+    reprocess.add_argument("log_id")
+    reprocess.add_argument("--dry-run", action="store_true")
+    return root
+
+
+def out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    resources, consumer = processor_resources(settings, relays=False)
+    gateway = CashfreeGateway(settings)
+    try:
+        async with resources.running():
+            if args.command == "dead-letters":
+                return await list_dead_letters(consumer, args.limit)
+            if args.command == "replay":
+                return await replay(consumer, args.log_id, args.per_second)
+            service = webhook_service(settings, gateway)
+            if args.dry_run:
+                for line in await service.plan(args.log_id):
+                    out(line)
+                return 0
+            log = await service.get(args.log_id)
+            if log.status in FINAL_STATUSES:
+                await WebhookLogRepository().reopen(log, "reprocessed by an operator")
+            done = await service.process(args.log_id)
+            out(f"{done.log_id} {done.status.value} {done.outcome or ''} {done.reason or ''}")
+            return 0
+    finally:
+        await gateway.aclose()
+
+
+async def list_dead_letters(consumer: Consumer, limit: int) -> int:
+    depth = await consumer.dead_letter_count()
+    logs = await WebhookLogRepository().list_dead_lettered(limit)
+    out(f"dead-letter queue {consumer.dead_letters.name}: {depth} message(s)")
+    for log in logs:
+        line = {
+            "log_id": log.log_id,
+            "event_type": log.event_type,
+            "order_id": log.order_id,
+            "attempts": log.attempts,
+            "received_at": log.received_at.isoformat(),
+            "error": log.last_error or log.reason,
+        }
+        out(json.dumps(line))
+    return 0
+
+
+def log_id_of(message: IncomingMessage) -> str | None:
+    try:
+        data = json.loads(message.body).get("data", {})
+    except (ValueError, AttributeError):
+        return None
+    log_id = data.get("log_id") if isinstance(data, dict) else None
+    return log_id if isinstance(log_id, str) else None
+
+
+async def replay(consumer: Consumer, only: str | None, per_second: float) -> int:
+    """Reopens each dead letter's log and moves the message back to the work queue; with
+    `only`, the other dead letters are put back where they were."""
+    repository = WebhookLogRepository()
+    interval = 1 / per_second if per_second > 0 else 0.0
+    held: list[IncomingMessage] = []
+    replayed = 0
+    try:
+        while (message := await consumer.take_dead_letter()) is not None:
+            log_id = log_id_of(message)
+            if only is not None and log_id != only:
+                held.append(message)  # unacked until the end: not taken again meanwhile
+                continue
+            started = time.monotonic()
+            log = await repository.get(log_id) if log_id else None
+            if log is not None:
+                await repository.reopen(log, "replayed from the dead-letter queue")
+            await requeue(consumer, message)
+            replayed += 1
+            out(f"replayed {log_id or message.message_id}: {describe_error(message)}")
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+    finally:
+        for message in held:
+            await message.nack(requeue=True)
+    out(f"{replayed} replayed")
+    return 0 if replayed or only is None else 1
+
+
+async def requeue(consumer: Consumer, message: IncomingMessage) -> None:
+    """A fresh copy on the work queue (attempts start again), then the dead letter goes."""
+    headers: dict[str, Any] = {
+        key: value
+        for key, value in (message.headers or {}).items()
+        if not key.startswith("x-") and key != ATTEMPT_HEADER
+    }
+    headers["paycore-replayed-at"] = datetime.now(UTC).isoformat()
+    await consumer.broker.publish(
+        message.body,
+        queue=consumer.name,
+        persist=True,
+        headers=headers,
+        content_type=message.content_type,
+        correlation_id=message.correlation_id,
+        message_id=message.message_id,
+    )
+    await message.ack()
+
+
+def describe_error(message: IncomingMessage) -> str:
+    return str((message.headers or {}).get(LAST_ERROR_HEADER, "no error recorded"))[:200]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = load_settings(Settings)
+    return asyncio.run(run(args, settings))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,225 @@
+"""Each kind of webhook, from the emulator through the real ingress, broker and processor."""
+
+import asyncio
+import json
+from decimal import Decimal
+
+from paycore.gateway import Customer, OrderRequest, idempotency_key
+from paycore.invoices.models import Invoice, InvoiceStatus
+from paycore.kit.ids import new_id
+from paycore.payments.models import Payment, PaymentStatus, SettlementStatus
+from paycore.payments.repository import PaymentRepository
+from paycore.refunds.models import RefundSource, RefundStatus
+from paycore.refunds.repository import RefundRepository
+from paycore.webhooks.models import WebhookLog, WebhookStatus
+from webhook_pipeline import Pipeline, eventually
+
+payments = PaymentRepository()
+
+
+async def payment_of(payment_id: str) -> Payment:
+    payment = await payments.get(payment_id)
+    assert payment is not None
+    return payment
+
+
+async def wait_for_logs(
+    pipeline: Pipeline, count: int, timeout: float = 10, **query: object
+) -> list[WebhookLog]:
+    async def done() -> bool:
+        logs = await pipeline.logs(**query)
+        return len(logs) >= count and all(log.processed_at is not None for log in logs)
+
+    await eventually(done, timeout=timeout)
+    return await pipeline.logs(**query)
+
+
+async def paid(pipeline: Pipeline, amount: int = 10_000) -> Payment:
+    payment, session = await pipeline.new_order(amount)
+    await pipeline.emulator.control.pay(session, "SUCCESS")
+    await wait_for_logs(pipeline, 1, order_id=payment.order_id)
+    settled = await payment_of(payment.payment_id)
+    assert settled.status == PaymentStatus.SUCCESS
+    return settled
+
+
+async def test_a_hundred_concurrent_copies_make_one_transition_and_one_email(
+    pipeline: Pipeline,
+) -> None:
+    emails = await pipeline.tap("email.exchange")
+    payment, session = await pipeline.new_order()
+    await pipeline.emulator.control.webhook_fault("duplicate", copies=100)
+
+    await pipeline.emulator.control.pay(session, "SUCCESS")
+
+    attempts = await pipeline.emulator.control.wait_for_events(100, timeout=20)
+    assert {attempt.status_code for attempt in attempts} == {200}
+    [log] = await wait_for_logs(pipeline, 1, order_id=payment.order_id)
+    assert log.status == WebhookStatus.SUCCESS
+    stored = await payment_of(payment.payment_id)
+    assert [r.to_status for r in stored.history if not r.ignored].count("SUCCESS") == 1
+    await asyncio.sleep(1)  # anything duplicated would have been published by now
+    sent = await emails.of_type("email.payment.success", payment_id=payment.payment_id)
+    assert len(sent) == 1
+
+
+async def test_a_failure_arriving_after_the_success_changes_nothing(pipeline: Pipeline) -> None:
+    emails = await pipeline.tap("email.exchange")
+    payment, session = await pipeline.new_order()
+    # The failed attempt's webhook is held back until the success's has been sent.
+    await pipeline.emulator.control.webhook_fault("out_of_order")
+    await pipeline.emulator.control.pay(session, "FAILED")
+    await pipeline.emulator.control.pay(session, "SUCCESS")
+
+    logs = await wait_for_logs(pipeline, 2, order_id=payment.order_id)
+    by_type = {log.event_type: log for log in logs}
+    assert by_type["PAYMENT_FAILED_WEBHOOK"].processed_at > (
+        by_type["PAYMENT_SUCCESS_WEBHOOK"].processed_at
+    )
+    assert by_type["PAYMENT_FAILED_WEBHOOK"].outcome == "refused"
+    stored = await payment_of(payment.payment_id)
+    assert stored.status == PaymentStatus.SUCCESS
+    late = [r for r in stored.history if r.to_status == "FAILED"]
+    assert len(late) == 1
+    assert late[0].ignored
+    invoice = await Invoice.find_one(Invoice.invoice_number == payment.invoice_number)
+    assert invoice is not None
+    assert invoice.status == InvoiceStatus.PAID
+    await asyncio.sleep(0.5)
+    assert await emails.of_type("email.payment.failed", payment_id=payment.payment_id) == []
+
+
+async def test_a_refund_made_in_the_dashboard_is_adopted(pipeline: Pipeline) -> None:
+    payment = await paid(pipeline, amount=10_000)
+
+    await pipeline.emulator.control.dashboard_refund(payment.order_id, Decimal("40.00"))
+
+    logs = await wait_for_logs(pipeline, 2, order_id=payment.order_id)
+    [refund_log] = [log for log in logs if log.event_type == "REFUND_STATUS_WEBHOOK"]
+    assert refund_log.status == WebhookStatus.SUCCESS
+    assert refund_log.outcome == "adopted"
+    refunds = await RefundRepository().list_for_payment(payment.payment_id)
+    assert [(r.source, r.status, r.amount) for r in refunds] == [
+        (RefundSource.GATEWAY, RefundStatus.SUCCESS, 4_000)
+    ]
+    stored = await payment_of(payment.payment_id)
+    assert stored.status == PaymentStatus.PARTIALLY_REFUNDED
+    assert stored.refunded_amount == 4_000
+    invoice = await Invoice.find_one(Invoice.invoice_number == payment.invoice_number)
+    assert invoice is not None
+    assert invoice.status == InvoiceStatus.PARTIALLY_REFUNDED
+
+
+async def test_a_webhook_for_an_unknown_order_is_kept_as_an_orphan_and_alerts(
+    pipeline: Pipeline,
+) -> None:
+    emails = await pipeline.tap("email.exchange", "email.admin.alert")
+    order_id = new_id("ord")  # exists at the gateway only
+    order = await pipeline.gateway.create_order(
+        OrderRequest(
+            order_id=order_id,
+            amount_minor=5_000,
+            currency="INR",
+            customer=Customer(customer_id="cus_x", phone="9999999999"),
+        ),
+        idempotency_key=idempotency_key("order", order_id),
+    )
+    assert order.payment_session_id is not None
+
+    await pipeline.emulator.control.pay(order.payment_session_id, "SUCCESS")
+
+    [log] = await wait_for_logs(pipeline, 1, order_id=order_id)
+    assert log.status == WebhookStatus.ORPHANED
+
+    async def alerted() -> bool:
+        found = await emails.of_type("email.admin.alert", log_id=log.log_id)
+        return [event.data["alert"] for event in found] == ["webhook_unknown_order"]
+
+    await eventually(alerted)
+
+
+async def test_an_unknown_event_type_is_stored_and_acknowledged(pipeline: Pipeline) -> None:
+    body = json.dumps({"type": "DISPUTE_CREATED", "data": {"dispute": {"dispute_id": "1"}}})
+
+    answer = await pipeline.post_signed(body.encode())
+
+    assert answer.status_code == 200
+    [log] = await wait_for_logs(pipeline, 1, event_type="DISPUTE_CREATED")
+    assert log.status == WebhookStatus.IGNORED
+    assert log.raw_body() == body.encode()
+
+
+async def test_an_amount_mismatch_never_marks_success_and_alerts(pipeline: Pipeline) -> None:
+    emails = await pipeline.tap("email.exchange")
+    payment, session = await pipeline.new_order(amount=10_000)
+    await pipeline.emulator.control.webhook_fault("amount_mismatch", amount_delta="1.00")
+
+    await pipeline.emulator.control.pay(session, "SUCCESS")
+
+    [log] = await wait_for_logs(pipeline, 1, order_id=payment.order_id)
+    assert log.status == WebhookStatus.FAILED
+    assert log.outcome == "amount_mismatch"
+    assert log.discrepancy == {
+        "expected_amount": 10_000,
+        "expected_currency": "INR",
+        "reported_amount": 10_100,
+        "reported_currency": "INR",
+    }
+    stored = await payment_of(payment.payment_id)
+    assert stored.status == PaymentStatus.PENDING
+    assert any(r.evidence.reference == log.log_id and r.ignored for r in stored.history)
+
+    async def alerted() -> bool:
+        return len(await emails.of_type("email.admin.alert", log_id=log.log_id)) == 1
+
+    await eventually(alerted)
+    assert await emails.of_type("email.payment.success", payment_id=payment.payment_id) == []
+
+
+async def test_a_settlement_is_recorded_on_the_payment(pipeline: Pipeline) -> None:
+    events = await pipeline.tap("payment.exchange", "payment.settled")
+    payment = await paid(pipeline)
+
+    await pipeline.emulator.control.settle(payment.order_id, "SUCCESS")
+
+    async def settled() -> bool:
+        stored = await payment_of(payment.payment_id)
+        return stored.settlement is not None
+
+    await eventually(settled)
+    stored = await payment_of(payment.payment_id)
+    assert stored.settlement is not None
+    assert stored.settlement.status == SettlementStatus.SETTLED
+    assert stored.settlement.utr
+    assert stored.settlement.settled_amount is not None
+    assert stored.settlement.settled_amount < 10_000  # minus charges
+
+    async def announced() -> bool:
+        return len(await events.of_type("payment.settled", payment_id=payment.payment_id)) == 1
+
+    await eventually(announced)
+
+
+async def test_a_gateway_auto_refund_is_recorded_without_touching_our_amounts(
+    pipeline: Pipeline,
+) -> None:
+    alerts = await pipeline.tap("email.exchange", "email.admin.alert")
+    payment = await paid(pipeline)
+
+    await pipeline.emulator.control.auto_refund(payment.order_id)
+
+    # The emulator first records the duplicate payment (its own PAYMENT_SUCCESS webhook).
+    auto_refunds = {"order_id": payment.order_id, "event_type": "AUTO_REFUND_STATUS_WEBHOOK"}
+    [auto] = await wait_for_logs(pipeline, 1, **auto_refunds)
+    assert auto.status == WebhookStatus.SUCCESS
+    assert auto.outcome == "recorded"
+    stored = await payment_of(payment.payment_id)
+    assert stored.status == PaymentStatus.SUCCESS
+    assert stored.captured_amount == payment.captured_amount
+    assert stored.refunded_amount == 0
+
+    async def alerted() -> bool:
+        found = await alerts.of_type("email.admin.alert", log_id=auto.log_id)
+        return [event.data["alert"] for event in found] == ["gateway_auto_refund"]
+
+    await eventually(alerted)
