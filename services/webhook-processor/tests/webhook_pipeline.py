@@ -30,6 +30,7 @@ from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem
 from paycore.kit.broker import make_broker, topic_exchange
 from paycore.kit.crypto import Sealed
 from paycore.kit.events import EventEnvelope
+from paycore.kit.mongo import connect_mongo
 from paycore.kit.service import InfraSettings
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.testing import create_payment, isolated_settings, unique_suffix
@@ -39,6 +40,7 @@ from webhook_ingress.app import build_app as build_ingress
 from webhook_ingress.settings import Settings as IngressSettings
 from webhook_processor.app import build_app as build_processor
 from webhook_processor.settings import Settings as ProcessorSettings
+from webhook_processor.wiring import MODELS
 
 WEBHOOK_PATH = "/api/v1/webhooks/cashfree"
 SECRET = "TEST_SECRET_KEY"  # the emulator's default merchant secret, also its webhook key
@@ -263,6 +265,10 @@ async def running_pipeline(
             ingress_url = await stack.enter_async_context(serving(build_ingress(ingress), sock))
             if processor:
                 await stack.enter_async_context(lifespan_of(build_processor(processor_config)))
+            else:
+                # No processor: bind the domain models for the test all the same.
+                client = await connect_mongo(base, MODELS)
+                stack.push_async_callback(client.close)
             pipeline = Pipeline(base, emu, ingress_url, ingress, processor_config, gateway, broker)
             try:
                 yield pipeline
