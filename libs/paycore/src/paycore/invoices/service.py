@@ -191,7 +191,12 @@ class InvoiceService:
                 "payment_id": previous_payment_id,
             },
             {
-                "$set": {"payment_id": payment_id, "updated_at": datetime.now(UTC)},
+                # The new payment's versions start again from 0: so must the guard of `sync`.
+                "$set": {
+                    "payment_id": payment_id,
+                    "payment_version": -1,
+                    "updated_at": datetime.now(UTC),
+                },
                 "$inc": {"version": 1},
             },
         )

@@ -1,0 +1,234 @@
+"""Invoices: issued with totals we compute, read by their issuer, paid through a payment whose
+status the invoice follows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cashfree_emulator.testing import RunningEmulator
+from paycore.invoices.models import Invoice
+from payments_api.testing import ApiClient, new_key, new_user
+
+INVOICES = "/api/v1/invoices"
+
+
+def invoice_body(number: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "invoice_number": number,
+        "currency": "INR",
+        "issue_date": "2026-11-01",
+        "due_date": "2026-11-30",
+        "client": {
+            "name": "Meera Traders",
+            "email": "accounts@meera.example",
+            "phone": "9123456780",
+            "address": "12 MG Road, Bengaluru",
+        },
+        "items": [
+            {"description": "Consulting", "quantity": 3, "unit_price": 10_000},
+            {"description": "Travel", "quantity": 1, "unit_price": 2_550},
+        ],
+        "tax_rate": "18",
+    }
+    body.update(overrides)
+    return body
+
+
+def number() -> str:
+    return "INV-" + new_key()[:12].upper()
+
+
+async def issue(api: ApiClient, user: str, body: dict[str, Any], key: str | None = None) -> Any:
+    return await api.http.post(INVOICES, json=body, headers=api.headers(user, key=key or new_key()))
+
+
+class TestCreate:
+    async def test_computes_subtotal_tax_and_total(self, api: ApiClient) -> None:
+        response = await issue(api, new_user(), invoice_body(number()))
+        assert response.status_code == 201, response.text
+        data = response.json()["data"]
+        assert data["subtotal"] == 32_550
+        assert data["tax"] == 5_859  # 18 % of 32 550 = 5 859.0
+        assert data["total"] == 38_409
+        assert data["status"] == "UNPAID"
+        assert [item["amount"] for item in data["items"]] == [30_000, 2_550]
+
+    async def test_tax_rounds_half_up_to_the_paisa(self, api: ApiClient) -> None:
+        body = invoice_body(
+            number(),
+            items=[{"description": "Widget", "quantity": 1, "unit_price": 1_005}],
+            tax_rate=12.5,
+        )
+        data = (await issue(api, new_user(), body)).json()["data"]
+        assert data["tax"] == 126  # 125.625 → 126
+        assert data["tax_rate_bps"] == 1_250
+
+    async def test_refuses_totals_that_do_not_add_up(self, api: ApiClient) -> None:
+        body = invoice_body(number(), subtotal=32_550, tax=5_859, total=40_000)
+        response = await issue(api, new_user(), body)
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "invoice_totals_mismatch"
+        assert error["details"]["differences"] == {"total": {"sent": 40_000, "expected": 38_409}}
+
+    async def test_accepts_matching_totals_and_item_amounts(self, api: ApiClient) -> None:
+        items = [{"description": "Consulting", "quantity": 2, "unit_price": 500, "amount": 1_000}]
+        body = invoice_body(number(), items=items, tax_rate=0, subtotal=1_000, tax=0, total=1_000)
+        assert (await issue(api, new_user(), body)).status_code == 201
+
+    async def test_an_invoice_number_is_issued_once(self, api: ApiClient) -> None:
+        user, invoice_number = new_user(), number()
+        assert (await issue(api, user, invoice_body(invoice_number))).status_code == 201
+        again = await issue(api, user, invoice_body(invoice_number, notes="second"))
+        assert again.status_code == 409
+        assert again.json()["error"]["code"] == "invoice_already_exists"
+
+    async def test_client_contact_details_are_sealed(self, api: ApiClient) -> None:
+        invoice_number = number()
+        await issue(api, new_user(), invoice_body(invoice_number))
+        raw = await Invoice.get_pymongo_collection().find_one({"invoice_number": invoice_number})
+        text = str(raw)
+        assert "accounts@meera.example" not in text
+        assert "9123456780" not in text
+        assert "MG Road" not in text
+
+    async def test_due_date_before_issue_date_is_invalid(self, api: ApiClient) -> None:
+        body = invoice_body(number(), due_date="2026-10-01")
+        response = await issue(api, new_user(), body)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "validation_error"
+
+
+class TestRead:
+    async def test_lists_the_callers_invoices_newest_first(self, api: ApiClient) -> None:
+        user = new_user()
+        numbers = [number() for _ in range(3)]
+        for invoice_number in numbers:
+            await issue(api, user, invoice_body(invoice_number))
+        await issue(api, new_user(), invoice_body(number()))
+        headers = api.headers(user, "read")
+        page = (await api.http.get(f"{INVOICES}?limit=2", headers=headers)).json()["data"]
+        assert [i["invoice_number"] for i in page["items"]] == numbers[::-1][:2]
+        rest = await api.http.get(
+            f"{INVOICES}?limit=2&cursor={page['next_cursor']}", headers=headers
+        )
+        assert [i["invoice_number"] for i in rest.json()["data"]["items"]] == [numbers[0]]
+
+    async def test_someone_elses_invoice_is_not_found(self, api: ApiClient) -> None:
+        invoice_number = number()
+        await issue(api, new_user(), invoice_body(invoice_number))
+        response = await api.http.get(
+            f"{INVOICES}/{invoice_number}", headers=api.headers(new_user(), "read")
+        )
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "invoice_not_found"
+
+    async def test_admin_filters_every_users_invoices_by_client_email(self, api: ApiClient) -> None:
+        email = f"{new_key()[:8]}@client.example"
+        client = {"name": "Client", "email": email}
+        mine, theirs = number(), number()
+        await issue(api, new_user(), invoice_body(mine, client=client))
+        await issue(api, new_user(), invoice_body(theirs, client=client))
+        response = await api.http.get(
+            f"{INVOICES}?client_email={email.upper()}", headers=api.headers("ops", "admin")
+        )
+        assert {i["invoice_number"] for i in response.json()["data"]["items"]} == {mine, theirs}
+        as_user = await api.http.get(
+            f"{INVOICES}?client_email={email}", headers=api.headers(new_user(), "read")
+        )
+        assert as_user.json()["data"]["items"] == []
+
+
+class TestPay:
+    async def test_pay_creates_the_payment_and_the_invoice_follows_it(
+        self, api: ApiClient, emu: RunningEmulator
+    ) -> None:
+        user, invoice_number = new_user(), number()
+        await issue(api, user, invoice_body(invoice_number))
+        paid = await api.http.post(
+            f"{INVOICES}/{invoice_number}/pay", headers=api.headers(user, key=new_key())
+        )
+        assert paid.status_code == 201, paid.text
+        payment = paid.json()["data"]
+        assert payment["amount"] == 38_409
+        assert payment["invoice_number"] == invoice_number
+        again = await api.http.post(
+            f"{INVOICES}/{invoice_number}/pay", headers=api.headers(user, key=new_key())
+        )
+        assert again.status_code == 200  # the open payment's checkout, not a second order
+        assert again.json()["data"]["payment_id"] == payment["payment_id"]
+
+        await emu.control.pay(payment["payment_session_id"], "SUCCESS")
+        await api.http.post(
+            "/api/v1/payments/verify",
+            json={"payment_id": payment["payment_id"]},
+            headers=api.headers(user),
+        )
+        invoice = await api.http.get(f"{INVOICES}/{invoice_number}", headers=api.headers(user))
+        assert invoice.json()["data"]["status"] == "PAID"
+        assert invoice.json()["data"]["payment_id"] == payment["payment_id"]
+
+        refund = await api.http.post(
+            "/api/v1/refunds/initiate",
+            json={"payment_id": payment["payment_id"], "amount": 409},
+            headers=api.headers(user, key=new_key()),
+        )
+        assert refund.status_code == 202
+        invoice = await api.http.get(f"{INVOICES}/{invoice_number}", headers=api.headers(user))
+        assert invoice.json()["data"]["status"] == "REFUND_INITIATING"
+
+        third = await api.http.post(
+            f"{INVOICES}/{invoice_number}/pay", headers=api.headers(user, key=new_key())
+        )
+        assert third.status_code == 409
+        assert third.json()["error"]["code"] == "invoice_already_paid"
+
+    async def test_a_failed_payment_can_be_followed_by_another(
+        self, api: ApiClient, emu: RunningEmulator
+    ) -> None:
+        user, invoice_number = new_user(), number()
+        await issue(api, user, invoice_body(invoice_number))
+        url = f"{INVOICES}/{invoice_number}/pay"
+        first = (await api.http.post(url, headers=api.headers(user, key=new_key()))).json()["data"]
+        await emu.control.pay(first["payment_session_id"], "FAILED")
+        await api.http.post(
+            "/api/v1/payments/verify",
+            json={"payment_id": first["payment_id"]},
+            headers=api.headers(user),
+        )
+        second = await api.http.post(url, headers=api.headers(user, key=new_key()))
+        assert second.status_code == 201
+        second_payment = second.json()["data"]
+        assert second_payment["payment_id"] != first["payment_id"]
+        await emu.control.pay(second_payment["payment_session_id"], "SUCCESS")
+        await api.http.post(
+            "/api/v1/payments/verify",
+            json={"payment_id": second_payment["payment_id"]},
+            headers=api.headers(user),
+        )
+        invoice = await api.http.get(f"{INVOICES}/{invoice_number}", headers=api.headers(user))
+        assert invoice.json()["data"]["status"] == "PAID"
+
+    async def test_create_payment_for_an_invoice_must_match_its_total(self, api: ApiClient) -> None:
+        user, invoice_number = new_user(), number()
+        await issue(api, user, invoice_body(invoice_number))
+        wrong = await api.create_payment(user, amount=100, invoice_number=invoice_number)
+        assert wrong.status_code == 422
+        assert wrong.json()["error"]["code"] == "invoice_amount_mismatch"
+        right = await api.create_payment(user, amount=38_409, invoice_number=invoice_number)
+        assert right.status_code == 201
+        invoice = await api.http.get(f"{INVOICES}/{invoice_number}", headers=api.headers(user))
+        assert invoice.json()["data"]["payment_id"] == right.json()["data"]["payment_id"]
+
+    async def test_an_invoice_without_a_phone_needs_one_to_pay(self, api: ApiClient) -> None:
+        user, invoice_number = new_user(), number()
+        client = {"name": "No Phone Ltd", "email": "np@example.com"}
+        await issue(api, user, invoice_body(invoice_number, client=client))
+        url = f"{INVOICES}/{invoice_number}/pay"
+        missing = await api.http.post(url, headers=api.headers(user, key=new_key()))
+        assert missing.status_code == 400
+        assert missing.json()["error"]["code"] == "customer_phone_required"
+        given = await api.http.post(
+            url, json={"customer_phone": "9000000001"}, headers=api.headers(user, key=new_key())
+        )
+        assert given.status_code == 201
