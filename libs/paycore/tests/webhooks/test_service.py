@@ -1,0 +1,114 @@
+"""The processing use case against the real database (no broker: events stay in outboxes)."""
+
+import hashlib
+from collections.abc import AsyncIterator
+
+import pytest
+from paycore.invoices.models import Invoice
+from paycore.kit.ids import new_id
+from paycore.kit.mongo import connect_mongo
+from paycore.payments.models import Payment, SettlementStatus, Transaction
+from paycore.payments.repository import PaymentRepository
+from paycore.refunds.models import Refund
+from paycore.testing import create_payment, isolated_settings
+from paycore.webhooks.errors import MalformedWebhook
+from paycore.webhooks.models import WebhookLog, WebhookStatus
+from paycore.webhooks.repository import WebhookLogRepository
+from paycore.webhooks.service import WebhookService
+
+
+@pytest.fixture
+async def db() -> AsyncIterator[None]:
+    settings = isolated_settings()
+    client = await connect_mongo(settings, [WebhookLog, Payment, Transaction, Refund, Invoice])
+    yield
+    await client.drop_database(settings.mongo_db)
+    await client.close()
+
+
+async def stored_log(event_type: str, body: bytes) -> WebhookLog:
+    log = WebhookLog(
+        log_id=new_id("whk"),
+        event_id=new_id("evt"),
+        event_type=event_type,
+        webhook_version="2025-01-01",
+        body=body.decode(),
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        signature="sig",
+        timestamp="0",
+    )
+    await WebhookLogRepository().insert(log)
+    return log
+
+
+def settlement_body(event_type: str, order_id: str) -> bytes:
+    return (
+        f'{{"data":{{"settlement":{{"settlement_id":738,"order_id":"{order_id}","utr":1644822317781212,'
+        f'"settlement_amount":97.94,"service_charge":1.75,"service_tax":0.31}}}},"type":"{event_type}"}}'
+    ).encode()
+
+
+@pytest.mark.usefixtures("db")
+class TestSettlement:
+    async def test_a_late_earlier_stage_does_not_undo_a_later_one(self) -> None:
+        payment = await create_payment()
+        service = WebhookService()
+        for event_type in ("SETTLEMENT_SUCCESS", "SETTLEMENT_INITIATED"):
+            log = await stored_log(event_type, settlement_body(event_type, payment.order_id))
+            await service.process(log.log_id)
+
+        stored = await PaymentRepository().get(payment.payment_id)
+        assert stored is not None
+        assert stored.settlement is not None
+        assert stored.settlement.status == SettlementStatus.SETTLED
+        assert stored.settlement.settled_amount == 9_794
+        assert [e.envelope.type for e in stored.outbox] == ["payment.settled"]
+
+    async def test_a_reversal_is_recorded_and_alerts(self) -> None:
+        payment = await create_payment()
+        service = WebhookService()
+        for event_type in ("SETTLEMENT_SUCCESS", "SETTLEMENT_REVERSED"):
+            log = await stored_log(event_type, settlement_body(event_type, payment.order_id))
+            done = await service.process(log.log_id)
+
+        assert [e.envelope.data["alert"] for e in done.outbox] == ["settlement_reversed"]
+        stored = await PaymentRepository().get(payment.payment_id)
+        assert stored is not None
+        assert stored.settlement is not None
+        assert stored.settlement.status == SettlementStatus.REVERSED
+
+
+@pytest.mark.usefixtures("db")
+class TestFailures:
+    async def test_a_retried_failure_keeps_the_log_open_with_a_retry_event(self) -> None:
+        log = await stored_log("PAYMENT_SUCCESS_WEBHOOK", b"{}")
+        service = WebhookService()
+        with pytest.raises(MalformedWebhook) as failure:
+            await service.process(log.log_id)
+
+        await service.record_failure(log.log_id, failure.value, attempt=0, will_retry=True)
+
+        noted = await service.get(log.log_id)
+        assert noted.status == WebhookStatus.PROCESSING
+        assert [e.envelope.type for e in noted.outbox] == ["webhook.cashfree.retry"]
+
+    async def test_a_final_failure_is_dead_lettered_with_its_events(self) -> None:
+        log = await stored_log("PAYMENT_SUCCESS_WEBHOOK", b"{}")
+        service = WebhookService()
+        with pytest.raises(MalformedWebhook) as failure:
+            await service.process(log.log_id)
+
+        await service.record_failure(log.log_id, failure.value, attempt=0, will_retry=False)
+
+        failed = await service.get(log.log_id)
+        assert failed.status == WebhookStatus.FAILED
+        assert failed.dead_lettered
+        assert "MalformedWebhook" in (failed.last_error or "")
+        assert [e.envelope.type for e in failed.outbox] == [
+            "webhook.cashfree.failed",
+            "webhook.cashfree.deadletter",
+            "analytics.webhook.failure",
+            "email.admin.alert",
+        ]
+        # A later delivery of the same message changes nothing.
+        assert (await service.process(log.log_id)).version == failed.version
