@@ -1,20 +1,54 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
+from paycore.audit.models import AuditHead, AuditRecord
+from paycore.gateway import CashfreeGateway
+from paycore.invoices.models import Invoice
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
+from paycore.payments.models import Payment, Transaction
+from paycore.refunds.execution import RefundExecutor
+from paycore.refunds.models import Refund
 from starlette.applications import Starlette
 
+from refund_worker.locks import RefundLocks
 from refund_worker.settings import Settings
+from refund_worker.subscribers import RefundPoller, RefundSubscriber
+
+CONSUMER = "refund-worker.refunds"
 
 
 def build_app(settings: Settings) -> Starlette:
-    resources = Resources(settings)
+    resources = Resources(
+        settings,
+        models=[Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead],
+        outboxes=[(Payment, "payment_id"), (Refund, "refund_id")],
+    )
+    consumer = resources.consumer(CONSUMER, "refund.exchange", ("refund.initiated",))
+    gateway = CashfreeGateway(settings)
+    executor = RefundExecutor(gateway)
+    locks = RefundLocks(resources, settings.refund_lock_seconds)
+    consumer.subscribe(RefundSubscriber(executor, locks).handle)
+    poller = RefundPoller(
+        executor,
+        locks,
+        after=timedelta(seconds=settings.refund_poll_after_seconds),
+        interval=settings.refund_poll_interval_seconds,
+        batch=settings.refund_poll_batch,
+    )
+
+    async def poll_refunds(resources: Resources) -> None:
+        await poller.run_forever()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with resources.running():
-            app.state.resources = resources
-            yield
+        try:
+            async with resources.running(loops=[poll_refunds]):
+                app.state.resources = resources
+                app.state.executor = executor
+                yield
+        finally:
+            await gateway.aclose()
 
     return create_app(settings.service_name, [], lifespan=lifespan, checks=resources.checks())

@@ -1,7 +1,16 @@
 from paycore.kit.service import InfraSettings
 from paycore.kit.settings import CashfreeSettings
+from pydantic import Field
 
 
 class Settings(InfraSettings, CashfreeSettings):
     service_name: str = "refund-worker"
     port: int = 9102
+    # A refund still waiting for the gateway's outcome this long after its last change is
+    # asked about (Get Refund), and asked again every this long while it stays open.
+    refund_poll_after_seconds: float = Field(default=600.0, gt=0)
+    refund_poll_interval_seconds: float = Field(default=30.0, gt=0)
+    refund_poll_batch: int = Field(default=50, ge=1, le=1000)
+    # One refund is worked on by one delivery or poll at a time; longer than a gateway call
+    # with its retries can last.
+    refund_lock_seconds: float = Field(default=120.0, gt=0)

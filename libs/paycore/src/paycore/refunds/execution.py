@@ -1,0 +1,282 @@
+"""Executing a requested refund at the gateway, safe to repeat any number of times.
+
+Our `refund_id` is the gateway's refund id and every create carries the same idempotency key,
+so no retry can make a second refund at the gateway. When an earlier attempt may have reached
+the gateway (a timeout, a lost answer, a redelivered message), the gateway is asked for the
+refund before anything is created again. Whatever the gateway answers is applied through
+`RefundService.apply_gateway_refund`, which applies a final status once, whoever comes first:
+this executor, a REFUND_STATUS webhook, or a poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from loguru import logger
+
+from paycore.audit.models import Actor
+from paycore.audit.trail import AuditTrail
+from paycore.gateway.errors import (
+    GatewayConflict,
+    GatewayIdempotencyError,
+    GatewayNotFound,
+    GatewayTimeout,
+    GatewayValidationError,
+)
+from paycore.gateway.interface import PaymentGateway
+from paycore.gateway.schemas import Refund as GatewayRefund
+from paycore.gateway.schemas import RefundRequest, idempotency_key
+from paycore.invoices.sync import sync_invoice
+from paycore.kit.errors import AppError
+from paycore.kit.events import OutboxEvent
+from paycore.kit.state import Evidence
+from paycore.payments.models import Payment
+from paycore.refunds.metrics import observe_refund_finished
+from paycore.refunds.models import Refund, RefundStatus
+from paycore.refunds.service import RefundService
+from paycore.refunds.states import FINAL
+
+R = RefundStatus
+WORKER: Final = Actor(kind="service", id="refund-worker")
+# Cashfree's refund_note: 3 to 100 characters, or none.
+_NOTE_LENGTH: Final = range(3, 101)
+
+
+class RefundOutcomeUnknown(AppError):
+    """The gateway may or may not have made the refund; it is looked up before any retry."""
+
+    code = "refund_outcome_unknown"
+    status = 504
+    retryable = True
+
+
+class RefundDiffersAtGateway(AppError):
+    """The gateway holds this refund id with another amount, or refuses our idempotency key."""
+
+    code = "refund_differs_at_gateway"
+    status = 409
+
+
+class RefundExecutor:
+    def __init__(
+        self,
+        gateway: PaymentGateway,
+        refunds: RefundService | None = None,
+        audit: AuditTrail | None = None,
+        actor: Actor = WORKER,
+    ) -> None:
+        self.gateway = gateway
+        self.refunds = refunds or RefundService()
+        self.audit = audit or AuditTrail()
+        self.actor = actor
+
+    async def submit(self, refund_id: str) -> Refund:
+        """Moves the refund to PROCESSING and gets it made at the gateway (or finds it there)."""
+        refund = await self.refunds.get(refund_id)
+        if refund.status in FINAL:
+            # Already decided; finish the payment side in case an earlier run stopped halfway.
+            await self._finish_payment(refund)
+            return refund
+        refund = await self.refunds.mark_processing(refund_id)
+        if refund.status != R.PROCESSING:
+            return refund  # decided meanwhile (a webhook was faster)
+        first_attempt = refund.submit_attempts <= 1 and refund.gateway_status is None
+        answer = None if first_attempt else await self._lookup(refund)
+        if answer is None:
+            answer = await self._create(refund)
+            if answer is None:
+                return await self.refunds.get(refund_id)  # refused and recorded as FAILED
+        return await self.apply(answer, via="create_refund")
+
+    async def poll(self, refund: Refund) -> Refund:
+        """Asks the gateway about a refund that has waited too long for its outcome."""
+        if refund.status == R.INITIATED:
+            return await self.submit(refund.refund_id)
+        answer = await self._lookup(refund)
+        if answer is None:
+            # Never reached the gateway (every attempt failed before it got there): make it now,
+            # with the same key as always.
+            answer = await self._create(refund)
+            if answer is None:
+                return await self.refunds.get(refund.refund_id)
+        updated = await self.apply(answer, via="poll")
+        if updated.status == R.PROCESSING:
+            # Still open: look again after the poll interval, not on every pass.
+            touched = await self.refunds.repository.update_fields(updated, {})
+            return touched or updated
+        return updated
+
+    async def poll_stale(
+        self, older_than: timedelta, limit: int = 50, statuses: Iterable[RefundStatus] = ()
+    ) -> list[Refund]:
+        """The refunds waiting longer than `older_than` for the gateway (PROCESSING, and
+        INITIATED ones nobody picked up), oldest update first."""
+        cutoff = datetime.now(UTC) - older_than
+        return await self.refunds.repository.list_stale(
+            list(statuses) or [R.PROCESSING, R.INITIATED], cutoff, limit
+        )
+
+    async def apply(self, answer: GatewayRefund, *, via: str) -> Refund:
+        """Applies a gateway answer (final statuses once) and keeps the invoice in step."""
+        before = await self.refunds.repository.get(answer.refund_id)
+        payment_before = await self._payment(before.payment_id) if before else None
+        evidence = Evidence(
+            source="gateway",
+            reference=answer.gateway_refund_id,
+            detail={"via": via, "gateway_status": answer.status.value},
+        )
+        refund = await self.refunds.apply_gateway_refund(answer, evidence)
+        payment = await self._finish_payment(refund)
+        if before is not None and before.status != refund.status:
+            await self._record_outcome(before, refund, payment_before, payment)
+        elif before is not None and before.cf_refund_id is None and refund.cf_refund_id:
+            await self.audit.append(
+                self.actor,
+                "refund.submitted",
+                "refund",
+                refund.refund_id,
+                before={"status": before.status.value},
+                after={
+                    "status": refund.status.value,
+                    "gateway_status": refund.gateway_status,
+                    "cf_refund_id": refund.cf_refund_id,
+                    "amount": refund.amount,
+                    "currency": refund.currency,
+                },
+            )
+        logger.info(
+            "gateway refund applied",
+            refundId=refund.refund_id,
+            paymentId=refund.payment_id,
+            gatewayStatus=answer.status.value,
+            status=refund.status.value,
+            via=via,
+        )
+        return refund
+
+    async def _lookup(self, refund: Refund) -> GatewayRefund | None:
+        """The gateway's refund, or None if it has none under our id."""
+        try:
+            return await self.gateway.get_refund(refund.order_id, refund.refund_id)
+        except GatewayNotFound:
+            return None
+        except GatewayTimeout as exc:
+            raise RefundOutcomeUnknown(refund_id=refund.refund_id) from exc
+
+    async def _create(self, refund: Refund) -> GatewayRefund | None:
+        """Creates the refund at the gateway; None if the gateway refused it (then recorded as
+        FAILED and its reservation released)."""
+        note = refund.reason.strip()[:100] if refund.reason else None
+        request = RefundRequest(
+            order_id=refund.order_id,
+            refund_id=refund.refund_id,
+            amount_minor=refund.amount,
+            currency=refund.currency,
+            note=note if note and len(note) in _NOTE_LENGTH else None,
+        )
+        try:
+            return await self.gateway.create_refund(
+                request, idempotency_key=idempotency_key("create_refund", refund.refund_id)
+            )
+        except GatewayTimeout as exc:
+            # The client already looked for it once; the next attempt looks again first.
+            raise RefundOutcomeUnknown(refund_id=refund.refund_id) from exc
+        except GatewayIdempotencyError as exc:
+            await self._alert_differs(refund, exc)
+            raise RefundDiffersAtGateway(refund_id=refund.refund_id) from exc
+        except (GatewayValidationError, GatewayConflict) as exc:
+            if exc.http_status is None:  # our client's own check: another amount under our id
+                await self._alert_differs(refund, exc)
+                raise RefundDiffersAtGateway(refund_id=refund.refund_id) from exc
+            await self._refused(refund, exc.gateway_code or exc.code, exc.message)
+            return None
+
+    async def _refused(self, refund: Refund, code: str, message: str) -> None:
+        """The gateway will not make this refund (it made none): FAILED, reservation back."""
+        evidence = Evidence(
+            source="gateway", detail={"via": "create_refund", "refused": code, "message": message}
+        )
+        payment_before = await self._payment(refund.payment_id)
+        failed = await self.refunds.transition(
+            refund.refund_id,
+            R.FAILED,
+            evidence,
+            changes={"failure_reason": f"{code}: {message}"[:300], "completed_at": _now()},
+        )
+        payment = await self._finish_payment(failed)
+        if failed.status == R.FAILED and refund.status != R.FAILED:
+            await self._record_outcome(refund, failed, payment_before, payment)
+        logger.warning("gateway refused the refund", refundId=refund.refund_id, code=code)
+
+    async def _finish_payment(self, refund: Refund) -> Payment | None:
+        """Settles or releases the reservation (once) and syncs the invoice; safe to repeat."""
+        await self.refunds.apply_to_payment(refund)
+        payment = await self._payment(refund.payment_id)
+        await sync_invoice(payment)
+        return payment
+
+    async def _payment(self, payment_id: str) -> Payment | None:
+        return await self.refunds.payments.repository.get(payment_id)
+
+    async def _record_outcome(
+        self,
+        before: Refund,
+        after: Refund,
+        payment_before: Payment | None,
+        payment_after: Payment | None,
+    ) -> None:
+        await self.audit.append(
+            self.actor,
+            f"refund.{after.status.value.lower()}",
+            "refund",
+            after.refund_id,
+            before={"status": before.status.value, "amount": before.amount},
+            after={
+                "status": after.status.value,
+                "gateway_status": after.gateway_status,
+                "cf_refund_id": after.cf_refund_id,
+                "arn": after.arn,
+                "failure_reason": after.failure_reason,
+            },
+        )
+        if payment_before is not None and payment_after is not None:
+            moved = _money(payment_before) != _money(payment_after)
+            if moved:
+                await self.audit.append(
+                    self.actor,
+                    "payment.refund_applied",
+                    "payment",
+                    payment_after.payment_id,
+                    before=_money(payment_before),
+                    after={**_money(payment_after), "refund_id": after.refund_id},
+                )
+        if after.status in FINAL:
+            observe_refund_finished(after)
+
+    async def _alert_differs(self, refund: Refund, error: Exception) -> None:
+        """Money may have moved under our id in a way we did not ask for: tell the operators."""
+        alert = OutboxEvent.of(
+            "email.admin.alert",
+            {
+                "alert": "refund_differs_at_gateway",
+                "severity": "critical",
+                **refund.summary(),
+                "error": str(error)[:300],
+            },
+        )
+        await self.refunds.repository.update_fields(refund, {}, events=[alert])
+
+
+def _money(payment: Payment) -> dict[str, Any]:
+    return {
+        "status": payment.status.value,
+        "refunded_amount": payment.refunded_amount,
+        "refund_reserved_amount": payment.refund_reserved_amount,
+        "refundable_amount": payment.refundable_amount,
+    }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

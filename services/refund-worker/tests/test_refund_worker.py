@@ -1,0 +1,246 @@
+"""The refund-worker on the real broker and database against the Cashfree emulator."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from cashfree_emulator.testing import RunningEmulator
+from paycore.audit.models import AuditRecord
+from paycore.audit.trail import AuditTrail
+from paycore.gateway import CashfreeGateway, RefundStatus
+from paycore.invoices.models import InvoiceStatus
+from paycore.invoices.sync import sync_invoice
+from paycore.kit.events import OutboxEvent
+from paycore.kit.service import Resources
+from paycore.kit.state import Evidence
+from paycore.payments.models import Payment, PaymentStatus
+from paycore.payments.service import PaymentService
+from paycore.refunds.models import Refund
+from paycore.refunds.models import RefundStatus as R
+from paycore.refunds.service import RefundService
+from prometheus_client import REGISTRY
+from refund_worker.settings import Settings
+from refund_worker_rig import (
+    Spy,
+    eventually,
+    invoice_of,
+    paid_payment,
+    request_refund,
+    running_worker,
+    worker_settings,
+)
+
+
+@dataclass
+class Worker:
+    settings: Settings
+    resources: Resources
+    spy: Spy
+    emu: RunningEmulator
+
+
+@pytest.fixture
+async def worker(emu: RunningEmulator) -> AsyncIterator[Worker]:
+    await emu.control.reset()
+    settings = worker_settings(emu)
+    async with running_worker(settings) as (resources, spy):
+        yield Worker(settings, resources, spy, emu)
+
+
+async def refund_reaches(refund_id: str, status: R, timeout: float = 10.0) -> Refund:
+    service = RefundService()
+
+    async def reached() -> bool:
+        return (await service.get(refund_id)).status == status
+
+    await eventually(reached, timeout)
+    return await service.get(refund_id)
+
+
+async def settled(payment_id: str, invoice_status: InvoiceStatus) -> Payment:
+    """The payment once its invoice shows `invoice_status` (the last step of applying)."""
+    payment = await PaymentService().get(payment_id)
+
+    async def invoice_moved() -> bool:
+        return (await invoice_of(payment)).status == invoice_status
+
+    await eventually(invoice_moved)
+    return await PaymentService().get(payment_id)
+
+
+async def audit_records() -> list[AuditRecord]:
+    cursor = AuditRecord.get_pymongo_collection().find({})
+    return [AuditRecord.model_validate(raw) async for raw in cursor]
+
+
+async def gateway_refunds(worker: Worker, order_id: str) -> list[RefundStatus]:
+    async with CashfreeGateway(worker.settings) as gateway:
+        return [refund.status for refund in await gateway.list_refunds(order_id)]
+
+
+async def executed_creates(emu: RunningEmulator) -> int:
+    """create_refund calls the emulator carried out (not replays of a stored answer)."""
+    calls = await emu.control.calls(operation="create_refund")
+    return sum(1 for call in calls if call.status == 200 and not call.replayed)
+
+
+class TestRefundFlow:
+    async def test_partial_refund_then_the_rest_ends_refunded(self, worker: Worker) -> None:
+        payment = await paid_payment(worker.emu, worker.settings, 10_000)
+        first = await request_refund(payment.payment_id, 4_000)
+        await refund_reaches(first.refund_id, R.SUCCESS)
+        partly = await settled(payment.payment_id, InvoiceStatus.PARTIALLY_REFUNDED)
+        assert (partly.status, partly.refunded_amount) == (PaymentStatus.PARTIALLY_REFUNDED, 4_000)
+
+        rest = await request_refund(payment.payment_id, None)
+        assert rest.amount == 6_000
+        await refund_reaches(rest.refund_id, R.SUCCESS)
+        done = await settled(payment.payment_id, InvoiceStatus.REFUNDED)
+        assert done.status == PaymentStatus.REFUNDED
+        assert (done.refunded_amount, done.refund_reserved_amount, done.refundable_amount) == (
+            10_000,
+            0,
+            0,
+        )
+        assert await gateway_refunds(worker, payment.order_id) == [RefundStatus.SUCCEEDED] * 2
+
+        async def events_out() -> bool:
+            return len(await worker.spy.events("email.payment.refund")) == 2
+
+        await eventually(events_out)
+        emails = await worker.spy.events("email.payment.refund")
+        assert sorted((e.data["amount"], e.data["status"]) for e in emails) == [
+            (4_000, "SUCCESS"),
+            (6_000, "SUCCESS"),
+        ]
+        assert len(await worker.spy.events("payment.refunded")) == 2
+        assert len(await worker.spy.events("refund.succeeded")) == 2
+        assert len(await worker.spy.events("analytics.refund.created")) == 2
+
+    async def test_money_movements_are_audited_by_the_worker(self, worker: Worker) -> None:
+        payment = await paid_payment(worker.emu, worker.settings, 5_000)
+        refund = await request_refund(payment.payment_id, 5_000)
+        observed = REGISTRY.get_sample_value(
+            "paycore_refund_duration_seconds_count", {"outcome": "SUCCESS"}
+        )
+        await refund_reaches(refund.refund_id, R.SUCCESS)
+        expected = {
+            ("refund.success", refund.refund_id),
+            ("payment.refund_applied", payment.payment_id),
+        }
+
+        async def audited() -> bool:
+            return expected <= {(r.action, r.resource_id) for r in await audit_records()}
+
+        await eventually(audited)
+        records = await audit_records()
+        assert all(r.actor.kind == "service" for r in records)
+        assert await AuditTrail().verify_chain() == (True, len(records))
+        after = REGISTRY.get_sample_value(
+            "paycore_refund_duration_seconds_count", {"outcome": "SUCCESS"}
+        )
+        assert (after or 0) - (observed or 0) == 1
+
+
+class TestOutcomeUnknown:
+    async def test_lost_create_answer_finds_the_refund_instead_of_making_another(
+        self, worker: Worker
+    ) -> None:
+        payment = await paid_payment(worker.emu, worker.settings)
+        # Executed at the gateway, but the answer never arrives; the client's own look-up
+        # times out too: the worker only knows the outcome is unknown.
+        await worker.emu.control.lose_next_response("create_refund", seconds=1.0, count=2)
+        await worker.emu.control.hang_next_calls(1.0, operation="get_refund", count=2)
+        refund = await request_refund(payment.payment_id, 2_500)
+        await refund_reaches(refund.refund_id, R.SUCCESS, timeout=15)
+        assert await executed_creates(worker.emu) == 1
+        assert await gateway_refunds(worker, payment.order_id) == [RefundStatus.SUCCEEDED]
+        stored = await settled(payment.payment_id, InvoiceStatus.PARTIALLY_REFUNDED)
+        assert (stored.refunded_amount, stored.refund_reserved_amount) == (2_500, 0)
+
+    async def test_refund_initiated_delivered_twice_makes_one_gateway_refund(
+        self, worker: Worker
+    ) -> None:
+        payment = await paid_payment(worker.emu, worker.settings)
+        refund = await request_refund(payment.payment_id, 3_000)
+
+        async def initiated_published() -> bool:
+            return bool(await worker.spy.events("refund.initiated"))
+
+        await eventually(initiated_published)
+        [initiated] = await worker.spy.events("refund.initiated")
+        assert worker.resources.publisher is not None
+        await worker.resources.publisher.publish(OutboxEvent(envelope=initiated))
+        await worker.resources.publisher.publish(OutboxEvent(envelope=initiated))
+        await refund_reaches(refund.refund_id, R.SUCCESS)
+        assert await executed_creates(worker.emu) == 1
+        assert await gateway_refunds(worker, payment.order_id) == [RefundStatus.SUCCEEDED]
+        stored = await settled(payment.payment_id, InvoiceStatus.PARTIALLY_REFUNDED)
+        assert stored.refunded_amount == 3_000
+
+
+class TestGatewayOutcomes:
+    async def test_cancelled_refund_gives_the_amount_back(self, worker: Worker) -> None:
+        payment = await paid_payment(worker.emu, worker.settings, 10_000)
+        await worker.emu.control.refund_fault("cancelled")
+        refund = await request_refund(payment.payment_id, 4_000)
+        await refund_reaches(refund.refund_id, R.CANCELLED)
+        stored = await settled(payment.payment_id, InvoiceStatus.REFUND_FAILED)
+        assert stored.status == PaymentStatus.SUCCESS
+        assert (stored.refundable_amount, stored.refund_reserved_amount) == (10_000, 0)
+
+        async def email_event_out() -> bool:
+            return bool(await worker.spy.events("email.payment.refund"))
+
+        await eventually(email_event_out)
+        [email] = await worker.spy.events("email.payment.refund")
+        assert (email.data["status"], email.data["amount"]) == ("CANCELLED", 4_000)
+
+        again = await request_refund(payment.payment_id, 10_000)  # refundable again
+        await refund_reaches(again.refund_id, R.SUCCESS)
+        assert (await settled(payment.payment_id, InvoiceStatus.REFUNDED)).refunded_amount == 10_000
+
+    async def test_on_hold_refund_is_resolved_by_the_poll(self, worker: Worker) -> None:
+        payment = await paid_payment(worker.emu, worker.settings)
+        await worker.emu.control.refund_fault("onhold")
+        refund = await request_refund(payment.payment_id, 1_000)
+
+        async def on_hold() -> bool:
+            return (await RefundService().get(refund.refund_id)).gateway_status == "ON_HOLD"
+
+        await eventually(on_hold)
+        assert (await RefundService().get(refund.refund_id)).status == R.PROCESSING
+        await worker.emu.control.resolve_refund(payment.order_id, refund.refund_id, "SUCCESS")
+        await refund_reaches(refund.refund_id, R.SUCCESS)
+
+    async def test_refund_the_gateway_refuses_fails_and_releases(self, worker: Worker) -> None:
+        # Our payment holds more than the gateway's order: the gateway refuses the excess.
+        payment = await paid_payment(worker.emu, worker.settings, 10_000, gateway_amount=1_000)
+        refund = await request_refund(payment.payment_id, 5_000)
+        failed = await refund_reaches(refund.refund_id, R.FAILED)
+        assert failed.failure_reason
+        stored = await settled(payment.payment_id, InvoiceStatus.REFUND_FAILED)
+        assert (stored.refundable_amount, stored.refund_reserved_amount) == (10_000, 0)
+        assert await gateway_refunds(worker, payment.order_id) == []
+
+    async def test_webhook_outcome_first_then_the_worker_changes_nothing(
+        self, worker: Worker
+    ) -> None:
+        payment = await paid_payment(worker.emu, worker.settings)
+        await worker.emu.control.refund_fault("stays_pending")
+        refund = await request_refund(payment.payment_id, 2_000)
+
+        async def submitted() -> bool:
+            return (await RefundService().get(refund.refund_id)).gateway_status == "PENDING"
+
+        await eventually(submitted)
+        await worker.emu.control.resolve_refund(payment.order_id, refund.refund_id, "SUCCESS")
+        async with CashfreeGateway(worker.settings) as gateway:
+            answer = await gateway.get_refund(payment.order_id, refund.refund_id)
+        # What the webhook processor does with a REFUND_STATUS webhook.
+        applied = await RefundService().apply_gateway_refund(answer, Evidence(source="webhook"))
+        await sync_invoice(await PaymentService().get(applied.payment_id))
+        done = await refund_reaches(refund.refund_id, R.SUCCESS)
+        stored = await settled(payment.payment_id, InvoiceStatus.PARTIALLY_REFUNDED)
+        assert stored.refunded_amount == 2_000  # applied once, whoever came first
+        assert [h.to_status for h in done.history].count("SUCCESS") == 1
