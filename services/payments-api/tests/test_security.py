@@ -1,0 +1,118 @@
+"""The edge: security headers, CORS allow-list, rate limits, and no PII in logs."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from cashfree_emulator.testing import RunningEmulator
+from loguru import logger
+from paycore.kit.logging import JsonFormatter
+from payments_api.testing import CUSTOMER, ApiClient, api_client, new_key, new_user
+
+ALLOWED_ORIGIN = "https://shop.example"
+
+
+@pytest.fixture(scope="module")
+async def strict(emu: RunningEmulator) -> AsyncIterator[ApiClient]:
+    async with api_client(
+        emu,
+        cors_origins=f"{ALLOWED_ORIGIN}, https://admin.example",
+        rate_limit_user_per_minute=5,
+        rate_limit_ip_per_minute=8,
+    ) as client:
+        yield client
+
+
+class TestHeaders:
+    async def test_security_headers_on_every_answer(self, api: ApiClient) -> None:
+        for response in (
+            await api.http.get("/health"),
+            await api.http.get("/api/v1/payments/history"),  # an error
+        ):
+            headers = response.headers
+            assert headers["x-content-type-options"] == "nosniff"
+            assert "frame-ancestors 'none'" in headers["content-security-policy"]
+            assert headers["strict-transport-security"].startswith("max-age=")
+            assert headers["x-frame-options"] == "DENY"
+            assert headers["x-request-id"]
+
+    async def test_cors_allows_only_listed_origins(self, strict: ApiClient) -> None:
+        preflight = {
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, idempotency-key, content-type",
+        }
+        allowed = await strict.http.options(
+            "/api/v1/payments/create", headers={"origin": ALLOWED_ORIGIN, **preflight}
+        )
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+        refused = await strict.http.options(
+            "/api/v1/payments/create", headers={"origin": "https://evil.example", **preflight}
+        )
+        assert refused.status_code == 400
+        assert "access-control-allow-origin" not in refused.headers
+
+
+class TestRateLimits:
+    async def test_per_user_limit_answers_429_with_retry_after(self, strict: ApiClient) -> None:
+        user = new_user()
+        headers = strict.headers(user, "read")
+        statuses = [
+            (await strict.http.get("/api/v1/payments/history", headers=headers)).status_code
+            for _ in range(6)
+        ]
+        assert statuses[:5] == [200] * 5
+        assert statuses[5] == 429
+        limited = await strict.http.get("/api/v1/payments/history", headers=headers)
+        assert limited.json()["error"]["code"] == "rate_limited"
+        assert limited.json()["error"]["details"] == {"scope": "user"}
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
+
+    async def test_per_ip_limit_counts_every_caller_and_bad_tokens(self, strict: ApiClient) -> None:
+        # The user limit above already spent part of this IP's window.
+        statuses = []
+        for _ in range(10):
+            response = await strict.http.get(
+                "/api/v1/payments/history", headers={"authorization": "Bearer nonsense"}
+            )
+            statuses.append(response.status_code)
+        assert 429 in statuses
+        limited = [r for r in statuses if r == 429]
+        assert limited
+        last = await strict.http.get(
+            "/api/v1/payments/history", headers=strict.headers(new_user(), "read")
+        )
+        assert last.status_code == 429
+        assert last.json()["error"]["details"] == {"scope": "ip"}
+
+
+class TestLogs:
+    async def test_no_customer_contact_or_token_in_logs(self, api: ApiClient) -> None:
+        sink = io.StringIO()
+        formatter = JsonFormatter("payments-api", "test")
+        handler = logger.add(lambda message: sink.write(formatter.line(message.record) + "\n"))
+        try:
+            headers = api.headers(new_user(), key=new_key())
+            response = await api.http.post(
+                "/api/v1/payments/create",
+                json={"amount": 100, "customer": CUSTOMER},
+                headers=headers,
+            )
+            assert response.status_code == 201
+            await api.http.post(
+                "/api/v1/payments/create",
+                json={"amount": 100, "customer": {**CUSTOMER, "phone": "12"}},
+                headers={**headers, "idempotency-key": new_key()},
+            )
+        finally:
+            logger.remove(handler)
+        text = sink.getvalue()
+        assert text, "expected some log lines"
+        for line in text.splitlines():
+            json.loads(line)
+        assert CUSTOMER["phone"] not in text
+        assert CUSTOMER["email"] not in text
+        assert headers["authorization"].split()[1] not in text
