@@ -15,6 +15,7 @@ from paycore.kit.broker import make_broker, topic_exchange
 from paycore.kit.events import EventEnvelope
 from paycore.testing import isolated_settings, unique_suffix
 from paycore.webhooks.models import WebhookLog
+from paycore.webhooks.repository import from_mongo
 from starlette.applications import Starlette
 from webhook_ingress.app import build_app
 from webhook_ingress.settings import Settings
@@ -76,7 +77,7 @@ class Ingress:
 
     async def logs(self) -> list[WebhookLog]:
         cursor = WebhookLog.get_pymongo_collection().find({})
-        return [WebhookLog.model_validate(raw) async for raw in cursor]
+        return [from_mongo(raw) async for raw in cursor]
 
     async def drain(self) -> list[EventEnvelope]:
         declared = await self.broker.declare_queue(self.queue)

@@ -35,6 +35,7 @@ from paycore.kit.service import InfraSettings
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.testing import create_payment, isolated_settings, unique_suffix
 from paycore.webhooks.models import WebhookLog
+from paycore.webhooks.repository import from_mongo
 from starlette.applications import Starlette
 from webhook_ingress.app import build_app as build_ingress
 from webhook_ingress.settings import Settings as IngressSettings
@@ -212,7 +213,7 @@ class Pipeline:
 
     async def logs(self, **query: Any) -> list[WebhookLog]:
         cursor = WebhookLog.get_pymongo_collection().find(query)
-        return [WebhookLog.model_validate(raw) async for raw in cursor]
+        return [from_mongo(raw) async for raw in cursor]
 
 
 async def create_invoice(invoice_number: str, payment: Payment) -> Invoice:

@@ -13,6 +13,7 @@ from paycore.kit.service import Resources
 from paycore.payments.models import Payment, Transaction
 from paycore.refunds.models import Refund
 from paycore.webhooks.models import WebhookLog
+from paycore.webhooks.repository import KEY as WEBHOOK_LOG_KEY
 from paycore.webhooks.service import WebhookService
 
 from webhook_processor.settings import Settings
@@ -31,7 +32,7 @@ OUTBOXES: Final[list[tuple[type[Document], str]]] = [
     (Payment, "payment_id"),
     (Refund, "refund_id"),
     (Invoice, "invoice_number"),
-    (WebhookLog, "log_id"),
+    (WebhookLog, WEBHOOK_LOG_KEY),
 ]
 QUEUE: Final = "webhook-processor.webhooks"
 EXCHANGE: Final = "webhook.exchange"

@@ -4,7 +4,7 @@ Publishing is the outbox pattern with the ingress as its own fast path. The log 
 with its `webhook.cashfree.received` event in its outbox; the ingress then publishes that event
 inline, waits for the broker's confirm, and removes it. If the broker is down or slow, the
 webhook is still stored and Cashfree still gets its 200: the event stays in the outbox, and the
-outbox relay's sweep (any ingress instance, `Resources(outboxes=[(WebhookLog, "log_id")])`)
+outbox relay's sweep (any ingress instance, `Resources(outboxes=[(WebhookLog, KEY)])`)
 publishes it once the grace period has passed and the broker is back. A crash between the
 confirm and the removal publishes twice; the processor ignores a log that is already final.
 
@@ -162,6 +162,10 @@ class WebhookIntake:
         return log
 
     async def _publish(self, log_id: str, stored_event: dict[str, Any]) -> bool:
+        # Known to be disconnected: answer now rather than wait for the confirm timeout.
+        if not await self.publisher.broker.ping(timeout=0.01):
+            logger.warning("broker unavailable; the outbox sweep will publish", logId=log_id)
+            return False
         try:
             event = OutboxEvent.model_validate(stored_event)
             await self.publisher.publish(event, timeout=self.publish_timeout_seconds)

@@ -13,6 +13,16 @@ from paycore.kit.events import OutboxEvent
 from paycore.kit.state import guarded_update, to_mongo
 from paycore.webhooks.models import WebhookLog, WebhookStatus
 
+# The log id is also the document's `_id`: FerretDB (the local server) looks documents up
+# quickly only by `_id`, and on MongoDB it is the primary index anyway. The outbox relays of
+# this collection use the same key (`Resources(outboxes=[(WebhookLog, KEY)])`).
+KEY = "_id"
+
+
+def from_mongo(raw: Mapping[str, Any]) -> WebhookLog:
+    log: WebhookLog = WebhookLog.model_validate({k: v for k, v in raw.items() if k != "_id"})
+    return log
+
 
 class WebhookLogRepository:
     @property
@@ -23,20 +33,23 @@ class WebhookLogRepository:
         """Stores a new log and returns the document as stored; a duplicate event id raises
         (check with `kit.mongo.is_duplicate_key`). Its outbox is not handed to a relay: the
         ingress publishes it itself, the sweep catches what that misses."""
-        document: dict[str, Any] = to_mongo(log.model_dump(exclude={"id", "revision_id"}))
+        document: dict[str, Any] = {
+            KEY: log.log_id,
+            **to_mongo(log.model_dump(exclude={"id", "revision_id"})),
+        }
         await self.collection.insert_one(document)
         return document
 
     async def remove_published(self, log_id: str, stored_event: Mapping[str, Any]) -> None:
         """Drops one confirmed event from the outbox (exact stored value, as the relay does)."""
-        await self.collection.update_one({"log_id": log_id}, {"$pull": {"outbox": stored_event}})
+        await self.collection.update_one({KEY: log_id}, {"$pull": {"outbox": stored_event}})
 
     async def _one(self, query: Mapping[str, Any]) -> WebhookLog | None:
         raw = await self.collection.find_one(dict(query))
-        return WebhookLog.model_validate(raw) if raw is not None else None
+        return from_mongo(raw) if raw is not None else None
 
     async def get(self, log_id: str) -> WebhookLog | None:
-        return await self._one({"log_id": log_id})
+        return await self._one({KEY: log_id})
 
     async def get_by_event_id(self, event_id: str) -> WebhookLog | None:
         return await self._one({"event_id": event_id})
@@ -52,14 +65,14 @@ class WebhookLogRepository:
         """One guarded update of the log (None if it changed in between)."""
         raw = await guarded_update(
             self.collection,
-            "log_id",
+            KEY,
             log.log_id,
             version=log.version,
             set_fields=changes,
             inc=inc,
             events=events,
         )
-        return WebhookLog.model_validate(raw) if raw is not None else None
+        return from_mongo(raw) if raw is not None else None
 
     async def list_dead_lettered(self, limit: int = 100) -> list[WebhookLog]:
         cursor = (
@@ -67,7 +80,7 @@ class WebhookLogRepository:
             .sort([("received_at", ASCENDING), ("_id", ASCENDING)])
             .limit(limit)
         )
-        return [WebhookLog.model_validate(raw) async for raw in cursor]
+        return [from_mongo(raw) async for raw in cursor]
 
     async def count_by_status(self, status: WebhookStatus) -> int:
         return await self.collection.count_documents({"status": status.value})
