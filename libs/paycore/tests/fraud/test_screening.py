@@ -1,0 +1,91 @@
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from paycore.fraud.models import FraudDecision, FraudSignal
+from paycore.fraud.screening import Attempt, FraudBlocked, FraudScreen, FraudThresholds, Limit
+from paycore.kit.mongo import connect_mongo
+from paycore.kit.redis import redis_client
+from paycore.testing import isolated_settings
+
+THRESHOLDS = FraudThresholds(
+    window_seconds=60,
+    velocity={name: Limit(review=2, block=3) for name in ("user", "ip", "email", "device")},
+    failures=Limit(review=1, block=2),
+    review_amount=50_000,
+)
+
+
+@pytest.fixture
+async def screen() -> AsyncIterator[FraudScreen]:
+    settings = isolated_settings()
+    client = await connect_mongo(settings, [FraudSignal])
+    redis = redis_client(settings)
+    yield FraudScreen(redis, THRESHOLDS, prefix=settings.redis_prefix)
+    async for key in redis.scan_iter(f"{settings.redis_prefix}*"):
+        await redis.delete(key)
+    await redis.aclose()
+    await client.drop_database(settings.mongo_db)
+    await client.close()
+
+
+def attempt(**overrides: object) -> Attempt:
+    values: dict[str, object] = {
+        "user_id": "usr_" + uuid.uuid4().hex[:8],
+        "amount": 1_000,
+        "currency": "INR",
+    }
+    values.update(overrides)
+    return Attempt(**values)  # type: ignore[arg-type]
+
+
+class TestScreen:
+    async def test_velocity_per_user_allows_reviews_then_blocks(self, screen: FraudScreen) -> None:
+        first = attempt()
+        decisions = [(await screen.assess(first)).decision for _ in range(3)]
+        assert decisions == [FraudDecision.ALLOW, FraudDecision.ALLOW, FraudDecision.REVIEW]
+        with pytest.raises(FraudBlocked) as blocked:
+            await screen.screen(first)
+        assert blocked.value.details["reasons"] == ["user_velocity"]
+
+    @pytest.mark.parametrize(
+        ("field", "value"), [("ip", "10.0.0.9"), ("email_hash", "h" * 64), ("device", "dev-1")]
+    )
+    async def test_other_dimensions_count_across_users(
+        self, screen: FraudScreen, field: str, value: str
+    ) -> None:
+        value = f"{value}-{uuid.uuid4().hex[:6]}"
+        decisions = [(await screen.assess(attempt(**{field: value}))).decision for _ in range(4)]
+        assert decisions[-1] == FraudDecision.BLOCK
+
+    async def test_failures_count_per_user(self, screen: FraudScreen) -> None:
+        one = attempt()
+        await screen.record_failure(one.user_id, None)
+        assert (await screen.assess(one)).reasons == ("repeated_failures",)
+        await screen.record_failure(one.user_id, None)
+        assert (await screen.assess(one)).decision == FraudDecision.BLOCK
+
+    async def test_high_amount_is_reviewed(self, screen: FraudScreen) -> None:
+        assessment = await screen.assess(attempt(amount=50_000))
+        assert assessment.decision == FraudDecision.REVIEW
+        assert assessment.reasons == ("high_amount",)
+
+    async def test_flags_and_blocks_are_stored_without_raw_identifiers(
+        self, screen: FraudScreen
+    ) -> None:
+        flagged = attempt(amount=99_999, ip="203.0.113.7", device="device-xyz")
+        assessment = await screen.screen(flagged)
+        assert assessment.signal_id is not None
+        raw = await FraudSignal.get_pymongo_collection().find_one(
+            {"signal_id": assessment.signal_id}
+        )
+        assert raw is not None
+        assert "203.0.113.7" not in str(raw)
+        assert "device-xyz" not in str(raw)
+        types = [event["envelope"]["type"] for event in raw["outbox"]]
+        assert types == ["analytics.fraud.flagged", "email.admin.alert"]
+
+    async def test_allow_stores_nothing(self, screen: FraudScreen) -> None:
+        assessment = await screen.screen(attempt())
+        assert assessment.decision == FraudDecision.ALLOW
+        assert assessment.signal_id is None

@@ -1,0 +1,86 @@
+import base64
+import uuid
+from datetime import date
+
+import pytest
+from paycore.invoices.errors import InvoiceAlreadyExists, InvoiceNotFound, InvoiceTotalsMismatch
+from paycore.invoices.models import InvoiceStatus
+from paycore.invoices.service import ClientDetails, DraftItem, InvoiceDraft, InvoiceService
+from paycore.invoices.sync import sync_invoice
+from paycore.kit.crypto import cipher_from
+from paycore.payments.models import PaymentStatus
+from paycore.testing import create_payment
+
+pytestmark = pytest.mark.usefixtures("domain_db")
+
+CIPHER = cipher_from(base64.b64decode(base64.b64encode(b"z" * 32)), "k1")
+
+
+def draft(number: str | None = None, **overrides: object) -> InvoiceDraft:
+    values: dict[str, object] = {
+        "invoice_number": number or "INV-" + uuid.uuid4().hex[:8],
+        "currency": "INR",
+        "issue_date": date(2026, 1, 1),
+        "due_date": date(2026, 1, 31),
+        "client": ClientDetails("Acme", "billing@acme.example", "9000000000", "1 Road"),
+        "items": [DraftItem("Thing", 2, 1_000)],
+        "tax_rate_bps": 1_800,
+    }
+    values.update(overrides)
+    return InvoiceDraft(**values)  # type: ignore[arg-type]
+
+
+class TestCreate:
+    async def test_stores_totals_and_sealed_contact(self) -> None:
+        service = InvoiceService(CIPHER)
+        invoice, created = await service.create("usr_1", draft())
+        assert created
+        assert (invoice.subtotal, invoice.tax, invoice.total) == (2_000, 360, 2_360)
+        stored = await service.get_for("usr_1", invoice.invoice_number)
+        assert stored.issue_date == date(2026, 1, 1)
+        assert service.contact(stored).email == "billing@acme.example"
+        assert stored.client.email_hash == CIPHER.lookup_hash("Billing@Acme.example ")
+        assert [e.envelope.type for e in stored.outbox] == ["email.invoice.generated"]
+
+    async def test_item_amount_must_match(self) -> None:
+        with pytest.raises(InvoiceTotalsMismatch):
+            await InvoiceService(CIPHER).create(
+                "usr_1", draft(items=[DraftItem("Thing", 2, 1_000, amount=1_999)])
+            )
+
+    async def test_same_request_gets_the_invoice_back_anything_else_conflicts(self) -> None:
+        service = InvoiceService(CIPHER)
+        first, _ = await service.create("usr_1", draft("INV-SAME-1"), request_fingerprint="fp")
+        again, created = await service.create(
+            "usr_1", draft("INV-SAME-1"), request_fingerprint="fp"
+        )
+        assert not created
+        assert again.invoice_number == first.invoice_number
+        with pytest.raises(InvoiceAlreadyExists):
+            await service.create("usr_1", draft("INV-SAME-1"), request_fingerprint="other")
+        with pytest.raises(InvoiceAlreadyExists):
+            await service.create("usr_2", draft("INV-SAME-1"), request_fingerprint="fp")
+
+    async def test_others_invoices_are_not_found(self) -> None:
+        service = InvoiceService(CIPHER)
+        invoice, _ = await service.create("usr_1", draft())
+        with pytest.raises(InvoiceNotFound):
+            await service.get_for("usr_2", invoice.invoice_number)
+        assert (await service.get_for("ops", invoice.invoice_number, admin=True)).user_id == "usr_1"
+
+
+class TestAttach:
+    async def test_repointing_to_a_new_payment_lets_its_status_through(self) -> None:
+        service = InvoiceService(CIPHER)
+        invoice, _ = await service.create("usr_1", draft())
+        failed = await create_payment(
+            status=PaymentStatus.FAILED, invoice_number=invoice.invoice_number, version=5
+        )
+        assert await service.attach_payment(invoice, failed.payment_id, None)
+        await sync_invoice(failed)
+        paid = await create_payment(invoice_number=invoice.invoice_number, version=1)
+        current = await service.get_for("usr_1", invoice.invoice_number)
+        assert not await service.attach_payment(current, paid.payment_id, None)  # lost race
+        assert await service.attach_payment(current, paid.payment_id, failed.payment_id)
+        assert await sync_invoice(paid)
+        assert (await service.get_for("usr_1", invoice.invoice_number)).status == InvoiceStatus.PAID
