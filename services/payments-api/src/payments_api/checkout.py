@@ -44,8 +44,8 @@ class Opened:
 async def open_payment(
     api: Api, request: Request, principal: Principal, new: NewPayment, *, return_url: str | None
 ) -> Opened:
-    """Screens, inserts and opens a new payment (callers first look for the payment of an
-    earlier same-key request: `resume_payment`)."""
+    """Screens, inserts and opens a new payment. If an earlier request with the same key made
+    one, the insert hits the unique index and that payment is resumed instead."""
     creator = api.creator
     email_hash = api.cipher.lookup_hash(new.customer.email) if new.customer.email else None
     assessment = await api.fraud.screen(
@@ -61,7 +61,7 @@ async def open_payment(
     )
     if assessment.decision == FraudDecision.REVIEW:
         new = replace(new, risk_flags=assessment.reasons)
-    started = await creator.start(new)
+    started = await creator.start(new, looked_up=True)
     if not started.created:
         return await resume_payment(api, request, principal, started.payment, return_url)
     payment = await _attach_to_invoice(api, started.payment)

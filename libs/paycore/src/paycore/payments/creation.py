@@ -22,9 +22,9 @@ from paycore.idempotency.store import IdempotencyKeyReused
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.ids import new_id
 from paycore.kit.mongo import is_duplicate_key
-from paycore.kit.state import Evidence
+from paycore.kit.state import Evidence, TransitionRecord
 from paycore.payments.models import Customer, Payment, PaymentStatus
-from paycore.payments.service import PaymentService
+from paycore.payments.service import PaymentService, payment_events
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,13 @@ class PaymentCreator:
             raise IdempotencyKeyReused()
         return payment
 
-    async def start(self, new: NewPayment) -> Started:
-        """Inserts the payment as CREATED, or finds the one a same-key request made."""
-        found = await self.existing(new.user_id, new.idempotency_key, new.request_fingerprint)
-        if found is not None:
-            return Started(found, created=False)
+    async def start(self, new: NewPayment, *, looked_up: bool = False) -> Started:
+        """Inserts the payment as CREATED, or finds the one a same-key request made.
+        `looked_up`: the caller just checked `existing`; the unique index covers the race."""
+        if not looked_up:
+            found = await self.existing(new.user_id, new.idempotency_key, new.request_fingerprint)
+            if found is not None:
+                return Started(found, created=False)
         payment = Payment(
             payment_id=new.payment_id,
             order_id=new_id("ord"),
@@ -135,18 +137,34 @@ class PaymentCreator:
                 keep_refused=True,
             )
             raise
-        outcome = await self.payments.transition(
-            payment.payment_id,
+        evidence = Evidence(source="gateway", reference=order.gateway_order_id)
+        changes = {
+            "cf_order_id": order.gateway_order_id,
+            "payment_session_id": order.payment_session_id,
+        }
+        # The payment we hold is usually still current: one guarded update, no re-read.
+        opened = await self.payments.repository.transition(
+            payment,
             PaymentStatus.PENDING,
-            Evidence(source="gateway", reference=order.gateway_order_id),
-            changes={
-                "cf_order_id": order.gateway_order_id,
-                "payment_session_id": order.payment_session_id,
-            },
-            keep_refused=True,
+            TransitionRecord(
+                from_status=payment.status.value,
+                to_status=PaymentStatus.PENDING.value,
+                evidence=evidence,
+            ),
+            payment_events(payment, PaymentStatus.PENDING, **changes),
+            changes,
         )
+        if opened is None:  # changed meanwhile (a concurrent retry): the general path decides
+            outcome = await self.payments.transition(
+                payment.payment_id,
+                PaymentStatus.PENDING,
+                evidence,
+                changes=changes,
+                keep_refused=True,
+            )
+            opened = outcome.payment
         logger.info("payment opened", paymentId=payment.payment_id, orderId=payment.order_id)
-        return outcome.payment
+        return opened
 
     def _seal(self, details: CustomerDetails) -> Customer:
         cipher = self.cipher

@@ -76,11 +76,13 @@ async def create_payment(request: Request) -> Response:
     )
 
     async def run(key: str, request_fingerprint: str) -> Outcome:
-        existing = await api.creator.existing(principal.user_id, key, request_fingerprint)
-        if existing is not None:
-            resumed = await resume_payment(api, request, principal, existing, body.return_url)
-            return Outcome(201, out(api, resumed.payment), replayed=True)
+        # No look-up first for a plain payment: the insert meets the (user, key) unique index
+        # if an earlier request made it, and the creator then resumes that one.
         if body.invoice_number is not None:
+            existing = await api.creator.existing(principal.user_id, key, request_fingerprint)
+            if existing is not None:
+                resumed = await resume_payment(api, request, principal, existing, body.return_url)
+                return Outcome(201, out(api, resumed.payment), replayed=True)
             fields = await invoice_payment(
                 api,
                 principal,
