@@ -90,16 +90,18 @@ class EmailService:
         log = claim.log
         try:
             composed = await self.composer.compose(kind, envelope)
+            rendered = render(kind, composed.context) if composed.address else None
         except Exception as exc:
+            # Nothing was sent: release the claim at once, so a replay need not wait the lease.
             await self.repository.mark_failed(log, repr(exc)[:500], {})
+            EMAILS.labels(kind.value, "failed").inc()
             raise
         refs = dict(composed.refs)
-        if composed.address is None:
+        if composed.address is None or rendered is None:
             await self.repository.mark_skipped(log, "no address", refs)
             EMAILS.labels(kind.value, EmailOutcome.SKIPPED.value).inc()
             logger.info("email skipped: no address", emailKey=key)
             return EmailOutcome.SKIPPED
-        rendered = render(kind, composed.context)
         message = self._message(key, kind, envelope, composed, rendered)
         details = {
             **refs,
