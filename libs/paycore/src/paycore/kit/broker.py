@@ -342,7 +342,8 @@ class Consumer:
 
     async def dead_letter_count(self) -> int:
         queue = await self.broker.declare_queue(self.dead_letters)
-        count = queue.declaration_result.message_count or 0
+        # FastStream caches the declared queue; declaring again reads the current depth.
+        count = (await queue.declare()).message_count or 0
         DEAD_LETTER_DEPTH.labels(self.name).set(count)
         return count
 
