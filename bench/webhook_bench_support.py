@@ -1,0 +1,113 @@
+"""Shared by the webhook benchmarks: services as real processes, a lean HTTP/1.1 load client
+and percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "TEST_SECRET_KEY"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def isolated_env(tag: str, **overrides: str) -> dict[str, str]:
+    suffix = f"{tag}{int(time.time())}"
+    return {
+        **os.environ,
+        "APP_ENV": "test",
+        "LOG_LEVEL": "WARNING",
+        "MONGO_DB": f"bench_{suffix}",
+        "BROKER_PREFIX": f"bench-{suffix}.",
+        "REDIS_PREFIX": f"bench:{suffix}:",
+        "CASHFREE_WEBHOOK_SECRET": SECRET,
+        "CASHFREE_APP_ID": "TEST_APP_ID",
+        "CASHFREE_SECRET_KEY": SECRET,
+        "OUTBOX_POLL_SECONDS": "0.5",
+        **overrides,
+    }
+
+
+def start(
+    args: Sequence[str], env: dict[str, str], port: int, log: Path
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        env=env | {"PORT": str(port)},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{args} exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code < 500:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{args} did not start: {log.read_text()[-2000:]}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; much lighter than a general client, so the load
+    generator takes less of the two cores away from the server it measures."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        head = [f"POST {path} HTTP/1.1", "host: 127.0.0.1", f"content-length: {len(body)}"]
+        head += [f"{name}: {value}" for name, value in headers.items()]
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        status_line = await self.reader.readuntil(b"\r\n")
+        length = 0
+        while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return int(status_line.split()[1])
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
