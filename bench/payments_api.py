@@ -61,6 +61,12 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Server:
     name: str
@@ -311,6 +317,7 @@ def main() -> None:
 
     servers: list[Server] = []
     results: list[Figures] = []
+    saturated_cpu = 0.0
     try:
         servers.append(
             start(
@@ -378,6 +385,8 @@ def main() -> None:
                 workdir=workdir,
             )
         )
+        api_pid = servers[-1].process.pid
+        cpu_before = cpu_seconds(api_pid)
         results.append(
             wrk(
                 "payments-api create (closed loop)",
@@ -390,6 +399,8 @@ def main() -> None:
                 workdir=workdir,
             )
         )
+
+        saturated_cpu = cpu_seconds(api_pid) - cpu_before
 
         async def emulator_create(client: httpx.AsyncClient, number: int) -> httpx.Response:
             order = f"r{run}_{number}"
@@ -455,6 +466,12 @@ def main() -> None:
         f"saturation: {saturated.rate:.0f} creates/s with 1 worker process "
         f"({saturated.rate / (cores or 1):.0f} per core of {cores})"
     )
+    if saturated.requests:
+        per_create = saturated_cpu / saturated.requests * 1000
+        print(
+            f"service CPU per create (closed loop): {per_create:.1f} ms, i.e. at most "
+            f"{1000 / per_create:.0f} creates/s per core if the database kept up"
+        )
     print(f"logs: {logs}")
 
 
