@@ -93,12 +93,18 @@ class ServiceProcess:
 
 
 def start_service(
-    name: str, env: dict[str, str], log_dir: Path, port: int | None = None
+    name: str,
+    env: dict[str, str],
+    log_dir: Path,
+    port: int | None = None,
+    module: str | None = None,
+    args: tuple[str, ...] = (),
 ) -> ServiceProcess:
+    """Starts one of the six services (or, with `module`, a development server) as a process."""
     port = port or free_port()
     log = log_dir / f"{name}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", SERVICES[name]],
+        [sys.executable, "-m", module or SERVICES[name], *args],
         env={**env, "PORT": str(port), "SERVICE_NAME": name},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,

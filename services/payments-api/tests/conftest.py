@@ -2,7 +2,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from cashfree_emulator.testing import RunningEmulator, running_emulator
-from payments_api.testing import ApiClient, api_client
+from payments_api_testing import ApiClient, api_client
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from cashfree_emulator.testing import RunningEmulator
 from paycore.fraud.models import FraudSignal
-from payments_api.testing import (
+from payments_api_testing import (
     CUSTOMER,
     ApiClient,
     api_client,

@@ -12,7 +12,7 @@ from paycore.gateway import CashfreeGateway, Customer, OrderRequest
 from paycore.idempotency.store import IdempotencyStore, fingerprint
 from paycore.payments.creation import CustomerDetails, NewPayment
 from paycore.payments.models import Payment
-from payments_api.testing import (
+from payments_api_testing import (
     CUSTOMER,
     ApiClient,
     api_client,

@@ -7,7 +7,7 @@ from typing import Any
 
 from cashfree_emulator.testing import RunningEmulator
 from paycore.invoices.models import Invoice
-from payments_api.testing import ApiClient, new_key, new_user
+from payments_api_testing import ApiClient, new_key, new_user
 
 INVOICES = "/api/v1/invoices"
 

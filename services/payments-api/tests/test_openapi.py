@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from payments_api.endpoints import ENDPOINTS
-from payments_api.testing import ApiClient
+from payments_api_testing import ApiClient
 from starlette.routing import Route
 
 

@@ -14,7 +14,7 @@ import pytest
 from cashfree_emulator.testing import RunningEmulator
 from paycore.payments.models import Payment
 from payments_api.settings import Settings
-from payments_api.testing import ApiClient, api_client, bound_queue, drain, new_user
+from payments_api_testing import ApiClient, api_client, bound_queue, drain, new_user
 
 BROKER_SCRIPT = Path(__file__).resolve().parents[3] / "infra" / "local" / "broker.sh"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cashfree_emulator.testing import RunningEmulator
 from paycore.audit.models import AuditRecord
 from paycore.payments.models import Payment
-from payments_api.testing import CUSTOMER, ApiClient, create_order_calls, new_key, new_user
+from payments_api_testing import CUSTOMER, ApiClient, create_order_calls, new_key, new_user
 
 
 async def stored(payment_id: str) -> Payment:

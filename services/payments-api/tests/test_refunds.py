@@ -9,7 +9,7 @@ from cashfree_emulator.testing import RunningEmulator
 from paycore.audit.models import AuditRecord
 from paycore.payments.models import Payment
 from paycore.refunds.models import Refund
-from payments_api.testing import ApiClient, new_key, new_user
+from payments_api_testing import ApiClient, new_key, new_user
 
 INITIATE = "/api/v1/refunds/initiate"
 

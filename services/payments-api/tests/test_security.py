@@ -10,7 +10,7 @@ import pytest
 from cashfree_emulator.testing import RunningEmulator
 from loguru import logger
 from paycore.kit.logging import JsonFormatter
-from payments_api.testing import CUSTOMER, ApiClient, api_client, new_key, new_user
+from payments_api_testing import CUSTOMER, ApiClient, api_client, new_key, new_user
 
 ALLOWED_ORIGIN = "https://shop.example"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import jwt
 import pytest
-from payments_api.testing import CUSTOMER, JWT_SECRET, ApiClient, new_key, new_user
+from payments_api_testing import CUSTOMER, JWT_SECRET, ApiClient, new_key, new_user
 
 CREATE = "/api/v1/payments/create"
 
