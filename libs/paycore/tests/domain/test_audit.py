@@ -11,10 +11,12 @@ ACTOR = Actor(kind="user", id="usr_1", ip="127.0.0.1", user_agent="test")
 
 async def test_concurrent_appends_form_one_unbroken_chain() -> None:
     trail = AuditTrail()
-    await asyncio.gather(*(
-        trail.append(ACTOR, "payment.create", "payment", f"pay_{i}", after={"amount": i})
-        for i in range(15)
-    ))
+    await asyncio.gather(
+        *(
+            trail.append(ACTOR, "payment.create", "payment", f"pay_{i}", after={"amount": i})
+            for i in range(15)
+        )
+    )
     intact, checked = await trail.verify_chain()
     assert (intact, checked) == (True, 15)
 

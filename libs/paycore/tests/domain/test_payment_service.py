@@ -16,8 +16,12 @@ WEBHOOK = Evidence(source="webhook", reference="whl_1")
 
 def attempt(order_id: str, status: AttemptStatus, amount: int = 10_000) -> GatewayAttempt:
     return GatewayAttempt(
-        order_id=order_id, gateway_payment_id="cf_1", status=status, amount_minor=amount,
-        currency="INR", payment_method="upi",
+        order_id=order_id,
+        gateway_payment_id="cf_1",
+        status=status,
+        amount_minor=amount,
+        currency="INR",
+        payment_method="upi",
     )
 
 
@@ -46,7 +50,10 @@ class TestTransition:
             await PaymentService().transition(payment.payment_id, P.PENDING, WEBHOOK)
         stored = await PaymentService().get(payment.payment_id)
         assert (stored.status, stored.version, stored.history, stored.outbox) == (
-            P.SUCCESS, payment.version, [], []
+            P.SUCCESS,
+            payment.version,
+            [],
+            [],
         )
 
     async def test_concurrent_identical_transitions_apply_once(self) -> None:

@@ -19,17 +19,27 @@ pytestmark = pytest.mark.usefixtures("domain_db")
 GATEWAY = Evidence(source="webhook")
 
 
-def gateway_refund(refund_id: str, order_id: str, status: GatewayStatus, amount: int) -> GatewayRefund:
+def gateway_refund(
+    refund_id: str, order_id: str, status: GatewayStatus, amount: int
+) -> GatewayRefund:
     return GatewayRefund(
-        order_id=order_id, refund_id=refund_id, gateway_refund_id="cfr_1",
-        gateway_payment_id="cf_1", amount_minor=amount, currency="INR", status=status,
+        order_id=order_id,
+        refund_id=refund_id,
+        gateway_refund_id="cfr_1",
+        gateway_payment_id="cf_1",
+        amount_minor=amount,
+        currency="INR",
+        status=status,
     )
 
 
 async def request(service: RefundService, payment_id: str, amount: int | None):
     payment = await service.payments.get(payment_id)
     return await service.request(
-        payment, amount=amount, reason="test", user_id=payment.user_id,
+        payment,
+        amount=amount,
+        reason="test",
+        user_id=payment.user_id,
         idempotency_key=unique_suffix(),
     )
 
@@ -57,11 +67,18 @@ class TestRequest:
     async def test_same_idempotency_key_gives_the_same_refund(self) -> None:
         payment = await create_payment()
         service = RefundService()
-        first, second = await asyncio.gather(*(
-            service.request(payment, amount=100, reason=None, user_id=payment.user_id,
-                            idempotency_key="same-key")
-            for _ in range(2)
-        ))
+        first, second = await asyncio.gather(
+            *(
+                service.request(
+                    payment,
+                    amount=100,
+                    reason=None,
+                    user_id=payment.user_id,
+                    idempotency_key="same-key",
+                )
+                for _ in range(2)
+            )
+        )
         assert first.refund_id == second.refund_id
         stored = await service.payments.get(payment.payment_id)
         assert stored.refund_reserved_amount == 100
@@ -84,8 +101,9 @@ class TestApplyGatewayRefund:
         first = await request(service, payment.payment_id, 4_000)
         second = await request(service, payment.payment_id, None)
         for refund in (first, second):
-            answer = gateway_refund(refund.refund_id, payment.order_id, GatewayStatus.SUCCEEDED,
-                                    refund.amount)
+            answer = gateway_refund(
+                refund.refund_id, payment.order_id, GatewayStatus.SUCCEEDED, refund.amount
+            )
             for _ in range(3):  # worker answer, webhook and poll all say the same
                 await service.apply_gateway_refund(answer, GATEWAY)
         stored = await service.payments.get(payment.payment_id)
