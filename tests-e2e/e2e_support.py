@@ -55,6 +55,7 @@ def isolated_env(**overrides: str) -> dict[str, str]:
         "OUTBOX_POLL_SECONDS": "0.1",
         "OUTBOX_GRACE_SECONDS": "0.5",
         "SHUTDOWN_GRACE_SECONDS": "5",
+        "QUEUE_EXPIRES_MS": "300000",
     }
     env.update(overrides)
     return env
@@ -66,6 +67,7 @@ class ServiceProcess:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
+    health: str = "/health"
 
     @property
     def url(self) -> str:
@@ -77,7 +79,7 @@ class ServiceProcess:
             if self.process.poll() is not None:
                 raise AssertionError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{self.health}", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -99,6 +101,7 @@ def start_service(
     port: int | None = None,
     module: str | None = None,
     args: tuple[str, ...] = (),
+    health: str = "/health",
 ) -> ServiceProcess:
     """Starts one of the six services (or, with `module`, a development server) as a process."""
     port = port or free_port()
@@ -110,4 +113,4 @@ def start_service(
         stderr=subprocess.STDOUT,
         cwd=ROOT,
     )
-    return ServiceProcess(name, port, process, log)
+    return ServiceProcess(name, port, process, log, health)

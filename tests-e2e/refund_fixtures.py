@@ -113,7 +113,7 @@ async def running_workers(
 async def remove_traces(settings: InfraSettings) -> None:
     broker = make_broker(settings)
     await broker.connect()
-    queues = [archive_queue(settings.broker_prefix)]
+    queues = [archive_queue(settings)]
     exchanges = [topic_exchange(settings.broker_prefix, f"{f}.exchange") for f in EXCHANGES]
     for name, exchange, keys in CONSUMERS:
         consumer = Consumer(broker, settings, name, exchange, keys)

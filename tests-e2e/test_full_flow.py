@@ -36,6 +36,7 @@ def test_invoice_paid_then_refunded_in_two_parts(
             "--webhook-urls",
             ingress,
         ),
+        health="/_emulator/health",
     )
     sink = start_service(
         "smtp-sink",

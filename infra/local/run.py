@@ -48,6 +48,7 @@ PROCESSES = (
             "--webhook-urls",
             "http://127.0.0.1:8001/api/v1/webhooks/cashfree",
         ),
+        health="/_emulator/health",
     ),
     Process("smtp-sink", "smtp_sink", 8025, ("--port", "1025", "--http-port", "8025")),
     Process("payments-api", "payments_api", 8000),

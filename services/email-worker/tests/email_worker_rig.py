@@ -50,7 +50,7 @@ async def running_worker(settings: Settings) -> AsyncIterator[Resources]:
 async def remove_traces(settings: Settings, resources: Resources) -> None:
     broker = make_broker(settings)
     await broker.connect()
-    queues = [archive_queue(settings.broker_prefix)]
+    queues = [archive_queue(settings)]
     for consumer in resources.consumers:
         queues += [consumer.work, consumer.dead_letters, *consumer.retries]
     for queue in queues:

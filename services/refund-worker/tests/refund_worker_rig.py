@@ -89,7 +89,7 @@ async def running_worker(settings: Settings) -> AsyncIterator[tuple[Resources, S
 async def remove_traces(settings: Settings, resources: Resources) -> None:
     broker = make_broker(settings)
     await broker.connect()
-    queues = [archive_queue(settings.broker_prefix), spy_queue(settings)]
+    queues = [archive_queue(settings), spy_queue(settings)]
     for consumer in resources.consumers:
         queues += [consumer.work, consumer.dead_letters, *consumer.retries]
     for queue in queues:

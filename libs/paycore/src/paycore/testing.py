@@ -29,6 +29,7 @@ def isolated_settings(**overrides: object) -> InfraSettings:
         "retry_delays_ms": [100, 200, 300],
         "outbox_poll_seconds": 0.05,
         "outbox_grace_seconds": 0.5,
+        "queue_expires_ms": 300_000,
         "shutdown_grace_seconds": 5,
     }
     values.update(overrides)

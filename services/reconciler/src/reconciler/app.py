@@ -51,7 +51,7 @@ def build_app(settings: Settings) -> Starlette:
     )
     assert resources.broker is not None
 
-    @resources.broker.subscriber(archive_queue(settings.broker_prefix), ack_policy=AckPolicy.MANUAL)
+    @resources.broker.subscriber(archive_queue(settings), ack_policy=AckPolicy.MANUAL)
     async def on_archived_event(body: bytes, msg: RabbitMessage) -> None:
         assert resources.redis is not None  # connected before the broker starts consuming
         recorder = RollupRecorder(

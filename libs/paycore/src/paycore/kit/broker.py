@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aio_pika import IncomingMessage
@@ -35,6 +35,10 @@ from faststream.rabbit import (
     RabbitExchange,
     RabbitMessage,
     RabbitQueue,
+)
+from faststream.rabbit.schemas.queue import (
+    ClassicQueueArgs,
+    QuorumQueueArgs,
 )
 from loguru import logger
 from prometheus_client import Counter, Gauge
@@ -120,23 +124,37 @@ def topic_exchange(prefix: str, name: str) -> RabbitExchange:
     return RabbitExchange(prefix + name, type=ExchangeType.TOPIC, durable=True)
 
 
-def archive_queue(prefix: str) -> RabbitQueue:
+QueueArgs = TypeVar("QueueArgs", QuorumQueueArgs, ClassicQueueArgs)
+
+
+def expiring(arguments: QueueArgs, settings: RabbitSettings) -> QueueArgs:
+    """Adds `x-expires` when the settings ask for it (tests)."""
+    if settings.queue_expires_ms is not None:
+        arguments["x-expires"] = settings.queue_expires_ms
+    return arguments
+
+
+def archive_queue(settings: RabbitSettings) -> RabbitQueue:
     """Every event also lands here (bounded, oldest dropped first): the reconciler's analytics
     rollups read it, and it makes every event type routable, so a mandatory publish fails only
     for an exchange we never declared, not for an event nobody happens to consume yet."""
     return RabbitQueue(
-        f"{prefix}events.archive",
+        f"{settings.broker_prefix}events.archive",
         queue_type=QueueType.QUORUM,
         durable=True,
-        arguments={"x-max-length": 100_000, "x-overflow": "drop-head"},
+        arguments=expiring(
+            QuorumQueueArgs({"x-max-length": 100_000, "x-overflow": "drop-head"}), settings
+        ),
     )
 
 
-async def declare_exchanges(broker: RabbitBroker, prefix: str) -> None:
+async def declare_exchanges(broker: RabbitBroker, settings: RabbitSettings) -> None:
     """Declares the five topic exchanges of ARCHITECTURE.md §3 and the event archive."""
-    archive = await broker.declare_queue(archive_queue(prefix))
+    archive = await broker.declare_queue(archive_queue(settings))
     for family in EXCHANGES:
-        exchange = await broker.declare_exchange(topic_exchange(prefix, f"{family}.exchange"))
+        exchange = await broker.declare_exchange(
+            topic_exchange(settings.broker_prefix, f"{family}.exchange")
+        )
         await archive.bind(exchange, routing_key="#")
 
 
@@ -202,29 +220,42 @@ class Consumer:
             f"{self.name}.dlx", type=ExchangeType.DIRECT, durable=True
         )
         self.dead_letters = RabbitQueue(
-            f"{self.name}.dlq", queue_type=QueueType.QUORUM, durable=True
+            f"{self.name}.dlq",
+            queue_type=QueueType.QUORUM,
+            durable=True,
+            arguments=expiring(QuorumQueueArgs(), settings),
         )
         self.work = RabbitQueue(
             self.name,
             queue_type=QueueType.QUORUM,
             durable=True,
-            arguments={
-                # A message the broker itself gives up on (delivery limit) still lands in the DLQ.
-                "x-dead-letter-exchange": self.dead_letter_exchange.name,
-                "x-dead-letter-routing-key": self.dead_letters.name,
-                "x-delivery-limit": 20,
-            },
+            arguments=expiring(
+                QuorumQueueArgs(
+                    {
+                        # A message the broker gives up on (delivery limit) still lands in the DLQ.
+                        "x-dead-letter-exchange": self.dead_letter_exchange.name,
+                        "x-dead-letter-routing-key": self.dead_letters.name,
+                        "x-delivery-limit": 20,
+                    }
+                ),
+                settings,
+            ),
         )
         # The delay is in the name: queue arguments can never change once declared.
         self.retries = [
             RabbitQueue(
                 f"{self.name}.retry.{delay}ms",
                 durable=True,
-                arguments={
-                    "x-message-ttl": delay,
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": self.name,
-                },
+                arguments=expiring(
+                    ClassicQueueArgs(
+                        {
+                            "x-message-ttl": delay,
+                            "x-dead-letter-exchange": "",
+                            "x-dead-letter-routing-key": self.name,
+                        }
+                    ),
+                    settings,
+                ),
             )
             for delay in self.delays_ms
         ]

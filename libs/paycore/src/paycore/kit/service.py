@@ -80,7 +80,7 @@ class Resources:
             listen_outbox(relay.collection.name, relay.publish_soon)
             self.relays.append(relay)
         await self.broker.connect()
-        await declare_exchanges(self.broker, self.settings.broker_prefix)
+        await declare_exchanges(self.broker, self.settings)
         for consumer in self.consumers:
             await consumer.declare()
         await self.broker.start()

@@ -110,6 +110,9 @@ class RabbitSettings(BaseServiceSettings):
     # Delays of the retry queues, in order; the dead-letter queue follows the last.
     retry_delays_ms: list[int] = [30_000, 120_000, 600_000, 1_800_000]
     prefetch_count: int = Field(default=16, ge=1)
+    # Tests only: the broker deletes a queue unused this long, so prefixed test queues don't
+    # pile up. Never set in production (a consumer outage would delete its queue).
+    queue_expires_ms: int | None = Field(default=None, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     # Events older than this are swept up by any instance; younger ones belong to their writer.
     outbox_grace_seconds: float = Field(default=5.0, ge=0)
