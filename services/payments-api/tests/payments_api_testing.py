@@ -21,10 +21,9 @@ from paycore.gateway.schemas import idempotency_key
 from paycore.kit.events import EXCHANGES
 from paycore.kit.mongo import mongo_client
 from paycore.testing import isolated_settings
-from starlette.applications import Starlette
-
 from payments_api.app import build_app
 from payments_api.settings import Settings
+from starlette.applications import Starlette
 
 if TYPE_CHECKING:  # the emulator is a development dependency
     from cashfree_emulator.testing import RunningEmulator

@@ -65,7 +65,9 @@ class PaymentRepository:
         cursor = self.collection.find(query).sort("payment_id", DESCENDING).limit(limit)
         return [Payment.model_validate(raw) async for raw in cursor]
 
-    async def list_by_settlement_id(self, cf_settlement_id: str, limit: int = 1000) -> list[Payment]:
+    async def list_by_settlement_id(
+        self, cf_settlement_id: str, limit: int = 1000
+    ) -> list[Payment]:
         """Payments whose settlement sub-record names this gateway settlement."""
         query = {"settlement.cf_settlement_id": cf_settlement_id}
         cursor = self.collection.find(query).sort("payment_id", DESCENDING).limit(limit)
