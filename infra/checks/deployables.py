@@ -116,5 +116,6 @@ WORKSPACE_PYPROJECTS = (
     "libs/paycore/pyproject.toml",
     *(f"{service.source_dir}/pyproject.toml" for service in SERVICES),
     "infra/cashfree-emulator/pyproject.toml",
+    "infra/smtp-sink/pyproject.toml",
     "tests-e2e/pyproject.toml",
 )

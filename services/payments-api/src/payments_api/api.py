@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from paycore.audit.models import Actor
+from paycore.audit.trail import AuditTrail
 from paycore.auth.tokens import InvalidToken, Principal, Scope, decode_token
 from paycore.fraud.screening import FraudScreen
 from paycore.gateway.interface import PaymentGateway
@@ -25,7 +26,6 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from payments_api.audit import SerialAuditTrail
 from payments_api.ratelimit import RateLimiter
 from payments_api.settings import Settings
 
@@ -78,7 +78,7 @@ class Api:
     refunds: RefundService
     invoices: InvoiceService
     creator: PaymentCreator
-    audit: SerialAuditTrail
+    audit: AuditTrail
     idempotency: IdempotencyStore
     fraud: FraudScreen
     limiter: RateLimiter

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from paycore.audit.models import AuditHead, AuditRecord
+from paycore.audit.trail import AuditTrail
 from paycore.fraud.models import FraudSignal
 from paycore.fraud.screening import FraudScreen, FraudThresholds, Limit
 from paycore.gateway.cashfree import CashfreeGateway
@@ -24,7 +25,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from payments_api.api import IDEMPOTENCY_HEADER, REPLAYED_HEADER, Api
-from payments_api.audit import SerialAuditTrail
 from payments_api.checkout import DEVICE_HEADER
 from payments_api.endpoints import api_routes
 from payments_api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -71,7 +71,7 @@ def build_api(settings: Settings, resources: Resources, gateway: CashfreeGateway
         refunds=RefundService(payments),
         invoices=InvoiceService(cipher),
         creator=PaymentCreator(gateway, cipher, payments, notify_url=settings.payment_notify_url),
-        audit=SerialAuditTrail(),
+        audit=AuditTrail(),
         idempotency=IdempotencyStore(
             redis,
             prefix=prefix,

@@ -19,12 +19,10 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
 from aio_pika import IncomingMessage
 from paycore.gateway import CashfreeGateway
-from paycore.kit.broker import ATTEMPT_HEADER, LAST_ERROR_HEADER, Consumer
+from paycore.kit.broker import LAST_ERROR_HEADER, Consumer
 from paycore.kit.settings import load_settings
 from paycore.webhooks.models import FINAL_STATUSES
 from paycore.webhooks.repository import WebhookLogRepository
@@ -120,7 +118,7 @@ async def replay(consumer: Consumer, only: str | None, per_second: float) -> int
             log = await repository.get(log_id) if log_id else None
             if log is not None:
                 await repository.reopen(log, "replayed from the dead-letter queue")
-            await requeue(consumer, message)
+            await consumer.requeue_dead_letter(message)
             replayed += 1
             out(f"replayed {log_id or message.message_id}: {describe_error(message)}")
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
@@ -129,26 +127,6 @@ async def replay(consumer: Consumer, only: str | None, per_second: float) -> int
             await message.nack(requeue=True)
     out(f"{replayed} replayed")
     return 0 if replayed or only is None else 1
-
-
-async def requeue(consumer: Consumer, message: IncomingMessage) -> None:
-    """A fresh copy on the work queue (attempts start again), then the dead letter goes."""
-    headers: dict[str, Any] = {
-        key: value
-        for key, value in (message.headers or {}).items()
-        if not key.startswith("x-") and key != ATTEMPT_HEADER
-    }
-    headers["paycore-replayed-at"] = datetime.now(UTC).isoformat()
-    await consumer.broker.publish(
-        message.body,
-        queue=consumer.name,
-        persist=True,
-        headers=headers,
-        content_type=message.content_type,
-        correlation_id=message.correlation_id,
-        message_id=message.message_id,
-    )
-    await message.ack()
 
 
 def describe_error(message: IncomingMessage) -> str:

@@ -8,6 +8,7 @@ again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -49,7 +50,13 @@ def _body(record: AuditRecord) -> dict[str, Any]:
 
 
 class AuditTrail:
+    """Share one instance per process: its appends go one at a time, so they only race with
+    other processes' appends (each lost race costs a few database round trips)."""
+
     HEAD_ID = "head"
+
+    def __init__(self) -> None:
+        self._turn = asyncio.Lock()
 
     async def append(
         self,
@@ -60,6 +67,18 @@ class AuditTrail:
         *,
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
+    ) -> AuditRecord:
+        async with self._turn:
+            return await self._append(actor, action, resource_type, resource_id, before, after)
+
+    async def _append(
+        self,
+        actor: Actor,
+        action: str,
+        resource_type: str,
+        resource_id: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
     ) -> AuditRecord:
         heads = AuditHead.get_pymongo_collection()
         for _ in range(50):

@@ -392,22 +392,26 @@ class Consumer:
             if message is None:
                 break
             started = time.monotonic()
-            headers = {
-                k: v
-                for k, v in (message.headers or {}).items()
-                if not k.startswith("x-") and k != ATTEMPT_HEADER
-            }
-            headers["paycore-replayed-at"] = datetime.now(UTC).isoformat()
-            await self.broker.publish(
-                message.body,
-                queue=self.name,
-                persist=True,
-                headers=headers,
-                content_type=message.content_type,
-                correlation_id=message.correlation_id,
-                message_id=message.message_id,
-            )
-            await message.ack()
+            await self.requeue_dead_letter(message)
             replayed += 1
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
         return replayed
+
+    async def requeue_dead_letter(self, message: IncomingMessage) -> None:
+        """A fresh copy on the work queue (attempts start again), then the dead letter goes."""
+        headers = {
+            k: v
+            for k, v in (message.headers or {}).items()
+            if not k.startswith("x-") and k != ATTEMPT_HEADER
+        }
+        headers["paycore-replayed-at"] = datetime.now(UTC).isoformat()
+        await self.broker.publish(
+            message.body,
+            queue=self.name,
+            persist=True,
+            headers=headers,
+            content_type=message.content_type,
+            correlation_id=message.correlation_id,
+            message_id=message.message_id,
+        )
+        await message.ack()
