@@ -14,6 +14,9 @@ install_missing() {
   if wants redis && [[ -z ${REDIS_URL:-} ]] && ! command -v redis-server >/dev/null; then
     pkgs+=(redis-server)
   fi
+  if wants mongodb && [[ -z ${MONGO_URI:-} ]] && ! command -v patch >/dev/null; then
+    pkgs+=(patch) # applies mongo-front/ferretdb-pushdown.patch
+  fi
   ((${#pkgs[@]})) || return 0
   log "installing ${pkgs[*]}"
   apt-get update -qq
@@ -22,16 +25,25 @@ install_missing() {
 
 go_bin() { command -v go || echo /usr/local/go/bin/go; }
 
-# Rebuild when the binary is missing or older than any of its sources.
+# Rebuild when the binary is missing or older than any of its sources (the patch included).
+# FerretDB is patched (mongo-front/ferretdb-pushdown.patch: `_id` lookups use the `_id_` index):
+# the module is copied to the git-ignored .build/, FerretDB is vendored there, the patch is
+# applied to the vendored copy, and the binary is built from the vendor tree.
 build_mongo_front() {
-  local src=$LOCAL/mongo-front
+  local src=$LOCAL/mongo-front build=$LOCAL/.build/mongo-front go
   if [[ -x $MONGO_BIN ]] && [[ -z $(find "$src" -newer "$MONGO_BIN" -type f) ]]; then
     return 0
   fi
   log "building mongo-front (first build downloads modules and compiles FerretDB: ~1-2 min)"
-  mkdir -p "$LOCAL/bin"
+  go=$(go_bin)
+  rm -rf "$build"
+  mkdir -p "$build" "$LOCAL/bin"
+  cp "$src"/go.mod "$src"/go.sum "$src"/*.go "$build"/
+  (cd "$build" && "$go" mod vendor)
+  patch -p1 --forward --batch --no-backup-if-mismatch -d "$build/vendor/github.com/FerretDB/FerretDB" \
+    <"$src/ferretdb-pushdown.patch" >&2 || die "ferretdb-pushdown.patch does not apply"
   # ferretdb_no_postgresql: we only use the SQLite handler, so skip compiling pgx.
-  (cd "$src" && CGO_ENABLED=0 "$(go_bin)" build -trimpath -tags ferretdb_no_postgresql \
+  (cd "$build" && CGO_ENABLED=0 "$go" build -mod=vendor -trimpath -tags ferretdb_no_postgresql \
     -o "$MONGO_BIN.tmp" .)
   mv "$MONGO_BIN.tmp" "$MONGO_BIN"
 }
