@@ -199,6 +199,7 @@ class Pipeline:
             "MONGO_URI": settings.mongo_uri,
             "MONGO_DB": settings.mongo_db,
             "BROKER_PREFIX": settings.broker_prefix,
+            "QUEUE_EXPIRES_MS": str(settings.queue_expires_ms),
             "REDIS_PREFIX": settings.redis_prefix,
             "RABBITMQ_URL": settings.rabbitmq_url,
             "REDIS_URL": settings.redis_url,
