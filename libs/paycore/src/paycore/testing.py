@@ -9,7 +9,7 @@ from typing import Any
 from paycore.kit.crypto import Sealed
 from paycore.kit.ids import new_id
 from paycore.kit.service import InfraSettings
-from paycore.payments.models import Customer, Payment, PaymentStatus
+from paycore.payments.models import Customer, Payment, PaymentStatus, order_id_for
 from paycore.payments.states import CAPTURED
 
 
@@ -45,9 +45,10 @@ async def create_payment(**overrides: Any) -> Payment:
     status = overrides.pop("status", PaymentStatus.SUCCESS)
     amount = overrides.pop("amount", 10_000)
     captured = amount if status in CAPTURED else 0
+    payment_id = overrides.pop("payment_id", new_id("pay"))
     values: dict[str, Any] = {
-        "payment_id": new_id("pay"),
-        "order_id": new_id("ord"),
+        "payment_id": payment_id,
+        "order_id": order_id_for(payment_id),
         "user_id": "usr_test",
         "idempotency_key": unique_suffix(),
         "amount": amount,

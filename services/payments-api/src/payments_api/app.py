@@ -33,12 +33,7 @@ from payments_api.ratelimit import RateLimiter
 from payments_api.settings import Settings
 
 MODELS = [Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead, FraudSignal]
-OUTBOXES = [
-    (Payment, "payment_id"),
-    (Refund, "refund_id"),
-    (Invoice, "invoice_number"),
-    (FraudSignal, "signal_id"),
-]
+OUTBOXES = [Payment, Refund, Invoice, FraudSignal]
 
 
 def fraud_thresholds(settings: Settings) -> FraudThresholds:

@@ -47,7 +47,7 @@ def build_app(settings: Settings) -> Starlette:
     resources = Resources(
         settings,
         models=MODELS,
-        outboxes=[(Payment, "payment_id"), (AdminAlert, "alert_id")],
+        outboxes=[Payment, AdminAlert],
     )
     assert resources.broker is not None
 

@@ -23,7 +23,7 @@ def build_app(settings: Settings) -> Starlette:
     resources = Resources(
         settings,
         models=[Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead],
-        outboxes=[(Payment, "payment_id"), (Refund, "refund_id")],
+        outboxes=[Payment, Refund],
     )
     consumer = resources.consumer(CONSUMER, "refund.exchange", ("refund.initiated",))
     gateway = CashfreeGateway(settings)

@@ -5,7 +5,6 @@ from paycore.kit.http import create_app
 from paycore.kit.service import Resources
 from paycore.webhooks.intake import WebhookIntake
 from paycore.webhooks.models import WebhookLog
-from paycore.webhooks.repository import KEY as WEBHOOK_LOG_KEY
 from starlette.applications import Starlette
 
 from webhook_ingress.routes import routes
@@ -14,7 +13,7 @@ from webhook_ingress.settings import Settings
 
 def build_app(settings: Settings) -> Starlette:
     # The relay's sweep publishes logs whose inline publish failed (see paycore.webhooks.intake).
-    resources = Resources(settings, models=[WebhookLog], outboxes=[(WebhookLog, WEBHOOK_LOG_KEY)])
+    resources = Resources(settings, models=[WebhookLog], outboxes=[WebhookLog])
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -13,7 +13,6 @@ from paycore.kit.service import Resources
 from paycore.payments.models import Payment, Transaction
 from paycore.refunds.models import Refund
 from paycore.webhooks.models import WebhookLog
-from paycore.webhooks.repository import KEY as WEBHOOK_LOG_KEY
 from paycore.webhooks.service import WebhookService
 
 from webhook_processor.settings import Settings
@@ -28,12 +27,7 @@ MODELS: Final[list[type[Document]]] = [
     AuditHead,
 ]
 # Every collection this service writes events into; its relay publishes them.
-OUTBOXES: Final[list[tuple[type[Document], str]]] = [
-    (Payment, "payment_id"),
-    (Refund, "refund_id"),
-    (Invoice, "invoice_number"),
-    (WebhookLog, WEBHOOK_LOG_KEY),
-]
+OUTBOXES: Final[list[type[Document]]] = [Payment, Refund, Invoice, WebhookLog]
 QUEUE: Final = "webhook-processor.webhooks"
 EXCHANGE: Final = "webhook.exchange"
 ROUTING_KEYS: Final = ("webhook.cashfree.received",)

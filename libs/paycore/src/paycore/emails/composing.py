@@ -82,7 +82,7 @@ class EmailComposer:
         self, kind: EmailKind, data: Mapping[str, Any], base: dict[str, Any]
     ) -> Composed:
         payment_id = _required(data, "payment_id")
-        raw = await Payment.get_pymongo_collection().find_one({"payment_id": payment_id})
+        raw = await Payment.get_pymongo_collection().find_one({"_id": payment_id})
         if raw is None:
             raise EmailDataMissing(payment_id=payment_id)
         payment = Payment.model_validate(raw)
@@ -120,7 +120,7 @@ class EmailComposer:
 
     async def _invoice(self, data: Mapping[str, Any], base: dict[str, Any]) -> Composed:
         number = _required(data, "invoice_number")
-        raw = await Invoice.get_pymongo_collection().find_one({"invoice_number": number})
+        raw = await Invoice.get_pymongo_collection().find_one({"_id": number})
         if raw is None:
             raise EmailDataMissing(invoice_number=number)
         invoice = Invoice.model_validate(raw)

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from beanie import Document
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
+
+from paycore.kit.mongo import KeyedDocument
 
 
 class EmailKind(StrEnum):
@@ -34,9 +35,11 @@ class EmailStatus(StrEnum):
     SKIPPED = "SKIPPED"  # nothing to send (no address on file)
 
 
-class EmailLog(Document):
+class EmailLog(KeyedDocument):
     """One email for one event: the unique `key` makes a second delivery of the event find
     this record instead of sending again."""
+
+    key_field = "key"
 
     key: str  # "<event_id>:<kind>"
     event_id: str

@@ -37,14 +37,16 @@ class EmailLogRepository:
         return EmailLog.get_pymongo_collection()
 
     async def get(self, key: str) -> EmailLog | None:
-        raw = await self.collection.find_one({"key": key})
+        raw = await self.collection.find_one({"_id": key})
         return EmailLog.model_validate(raw) if raw is not None else None
 
     async def claim(self, log: EmailLog, lease: timedelta) -> Claim:
         now = datetime.now(UTC)
         log.status, log.attempts, log.lease_until = EmailStatus.SENDING, 1, now + lease
         try:
-            await self.collection.insert_one(log.model_dump(exclude={"id", "revision_id"}))
+            await self.collection.insert_one(
+                {"_id": log.key, **log.model_dump(exclude={"id", "revision_id"})}
+            )
             return Claim(ClaimResult.CLAIMED, log)
         except Exception as exc:
             if not is_duplicate_key(exc):
@@ -99,7 +101,7 @@ class EmailLogRepository:
     ) -> EmailLog | None:
         """Applies only if nobody changed the record since we read it (its version)."""
         raw = await self.collection.find_one_and_update(
-            {"key": log.key, "version": log.version},
+            {"_id": log.key, "version": log.version},
             {
                 "$set": {**changes, "updated_at": datetime.now(UTC)},
                 "$inc": {"version": 1, **dict(inc or {})},

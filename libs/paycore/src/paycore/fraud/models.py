@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from beanie import Document
 from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from paycore.kit.events import OutboxEvent
+from paycore.kit.mongo import KeyedDocument
 
 
 class FraudDecision(StrEnum):
@@ -16,8 +16,10 @@ class FraudDecision(StrEnum):
     BLOCK = "block"
 
 
-class FraudSignal(Document):
+class FraudSignal(KeyedDocument):
     """A flag or a block, with what triggered it. Identifiers are keyed hashes, never raw PII."""
+
+    key_field = "signal_id"
 
     signal_id: str  # frd_…
     decision: FraudDecision

@@ -3,12 +3,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from paycore.kit.crypto import Sealed
 from paycore.kit.events import OutboxEvent
+from paycore.kit.mongo import KeyedDocument
 
 
 class InvoiceStatus(StrEnum):
@@ -37,7 +37,9 @@ class InvoiceClient(BaseModel):
     address: Sealed | None = None
 
 
-class Invoice(Document):
+class Invoice(KeyedDocument):
+    key_field = "invoice_number"
+
     invoice_number: str
     user_id: str  # the merchant user who issued it
     currency: str

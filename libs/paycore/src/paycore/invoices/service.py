@@ -146,7 +146,7 @@ class InvoiceService:
         return invoice, True
 
     async def _get(self, invoice_number: str) -> Invoice | None:
-        raw = await self.collection.find_one({"invoice_number": invoice_number})
+        raw = await self.collection.find_one({"_id": invoice_number})
         return Invoice.model_validate(raw) if raw is not None else None
 
     async def get_for(self, user_id: str, invoice_number: str, *, admin: bool = False) -> Invoice:
@@ -186,7 +186,7 @@ class InvoiceService:
         (two concurrent pay requests: one wins, the other learns it lost)."""
         result = await self.collection.update_one(
             {
-                "invoice_number": invoice.invoice_number,
+                "_id": invoice.invoice_number,
                 "status": InvoiceStatus.UNPAID.value,
                 "payment_id": previous_payment_id,
             },

@@ -32,7 +32,7 @@ async def sync_invoice(payment: Payment | None) -> bool:
         return False
     result = await Invoice.get_pymongo_collection().update_one(
         {
-            "invoice_number": payment.invoice_number,
+            "_id": payment.invoice_number,
             "payment_id": payment.payment_id,
             "payment_version": {"$lt": payment.version},
         },

@@ -9,14 +9,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from beanie import Document, init_beanie
 from loguru import logger
+from pydantic import Field, model_validator
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from paycore.kit.settings import MongoSettings
+
+
+class KeyedDocument(Document):
+    """A document whose `_id` is its business key (`payment_id`, `refund_id`, ...).
+
+    Look-ups and guarded updates then filter on `_id`: the primary index on MongoDB, and the
+    one field the local FerretDB server finds without scanning the collection.
+    """
+
+    key_field: ClassVar[str]
+    id: str | None = Field(default=None)  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _id_is_the_key(self) -> Self:
+        if self.id is None:
+            self.id = getattr(self, self.key_field)
+        return self
 
 
 def mongo_client(settings: MongoSettings) -> AsyncMongoClient[dict[str, Any]]:

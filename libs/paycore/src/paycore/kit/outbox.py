@@ -1,4 +1,5 @@
 """The outbox relay: publishes the events waiting inside documents, then removes them.
+Documents are addressed by `_id`, their business key (`KeyedDocument`).
 
 Two paths, one rule: an event is removed only after the broker confirmed it, so a crash or a
 broker outage delays events but never loses one (a crash between the confirm and the removal
@@ -48,7 +49,6 @@ class OutboxRelay:
     def __init__(
         self,
         model: type[Document],
-        key_field: str,
         publisher: EventPublisher,
         redis: Redis,
         *,
@@ -58,7 +58,6 @@ class OutboxRelay:
         batch: int = 100,
     ) -> None:
         self.model = model
-        self.key_field = key_field
         self.publisher = publisher
         self.redis = redis
         self.poll_seconds = poll_seconds
@@ -124,7 +123,7 @@ class OutboxRelay:
         documents = (
             await self.collection.find(
                 {"outbox.0.envelope.occurred_at": {"$lt": cutoff}},
-                {self.key_field: 1, "outbox": 1},
+                {"outbox": 1},
             )
             .limit(self.batch)
             .to_list()
@@ -132,7 +131,7 @@ class OutboxRelay:
         WAITING.labels(self.name).set(len(documents))
         published = 0
         for document in documents:
-            published += await self._publish(document[self.key_field], document["outbox"], "sweep")
+            published += await self._publish(document["_id"], document["outbox"], "sweep")
         return published
 
     async def _publish(self, key: str, stored: list[dict[str, Any]], path: str) -> int:
@@ -147,6 +146,6 @@ class OutboxRelay:
             ):
                 await self.publisher.publish(event)
             # Remove exactly this stored value: events appended meanwhile stay.
-            await self.collection.update_one({self.key_field: key}, {"$pull": {"outbox": item}})
+            await self.collection.update_one({"_id": key}, {"$pull": {"outbox": item}})
             RELAYED.labels(self.name, path).inc()
         return len(stored)

@@ -46,8 +46,8 @@ class Resources:
     publisher: EventPublisher | None = None
     consumers: list[Consumer] = field(default_factory=list)
     relays: list[OutboxRelay] = field(default_factory=list)
-    # Collections whose outbox this service relays: (document model, key field).
-    outboxes: Sequence[tuple[type[Document], str]] = ()
+    # Collections whose outbox this service relays (documents keyed by `_id`).
+    outboxes: Sequence[type[Document]] = ()
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -67,10 +67,9 @@ class Resources:
         self.redis = redis.redis_client(self.settings)
         assert self.broker is not None
         assert self.publisher is not None
-        for model, key_field in self.outboxes:
+        for model in self.outboxes:
             relay = OutboxRelay(
                 model,
-                key_field,
                 self.publisher,
                 self.redis,
                 poll_seconds=self.settings.outbox_poll_seconds,

@@ -85,7 +85,6 @@ def to_mongo(value: Any) -> Any:
 
 async def guarded_update(
     collection: AsyncCollection[dict[str, Any]],
-    key_field: str,
     key: str,
     *,
     version: int,
@@ -97,7 +96,7 @@ async def guarded_update(
     push: Mapping[str, Any] | None = None,
     pull: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """Applies the change only if the document `key` is still at `version` (and matches
+    """Applies the change only if the document `_id == key` is still at `version` (and matches
     `where`). Returns the updated document, or None if it changed in between (nothing was
     written). New outbox events are handed to this process's relay (`notify_outbox`).
     """
@@ -118,7 +117,7 @@ async def guarded_update(
     if pull:
         update["$pull"] = to_mongo(dict(pull))
     updated = await collection.find_one_and_update(
-        {key_field: key, **dict(where or {}), "version": version},
+        {"_id": key, **dict(where or {}), "version": version},
         update,
         return_document=ReturnDocument.AFTER,
     )

@@ -23,7 +23,7 @@ from paycore.kit.crypto import FieldCipher
 from paycore.kit.ids import new_id
 from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.state import Evidence, TransitionRecord
-from paycore.payments.models import Customer, Payment, PaymentStatus
+from paycore.payments.models import Customer, Payment, PaymentStatus, order_id_for
 from paycore.payments.service import PaymentService, payment_events
 
 
@@ -86,7 +86,7 @@ class PaymentCreator:
                 return Started(found, created=False)
         payment = Payment(
             payment_id=new.payment_id,
-            order_id=new_id("ord"),
+            order_id=order_id_for(new.payment_id),
             user_id=new.user_id,
             idempotency_key=new.idempotency_key,
             request_fingerprint=new.request_fingerprint,

@@ -4,12 +4,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from paycore.kit.crypto import Sealed
 from paycore.kit.events import OutboxEvent
+from paycore.kit.mongo import KeyedDocument
 from paycore.kit.state import TransitionRecord
 
 
@@ -24,6 +24,15 @@ class PaymentStatus(StrEnum):
     CANCELLED = "CANCELLED"
     PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
     REFUNDED = "REFUNDED"
+
+
+def order_id_for(payment_id: str) -> str:
+    """A payment's order id: the same body, so either names the other (`pay_X` / `ord_X`)."""
+    return "ord_" + payment_id.removeprefix("pay_")
+
+
+def payment_id_for(order_id: str) -> str | None:
+    return "pay_" + order_id.removeprefix("ord_") if order_id.startswith("ord_") else None
 
 
 class SettlementStatus(StrEnum):
@@ -54,7 +63,9 @@ class Customer(BaseModel):
     phone_hash: str
 
 
-class Payment(Document):
+class Payment(KeyedDocument):
+    key_field = "payment_id"
+
     payment_id: str  # pay_…
     order_id: str  # ord_…, also Cashfree's order_id
     user_id: str
@@ -123,8 +134,10 @@ class Payment(Document):
         }
 
 
-class Transaction(Document):
+class Transaction(KeyedDocument):
     """One gateway payment attempt, with the gateway's raw answer."""
+
+    key_field = "cf_payment_id"
 
     cf_payment_id: str
     payment_id: str

@@ -11,7 +11,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import TransitionRecord, guarded_update, notify_outbox
-from paycore.payments.models import Payment, PaymentStatus, Transaction
+from paycore.payments.models import Payment, PaymentStatus, Transaction, payment_id_for
 from paycore.payments.states import REFUNDABLE
 
 
@@ -31,9 +31,16 @@ class PaymentRepository:
         return Payment.model_validate(raw) if raw is not None else None
 
     async def get(self, payment_id: str) -> Payment | None:
-        return await self._one({"payment_id": payment_id})
+        return await self._one({"_id": payment_id})
 
     async def get_by_order_id(self, order_id: str) -> Payment | None:
+        """Our order ids name their payment (`ord_X` belongs to `pay_X`): one `_id` look-up.
+        An order id of another shape (none of ours, or made by hand) is searched for."""
+        payment_id = payment_id_for(order_id)
+        if payment_id is not None:
+            found = await self._one({"_id": payment_id, "order_id": order_id})
+            if found is not None:
+                return found
         return await self._one({"order_id": order_id})
 
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Payment | None:
@@ -91,7 +98,6 @@ class PaymentRepository:
         """One guarded update: status, version, fields, history and outbox move together."""
         raw = await guarded_update(
             self.collection,
-            "payment_id",
             payment.payment_id,
             where={"status": payment.status.value},
             version=payment.version,
@@ -105,7 +111,6 @@ class PaymentRepository:
         """Keeps a late or contradicting event in the history without changing the state."""
         raw = await guarded_update(
             self.collection,
-            "payment_id",
             payment.payment_id,
             version=payment.version,
             history=[record.model_copy(update={"ignored": True})],
@@ -120,7 +125,6 @@ class PaymentRepository:
     ) -> Payment | None:
         raw = await guarded_update(
             self.collection,
-            "payment_id",
             payment.payment_id,
             version=payment.version,
             set_fields=changes,
@@ -136,7 +140,7 @@ class PaymentRepository:
         """
         raw = await self.collection.find_one_and_update(
             {
-                "payment_id": payment_id,
+                "_id": payment_id,
                 "status": {"$in": [status.value for status in REFUNDABLE]},
                 "refundable_amount": {"$gte": amount},
                 "refund_reservations": {"$nin": [refund_id]},
@@ -166,7 +170,6 @@ class PaymentRepository:
         """Moves a reservation to refunded; applies once (the reservation must still exist)."""
         raw = await guarded_update(
             self.collection,
-            "payment_id",
             payment.payment_id,
             where={"status": payment.status.value, "refund_reservations": refund_id},
             version=payment.version,
@@ -189,7 +192,6 @@ class PaymentRepository:
         """Gives a failed refund's reservation back; applies once."""
         raw = await guarded_update(
             self.collection,
-            "payment_id",
             payment.payment_id,
             where={"refund_reservations": refund_id},
             version=payment.version,
@@ -205,7 +207,7 @@ class PaymentRepository:
         document = transaction.model_dump(exclude={"id", "revision_id"})
         created_at = document.pop("created_at")
         await Transaction.get_pymongo_collection().update_one(
-            {"cf_payment_id": transaction.cf_payment_id},
+            {"_id": transaction.cf_payment_id},
             {"$set": document, "$setOnInsert": {"created_at": created_at}},
             upsert=True,
         )

@@ -9,6 +9,7 @@ from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
 from paycore.kit.events import OutboxEvent
+from paycore.kit.mongo import KeyedDocument
 
 
 class MismatchKind(StrEnum):
@@ -17,7 +18,9 @@ class MismatchKind(StrEnum):
     AMOUNT = "AMOUNT"  # amounts or currencies differ
 
 
-class ReconciliationRun(Document):
+class ReconciliationRun(KeyedDocument):
+    key_field = "run_id"
+
     run_id: str  # rec_…
     window_start: datetime
     window_end: datetime
@@ -53,8 +56,10 @@ class ReconciliationItem(Document):
         ]
 
 
-class AdminAlert(Document):
+class AdminAlert(KeyedDocument):
     """An alert for the operators; its `email.admin.alert` event travels in its outbox."""
+
+    key_field = "alert_id"
 
     alert_id: str  # alr_… or a stable key, so the same alert is raised once
     kind: str

@@ -124,7 +124,7 @@ class ReconciliationService:
             return
         run.matched += 1
         await self.payments.repository.collection.update_one(
-            {"payment_id": payment.payment_id}, {"$set": {"is_reconciled": True}}
+            {"_id": payment.payment_id}, {"$set": {"is_reconciled": True}}
         )
 
     async def _mismatch(

@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from beanie import Document
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
 from paycore.kit.events import OutboxEvent
+from paycore.kit.mongo import KeyedDocument
 from paycore.kit.state import TransitionRecord
 
 
@@ -27,7 +27,9 @@ class RefundSource(StrEnum):
     AUTO = "AUTO"  # the gateway's own auto-refund
 
 
-class Refund(Document):
+class Refund(KeyedDocument):
+    key_field = "refund_id"
+
     refund_id: str  # rfd_…, also the gateway's refund_id
     payment_id: str
     order_id: str

@@ -29,7 +29,7 @@ class RefundRepository:
         return Refund.model_validate(raw) if raw is not None else None
 
     async def get(self, refund_id: str) -> Refund | None:
-        return await self._one({"refund_id": refund_id})
+        return await self._one({"_id": refund_id})
 
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Refund | None:
         return await self._one({"user_id": user_id, "idempotency_key": key})
@@ -57,7 +57,6 @@ class RefundRepository:
     ) -> Refund | None:
         raw = await guarded_update(
             self.collection,
-            "refund_id",
             refund.refund_id,
             where={"status": refund.status.value},
             version=refund.version,
@@ -74,7 +73,6 @@ class RefundRepository:
         """Changes fields other than the status (the gateway's interim status, attempts)."""
         raw = await guarded_update(
             self.collection,
-            "refund_id",
             refund.refund_id,
             version=refund.version,
             set_fields=changes,

@@ -65,7 +65,6 @@ class WebhookLogRepository:
         """One guarded update of the log (None if it changed in between)."""
         raw = await guarded_update(
             self.collection,
-            KEY,
             log.log_id,
             version=log.version,
             set_fields=changes,
