@@ -1,4 +1,4 @@
-from paycore.kit.errors import AppError, Conflict, NotFound
+from paycore.kit.errors import AppError, Conflict, NotFound, ValidationFailed
 
 
 class InvoiceNotFound(NotFound):
@@ -37,3 +37,9 @@ class InvoiceAmountMismatch(AppError):
 
     code = "invoice_amount_mismatch"
     status = 422
+
+
+class InvalidCursor(ValidationFailed):
+    """The cursor does not name an invoice of this listing."""
+
+    code = "invalid_cursor"

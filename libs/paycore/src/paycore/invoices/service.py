@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bson import ObjectId
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.invoices.errors import (
+    InvalidCursor,
     InvoiceAlreadyExists,
     InvoiceNotFound,
     InvoiceTotalsMismatch,
@@ -175,8 +175,19 @@ class InvoiceService:
         if statuses:
             query["status"] = {"$in": [status.value for status in statuses]}
         if before is not None:
-            query["_id"] = {"$lt": ObjectId(before)}
-        cursor = self.collection.find(query).sort("_id", DESCENDING).limit(limit)
+            # The cursor is the last invoice number seen: continue after it, newest first.
+            last = await self.collection.find_one({"_id": before}, {"created_at": 1})
+            if last is None:
+                raise InvalidCursor(cursor=before)
+            query["$or"] = [
+                {"created_at": {"$lt": last["created_at"]}},
+                {"created_at": last["created_at"], "_id": {"$lt": before}},
+            ]
+        cursor = (
+            self.collection.find(query)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit)
+        )
         return [Invoice.model_validate(raw) async for raw in cursor]
 
     async def attach_payment(

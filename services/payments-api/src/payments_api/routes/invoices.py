@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from bson import ObjectId
 from paycore.auth.tokens import Scope
 from paycore.invoices.models import InvoiceStatus
 from paycore.invoices.service import ClientDetails, DraftItem, InvoiceDraft
@@ -65,7 +64,7 @@ async def list_invoices(request: Request) -> Response:
         raise ValidationFailed("limit out of range", field="limit")
     limit = int(limit_raw)
     cursor = query.get("cursor")
-    if cursor is not None and not ObjectId.is_valid(cursor):
+    if cursor is not None and not 0 < len(cursor) <= 64:
         raise ValidationFailed("invalid cursor", field="cursor")
     try:
         statuses = [
