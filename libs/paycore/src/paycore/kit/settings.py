@@ -113,7 +113,8 @@ class RabbitSettings(BaseServiceSettings):
     # Tests only: the broker deletes a queue unused this long, so prefixed test queues don't
     # pile up. Never set in production (a consumer outage would delete its queue).
     queue_expires_ms: int | None = Field(default=None, gt=0)
-    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # The sweep only catches what a crash or an outage left; the writer publishes the rest.
+    outbox_poll_seconds: float = Field(default=5.0, gt=0)
     # Events older than this are swept up by any instance; younger ones belong to their writer.
     outbox_grace_seconds: float = Field(default=5.0, ge=0)
 
