@@ -1,7 +1,8 @@
 """`make run`: the Cashfree emulator, the SMTP sink and the six services on this machine, a
 scripted walk of one invoice through payment and refunds, then up until Ctrl-C.
 
-The servers (MongoDB front, RabbitMQ, Redis) are started before this by `make infra-up`.
+It starts the servers (MongoDB front, RabbitMQ, Redis) with infra/local/up.sh and, on Ctrl-C,
+stops what it started: the processes, and the servers too unless they were already running.
 Set `SKIP_DEMO=1` (or pass `--no-demo`) to start the services without the walk.
 Each process logs to var/log/<name>.log.
 """
@@ -138,6 +139,13 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    servers_were_up = (
+        subprocess.run(
+            [ROOT / "infra/local/status.sh"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+    subprocess.run([ROOT / "infra/local/up.sh"], check=True)
     try:
         for process in PROCESSES:
             children.append((process, start(process, env)))
@@ -158,6 +166,8 @@ def main() -> None:
     finally:
         print("\nstopping...", flush=True)
         stop_all(children)
+        if not servers_were_up:
+            subprocess.run([ROOT / "infra/local/down.sh"], check=False)
 
 
 if __name__ == "__main__":
