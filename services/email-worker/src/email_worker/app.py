@@ -53,4 +53,4 @@ def build_app(settings: Settings) -> Starlette:
             app.state.resources = resources
             yield
 
-    return create_app(settings.service_name, [], lifespan=lifespan, checks=resources.checks())
+    return create_app(settings, [], lifespan=lifespan, checks=resources.checks())

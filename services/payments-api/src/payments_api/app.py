@@ -93,7 +93,7 @@ def build_app(settings: Settings) -> Starlette:
             yield
 
     return create_app(
-        settings.service_name,
+        settings,
         [*api_routes(), Route("/openapi.json", openapi_endpoint, methods=["GET"])],
         lifespan=lifespan,
         checks=resources.checks(),

@@ -76,4 +76,4 @@ def build_app(settings: Settings) -> Starlette:
             yield
         await gateway.aclose()
 
-    return create_app(settings.service_name, [], lifespan=lifespan, checks=resources.checks())
+    return create_app(settings, [], lifespan=lifespan, checks=resources.checks())

@@ -51,4 +51,4 @@ def build_app(settings: Settings) -> Starlette:
         finally:
             await gateway.aclose()
 
-    return create_app(settings.service_name, [], lifespan=lifespan, checks=resources.checks())
+    return create_app(settings, [], lifespan=lifespan, checks=resources.checks())

@@ -31,4 +31,4 @@ def build_app(settings: Settings) -> Starlette:
             )
             yield
 
-    return create_app(settings.service_name, routes, lifespan=lifespan, checks=resources.checks())
+    return create_app(settings, routes, lifespan=lifespan, checks=resources.checks())

@@ -38,7 +38,7 @@ def build_app(settings: Settings) -> Starlette:
         finally:
             await gateway.aclose()
 
-    return create_app(settings.service_name, [], lifespan=lifespan, checks=resources.checks())
+    return create_app(settings, [], lifespan=lifespan, checks=resources.checks())
 
 
 async def report_dead_letters(consumer: Consumer, every_seconds: float) -> None:

@@ -27,6 +27,7 @@ from paycore.kit.context import (
 )
 from paycore.kit.errors import AppError, error_body
 from paycore.kit.metrics import MetricsMiddleware, metrics_endpoint
+from paycore.kit.settings import BaseServiceSettings
 
 HealthCheck = Callable[[], Awaitable[float | None]]
 
@@ -158,17 +159,18 @@ def health_routes(service: str, checks: Mapping[str, HealthCheck]) -> list[BaseR
 
 
 def create_app(
-    service: str,
+    settings: BaseServiceSettings,
     routes: Sequence[BaseRoute],
     *,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
     checks: Mapping[str, HealthCheck] | None = None,
     middleware: Sequence[Middleware] = (),
-    metrics: bool = True,
 ) -> Starlette:
-    """A Starlette app with the shared middleware, error handlers, health and metrics."""
+    """A Starlette app with the shared middleware, error handlers, health and (unless
+    `PROMETHEUS_ENABLED=false`) metrics."""
+    service = settings.service_name
     all_routes = [*health_routes(service, checks or {}), *routes]
-    if metrics:
+    if settings.prometheus_enabled:
         all_routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     return Starlette(
         routes=all_routes,
