@@ -49,6 +49,7 @@ test-e2e: install infra-up ## only the end-to-end tests
 validate-deploy: ## validate compose.yaml, k8s/, Dockerfiles, Prometheus rules, Grafana
 	bash infra/checks/install-promtool.sh
 	bash infra/checks/install-compose.sh
+	bash infra/checks/install-kustomize.sh
 	$(UV) run python infra/checks/validate.py --require-tools
 
 up: ## docker compose up (needs a Docker engine)

@@ -707,8 +707,10 @@ def promtool_dashboard_queries(promtool: str) -> ToolResult:
 
 
 def kustomize_command() -> list[str] | None:
-    if shutil.which("kustomize"):
-        return ["kustomize", "build"]
+    installed = Path.home() / "go" / "bin" / "kustomize"  # where install-kustomize.sh puts it
+    kustomize = shutil.which("kustomize") or (str(installed) if installed.exists() else None)
+    if kustomize:
+        return [kustomize, "build"]
     if shutil.which("kubectl"):
         return ["kubectl", "kustomize"]
     return None
@@ -718,7 +720,9 @@ def render_kustomization(path: Path) -> tuple[ToolResult, list[dict[str, Any]]]:
     name = f"kustomize {_rel(path)}"
     command = kustomize_command()
     if command is None:
-        return _skip(name, "neither kustomize nor kubectl on PATH"), []
+        return _skip(
+            name, "neither kustomize nor kubectl (install: infra/checks/install-kustomize.sh)"
+        ), []
     result = _run(name, [*command, str(path)])
     if not result.ok:
         return result, []

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Makes sure validate.py can render the k8s kustomizations: kustomize or kubectl on PATH, else
+# kustomize built from the Go module proxy into ~/go/bin (about 30 s; validate.py looks there).
+set -euo pipefail
+
+if command -v kustomize >/dev/null 2>&1; then
+  kustomize version
+  exit 0
+fi
+if command -v kubectl >/dev/null 2>&1; then
+  kubectl version --client 2>/dev/null | head -n 1
+  exit 0
+fi
+# v5.6.0: the newest release that builds with Go 1.26 (later ones need Go 1.27).
+GOBIN="$HOME/go/bin" go install sigs.k8s.io/kustomize/kustomize/v5@v5.6.0
+echo "kustomize installed in $HOME/go/bin"
