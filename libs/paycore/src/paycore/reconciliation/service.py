@@ -20,8 +20,6 @@ from prometheus_client import Counter
 from paycore.gateway.errors import GatewayNotFound
 from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.schemas import (
-    AttemptStatus,
-    OrderStatus,
     ReconEntry,
     ReconEventStatus,
     ReconEventType,
@@ -31,10 +29,11 @@ from paycore.invoices.sync import sync_invoice
 from paycore.kit.ids import new_id
 from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.state import Evidence
-from paycore.payments.errors import AmountMismatch, PaymentNotFound
+from paycore.payments.errors import AmountMismatch
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.service import PaymentService
 from paycore.payments.states import CAPTURED, OPEN
+from paycore.payments.verification import verify_with_gateway
 from paycore.reconciliation.alerts import raise_alert
 from paycore.reconciliation.models import MismatchKind, ReconciliationItem, ReconciliationRun
 from paycore.refunds.repository import RefundRepository
@@ -44,16 +43,6 @@ MISMATCHES = Counter(
 )
 JANITOR_MOVES = Counter(
     "paycore_janitor_transitions_total", "Stale payments moved by the janitor.", ["status"]
-)
-
-# The gateway's attempts in the order the janitor trusts them: a success settles everything.
-ATTEMPT_PRIORITY = (
-    AttemptStatus.SUCCEEDED,
-    AttemptStatus.PENDING,
-    AttemptStatus.FAILED,
-    AttemptStatus.ABANDONED,
-    AttemptStatus.CANCELLED,
-    AttemptStatus.VOIDED,
 )
 
 
@@ -158,74 +147,47 @@ class ReconciliationService:
         logger.warning("reconciliation mismatch", kind=kind.value, orderId=entry.order_id)
 
     async def verify(self, payment: Payment) -> Payment | None:
-        """Asks the gateway about the payment and applies the strongest attempt it reports."""
+        """Asks the gateway about the payment and applies its answer (`verify_with_gateway`).
+
+        None when the gateway knows no such order (a payment still CREATED then never reached
+        it and its client gave up retrying: it fails) or reports another amount (alerted).
+        """
         try:
-            attempts = await self.gateway.list_payments(payment.order_id)
+            after = await verify_with_gateway(self.gateway, self.payments, payment, "reconciler")
         except GatewayNotFound:
+            if payment.status == PaymentStatus.CREATED:
+                await self._fail_uncreated(payment)
             return None
-        evidence = Evidence(source="reconciler", detail={"job": "verify"})
-        for status in ATTEMPT_PRIORITY:
-            attempt = next((a for a in attempts if a.status == status), None)
-            if attempt is None:
-                continue
-            try:
-                outcome = await self.payments.apply_attempt(attempt, evidence)
-            except AmountMismatch as exc:
-                await raise_alert(
-                    f"amount-mismatch:{payment.payment_id}:{attempt.gateway_payment_id}",
-                    "amount_mismatch",
-                    **exc.details,
-                )
-                return None
-            await sync_invoice(outcome.payment)
-            if outcome.changed:
-                JANITOR_MOVES.labels(outcome.payment.status.value).inc()
-            return outcome.payment
-        return None
-
-    async def verify_stale_payments(self, older_than: timedelta, limit: int = 100) -> int:
-        """Open payments untouched for `older_than`: ask the gateway; expire what it expired."""
-        cutoff = datetime.now(UTC) - older_than
-        moved = 0
-        stale = await self.payments.repository.list_open_since(OPEN, cutoff, limit)
-        for payment in stale:
-            updated = await self.verify(payment)
-            if updated is not None and updated.status != payment.status:
-                moved += 1
-                continue
-            moved += await self._close_if_gateway_closed(payment)
-        return moved
-
-    async def _close_if_gateway_closed(self, payment: Payment) -> int:
-        try:
-            order = await self.gateway.get_order(payment.order_id)
-        except GatewayNotFound:
-            if payment.status != PaymentStatus.CREATED:
-                return 0
-            # The order never reached the gateway and the client gave up retrying.
-            target, reason = PaymentStatus.FAILED, "ORDER_NOT_CREATED"
-        else:
-            closed = {
-                OrderStatus.EXPIRED: PaymentStatus.EXPIRED,
-                OrderStatus.TERMINATED: PaymentStatus.CANCELLED,
-            }
-            if order.status not in closed:
-                return 0
-            target, reason = closed[order.status], f"ORDER_{order.status.value}"
-        try:
-            outcome = await self.payments.transition(
-                payment.payment_id,
-                target,
-                Evidence(source="reconciler", detail={"job": "janitor"}),
-                changes={"failure_reason": reason},
-                keep_refused=True,
+        except AmountMismatch as exc:
+            await raise_alert(
+                f"amount-mismatch:{payment.payment_id}", "amount_mismatch", **exc.details
             )
-        except PaymentNotFound:
-            return 0
+            return None
+        if after.status != payment.status:
+            JANITOR_MOVES.labels(after.status.value).inc()
+        return after
+
+    async def _fail_uncreated(self, payment: Payment) -> None:
+        outcome = await self.payments.transition(
+            payment.payment_id,
+            PaymentStatus.FAILED,
+            Evidence(source="reconciler", detail={"job": "janitor"}),
+            changes={"failure_reason": "ORDER_NOT_CREATED"},
+            keep_refused=True,
+        )
         await sync_invoice(outcome.payment)
         if outcome.changed:
-            JANITOR_MOVES.labels(target.value).inc()
-        return int(outcome.changed)
+            JANITOR_MOVES.labels(PaymentStatus.FAILED.value).inc()
+
+    async def verify_stale_payments(self, older_than: timedelta, limit: int = 100) -> int:
+        """Open payments untouched for `older_than`: ask the gateway and apply its answer."""
+        cutoff = datetime.now(UTC) - older_than
+        moved = 0
+        for payment in await self.payments.repository.list_open_since(OPEN, cutoff, limit):
+            updated = await self.verify(payment)
+            current = updated or await self.payments.get(payment.payment_id)
+            moved += current.status != payment.status
+        return moved
 
     async def release_orphan_reservations(self, older_than: timedelta) -> int:
         """Reservations whose refund document was never written are given back."""

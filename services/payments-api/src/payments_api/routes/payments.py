@@ -6,16 +6,12 @@ from typing import Any
 from loguru import logger
 from paycore.auth.tokens import Principal, Scope
 from paycore.gateway.errors import GatewayNotFound
-from paycore.gateway.schemas import AttemptStatus, OrderStatus
-from paycore.gateway.schemas import Payment as GatewayAttempt
-from paycore.invoices.sync import sync_invoice
 from paycore.kit.errors import ValidationFailed
 from paycore.kit.events import OutboxEvent
-from paycore.kit.state import Evidence
 from paycore.payments.creation import CustomerDetails, NewPayment
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
 from paycore.payments.models import Payment, PaymentStatus
-from paycore.payments.states import OPEN
+from paycore.payments.verification import verify_with_gateway
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -124,39 +120,14 @@ async def verify_payment(request: Request) -> Response:
     if before.status == PaymentStatus.CREATED:
         return respond(out(api, before))  # no gateway order yet: nothing to verify
     try:
-        order = await api.gateway.get_order(before.order_id)
-        attempts = await api.gateway.list_payments(before.order_id)
+        after = await verify_with_gateway(api.gateway, api.payments, before, "verify")
     except GatewayNotFound:
         return respond(out(api, before))
-    if (order.amount_minor, order.currency) != (before.amount, before.currency):
-        await _alert_mismatch(api, before, order.amount_minor, order.currency)
-        raise AmountMismatch(payment_id=before.payment_id)
-    try:
-        for attempt in _attempts_to_apply(attempts):
-            evidence = Evidence(
-                source="verify",
-                reference=attempt.gateway_payment_id,
-                detail={"order_status": order.status.value},
-            )
-            await api.payments.apply_attempt(attempt, evidence)
-    except AmountMismatch:
-        await _alert_mismatch(api, before, None, None)
+    except AmountMismatch as exc:
+        await _alert_mismatch(
+            api, before, exc.details.get("reported_amount"), exc.details.get("reported_currency")
+        )
         raise
-    after = await api.payments.get(before.payment_id)
-    if after.status in OPEN and order.status in (OrderStatus.EXPIRED, OrderStatus.TERMINATED):
-        target = (
-            PaymentStatus.EXPIRED
-            if order.status == OrderStatus.EXPIRED
-            else PaymentStatus.CANCELLED
-        )
-        outcome = await api.payments.transition(
-            after.payment_id,
-            target,
-            Evidence(source="verify", detail={"order": order.status.value}),
-            keep_refused=True,
-        )
-        after = outcome.payment
-    await sync_invoice(after)
     if after.status != before.status:
         if after.status == PaymentStatus.FAILED:
             await api.fraud.record_failure(after.user_id, after.customer.email_hash)
@@ -169,15 +140,6 @@ async def verify_payment(request: Request) -> Response:
             after={"status": after.status.value, "captured_amount": after.captured_amount},
         )
     return respond(out(api, after))
-
-
-def _attempts_to_apply(attempts: list[GatewayAttempt]) -> list[GatewayAttempt]:
-    """The successful attempt if there is one; otherwise every attempt, oldest first."""
-    for attempt in attempts:
-        if attempt.status == AttemptStatus.SUCCEEDED:
-            return [attempt]
-    oldest = datetime.min.replace(tzinfo=UTC)
-    return sorted(attempts, key=lambda attempt: attempt.initiated_at or oldest)
 
 
 async def _alert_mismatch(

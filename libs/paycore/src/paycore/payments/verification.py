@@ -1,0 +1,75 @@
+"""Asking the gateway what became of a payment and applying its answer.
+
+The verify endpoint and the reconciler's janitor both use this, so a payment moves the same way
+whoever asks: the gateway's order must match ours, its attempts are applied through
+`apply_attempt` (a success alone, else every attempt oldest first), and an order the gateway
+expired or terminated closes a payment still open.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+from paycore.gateway.interface import PaymentGateway
+from paycore.gateway.schemas import AttemptStatus, OrderStatus
+from paycore.gateway.schemas import Payment as GatewayAttempt
+from paycore.invoices.sync import sync_invoice
+from paycore.kit.state import Evidence
+from paycore.payments.errors import AmountMismatch
+from paycore.payments.models import Payment, PaymentStatus
+from paycore.payments.service import PaymentService
+from paycore.payments.states import OPEN
+
+CLOSED_ORDERS: Final = {
+    OrderStatus.EXPIRED: PaymentStatus.EXPIRED,
+    OrderStatus.TERMINATED: PaymentStatus.CANCELLED,
+}
+
+
+def attempts_to_apply(attempts: list[GatewayAttempt]) -> list[GatewayAttempt]:
+    """The successful attempt if there is one; otherwise every attempt, oldest first."""
+    for attempt in attempts:
+        if attempt.status == AttemptStatus.SUCCEEDED:
+            return [attempt]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(attempts, key=lambda attempt: attempt.initiated_at or oldest)
+
+
+async def verify_with_gateway(
+    gateway: PaymentGateway, payments: PaymentService, payment: Payment, source: str
+) -> Payment:
+    """Applies what the gateway says about the payment's order; returns the payment after.
+
+    Raises `GatewayNotFound` if the gateway has no such order, and `AmountMismatch` if the
+    order or an attempt reports another amount or currency (never applied as a success).
+    """
+    order = await gateway.get_order(payment.order_id)
+    if (order.amount_minor, order.currency) != (payment.amount, payment.currency):
+        raise AmountMismatch(
+            payment_id=payment.payment_id,
+            expected_amount=payment.amount,
+            expected_currency=payment.currency,
+            reported_amount=order.amount_minor,
+            reported_currency=order.currency,
+        )
+    for attempt in attempts_to_apply(await gateway.list_payments(payment.order_id)):
+        evidence = Evidence(
+            source=source,
+            reference=attempt.gateway_payment_id,
+            detail={"order_status": order.status.value},
+        )
+        await payments.apply_attempt(attempt, evidence)
+    after = await payments.get(payment.payment_id)
+    target = CLOSED_ORDERS.get(order.status)
+    if after.status in OPEN and target is not None:
+        outcome = await payments.transition(
+            after.payment_id,
+            target,
+            Evidence(source=source, detail={"order": order.status.value}),
+            changes={"failure_reason": f"ORDER_{order.status.value}"},
+            keep_refused=True,
+        )
+        after = outcome.payment
+    await sync_invoice(after)
+    return after
