@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 from paycore.testing import unique_suffix
+from run import dev_settings  # infra/local/run.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,15 +27,6 @@ SERVICES = {
 }
 
 
-def dev_env() -> dict[str, str]:
-    values = {}
-    for line in (ROOT / "infra/local/dev.env").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, value = line.partition("=")
-            values[name.strip()] = value.strip()
-    return values
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -46,7 +38,7 @@ def isolated_env(**overrides: str) -> dict[str, str]:
     suffix = unique_suffix()
     env = {
         **os.environ,
-        **dev_env(),
+        **dev_settings(),
         "APP_ENV": "test",
         "MONGO_DB": f"e2e_{suffix}",
         "BROKER_PREFIX": f"e2e-{suffix}.",

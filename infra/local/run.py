@@ -61,14 +61,14 @@ PROCESSES = (
 )
 
 
-def dev_env() -> dict[str, str]:
-    """infra/local/dev.env under the caller's environment (which wins)."""
+def dev_settings() -> dict[str, str]:
+    """The development settings of infra/local/dev.env (the end-to-end tests read them too)."""
     values: dict[str, str] = {}
     for line in (ROOT / "infra/local/dev.env").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, _, value = line.partition("=")
             values[name.strip()] = value.strip()
-    return {**values, **os.environ}
+    return values
 
 
 def start(process: Process, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -129,7 +129,7 @@ def print_endpoints() -> None:
 
 def main() -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
-    env = dev_env()
+    env = {**dev_settings(), **os.environ}  # the caller's environment wins
     children: list[tuple[Process, subprocess.Popen[bytes]]] = []
     stopping = False
 
