@@ -127,8 +127,9 @@ class RefundExecutor:
             reference=answer.gateway_refund_id,
             detail={"via": via, "gateway_status": answer.status.value},
         )
+        # Applies a final status to the payment as well (once, and again safely on a repeat).
         refund = await self.refunds.apply_gateway_refund(answer, evidence)
-        payment = await self._finish_payment(refund)
+        payment = await self._sync_invoice(refund)
         if before is not None and before.status != refund.status:
             await self._record_outcome(before, refund, payment_before, payment)
         elif before is not None and before.cf_refund_id is None and refund.cf_refund_id:
@@ -213,6 +214,10 @@ class RefundExecutor:
     async def _finish_payment(self, refund: Refund) -> Payment | None:
         """Settles or releases the reservation (once) and syncs the invoice; safe to repeat."""
         await self.refunds.apply_to_payment(refund)
+        return await self._sync_invoice(refund)
+
+    async def _sync_invoice(self, refund: Refund) -> Payment | None:
+        """The refund's payment, with its invoice brought in step; safe to repeat."""
         payment = await self._payment(refund.payment_id)
         await sync_invoice(payment)
         return payment
