@@ -29,7 +29,7 @@ from paycore.kit.errors import AppError, error_body
 from paycore.kit.metrics import MetricsMiddleware, metrics_endpoint
 from paycore.kit.settings import BaseServiceSettings
 
-HealthCheck = Callable[[], Awaitable[float | None]]
+HealthCheck = Callable[[], Awaitable[None]]  # raises when the dependency is unusable
 
 HTTP_ERROR_CODES = {
     400: "bad_request",
@@ -104,6 +104,24 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> Response
     return render_error(AppError("internal error"))
 
 
+async def probe(check: HealthCheck, timeout: float = 3) -> dict[str, Any]:
+    """Runs a dependency check: `status` up or down, its latency, and the error if down."""
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check(), timeout=timeout)
+    except Exception as exc:
+        error: str | None = type(exc).__name__
+    else:
+        error = None
+    result: dict[str, Any] = {
+        "status": "down" if error else "up",
+        "latencyMs": round((time.perf_counter() - started) * 1000, 2),
+    }
+    if error:
+        result["error"] = error
+    return result
+
+
 def health_routes(service: str, checks: Mapping[str, HealthCheck]) -> list[BaseRoute]:
     """`/health` (liveness) and `/health/<name>` per dependency, each with its latency."""
 
@@ -112,35 +130,14 @@ def health_routes(service: str, checks: Mapping[str, HealthCheck]) -> list[BaseR
 
     def dependency_route(name: str, check: HealthCheck) -> Route:
         async def endpoint(request: Request) -> Response:
-            started = time.perf_counter()
-            try:
-                await asyncio.wait_for(check(), timeout=3)
-            except Exception as exc:
-                latency = round((time.perf_counter() - started) * 1000, 2)
-                return JSONResponse(
-                    {
-                        "status": "down",
-                        "dependency": name,
-                        "latencyMs": latency,
-                        "error": type(exc).__name__,
-                    },
-                    status_code=503,
-                )
-            latency = round((time.perf_counter() - started) * 1000, 2)
-            return JSONResponse({"status": "up", "dependency": name, "latencyMs": latency})
+            result = {"dependency": name, **await probe(check)}
+            return JSONResponse(result, status_code=200 if result["status"] == "up" else 503)
 
         return Route(f"/health/{name}", endpoint, methods=["GET"])
 
     async def readiness(request: Request) -> Response:
-        results = {}
-        healthy = True
-        for name, check in checks.items():
-            try:
-                await asyncio.wait_for(check(), timeout=3)
-                results[name] = "up"
-            except Exception:
-                results[name] = "down"
-                healthy = False
+        results = {name: (await probe(check))["status"] for name, check in checks.items()}
+        healthy = all(status == "up" for status in results.values())
         return JSONResponse(
             {
                 "status": "ok" if healthy else "degraded",

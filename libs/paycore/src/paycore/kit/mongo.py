@@ -7,7 +7,6 @@ start after the first (ferretdb-compat.md §4).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
@@ -83,10 +82,3 @@ def is_duplicate_key(exc: BaseException) -> bool:
         and exc.code == 1
         and "UNIQUE constraint" in str(exc.details or exc)
     )
-
-
-async def ping(client: AsyncMongoClient[dict[str, Any]]) -> float:
-    """Round-trip time of a `ping`, in milliseconds."""
-    started = time.perf_counter()
-    await client.admin.command("ping")
-    return (time.perf_counter() - started) * 1000

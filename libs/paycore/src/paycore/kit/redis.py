@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from types import TracebackType
 from typing import Self
 
@@ -71,10 +70,3 @@ class Lock:
         traceback: TracebackType | None,
     ) -> None:
         await self.release()
-
-
-async def ping(redis: Redis) -> float:
-    """Round-trip time of a `PING`, in milliseconds."""
-    started = time.perf_counter()
-    await redis.ping()
-    return (time.perf_counter() - started) * 1000

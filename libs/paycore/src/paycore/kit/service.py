@@ -123,20 +123,19 @@ class Resources:
             "redis": self._check_redis,
         }
 
-    async def _check_mongo(self) -> float | None:
+    async def _check_mongo(self) -> None:
         if self.mongo is None:
             raise DependencyUnavailable("database not connected")
-        return await mongo.ping(self.mongo)
+        await self.mongo.admin.command("ping")
 
-    async def _check_redis(self) -> float | None:
+    async def _check_redis(self) -> None:
         if self.redis is None:
             raise DependencyUnavailable("redis not connected")
-        return await redis.ping(self.redis)
+        await self.redis.ping()
 
-    async def _check_broker(self) -> float | None:
+    async def _check_broker(self) -> None:
         if self.broker is None or not await self.broker.ping(timeout=2):
             raise DependencyUnavailable("broker not reachable")
-        return None
 
     @contextlib.asynccontextmanager
     async def running(self, loops: Sequence[BackgroundLoop] = ()) -> AsyncIterator[Resources]:
