@@ -40,6 +40,13 @@ async def test_paying_at_the_emulator_makes_the_payment_success_and_the_invoice_
         return len(found) >= 1
 
     await eventually(email_published)
+
+    async def log_finished() -> bool:
+        # The payment's events go out as soon as it changes; the log is marked done just after.
+        found = await pipeline.logs(order_id=payment.order_id)
+        return bool(found) and all(log.processed_at and not log.outbox for log in found)
+
+    await eventually(log_finished)
     logs = await pipeline.logs(order_id=payment.order_id)
     assert [log.status for log in logs] == [WebhookStatus.SUCCESS]
     assert logs[0].outcome == "applied"
