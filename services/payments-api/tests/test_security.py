@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from cashfree_emulator.testing import RunningEmulator
 from loguru import logger
@@ -116,3 +117,62 @@ class TestLogs:
         assert CUSTOMER["phone"] not in text
         assert CUSTOMER["email"] not in text
         assert headers["authorization"].split()[1] not in text
+
+
+@pytest.fixture(scope="module")
+async def behind_ingress(emu: RunningEmulator) -> AsyncIterator[ApiClient]:
+    """The app behind one trusted proxy (the test client's peer, 127.0.0.1)."""
+    async with api_client(
+        emu, trusted_proxies="127.0.0.1/32", rate_limit_ip_per_minute=3
+    ) as client:
+        yield client
+
+
+async def limited_ips(api: ApiClient) -> set[str]:
+    """The client addresses the IP rate limit has counted so far."""
+    assert api.app.state.api.resources.redis is not None
+    redis = api.app.state.api.resources.redis
+    pattern = f"{api.settings.redis_prefix}ratelimit:ip:*"
+    return {key.split(":")[-2] async for key in redis.scan_iter(match=pattern)}
+
+
+class TestClientAddress:
+    async def test_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing(
+        self, behind_ingress: ApiClient
+    ) -> None:
+        # A caller reaching the app directly (not through the trusted ingress) names any
+        # address it likes; it is still counted, limited and audited as its own.
+        transport = httpx.ASGITransport(app=behind_ingress.app, client=("203.0.113.5", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as direct:
+            statuses = [
+                (
+                    await direct.get(
+                        "/api/v1/payments/history",
+                        headers={
+                            **behind_ingress.headers(new_user(), "read"),
+                            "x-forwarded-for": f"198.51.100.{n}",
+                        },
+                    )
+                ).status_code
+                for n in range(4)
+            ]
+        assert "203.0.113.5" in await limited_ips(behind_ingress)
+        assert not {ip for ip in await limited_ips(behind_ingress) if ip.startswith("198.51.100.")}
+        assert 429 not in statuses[:3]
+
+    async def test_behind_the_ingress_each_customer_has_its_own_limit(
+        self, behind_ingress: ApiClient
+    ) -> None:
+        # The ingress appends the address it saw; what the client put in front is ignored.
+        spoofed = {"x-forwarded-for": "192.0.2.77, 198.51.100.20"}
+        honest = {"x-forwarded-for": "198.51.100.21"}
+        for headers in (spoofed, honest):
+            response = await behind_ingress.http.get(
+                "/api/v1/payments/history",
+                headers={**behind_ingress.headers(new_user(), "read"), **headers},
+            )
+            assert response.status_code == 200
+        counted = await limited_ips(behind_ingress)
+        assert {"198.51.100.20", "198.51.100.21"} <= counted
+        assert "192.0.2.77" not in counted
+        assert "127.0.0.1" not in counted  # the ingress itself is never the customer

@@ -18,6 +18,7 @@ from paycore.invoices.service import InvoiceService
 from paycore.kit.context import request_id_var
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.errors import AppError, ValidationFailed, error_body, success_body
+from paycore.kit.http import client_ip
 from paycore.kit.service import Resources
 from paycore.payments.creation import PaymentCreator
 from paycore.payments.service import PaymentService
@@ -88,11 +89,7 @@ class Api:
         return self.settings.cashfree_env.value
 
     def client_ip(self, request: Request) -> str | None:
-        if self.settings.trust_forwarded_for:
-            forwarded = request.headers.get("x-forwarded-for")
-            if forwarded:
-                return forwarded.split(",")[0].strip()[:64]
-        return request.client.host if request.client else None
+        return client_ip(request)
 
     async def guard(self, request: Request, scope: Scope) -> Principal:
         """Authenticates the bearer token, counts the request against the caller's and the

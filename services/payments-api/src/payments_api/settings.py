@@ -18,8 +18,7 @@ class Settings(InfraSettings, CashfreeSettings, JwtSettings, EncryptionSettings)
     # HTTP edge.
     cors_origins: str = ""  # comma-separated allow-list; empty allows no cross-origin caller
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
-    # Take the client IP from X-Forwarded-For (only behind a proxy that sets it).
-    trust_forwarded_for: bool = False
+    # The client IP behind proxies: TRUSTED_PROXIES / TRUSTED_PROXY_HOPS (every HTTP service).
 
     # Rate limits per minute (Redis, fixed windows).
     rate_limit_user_per_minute: int = Field(default=600, gt=0)

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paycore.kit.client_ip import FORWARDED_FOR, ClientAddressResolver
 from paycore.kit.context import (
     bound_ids,
     new_request_id,
@@ -30,6 +31,8 @@ from paycore.kit.metrics import MetricsMiddleware, metrics_endpoint
 from paycore.kit.settings import BaseServiceSettings
 
 HealthCheck = Callable[[], Awaitable[None]]  # raises when the dependency is unusable
+
+CLIENT_IP_STATE = "client_ip"
 
 HTTP_ERROR_CODES = {
     400: "bad_request",
@@ -46,11 +49,13 @@ HTTP_ERROR_CODES = {
 
 
 class RequestContextMiddleware:
-    """Binds requestId, correlationId and traceId for the whole request (pure ASGI, so the
-    context variables reach the handler) and returns the request id to the caller."""
+    """Binds requestId, correlationId, traceId and the caller's address (`clientIp`, see
+    `paycore.kit.client_ip`) for the whole request (pure ASGI, so the context variables reach
+    the handler) and returns the request id to the caller."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, resolver: ClientAddressResolver | None = None) -> None:
         self.app = app
+        self.resolver = resolver or ClientAddressResolver()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,14 +65,23 @@ class RequestContextMiddleware:
         request_id = _safe_id(headers.get("x-request-id")) or new_request_id()
         correlation_id = _safe_id(headers.get("x-correlation-id")) or request_id
         trace_id = trace_id_from_traceparent(headers.get("traceparent")) or new_trace_id()
+        peer = scope.get("client")
+        ip = self.resolver.resolve(peer[0] if peer else None, headers.getlist(FORWARDED_FOR))
+        scope.setdefault("state", {})[CLIENT_IP_STATE] = ip
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)["x-request-id"] = request_id
             await send(message)
 
-        with bound_ids(request_id, correlation_id, trace_id):
+        with bound_ids(request_id, correlation_id, trace_id, clientIp=ip):
             await self.app(scope, receive, send_with_id)
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address as `RequestContextMiddleware` resolved it (never a raw header)."""
+    value = request.scope.get("state", {}).get(CLIENT_IP_STATE)
+    return value if isinstance(value, str) else None
 
 
 def _safe_id(value: str | None) -> str | None:
@@ -173,7 +187,7 @@ def create_app(
         routes=all_routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(RequestContextMiddleware),
+            Middleware(RequestContextMiddleware, resolver=settings.client_address_resolver),
             Middleware(MetricsMiddleware, service=service),
             *middleware,
         ],

@@ -33,6 +33,9 @@ def run(app: ASGIApp, settings: BaseServiceSettings) -> None:
         access_log=False,
         log_config=None,
         server_header=False,
+        # The client address is resolved by paycore.kit.client_ip from TRUSTED_PROXIES; uvicorn
+        # must not rewrite the peer from X-Forwarded-For on its own.
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
     logger.info("starting", host=settings.host, port=settings.port)

@@ -23,6 +23,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from paycore.kit.client_ip import ClientAddressResolver, parse_networks
+
 
 class AppEnv(StrEnum):
     DEVELOPMENT = "development"
@@ -57,6 +59,10 @@ class BaseServiceSettings(BaseSettings):
     log_level: str = "INFO"
     prometheus_enabled: bool = True
     shutdown_grace_seconds: float = Field(default=20.0, gt=0)
+    # Who may tell us the client's address in X-Forwarded-For (paycore.kit.client_ip): the
+    # proxies' CIDRs (comma-separated), and/or how many proxies always stand in front.
+    trusted_proxies: str = ""
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
 
     @field_validator("log_level")
     @classmethod
@@ -65,6 +71,16 @@ class BaseServiceSettings(BaseSettings):
         if level not in {"TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def client_address_resolver(self) -> ClientAddressResolver:
+        return ClientAddressResolver(parse_networks(self.trusted_proxies), self.trusted_proxy_hops)
 
     @classmethod
     def settings_customise_sources(
