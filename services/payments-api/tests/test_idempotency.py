@@ -38,6 +38,17 @@ async def forget_keys(api: ApiClient) -> None:
 
 
 class TestReplay:
+    async def test_users_and_keys_that_look_alike_joined_do_not_interfere(
+        self, api: ApiClient
+    ) -> None:
+        # "usr:a" + key "k:1" and "usr:a:k" + key "1" would share one Redis key joined by ":".
+        suffix = uuid.uuid4().hex[:8]
+        first = await api.create_payment(f"usr:{suffix}", key="k:1")
+        second = await api.create_payment(f"usr:{suffix}:k", key="1", amount=20_000)
+        assert first.status_code == second.status_code == 201
+        assert "idempotent-replayed" not in second.headers
+        assert first.json()["data"]["payment_id"] != second.json()["data"]["payment_id"]
+
     async def test_same_key_and_body_replays_the_first_answer(self, api: ApiClient) -> None:
         user, key = new_user(), new_key()
         first = await api.create_payment(user, key=key)

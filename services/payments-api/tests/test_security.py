@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import AsyncIterator
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -133,7 +134,7 @@ async def limited_ips(api: ApiClient) -> set[str]:
     assert api.app.state.api.resources.redis is not None
     redis = api.app.state.api.resources.redis
     pattern = f"{api.settings.redis_prefix}ratelimit:ip:*"
-    return {key.split(":")[-2] async for key in redis.scan_iter(match=pattern)}
+    return {unquote(key.split(":")[-2]) async for key in redis.scan_iter(match=pattern)}
 
 
 class TestClientAddress:

@@ -109,7 +109,7 @@ def _customer_details(value: object) -> JsonObject:
     )
     text(details, "customer_phone", min_length=10, max_length=16, required=True)
     phone = details["customer_phone"]
-    if not PHONE_PATTERN.match(phone):
+    if not PHONE_PATTERN.fullmatch(phone):
         raise invalid("customer_phone_invalid", "customer_phone : should be 10 digits")
     text(details, "customer_email", min_length=3, max_length=100, pattern=EMAIL_PATTERN)
     text(details, "customer_name", min_length=3, max_length=100)

@@ -7,11 +7,12 @@ from typing import Any
 from cashfree_emulator.errors import CashfreeError, invalid
 from cashfree_emulator.wire import TWO_PLACES, JsonObject, money
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+# Always fullmatch: `$` would accept a trailing newline.
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 # A + prefix allows international numbers (PY6); otherwise exactly 10 characters.
-PHONE_PATTERN = re.compile(r"^(\d{10}|\+\d{8,15})$")
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-URL_PATTERN = re.compile(r"^https?://[^\s]+$")
+PHONE_PATTERN = re.compile(r"[0-9]{10}|\+[0-9]{8,15}")
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+URL_PATTERN = re.compile(r"https?://[^\s]+")
 
 
 def require_object(body: Any) -> JsonObject:
@@ -64,7 +65,7 @@ def text(
         raise invalid(
             error_code, f"{field} : should be between {min_length} and {max_length} characters"
         )
-    if pattern is not None and not pattern.match(value):
+    if pattern is not None and not pattern.fullmatch(value):
         raise invalid(error_code, f"{field} : has invalid characters")
     return value
 

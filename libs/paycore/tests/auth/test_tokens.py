@@ -53,6 +53,7 @@ class TestTokens:
             jwt.encode({"iss": "paycore", "exp": time.time() + 60}, SECRET),
             jwt.encode({"sub": "u", "iss": "paycore"}, SECRET),
             jwt.encode({"sub": "a b", "iss": "paycore", "exp": time.time() + 60}, SECRET),
+            jwt.encode({"sub": "usr_1\n", "iss": "paycore", "exp": time.time() + 60}, SECRET),
             jwt.encode({"sub": "u", "iss": "paycore", "exp": time.time() + 60}, None, "none"),
             jwt.encode({"sub": "u", "iss": "paycore", "exp": time.time() + 60}, SECRET, "HS512"),
         ],

@@ -121,3 +121,15 @@ class TestStore:
         assert claim.store is None
         await claim.complete(StoredResponse(201, {}))
         await redis.aclose()
+
+
+class TestKeysDontCollide:
+    async def test_users_and_keys_that_join_to_the_same_text_are_two_claims(
+        self, store: IdempotencyStore
+    ) -> None:
+        # Joined with plain ":" both would be "idempotency:payment:a:b:c".
+        first = await store.begin("payment", "a:b", "c", "fp-1")
+        second = await store.begin("payment", "a", "b:c", "fp-2")
+        assert isinstance(first, Claim)
+        assert isinstance(second, Claim)
+        assert store.redis_key("payment", "a:b", "c") != store.redis_key("payment", "a", "b:c")

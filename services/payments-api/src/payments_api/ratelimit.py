@@ -6,6 +6,7 @@ import time
 
 from loguru import logger
 from paycore.kit.errors import AppError
+from paycore.kit.redis import redis_key
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -41,7 +42,7 @@ class RateLimiter:
             return
         pipe = self.redis.pipeline(transaction=False)
         for scope, value in subjects:
-            key = f"{self.prefix}ratelimit:{scope}:{value}:{window}"
+            key = redis_key(self.prefix, "ratelimit", scope, value, window)
             pipe.incr(key)
             pipe.expire(key, WINDOW_SECONDS + 5)
         try:

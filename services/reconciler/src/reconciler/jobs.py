@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from loguru import logger
-from paycore.kit.redis import Lock
+from paycore.kit.redis import Lock, redis_key
 from paycore.kit.service import Resources
 from paycore.reconciliation.service import ReconciliationService
 
@@ -23,7 +23,9 @@ def every(
         assert resources.redis is not None
         lock_ttl_ms = int(max(interval * 2, 60) * 1000)
         while True:
-            lock = Lock(resources.redis, f"{settings.redis_prefix}lock:job:{name}", lock_ttl_ms)
+            lock = Lock(
+                resources.redis, redis_key(settings.redis_prefix, "lock", "job", name), lock_ttl_ms
+            )
             if await lock.acquire():
                 try:
                     result = await job()

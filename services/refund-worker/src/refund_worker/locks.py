@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from paycore.kit.errors import AppError
-from paycore.kit.redis import Lock
+from paycore.kit.redis import Lock, redis_key
 from paycore.kit.service import Resources
 
 
@@ -29,7 +29,7 @@ class RefundLocks:
     async def hold(self, refund_id: str) -> AsyncIterator[None]:
         redis = self.resources.redis
         assert redis is not None, "the service has not started"
-        key = f"{self.resources.settings.redis_prefix}lock:refund:{refund_id}"
+        key = redis_key(self.resources.settings.redis_prefix, "lock", "refund", refund_id)
         lock = Lock(redis, key, self.ttl_ms)
         if not await lock.acquire():
             raise RefundBusy(refund_id=refund_id)

@@ -18,7 +18,7 @@ ALGORITHM: Final = "HS256"
 # Tokens are short-lived; clock skew between issuer and us is tolerated up to this.
 LEEWAY_SECONDS: Final = 30
 # The subject ends up in Redis keys, logs and queries: plain characters only.
-SUBJECT: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+SUBJECT: Final = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # always fullmatch: `$` allows "\n"
 
 
 class Scope(StrEnum):
@@ -97,7 +97,7 @@ def decode_token(secret: str, token: str, *, issuer: str) -> Principal:
     except jwt.PyJWTError as exc:
         raise InvalidToken() from exc
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not SUBJECT.match(subject):
+    if not isinstance(subject, str) or not SUBJECT.fullmatch(subject):
         raise InvalidToken("the token has no usable subject")
     raw_scope = claims.get("scope", "")
     names = raw_scope.split() if isinstance(raw_scope, str) else []

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 
 from redis.asyncio import Redis
 
+from paycore.kit.redis import redis_key
+
 
 class SlidingWindows:
     def __init__(self, redis: Redis, prefix: str = "") -> None:
@@ -15,7 +17,7 @@ class SlidingWindows:
         self.prefix = prefix
 
     def _key(self, kind: str, dimension: str, subject: str) -> str:
-        return f"{self.prefix}fraud:{kind}:{dimension}:{subject}"
+        return redis_key(self.prefix, "fraud", kind, dimension, subject)
 
     async def hit_and_count(
         self,

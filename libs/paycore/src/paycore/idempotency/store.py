@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from paycore.kit.errors import AppError, Conflict
+from paycore.kit.redis import redis_key
 
 OUTCOMES = Counter(
     "paycore_idempotency_total",
@@ -105,7 +106,7 @@ class IdempotencyStore:
 
     def redis_key(self, namespace: str, user_id: str, key: str) -> str:
         # Scoped by user: two callers who happen to pick the same key never meet.
-        return f"{self.prefix}idempotency:{namespace}:{user_id}:{key}"
+        return redis_key(self.prefix, "idempotency", namespace, user_id, key)
 
     async def begin(
         self, namespace: str, user_id: str, key: str, request_fingerprint: str

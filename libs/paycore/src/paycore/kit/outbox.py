@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 from paycore.kit.broker import EventPublisher
 from paycore.kit.context import bound_ids
 from paycore.kit.events import OutboxEvent
-from paycore.kit.redis import Lock
+from paycore.kit.redis import Lock, redis_key
 from paycore.kit.state import to_mongo
 
 RELAYED = Counter(
@@ -64,7 +64,7 @@ class OutboxRelay:
         self.grace = timedelta(seconds=grace_seconds)
         self.batch = batch
         self.name = model.get_settings().name or model.__name__
-        self.lock_key = f"{lock_prefix}lock:outbox:{self.name}"
+        self.lock_key = redis_key(lock_prefix, "lock", "outbox", self.name)
         self._in_flight: set[asyncio.Task[None]] = set()
 
     @property

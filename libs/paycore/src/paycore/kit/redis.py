@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from types import TracebackType
 from typing import Self
+from urllib.parse import quote
 
 from redis.asyncio import Redis
 
@@ -21,6 +22,13 @@ _EXTEND = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 0
 """
+
+
+def redis_key(prefix: str, *parts: str | int) -> str:
+    """`prefix` + the parts joined by `:`, each percent-encoded (`:` → `%3A`, `%` → `%25`), so
+    parts that come from callers can never run into each other: user `a:b` with key `c` and
+    user `a` with key `b:c` are two keys. Plain ids (letters, digits, `-_.~`) read unchanged."""
+    return prefix + ":".join(quote(str(part), safe="") for part in parts)
 
 
 def redis_client(settings: RedisSettings) -> Redis:

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from paycore.kit.events import EventEnvelope
 from paycore.kit.mongo import is_duplicate_key
+from paycore.kit.redis import redis_key
 from paycore.reconciliation.alerts import raise_alert
 from paycore.reconciliation.models import DailyRollup
 
@@ -25,7 +26,7 @@ class RollupRecorder:
     async def record(self, envelope: EventEnvelope) -> bool:
         """Counts the event once; False if it was counted before."""
         seen = await self.redis.set(
-            f"{self.prefix}rollup:seen:{envelope.event_id}", 1, nx=True, ex=SEEN_SECONDS
+            redis_key(self.prefix, "rollup", "seen", envelope.event_id), 1, nx=True, ex=SEEN_SECONDS
         )
         if not seen:
             return False
@@ -46,7 +47,7 @@ class RollupRecorder:
         return True
 
     async def _watch_failures(self, minute: str) -> None:
-        key = f"{self.prefix}rollup:failures:{minute}"
+        key = redis_key(self.prefix, "rollup", "failures", minute)
         count = await self.redis.incr(key)
         await self.redis.expire(key, 180)
         if count == self.failure_spike_per_minute:

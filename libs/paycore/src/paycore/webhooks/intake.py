@@ -33,6 +33,7 @@ from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.logging import mask_value
 from paycore.kit.mongo import is_duplicate_key
+from paycore.kit.redis import redis_key
 from paycore.webhooks.models import BodyEncoding, StoredHeader, WebhookLog
 from paycore.webhooks.repository import WebhookLogRepository
 
@@ -114,7 +115,7 @@ class WebhookIntake:
         self.publish_timeout_seconds = publish_timeout_seconds
 
     def _key(self, event_id: str) -> str:
-        return f"{self.redis_prefix}webhook:event:{event_id}"
+        return redis_key(self.redis_prefix, "webhook", "event", event_id)
 
     async def accept(self, raw_body: bytes, headers: Mapping[str, str]) -> Receipt:
         """Stores a webhook whose signature held and publishes it; a repeat is a duplicate.
