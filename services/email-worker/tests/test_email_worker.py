@@ -11,7 +11,7 @@ from email_worker.settings import Settings
 from email_worker_rig import eventually, running_worker, worker_settings
 from paycore.emails.models import EmailLog, EmailStatus
 from paycore.kit.broker import Consumer, EventPublisher
-from paycore.kit.crypto import cipher_from
+from paycore.kit.crypto import cipher_for
 from paycore.kit.events import OutboxEvent
 from paycore.payments.models import Customer, Payment
 from paycore.testing import create_payment
@@ -45,7 +45,7 @@ async def worker(sink: RunningSmtpSink) -> AsyncIterator[Worker]:
 
 async def paid_payment(worker: Worker) -> Payment:
     settings = worker.settings
-    cipher = cipher_from(settings.encryption_key, settings.payment_encryption_key_id)
+    cipher = cipher_for(settings)
     customer = Customer(
         customer_id="cus_1",
         email=cipher.seal(BUYER, "customer.email"),

@@ -7,7 +7,7 @@ from paycore.emails.models import EmailLog
 from paycore.emails.service import EmailService, Sender
 from paycore.emails.transport import SmtpTransport
 from paycore.invoices.models import Invoice
-from paycore.kit.crypto import cipher_from
+from paycore.kit.crypto import cipher_for
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
 from paycore.payments.models import Payment
@@ -20,7 +20,7 @@ CONSUMER = "email-worker.emails"
 
 
 def build_email_service(settings: Settings) -> EmailService:
-    cipher = cipher_from(settings.encryption_key, settings.payment_encryption_key_id)
+    cipher = cipher_for(settings)
     composer = EmailComposer(
         EmailSettings(
             brand=settings.email_brand,

@@ -11,7 +11,7 @@ from paycore.gateway.cashfree import CashfreeGateway
 from paycore.idempotency.store import IdempotencyStore
 from paycore.invoices.models import Invoice
 from paycore.invoices.service import InvoiceService
-from paycore.kit.crypto import cipher_from
+from paycore.kit.crypto import cipher_for
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
 from paycore.payments.creation import PaymentCreator
@@ -55,7 +55,7 @@ def build_api(settings: Settings, resources: Resources, gateway: CashfreeGateway
     assert resources.redis is not None
     redis = resources.redis
     prefix = settings.redis_prefix
-    cipher = cipher_from(settings.encryption_key, settings.payment_encryption_key_id)
+    cipher = cipher_for(settings)
     payments = PaymentService()
     return Api(
         settings=settings,

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
-from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AnyUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -202,25 +210,87 @@ class JwtSettings(BaseServiceSettings):
         return value
 
 
+KEY_ID = r"[A-Za-z0-9_-]{1,32}"
+
+
+def _aes256(raw: str, name: str) -> bytes:
+    try:
+        key = base64.b64decode(raw.strip(), validate=True)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be base64") from exc
+    if len(key) != 32:
+        raise ValueError(f"{name} must be base64 of exactly 32 bytes")
+    return key
+
+
+def parse_key_ring(raw: str) -> dict[str, bytes]:
+    """`"k1:<base64>,k0:<base64>"` → key id → 32-byte key; raises ValueError naming a bad entry."""
+    keys: dict[str, bytes] = {}
+    for entry in raw.split(","):
+        if not entry.strip():
+            continue
+        key_id, sep, value = entry.strip().partition(":")
+        if not sep or not re.fullmatch(KEY_ID, key_id):
+            raise ValueError("each entry must be <key id>:<base64 of 32 bytes>")
+        keys[key_id] = _aes256(value, f"key {key_id}")
+    return keys
+
+
 class EncryptionSettings(BaseServiceSettings):
+    """The PII key ring (`paycore.kit.crypto`): the current key seals, old keys only open."""
+
     # base64 of 32 random bytes; AES-256-GCM for customer PII at rest.
     payment_encryption_key: SecretStr
-    payment_encryption_key_id: str = "k1"
+    payment_encryption_key_id: str = Field(default="k1", pattern=f"^{KEY_ID}$")
+    # Keys of earlier rotations, to open what they sealed: "k1:<base64>,k0:<base64>".
+    payment_encryption_old_keys: SecretStr = SecretStr("")
+    # The HMAC key of look-up hashes (base64 of 32 bytes), independent of the encryption key.
+    # Unset: derived from the current encryption key (how hashes were made before key rings);
+    # required as soon as there are old keys, or a rotation would change every hash.
+    payment_lookup_key: SecretStr | None = None
 
     @field_validator("payment_encryption_key")
     @classmethod
     def _aes256_key(cls, value: SecretStr) -> SecretStr:
-        try:
-            key = base64.b64decode(value.get_secret_value(), validate=True)
-        except ValueError as exc:
-            raise ValueError("must be base64") from exc
-        if len(key) != 32:
-            raise ValueError("must be base64 of exactly 32 bytes")
+        _aes256(value.get_secret_value(), "the key")
         return value
+
+    @field_validator("payment_encryption_old_keys")
+    @classmethod
+    def _key_ring(cls, value: SecretStr) -> SecretStr:
+        parse_key_ring(value.get_secret_value())
+        return value
+
+    @field_validator("payment_lookup_key")
+    @classmethod
+    def _lookup_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _aes256(value.get_secret_value(), "the key")
+        return value
+
+    @model_validator(mode="after")
+    def _rotation_keeps_hashes(self) -> Self:
+        if self.old_encryption_keys and self.payment_lookup_key is None:
+            raise ValueError(
+                "PAYMENT_LOOKUP_KEY is required once PAYMENT_ENCRYPTION_OLD_KEYS is set (to keep"
+                " existing hashes, set it to `python -m payments_api.rekey legacy-lookup-key`"
+                " run with the previous key)"
+            )
+        return self
 
     @property
     def encryption_key(self) -> bytes:
         return base64.b64decode(self.payment_encryption_key.get_secret_value())
+
+    @property
+    def old_encryption_keys(self) -> dict[str, bytes]:
+        return parse_key_ring(self.payment_encryption_old_keys.get_secret_value())
+
+    @property
+    def lookup_key(self) -> bytes | None:
+        if self.payment_lookup_key is None:
+            return None
+        return base64.b64decode(self.payment_lookup_key.get_secret_value())
 
 
 class SmtpSettings(BaseServiceSettings):
