@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the emulator is a development dependency
 
 JWT_SECRET = "test-secret-" + "x" * 32
 ENCRYPTION_KEY = base64.b64encode(b"k" * 32).decode()
+PAY_LINK_SECRET = "pay-link-secret-" + "p" * 32
 
 
 def api_settings(emu: RunningEmulator, **overrides: Any) -> Settings:
@@ -43,6 +44,8 @@ def api_settings(emu: RunningEmulator, **overrides: Any) -> Settings:
         "jwt_secret": JWT_SECRET,
         "payment_encryption_key": ENCRYPTION_KEY,
         "checkout_base_url": emu.base_url + "/checkout/",
+        "pay_link_secret": PAY_LINK_SECRET,
+        "invoice_pay_url": "https://pay.example/pay/{pay_token}",
         # Every test request comes from one IP: keep its limits out of the way unless asked.
         "rate_limit_ip_per_minute": 100_000,
         "fraud_review_per_ip": 100_000,

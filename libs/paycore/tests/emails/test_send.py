@@ -12,6 +12,7 @@ from paycore.emails.repository import EmailLogRepository
 from paycore.emails.service import EmailOutcome, EmailService, Sender
 from paycore.emails.transport import SmtpTransport
 from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem
+from paycore.invoices.paylinks import PayLinks
 from paycore.kit.crypto import FieldCipher, Sealed
 from paycore.kit.events import EventEnvelope
 from paycore.payments.models import Customer, Payment
@@ -21,6 +22,7 @@ from smtp_sink.testing import RunningSmtpSink
 pytestmark = pytest.mark.usefixtures("email_db")
 
 BUYER = "buyer@example.com"
+PAY_LINK_SECRET = "pay-link-test-secret-0123456789abcdef"
 
 
 def service(sink: RunningSmtpSink, cipher: FieldCipher, **settings: Any) -> EmailService:
@@ -181,6 +183,30 @@ class TestSendForEvent:
         assert "did not go through: card declined" in mail.text
         assert f"https://shop.example/pay/{payment.payment_id}" in mail.text
 
+    async def test_a_failed_invoice_payment_links_to_its_pay_pages(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        links = PayLinks(PAY_LINK_SECRET)
+        payment = await paid(cipher, status="FAILED", invoice_number="INV-RETRY-1")
+        loose = await paid(cipher, status="FAILED")
+        emails = service(
+            inbox_cleared,
+            cipher,
+            payment_retry_url="https://pay.example/pay/{pay_token}/return",
+            pay_links=links,
+        )
+        for failed in (payment, loose):
+            data = {**failed.summary(), "status": "FAILED"}
+            await emails.send_for_event(EventEnvelope(type="email.payment.failed", data=data))
+        mails = await inbox_cleared.inbox.wait_for(2)
+        texts = [mail.text or "" for mail in mails]
+        [with_link] = [text for text in texts if "https://pay.example/pay/" in text]
+        token = with_link.split("https://pay.example/pay/")[1].split("/return")[0]
+        link = links.read(token)
+        assert (link.user_id, link.invoice_number) == (payment.user_id, "INV-RETRY-1")
+        # A payment without an invoice has no pay page: no link rather than a broken one.
+        assert sum("Try again" in text for text in texts) == 1
+
     async def test_refund_email_carries_the_refund_amount(
         self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
     ) -> None:
@@ -232,6 +258,41 @@ class TestSendForEvent:
         assert mail.subject == "Invoice INV-2026-001: ₹1,180.00 due 2026-01-20"
         assert mail.text is not None
         assert "Tax (18%): ₹180.00" in mail.text
+
+    async def test_invoice_email_carries_a_signed_pay_link(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        links = PayLinks(PAY_LINK_SECRET)
+        invoice = Invoice(
+            invoice_number="INV-LINK-1",
+            user_id="usr_9",
+            currency="INR",
+            issue_date=date(2026, 1, 5),
+            due_date=date(2026, 1, 20),
+            client=InvoiceClient(
+                name="Ravi Traders",
+                email=cipher.seal("accounts@ravi.example", "invoice.client.email"),
+                email_hash=cipher.lookup_hash("accounts@ravi.example"),
+            ),
+            items=[InvoiceItem(description="Design", quantity=1, unit_price=500, amount=500)],
+            tax_rate_bps=0,
+            subtotal=500,
+            tax=0,
+            total=500,
+        )
+        await invoice.insert()
+        event = EventEnvelope(type="email.invoice.generated", data={"invoice_number": "INV-LINK-1"})
+        emails = service(
+            inbox_cleared,
+            cipher,
+            invoice_pay_url="https://pay.example/pay/{pay_token}",
+            pay_links=links,
+        )
+        await emails.send_for_event(event)
+        [mail] = await inbox_cleared.inbox.wait_for(1)
+        assert mail.text is not None
+        token = mail.text.split("Pay this invoice: https://pay.example/pay/")[1].split()[0]
+        assert links.read(token).invoice_number == "INV-LINK-1"
 
     async def test_admin_alert_goes_to_the_operators(
         self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher

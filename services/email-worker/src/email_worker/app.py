@@ -7,6 +7,7 @@ from paycore.emails.models import EmailLog
 from paycore.emails.service import EmailService, Sender
 from paycore.emails.transport import SmtpTransport
 from paycore.invoices.models import Invoice
+from paycore.invoices.paylinks import pay_links_from
 from paycore.kit.crypto import cipher_for
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
@@ -28,6 +29,7 @@ def build_email_service(settings: Settings) -> EmailService:
             admin_email=settings.admin_email,
             payment_retry_url=settings.payment_retry_url,
             invoice_pay_url=settings.invoice_pay_url,
+            pay_links=pay_links_from(settings),
             refund_expected_time=settings.refund_expected_time,
         ),
         cipher,

@@ -1,10 +1,10 @@
 from paycore.emails.transport import SmtpTransport
 from paycore.kit.service import InfraSettings
-from paycore.kit.settings import EncryptionSettings, SmtpSettings
+from paycore.kit.settings import EncryptionSettings, PayLinkSettings, SmtpSettings
 from pydantic import Field, field_validator
 
 
-class Settings(InfraSettings, SmtpSettings, EncryptionSettings):
+class Settings(InfraSettings, SmtpSettings, EncryptionSettings, PayLinkSettings):
     service_name: str = "email-worker"
     port: int = 9103
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -12,9 +12,9 @@ class Settings(InfraSettings, SmtpSettings, EncryptionSettings):
     # longer than an SMTP conversation can last.
     email_claim_seconds: float = Field(default=120.0, gt=0)
     email_brand: str = "paycore"
-    # Links in emails; `{payment_id}`, `{order_id}`, `{invoice_number}` are filled in.
+    # The payment-failed email's link (INVOICE_PAY_URL, the invoice email's, comes with the
+    # pay-link settings); `{payment_id}`, `{order_id}`, `{invoice_number}`, `{pay_token}`.
     payment_retry_url: str = ""
-    invoice_pay_url: str = ""
     refund_expected_time: str = "within 5-7 working days"
 
     @field_validator("smtp_url")

@@ -14,6 +14,8 @@ from paycore.auth.tokens import InvalidToken, Principal, Scope, decode_token
 from paycore.fraud.screening import FraudScreen
 from paycore.gateway.interface import PaymentGateway
 from paycore.idempotency.store import IdempotencyStore, StoredResponse, fingerprint
+from paycore.invoices.models import Invoice
+from paycore.invoices.paylinks import PayLinks, fill_link
 from paycore.invoices.service import InvoiceService
 from paycore.kit.context import request_id_var
 from paycore.kit.crypto import FieldCipher
@@ -28,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from payments_api.ratelimit import RateLimiter
+from payments_api.schemas import invoice_out
 from payments_api.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -83,10 +86,27 @@ class Api:
     idempotency: IdempotencyStore
     fraud: FraudScreen
     limiter: RateLimiter
+    pay_links: PayLinks | None = None
 
     @property
     def environment(self) -> str:
         return self.settings.cashfree_env.value
+
+    def invoice_view(self, invoice: Invoice) -> dict[str, Any]:
+        """An invoice as its issuer sees it, with a fresh pay link (`INVOICE_PAY_URL`) when
+        pay links are on."""
+        if self.pay_links is None:
+            return invoice_out(invoice)
+        token = self.pay_links.issue(invoice.user_id, invoice.invoice_number)
+        url = fill_link(
+            self.settings.invoice_pay_url,
+            pay_token=token,
+            invoice_number=invoice.invoice_number,
+            payment_id="",
+            order_id="",
+        )
+        expires = self.pay_links.expiry().isoformat() if url else None
+        return invoice_out(invoice, pay_url=url, pay_link_expires_at=expires)
 
     def client_ip(self, request: Request) -> str | None:
         return client_ip(request)

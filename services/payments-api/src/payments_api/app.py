@@ -10,6 +10,7 @@ from paycore.fraud.screening import FraudScreen, FraudThresholds, Limit
 from paycore.gateway.cashfree import CashfreeGateway
 from paycore.idempotency.store import IdempotencyStore
 from paycore.invoices.models import Invoice
+from paycore.invoices.paylinks import pay_links_from
 from paycore.invoices.service import InvoiceService
 from paycore.kit.crypto import cipher_for
 from paycore.kit.http import create_app
@@ -80,6 +81,7 @@ def build_api(settings: Settings, resources: Resources, gateway: CashfreeGateway
             per_user=settings.rate_limit_user_per_minute,
             per_ip=settings.rate_limit_ip_per_minute,
         ),
+        pay_links=pay_links_from(settings),
     )
 
 

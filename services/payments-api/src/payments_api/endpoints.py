@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from payments_api.routes import invoices, payments, refunds
+from payments_api.routes import invoices, paylinks, payments, refunds, timeline
 from payments_api.schemas import (
     CreateInvoiceIn,
     CreatePaymentIn,
@@ -30,7 +30,7 @@ class Endpoint:
     path: str
     handler: Handler
     summary: str
-    scope: Scope
+    scope: Scope | None  # None: no bearer token; the pay link's token in the path
     status: int = 200
     body: type[BaseModel] | None = None
     idempotent: bool = False  # needs an Idempotency-Key
@@ -72,6 +72,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         f"{V1}/payments/status/{{order_id}}",
         payments.get_payment_status,
         "A payment's status by order id.",
+        Scope.READ,
+    ),
+    Endpoint(
+        "GET",
+        f"{V1}/payments/{{payment_id}}/timeline",
+        timeline.payment_timeline,
+        "A payment's state history (with evidence) and its gateway attempts.",
         Scope.READ,
     ),
     Endpoint(
@@ -139,6 +146,30 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         201,
         PayInvoiceIn,
         idempotent=True,
+    ),
+    Endpoint(
+        "GET",
+        f"{V1}/pay-links/{{token}}",
+        paylinks.get_pay_link,
+        "The invoice a pay link names and its payment (the customer's view; no login).",
+        None,
+    ),
+    Endpoint(
+        "POST",
+        f"{V1}/pay-links/{{token}}/pay",
+        paylinks.pay_pay_link,
+        "Open the payment of a pay link's invoice (or get its open one).",
+        None,
+        201,
+        PayInvoiceIn,
+        idempotent=True,
+    ),
+    Endpoint(
+        "POST",
+        f"{V1}/pay-links/{{token}}/verify",
+        paylinks.verify_pay_link,
+        "Ask Cashfree about a pay link's invoice payment and apply the result.",
+        None,
     ),
 )
 

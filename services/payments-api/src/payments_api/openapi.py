@@ -87,7 +87,8 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
         operation: dict[str, Any] = {
             "operationId": endpoint.handler.__name__,
             "summary": endpoint.summary,
-            "security": [{"bearer": [endpoint.scope.value]}],
+            # No scope: a pay-link route, whose credential is the signed token in the path.
+            "security": [{"bearer": [endpoint.scope.value]}] if endpoint.scope else [],
             "parameters": _parameters(endpoint.path, endpoint.query, endpoint.idempotent),
             "responses": responses,
         }

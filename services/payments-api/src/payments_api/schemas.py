@@ -167,7 +167,9 @@ def refund_out(refund: Refund) -> dict[str, Any]:
     }
 
 
-def invoice_out(invoice: Invoice) -> dict[str, Any]:
+def invoice_out(
+    invoice: Invoice, *, pay_url: str | None = None, pay_link_expires_at: str | None = None
+) -> dict[str, Any]:
     # The client's name is shown; sealed contact details stay sealed.
     return {
         "invoice_number": invoice.invoice_number,
@@ -183,6 +185,8 @@ def invoice_out(invoice: Invoice) -> dict[str, Any]:
         "total": invoice.total,
         "notes": invoice.notes,
         "payment_id": invoice.payment_id,
+        "pay_url": pay_url,
+        "pay_link_expires_at": pay_link_expires_at,
         "created_at": invoice.created_at.isoformat(),
         "updated_at": invoice.updated_at.isoformat(),
     }

@@ -1,9 +1,14 @@
 from paycore.kit.service import InfraSettings
-from paycore.kit.settings import CashfreeSettings, EncryptionSettings, JwtSettings
+from paycore.kit.settings import (
+    CashfreeSettings,
+    EncryptionSettings,
+    JwtSettings,
+    PayLinkSettings,
+)
 from pydantic import Field, field_validator
 
 
-class Settings(InfraSettings, CashfreeSettings, JwtSettings, EncryptionSettings):
+class Settings(InfraSettings, CashfreeSettings, JwtSettings, EncryptionSettings, PayLinkSettings):
     service_name: str = "payments-api"
     port: int = 8000
 

@@ -16,6 +16,7 @@ from loguru import logger
 from paycore.emails.errors import EmailDataMissing
 from paycore.emails.models import EmailKind
 from paycore.invoices.models import Invoice
+from paycore.invoices.paylinks import PayLinks, fill_link
 from paycore.kit.crypto import FieldCipher, Sealed
 from paycore.kit.events import EventEnvelope
 from paycore.payments.models import Payment
@@ -30,9 +31,11 @@ class EmailSettings:
     brand: str = "paycore"
     support_email: str = "support@paycore.local"
     admin_email: str = "ops@paycore.local"
-    # `{payment_id}`, `{order_id}` and `{invoice_number}` are filled in; empty: no link.
+    # `{payment_id}`, `{order_id}`, `{invoice_number}` and `{pay_token}` (a pay link's token,
+    # when the payment is an invoice's and pay links are on) are filled in; empty: no link.
     payment_retry_url: str = ""
     invoice_pay_url: str = ""
+    pay_links: PayLinks | None = None
     refund_expected_time: str = "within 5-7 working days"
 
 
@@ -130,11 +133,13 @@ class EmailComposer:
             "reference": invoice.invoice_number,
             "invoice": invoice,
             "tax_rate": f"{invoice.tax_rate_bps / 100:g}%",
-            "pay_url": self.settings.invoice_pay_url.format(
-                invoice_number=invoice.invoice_number, payment_id="", order_id=""
-            )
-            if self.settings.invoice_pay_url
-            else None,
+            "pay_url": fill_link(
+                self.settings.invoice_pay_url,
+                invoice_number=invoice.invoice_number,
+                payment_id="",
+                order_id="",
+                **self._pay_token(invoice.user_id, invoice.invoice_number),
+            ),
         }
         return Composed(address, context, _refs(data))
 
@@ -152,15 +157,25 @@ class EmailComposer:
             logger.warning("cannot open an optional sealed field", field=context)
             return None
 
-    @staticmethod
-    def _link(template: str, payment: Payment) -> str | None:
-        if not template:
-            return None
-        return template.format(
+    def _link(self, template: str, payment: Payment) -> str | None:
+        token = (
+            self._pay_token(payment.user_id, payment.invoice_number)
+            if payment.invoice_number
+            else {}
+        )
+        return fill_link(
+            template,
             payment_id=payment.payment_id,
             order_id=payment.order_id,
             invoice_number=payment.invoice_number or "",
+            **token,
         )
+
+    def _pay_token(self, user_id: str, invoice_number: str) -> dict[str, str]:
+        """`{"pay_token": ...}` when pay links are on, else nothing (a template needing one
+        then gives no link)."""
+        links = self.settings.pay_links
+        return {"pay_token": links.issue(user_id, invoice_number)} if links else {}
 
 
 def _required(data: Mapping[str, Any], name: str) -> Any:

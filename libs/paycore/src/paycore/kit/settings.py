@@ -293,6 +293,23 @@ class EncryptionSettings(BaseServiceSettings):
         return base64.b64decode(self.payment_lookup_key.get_secret_value())
 
 
+class PayLinkSettings(BaseServiceSettings):
+    """Pay links (`paycore.invoices.paylinks`): the payments-api reads them, the payments-api
+    and the email-worker issue them. No secret: no pay links."""
+
+    pay_link_secret: SecretStr | None = None
+    pay_link_ttl_seconds: int = Field(default=30 * 86_400, gt=0)
+    # The customer's invoice page; `{pay_token}` and `{invoice_number}` are filled in.
+    invoice_pay_url: str = ""
+
+    @field_validator("pay_link_secret")
+    @classmethod
+    def _pay_link_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+
 class SmtpSettings(BaseServiceSettings):
     smtp_url: str = "smtp://127.0.0.1:1025"
     email_from: str = "paycore <payments@paycore.local>"

@@ -211,3 +211,13 @@ class PaymentRepository:
             {"$set": document, "$setOnInsert": {"created_at": created_at}},
             upsert=True,
         )
+
+    async def transactions_of(self, payment_id: str, limit: int = 200) -> list[Transaction]:
+        """The gateway attempts stored for a payment, oldest first."""
+        cursor = (
+            Transaction.get_pymongo_collection()
+            .find({"payment_id": payment_id})
+            .sort("created_at", 1)
+            .limit(limit)
+        )
+        return [Transaction.model_validate(raw) async for raw in cursor]

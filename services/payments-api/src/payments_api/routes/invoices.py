@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from paycore.auth.tokens import Scope
+from paycore.auth.tokens import Principal, Scope
 from paycore.invoices.models import InvoiceStatus
 from paycore.invoices.service import ClientDetails, DraftItem, InvoiceDraft
 from paycore.kit.errors import ValidationFailed
@@ -8,10 +8,10 @@ from paycore.payments.creation import NewPayment
 from starlette.requests import Request
 from starlette.responses import Response
 
-from payments_api.api import Outcome, get_api, read_body, respond
+from payments_api.api import Api, Outcome, get_api, read_body, respond
 from payments_api.checkout import StillOpen, invoice_payment, open_payment, resume_payment
 from payments_api.routes.payments import CurrencyNotAllowed, out
-from payments_api.schemas import CreateInvoiceIn, PayInvoiceIn, invoice_out
+from payments_api.schemas import CreateInvoiceIn, PayInvoiceIn
 
 
 async def create_invoice(request: Request) -> Response:
@@ -46,7 +46,7 @@ async def create_invoice(request: Request) -> Response:
         invoice, created = await api.invoices.create(
             principal.user_id, draft, idempotency_key=key, request_fingerprint=request_fingerprint
         )
-        return Outcome(201, invoice_out(invoice), replayed=not created)
+        return Outcome(201, api.invoice_view(invoice), replayed=not created)
 
     return await api.idempotent(request, principal, "invoice", parsed, run)
 
@@ -88,7 +88,7 @@ async def list_invoices(request: Request) -> Response:
     page = invoices[:limit]
     next_cursor = str(page[-1].id) if len(invoices) > limit else None
     return respond(
-        {"items": [invoice_out(invoice) for invoice in page], "next_cursor": next_cursor}
+        {"items": [api.invoice_view(invoice) for invoice in page], "next_cursor": next_cursor}
     )
 
 
@@ -98,17 +98,32 @@ async def get_invoice(request: Request) -> Response:
     invoice = await api.invoices.get_for(
         principal.user_id, request.path_params["invoice_number"], admin=principal.is_admin
     )
-    return respond(invoice_out(invoice))
+    return respond(api.invoice_view(invoice))
 
 
 async def pay_invoice(request: Request) -> Response:
     """Creates the payment of the invoice total (or returns its payment still open)."""
     api = get_api(request)
     principal = await api.guard(request, Scope.WRITE)
-    body, parsed = await read_body(request, PayInvoiceIn, optional=True)
-    invoice_number = request.path_params["invoice_number"]
+    return await pay_as(api, request, principal, request.path_params["invoice_number"])
 
-    async def run(key: str, request_fingerprint: str) -> Outcome:
+
+async def pay_as(
+    api: Api,
+    request: Request,
+    principal: Principal,
+    invoice_number: str,
+    *,
+    namespace: str = "payment",
+    key_prefix: str = "",
+) -> Response:
+    """Pays `invoice_number` on behalf of `principal` (its issuer), idempotently: the payment
+    of the invoice total, or its payment still open. `namespace` and `key_prefix` keep the
+    keys of another caller (a pay link's customer) apart from the issuer's own."""
+    body, parsed = await read_body(request, PayInvoiceIn, optional=True)
+
+    async def run(raw_key: str, request_fingerprint: str) -> Outcome:
+        key = key_prefix + raw_key
         existing = await api.creator.existing(principal.user_id, key, request_fingerprint)
         if existing is not None:
             resumed = await resume_payment(api, request, principal, existing, body.return_url)
@@ -129,4 +144,4 @@ async def pay_invoice(request: Request) -> Response:
         opened = await open_payment(api, request, principal, new, return_url=body.return_url)
         return Outcome(201, out(api, opened.payment), replayed=not opened.created)
 
-    return await api.idempotent(request, principal, "payment", parsed, run)
+    return await api.idempotent(request, principal, namespace, parsed, run)

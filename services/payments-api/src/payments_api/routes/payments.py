@@ -117,12 +117,20 @@ async def verify_payment(request: Request) -> Response:
         assert body.order_id is not None
         found = await api.payments.repository.get_by_order_id(body.order_id)
     before = await owned_payment(api, principal, found)
+    return respond(out(api, await verify_owned(api, request, principal, before)))
+
+
+async def verify_owned(
+    api: Api, request: Request, principal: Principal, before: Payment
+) -> Payment:
+    """Asks the gateway about the payment's order, applies and audits what it says, and
+    returns the payment as it now is. Raises AmountMismatch (after alerting)."""
     if before.status == PaymentStatus.CREATED:
-        return respond(out(api, before))  # no gateway order yet: nothing to verify
+        return before  # no gateway order yet: nothing to verify
     try:
         after = await verify_with_gateway(api.gateway, api.payments, before, "verify")
     except GatewayNotFound:
-        return respond(out(api, before))
+        return before
     except AmountMismatch as exc:
         await _alert_mismatch(
             api, before, exc.details.get("reported_amount"), exc.details.get("reported_currency")
@@ -139,7 +147,7 @@ async def verify_payment(request: Request) -> Response:
             before={"status": before.status.value, "captured_amount": before.captured_amount},
             after={"status": after.status.value, "captured_amount": after.captured_amount},
         )
-    return respond(out(api, after))
+    return after
 
 
 async def _alert_mismatch(
