@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+from paycore.testing import TEST_ENCRYPTION_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "TEST_SECRET_KEY"
@@ -37,6 +38,7 @@ def isolated_env(tag: str, **overrides: str) -> dict[str, str]:
         "CASHFREE_APP_ID": "TEST_APP_ID",
         "CASHFREE_SECRET_KEY": SECRET,
         "OUTBOX_POLL_SECONDS": "0.5",
+        "PAYMENT_ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
         **overrides,
     }
 

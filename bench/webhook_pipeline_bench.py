@@ -20,14 +20,17 @@ from paycore.gateway import CashfreeGateway, Customer, OrderRequest, idempotency
 from paycore.kit.mongo import connect_mongo
 from paycore.kit.service import InfraSettings
 from paycore.payments.models import Payment, PaymentStatus
-from paycore.testing import create_payment
+from paycore.testing import TEST_ENCRYPTION_KEY, create_payment
 from webhook_bench_support import SECRET, free_port, isolated_env, percentile, start, stop
 from webhook_processor.settings import Settings as ProcessorSettings
 
 
 async def prepare(count: int, api_url: str) -> list[tuple[Payment, str]]:
     settings = ProcessorSettings(
-        cashfree_app_id="TEST_APP_ID", cashfree_secret_key=SECRET, cashfree_base_url=api_url
+        cashfree_app_id="TEST_APP_ID",
+        cashfree_secret_key=SECRET,
+        cashfree_base_url=api_url,
+        payment_encryption_key=TEST_ENCRYPTION_KEY,
     )
     orders = []
     async with CashfreeGateway(settings) as gateway:

@@ -35,6 +35,8 @@ SECRET_ENV = frozenset(
         "CASHFREE_WEBHOOK_SECRET",
         "JWT_SECRET",
         "PAYMENT_ENCRYPTION_KEY",
+        "PAYMENT_ENCRYPTION_OLD_KEYS",
+        "PAYMENT_LOOKUP_KEY",
         "SMTP_URL",
     }
 )
@@ -69,14 +71,14 @@ SERVICES: tuple[Deployable, ...] = (
         "webhook_ingress",
         8001,
         "services/webhook-ingress",
-        (*COMMON_ENV, "CASHFREE_WEBHOOK_SECRET", "WEBHOOK_TOLERANCE_MS"),
+        (*COMMON_ENV, "CASHFREE_WEBHOOK_SECRET", "WEBHOOK_TOLERANCE_MS", "PAYMENT_ENCRYPTION_KEY"),
     ),
     Deployable(
         "webhook-processor",
         "webhook_processor",
         9101,
         "services/webhook-processor",
-        (*COMMON_ENV, *CASHFREE_API_ENV),
+        (*COMMON_ENV, *CASHFREE_API_ENV, "PAYMENT_ENCRYPTION_KEY"),
     ),
     Deployable(
         "refund-worker",

@@ -14,6 +14,7 @@ import pytest
 from cashfree_emulator.testing import RunningEmulator
 from paycore.kit.crypto import Sealed, UnknownKey, cipher_for
 from paycore.kit.settings import EncryptionSettings
+from paycore.webhooks.models import BODY_CONTEXT
 from payments_api.app import build_app
 from payments_api.rekey import RekeySettings, rekey_all
 from payments_api_testing import ApiClient, api_client, api_settings, new_key, new_user
@@ -55,6 +56,10 @@ async def sealed_key_ids(api: ApiClient) -> set[str]:
         ids |= {value["key_id"] for value in sealed_values(invoice["client"])}
     async for payment in database["payments"].find({}):
         ids |= {value["key_id"] for value in sealed_values(payment["customer"])}
+    async for log in database["webhook_logs"].find({}):
+        ids |= {value["key_id"] for value in sealed_values(log)} | (
+            {"plain"} if log["body"] else set()
+        )
     return ids
 
 
@@ -97,11 +102,39 @@ async def test_rotation_keeps_every_value_readable_and_findable(emu: RunningEmul
             assert paid.status_code == 201, paid.text
             assert await sealed_key_ids(after) == {"k1", "k2"}  # a new payment: new key
 
+            # A webhook stored in the clear before bodies were sealed, and one sealed with k1.
+            webhook_logs = after.app.state.api.resources.mongo[after.settings.mongo_db][
+                "webhook_logs"
+            ]
+            old_cipher = cipher_for(before.settings)
+            await webhook_logs.insert_many(
+                [
+                    {
+                        "_id": "whk_plain",
+                        "body": '{"customer_email":"a@b.example"}',
+                        "sealed_body": None,
+                    },
+                    {
+                        "_id": "whk_k1",
+                        "body": "",
+                        "sealed_body": old_cipher.seal("{}", BODY_CONTEXT).model_dump(),
+                    },
+                ]
+            )
+            assert await sealed_key_ids(after) == {"k1", "k2", "plain"}
+
             settings = RekeySettings(**after.settings.model_dump())
             reports = await rekey_all(settings, batch_size=2)
             assert sum(report.values for report in reports) > 0
             assert not any(report.conflicts for report in reports)
             assert await sealed_key_ids(after) == {"k2"}
+            resealed = await webhook_logs.find_one({"_id": "whk_plain"})
+            assert (
+                cipher_for(after.settings).open(
+                    Sealed.model_validate(resealed["sealed_body"]), BODY_CONTEXT
+                )
+                == '{"customer_email":"a@b.example"}'
+            )
             again = await rekey_all(settings)
             assert sum(report.resealed for report in again) == 0
 

@@ -13,7 +13,7 @@ from faststream.rabbit import RabbitBroker, RabbitQueue
 from paycore.gateway import sign_webhook
 from paycore.kit.broker import make_broker, topic_exchange
 from paycore.kit.events import EventEnvelope
-from paycore.testing import isolated_settings, unique_suffix
+from paycore.testing import TEST_ENCRYPTION_KEY, isolated_settings, unique_suffix
 from paycore.webhooks.models import WebhookLog
 from paycore.webhooks.repository import from_mongo
 from starlette.applications import Starlette
@@ -26,7 +26,11 @@ PATH = "/api/v1/webhooks/cashfree"
 
 def ingress_settings(**overrides: Any) -> Settings:
     values = {**isolated_settings().model_dump(), "service_name": "webhook-ingress"}
-    values |= {"cashfree_webhook_secret": "whsec_old, whsec_current", **overrides}
+    values |= {
+        "cashfree_webhook_secret": "whsec_old, whsec_current",
+        "payment_encryption_key": TEST_ENCRYPTION_KEY,
+        **overrides,
+    }
     return Settings(**values)
 
 

@@ -7,6 +7,7 @@ import time
 import pytest
 from ingress_support import (
     PATH,
+    SECRET,
     Ingress,
     as_json,
     ingress_settings,
@@ -14,7 +15,9 @@ from ingress_support import (
     signed_headers,
     start_ingress,
 )
-from paycore.webhooks.models import WebhookStatus
+from paycore.gateway import verify_webhook_signature
+from paycore.kit.crypto import cipher_for
+from paycore.webhooks.models import BodySealed, WebhookLog, WebhookStatus
 from prometheus_client import REGISTRY
 
 
@@ -36,7 +39,7 @@ class TestAccept:
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"] == "accepted"
         [log] = await ingress.logs()
-        assert log.raw_body() == body
+        assert log.raw_body(cipher_for(ingress.settings)) == body
         assert log.body_sha256 == hashlib.sha256(body).hexdigest()
         assert log.event_id == "idem-key-1"
         assert log.event_type == "PAYMENT_SUCCESS_WEBHOOK"
@@ -51,6 +54,30 @@ class TestAccept:
         assert event.type == "webhook.cashfree.received"
         assert event.data["log_id"] == log.log_id
         assert received("accepted") == before + 1
+
+    async def test_the_stored_body_holds_no_customer_contact_in_the_clear(
+        self, ingress: Ingress
+    ) -> None:
+        body = payment_body().replace(
+            b'"data":{',
+            b'"data":{"customer_details":{"customer_name":"Asha Rao",'
+            b'"customer_email":"asha.rao@example.com","customer_phone":"9876501234"},',
+        )
+        headers = signed_headers(body)
+        assert (await ingress.post(body, headers)).status_code == 200
+        stored = await WebhookLog.get_pymongo_collection().find_one({})
+        text = str(stored)
+        for secret in ("asha.rao@example.com", "9876501234", "Asha Rao"):
+            assert secret not in text
+        # Hash and signature stay in the clear: the opened body still verifies against them.
+        [log] = await ingress.logs()
+        opened = log.raw_body(cipher_for(ingress.settings))
+        assert hashlib.sha256(opened).hexdigest() == log.body_sha256
+        verify_webhook_signature(
+            opened, log.signature, log.timestamp, [SECRET], tolerance_ms=300_000
+        )
+        with pytest.raises(BodySealed):
+            log.raw_body()
 
     async def test_without_an_idempotency_key_the_body_hash_is_the_event_id(
         self, ingress: Ingress

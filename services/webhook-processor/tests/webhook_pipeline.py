@@ -33,7 +33,12 @@ from paycore.kit.events import EventEnvelope
 from paycore.kit.mongo import connect_mongo
 from paycore.kit.service import InfraSettings
 from paycore.payments.models import Payment, PaymentStatus
-from paycore.testing import create_payment, isolated_settings, unique_suffix
+from paycore.testing import (
+    TEST_ENCRYPTION_KEY,
+    create_payment,
+    isolated_settings,
+    unique_suffix,
+)
 from paycore.webhooks.models import WebhookLog
 from paycore.webhooks.repository import from_mongo
 from starlette.applications import Starlette
@@ -50,7 +55,11 @@ APP_ID = "TEST_APP_ID"
 
 def ingress_settings(base: InfraSettings, **overrides: Any) -> IngressSettings:
     values = {**base.model_dump(), "service_name": "webhook-ingress", "port": 8001}
-    values |= {"cashfree_webhook_secret": SECRET, **overrides}
+    values |= {
+        "cashfree_webhook_secret": SECRET,
+        "payment_encryption_key": TEST_ENCRYPTION_KEY,
+        **overrides,
+    }
     return IngressSettings(**values)
 
 
@@ -63,6 +72,7 @@ def processor_settings(base: InfraSettings, api_url: str, **overrides: Any) -> P
         "cashfree_max_retries": 0,
         "cashfree_timeout_seconds": 5,
         "dead_letter_poll_seconds": 0.5,
+        "payment_encryption_key": TEST_ENCRYPTION_KEY,
         **overrides,
     }
     return ProcessorSettings(**values)
@@ -209,6 +219,7 @@ class Pipeline:
             "CASHFREE_APP_ID": APP_ID,
             "CASHFREE_SECRET_KEY": SECRET,
             "CASHFREE_BASE_URL": str(settings.cashfree_base_url),
+            "PAYMENT_ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
         }
         return env | overrides
 

@@ -12,6 +12,9 @@ from paycore.kit.service import InfraSettings
 from paycore.payments.models import Customer, Payment, PaymentStatus, order_id_for
 from paycore.payments.states import CAPTURED
 
+# A PII key for tests (base64 of 32 bytes); never a deployment's.
+TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LXBpaS1rZXktMzItYnl0ZXMtbG9uZyE="
+
 
 def unique_suffix() -> str:
     return uuid.uuid4().hex[:10]

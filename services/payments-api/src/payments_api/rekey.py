@@ -1,4 +1,5 @@
-"""Moves customer PII to the current encryption key (after a rotation), in batches.
+"""Moves customer PII to the current encryption key (after a rotation), in batches, and seals
+webhook bodies stored in the clear before sealing existed.
 
 uv run python -m payments_api.rekey run [--batch-size 500] [--rehash] [--dry-run]
 uv run python -m payments_api.rekey legacy-lookup-key
@@ -19,9 +20,10 @@ from typing import Final
 
 from paycore.kit.crypto import cipher_for, legacy_lookup_key
 from paycore.kit.mongo import mongo_client
-from paycore.kit.rekey import RekeyReport, SealedField, rekey_collection
+from paycore.kit.rekey import RekeyReport, SealedField, rekey_collection, seal_plain_field
 from paycore.kit.service import InfraSettings
 from paycore.kit.settings import EncryptionSettings, load_settings
+from paycore.webhooks.models import BODY_CONTEXT
 
 # Every sealed field, by collection, with the context it is sealed under.
 SEALED: Final[dict[str, tuple[SealedField, ...]]] = {
@@ -35,6 +37,7 @@ SEALED: Final[dict[str, tuple[SealedField, ...]]] = {
         SealedField("client.phone", "invoice.client.phone"),
         SealedField("client.address", "invoice.client.address"),
     ),
+    "webhook_logs": (SealedField("sealed_body", BODY_CONTEXT),),
 }
 
 
@@ -45,22 +48,34 @@ class RekeySettings(InfraSettings, EncryptionSettings):
 async def rekey_all(
     settings: RekeySettings, *, batch_size: int = 500, rehash: bool = False, dry_run: bool = False
 ) -> list[RekeyReport]:
-    """One pass per collection; run again while any report has conflicts."""
+    """One pass per collection (webhook bodies stored in the clear before sealing existed are
+    sealed first); run again while any report has conflicts."""
     cipher = cipher_for(settings)
     client = mongo_client(settings)
     try:
         database = client[settings.mongo_db]
-        return [
-            await rekey_collection(
-                database[name],
-                fields,
-                cipher,
-                batch_size=batch_size,
-                rehash=rehash,
-                dry_run=dry_run,
+        plain_bodies = await seal_plain_field(
+            database["webhook_logs"],
+            "body",
+            "sealed_body",
+            BODY_CONTEXT,
+            cipher,
+            batch_size=batch_size,
+            dry_run=dry_run,
+        )
+        reports = [plain_bodies]
+        for name, fields in SEALED.items():
+            reports.append(
+                await rekey_collection(
+                    database[name],
+                    fields,
+                    cipher,
+                    batch_size=batch_size,
+                    rehash=rehash,
+                    dry_run=dry_run,
+                )
             )
-            for name, fields in SEALED.items()
-        ]
+        return reports
     finally:
         await client.close()
 

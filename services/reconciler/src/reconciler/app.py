@@ -24,6 +24,7 @@ from paycore.reconciliation.models import (
 from paycore.reconciliation.rollups import RollupRecorder
 from paycore.reconciliation.service import ReconciliationService
 from paycore.refunds.models import Refund
+from paycore.webhooks.models import WebhookLog
 from starlette.applications import Starlette
 
 from reconciler.jobs import scheduled_jobs
@@ -40,6 +41,7 @@ MODELS = [
     ReconciliationItem,
     AdminAlert,
     DailyRollup,
+    WebhookLog,  # retention only
 ]
 
 

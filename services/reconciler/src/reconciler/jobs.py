@@ -10,6 +10,7 @@ from loguru import logger
 from paycore.kit.redis import Lock, redis_key
 from paycore.kit.service import Resources
 from paycore.reconciliation.service import ReconciliationService
+from paycore.webhooks.repository import WebhookLogRepository
 
 from reconciler.settings import Settings
 
@@ -57,7 +58,12 @@ def scheduled_jobs(
         )
         return f"{run.run_id} checked={run.checked} mismatched={run.mismatched}"
 
+    async def retention() -> str:
+        cutoff = datetime.now(UTC) - timedelta(days=settings.webhook_log_retention_days)
+        return f"webhook logs deleted={await WebhookLogRepository().delete_received_before(cutoff)}"
+
     return [
+        every("retention", settings.retention_interval_seconds, retention, settings),
         every("janitor", settings.janitor_interval_seconds, janitor, settings),
         every("reconcile", settings.reconcile_interval_seconds, reconcile, settings),
     ]

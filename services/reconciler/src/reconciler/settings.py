@@ -14,3 +14,8 @@ class Settings(InfraSettings, CashfreeSettings):
     reconcile_interval_seconds: float = Field(default=3600, gt=0)
     reconcile_window_seconds: float = Field(default=86_400, gt=0)
     failure_spike_per_minute: int = Field(default=20, ge=1)
+    # Stored webhooks (their sealed bodies name customers) are kept this long once final;
+    # dead-lettered ones stay until an operator acts. Longer than Cashfree's retries, whose
+    # late copies would otherwise no longer be recognised as duplicates.
+    webhook_log_retention_days: int = Field(default=90, ge=7)
+    retention_interval_seconds: float = Field(default=3600, gt=0)

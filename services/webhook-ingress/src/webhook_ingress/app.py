@@ -1,6 +1,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from paycore.kit.crypto import cipher_for
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
 from paycore.webhooks.intake import WebhookIntake
@@ -25,6 +26,7 @@ def build_app(settings: Settings) -> Starlette:
             app.state.intake = WebhookIntake(
                 resources.publisher,
                 resources.redis,
+                cipher_for(settings),
                 redis_prefix=settings.redis_prefix,
                 dedupe_ttl_seconds=settings.webhook_dedupe_ttl_seconds,
                 publish_timeout_seconds=settings.webhook_publish_timeout_seconds,

@@ -1,10 +1,11 @@
 from paycore.kit.service import InfraSettings
-from paycore.kit.settings import WebhookSecretSettings
+from paycore.kit.settings import EncryptionSettings, WebhookSecretSettings
 from pydantic import Field
 
 
-class Settings(InfraSettings, WebhookSecretSettings):
-    """Isolated: MongoDB, Redis, RabbitMQ and the webhook secret; no Cashfree API credentials."""
+class Settings(InfraSettings, WebhookSecretSettings, EncryptionSettings):
+    """Isolated: MongoDB, Redis, RabbitMQ, the webhook secret and the PII key (it seals the
+    bodies it stores); no Cashfree API credentials."""
 
     service_name: str = "webhook-ingress"
     port: int = 8001

@@ -1,9 +1,9 @@
 from paycore.kit.service import InfraSettings
-from paycore.kit.settings import CashfreeSettings
+from paycore.kit.settings import CashfreeSettings, EncryptionSettings
 from pydantic import Field
 
 
-class Settings(InfraSettings, CashfreeSettings):
+class Settings(InfraSettings, CashfreeSettings, EncryptionSettings):
     service_name: str = "webhook-processor"
     port: int = 9101
     # Confirm a PAYMENT_SUCCESS with Cashfree's Get Payments API before applying it.

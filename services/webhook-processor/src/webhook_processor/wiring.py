@@ -9,6 +9,7 @@ from paycore.audit.models import AuditHead, AuditRecord
 from paycore.gateway import CashfreeGateway
 from paycore.invoices.models import Invoice
 from paycore.kit.broker import Consumer
+from paycore.kit.crypto import cipher_for
 from paycore.kit.service import Resources
 from paycore.payments.models import Payment, Transaction
 from paycore.refunds.models import Refund
@@ -41,5 +42,7 @@ def processor_resources(settings: Settings, *, relays: bool = True) -> tuple[Res
 
 def webhook_service(settings: Settings, gateway: CashfreeGateway) -> WebhookService:
     return WebhookService(
-        gateway=gateway, confirm_with_gateway=settings.webhook_confirm_with_gateway
+        gateway=gateway,
+        confirm_with_gateway=settings.webhook_confirm_with_gateway,
+        cipher=cipher_for(settings),
     )

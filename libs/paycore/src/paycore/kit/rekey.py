@@ -94,3 +94,43 @@ async def rekey_collection(
             else:
                 report.conflicts += 1
         logger.info("rekey batch", collection=report.collection, scanned=report.scanned)
+
+
+async def seal_plain_field(
+    collection: AsyncCollection[dict[str, Any]],
+    plain_path: str,
+    sealed_path: str,
+    context: str,
+    cipher: FieldCipher,
+    *,
+    batch_size: int = 500,
+    dry_run: bool = False,
+) -> RekeyReport:
+    """Seals values stored in the clear before sealing existed: `plain_path` (a non-empty
+    string) moves to `sealed_path` and is emptied, guarded on the plain value read."""
+    report = RekeyReport(collection.name)
+    query: dict[str, Any] = {sealed_path: None, plain_path: {"$nin": ["", None]}}
+    last_id: Any = None
+    while True:
+        page = query if last_id is None else {**query, "_id": {"$gt": last_id}}
+        batch = await collection.find(page, {plain_path: 1}).sort("_id", 1).to_list(batch_size)
+        if not batch:
+            return report
+        last_id = batch[-1]["_id"]
+        for document in batch:
+            report.scanned += 1
+            plain = _get(document, plain_path)
+            if not isinstance(plain, str) or not plain:
+                continue
+            report.values += 1
+            if dry_run:
+                continue
+            sealed = cipher.seal(plain, context).model_dump()
+            result = await collection.update_one(
+                {"_id": document["_id"], plain_path: plain},
+                {"$set": {sealed_path: sealed, plain_path: ""}},
+            )
+            if result.modified_count:
+                report.resealed += 1
+            else:
+                report.conflicts += 1

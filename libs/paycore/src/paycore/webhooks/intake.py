@@ -8,6 +8,9 @@ outbox relay's sweep (any ingress instance, `Resources(outboxes=[(WebhookLog, KE
 publishes it once the grace period has passed and the broker is back. A crash between the
 confirm and the removal publishes twice; the processor ignores a log that is already final.
 
+The body is stored sealed with the PII cipher (it names the customer); its SHA-256 and the
+signature stay in the clear, so a stored webhook can be verified once opened.
+
 Dedupe: the unique index on `event_id` is the truth. Redis `webhook:event:{id}` is only a fast
 path, written after the insert succeeded, so a failed insert never leaves a key behind that
 would make Cashfree's retry look like a duplicate.
@@ -28,13 +31,14 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from paycore.kit.broker import EventPublisher
+from paycore.kit.crypto import FieldCipher
 from paycore.kit.errors import AppError, DependencyUnavailable
 from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.logging import mask_value
 from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.redis import redis_key
-from paycore.webhooks.models import BodyEncoding, StoredHeader, WebhookLog
+from paycore.webhooks.models import BODY_CONTEXT, BodyEncoding, StoredHeader, WebhookLog
 from paycore.webhooks.repository import WebhookLogRepository
 
 RECEIVED_EVENT: Final = "webhook.cashfree.received"
@@ -101,6 +105,7 @@ class WebhookIntake:
         self,
         publisher: EventPublisher,
         redis: Redis,
+        cipher: FieldCipher,
         repository: WebhookLogRepository | None = None,
         *,
         redis_prefix: str = "",
@@ -109,6 +114,7 @@ class WebhookIntake:
     ) -> None:
         self.publisher = publisher
         self.redis = redis
+        self.cipher = cipher
         self.repository = repository or WebhookLogRepository()
         self.redis_prefix = redis_prefix
         self.dedupe_ttl_seconds = dedupe_ttl_seconds
@@ -150,7 +156,7 @@ class WebhookIntake:
             event_id=event_id,
             event_type=event_type,
             webhook_version=headers.get(VERSION_HEADER) or None,
-            body=body,
+            sealed_body=self.cipher.seal(body, BODY_CONTEXT),
             body_encoding=encoding,
             body_sha256=hashlib.sha256(raw_body).hexdigest(),
             signature=headers.get(SIGNATURE_HEADER, ""),

@@ -9,7 +9,15 @@ from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
+from paycore.kit.crypto import FieldCipher, Sealed
 from paycore.kit.events import OutboxEvent
+
+# The context raw bodies are sealed under (paycore.kit.crypto).
+BODY_CONTEXT = "webhook.body"
+
+
+class BodySealed(Exception):
+    """The stored body is sealed and no cipher was given to open it."""
 
 
 class WebhookStatus(StrEnum):
@@ -44,7 +52,10 @@ class WebhookLog(Document):
     provider: str = "cashfree"
     event_type: str  # PAYMENT_SUCCESS_WEBHOOK, … ("UNKNOWN" if the body names none)
     webhook_version: str | None = None  # x-webhook-version: the payload format
-    body: str  # the raw body exactly as received (see body_encoding)
+    # The raw body exactly as received (see body_encoding), sealed: it names customers (email,
+    # phone). `body` holds it in the clear only in logs stored before sealing existed.
+    sealed_body: Sealed | None = None
+    body: str = ""
     body_encoding: BodyEncoding = BodyEncoding.UTF8
     body_sha256: str
     signature: str
@@ -79,10 +90,17 @@ class WebhookLog(Document):
             IndexModel(
                 [("dead_lettered", ASCENDING), ("received_at", ASCENDING)], name="dead_lettered"
             ),
+            IndexModel([("received_at", ASCENDING)], name="received_at"),  # retention
         ]
 
-    def raw_body(self) -> bytes:
-        """The body bytes exactly as Cashfree sent them."""
+    def raw_body(self, cipher: FieldCipher | None = None) -> bytes:
+        """The body bytes exactly as Cashfree sent them; a sealed body needs the `cipher`
+        (raises `BodySealed` without it)."""
+        text = self.body
+        if self.sealed_body is not None:
+            if cipher is None:
+                raise BodySealed(self.log_id)
+            text = cipher.open(self.sealed_body, BODY_CONTEXT)
         if self.body_encoding == BodyEncoding.BASE64:
-            return base64.b64decode(self.body)
-        return self.body.encode()
+            return base64.b64decode(text)
+        return text.encode()

@@ -11,7 +11,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import guarded_update, to_mongo
-from paycore.webhooks.models import WebhookLog, WebhookStatus
+from paycore.webhooks.models import FINAL_STATUSES, WebhookLog, WebhookStatus
 
 # The log id is also the document's `_id`: FerretDB (the local server) looks documents up
 # quickly only by `_id`, and on MongoDB it is the primary index anyway. The outbox relays of
@@ -47,6 +47,25 @@ class WebhookLogRepository:
     async def _one(self, query: Mapping[str, Any]) -> WebhookLog | None:
         raw = await self.collection.find_one(dict(query))
         return from_mongo(raw) if raw is not None else None
+
+    async def delete_received_before(self, cutoff: datetime, batch_size: int = 500) -> int:
+        """Deletes logs received before `cutoff` that are final and not dead-lettered (the
+        retention of `WEBHOOK_LOG_RETENTION_DAYS`), a batch of ids at a time; returns how many.
+        A find plus `$in` delete, not a TTL index: FerretDB has no TTL indexes."""
+        query = {
+            "received_at": {"$lt": cutoff},
+            "status": {"$in": [status.value for status in FINAL_STATUSES]},
+            "dead_lettered": False,
+        }
+        deleted = 0
+        while True:
+            batch = await self.collection.find(query, {KEY: 1}).to_list(batch_size)
+            if not batch:
+                return deleted
+            result = await self.collection.delete_many(
+                {KEY: {"$in": [doc[KEY] for doc in batch]}, **query}
+            )
+            deleted += result.deleted_count
 
     async def get(self, log_id: str) -> WebhookLog | None:
         return await self._one({KEY: log_id})

@@ -22,6 +22,7 @@ from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.schemas import AttemptStatus, SettlementQuery
 from paycore.gateway.schemas import Payment as GatewayAttempt
 from paycore.invoices.sync import sync_invoice
+from paycore.kit.crypto import FieldCipher
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import ChangedConcurrently, Evidence, TransitionRecord
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
@@ -100,7 +101,10 @@ class WebhookService:
         *,
         gateway: PaymentGateway | None = None,
         confirm_with_gateway: bool = False,
+        cipher: FieldCipher | None = None,
     ) -> None:
+        """`cipher` opens sealed bodies (every log the ingress stores)."""
+        self.cipher = cipher
         self.payments = payments or PaymentService()
         self.refunds = refunds or RefundService(self.payments)
         self.repository = repository or WebhookLogRepository()
@@ -120,7 +124,7 @@ class WebhookService:
         if log.status in FINAL_STATUSES:
             return log
         log = await self._start(log)
-        event = parse_webhook(log.event_type, log.webhook_version, log.raw_body())
+        event = parse_webhook(log.event_type, log.webhook_version, log.raw_body(self.cipher))
         outcome = await self._apply(log, event)
         if self.checkpoint is not None:
             await self.checkpoint(log.log_id)
@@ -513,7 +517,7 @@ class WebhookService:
         lines = [f"webhook {log.log_id} {log.event_type} is {log.status.value}"]
         if log.status in FINAL_STATUSES:
             lines.append("final: a delivery changes nothing (reprocess reopens it first)")
-        event = parse_webhook(log.event_type, log.webhook_version, log.raw_body())
+        event = parse_webhook(log.event_type, log.webhook_version, log.raw_body(self.cipher))
         lines += await self._describe(event)
         return lines
 
