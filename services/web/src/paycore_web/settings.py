@@ -1,0 +1,60 @@
+from enum import StrEnum
+
+from paycore.kit.settings import AppEnv, BaseServiceSettings
+from pydantic import Field, SecretStr, field_validator
+
+
+class CheckoutMode(StrEnum):
+    # Pay Now sends the browser to the payment's `checkout_url` (the emulator's hosted page).
+    REDIRECT = "redirect"
+    # Pay Now opens Cashfree's checkout with its JS SDK and the `payment_session_id`.
+    CASHFREE_JS = "cashfree_js"
+
+
+class Settings(BaseServiceSettings):
+    service_name: str = "web"
+    port: int = 8080
+
+    # The payments-api, reached server-side (the browser only ever talks to these pages).
+    payments_api_url: str = "http://127.0.0.1:8000"
+    api_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Where customers reach these pages: return URLs given to Cashfree are built on it, and
+    # a form post must come from this origin.
+    web_public_url: str = "http://127.0.0.1:8080"
+    # Signs the console's session cookie (which holds the merchant's bearer token).
+    web_session_secret: SecretStr
+    web_session_max_age_seconds: int = Field(default=8 * 3600, gt=0)
+    # Secure cookies (HTTPS only); off by default in development and test only.
+    web_secure_cookies: bool | None = None
+
+    checkout_mode: CheckoutMode = CheckoutMode.REDIRECT
+    # Origins Pay Now may send the browser to (CSP form-action) or load checkout from
+    # (script, connect and frame sources in cashfree_js mode); comma-separated.
+    checkout_origins: str = "http://127.0.0.1:8090"
+    # cashfree_js mode: the SDK's script and its mode.
+    cashfree_js_url: str = "https://sdk.cashfree.com/js/v3/cashfree.js"
+    cashfree_js_mode: str = Field(default="sandbox", pattern="^(sandbox|production)$")
+
+    @field_validator("web_session_secret")
+    @classmethod
+    def _session_secret_long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @field_validator("payments_api_url", "web_public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.web_secure_cookies is not None:
+            return self.web_secure_cookies
+        return self.app_env not in (AppEnv.DEVELOPMENT, AppEnv.TEST)
+
+    @property
+    def checkout_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.checkout_origins.split(",") if origin.strip()]
