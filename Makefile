@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PACKAGES := paycore payments_api webhook_ingress webhook_processor refund_worker email_worker \
-	reconciler cashfree_emulator smtp_sink
+	reconciler paycore_web cashfree_emulator smtp_sink
 
 .PHONY: help install infra-up infra-down run test lint format typecheck pytest test-e2e \
 	validate-deploy up down clean

@@ -117,6 +117,7 @@ INGRESS_FORBIDDEN_ENV = frozenset({"CASHFREE_APP_ID", "CASHFREE_SECRET_KEY", "JW
 WORKSPACE_PYPROJECTS = (
     "libs/paycore/pyproject.toml",
     *(f"{service.source_dir}/pyproject.toml" for service in SERVICES),
+    "services/web/pyproject.toml",
     "infra/cashfree-emulator/pyproject.toml",
     "infra/smtp-sink/pyproject.toml",
     "tests-e2e/pyproject.toml",
