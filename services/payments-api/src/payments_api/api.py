@@ -10,7 +10,17 @@ from typing import Any, TypeVar
 
 from paycore.audit.models import Actor
 from paycore.audit.trail import AuditTrail
-from paycore.auth.tokens import InvalidToken, Principal, Scope, decode_token
+from paycore.auth.api_keys import ApiKeyService, is_api_key
+from paycore.auth.tokens import (
+    ALGORITHM,
+    IDP_ALGORITHMS,
+    InvalidToken,
+    JwksVerifier,
+    Principal,
+    Scope,
+    decode_token,
+    token_algorithm,
+)
 from paycore.fraud.screening import FraudScreen
 from paycore.gateway.interface import PaymentGateway
 from paycore.idempotency.store import IdempotencyStore, StoredResponse, fingerprint
@@ -86,6 +96,8 @@ class Api:
     idempotency: IdempotencyStore
     fraud: FraudScreen
     limiter: RateLimiter
+    api_keys: ApiKeyService
+    jwks: JwksVerifier | None
     pay_links: PayLinks | None = None
 
     @property
@@ -117,7 +129,7 @@ class Api:
         principal: Principal | None = None
         failure: AppError | None = None
         try:
-            principal = self._principal(request)
+            principal = await self._principal(request)
         except AppError as error:
             failure = error  # still counted against the IP: brute force is rate limited too
         await self.limiter.check(
@@ -129,16 +141,24 @@ class Api:
         principal.require(scope)
         return principal
 
-    def _principal(self, request: Request) -> Principal:
+    async def _principal(self, request: Request) -> Principal:
+        """The caller of `Authorization: Bearer <token>`: an API key (`pck_…`), an identity
+        provider's JWT (RS256/ES256, when JWKS is configured) or an HS256 JWT (when enabled)."""
         header = request.headers.get("authorization", "")
         kind, _, token = header.partition(" ")
-        if kind.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if kind.lower() != "bearer" or not token:
             raise InvalidToken("send Authorization: Bearer <token>")
-        return decode_token(
-            self.settings.jwt_secret.get_secret_value(),
-            token.strip(),
-            issuer=self.settings.jwt_issuer,
-        )
+        if is_api_key(token):
+            return await self.api_keys.authenticate(token)
+        algorithm = token_algorithm(token)
+        if algorithm in IDP_ALGORITHMS and self.jwks is not None:
+            return await self.jwks.decode(token)
+        if algorithm == ALGORITHM and self.settings.jwt_hs256_enabled:
+            return decode_token(
+                self.settings.jwt_secret.get_secret_value(), token, issuer=self.settings.jwt_issuer
+            )
+        raise InvalidToken("this kind of token is not accepted here")
 
     def actor(self, request: Request, principal: Principal) -> Actor:
         return Actor(

@@ -5,6 +5,9 @@ from contextlib import asynccontextmanager
 
 from paycore.audit.models import AuditHead, AuditRecord
 from paycore.audit.trail import AuditTrail
+from paycore.auth.api_keys import ApiKeyService
+from paycore.auth.models import ApiKey
+from paycore.auth.tokens import JwksVerifier
 from paycore.fraud.models import FraudSignal
 from paycore.fraud.screening import FraudScreen, FraudThresholds, Limit
 from paycore.gateway.cashfree import CashfreeGateway
@@ -33,7 +36,7 @@ from payments_api.openapi import openapi_endpoint
 from payments_api.ratelimit import RateLimiter
 from payments_api.settings import Settings
 
-MODELS = [Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead, FraudSignal]
+MODELS = [ApiKey, Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead, FraudSignal]
 OUTBOXES = [Payment, Refund, Invoice, FraudSignal]
 
 
@@ -82,6 +85,22 @@ def build_api(settings: Settings, resources: Resources, gateway: CashfreeGateway
             per_ip=settings.rate_limit_ip_per_minute,
         ),
         pay_links=pay_links_from(settings),
+        api_keys=ApiKeyService(),
+        jwks=jwks_verifier(settings),
+    )
+
+
+def jwks_verifier(settings: Settings) -> JwksVerifier | None:
+    if settings.jwt_jwks_url is None:
+        return None
+    assert settings.jwt_jwks_issuer is not None
+    assert settings.jwt_audience is not None
+    return JwksVerifier(
+        str(settings.jwt_jwks_url),
+        issuer=settings.jwt_jwks_issuer,
+        audience=settings.jwt_audience,
+        cache_seconds=settings.jwt_jwks_cache_seconds,
+        refresh_cooldown_seconds=settings.jwt_jwks_refresh_cooldown_seconds,
     )
 
 

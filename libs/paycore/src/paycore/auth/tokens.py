@@ -1,8 +1,14 @@
-"""JWT bearer tokens: HS256 with `JWT_SECRET`, the subject is the user id, `scope` lists
-what the holder may do (space-separated, as in OAuth 2)."""
+"""JWT bearer tokens: the subject is the user id, `scope` lists what the holder may do
+(space-separated, as in OAuth 2; a `scp` list is read too).
+
+Two kinds are verified: HS256 with `JWT_SECRET` (development, and deployments without an
+identity provider) and RS256/ES256 tokens of an identity provider, checked against its JWKS
+(`JwksVerifier`: keys picked by `kid`, re-fetched when a new `kid` appears, issuer and
+audience required)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterable
@@ -12,9 +18,11 @@ from typing import Any, Final
 
 import jwt
 
-from paycore.kit.errors import Forbidden, Unauthorized
+from paycore.kit.errors import DependencyUnavailable, Forbidden, Unauthorized
 
 ALGORITHM: Final = "HS256"
+# What an identity provider may sign with; never HS* (the JWKS is public) and never "none".
+IDP_ALGORITHMS: Final = ("RS256", "ES256")
 # Tokens are short-lived; clock skew between issuer and us is tolerated up to this.
 LEEWAY_SECONDS: Final = 30
 # The subject ends up in Redis keys, logs and queries: plain characters only.
@@ -96,11 +104,84 @@ def decode_token(secret: str, token: str, *, issuer: str) -> Principal:
         raise TokenExpired() from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken() from exc
+    return principal_from(claims)
+
+
+def principal_from(claims: dict[str, Any]) -> Principal:
+    """The user id and the known scopes of verified claims; unknown scopes are ignored."""
     subject = claims.get("sub")
     if not isinstance(subject, str) or not SUBJECT.fullmatch(subject):
         raise InvalidToken("the token has no usable subject")
-    raw_scope = claims.get("scope", "")
-    names = raw_scope.split() if isinstance(raw_scope, str) else []
+    raw_scope = claims.get("scope", claims.get("scp", ""))
+    if isinstance(raw_scope, str):
+        names = raw_scope.split()
+    elif isinstance(raw_scope, list):
+        names = [name for name in raw_scope if isinstance(name, str)]
+    else:
+        names = []
     known = {scope.value for scope in Scope}
     scopes = frozenset(Scope(name) for name in names if name in known)
     return Principal(user_id=subject, scopes=scopes)
+
+
+def token_algorithm(token: str) -> str | None:
+    """The `alg` of the token's header (unverified: only to choose the verifier)."""
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.PyJWTError:
+        return None
+    return algorithm if isinstance(algorithm, str) else None
+
+
+class JwksVerifier:
+    """Verifies an identity provider's tokens with the keys it publishes at `jwks_url`.
+
+    The key set is cached for `cache_seconds`; a token naming an unknown `kid` triggers one
+    re-fetch (how a provider's key rotation reaches us), at most every
+    `refresh_cooldown_seconds`. Fetching runs in a thread (PyJWT's
+    client is synchronous)."""
+
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        issuer: str,
+        audience: str,
+        cache_seconds: int = 300,
+        refresh_cooldown_seconds: float = 30,
+        timeout_seconds: float = 5,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self._client = jwt.PyJWKClient(
+            jwks_url,
+            cache_jwk_set=True,
+            lifespan=cache_seconds,
+            timeout=int(timeout_seconds),
+            cooldown_duration=refresh_cooldown_seconds,
+        )
+
+    async def decode(self, token: str) -> Principal:
+        """Raises `InvalidToken`, `TokenExpired`, or `DependencyUnavailable` if the key set
+        cannot be fetched (503: the caller retries)."""
+        try:
+            signing_key = await asyncio.to_thread(self._client.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise DependencyUnavailable("the identity provider's keys are unavailable") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("the token is not signed by a known key") from exc
+        try:
+            claims = jwt.decode(
+                token,
+                signing_key.key,
+                algorithms=list(IDP_ALGORITHMS),
+                issuer=self.issuer,
+                audience=self.audience,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["sub", "exp", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired() from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken() from exc
+        return principal_from(claims)

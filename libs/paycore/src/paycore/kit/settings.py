@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from pydantic import (
+    AnyHttpUrl,
     AnyUrl,
     Field,
     SecretStr,
@@ -199,8 +200,28 @@ class WebhookSecretSettings(BaseServiceSettings):
 
 
 class JwtSettings(BaseServiceSettings):
+    """Bearer tokens: HS256 with JWT_SECRET (issuer JWT_ISSUER), and when JWT_JWKS_URL is set
+    an identity provider's RS256/ES256 tokens (issuer JWT_JWKS_ISSUER, audience JWT_AUDIENCE)."""
+
     jwt_secret: SecretStr
     jwt_issuer: str = "paycore"
+    # HS256 with one shared secret is for development; switch it off where an IdP signs.
+    jwt_hs256_enabled: bool = True
+    jwt_jwks_url: AnyHttpUrl | None = None
+    jwt_jwks_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_cache_seconds: int = Field(default=300, gt=0)
+    # An unknown kid re-fetches the key set at most this often (tokens naming made-up kids
+    # must not make us hammer the provider); providers publish new keys before using them.
+    jwt_jwks_refresh_cooldown_seconds: float = Field(default=30, ge=0)
+
+    @model_validator(mode="after")
+    def _jwks_complete(self) -> Self:
+        if self.jwt_jwks_url is not None and not (self.jwt_jwks_issuer and self.jwt_audience):
+            raise ValueError("JWT_JWKS_URL needs JWT_JWKS_ISSUER and JWT_AUDIENCE")
+        if self.jwt_jwks_url is None and not self.jwt_hs256_enabled:
+            raise ValueError("JWT_HS256_ENABLED=false needs JWT_JWKS_URL (or nobody can log in)")
+        return self
 
     @field_validator("jwt_secret")
     @classmethod
