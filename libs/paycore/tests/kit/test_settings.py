@@ -1,9 +1,11 @@
 import subprocess
 import sys
+from typing import Final
 
 import pytest
+from paycore.kit.service import InfraSettings
 from paycore.kit.settings import CashfreeSettings, JwtSettings, WebhookSecretSettings
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 SCRIPT = """
 from paycore.kit.settings import CashfreeSettings, JwtSettings, load_settings
@@ -61,3 +63,35 @@ def test_webhook_secrets_rotate() -> None:
 def test_jwt_secret_is_secret() -> None:
     settings = JwtSettings(jwt_secret=SecretStr("x" * 40))
     assert "xxxx" not in str(settings.model_dump())
+
+
+PLAIN: Final = {
+    "mongo_uri": "mongodb://db:27017/",
+    "redis_url": "redis://cache:6379/0",
+    "rabbitmq_url": "amqp://u:p@broker:5672/",
+}
+SECURE: Final = {
+    "mongo_uri": "mongodb://db:27017/?replicaSet=rs0&tls=true",
+    "redis_url": "rediss://cache:6380/0",
+    "rabbitmq_url": "amqps://u:p@broker:5671/",
+}
+
+
+class TestProductionTransport:
+    @pytest.mark.parametrize("name", ["mongo_uri", "redis_url", "rabbitmq_url"])
+    def test_production_refuses_each_plaintext_url(self, name: str) -> None:
+        values = {**SECURE, name: PLAIN[name]}
+        with pytest.raises(ValidationError, match="has no TLS"):
+            InfraSettings(app_env="production", **values)  # type: ignore[arg-type]
+
+    def test_tls_urls_pass_and_srv_implies_tls(self) -> None:
+        InfraSettings(app_env="production", **SECURE)  # type: ignore[arg-type]
+        srv = {**SECURE, "mongo_uri": "mongodb+srv://u:p@cluster.example/"}
+        InfraSettings(app_env="production", **srv)  # type: ignore[arg-type]
+        off = {**SECURE, "mongo_uri": "mongodb+srv://cluster.example/?tls=false"}
+        with pytest.raises(ValidationError, match="MONGO_URI has no TLS"):
+            InfraSettings(app_env="production", **off)  # type: ignore[arg-type]
+
+    def test_an_explicit_setting_allows_plaintext_and_other_envs_do_not_care(self) -> None:
+        InfraSettings(app_env="production", allow_plaintext_transport=True, **PLAIN)  # type: ignore[arg-type]
+        InfraSettings(app_env="staging", **PLAIN)  # type: ignore[arg-type]

@@ -35,7 +35,11 @@ def build_email_service(settings: Settings) -> EmailService:
         cipher,
     )
     return EmailService(
-        SmtpTransport.from_url(settings.smtp_url, timeout=settings.smtp_timeout_seconds),
+        SmtpTransport.from_url(
+            settings.smtp_url,
+            timeout=settings.smtp_timeout_seconds,
+            require_tls=settings.smtp_tls_required,
+        ),
         composer,
         Sender(settings.email_from),
         cipher=cipher,

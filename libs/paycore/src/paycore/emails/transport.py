@@ -1,5 +1,6 @@
 """SMTP delivery (aiosmtplib) to `SMTP_URL`: `smtp://[user:password@]host[:port]`, STARTTLS when
-the server offers it (`?starttls=require` to insist), or `smtps://` for TLS from the start."""
+the server offers it (`?starttls=require` or `SMTP_REQUIRE_TLS`, on by default in production, to
+insist), or `smtps://` for TLS from the start."""
 
 from __future__ import annotations
 
@@ -31,7 +32,11 @@ class SmtpTransport:
     timeout: float = 30.0
 
     @classmethod
-    def from_url(cls, url: str, timeout: float = 30.0) -> SmtpTransport:
+    def from_url(
+        cls, url: str, timeout: float = 30.0, *, require_tls: bool = False
+    ) -> SmtpTransport:
+        """`require_tls`: never send in the clear (smtps://, or STARTTLS that must succeed;
+        a server without it fails the delivery, which is retried and then dead-lettered)."""
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ValueError("SMTP_URL must look like smtp://host:port or smtps://host:port")
@@ -43,7 +48,9 @@ class SmtpTransport:
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             use_tls=secure,
-            start_tls=True if starttls in ("require", "true", "1") else None,
+            start_tls=True
+            if not secure and (starttls in ("require", "true", "1") or require_tls)
+            else None,
             timeout=timeout,
         )
 

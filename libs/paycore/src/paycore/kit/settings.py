@@ -14,6 +14,7 @@ import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import (
     AnyHttpUrl,
@@ -72,6 +73,13 @@ class BaseServiceSettings(BaseSettings):
     # proxies' CIDRs (comma-separated), and/or how many proxies always stand in front.
     trusted_proxies: str = ""
     trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+    # Production refuses server URLs without TLS (mongodb without tls=true, redis://, amqp://,
+    # SMTP without TLS); a deployment whose network encrypts for it says so here.
+    allow_plaintext_transport: bool = False
+
+    @property
+    def requires_tls(self) -> bool:
+        return self.app_env == AppEnv.PRODUCTION and not self.allow_plaintext_transport
 
     @field_validator("log_level")
     @classmethod
@@ -103,6 +111,12 @@ class BaseServiceSettings(BaseSettings):
         return init_settings, env_settings, FileSecretsSource(settings_cls)
 
 
+PLAINTEXT = (
+    "{name} has no TLS, which production refuses: use {how}"
+    " (or ALLOW_PLAINTEXT_TRANSPORT=true where the network encrypts for us)"
+)
+
+
 class MongoSettings(BaseServiceSettings):
     mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongo_db: str = Field(default="paycore", pattern=r"^[A-Za-z0-9_-]{1,63}$")
@@ -115,6 +129,18 @@ class MongoSettings(BaseServiceSettings):
             raise ValueError("must start with mongodb:// or mongodb+srv://")
         return value
 
+    @model_validator(mode="after")
+    def _mongo_tls(self) -> Self:
+        # mongodb+srv:// turns TLS on unless the URL turns it off.
+        options = {
+            k.lower(): v[-1].lower() for k, v in parse_qs(urlsplit(self.mongo_uri).query).items()
+        }
+        on = options.get("tls", options.get("ssl"))
+        tls = on == "true" or (on is None and self.mongo_uri.startswith("mongodb+srv://"))
+        if self.requires_tls and not tls:
+            raise ValueError(PLAINTEXT.format(name="MONGO_URI", how="tls=true or mongodb+srv://"))
+        return self
+
 
 class RedisSettings(BaseServiceSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -126,6 +152,12 @@ class RedisSettings(BaseServiceSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @model_validator(mode="after")
+    def _redis_tls(self) -> Self:
+        if self.requires_tls and self.redis_url.startswith("redis://"):
+            raise ValueError(PLAINTEXT.format(name="REDIS_URL", how="rediss://"))
+        return self
 
 
 class RabbitSettings(BaseServiceSettings):
@@ -149,6 +181,12 @@ class RabbitSettings(BaseServiceSettings):
         if not value.startswith(("amqp://", "amqps://")):
             raise ValueError("must start with amqp:// or amqps://")
         return value
+
+    @model_validator(mode="after")
+    def _amqp_tls(self) -> Self:
+        if self.requires_tls and self.rabbitmq_url.startswith("amqp://"):
+            raise ValueError(PLAINTEXT.format(name="RABBITMQ_URL", how="amqps://"))
+        return self
 
     @field_validator("retry_delays_ms")
     @classmethod
@@ -333,6 +371,14 @@ class PayLinkSettings(BaseServiceSettings):
 
 class SmtpSettings(BaseServiceSettings):
     smtp_url: str = "smtp://127.0.0.1:1025"
+    # STARTTLS on smtp:// is taken only if offered unless required: a man in the middle could
+    # strip it and read names and amounts. Unset: required in production (see requires_tls).
+    smtp_require_tls: bool | None = None
+
+    @property
+    def smtp_tls_required(self) -> bool:
+        return self.requires_tls if self.smtp_require_tls is None else self.smtp_require_tls
+
     email_from: str = "paycore <payments@paycore.local>"
     support_email: str = "support@paycore.local"
     admin_email: str = "ops@paycore.local"
