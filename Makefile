@@ -40,7 +40,8 @@ format: ## ruff fix and format
 typecheck: ## mypy strict on every package
 	$(UV) run mypy $(addprefix -p ,$(PACKAGES))
 
-pytest: ## the pytest suite (unit, integration, end-to-end) against the running servers
+pytest: ## the pytest suite (unit, integration, end-to-end, browser) against the running servers
+	infra/local/install-chromium.sh
 	$(UV) run pytest
 
 test-e2e: install infra-up ## only the end-to-end tests

@@ -17,6 +17,7 @@ from paycore.auth.tokens import Scope, mint_token
 # Where the walk finds things; the end-to-end test points these at its own ports.
 DEFAULT_URLS = {
     "API_URL": "http://127.0.0.1:8000/api/v1",
+    "WEB_URL": "http://127.0.0.1:8080",
     "EMULATOR_URL": "http://127.0.0.1:8090",
     "INBOX_URL": "http://127.0.0.1:8025/messages",
 }
@@ -53,10 +54,61 @@ def rupees(paise: int) -> str:
     return f"₹{paise / 100:,.2f}"
 
 
+DEMO_USER = "usr_demo"
+# The console's sign-in link carries a token this short-lived (seconds).
+SIGN_IN_TTL_SECONDS = 30 * 60
+
+
+def sample_links(env: dict[str, str]) -> dict[str, str]:
+    """Prints the console's sign-in link (a short-lived development token in the URL's
+    fragment, never sent to a server) and the pay link of a fresh unpaid sample invoice."""
+    urls = {name: env.get(name, default) for name, default in DEFAULT_URLS.items()}
+    token = mint_token(
+        env["JWT_SECRET"],
+        DEMO_USER,
+        [Scope.READ, Scope.WRITE, Scope.REFUND],
+        issuer="paycore",
+        ttl_seconds=SIGN_IN_TTL_SECONDS,
+    )
+    api = httpx.Client(
+        base_url=urls["API_URL"], headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    number = f"INV-SAMPLE-{uuid.uuid4().hex[:6].upper()}"
+    invoice = data(
+        api.post(
+            "/invoices",
+            json={
+                "invoice_number": number,
+                "issue_date": date.today().isoformat(),
+                "due_date": (date.today() + timedelta(days=15)).isoformat(),
+                "client": {"name": "Asha Rao", "email": "asha@example.com", "phone": "9876543210"},
+                "items": [
+                    {"description": "Logo design", "quantity": 1, "unit_price": 1_500_000},
+                    {"description": "Brand guide", "quantity": 2, "unit_price": 275_050},
+                ],
+                "tax_rate": "18",
+            },
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+    )
+    links = {
+        "console": f"{urls['WEB_URL']}/console/sign-in#token={token}",
+        "pay": str(invoice.get("pay_url") or ""),
+    }
+    print(
+        f"\nmerchant console (signs in as {DEMO_USER}; the link works for "
+        f"{SIGN_IN_TTL_SECONDS // 60} minutes):\n  {links['console']}\n"
+        f"a customer's pay link for the sample invoice {number} ({rupees(invoice['total'])}):\n"
+        f"  {links['pay'] or '(pay links are off: set PAY_LINK_SECRET and INVOICE_PAY_URL)'}",
+        flush=True,
+    )
+    return links
+
+
 def walk(env: dict[str, str]) -> dict[str, Any]:
     print("\nwalking one invoice through payment and refunds:", flush=True)
     urls = {name: env.get(name, default) for name, default in DEFAULT_URLS.items()}
-    user = "usr_demo"
+    user = DEMO_USER
     token = mint_token(
         env["JWT_SECRET"],
         user,

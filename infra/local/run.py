@@ -58,6 +58,7 @@ PROCESSES = (
     Process("refund-worker", "refund_worker", 9102),
     Process("email-worker", "email_worker", 9103),
     Process("reconciler", "reconciler", 9104),
+    Process("web", "paycore_web", 8080),
 )
 
 
@@ -117,12 +118,13 @@ def print_endpoints() -> None:
         "  payments API        http://127.0.0.1:8000/api/v1   (OpenAPI: /openapi.json)\n"
         "  webhook ingress     http://127.0.0.1:8001/api/v1/webhooks/cashfree\n"
         "  Cashfree emulator   http://127.0.0.1:8090/pg       checkout: /checkout/<session id>\n"
+        "  web pages           http://127.0.0.1:8080/console/  (customers: /pay/<token>)\n"
         "  SMTP inbox          http://127.0.0.1:8025/messages (SMTP on 127.0.0.1:1025)\n"
         "  RabbitMQ            http://127.0.0.1:15672 (guest/guest)\n"
         "  metrics             "
         + "  ".join(f"{p.name} {p.url}/metrics" for p in PROCESSES[2:])
         + "\n  mint a token        uv run python -m payments_api.mint_token --user usr_demo"
-        " --scopes read,write,refund\nCtrl-C stops everything.",
+        " --scopes read,write,refund",
         flush=True,
     )
 
@@ -152,11 +154,13 @@ def main() -> None:
         for process, child in children:
             wait_healthy(process, child)
             print(f"  {process.name:<18} healthy  {process.url}", flush=True)
-        if env.get("SKIP_DEMO") != "1" and "--no-demo" not in sys.argv:
-            from demo import walk  # infra/local/demo.py, beside this file
+        from demo import sample_links, walk  # infra/local/demo.py, beside this file
 
+        if env.get("SKIP_DEMO") != "1" and "--no-demo" not in sys.argv:
             walk(env)
         print_endpoints()
+        sample_links(env)
+        print("Ctrl-C stops everything.", flush=True)
         while not stopping:
             for process, child in children:
                 if child.poll() is not None:

@@ -141,7 +141,7 @@ class TestCustomerPages:
         assert "unsafe-inline" not in policy
         assert "frame-ancestors 'none'" in policy
         assert f"form-action 'self' {web.settings.checkout_origin_list[0]}" in policy
-        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["referrer-policy"] == "same-origin"
         assert page.headers["cache-control"] == "no-store"
         assert "<script>" not in page.text
         assert "style=" not in page.text

@@ -57,8 +57,10 @@ class SecurityHeadersMiddleware:
             "content-security-policy": content_security_policy(settings),
             "x-content-type-options": "nosniff",
             "x-frame-options": "DENY",
-            # Pay links are in our URLs: never send them to another site.
-            "referrer-policy": "no-referrer",
+            # Pay links are in our URLs: never send them to another site. (Not no-referrer:
+            # then Chrome sends `Origin: null` on our own form posts, which the CSRF check
+            # refuses.)
+            "referrer-policy": "same-origin",
             "permissions-policy": "camera=(), microphone=(), geolocation=()",
             "cross-origin-opener-policy": "same-origin",
         }
