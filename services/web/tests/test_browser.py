@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from demo import sample_links  # infra/local/demo.py: what `make run` prints
 from e2e_support import ROOT, ServiceProcess, free_port, isolated_env, start_service
 from paycore.auth.tokens import Scope, mint_token
 from payments_api_testing import new_key, new_user
@@ -249,11 +250,15 @@ def test_a_failed_attempt_then_the_retry_pays(browser: Browser, system: System) 
     customer.get_by_role("button", name=re.compile("^Try again")).click()
     second_order = checkout(customer, "Pay successfully")
     expect(customer.get_by_test_id("result")).to_have_text("Payment received")
-    assert first_order and second_order
     merchant = context(browser, DESKTOP).new_page()
     sign_in(merchant, system, user)
     merchant.goto(f"{system.web}/console/invoices/{invoice['invoice_number']}")
     expect(merchant.get_by_test_id("invoice-status")).to_have_text("paid")
+    merchant.get_by_test_id("payment-link").click()
+    expect(merchant.get_by_test_id("payment-status")).to_have_text("success")
+    # The invoice is paid by the order the customer paid on the retry.
+    expect(merchant.get_by_test_id("order-id")).to_have_text(second_order)
+    assert first_order.startswith("ord_")
     assert errors == []
 
 
@@ -274,3 +279,14 @@ def issue(system: System, user: str) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()["data"]
     return data
+
+
+def test_the_links_make_run_prints_work(browser: Browser, system: System) -> None:
+    links = sample_links({**system.env, "API_URL": system.api, "WEB_URL": system.web})
+    page = context(browser, DESKTOP).new_page()
+    page.goto(links["console"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Invoices")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("^INV-SAMPLE-"))).to_be_visible()
+    page.goto(links["pay"])
+    expect(page.get_by_role("button", name=re.compile("^Pay Now"))).to_be_visible()
