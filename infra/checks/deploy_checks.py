@@ -43,6 +43,7 @@ INFRA_SERVICES = ("mongo", "rabbitmq", "redis", "prometheus", "grafana", "mailpi
 PUBLISHED_PORTS = {
     "payments-api": 8000,
     "webhook-ingress": 8001,
+    "web": 8080,
     "cashfree-emulator": 8090,
     "grafana": 3000,
     "prometheus": 9090,
@@ -151,7 +152,9 @@ def check_compose(compose: Mapping[str, Any]) -> list[str]:
             continue
         errors += _check_healthcheck(deployable.name, service)
         errors += _check_compose_build(deployable, service)
-        errors += _check_depends_on(deployable.name, service, services)
+        errors += _check_depends_on(
+            deployable.name, service, services, stores=deployable.uses_stores
+        )
         env = compose_environment(service)
         if deployable is EMULATOR:
             if not env.get("EMULATOR_WEBHOOK_URLS", "").startswith("http://webhook-ingress:8001/"):
@@ -197,7 +200,7 @@ def _check_compose_build(deployable: Deployable, service: Mapping[str, Any]) -> 
 
 
 def _check_depends_on(
-    name: str, service: Mapping[str, Any], services: Mapping[str, Any]
+    name: str, service: Mapping[str, Any], services: Mapping[str, Any], *, stores: bool = True
 ) -> list[str]:
     depends = service.get("depends_on") or {}
     if isinstance(depends, list):
@@ -208,7 +211,7 @@ def _check_depends_on(
             errors.append(f"compose: {name}: depends on unknown service {dependency}")
         if not isinstance(spec, dict) or spec.get("condition") != "service_healthy":
             errors.append(f"compose: {name}: {dependency} must be condition: service_healthy")
-    if name != EMULATOR.name:
+    if stores and name != EMULATOR.name:
         for store in ("mongo", "redis", "rabbitmq"):
             if store not in depends:
                 errors.append(f"compose: {name}: does not wait for {store}")

@@ -38,6 +38,8 @@ SECRET_ENV = frozenset(
         "PAYMENT_ENCRYPTION_OLD_KEYS",
         "PAYMENT_LOOKUP_KEY",
         "SMTP_URL",
+        "PAY_LINK_SECRET",
+        "WEB_SESSION_SECRET",
     }
 )
 # Development-only settings that production manifests never carry.
@@ -52,6 +54,8 @@ class Deployable:
     source_dir: str  # inside the repo
     env: tuple[str, ...] = field(default=())
     in_k8s: bool = True
+    # Talks to MongoDB, Redis and RabbitMQ (the web pages talk to the payments-api only).
+    uses_stores: bool = True
 
     @property
     def dockerfile(self) -> str:
@@ -64,7 +68,15 @@ SERVICES: tuple[Deployable, ...] = (
         "payments_api",
         8000,
         "services/payments-api",
-        (*COMMON_ENV, *CASHFREE_API_ENV, "JWT_SECRET", "PAYMENT_ENCRYPTION_KEY", "CORS_ORIGINS"),
+        (
+            *COMMON_ENV,
+            *CASHFREE_API_ENV,
+            "JWT_SECRET",
+            "PAYMENT_ENCRYPTION_KEY",
+            "CORS_ORIGINS",
+            "PAY_LINK_SECRET",
+            "INVOICE_PAY_URL",
+        ),
     ),
     Deployable(
         "webhook-ingress",
@@ -92,7 +104,16 @@ SERVICES: tuple[Deployable, ...] = (
         "email_worker",
         9103,
         "services/email-worker",
-        (*COMMON_ENV, "SMTP_URL", "EMAIL_FROM", "SUPPORT_EMAIL", "ADMIN_EMAIL"),
+        (
+            *COMMON_ENV,
+            "SMTP_URL",
+            "EMAIL_FROM",
+            "SUPPORT_EMAIL",
+            "ADMIN_EMAIL",
+            "PAY_LINK_SECRET",
+            "INVOICE_PAY_URL",
+            "PAYMENT_RETRY_URL",
+        ),
     ),
     Deployable(
         "reconciler",
@@ -100,6 +121,26 @@ SERVICES: tuple[Deployable, ...] = (
         9104,
         "services/reconciler",
         (*COMMON_ENV, *CASHFREE_API_ENV),
+    ),
+    Deployable(
+        "web",
+        "paycore_web",
+        8080,
+        "services/web",
+        (
+            "APP_ENV",
+            "PORT",
+            "HOST",
+            "LOG_LEVEL",
+            "PROMETHEUS_ENABLED",
+            "SERVICE_NAME",
+            "PAYMENTS_API_URL",
+            "WEB_PUBLIC_URL",
+            "WEB_SESSION_SECRET",
+            "CHECKOUT_MODE",
+            "CHECKOUT_ORIGINS",
+        ),
+        uses_stores=False,
     ),
 )
 EMULATOR = Deployable(
@@ -117,7 +158,6 @@ INGRESS_FORBIDDEN_ENV = frozenset({"CASHFREE_APP_ID", "CASHFREE_SECRET_KEY", "JW
 WORKSPACE_PYPROJECTS = (
     "libs/paycore/pyproject.toml",
     *(f"{service.source_dir}/pyproject.toml" for service in SERVICES),
-    "services/web/pyproject.toml",
     "infra/cashfree-emulator/pyproject.toml",
     "infra/smtp-sink/pyproject.toml",
     "tests-e2e/pyproject.toml",
