@@ -6,10 +6,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 from cashfree_emulator.testing import RunningEmulator
 from paycore.invoices.paylinks import PayLinks
+from paycore_web.app import build_app
 from payments_api_testing import PAY_LINK_SECRET, ApiClient, new_key, new_user
-from web_testing import WebClient, form_key_of
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from web_testing import WebClient, form_key_of, web_settings
 
 INVOICE = {
     "currency": "INR",
@@ -304,3 +310,26 @@ class TestConsole:
         bad = await web.http.get("/console/payments", params={"from": "yesterday"})
         assert bad.status_code == 200
         assert "alert-error" in bad.text
+
+
+async def test_the_api_is_told_the_browsers_address(emu: RunningEmulator) -> None:
+    """The API counts its per-IP limits by the customer: these pages pass the address on."""
+    seen: list[str | None] = []
+
+    async def api_health(request: Request) -> Response:
+        seen.append(request.headers.get("x-forwarded-for"))
+        return JSONResponse({"error": {"code": "pay_link_invalid", "message": "no"}}, 404)
+
+    fake_api = Starlette(routes=[Route("/api/v1/pay-links/{token}", api_health)])
+    settings = web_settings(emu)
+    app = build_app(settings, transport=httpx.ASGITransport(app=fake_api))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 5000)),
+            base_url="http://testserver",
+        ) as http,
+    ):
+        response = await http.get("/pay/sometoken")
+    assert response.status_code == 404
+    assert seen == ["203.0.113.7"]

@@ -5,10 +5,36 @@ link's token in the path (no bearer token at all)."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
 from paycore.kit.context import request_id_var
+from paycore.kit.http import CLIENT_IP_STATE
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+# The browser's address (as paycore.kit.client_ip resolved it), passed on to the API so that
+# its per-IP limits count each customer, not these pages' own address. The API believes it
+# only when its TRUSTED_PROXIES names these pages' addresses.
+forwarded_for: ContextVar[str | None] = ContextVar("forwarded_for", default=None)
+
+
+class ForwardClientMiddleware:
+    """Puts the resolved client address of the request into `forwarded_for`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        address = scope.get("state", {}).get(CLIENT_IP_STATE)
+        token = forwarded_for.set(address if isinstance(address, str) else None)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            forwarded_for.reset(token)
 
 
 class ApiError(Exception):
@@ -49,6 +75,9 @@ class PaymentsApi:
         request_id = request_id_var.get()
         if request_id:
             headers["x-request-id"] = request_id  # one id across the page and the API
+        client = forwarded_for.get()
+        if client:
+            headers["x-forwarded-for"] = client
         try:
             response = await self.http.request(
                 method, "/api/v1" + path, headers=headers, json=json, params=params

@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from paycore_web import console, customer
-from paycore_web.api import PaymentsApi
+from paycore_web.api import ForwardClientMiddleware, PaymentsApi
 from paycore_web.pages import STATIC, Pages, templates
 from paycore_web.security import SameOriginPostMiddleware, SecurityHeadersMiddleware
 from paycore_web.settings import Settings
@@ -58,6 +58,7 @@ def build_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = N
         lifespan=lifespan,
         checks={"api": api_reachable},
         middleware=[
+            Middleware(ForwardClientMiddleware),
             Middleware(SecurityHeadersMiddleware, settings=settings),
             Middleware(SameOriginPostMiddleware, public_url=settings.web_public_url),
             Middleware(
