@@ -3,7 +3,11 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
+# Where `make install` and infra/checks/install-*.sh put tools: per-user directories that a fresh
+# machine's PATH lacks. Every recipe, script and test started from here finds its tools there.
+export PATH := $(HOME)/.local/bin:$(HOME)/go/bin:/usr/local/go/bin:$(PATH)
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV
 PACKAGES := paycore payments_api webhook_ingress webhook_processor refund_worker email_worker \
 	reconciler paycore_web cashfree_emulator smtp_sink
 

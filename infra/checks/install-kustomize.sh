@@ -12,5 +12,6 @@ if command -v kubectl >/dev/null 2>&1; then
   exit 0
 fi
 # v5.6.0: the newest release that builds with Go 1.26 (later ones need Go 1.27).
-GOBIN="$HOME/go/bin" go install sigs.k8s.io/kustomize/kustomize/v5@v5.6.0
+GO=$(command -v go || echo /usr/local/go/bin/go)
+GOBIN="$HOME/go/bin" "$GO" install sigs.k8s.io/kustomize/kustomize/v5@v5.6.0
 echo "kustomize installed in $HOME/go/bin"
