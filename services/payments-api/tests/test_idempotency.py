@@ -1,4 +1,4 @@
-"""Idempotency-Key on creates (ARCHITECTURE.md §4), and recovering an order whose answer was lost."""
+"""Idempotency-Key on creates (docs/design.md §4), and recovering an order whose answer was lost."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Client idempotency in Redis (ARCHITECTURE.md §4).
+"""Client idempotency in Redis (docs/design.md §4).
 
 `idempotency:<namespace>:<user>:<key>` holds the request's fingerprint and, once answered, the
 response, for 24 hours. The first request claims the key with `SET NX` and a short expiry (a

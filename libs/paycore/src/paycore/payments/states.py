@@ -1,4 +1,4 @@
-"""The payment lifecycle (ARCHITECTURE.md §2) as data.
+"""The payment lifecycle (docs/design.md §2) as data.
 
 A success is stronger evidence than a failure: a payment that failed, expired or was cancelled
 can still turn SUCCESS (the customer retried, or the bank confirmed late), but nothing turns a

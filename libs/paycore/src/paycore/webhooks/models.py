@@ -41,7 +41,7 @@ class BodyEncoding(StrEnum):
 
 
 class StoredHeader(BaseModel):
-    # A list of pairs, not a dict: header names come from the caller (ferretdb-compat §7.7).
+    # A list of pairs, not a dict: header names come from the caller (docs/ferretdb-compat.md §7.7).
     name: str
     value: str
 

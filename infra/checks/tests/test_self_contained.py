@@ -1,0 +1,42 @@
+"""The repository stands on its own: a fresh clone has no `../shared`, so nothing may point
+there, and every relative link in its Markdown must name a file of the repository."""
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+THIS = Path(__file__).resolve()
+LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
+
+
+def tracked() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return [ROOT / line for line in listed.stdout.splitlines() if line != "uv.lock"]
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    outside = []
+    for path in tracked():
+        if path == THIS or not path.is_file():
+            continue
+        text = path.read_text(errors="ignore")
+        if "../shared" in text or "/work/shared" in text:
+            outside.append(str(path.relative_to(ROOT)))
+    assert outside == []
+
+
+def test_relative_markdown_links_name_files_of_the_repository() -> None:
+    broken = []
+    for path in tracked():
+        if path.suffix != ".md":
+            continue
+        for target in LINK.findall(path.read_text()):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            resolved = (path.parent / target).resolve()
+            if not resolved.exists() or not resolved.is_relative_to(ROOT):
+                broken.append(f"{path.relative_to(ROOT)} -> {target}")
+    assert broken == []
