@@ -25,7 +25,7 @@ from paycore.payments.models import Customer as PaymentCustomer
 from paycore.payments.models import Payment
 from paycore.refunds.models import Refund
 from paycore.refunds.service import RefundService
-from paycore.testing import create_payment, isolated_settings, unique_suffix
+from paycore.testing import SeenEvents, create_payment, isolated_settings, unique_suffix
 from refund_worker.app import build_app
 from refund_worker.settings import Settings
 from starlette.applications import Starlette
@@ -58,12 +58,12 @@ class Spy:
     """Every event published on any exchange while the worker runs."""
 
     queue: AbstractQueue
-    seen: list[EventEnvelope] = field(default_factory=list)
+    seen: SeenEvents = field(default_factory=SeenEvents)
 
     async def events(self, event_type: str | None = None) -> list[EventEnvelope]:
         while (message := await self.queue.get(no_ack=True, fail=False)) is not None:
-            self.seen.append(EventEnvelope.model_validate_json(message.body))
-        return [e for e in self.seen if event_type is None or e.type == event_type]
+            self.seen.add(message.body)
+        return [e for e in self.seen.events if event_type is None or e.type == event_type]
 
 
 @asynccontextmanager

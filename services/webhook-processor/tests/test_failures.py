@@ -11,7 +11,7 @@ from paycore.payments.models import PaymentStatus
 from paycore.payments.repository import PaymentRepository
 from paycore.webhooks import parsing
 from paycore.webhooks.models import WebhookStatus
-from webhook_pipeline import Pipeline, eventually, running_pipeline
+from webhook_pipeline import Pipeline, eventually, running_pipeline, wait_for_logs
 
 payments = PaymentRepository()
 
@@ -61,7 +61,8 @@ async def test_a_failing_dependency_is_retried_through_the_delay_queues_then_suc
         return stored is not None and stored.status == PaymentStatus.SUCCESS
 
     await eventually(applied)
-    [log] = await pipeline.logs(order_id=payment.order_id)
+    # The log is marked done after the payment moved (order_id is set with it).
+    [log] = await wait_for_logs(pipeline, 1, order_id=payment.order_id)
     assert log.status == WebhookStatus.SUCCESS
     assert log.attempts == 3
 
@@ -119,8 +120,7 @@ async def test_a_poison_message_is_dead_lettered_then_replayed_after_the_fix(
         return stored is not None and stored.status == PaymentStatus.SUCCESS
 
     await eventually(applied)
-    [log] = await pipeline.logs(log_id=log_id)
-    assert log.status == WebhookStatus.SUCCESS
+    [log] = await wait_for_logs(pipeline, 1, log_id=log_id, status=WebhookStatus.SUCCESS.value)
     assert not log.dead_lettered
     await asyncio.sleep(0.2)
     assert "0 message(s)" in ops(pipeline, "dead-letters")

@@ -12,8 +12,8 @@ from paycore.payments.models import Payment, PaymentStatus, SettlementStatus
 from paycore.payments.repository import PaymentRepository
 from paycore.refunds.models import RefundSource, RefundStatus
 from paycore.refunds.repository import RefundRepository
-from paycore.webhooks.models import WebhookLog, WebhookStatus
-from webhook_pipeline import Pipeline, eventually
+from paycore.webhooks.models import WebhookStatus
+from webhook_pipeline import Pipeline, eventually, wait_for_logs
 
 payments = PaymentRepository()
 
@@ -22,17 +22,6 @@ async def payment_of(payment_id: str) -> Payment:
     payment = await payments.get(payment_id)
     assert payment is not None
     return payment
-
-
-async def wait_for_logs(
-    pipeline: Pipeline, count: int, timeout: float = 10, **query: object
-) -> list[WebhookLog]:
-    async def done() -> bool:
-        logs = await pipeline.logs(**query)
-        return len(logs) >= count and all(log.processed_at is not None for log in logs)
-
-    await eventually(done, timeout=timeout)
-    return await pipeline.logs(**query)
 
 
 async def paid(pipeline: Pipeline, amount: int = 10_000) -> Payment:

@@ -35,6 +35,7 @@ from paycore.kit.service import InfraSettings
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.testing import (
     TEST_ENCRYPTION_KEY,
+    SeenEvents,
     create_payment,
     isolated_settings,
     unique_suffix,
@@ -121,19 +122,19 @@ class EventTap:
 
     broker: RabbitBroker
     queue: RabbitQueue
-    seen: list[EventEnvelope] = field(default_factory=list)
+    seen: SeenEvents = field(default_factory=SeenEvents)
 
     async def drain(self) -> list[EventEnvelope]:
         declared = await self.broker.declare_queue(self.queue)
         while (message := await declared.get(no_ack=True, fail=False)) is not None:
-            self.seen.append(EventEnvelope.model_validate_json(message.body))
-        return self.seen
+            self.seen.add(message.body)
+        return self.seen.events
 
     async def of_type(self, event_type: str, **data: Any) -> list[EventEnvelope]:
         await self.drain()
         return [
             event
-            for event in self.seen
+            for event in self.seen.events
             if event.type == event_type and all(event.data.get(k) == v for k, v in data.items())
         ]
 
@@ -299,3 +300,17 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+async def wait_for_logs(
+    pipeline: Pipeline, count: int, timeout: float = 10, **query: object
+) -> list[WebhookLog]:
+    """Waits until `count` logs match `query` and every one is processed (final status and
+    the fields set with it, such as `order_id`, are there); returns them."""
+
+    async def done() -> bool:
+        logs = await pipeline.logs(**query)
+        return len(logs) >= count and all(log.processed_at is not None for log in logs)
+
+    await eventually(done, timeout=timeout)
+    return await pipeline.logs(**query)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from paycore.kit.crypto import Sealed
+from paycore.kit.events import EventEnvelope
 from paycore.kit.ids import new_id
 from paycore.kit.service import InfraSettings
 from paycore.payments.models import Customer, Payment, PaymentStatus, order_id_for
@@ -37,6 +39,28 @@ def isolated_settings(**overrides: object) -> InfraSettings:
     }
     values.update(overrides)
     return InfraSettings(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class SeenEvents:
+    """Events as an idempotent consumer sees them: one per event id.
+
+    The outbox publishes at least once: when a write is slower than the relay's grace period
+    (tests use 0.5 s; a busy machine gets there), the writer's fast publish and the sweep can both
+    send the same event. Consumers absorb that by event id, and so do the tests' recorders;
+    `copies` counts the extra deliveries."""
+
+    events: list[EventEnvelope] = field(default_factory=list)
+    copies: int = 0
+    _ids: set[str] = field(default_factory=set)
+
+    def add(self, body: bytes) -> None:
+        event = EventEnvelope.model_validate_json(body)
+        if event.event_id in self._ids:
+            self.copies += 1
+            return
+        self._ids.add(event.event_id)
+        self.events.append(event)
 
 
 def mongo_uri() -> str:
