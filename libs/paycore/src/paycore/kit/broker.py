@@ -149,13 +149,15 @@ def archive_queue(settings: RabbitSettings) -> RabbitQueue:
 
 
 async def declare_exchanges(broker: RabbitBroker, settings: RabbitSettings) -> None:
-    """Declares the five topic exchanges of ARCHITECTURE.md §3 and the event archive."""
-    archive = await broker.declare_queue(archive_queue(settings))
-    for family in EXCHANGES:
-        exchange = await broker.declare_exchange(
-            topic_exchange(settings.broker_prefix, f"{family}.exchange")
-        )
-        await archive.bind(exchange, routing_key="#")
+    """Declares the five topic exchanges of docs/design.md §3 and the event archive.
+    Raises TimeoutError if the broker does not answer within `broker_timeout_seconds`."""
+    async with asyncio.timeout(settings.broker_timeout_seconds):
+        archive = await broker.declare_queue(archive_queue(settings))
+        for family in EXCHANGES:
+            exchange = await broker.declare_exchange(
+                topic_exchange(settings.broker_prefix, f"{family}.exchange")
+            )
+            await archive.bind(exchange, routing_key="#")
 
 
 class EventPublisher:
@@ -212,6 +214,7 @@ class Consumer:
     ) -> None:
         prefix = settings.broker_prefix
         self.broker = broker
+        self.timeout = settings.broker_timeout_seconds
         self.name = prefix + name
         self.exchange = topic_exchange(prefix, exchange)
         self.routing_keys = routing_keys
@@ -261,16 +264,18 @@ class Consumer:
         ]
 
     async def declare(self) -> None:
-        """Declares and binds the whole topology; safe to repeat. Call after connect."""
-        exchange = await self.broker.declare_exchange(self.exchange)
-        work = await self.broker.declare_queue(self.work)
-        for key in self.routing_keys:
-            await work.bind(exchange, routing_key=key)
-        for retry in self.retries:
-            await self.broker.declare_queue(retry)
-        dead_letter_exchange = await self.broker.declare_exchange(self.dead_letter_exchange)
-        dead_letters = await self.broker.declare_queue(self.dead_letters)
-        await dead_letters.bind(dead_letter_exchange, routing_key=self.dead_letters.name)
+        """Declares and binds the whole topology; safe to repeat. Call after connect.
+        Raises TimeoutError if the broker does not answer within `broker_timeout_seconds`."""
+        async with asyncio.timeout(self.timeout):
+            exchange = await self.broker.declare_exchange(self.exchange)
+            work = await self.broker.declare_queue(self.work)
+            for key in self.routing_keys:
+                await work.bind(exchange, routing_key=key)
+            for retry in self.retries:
+                await self.broker.declare_queue(retry)
+            dead_letter_exchange = await self.broker.declare_exchange(self.dead_letter_exchange)
+            dead_letters = await self.broker.declare_queue(self.dead_letters)
+            await dead_letters.bind(dead_letter_exchange, routing_key=self.dead_letters.name)
 
     def subscribe(self, handler: Handler) -> None:
         """Registers `handler`; it is acked after it returns, retried or dead-lettered if not."""
@@ -374,7 +379,7 @@ class Consumer:
     async def dead_letter_count(self) -> int:
         queue = await self.broker.declare_queue(self.dead_letters)
         # FastStream caches the declared queue; declaring again reads the current depth.
-        count = (await queue.declare()).message_count or 0
+        count = (await queue.declare(timeout=self.timeout)).message_count or 0
         DEAD_LETTER_DEPTH.labels(self.name).set(count)
         return count
 

@@ -2,7 +2,7 @@
 
 Indexes are created by us, one `createIndexes` call per index with an explicit name: FerretDB
 1.24 crashes on a call that names two existing indexes, which is what Beanie sends on every
-start after the first (ferretdb-compat.md §4).
+start after the first (docs/ferretdb-compat.md §4).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def mongo_client(settings: MongoSettings) -> AsyncMongoClient[dict[str, Any]]:
         settings.mongo_uri,
         serverSelectionTimeoutMS=settings.mongo_timeout_ms,
         connectTimeoutMS=settings.mongo_timeout_ms,
+        socketTimeoutMS=settings.mongo_socket_timeout_ms,
         tz_aware=True,
         appname=settings.service_name,
     )
@@ -73,7 +74,7 @@ def is_duplicate_key(exc: BaseException) -> bool:
     """True for a unique-index violation on MongoDB, and on FerretDB's update path.
 
     FerretDB reports an update that creates a duplicate as InternalError code 1 carrying
-    SQLite's "UNIQUE constraint" text (ferretdb-compat.md §4).
+    SQLite's "UNIQUE constraint" text (docs/ferretdb-compat.md §4).
     """
     if isinstance(exc, DuplicateKeyError):
         return True

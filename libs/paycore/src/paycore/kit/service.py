@@ -26,7 +26,7 @@ from paycore.kit.errors import DependencyUnavailable
 from paycore.kit.http import HealthCheck
 from paycore.kit.outbox import OutboxRelay
 from paycore.kit.settings import MongoSettings, RabbitSettings, RedisSettings
-from paycore.kit.state import listen_outbox
+from paycore.kit.state import listen_outbox, stop_listening
 
 
 class InfraSettings(MongoSettings, RedisSettings, RabbitSettings):
@@ -104,9 +104,17 @@ class Resources:
     async def stop(self) -> None:
         self.stopping.set()
         for relay in self.relays:
+            stop_listening(relay.collection.name, relay.publish_soon)
             await relay.finish_in_flight()
         if self.broker is not None:
-            await self.broker.stop()  # waits for in-flight handlers up to the grace period
+            # Waits for in-flight handlers up to the grace period; an unanswered close must not
+            # keep the process from exiting (unacked messages go back to the queue).
+            limit = self.settings.shutdown_grace_seconds + self.settings.broker_timeout_seconds
+            try:
+                async with asyncio.timeout(limit):
+                    await self.broker.stop()
+            except TimeoutError:
+                logger.warning("broker did not stop in time; closing anyway", seconds=limit)
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

@@ -121,6 +121,8 @@ class MongoSettings(BaseServiceSettings):
     mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongo_db: str = Field(default="paycore", pattern=r"^[A-Za-z0-9_-]{1,63}$")
     mongo_timeout_ms: int = Field(default=5000, gt=0)
+    # A reply slower than this fails the operation (retryable) instead of hanging forever.
+    mongo_socket_timeout_ms: int = Field(default=30_000, gt=0)
 
     @field_validator("mongo_uri")
     @classmethod
@@ -167,6 +169,8 @@ class RabbitSettings(BaseServiceSettings):
     # Delays of the retry queues, in order; the dead-letter queue follows the last.
     retry_delays_ms: list[int] = [30_000, 120_000, 600_000, 1_800_000]
     prefetch_count: int = Field(default=16, ge=1)
+    # Bounds every declare and queue inspection: an unanswered request fails, never hangs.
+    broker_timeout_seconds: float = Field(default=10.0, gt=0)
     # Tests only: the broker deletes a queue unused this long, so prefixed test queues don't
     # pile up. Never set in production (a consumer outage would delete its queue).
     queue_expires_ms: int | None = Field(default=None, gt=0)

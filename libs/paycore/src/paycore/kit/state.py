@@ -135,6 +135,12 @@ def listen_outbox(collection_name: str, listener: OutboxListener) -> None:
     _listeners[collection_name] = listener
 
 
+def stop_listening(collection_name: str, listener: OutboxListener) -> None:
+    """Unregisters a stopped relay, unless another one took its place meanwhile."""
+    if _listeners.get(collection_name) == listener:
+        del _listeners[collection_name]
+
+
 def notify_outbox(collection_name: str, key: str, events: Sequence[OutboxEvent]) -> None:
     """Tells this process's relay, if any, that `key` has new events to publish."""
     listener = _listeners.get(collection_name)
