@@ -147,6 +147,19 @@ def console_errors(page: Page, origin: str) -> list[str]:
     return errors
 
 
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea, button")]
+  .filter((el) => el.type !== "hidden" && !el.hidden)
+  .filter((el) => (el.labels ? el.labels.length === 0 : true) && !el.textContent.trim()
+                  && !el.getAttribute("aria-label"))
+  .map((el) => el.name || el.id || el.outerHTML)"""
+
+
+def assert_accessible(page: Page) -> None:
+    """Every control has a label (or, for buttons, text), and the page has one h1."""
+    assert page.evaluate(UNLABELLED) == []
+    expect(page.locator("h1")).to_have_count(1)
+
+
 def sign_in(page: Page, system: System, user: str) -> None:
     page.goto(f"{system.web}/console/sign-in#token={system.token(user)}")
     expect(page.get_by_label("Access token")).not_to_have_value("")  # filled from the link
@@ -166,6 +179,7 @@ def create_invoice(page: Page, number: str, email: str) -> str:
     page.get_by_label("Description 2").fill("Brand guide")
     page.locator("#item_quantity_2").fill("2")
     page.locator("#item_unit_price_2").fill("2750.50")
+    assert_accessible(page)
     page.get_by_role("button", name="Create invoice").click()
     expect(page.get_by_role("heading", name=f"Invoice {number}")).to_be_visible()
     # 15 000 + 2 × 2 750.50 = 20 501.00; 18 % tax 3 690.18; total 24 191.18.
@@ -198,8 +212,14 @@ def test_invoice_paid_then_refunded_in_two_parts(browser: Browser, system: Syste
     expect(customer.get_by_test_id("invoice-total")).to_have_text("₹24,191.18")
     expect(customer.get_by_text("due")).to_be_visible()
     assert customer.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_accessible(customer)
     shot(customer, "pay-invoice")
-    customer.get_by_role("button", name=re.compile("^Pay Now")).click()
+    # By keyboard: the skip link first, then Pay Now is the page's first control.
+    customer.keyboard.press("Tab")
+    expect(customer.get_by_role("link", name="Skip to content")).to_be_focused()
+    customer.keyboard.press("Tab")
+    expect(customer.get_by_role("button", name=re.compile("^Pay Now"))).to_be_focused()
+    customer.keyboard.press("Enter")
     checkout(customer, "Pay successfully")
     expect(customer.get_by_test_id("result")).to_have_text("Payment received")
     shot(customer, "pay-success")
@@ -214,6 +234,7 @@ def test_invoice_paid_then_refunded_in_two_parts(browser: Browser, system: Syste
     merchant.get_by_role("link", name=number).click()
     merchant.get_by_test_id("payment-link").click()
     expect(merchant.get_by_test_id("refundable")).to_have_text("₹24,191.18")
+    assert_accessible(merchant)
 
     merchant.get_by_label("Amount (₹)").fill("5000")
     merchant.get_by_label("Reason (optional)").fill("discount")
@@ -246,6 +267,7 @@ def test_a_failed_attempt_then_the_retry_pays(browser: Browser, system: System) 
     customer.get_by_role("button", name=re.compile("^Pay Now")).click()
     first_order = checkout(customer, "Fail the payment")
     expect(customer.get_by_test_id("result")).to_have_text("Payment failed")
+    assert_accessible(customer)
     shot(customer, "pay-failed")
     customer.get_by_role("button", name=re.compile("^Try again")).click()
     second_order = checkout(customer, "Pay successfully")
