@@ -51,11 +51,13 @@ pytest: ## the pytest suite (unit, integration, end-to-end, browser) against the
 test-e2e: install infra-up ## only the end-to-end tests
 	$(UV) run pytest tests-e2e
 
-validate-deploy: ## validate compose.yaml, k8s/, Dockerfiles, Prometheus rules, Grafana
+validate-deploy: ## validate compose.yaml, k8s/ (kubeconform, strict), Dockerfiles, Prometheus rules, Grafana
 	bash infra/checks/install-promtool.sh
 	bash infra/checks/install-compose.sh
 	bash infra/checks/install-kustomize.sh
+	bash infra/checks/install-kubeconform.sh
 	$(UV) run python infra/checks/validate.py --require-tools
+	$(UV) run python infra/checks/kubeconform.py
 
 up: ## docker compose up (needs a Docker engine)
 	docker compose up -d --build

@@ -383,7 +383,8 @@ def check_ingress_isolation(policies: list[Mapping[str, Any]], source: str) -> l
         spec = policy.get("spec", {})
         for rule in spec.get("ingress") or []:
             ports = {p.get("port") for p in rule.get("ports") or []}
-            if ports != {8001}:
+            # The webhook port, or the metrics port (scraped, never public).
+            if ports not in ({8001}, {"metrics"}):
                 errors.append(f"{source}: {pname}: webhook-ingress may only accept 8001")
         for rule in spec.get("egress") or []:
             ports = {p.get("port") for p in rule.get("ports") or []}

@@ -12,7 +12,8 @@ import pytest
 from cashfree_emulator.testing import RunningEmulator
 from loguru import logger
 from paycore.kit.logging import JsonFormatter
-from payments_api_testing import CUSTOMER, ApiClient, api_client, new_key, new_user
+from payments_api_testing import CUSTOMER, ApiClient, api_client, api_settings, new_key, new_user
+from pydantic import ValidationError
 
 ALLOWED_ORIGIN = "https://shop.example"
 
@@ -177,3 +178,17 @@ class TestClientAddress:
         assert {"198.51.100.20", "198.51.100.21"} <= counted
         assert "192.0.2.77" not in counted
         assert "127.0.0.1" not in counted  # the ingress itself is never the customer
+
+
+class TestProductionSettings:
+    def test_production_refuses_the_emulators_checkout_url(self, emu: RunningEmulator) -> None:
+        production = {"app_env": "production", "allow_plaintext_transport": True}
+        with pytest.raises(ValidationError, match="CHECKOUT_BASE_URL must be a public https"):
+            api_settings(emu, **production, payment_notify_url="https://hooks.shop.example/")
+        settings = api_settings(
+            emu,
+            **production,
+            checkout_base_url="https://pay.shop.example/checkout/",
+            payment_notify_url="https://hooks.shop.example/api/v1/webhooks/cashfree",
+        )
+        assert settings.checkout_base_url == "https://pay.shop.example/checkout/"

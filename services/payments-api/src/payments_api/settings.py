@@ -1,11 +1,17 @@
+from typing import Self
+from urllib.parse import urlsplit
+
 from paycore.kit.service import InfraSettings
 from paycore.kit.settings import (
+    AppEnv,
     CashfreeSettings,
     EncryptionSettings,
     JwtSettings,
     PayLinkSettings,
 )
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 
 
 class Settings(InfraSettings, CashfreeSettings, JwtSettings, EncryptionSettings, PayLinkSettings):
@@ -56,6 +62,18 @@ class Settings(InfraSettings, CashfreeSettings, JwtSettings, EncryptionSettings,
     @classmethod
     def _ends_with_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def _public_urls_in_production(self) -> Self:
+        # The development default points at the emulator: production answers would send every
+        # customer to http://127.0.0.1.
+        if self.app_env == AppEnv.PRODUCTION:
+            for name in ("checkout_base_url", "payment_notify_url"):
+                value = getattr(self, name)
+                host = urlsplit(value).hostname if value else None
+                if value is None or not value.startswith("https://") or host in LOOPBACK:
+                    raise ValueError(f"{name.upper()} must be a public https:// URL in production")
+        return self
 
     @property
     def currency_allow_list(self) -> frozenset[str]:
