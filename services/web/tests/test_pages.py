@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from web_testing import WebClient, form_key_of, web_settings
+from web_testing import WebClient, form_key_of, web_client, web_settings
 
 INVOICE = {
     "currency": "INR",
@@ -333,3 +333,21 @@ async def test_the_api_is_told_the_browsers_address(emu: RunningEmulator) -> Non
         response = await http.get("/pay/sometoken")
     assert response.status_code == 404
     assert seen == ["203.0.113.7"]
+
+
+async def test_production_checkout_uses_cashfrees_sdk(api: ApiClient, emu: RunningEmulator) -> None:
+    """cashfree_js mode: Pay Now renders a page that opens Cashfree's checkout with the payment
+    session id; the policy lets in Cashfree's script and nothing else."""
+    origins = "https://sdk.cashfree.com,https://sandbox.cashfree.com"
+    async with web_client(api, emu, checkout_mode="cashfree_js", checkout_origins=origins) as web:
+        path = pay_path(await issued(api, new_user()))
+        response = await pay_now(web, path)
+        assert response.status_code == 200
+        assert 'src="https://sdk.cashfree.com/js/v3/cashfree.js"' in response.text
+        session = response.text.split('data-session="')[1].split('"')[0]
+        assert session.startswith("session_")
+        assert 'data-mode="sandbox"' in response.text
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self' https://sdk.cashfree.com;" in policy
+        assert f"connect-src 'self' {origins.replace(',', ' ')};" in policy
+        assert "unsafe-inline" not in policy
