@@ -12,7 +12,7 @@ PACKAGES := paycore payments_api webhook_ingress webhook_processor refund_worker
 	reconciler paycore_web cashfree_emulator smtp_sink
 
 .PHONY: help install infra-up infra-down run test lint format typecheck pytest test-e2e \
-	validate-deploy up down clean
+	validate-deploy security up down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ infra-down: ## stop the local servers
 run: install ## start everything (servers, emulator, SMTP sink, six services), walk one payment through, stay up until Ctrl-C
 	$(UV) run python infra/local/run.py
 
-test: install infra-up lint typecheck validate-deploy pytest ## lint, typecheck, deploy checks, and the whole pytest suite
+test: install infra-up lint typecheck validate-deploy security pytest ## lint (ruff incl. security rules), typecheck, deploy checks, secret scan + dependency audit, and the whole pytest suite
 
 lint: ## ruff check and format check
 	$(UV) run ruff check .
@@ -58,6 +58,9 @@ validate-deploy: ## validate compose.yaml, k8s/ (kubeconform, strict), Dockerfil
 	bash infra/checks/install-kubeconform.sh
 	$(UV) run python infra/checks/validate.py --require-tools
 	$(UV) run python infra/checks/kubeconform.py
+
+security: install ## secret scan against .secrets.baseline; dependency audit where PyPI's vulnerability data is reachable
+	$(UV) run python infra/checks/security.py $(UV)
 
 up: ## docker compose up (needs a Docker engine)
 	docker compose up -d --build

@@ -72,7 +72,7 @@ CMD ["python", "-m", "{import_name}"]
 
 # The emulator reads EMULATOR_* variables (its own settings), not HOST/PORT.
 EXTRA_ENV = {
-    "cashfree-emulator": (("EMULATOR_HOST", "0.0.0.0"), ("EMULATOR_PORT", "8090")),
+    "cashfree-emulator": (("EMULATOR_HOST", "0.0.0.0"), ("EMULATOR_PORT", "8090")),  # noqa: S104 - the container listens on its own network namespace
 }
 
 

@@ -74,7 +74,7 @@ def dev_settings() -> dict[str, str]:
 
 def start(process: Process, env: dict[str, str]) -> subprocess.Popen[bytes]:
     log = (LOGS / f"{process.name}.log").open("ab")
-    return subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 - our own services, our arguments
         [sys.executable, "-m", process.module, *process.args],
         env={**env, "PORT": str(process.port), "SERVICE_NAME": process.name},
         stdout=log,
@@ -142,12 +142,12 @@ def main() -> None:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     servers_were_up = (
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - our own command
             [ROOT / "infra/local/status.sh"], capture_output=True, check=False
         ).returncode
         == 0
     )
-    subprocess.run([ROOT / "infra/local/up.sh"], check=True)
+    subprocess.run([ROOT / "infra/local/up.sh"], check=True)  # noqa: S603 - our own script
     try:
         for process in PROCESSES:
             children.append((process, start(process, env)))
@@ -171,7 +171,7 @@ def main() -> None:
         print("\nstopping...", flush=True)
         stop_all(children)
         if not servers_were_up:
-            subprocess.run([ROOT / "infra/local/down.sh"], check=False)
+            subprocess.run([ROOT / "infra/local/down.sh"], check=False)  # noqa: S603 - our own script
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ class EmulatorSettings(BaseModel):
     port: int = 8090
     # The default merchant.
     app_id: str = "TEST_APP_ID"
-    secret_key: str = "TEST_SECRET_KEY"
+    secret_key: str = "TEST_SECRET_KEY"  # noqa: S105 - the emulator's public test merchant key
     webhook_urls: list[str] = []
     webhook_version: WebhookVersion = "2025-01-01"
     rate_limit_per_minute: int | None = Field(default=None, ge=1)

@@ -137,7 +137,8 @@ class Api:
         )
         if failure is not None:
             raise failure
-        assert principal is not None
+        if principal is None:  # not an assert: -O must never let a caller through
+            raise InvalidToken()
         principal.require(scope)
         return principal
 

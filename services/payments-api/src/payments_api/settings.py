@@ -11,7 +11,7 @@ from paycore.kit.settings import (
 )
 from pydantic import Field, field_validator, model_validator
 
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})  # noqa: S104 - compared, not bound
 
 
 class Settings(InfraSettings, CashfreeSettings, JwtSettings, EncryptionSettings, PayLinkSettings):

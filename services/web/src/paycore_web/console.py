@@ -20,7 +20,7 @@ from paycore_web.api import ApiError, ApiUnavailable
 from paycore_web.pages import FORM_KEY, REFUND_FINAL, Pages, pages_of
 from paycore_web.security import CSRF_FIELD, csrf_valid
 
-TOKEN_KEY = "token"
+TOKEN_KEY = "token"  # noqa: S105 - a session field name, not a secret
 INVOICE_STATUSES = (
     "UNPAID",
     "PAID",
