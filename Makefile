@@ -46,7 +46,7 @@ typecheck: ## mypy strict on every package
 
 pytest: ## the pytest suite (unit, integration, end-to-end, browser) against the running servers
 	infra/local/install-chromium.sh
-	$(UV) run pytest
+	$(UV) run pytest --durations=15
 
 test-e2e: install infra-up ## only the end-to-end tests
 	$(UV) run pytest tests-e2e

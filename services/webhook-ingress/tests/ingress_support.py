@@ -13,7 +13,7 @@ from faststream.rabbit import RabbitBroker, RabbitQueue
 from paycore.gateway import sign_webhook
 from paycore.kit.broker import make_broker, topic_exchange
 from paycore.kit.events import EventEnvelope
-from paycore.testing import TEST_ENCRYPTION_KEY, isolated_settings, unique_suffix
+from paycore.testing import TEST_ENCRYPTION_KEY, SeenEvents, isolated_settings, unique_suffix
 from paycore.webhooks.models import WebhookLog
 from paycore.webhooks.repository import from_mongo
 from starlette.applications import Starlette
@@ -74,7 +74,7 @@ class Ingress:
     client: httpx.AsyncClient
     broker: RabbitBroker
     queue: RabbitQueue
-    published: list[EventEnvelope] = field(default_factory=list)
+    published: SeenEvents = field(default_factory=SeenEvents)
 
     async def post(self, body: bytes, headers: dict[str, str], path: str = PATH) -> httpx.Response:
         return await self.client.post(path, content=body, headers=headers)
@@ -86,8 +86,8 @@ class Ingress:
     async def drain(self) -> list[EventEnvelope]:
         declared = await self.broker.declare_queue(self.queue)
         while (message := await declared.get(no_ack=True, fail=False)) is not None:
-            self.published.append(EventEnvelope.model_validate_json(message.body))
-        return self.published
+            self.published.add(message.body)
+        return self.published.events
 
 
 async def start_ingress(settings: Settings) -> AsyncIterator[Ingress]:
