@@ -115,9 +115,7 @@ class Resources:
                     await self.broker.stop()
             except TimeoutError:
                 logger.warning("broker did not stop in time; closing anyway", seconds=limit)
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await cancel_all(self.tasks, within_seconds=self.settings.broker_timeout_seconds)
         if self.redis is not None:
             await self.redis.aclose()
         if self.mongo is not None:
@@ -152,3 +150,19 @@ class Resources:
             yield self
         finally:
             await self.stop()
+
+
+async def cancel_all(tasks: Sequence[asyncio.Task[None]], *, within_seconds: float) -> None:
+    """Cancels the tasks and waits for them to end, cancelling again while any is left: a
+    library call that swallows a cancellation (seen: an outbox relay went back to its poll sleep,
+    and the service's stop waited on it forever) must not keep a process from stopping. Tasks
+    still running after `within_seconds` are logged and left behind."""
+    deadline = asyncio.get_running_loop().time() + within_seconds
+    while pending := [task for task in tasks if not task.done()]:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            logger.error("background tasks did not stop", tasks=[t.get_name() for t in pending])
+            return
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=min(1.0, remaining))
