@@ -1,6 +1,7 @@
 from collections.abc import AsyncIterator
 
 import pytest
+from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditHead, AuditRecord
 from paycore.invoices.models import Invoice
 from paycore.kit.mongo import connect_mongo
@@ -9,7 +10,7 @@ from paycore.payments.models import Payment, Transaction
 from paycore.refunds.models import Refund
 from paycore.testing import isolated_settings
 
-DOMAIN_MODELS = [Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead]
+DOMAIN_MODELS = [Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead, AdminAlert]
 
 
 @pytest.fixture

@@ -3,11 +3,16 @@ status the invoice follows."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
+from cashfree_emulator.control import EmulatorControlError
 from cashfree_emulator.testing import RunningEmulator
+from paycore.alerts import AdminAlert
 from paycore.invoices.models import Invoice
-from payments_api_testing import ApiClient, new_key, new_user
+from paycore.payments.models import Payment
+from payments_api_testing import ApiClient, create_order_calls, new_key, new_user
 
 INVOICES = "/api/v1/invoices"
 
@@ -36,6 +41,14 @@ def invoice_body(number: str, **overrides: Any) -> dict[str, Any]:
 
 def number() -> str:
     return "INV-" + new_key()[:12].upper()
+
+
+async def verify(api: ApiClient, user: str, payment_id: str) -> Any:
+    answer = await api.http.post(
+        "/api/v1/payments/verify", json={"payment_id": payment_id}, headers=api.headers(user)
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["data"]
 
 
 async def issue(api: ApiClient, user: str, body: dict[str, Any], key: str | None = None) -> Any:
@@ -183,31 +196,93 @@ class TestPay:
         assert third.status_code == 409
         assert third.json()["error"]["code"] == "invoice_already_paid"
 
-    async def test_a_failed_payment_can_be_followed_by_another(
+    async def test_a_dropped_attempt_keeps_the_same_order_for_the_next_try(
+        self, api: ApiClient, emu: RunningEmulator
+    ) -> None:
+        # Issue 11: USER_DROPPED on order A, pay again, B opened and paid, A still payable.
+        user, invoice_number = new_user(), number()
+        await issue(api, user, invoice_body(invoice_number))
+        url = f"{INVOICES}/{invoice_number}/pay"
+        first = (await api.http.post(url, headers=api.headers(user, key=new_key()))).json()["data"]
+        await emu.control.pay(first["payment_session_id"], "USER_DROPPED")
+        await verify(api, user, first["payment_id"])
+        second = await api.http.post(url, headers=api.headers(user, key=new_key()))
+        assert second.status_code == 200  # the same, still payable order: no second order
+        assert second.json()["data"]["payment_id"] == first["payment_id"]
+        assert second.json()["data"]["payment_session_id"] == first["payment_session_id"]
+        assert len(await create_order_calls(emu, first["order_id"])) == 1
+        await emu.control.pay(first["payment_session_id"], "SUCCESS")
+        paid = await verify(api, user, first["payment_id"])
+        assert paid["status"] == "SUCCESS"
+        invoice = await api.http.get(f"{INVOICES}/{invoice_number}", headers=api.headers(user))
+        assert invoice.json()["data"]["status"] == "PAID"
+        assert invoice.json()["data"]["overpaid"] is False
+
+    async def test_an_expired_order_is_followed_by_a_new_one(
         self, api: ApiClient, emu: RunningEmulator
     ) -> None:
         user, invoice_number = new_user(), number()
         await issue(api, user, invoice_body(invoice_number))
         url = f"{INVOICES}/{invoice_number}/pay"
         first = (await api.http.post(url, headers=api.headers(user, key=new_key()))).json()["data"]
-        await emu.control.pay(first["payment_session_id"], "FAILED")
-        await api.http.post(
-            "/api/v1/payments/verify",
-            json={"payment_id": first["payment_id"]},
-            headers=api.headers(user),
+        await emu.control.expire_order(first["order_id"])
+        second = await api.http.post(url, headers=api.headers(user, key=new_key()))
+        assert second.status_code == 201
+        assert second.json()["data"]["payment_id"] != first["payment_id"]
+        old = await verify(api, user, first["payment_id"])
+        assert old["status"] == "EXPIRED"
+
+    async def test_an_order_still_payable_is_terminated_before_a_new_one(
+        self, api: ApiClient, emu: RunningEmulator
+    ) -> None:
+        user, invoice_number = new_user(), number()
+        await issue(api, user, invoice_body(invoice_number))
+        url = f"{INVOICES}/{invoice_number}/pay"
+        first = (await api.http.post(url, headers=api.headers(user, key=new_key()))).json()["data"]
+        # Held FAILED (as older code did after one failed attempt) while Cashfree's order is
+        # still ACTIVE: a new order may only open once the old one can take no money.
+        await Payment.get_pymongo_collection().update_one(
+            {"_id": first["payment_id"]}, {"$set": {"status": "FAILED"}}
         )
         second = await api.http.post(url, headers=api.headers(user, key=new_key()))
         assert second.status_code == 201
-        second_payment = second.json()["data"]
+        assert second.json()["data"]["payment_id"] != first["payment_id"]
+        terminations = await emu.control.calls(operation="terminate_order")
+        assert [call.path for call in terminations if first["order_id"] in call.path]
+        with pytest.raises(EmulatorControlError) as refused:
+            await emu.control.pay(first["payment_session_id"], "SUCCESS")
+        assert refused.value.status == 409
+
+    async def test_a_late_success_on_a_closed_order_marks_the_invoice_overpaid(
+        self, api: ApiClient, emu: RunningEmulator
+    ) -> None:
+        user, invoice_number = new_user(), number()
+        await issue(api, user, invoice_body(invoice_number))
+        url = f"{INVOICES}/{invoice_number}/pay"
+        first = (await api.http.post(url, headers=api.headers(user, key=new_key()))).json()["data"]
+        # An attempt is under way when the order expires; it succeeds after all.
+        await emu.control.pay(first["payment_session_id"], "SUCCESS", delay_ms=400)
+        await emu.control.expire_order(first["order_id"])
+        second = (await api.http.post(url, headers=api.headers(user, key=new_key()))).json()
+        second_payment = second["data"]
         assert second_payment["payment_id"] != first["payment_id"]
         await emu.control.pay(second_payment["payment_session_id"], "SUCCESS")
-        await api.http.post(
-            "/api/v1/payments/verify",
-            json={"payment_id": second_payment["payment_id"]},
-            headers=api.headers(user),
-        )
-        invoice = await api.http.get(f"{INVOICES}/{invoice_number}", headers=api.headers(user))
-        assert invoice.json()["data"]["status"] == "PAID"
+        await verify(api, user, second_payment["payment_id"])
+        await asyncio.sleep(0.6)
+        late = await verify(api, user, first["payment_id"])
+        assert late["status"] == "SUCCESS"  # money received is recorded, never lost
+        invoice = (
+            await api.http.get(f"{INVOICES}/{invoice_number}", headers=api.headers(user))
+        ).json()["data"]
+        assert invoice["payment_id"] == second_payment["payment_id"]
+        assert invoice["overpaid"] is True
+        assert invoice["extra_payments"] == [first["payment_id"]]
+        alerts = await AdminAlert.find(AdminAlert.kind == "invoice_overpaid").to_list()
+        assert [
+            a.detail["extra"] for a in alerts if a.detail["invoice_number"] == invoice_number
+        ] == [first["payment_id"]]
+        closed = await AdminAlert.find(AdminAlert.kind == "payment_success_after_close").to_list()
+        assert first["payment_id"] in [a.detail["payment_id"] for a in closed]
 
     async def test_create_payment_for_an_invoice_must_match_its_total(self, api: ApiClient) -> None:
         user, invoice_number = new_user(), number()

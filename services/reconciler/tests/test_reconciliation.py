@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cashfree_emulator.testing import RunningEmulator, running_emulator
+from paycore.alerts import AdminAlert
 from paycore.gateway import CashfreeGateway
 from paycore.gateway.schemas import Customer, OrderRequest, idempotency_key
 from paycore.kit.events import EventEnvelope
@@ -13,7 +14,7 @@ from paycore.kit.redis import redis_client
 from paycore.kit.settings import CashfreeSettings
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
-from paycore.reconciliation.models import AdminAlert, DailyRollup, MismatchKind, ReconciliationItem
+from paycore.reconciliation.models import DailyRollup, MismatchKind, ReconciliationItem
 from paycore.reconciliation.rollups import RollupRecorder
 from paycore.reconciliation.service import ReconciliationService
 from paycore.testing import create_payment, isolated_settings

@@ -116,11 +116,42 @@ async def test_a_poison_message_is_dead_lettered_then_replayed_after_the_fix(
     assert f"replayed {log_id}" in replayed
 
     async def applied() -> bool:
+        # The payment moves before its log is marked done: wait for both.
         stored = await payments.get(payment.payment_id)
-        return stored is not None and stored.status == PaymentStatus.SUCCESS
+        [replayed_log] = await pipeline.logs(log_id=log_id)
+        return (
+            stored is not None
+            and stored.status == PaymentStatus.SUCCESS
+            and replayed_log.status == WebhookStatus.SUCCESS
+        )
 
     await eventually(applied)
     [log] = await wait_for_logs(pipeline, 1, log_id=log_id, status=WebhookStatus.SUCCESS.value)
     assert not log.dead_lettered
     await asyncio.sleep(0.2)
     assert "0 message(s)" in ops(pipeline, "dead-letters")
+
+
+async def test_a_gateway_timeout_is_retried_never_dead_lettered_on_first_attempt() -> None:
+    # Issue 11: a timeout is an unknown outcome, retryable wherever it happens.
+    overrides = {"webhook_confirm_with_gateway": True, "cashfree_timeout_seconds": 0.3}
+    async with running_pipeline(processor_overrides=overrides) as pipeline:
+        payment, session = await pipeline.new_order()
+        # Confirming the success with Cashfree times out once, then answers.
+        await pipeline.emulator.control.hang_next_calls(2.0, operation="get_payment")
+
+        await pipeline.emulator.control.pay(session, "SUCCESS")
+
+        async def applied() -> bool:
+            stored = await payments.get(payment.payment_id)
+            logs = await pipeline.logs(order_id=payment.order_id)
+            return (
+                stored is not None
+                and stored.status == PaymentStatus.SUCCESS
+                and [log.status for log in logs] == [WebhookStatus.SUCCESS]
+            )
+
+        await eventually(applied, timeout=20)
+        [log] = await pipeline.logs(order_id=payment.order_id)
+        assert log.attempts == 2
+        assert not log.dead_lettered

@@ -1,6 +1,7 @@
 import asyncio
 
 import pytest
+from paycore.alerts import AdminAlert
 from paycore.gateway.schemas import AttemptStatus
 from paycore.gateway.schemas import Payment as GatewayAttempt
 from paycore.kit.state import Evidence, InvalidTransition
@@ -87,7 +88,10 @@ class TestApplyAttempt:
         stored = await service.get(payment.payment_id)
         assert stored.status == P.SUCCESS
         assert stored.history[-1].ignored
-        assert stored.history[-1].to_status == "FAILED"
+        assert stored.history[-1].to_status == "SUCCESS"
+        assert "FAILED" in (stored.history[-1].note or "")
+        # Nobody is told the payment failed: it did not.
+        assert "email.payment.failed" not in [e.envelope.type for e in stored.outbox]
 
     async def test_amount_mismatch_never_marks_success(self) -> None:
         payment = await create_payment(status=P.PENDING)
@@ -97,10 +101,107 @@ class TestApplyAttempt:
             )
         assert (await PaymentService().get(payment.payment_id)).status == P.PENDING
 
-    async def test_user_dropped_is_a_failure_with_its_reason(self) -> None:
+    async def test_a_dropped_attempt_is_an_event_and_the_payment_stays_open(self) -> None:
         payment = await create_payment(status=P.PENDING)
-        outcome = await PaymentService().apply_attempt(
+        service = PaymentService()
+        outcome = await service.apply_attempt(
             attempt(payment.order_id, AttemptStatus.ABANDONED), WEBHOOK
         )
-        assert outcome.payment.status == P.FAILED
-        assert outcome.payment.failure_reason == "USER_DROPPED"
+        assert outcome.reason == "attempt_failed"
+        assert outcome.payment.status == P.PENDING  # Cashfree's order is still payable
+        assert outcome.payment.failed_attempts == ["cf_1"]
+        assert "USER_DROPPED" in (outcome.payment.history[-1].note or "")
+        types = [e.envelope.type for e in outcome.payment.outbox]
+        assert types == [
+            "payment.attempt_failed",
+            "email.payment.failed",
+            "analytics.payment.failed",
+        ]
+        failed = outcome.payment.outbox[1].envelope.data
+        assert (failed["failure_reason"], failed["cf_payment_id"]) == ("USER_DROPPED", "cf_1")
+        # The same attempt again (a redelivered webhook, a verify) announces nothing twice.
+        again = await service.apply_attempt(
+            attempt(payment.order_id, AttemptStatus.ABANDONED), WEBHOOK
+        )
+        assert len(again.payment.outbox) == 3
+        # The customer pays on the same order after all.
+        paid = await service.apply_attempt(
+            attempt(payment.order_id, AttemptStatus.SUCCEEDED).model_copy(
+                update={"gateway_payment_id": "cf_2"}
+            ),
+            WEBHOOK,
+        )
+        assert paid.payment.status == P.SUCCESS
+        assert paid.reason is None
+
+    async def test_an_offer_or_a_surcharge_is_a_success_not_a_mismatch(self) -> None:
+        service = PaymentService()
+        for paid, surcharge, offer in ((10_042, 42, 0), (9_000, 0, 1_000)):
+            payment = await create_payment(status=P.PENDING)
+            answer = attempt(payment.order_id, AttemptStatus.SUCCEEDED, amount=paid)
+            answer = answer.model_copy(update={"order_amount_minor": 10_000})
+            outcome = await service.apply_attempt(answer, WEBHOOK)
+            stored = outcome.payment
+            assert stored.status == P.SUCCESS
+            assert (stored.payment_amount, stored.surcharge_amount, stored.offer_amount) == (
+                paid,
+                surcharge,
+                offer,
+            )
+
+    async def test_the_order_amount_decides_a_mismatch(self) -> None:
+        payment = await create_payment(status=P.PENDING)
+        answer = attempt(payment.order_id, AttemptStatus.SUCCEEDED).model_copy(
+            update={"order_amount_minor": 9_999}
+        )
+        with pytest.raises(AmountMismatch):
+            await PaymentService().apply_attempt(answer, WEBHOOK)
+
+    @pytest.mark.parametrize("held", [P.EXPIRED, P.CANCELLED, P.FAILED, P.CREATED])
+    async def test_a_success_for_a_closed_payment_is_applied_and_alerted_once(
+        self, held: P
+    ) -> None:
+        payment = await create_payment(status=held)
+        service = PaymentService()
+        outcome = await service.apply_attempt(
+            attempt(payment.order_id, AttemptStatus.SUCCEEDED), WEBHOOK
+        )
+        assert outcome.changed
+        assert outcome.reason == "contradiction"
+        assert outcome.payment.status == P.SUCCESS
+        assert outcome.payment.captured_amount == 10_000
+        assert f"held {held.value}" in (outcome.payment.history[-1].note or "")
+        await service.apply_attempt(attempt(payment.order_id, AttemptStatus.SUCCEEDED), WEBHOOK)
+        alerts = await AdminAlert.find(AdminAlert.kind == "payment_success_after_close").to_list()
+        assert [a.severity for a in alerts] == ["critical"]
+        assert alerts[0].detail["payment_id"] == payment.payment_id
+
+    async def test_a_second_capture_is_recorded_and_alerted_once(self) -> None:
+        payment = await create_payment(status=P.PENDING)
+        service = PaymentService()
+        await service.apply_attempt(attempt(payment.order_id, AttemptStatus.SUCCEEDED), WEBHOOK)
+        second = attempt(payment.order_id, AttemptStatus.SUCCEEDED).model_copy(
+            update={"gateway_payment_id": "cf_2"}
+        )
+        for _ in range(2):
+            outcome = await service.apply_attempt(second, WEBHOOK)
+            assert outcome.reason == "second_capture"
+        stored = await service.get(payment.payment_id)
+        assert (stored.status, stored.captured_amount, stored.cf_payment_id) == (
+            P.SUCCESS,
+            10_000,
+            "cf_1",
+        )
+        assert stored.extra_captures == ["cf_2"]
+        alerts = await AdminAlert.find(AdminAlert.kind == "second_capture").to_list()
+        assert len(alerts) == 1
+        assert alerts[0].detail["extra_cf_payment_id"] == "cf_2"
+
+    async def test_a_pending_attempt_never_reopens_a_paid_payment(self) -> None:
+        payment = await create_payment(status=P.PENDING)
+        service = PaymentService()
+        await service.apply_attempt(attempt(payment.order_id, AttemptStatus.SUCCEEDED), WEBHOOK)
+        late = await service.apply_attempt(
+            attempt(payment.order_id, AttemptStatus.PENDING), WEBHOOK
+        )
+        assert late.payment.status == P.SUCCESS

@@ -27,5 +27,16 @@ def test_refund_lifecycle() -> None:
     assert REFUND_STATES.allows(R.INITIATED, R.PROCESSING)
     assert REFUND_STATES.allows(R.PROCESSING, R.SUCCESS)
     assert REFUND_STATES.allows(R.SUCCESS, R.REVERSED)
-    assert not REFUND_STATES.allows(R.FAILED, R.SUCCESS)
     assert not REFUND_STATES.allows(R.SUCCESS, R.FAILED)
+    assert not REFUND_STATES.allows(R.SUCCESS, R.CANCELLED)
+
+
+def test_a_gateway_success_overrides_a_refund_we_held_failed() -> None:
+    # Money left whatever we believed: the contradiction is applied (and alerted).
+    assert REFUND_STATES.allows(R.FAILED, R.SUCCESS)
+    assert REFUND_STATES.allows(R.CANCELLED, R.SUCCESS)
+
+
+def test_a_success_for_a_payment_still_created_is_applied() -> None:
+    # Our create's answer was lost, the customer paid: money received.
+    assert PAYMENT_STATES.allows(P.CREATED, P.SUCCESS)

@@ -1,6 +1,7 @@
 import asyncio
 
 import pytest
+from paycore.alerts import AdminAlert
 from paycore.gateway.schemas import Refund as GatewayRefund
 from paycore.gateway.schemas import RefundStatus as GatewayStatus
 from paycore.invoices.models import InvoiceStatus
@@ -9,6 +10,7 @@ from paycore.kit.state import Evidence
 from paycore.payments.errors import PaymentNotRefundable, RefundExceedsPayment
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
+from paycore.refunds.errors import RefundAmountMismatch
 from paycore.refunds.models import RefundSource
 from paycore.refunds.models import RefundStatus as R
 from paycore.refunds.service import RefundService
@@ -142,3 +144,71 @@ class TestApplyGatewayRefund:
         assert (refund.source, refund.status) == (RefundSource.GATEWAY, R.SUCCESS)
         stored = await PaymentService().get(payment.payment_id)
         assert (stored.status, stored.refunded_amount) == (P.PARTIALLY_REFUNDED, 2_500)
+
+
+class TestContradictionsAndMismatches:
+    @pytest.mark.parametrize("held", [GatewayStatus.FAILED, GatewayStatus.CANCELLED])
+    async def test_a_success_for_a_refund_held_failed_is_applied_and_alerted_once(
+        self, held: GatewayStatus
+    ) -> None:
+        payment = await create_payment(amount=10_000)
+        service = RefundService()
+        refund = await request(service, payment.payment_id, 3_000)
+        await service.apply_gateway_refund(
+            gateway_refund(refund.refund_id, payment.order_id, held, 3_000), GATEWAY
+        )
+        released = await service.payments.get(payment.payment_id)
+        assert released.refundable_amount == 10_000
+        success = gateway_refund(refund.refund_id, payment.order_id, GatewayStatus.SUCCEEDED, 3_000)
+        for _ in range(3):  # the webhook, the poll and the worker all say it
+            after = await service.apply_gateway_refund(success, GATEWAY)
+        assert after.status == R.SUCCESS
+        assert "held" in (after.history[-1].note or "")
+        stored = await service.payments.get(payment.payment_id)
+        # The money left: it counts against what can still be refunded, once.
+        assert (stored.refunded_amount, stored.refundable_amount) == (3_000, 7_000)
+        assert stored.status == P.PARTIALLY_REFUNDED
+        assert stored.settled_refunds == [refund.refund_id]
+        alerts = await AdminAlert.find(AdminAlert.kind == "refund_success_after_failure").to_list()
+        assert [(a.severity, a.detail["refund_id"]) for a in alerts] == [
+            ("critical", refund.refund_id)
+        ]
+
+    async def test_a_success_after_failure_beyond_refundable_still_counts(self) -> None:
+        payment = await create_payment(amount=10_000)
+        service = RefundService()
+        failed = await request(service, payment.payment_id, 6_000)
+        await service.apply_gateway_refund(
+            gateway_refund(failed.refund_id, payment.order_id, GatewayStatus.FAILED, 6_000),
+            GATEWAY,
+        )
+        other = await request(service, payment.payment_id, 10_000)  # all of it, meanwhile
+        await service.apply_gateway_refund(
+            gateway_refund(other.refund_id, payment.order_id, GatewayStatus.SUCCEEDED, 10_000),
+            GATEWAY,
+        )
+        await service.apply_gateway_refund(
+            gateway_refund(failed.refund_id, payment.order_id, GatewayStatus.SUCCEEDED, 6_000),
+            GATEWAY,
+        )
+        stored = await service.payments.get(payment.payment_id)
+        assert (stored.refunded_amount, stored.refundable_amount) == (16_000, -6_000)
+        assert stored.status == P.REFUNDED
+        with pytest.raises(PaymentNotRefundable):
+            await request(service, payment.payment_id, 1)
+
+    @pytest.mark.parametrize("status", [GatewayStatus.SUCCEEDED, GatewayStatus.PENDING])
+    async def test_another_amount_is_never_applied_on_any_path(self, status: GatewayStatus) -> None:
+        payment = await create_payment(amount=10_000)
+        service = RefundService()
+        refund = await request(service, payment.payment_id, 3_000)
+        answer = gateway_refund(refund.refund_id, payment.order_id, status, 3_001)
+        for _ in range(2):
+            with pytest.raises(RefundAmountMismatch):
+                await service.apply_gateway_refund(answer, GATEWAY)
+        assert (await service.get(refund.refund_id)).status == R.INITIATED
+        stored = await service.payments.get(payment.payment_id)
+        assert (stored.refunded_amount, stored.refund_reserved_amount) == (0, 3_000)
+        alerts = await AdminAlert.find(AdminAlert.kind == "refund_amount_mismatch").to_list()
+        assert len(alerts) == 1
+        assert alerts[0].detail["reported_amount"] == 3_001

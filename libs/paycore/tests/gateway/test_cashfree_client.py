@@ -20,6 +20,7 @@ from paycore.gateway import (
     GatewayIdempotencyError,
     GatewayInvalidResponse,
     GatewayNotFound,
+    GatewayOutcomeUnknown,
     GatewayRateLimited,
     GatewayServerError,
     GatewayTimeout,
@@ -429,6 +430,28 @@ class TestAlreadyExists:
         with pytest.raises(GatewayConflict) as raised:
             await gateway.create_refund(refund_request(), idempotency_key="k")
         assert raised.value.gateway_code == "refund_not_allowed"
+
+    @pytest.mark.parametrize(
+        ("answer", "create"),
+        [
+            (cf_error(409, "order_already_exists"), "create_order"),
+            (cf_error(400, "refund_id_already_exists"), "create_refund"),
+        ],
+    )
+    async def test_exists_but_not_found_is_an_unknown_outcome_not_a_refusal(
+        self, gateway: CashfreeGateway, fake: FakeCashfree, answer: httpx.Response, create: str
+    ) -> None:
+        # The lookup right after a create can lag it: nothing here may read as "refused".
+        fake.answers = [answer, cf_error(404, "not_found")]
+        call = (
+            gateway.create_order(order_request(), idempotency_key=KEY)
+            if create == "create_order"
+            else gateway.create_refund(refund_request(), idempotency_key="k")
+        )
+        with pytest.raises(GatewayOutcomeUnknown) as raised:
+            await call
+        assert raised.value.retryable
+        assert not isinstance(raised.value, GatewayValidationError | GatewayConflict)
 
     async def test_lost_create_answer_is_found_by_lookup(
         self, gateway: CashfreeGateway, fake: FakeCashfree

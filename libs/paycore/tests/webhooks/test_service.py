@@ -4,6 +4,7 @@ import hashlib
 from collections.abc import AsyncIterator
 
 import pytest
+from paycore.alerts import AdminAlert
 from paycore.invoices.models import Invoice
 from paycore.kit.ids import new_id
 from paycore.kit.mongo import connect_mongo
@@ -20,7 +21,9 @@ from paycore.webhooks.service import WebhookService
 @pytest.fixture
 async def db() -> AsyncIterator[None]:
     settings = isolated_settings()
-    client = await connect_mongo(settings, [WebhookLog, Payment, Transaction, Refund, Invoice])
+    client = await connect_mongo(
+        settings, [WebhookLog, Payment, Transaction, Refund, Invoice, AdminAlert]
+    )
     yield
     await client.drop_database(settings.mongo_db)
     await client.close()
@@ -71,7 +74,11 @@ class TestSettlement:
             log = await stored_log(event_type, settlement_body(event_type, payment.order_id))
             done = await service.process(log.log_id)
 
-        assert [e.envelope.data["alert"] for e in done.outbox] == ["settlement_reversed"]
+        assert done.outcome == "applied"
+        alerts = await AdminAlert.find_all().to_list()
+        assert [(a.kind, a.detail["payment_id"]) for a in alerts] == [
+            ("settlement_reversed", payment.payment_id)
+        ]
         stored = await PaymentRepository().get(payment.payment_id)
         assert stored is not None
         assert stored.settlement is not None
@@ -108,7 +115,8 @@ class TestFailures:
             "webhook.cashfree.failed",
             "webhook.cashfree.deadletter",
             "analytics.webhook.failure",
-            "email.admin.alert",
         ]
+        [alert] = await AdminAlert.find_all().to_list()
+        assert (alert.kind, alert.detail["log_id"]) == ("webhook_dead_lettered", log.log_id)
         # A later delivery of the same message changes nothing.
         assert (await service.process(log.log_id)).version == failed.version

@@ -2,7 +2,9 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
+from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditHead, AuditRecord
 from paycore.audit.trail import AuditTrail
 from paycore.auth.api_keys import ApiKeyService
@@ -36,8 +38,18 @@ from payments_api.openapi import openapi_endpoint
 from payments_api.ratelimit import RateLimiter
 from payments_api.settings import Settings
 
-MODELS = [ApiKey, Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead, FraudSignal]
-OUTBOXES = [Payment, Refund, Invoice, FraudSignal]
+MODELS = [
+    ApiKey,
+    Payment,
+    Transaction,
+    Refund,
+    Invoice,
+    AuditRecord,
+    AuditHead,
+    FraudSignal,
+    AdminAlert,
+]
+OUTBOXES = [Payment, Refund, Invoice, FraudSignal, AdminAlert]
 
 
 def fraud_thresholds(settings: Settings) -> FraudThresholds:
@@ -69,7 +81,13 @@ def build_api(settings: Settings, resources: Resources, gateway: CashfreeGateway
         payments=payments,
         refunds=RefundService(payments),
         invoices=InvoiceService(cipher),
-        creator=PaymentCreator(gateway, cipher, payments, notify_url=settings.payment_notify_url),
+        creator=PaymentCreator(
+            gateway,
+            cipher,
+            payments,
+            notify_url=settings.payment_notify_url,
+            order_expiry=timedelta(seconds=settings.order_expiry_seconds),
+        ),
         audit=AuditTrail(),
         idempotency=IdempotencyStore(
             redis,

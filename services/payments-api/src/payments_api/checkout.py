@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from paycore.auth.tokens import Principal
 from paycore.fraud.models import FraudDecision
 from paycore.fraud.screening import Attempt
+from paycore.gateway.errors import GatewayConflict, GatewayNotFound
+from paycore.gateway.schemas import Order, OrderStatus, idempotency_key
 from paycore.invoices.errors import (
     InvoiceAlreadyPaid,
     InvoiceAmountMismatch,
@@ -22,6 +24,7 @@ from paycore.kit.state import Evidence
 from paycore.payments.creation import CustomerDetails, NewPayment
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.states import CAPTURED, OPEN
+from paycore.payments.verification import verify_with_gateway
 from starlette.requests import Request
 
 from payments_api.api import Api
@@ -108,6 +111,7 @@ async def _attach_to_invoice(api: Api, payment: Payment) -> Payment:
             PaymentStatus.CANCELLED,
             Evidence(source="api", detail={"reason": "invoice_paid_by_another_payment"}),
             keep_refused=True,
+            expected=frozenset({PaymentStatus.CREATED}),
         )
         raise InvoicePaymentInProgress(invoice_number=invoice.invoice_number)
     return payment
@@ -136,7 +140,8 @@ async def invoice_payment(
         current = await api.payments.repository.get(invoice.payment_id)
         if current is not None and current.status in CAPTURED:
             raise InvoiceAlreadyPaid(invoice_number=invoice_number)
-        if current is not None and current.status in OPEN - {PaymentStatus.CREATED}:
+        payable = current is not None and current.status != PaymentStatus.CREATED
+        if payable and current is not None and await _order_still_payable(api, current):
             return StillOpen(current)
     if customer is None:
         contact = api.invoices.contact(invoice)
@@ -147,6 +152,45 @@ async def invoice_payment(
         name = contact.name if 3 <= len(contact.name) <= 100 else None
         customer = CustomerDetails(phone=phone, name=name, email=contact.email)
     return NewPaymentFields(invoice.total, invoice.currency, customer)
+
+
+async def _order_still_payable(api: Api, payment: Payment) -> bool:
+    """True if the payment's Cashfree order can still be paid (its checkout is reused). False
+    only once the order is closed for good (expired or terminated: terminated here first if
+    it was still payable), so a new order never opens while an old one can still take money.
+    Raises `InvoiceAlreadyPaid` if the old order was paid after all (the success is applied),
+    and `InvoicePaymentInProgress` while a termination is still pending."""
+    if payment.status == PaymentStatus.FAILED and payment.cf_order_id is None:
+        return False  # the gateway refused to create the order: nothing can pay it
+    try:
+        order = await api.gateway.get_order(payment.order_id)
+    except GatewayNotFound:
+        if payment.cf_order_id is None:
+            return False  # never reached the gateway
+        # We hold an order the gateway cannot find (yet): unknown, so no second order now.
+        raise InvoicePaymentInProgress(invoice_number=payment.invoice_number) from None
+    if order.status == OrderStatus.OPEN and payment.status in OPEN:
+        return True
+    if order.status == OrderStatus.OPEN:
+        # We hold the payment closed, yet its order still takes money: terminate it first.
+        order = await _terminate(api, payment)
+    if order.status == OrderStatus.PAID:
+        paid = await verify_with_gateway(api.gateway, api.payments, payment, "api")
+        raise InvoiceAlreadyPaid(invoice_number=payment.invoice_number, payment_id=paid.payment_id)
+    if order.status in (OrderStatus.EXPIRED, OrderStatus.TERMINATED):
+        await verify_with_gateway(api.gateway, api.payments, payment, "api")  # closes ours
+        return False
+    raise InvoicePaymentInProgress(invoice_number=payment.invoice_number)
+
+
+async def _terminate(api: Api, payment: Payment) -> Order:
+    try:
+        return await api.gateway.terminate_order(
+            payment.order_id, idempotency_key=idempotency_key("terminate_order", payment.order_id)
+        )
+    except GatewayConflict:
+        # Paid or expired meanwhile (Cashfree refuses to terminate either): see which.
+        return await api.gateway.get_order(payment.order_id)
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,8 @@ def invoice_out(
         "payment_id": invoice.payment_id,
         "pay_url": pay_url,
         "pay_link_expires_at": pay_link_expires_at,
+        "overpaid": bool(invoice.extra_payments),
+        "extra_payments": invoice.extra_payments,
         "created_at": invoice.created_at.isoformat(),
         "updated_at": invoice.updated_at.isoformat(),
     }

@@ -25,6 +25,10 @@ class Settings(InfraSettings, CashfreeSettings, JwtSettings, EncryptionSettings,
     checkout_base_url: str = "http://127.0.0.1:8090/checkout/"
     # Cashfree calls the payment webhooks here when set (the webhook-ingress).
     payment_notify_url: str | None = None
+    # Every order we create expires this long after creation (`order_expiry_time`): an
+    # abandoned checkout stops being payable and the janitor closes its payment. Cashfree
+    # wants at least 15 minutes (UNCONFIRMED minimum; the emulator accepts any future time).
+    order_expiry_seconds: int = Field(default=3600, ge=60, le=30 * 86_400)
 
     # HTTP edge.
     cors_origins: str = ""  # comma-separated allow-list; empty allows no cross-origin caller

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from faststream import AckPolicy
 from faststream.rabbit import RabbitMessage
 from loguru import logger
+from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditHead, AuditRecord
 from paycore.gateway import CashfreeGateway
 from paycore.invoices.models import Invoice
@@ -16,7 +17,6 @@ from paycore.kit.http import create_app
 from paycore.kit.service import Resources
 from paycore.payments.models import Payment, Transaction
 from paycore.reconciliation.models import (
-    AdminAlert,
     DailyRollup,
     ReconciliationItem,
     ReconciliationRun,

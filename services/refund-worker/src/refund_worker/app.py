@@ -2,6 +2,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditHead, AuditRecord
 from paycore.gateway import CashfreeGateway
 from paycore.invoices.models import Invoice
@@ -22,8 +23,8 @@ CONSUMER = "refund-worker.refunds"
 def build_app(settings: Settings) -> Starlette:
     resources = Resources(
         settings,
-        models=[Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead],
-        outboxes=[Payment, Refund],
+        models=[Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead, AdminAlert],
+        outboxes=[Payment, Refund, AdminAlert],
     )
     consumer = resources.consumer(CONSUMER, "refund.exchange", ("refund.initiated",))
     gateway = CashfreeGateway(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from beanie import Document
+from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditHead, AuditRecord
 from paycore.gateway import CashfreeGateway
 from paycore.invoices.models import Invoice
@@ -26,9 +27,10 @@ MODELS: Final[list[type[Document]]] = [
     Invoice,
     AuditRecord,
     AuditHead,
+    AdminAlert,
 ]
 # Every collection this service writes events into; its relay publishes them.
-OUTBOXES: Final[list[type[Document]]] = [Payment, Refund, Invoice, WebhookLog]
+OUTBOXES: Final[list[type[Document]]] = [Payment, Refund, Invoice, WebhookLog, AdminAlert]
 QUEUE: Final = "webhook-processor.webhooks"
 EXCHANGE: Final = "webhook.exchange"
 ROUTING_KEYS: Final = ("webhook.cashfree.received",)

@@ -20,6 +20,7 @@ from paycore.gateway.errors import (
     GatewayError,
     GatewayInvalidResponse,
     GatewayNotFound,
+    GatewayOutcomeUnknown,
     GatewayTimeout,
     GatewayUnavailable,
     GatewayValidationError,
@@ -120,7 +121,7 @@ class CashfreeGateway:
                 request_id=request_id,
             )
         except GatewayError as error:
-            if not _means_already_exists(error) and not isinstance(error, GatewayTimeout):
+            if not _means_already_exists(error) and not isinstance(error, GatewayOutcomeUnknown):
                 raise
             return await self._existing_order(request, request_id, error)
         return _read(cf.CfOrder, payload, order_from)
@@ -135,10 +136,17 @@ class CashfreeGateway:
         except GatewayNotFound:
             pass
         except GatewayError:
-            if not isinstance(error, GatewayTimeout):
+            if not isinstance(error, GatewayOutcomeUnknown):
                 raise
         if existing is None:
-            raise error  # not there (or not knowable): the original failure stands
+            if isinstance(error, GatewayOutcomeUnknown) or not _says_exists(error):
+                raise error  # not there: the original failure stands (a refusal is one)
+            # "Already exists" yet not found (yet): an unknown outcome, never a refusal.
+            raise GatewayOutcomeUnknown(
+                "the gateway says the order exists but does not find it",
+                order_id=request.order_id,
+                gateway_code=error.gateway_code,
+            ) from error
         if (existing.amount_minor, existing.currency) != (request.amount_minor, request.currency):
             # Never hand back someone else's order under our id.
             raise GatewayConflict(
@@ -201,7 +209,7 @@ class CashfreeGateway:
                 request_id=request_id,
             )
         except GatewayError as error:
-            if not _means_already_exists(error) and not isinstance(error, GatewayTimeout):
+            if not _means_already_exists(error) and not isinstance(error, GatewayOutcomeUnknown):
                 raise
             return await self._existing_refund(request, request_id, error)
         return _read(cf.CfRefund, payload, refund_from)
@@ -218,10 +226,17 @@ class CashfreeGateway:
         except GatewayNotFound:
             pass  # e.g. 409 refund_not_allowed: no refund of ours exists
         except GatewayError:
-            if not isinstance(error, GatewayTimeout):
+            if not isinstance(error, GatewayOutcomeUnknown):
                 raise
         if existing is None:
-            raise error
+            if isinstance(error, GatewayOutcomeUnknown) or not _says_exists(error):
+                raise error  # not there: the original failure stands (a refusal is one)
+            # "Already exists" yet not found (yet): an unknown outcome, never a refusal.
+            raise GatewayOutcomeUnknown(
+                "the gateway says the refund exists but does not find it",
+                refund_id=request.refund_id,
+                gateway_code=error.gateway_code,
+            ) from error
         if (existing.amount_minor, existing.currency) != (request.amount_minor, request.currency):
             raise GatewayConflict(
                 "refund id exists at the gateway with another amount or currency",
@@ -378,6 +393,14 @@ def _means_already_exists(error: GatewayError) -> bool:
     if isinstance(error, GatewayConflict):
         return True
     return isinstance(error, GatewayValidationError) and error.gateway_code in _ALREADY_EXISTS_CODES
+
+
+def _says_exists(error: GatewayError) -> bool:
+    """The gateway said the resource exists: a known code, or a 409 naming no other reason."""
+    code = error.gateway_code
+    return code in _ALREADY_EXISTS_CODES or (
+        isinstance(error, GatewayConflict) and (code is None or "exist" in code)
+    )
 
 
 def _segment(value: str) -> str:

@@ -87,14 +87,24 @@ class GatewayServerError(GatewayError):
     retryable = True
 
 
-class GatewayTimeout(GatewayError):
-    """No complete answer from the gateway in time; it may have acted on the request."""
+class GatewayOutcomeUnknown(GatewayError):
+    """The gateway may or may not have acted on the request: look again later, never assume
+    it failed (e.g. it said "already exists" and then could not find it)."""
 
-    code = "gateway_timeout"
+    code = "gateway_outcome_unknown"
     status = 504
+    # Retryable: a later delivery or poll looks it up again (with the same idempotency key
+    # for a write). Never a reason for a negative final state.
+    retryable = True
     # Repeating blindly is not safe in general: only a lookup (or the same idempotency key,
     # which the client's own retries already use) settles the outcome.
     outcome_unknown = True
+
+
+class GatewayTimeout(GatewayOutcomeUnknown):
+    """No complete answer from the gateway in time; it may have acted on the request."""
+
+    code = "gateway_timeout"
 
 
 class GatewayUnavailable(GatewayError):

@@ -186,6 +186,7 @@ def payment_from(wire: cf.CfPayment, order_id: str) -> Payment:
         status=ATTEMPT_STATUSES[wire.payment_status],
         amount_minor=to_minor(wire.payment_amount, currency),
         currency=currency,
+        order_amount_minor=_minor(wire.order_amount, currency),
         is_captured=wire.is_captured,
         message=wire.payment_message,
         bank_reference=wire.bank_reference,

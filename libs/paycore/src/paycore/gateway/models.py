@@ -225,6 +225,8 @@ class CfPayment(CfModel):
     payment_status: CfPaymentStatus
     payment_amount: Decimal
     payment_currency: str | None = None
+    # What the order asked; differs from payment_amount with a surcharge or an offer.
+    order_amount: Decimal | None = None
     order_currency: str | None = None
     is_captured: bool | None = None
     payment_message: OptionalText = None

@@ -124,8 +124,11 @@ class Payment(_Record):
     order_id: str
     gateway_payment_id: str
     status: AttemptStatus
-    amount_minor: int
+    amount_minor: int  # what the customer paid (payment_amount)
     currency: str
+    # What the order asked (order_amount); None when the gateway did not say. Differs from
+    # `amount_minor` when the customer paid a surcharge or an offer paid part of it.
+    order_amount_minor: int | None = None
     is_captured: bool | None = None
     message: str | None = None
     bank_reference: str | None = None

@@ -54,6 +54,10 @@ class Invoice(KeyedDocument):
     notes: str | None = None
     status: InvoiceStatus = InvoiceStatus.UNPAID
     payment_id: str | None = None
+    # Money received beyond the invoice's payment: other payments of it that captured too
+    # (`pay_X`), or second captures on its order (`pay_X:cf_payment_id`). Non-empty means the
+    # invoice was paid more than once: an operator refunds the extra (alerted).
+    extra_payments: list[str] = Field(default_factory=list)
     # The payment version the status was derived from: an older one never overwrites it.
     payment_version: int = -1
     # The request that created it: a retry with the same body gets this invoice back.

@@ -2,14 +2,20 @@
 
 Derived, not transitioned: the status is a function of the payment, and the write is guarded
 by the payment's version, so repeating it, or running it late with an older payment, is safe.
+
+Money received for an invoice by a payment other than its own (a late success on an order we
+had closed, after a new one was opened), or a second capture on its order, marks the invoice
+overpaid (`extra_payments`) and raises a critical alert, once per capture.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from paycore.alerts import raise_alert
 from paycore.invoices.models import Invoice, InvoiceStatus
 from paycore.payments.models import Payment, PaymentStatus
+from paycore.payments.states import CAPTURED
 
 
 def invoice_status(payment: Payment) -> InvoiceStatus:
@@ -30,6 +36,8 @@ async def sync_invoice(payment: Payment | None) -> bool:
     """Sets the status of the payment's invoice; True if it changed."""
     if payment is None or payment.invoice_number is None:
         return False
+    if payment.status in CAPTURED:
+        await _note_money_received(payment)
     result = await Invoice.get_pymongo_collection().update_one(
         {
             "_id": payment.invoice_number,
@@ -46,3 +54,55 @@ async def sync_invoice(payment: Payment | None) -> bool:
         },
     )
     return result.modified_count == 1
+
+
+async def _note_money_received(payment: Payment) -> None:
+    """A captured payment that is not (or not only) what its invoice counts as paid."""
+    collection = Invoice.get_pymongo_collection()
+    number = payment.invoice_number
+    raw = await collection.find_one({"_id": number})
+    if raw is None:
+        return
+    invoice = Invoice.model_validate(raw)
+    extra = [f"{payment.payment_id}:{cf}" for cf in payment.extra_captures]
+    if invoice.payment_id != payment.payment_id:
+        current = await Payment.get_pymongo_collection().find_one({"_id": invoice.payment_id})
+        if current is None or current["status"] not in {s.value for s in CAPTURED}:
+            # The invoice's own payment took no money: this one paid it.
+            repointed = await collection.update_one(
+                {"_id": number, "payment_id": invoice.payment_id},
+                {
+                    "$set": {"payment_id": payment.payment_id, "payment_version": -1},
+                    "$inc": {"version": 1},
+                },
+            )
+            if repointed.modified_count == 1:
+                await raise_alert(
+                    f"invoice_paid_by_earlier_payment:{number}:{payment.payment_id}",
+                    "invoice_paid_by_earlier_payment",
+                    "high",
+                    invoice_number=number,
+                    payment_id=payment.payment_id,
+                    superseded_payment_id=invoice.payment_id,
+                )
+                return await _note_extra(number, extra, payment)
+        extra.insert(0, payment.payment_id)
+    await _note_extra(number, extra, payment)
+
+
+async def _note_extra(number: str | None, extra: list[str], payment: Payment) -> None:
+    for entry in extra:
+        await Invoice.get_pymongo_collection().update_one(
+            {"_id": number, "extra_payments": {"$ne": entry}},
+            {"$push": {"extra_payments": entry}, "$inc": {"version": 1}},
+        )
+        await raise_alert(
+            f"invoice_overpaid:{number}:{entry}",
+            "invoice_overpaid",
+            "critical",
+            invoice_number=number,
+            payment_id=payment.payment_id,
+            extra=entry,
+            captured_amount=payment.captured_amount,
+            currency=payment.currency,
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from loguru import logger
 
@@ -64,11 +65,14 @@ class PaymentCreator:
         payments: PaymentService | None = None,
         *,
         notify_url: str | None = None,
+        order_expiry: timedelta | None = None,
     ) -> None:
         self.gateway = gateway
         self.cipher = cipher
         self.payments = payments or PaymentService()
         self.notify_url = notify_url
+        # `order_expiry_time` of every order, from the payment's creation (stable on retries).
+        self.order_expiry = order_expiry
 
     async def existing(self, user_id: str, key: str, request_fingerprint: str) -> Payment | None:
         """The payment an earlier request with this key made; refuses another body."""
@@ -121,6 +125,7 @@ class PaymentCreator:
             customer=self._open(payment.customer),
             return_url=return_url,
             notify_url=self.notify_url,
+            expires_at=payment.created_at + self.order_expiry if self.order_expiry else None,
             tags={"payment_id": payment.payment_id},
         )
         try:
@@ -128,13 +133,15 @@ class PaymentCreator:
                 request, idempotency_key=idempotency_key("create_order", payment.order_id)
             )
         except GatewayValidationError as error:
-            # The gateway will never accept this order: say so on the payment, once.
+            # The gateway will never accept this order: say so on the payment, once. (An
+            # "already exists" it cannot find is an unknown outcome, never this.)
             await self.payments.transition(
                 payment.payment_id,
                 PaymentStatus.FAILED,
                 Evidence(source="gateway", detail={"code": error.gateway_code or error.code}),
                 changes={"failure_reason": error.gateway_code or "order_rejected"},
                 keep_refused=True,
+                expected=frozenset({PaymentStatus.CREATED}),
             )
             raise
         evidence = Evidence(source="gateway", reference=order.gateway_order_id)

@@ -79,17 +79,31 @@ class Payment(KeyedDocument):
     cf_payment_id: str | None = None  # the successful attempt
     payment_method: str | None = None
     captured_amount: int = 0
+    # What the customer paid on the captured attempt, and how it differs from `amount` (what
+    # we asked): a surcharge the customer paid, or an offer that paid part of it. Minor units.
+    payment_amount: int | None = None
+    surcharge_amount: int = 0
+    offer_amount: int = 0
     refunded_amount: int = 0
     refund_reserved_amount: int = 0
     # captured - refunded - reserved, kept as a field so one guarded update can reserve.
     refundable_amount: int = 0
     # Refunds holding a reservation; membership makes settle and release idempotent.
     refund_reservations: list[str] = Field(default_factory=list)
+    # Refunds whose success was applied; membership makes a late success (a refund we held
+    # FAILED or CANCELLED, its reservation already given back) apply once.
+    settled_refunds: list[str] = Field(default_factory=list)
+    # Gateway attempts (cf_payment_id) whose failure was announced, each once.
+    failed_attempts: list[str] = Field(default_factory=list)
+    # Successful attempts beyond the captured one (money received twice), each alerted once.
+    extra_captures: list[str] = Field(default_factory=list)
     last_refund_status: str | None = None  # SUCCESS, FAILED or CANCELLED: the invoice shows it
     invoice_number: str | None = None
     customer: Customer
     metadata: dict[str, str] = Field(default_factory=dict)
     failure_reason: str | None = None
+    # The gateway answered 404 for our order (seen by the janitor); FAILED only after a grace.
+    order_missing_since: datetime | None = None
     settlement: Settlement | None = None
     is_reconciled: bool = False
     retry_count: int = 0
@@ -143,8 +157,9 @@ class Transaction(KeyedDocument):
     payment_id: str
     order_id: str
     status: str
-    amount: int
+    amount: int  # payment_amount: what the customer paid on this attempt
     currency: str
+    order_amount: int | None = None  # what the order asked
     payment_method: str | None = None
     payment_group: str | None = None
     bank_reference: str | None = None

@@ -12,7 +12,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import TransitionRecord, guarded_update, notify_outbox
 from paycore.payments.models import Payment, PaymentStatus, Transaction, payment_id_for
-from paycore.payments.states import REFUNDABLE
+from paycore.payments.states import CAPTURED, REFUNDABLE
 
 
 class PaymentRepository:
@@ -112,8 +112,47 @@ class PaymentRepository:
         raw = await guarded_update(
             self.collection,
             payment.payment_id,
+            where={"status": payment.status.value},
             version=payment.version,
             history=[record.model_copy(update={"ignored": True})],
+        )
+        return Payment.model_validate(raw) if raw is not None else None
+
+    async def note_failed_attempt(
+        self,
+        payment: Payment,
+        cf_payment_id: str,
+        record: TransitionRecord,
+        events: Iterable[OutboxEvent],
+    ) -> Payment | None:
+        """Records a failed attempt once (history and events), leaving the status as it is."""
+        raw = await guarded_update(
+            self.collection,
+            payment.payment_id,
+            where={"status": payment.status.value, "failed_attempts": {"$ne": cf_payment_id}},
+            version=payment.version,
+            history=[record],
+            events=events,
+            push={"failed_attempts": cf_payment_id},
+        )
+        return Payment.model_validate(raw) if raw is not None else None
+
+    async def note_extra_capture(
+        self,
+        payment: Payment,
+        cf_payment_id: str,
+        record: TransitionRecord,
+        events: Iterable[OutboxEvent],
+    ) -> Payment | None:
+        """Records a success beyond the captured one once (history and events)."""
+        raw = await guarded_update(
+            self.collection,
+            payment.payment_id,
+            where={"status": payment.status.value, "extra_captures": {"$ne": cf_payment_id}},
+            version=payment.version,
+            history=[record],
+            events=events,
+            push={"extra_captures": cf_payment_id},
         )
         return Payment.model_validate(raw) if raw is not None else None
 
@@ -126,6 +165,7 @@ class PaymentRepository:
         raw = await guarded_update(
             self.collection,
             payment.payment_id,
+            where={"status": payment.status.value},
             version=payment.version,
             set_fields=changes,
             events=events,
@@ -176,6 +216,37 @@ class PaymentRepository:
             set_fields={"status": target.value, "last_refund_status": "SUCCESS"},
             inc={"refund_reserved_amount": -amount, "refunded_amount": amount},
             pull={"refund_reservations": refund_id},
+            push={"settled_refunds": refund_id},
+            history=[record],
+            events=events,
+        )
+        return Payment.model_validate(raw) if raw is not None else None
+
+    async def settle_released_refund(
+        self,
+        payment: Payment,
+        refund_id: str,
+        amount: int,
+        target: PaymentStatus,
+        record: TransitionRecord,
+        events: Iterable[OutboxEvent],
+    ) -> Payment | None:
+        """A refund we held FAILED or CANCELLED (its reservation already given back) that the
+        gateway says succeeded: the money left, so it counts against refundable now. Applies
+        once (`settled_refunds`). Refundable may go below zero: the alert says so, and no
+        further refund can be reserved."""
+        raw = await guarded_update(
+            self.collection,
+            payment.payment_id,
+            where={
+                "status": payment.status.value,
+                "refund_reservations": {"$ne": refund_id},
+                "settled_refunds": {"$ne": refund_id},
+            },
+            version=payment.version,
+            set_fields={"status": target.value, "last_refund_status": "SUCCESS"},
+            inc={"refundable_amount": -amount, "refunded_amount": amount},
+            push={"settled_refunds": refund_id},
             history=[record],
             events=events,
         )
@@ -201,6 +272,19 @@ class PaymentRepository:
             events=events,
         )
         return Payment.model_validate(raw) if raw is not None else None
+
+    async def mark_reconciled(self, payment: Payment) -> bool:
+        """Sets `is_reconciled` if the captured money is still what the check compared."""
+        result = await self.collection.update_one(
+            {
+                "_id": payment.payment_id,
+                "captured_amount": payment.captured_amount,
+                "currency": payment.currency,
+                "status": {"$in": [status.value for status in CAPTURED]},
+            },
+            {"$set": {"is_reconciled": True}},
+        )
+        return result.modified_count == 1
 
     async def save_transaction(self, transaction: Transaction) -> None:
         """Stores or refreshes one gateway attempt (keyed by its cf_payment_id)."""

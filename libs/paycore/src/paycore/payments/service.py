@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from loguru import logger
 
+from paycore.alerts import raise_alert
 from paycore.gateway.schemas import AttemptStatus
 from paycore.gateway.schemas import Payment as GatewayAttempt
 from paycore.kit.events import OutboxEvent
@@ -16,7 +17,7 @@ from paycore.kit.state import ChangedConcurrently, Evidence, InvalidTransition, 
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
 from paycore.payments.models import Payment, PaymentStatus, Transaction
 from paycore.payments.repository import PaymentRepository
-from paycore.payments.states import PAYMENT_STATES
+from paycore.payments.states import CAPTURED, CLOSED_UNPAID, OPEN, PAYMENT_STATES
 
 P = PaymentStatus
 
@@ -33,24 +34,39 @@ EVENTS_ON_ENTRY: Final[Mapping[PaymentStatus, tuple[str, ...]]] = {
     P.REFUNDED: ("payment.refunded",),
 }
 
-# Gateway attempt outcome -> our payment state (None: says nothing about the payment).
+# Gateway attempt outcome -> our payment state (None: says nothing about the payment). A failed,
+# dropped or voided attempt leaves Cashfree's order ACTIVE and payable until it is paid, expires
+# or is terminated: it is an event on the payment (`FAILED_ATTEMPTS`), not its end.
 ATTEMPT_TARGETS: Final[Mapping[AttemptStatus, PaymentStatus | None]] = {
     AttemptStatus.SUCCEEDED: P.SUCCESS,
-    AttemptStatus.FAILED: P.FAILED,
-    AttemptStatus.ABANDONED: P.FAILED,
-    AttemptStatus.VOIDED: P.FAILED,
-    AttemptStatus.CANCELLED: P.FAILED,
     AttemptStatus.PENDING: P.PROCESSING,
+    AttemptStatus.FAILED: None,
+    AttemptStatus.ABANDONED: None,
+    AttemptStatus.VOIDED: None,
+    AttemptStatus.CANCELLED: None,
     AttemptStatus.NOT_ATTEMPTED: None,
     AttemptStatus.UNKNOWN: None,
 }
+FAILED_ATTEMPTS: Final = frozenset(
+    {AttemptStatus.FAILED, AttemptStatus.ABANDONED, AttemptStatus.VOIDED, AttemptStatus.CANCELLED}
+)
+# What the outbox of a payment receives for each failed attempt (the email links back to the
+# same checkout, which is still payable).
+ATTEMPT_FAILED_EVENTS: Final = (
+    "payment.attempt_failed",
+    "email.payment.failed",
+    "analytics.payment.failed",
+)
 
 
 @dataclass(frozen=True)
 class TransitionOutcome:
     payment: Payment
     changed: bool
-    # Why nothing changed: "duplicate" (already there) or "refused" (not allowed from here).
+    # Why nothing changed: "duplicate" (already there), "refused" (not allowed from here),
+    # "changed" (not in the expected state any more), "no_change", "attempt_failed" or
+    # "second_capture" (recorded, alerted); or what a change was: "contradiction" (a success
+    # for a payment we held closed or CREATED).
     reason: str | None = None
 
 
@@ -85,17 +101,22 @@ class PaymentService:
         changes: Mapping[str, Any] | None = None,
         note: str | None = None,
         keep_refused: bool = False,
+        expected: frozenset[PaymentStatus] | None = None,
     ) -> TransitionOutcome:
         """Moves the payment to `target` once, with its history entry and outbox events.
 
         Repeating it is harmless ("duplicate"). A transition the table doesn't allow changes
         nothing: with `keep_refused` (evidence from the gateway) it is kept in the history,
-        otherwise `InvalidTransition` is raised.
+        otherwise `InvalidTransition` is raised. `expected`: the states the caller decided
+        from; in any other state nothing is written ("changed"), so a decision made on an
+        older read never applies to a payment that moved meanwhile.
         """
         for _ in range(8):
             payment = await self.get(payment_id)
             if payment.status == target:
                 return TransitionOutcome(payment, changed=False, reason="duplicate")
+            if expected is not None and payment.status not in expected:
+                return TransitionOutcome(payment, changed=False, reason="changed")
             record = TransitionRecord(
                 from_status=payment.status.value,
                 to_status=target.value,
@@ -133,10 +154,14 @@ class PaymentService:
         raise ChangedConcurrently(payment_id=payment_id)
 
     async def apply_attempt(self, attempt: GatewayAttempt, evidence: Evidence) -> TransitionOutcome:
-        """Applies a gateway payment attempt (verify, webhook or poll) to our payment.
+        """Applies one gateway payment attempt (verify, webhook or poll) to our payment.
 
-        A success whose amount or currency differs from ours never marks the payment paid:
-        `AmountMismatch` is raised for the caller to record and alert on.
+        The attempt is stored (`transactions`). A failed attempt is announced once (event,
+        email, analytics) and leaves the payment open. A success whose order amount or currency
+        differs from ours never marks the payment paid: `AmountMismatch` is raised for the
+        caller to record and alert on. A success for a payment we hold closed (or CREATED) is
+        money received: applied ("contradiction") and alerted; a second success beyond the
+        captured one is recorded and alerted ("second_capture").
         """
         payment = await self.get_by_order_id(attempt.order_id)
         await self.repository.save_transaction(
@@ -147,6 +172,7 @@ class PaymentService:
                 status=attempt.status.value,
                 amount=attempt.amount_minor,
                 currency=attempt.currency,
+                order_amount=attempt.order_amount_minor,
                 payment_method=attempt.payment_method,
                 payment_group=attempt.payment_group,
                 bank_reference=attempt.bank_reference,
@@ -154,32 +180,174 @@ class PaymentService:
                 raw=attempt.model_dump(mode="json"),
             )
         )
+        if attempt.status in FAILED_ATTEMPTS:
+            return await self._attempt_failed(payment, attempt, evidence)
         target = ATTEMPT_TARGETS.get(attempt.status)
         if target is None:
             return TransitionOutcome(payment, changed=False, reason="no_change")
-        if target == P.SUCCESS and (
-            attempt.amount_minor != payment.amount or attempt.currency != payment.currency
-        ):
+        if target == P.PROCESSING:
+            # Only an open payment waits on a pending attempt; a later or closed one ignores it.
+            return await self.transition(
+                payment.payment_id,
+                P.PROCESSING,
+                evidence,
+                changes={"payment_method": attempt.payment_method},
+                keep_refused=True,
+                expected=OPEN - {P.PROCESSING},
+            )
+        return await self._succeeded(payment, attempt, evidence)
+
+    async def _succeeded(
+        self, payment: Payment, attempt: GatewayAttempt, evidence: Evidence
+    ) -> TransitionOutcome:
+        asked = attempt.order_amount_minor
+        asked = attempt.amount_minor if asked is None else asked
+        if asked != payment.amount or attempt.currency != payment.currency:
             raise AmountMismatch(
                 payment_id=payment.payment_id,
                 expected_amount=payment.amount,
                 expected_currency=payment.currency,
-                reported_amount=attempt.amount_minor,
+                reported_amount=asked,
                 reported_currency=attempt.currency,
             )
-        changes: dict[str, Any] = {"payment_method": attempt.payment_method}
-        if target == P.SUCCESS:
-            changes |= {
-                "cf_payment_id": attempt.gateway_payment_id,
-                "captured_amount": attempt.amount_minor,
-                "refundable_amount": attempt.amount_minor,
-                "failure_reason": None,
-            }
-        elif target == P.FAILED:
-            changes["failure_reason"] = _failure_reason(attempt)
-        return await self.transition(
-            payment.payment_id, target, evidence, changes=changes, keep_refused=True
+        if payment.status in CAPTURED:
+            if attempt.gateway_payment_id in (payment.cf_payment_id, None):
+                return TransitionOutcome(payment, changed=False, reason="duplicate")
+            return await self._second_capture(payment, attempt, evidence)
+        paid = attempt.amount_minor
+        changes: dict[str, Any] = {
+            "payment_method": attempt.payment_method,
+            "cf_payment_id": attempt.gateway_payment_id,
+            "captured_amount": paid,
+            "refundable_amount": paid,
+            "payment_amount": paid,
+            # A customer-paid fee or an offer is a valid success: kept apart, not a mismatch.
+            "surcharge_amount": max(paid - payment.amount, 0),
+            "offer_amount": max(payment.amount - paid, 0),
+            "failure_reason": None,
+        }
+        before = payment.status
+        contradiction = before in CLOSED_UNPAID or before == P.CREATED
+        note = (
+            f"success for a payment held {before.value}: money received" if contradiction else None
         )
+        outcome = await self.transition(
+            payment.payment_id,
+            P.SUCCESS,
+            evidence,
+            changes=changes,
+            note=note,
+            keep_refused=True,
+            expected=OPEN | CLOSED_UNPAID,
+        )
+        if outcome.reason == "changed":
+            # Captured meanwhile by another attempt, or ours: decide again on the new state.
+            return await self.apply_attempt(attempt, evidence)
+        if contradiction and outcome.changed:
+            await raise_alert(
+                f"payment_success_after_close:{payment.payment_id}:{attempt.gateway_payment_id}",
+                "payment_success_after_close",
+                "critical",
+                **{
+                    **outcome.payment.summary(),
+                    "held_status": before.value,
+                    "captured_amount": paid,
+                    "evidence_source": evidence.source,
+                },
+            )
+            logger.error(
+                "gateway success contradicts our closed payment: applied",
+                paymentId=payment.payment_id,
+                held=before.value,
+            )
+            return TransitionOutcome(outcome.payment, changed=True, reason="contradiction")
+        return outcome
+
+    async def _second_capture(
+        self, payment: Payment, attempt: GatewayAttempt, evidence: Evidence
+    ) -> TransitionOutcome:
+        """Another successful attempt on an order already captured: money received twice.
+        Recorded on the payment and alerted once; the operator refunds it (or Cashfree
+        auto-refunds it, which arrives as an auto-refund)."""
+        cf_payment_id = attempt.gateway_payment_id
+        for _ in range(8):
+            if cf_payment_id in payment.extra_captures:
+                return TransitionOutcome(payment, changed=False, reason="second_capture")
+            record = TransitionRecord(
+                from_status=payment.status.value,
+                to_status=payment.status.value,
+                evidence=evidence,
+                note=f"second capture {cf_payment_id} of {attempt.amount_minor}: money received",
+                ignored=True,
+            )
+            event = OutboxEvent.of(
+                "payment.extra_capture",
+                {
+                    **payment.summary(),
+                    "extra_cf_payment_id": cf_payment_id,
+                    "extra_amount": attempt.amount_minor,
+                },
+            )
+            updated = await self.repository.note_extra_capture(
+                payment, cf_payment_id, record, [event]
+            )
+            if updated is not None:
+                await raise_alert(
+                    f"second_capture:{payment.payment_id}:{cf_payment_id}",
+                    "second_capture",
+                    "critical",
+                    **payment.summary(),
+                    extra_cf_payment_id=cf_payment_id,
+                    extra_amount=attempt.amount_minor,
+                    refund_command=(
+                        "python -m webhook_processor.ops refund-extra-capture "
+                        f"--payment {payment.payment_id} --attempt {cf_payment_id}"
+                    ),
+                )
+                return TransitionOutcome(updated, changed=False, reason="second_capture")
+            payment = await self.get(payment.payment_id)
+        raise ChangedConcurrently(payment_id=payment.payment_id)
+
+    async def _attempt_failed(
+        self, payment: Payment, attempt: GatewayAttempt, evidence: Evidence
+    ) -> TransitionOutcome:
+        """Announces a failed attempt once: the payment stays as it is (its order is still
+        payable), its history notes the attempt, and the events go out."""
+        cf_payment_id = attempt.gateway_payment_id
+        reason = _failure_reason(attempt)
+        for _ in range(8):
+            if cf_payment_id in payment.failed_attempts:
+                return TransitionOutcome(payment, changed=False, reason="attempt_failed")
+            record = TransitionRecord(
+                from_status=payment.status.value,
+                to_status=payment.status.value,
+                evidence=evidence,
+                note=f"attempt {cf_payment_id} {attempt.status.value}: {reason}",
+                ignored=True,
+            )
+            events = []
+            if payment.status not in CAPTURED:
+                data = {
+                    **payment.summary(),
+                    "cf_payment_id": cf_payment_id,
+                    "attempt_status": attempt.status.value,
+                    "failure_reason": reason,
+                    "payment_method": attempt.payment_method,
+                }
+                events = [OutboxEvent.of(kind, data) for kind in ATTEMPT_FAILED_EVENTS]
+            updated = await self.repository.note_failed_attempt(
+                payment, cf_payment_id, record, events
+            )
+            if updated is not None:
+                logger.info(
+                    "payment attempt failed; the order stays payable",
+                    paymentId=payment.payment_id,
+                    cfPaymentId=cf_payment_id,
+                    reason=reason,
+                )
+                return TransitionOutcome(updated, changed=False, reason="attempt_failed")
+            payment = await self.get(payment.payment_id)
+        raise ChangedConcurrently(payment_id=payment.payment_id)
 
 
 def _failure_reason(attempt: GatewayAttempt) -> str | None:

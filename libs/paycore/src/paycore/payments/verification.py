@@ -1,9 +1,10 @@
 """Asking the gateway what became of a payment and applying its answer.
 
 The verify endpoint and the reconciler's janitor both use this, so a payment moves the same way
-whoever asks: the gateway's order must match ours, its attempts are applied through
-`apply_attempt` (a success alone, else every attempt oldest first), and an order the gateway
-expired or terminated closes a payment still open.
+whoever asks. The verdict is the order's, derived from all its attempts so it cannot flap: any
+success → SUCCESS; else any pending attempt → PROCESSING; failed attempts are only recorded
+(the order stays payable); and the payment closes only when the order did (expired or
+terminated).
 """
 
 from __future__ import annotations
@@ -28,12 +29,16 @@ CLOSED_ORDERS: Final = {
 
 
 def attempts_to_apply(attempts: list[GatewayAttempt]) -> list[GatewayAttempt]:
-    """The successful attempt if there is one; otherwise every attempt, oldest first."""
-    for attempt in attempts:
-        if attempt.status == AttemptStatus.SUCCEEDED:
-            return [attempt]
+    """Every attempt in the order its verdict needs: failures first (recorded), then pending
+    ones only if nothing succeeded, then the successes (the first one is the capture)."""
     oldest = datetime.min.replace(tzinfo=UTC)
-    return sorted(attempts, key=lambda attempt: attempt.initiated_at or oldest)
+    ordered = sorted(attempts, key=lambda attempt: attempt.initiated_at or oldest)
+    succeeded = [a for a in ordered if a.status == AttemptStatus.SUCCEEDED]
+    pending = [a for a in ordered if a.status == AttemptStatus.PENDING]
+    others = [
+        a for a in ordered if a.status not in (AttemptStatus.SUCCEEDED, AttemptStatus.PENDING)
+    ]
+    return [*others, *([] if succeeded else pending), *succeeded]
 
 
 async def verify_with_gateway(
@@ -69,6 +74,7 @@ async def verify_with_gateway(
             Evidence(source=source, detail={"order": order.status.value}),
             changes={"failure_reason": f"ORDER_{order.status.value}"},
             keep_refused=True,
+            expected=frozenset({after.status}),
         )
         after = outcome.payment
     await sync_invoice(after)

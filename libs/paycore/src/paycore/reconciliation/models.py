@@ -56,24 +56,6 @@ class ReconciliationItem(Document):
         ]
 
 
-class AdminAlert(KeyedDocument):
-    """An alert for the operators; its `email.admin.alert` event travels in its outbox."""
-
-    key_field = "alert_id"
-
-    alert_id: str  # alr_… or a stable key, so the same alert is raised once
-    kind: str
-    severity: str = "high"
-    detail: dict[str, Any] = Field(default_factory=dict)
-    version: int = 0
-    outbox: list[OutboxEvent] = Field(default_factory=list)
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-
-    class Settings:
-        name = "admin_alerts"
-        indexes = [IndexModel([("alert_id", ASCENDING)], name="alert_id_unique", unique=True)]
-
-
 class DailyRollup(Document):
     """Events counted per day and type, from the event archive."""
 

@@ -8,10 +8,10 @@ from datetime import UTC
 
 from redis.asyncio import Redis
 
+from paycore.alerts import raise_alert
 from paycore.kit.events import EventEnvelope
 from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.redis import redis_key
-from paycore.reconciliation.alerts import raise_alert
 from paycore.reconciliation.models import DailyRollup
 
 SEEN_SECONDS = 7 * 24 * 3600

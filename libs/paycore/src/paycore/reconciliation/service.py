@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from loguru import logger
 from prometheus_client import Counter
 
+from paycore.alerts import raise_alert
 from paycore.gateway.errors import GatewayNotFound
 from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.schemas import (
@@ -34,7 +35,6 @@ from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.service import PaymentService
 from paycore.payments.states import CAPTURED, OPEN
 from paycore.payments.verification import verify_with_gateway
-from paycore.reconciliation.alerts import raise_alert
 from paycore.reconciliation.models import MismatchKind, ReconciliationItem, ReconciliationRun
 from paycore.refunds.repository import RefundRepository
 
@@ -52,10 +52,15 @@ class ReconciliationService:
         gateway: PaymentGateway,
         payments: PaymentService | None = None,
         refunds: RefundRepository | None = None,
+        *,
+        order_missing_grace: timedelta = timedelta(minutes=15),
     ) -> None:
         self.gateway = gateway
         self.payments = payments or PaymentService()
         self.refunds = refunds or RefundRepository()
+        # A 404 for an order is an unknown outcome (a lookup can lag its create): a CREATED
+        # payment fails only when the order is still missing this long after the first 404.
+        self.order_missing_grace = order_missing_grace
 
     async def reconcile(self, start: datetime, end: datetime) -> ReconciliationRun:
         run = ReconciliationRun(run_id=new_id("rec"), window_start=start, window_end=end)
@@ -112,9 +117,7 @@ class ReconciliationService:
             await self._mismatch(run, entry, MismatchKind.AMOUNT, payment)
             return
         run.matched += 1
-        await self.payments.repository.collection.update_one(
-            {"_id": payment.payment_id}, {"$set": {"is_reconciled": True}}
-        )
+        await self.payments.repository.mark_reconciled(payment)
 
     async def _mismatch(
         self,
@@ -149,8 +152,9 @@ class ReconciliationService:
     async def verify(self, payment: Payment) -> Payment | None:
         """Asks the gateway about the payment and applies its answer (`verify_with_gateway`).
 
-        None when the gateway knows no such order (a payment still CREATED then never reached
-        it and its client gave up retrying: it fails) or reports another amount (alerted).
+        None when the gateway knows no such order (a payment still CREATED then may never have
+        reached it: it fails once the order stays missing for `order_missing_grace`) or reports
+        another amount (alerted).
         """
         try:
             after = await verify_with_gateway(self.gateway, self.payments, payment, "reconciler")
@@ -168,12 +172,29 @@ class ReconciliationService:
         return after
 
     async def _fail_uncreated(self, payment: Payment) -> None:
+        now = datetime.now(UTC)
+        if payment.order_missing_since is None:
+            # The first 404: look again after the grace before deciding anything.
+            await self.payments.repository.append_events(
+                payment, [], changes={"order_missing_since": now}
+            )
+            return
+        if now - payment.order_missing_since < self.order_missing_grace:
+            return
         outcome = await self.payments.transition(
             payment.payment_id,
             PaymentStatus.FAILED,
-            Evidence(source="reconciler", detail={"job": "janitor"}),
+            Evidence(
+                source="reconciler",
+                detail={
+                    "job": "janitor",
+                    "order_missing_since": payment.order_missing_since.isoformat(),
+                },
+            ),
             changes={"failure_reason": "ORDER_NOT_CREATED"},
             keep_refused=True,
+            # Decided on this read: a payment that moved meanwhile is left alone.
+            expected=frozenset({PaymentStatus.CREATED}),
         )
         await sync_invoice(outcome.payment)
         if outcome.changed:

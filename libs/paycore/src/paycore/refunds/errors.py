@@ -1,7 +1,15 @@
-from paycore.kit.errors import NotFound
+from paycore.kit.errors import AppError, NotFound
 
 
 class RefundNotFound(NotFound):
     """No such refund."""
 
     code = "refund_not_found"
+
+
+class RefundAmountMismatch(AppError):
+    """The gateway reports this refund with another amount or currency than ours: never
+    applied; the details say both."""
+
+    code = "refund_amount_mismatch"
+    status = 409

@@ -22,7 +22,7 @@ from paycore.gateway.errors import (
     GatewayConflict,
     GatewayIdempotencyError,
     GatewayNotFound,
-    GatewayTimeout,
+    GatewayOutcomeUnknown,
     GatewayValidationError,
 )
 from paycore.gateway.interface import PaymentGateway
@@ -163,7 +163,7 @@ class RefundExecutor:
             return await self.gateway.get_refund(refund.order_id, refund.refund_id)
         except GatewayNotFound:
             return None
-        except GatewayTimeout as exc:
+        except GatewayOutcomeUnknown as exc:
             raise RefundOutcomeUnknown(refund_id=refund.refund_id) from exc
 
     async def _create(self, refund: Refund) -> GatewayRefund | None:
@@ -181,7 +181,7 @@ class RefundExecutor:
             return await self.gateway.create_refund(
                 request, idempotency_key=idempotency_key("create_refund", refund.refund_id)
             )
-        except GatewayTimeout as exc:
+        except GatewayOutcomeUnknown as exc:
             # The client already looked for it once; the next attempt looks again first.
             raise RefundOutcomeUnknown(refund_id=refund.refund_id) from exc
         except GatewayIdempotencyError as exc:

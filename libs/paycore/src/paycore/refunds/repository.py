@@ -70,10 +70,12 @@ class RefundRepository:
     async def update_fields(
         self, refund: Refund, changes: Mapping[str, Any], events: Iterable[OutboxEvent] = ()
     ) -> Refund | None:
-        """Changes fields other than the status (the gateway's interim status, attempts)."""
+        """Changes fields other than the status (the gateway's interim status, attempts), only
+        while the refund is still in the status and version it was read at."""
         raw = await guarded_update(
             self.collection,
             refund.refund_id,
+            where={"status": refund.status.value},
             version=refund.version,
             set_fields=changes,
             events=events,

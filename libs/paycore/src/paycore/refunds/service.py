@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from loguru import logger
 
+from paycore.alerts import raise_alert
 from paycore.gateway.schemas import Refund as GatewayRefund
 from paycore.gateway.schemas import RefundStatus as GatewayRefundStatus
 from paycore.kit.events import OutboxEvent
@@ -24,10 +25,10 @@ from paycore.payments.errors import PaymentNotRefundable, RefundExceedsPayment
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.service import PaymentService, payment_events
 from paycore.payments.states import REFUNDABLE
-from paycore.refunds.errors import RefundNotFound
+from paycore.refunds.errors import RefundAmountMismatch, RefundNotFound
 from paycore.refunds.models import Refund, RefundSource, RefundStatus
 from paycore.refunds.repository import RefundRepository
-from paycore.refunds.states import REFUND_STATES, RELEASES_RESERVATION
+from paycore.refunds.states import FINAL, REFUND_STATES, RELEASES_RESERVATION
 
 R = RefundStatus
 
@@ -45,6 +46,12 @@ GATEWAY_TARGETS: Final[Mapping[GatewayRefundStatus, RefundStatus]] = {
     GatewayRefundStatus.FAILED: R.FAILED,
     GatewayRefundStatus.CANCELLED: R.CANCELLED,
 }
+
+
+def _was_released(refund: Refund) -> bool:
+    """The refund was FAILED or CANCELLED before it succeeded: its reservation went back."""
+    released = {status.value for status in RELEASES_RESERVATION}
+    return any(record.from_status in released for record in refund.history)
 
 
 def refund_events(refund: Refund, target: RefundStatus, **extra: Any) -> list[OutboxEvent]:
@@ -169,17 +176,43 @@ class RefundService:
 
     async def apply_gateway_refund(self, answer: GatewayRefund, evidence: Evidence) -> Refund:
         """Applies what the gateway says about a refund: a final status moves the refund and
-        then the payment, once; an interim one (PENDING, ON_HOLD) is only recorded."""
+        then the payment, once; an interim one (PENDING, ON_HOLD) is only recorded.
+
+        Every path that applies a gateway refund (the worker's create and lookup, the poll, a
+        webhook) comes here, so the amount and currency are checked once for all:
+        `RefundAmountMismatch` if they differ from ours (nothing applied, a critical alert).
+        A SUCCESS for a refund we hold FAILED or CANCELLED is a contradiction: applied (it
+        counts against refundable), kept in the history, and alerted.
+        """
         refund = await self.repository.get(answer.refund_id)
         if refund is None:
             refund = await self.adopt_gateway_refund(answer)
+        if (refund.amount, refund.currency) != (answer.amount_minor, answer.currency):
+            details: dict[str, Any] = {
+                "refund_id": refund.refund_id,
+                "payment_id": refund.payment_id,
+                "order_id": refund.order_id,
+                "expected_amount": refund.amount,
+                "expected_currency": refund.currency,
+                "reported_amount": answer.amount_minor,
+                "reported_currency": answer.currency,
+            }
+            await raise_alert(
+                f"refund_amount_mismatch:{refund.refund_id}:{answer.status.value}",
+                "refund_amount_mismatch",
+                "critical",
+                gateway_status=answer.status.value,
+                evidence_source=evidence.source,
+                **details,
+            )
+            raise RefundAmountMismatch(**details)
         target = GATEWAY_TARGETS.get(answer.status)
         changes: dict[str, Any] = {
             "gateway_status": answer.status.value,
             "cf_refund_id": answer.gateway_refund_id,
         }
         if target is None:
-            if refund.gateway_status != answer.status.value:
+            if refund.gateway_status != answer.status.value and refund.status not in FINAL:
                 await self.repository.update_fields(refund, changes)
             return await self.get(refund.refund_id)
         changes |= {
@@ -187,8 +220,27 @@ class RefundService:
             "completed_at": answer.processed_at or datetime.now(UTC),
             "failure_reason": answer.status_description if target != R.SUCCESS else None,
         }
-        refund = await self.transition(refund.refund_id, target, evidence, changes=changes)
+        held = refund.status
+        contradiction = target == R.SUCCESS and held in RELEASES_RESERVATION
+        note = f"gateway SUCCESS for a refund held {held.value}: applied" if contradiction else None
+        refund = await self.transition(refund.refund_id, target, evidence, changes, note=note)
         await self.apply_to_payment(refund)
+        if contradiction and refund.status == R.SUCCESS:
+            payment = await self.payments.repository.get(refund.payment_id)
+            await raise_alert(
+                f"refund_contradiction:{refund.refund_id}",
+                "refund_success_after_failure",
+                "critical",
+                **refund.summary(),
+                held_status=held.value,
+                evidence_source=evidence.source,
+                refundable_amount=payment.refundable_amount if payment else None,
+            )
+            logger.error(
+                "gateway refund success contradicts our failed refund: applied",
+                refundId=refund.refund_id,
+                held=held.value,
+            )
         return refund
 
     async def transition(
@@ -197,6 +249,8 @@ class RefundService:
         target: RefundStatus,
         evidence: Evidence,
         changes: Mapping[str, Any] | None = None,
+        *,
+        note: str | None = None,
     ) -> Refund:
         """Moves the refund to `target` once; a duplicate or refused move changes nothing."""
         for _ in range(8):
@@ -212,7 +266,10 @@ class RefundService:
                 )
                 return refund
             record = TransitionRecord(
-                from_status=refund.status.value, to_status=target.value, evidence=evidence
+                from_status=refund.status.value,
+                to_status=target.value,
+                evidence=evidence,
+                note=note,
             )
             updated = await self.repository.transition(
                 refund, target, record, refund_events(refund, target), changes
@@ -238,7 +295,10 @@ class RefundService:
     async def _settle(self, refund: Refund) -> Payment | None:
         for _ in range(8):
             payment = await self.payments.get(refund.payment_id)
-            if refund.refund_id not in payment.refund_reservations:
+            reserved = refund.refund_id in payment.refund_reservations
+            if not reserved and (
+                refund.refund_id in payment.settled_refunds or not _was_released(refund)
+            ):
                 return None  # already applied
             refunded = payment.refunded_amount + refund.amount
             target = (
@@ -259,9 +319,12 @@ class RefundService:
                 refund_id=refund.refund_id,
                 refund_amount=refund.amount,
             )
-            updated = await self.payments.repository.settle_refund(
-                payment, refund.refund_id, refund.amount, target, record, events
+            settle = (
+                self.payments.repository.settle_refund
+                if reserved
+                else self.payments.repository.settle_released_refund
             )
+            updated = await settle(payment, refund.refund_id, refund.amount, target, record, events)
             if updated is not None:
                 return updated
         raise ChangedConcurrently(payment_id=refund.payment_id)

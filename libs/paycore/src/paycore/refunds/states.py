@@ -1,6 +1,9 @@
 """The refund lifecycle: INITIATED → PROCESSING → SUCCESS | FAILED | CANCELLED; SUCCESS →
 REVERSED. A gateway answer may arrive before the worker marked the refund PROCESSING, so the
-final states are reachable from INITIATED too."""
+final states are reachable from INITIATED too.
+
+FAILED or CANCELLED → SUCCESS is a contradiction, not a normal path: the gateway says money
+left that we thought stayed. It is applied (money moved whatever we believed) and alerted."""
 
 from typing import Final
 
@@ -12,8 +15,8 @@ REFUND_STATES: Final = StateTable(
         R.INITIATED: {R.PROCESSING, R.SUCCESS, R.FAILED, R.CANCELLED},
         R.PROCESSING: {R.SUCCESS, R.FAILED, R.CANCELLED},
         R.SUCCESS: {R.REVERSED},
-        R.FAILED: set(),
-        R.CANCELLED: set(),
+        R.FAILED: {R.SUCCESS},
+        R.CANCELLED: {R.SUCCESS},
         R.REVERSED: set(),
     }
 )

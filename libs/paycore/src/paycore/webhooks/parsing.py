@@ -128,7 +128,11 @@ def _payment(data: dict[str, Any]) -> PaymentEvent:
     order = _section(data, "order")
     wire = cf.CfPayment.model_validate(
         # The attempt's currency may be missing; the order's is the same money.
-        {"order_currency": order.get("order_currency"), **_section(data, "payment")}
+        {
+            "order_currency": order.get("order_currency"),
+            "order_amount": order.get("order_amount"),
+            **_section(data, "payment"),
+        }
     )
     return PaymentEvent(mapping.payment_from(wire, str(order["order_id"])))
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from loguru import logger
 
+from paycore.alerts import raise_alert
 from paycore.gateway.errors import GatewayNotFound
 from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.schemas import AttemptStatus, SettlementQuery
@@ -27,10 +28,12 @@ from paycore.kit.events import OutboxEvent
 from paycore.kit.state import ChangedConcurrently, Evidence, TransitionRecord
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
 from paycore.payments.models import Payment, Settlement, SettlementStatus
-from paycore.payments.service import ATTEMPT_TARGETS, PaymentService
+from paycore.payments.service import ATTEMPT_TARGETS, FAILED_ATTEMPTS, PaymentService
 from paycore.payments.states import PAYMENT_STATES
+from paycore.refunds.errors import RefundAmountMismatch
+from paycore.refunds.models import RefundStatus
 from paycore.refunds.service import GATEWAY_TARGETS, RefundService
-from paycore.refunds.states import REFUND_STATES
+from paycore.refunds.states import REFUND_STATES, RELEASES_RESERVATION
 from paycore.webhooks.errors import GatewayDisagrees, WebhookLogNotFound
 from paycore.webhooks.metrics import observe_processed
 from paycore.webhooks.models import FINAL_STATUSES, WebhookLog, WebhookStatus
@@ -70,7 +73,9 @@ class Outcome:
     """What applying a webhook did, written onto its log."""
 
     status: WebhookStatus
-    outcome: str  # applied | duplicate | refused | no_change | orphan | amount_mismatch | …
+    # applied | duplicate | refused | no_change | orphan | amount_mismatch | contradiction |
+    # attempt_failed | second_capture | …
+    outcome: str
     reason: str | None = None
     order_id: str | None = None
     payment_id: str | None = None
@@ -79,16 +84,18 @@ class Outcome:
     events: list[OutboxEvent] = field(default_factory=list)
 
 
-def admin_alert(alert: str, severity: str, log: WebhookLog, **data: Any) -> OutboxEvent:
-    return OutboxEvent.of(
-        "email.admin.alert",
-        {
-            "alert": alert,
-            "severity": severity,
-            "log_id": log.log_id,
-            "event_type": log.event_type,
-            **data,
-        },
+async def admin_alert(
+    alert: str, severity: str, log: WebhookLog, *, incident: str | None = None, **data: Any
+) -> None:
+    """Raises the alert once per incident: `incident` names it (an order, a refund, an
+    attempt); without one, the webhook itself (its event id, else its log) is the incident."""
+    await raise_alert(
+        f"{alert}:{incident or log.event_id or log.log_id}",
+        alert,
+        severity,
+        log_id=log.log_id,
+        event_type=log.event_type,
+        **data,
     )
 
 
@@ -201,8 +208,8 @@ class WebhookService:
                 OutboxEvent.of(
                     "analytics.webhook.failure", {**data, "error_type": type(error).__name__}
                 ),
-                admin_alert("webhook_dead_lettered", "high", log, error=text, attempt=attempt + 1),
             ]
+            await admin_alert("webhook_dead_lettered", "high", log, error=text, attempt=attempt + 1)
         for _ in range(8):
             if await self.repository.update(log, changes, events=events) is not None:
                 return
@@ -228,15 +235,10 @@ class WebhookService:
             detail={"event_type": log.event_type, "event_id": log.event_id, **detail},
         )
 
-    def _orphan(self, log: WebhookLog, order_id: str | None, **detail: Any) -> Outcome:
+    async def _orphan(self, log: WebhookLog, order_id: str | None, **detail: Any) -> Outcome:
         logger.warning("webhook for an unknown order", logId=log.log_id, orderId=order_id)
-        return Outcome(
-            W.ORPHANED,
-            "orphan",
-            reason="no payment for this order",
-            order_id=order_id,
-            events=[admin_alert("webhook_unknown_order", "high", log, order_id=order_id, **detail)],
-        )
+        await admin_alert("webhook_unknown_order", "high", log, order_id=order_id, **detail)
+        return Outcome(W.ORPHANED, "orphan", reason="no payment for this order", order_id=order_id)
 
     async def _apply_payment(self, log: WebhookLog, attempt: GatewayAttempt) -> Outcome:
         detail: dict[str, Any] = {"cf_payment_id": attempt.gateway_payment_id}
@@ -246,13 +248,20 @@ class WebhookService:
         try:
             result = await self.payments.apply_attempt(attempt, self._evidence(log, **detail))
         except PaymentNotFound:
-            return self._orphan(log, attempt.order_id, cf_payment_id=attempt.gateway_payment_id)
+            return await self._orphan(
+                log, attempt.order_id, cf_payment_id=attempt.gateway_payment_id
+            )
         except AmountMismatch as exc:
             return await self._amount_mismatch(log, attempt.order_id, exc.details, detail)
         await sync_invoice(result.payment)
+        if result.changed:
+            # "contradiction": a success for a payment we held closed, applied and alerted.
+            outcome = result.reason if result.reason == "contradiction" else "applied"
+        else:
+            outcome = result.reason or "no_change"
         return Outcome(
             W.SUCCESS,
-            "applied" if result.changed else (result.reason or "no_change"),
+            outcome,
             order_id=result.payment.order_id,
             payment_id=result.payment.payment_id,
         )
@@ -299,6 +308,15 @@ class WebhookService:
             evidence = self._evidence(log, **evidence_detail, discrepancy=discrepancy)
             await self._note_once(payment, log, note, evidence)
         logger.error("webhook amount mismatch", logId=log.log_id, orderId=order_id, **discrepancy)
+        await admin_alert(
+            "webhook_amount_mismatch",
+            "critical",
+            log,
+            incident=f"{order_id}:{evidence_detail.get('cf_payment_id')}",
+            order_id=order_id,
+            payment_id=payment.payment_id if payment else None,
+            **discrepancy,
+        )
         return Outcome(
             W.FAILED,
             "amount_mismatch",
@@ -306,16 +324,6 @@ class WebhookService:
             order_id=order_id,
             payment_id=payment.payment_id if payment else None,
             discrepancy=discrepancy,
-            events=[
-                admin_alert(
-                    "webhook_amount_mismatch",
-                    "critical",
-                    log,
-                    order_id=order_id,
-                    payment_id=payment.payment_id if payment else None,
-                    **discrepancy,
-                )
-            ],
         )
 
     async def _note_once(
@@ -339,43 +347,40 @@ class WebhookService:
     async def _apply_refund(self, log: WebhookLog, event: RefundEvent) -> Outcome:
         answer = event.refund
         ours = await self.refunds.repository.get(answer.refund_id)
-        if ours is not None and (ours.amount, ours.currency) != (
-            answer.amount_minor,
-            answer.currency,
-        ):
+        evidence = self._evidence(log, cf_refund_id=answer.gateway_refund_id)
+        try:
+            refund = await self.refunds.apply_gateway_refund(answer, evidence)
+        except PaymentNotFound:
+            return await self._orphan(log, answer.order_id, refund_id=answer.refund_id)
+        except RefundAmountMismatch as exc:  # alerted where it was found
             discrepancy = {
-                "expected_amount": ours.amount,
-                "expected_currency": ours.currency,
-                "reported_amount": answer.amount_minor,
-                "reported_currency": answer.currency,
+                key: exc.details.get(key)
+                for key in (
+                    "expected_amount",
+                    "expected_currency",
+                    "reported_amount",
+                    "reported_currency",
+                )
             }
             return Outcome(
                 W.FAILED,
                 "amount_mismatch",
                 reason="the gateway reports another refund amount or currency than ours",
-                order_id=ours.order_id,
-                payment_id=ours.payment_id,
-                refund_id=ours.refund_id,
+                order_id=exc.details.get("order_id"),
+                payment_id=exc.details.get("payment_id"),
+                refund_id=exc.details.get("refund_id"),
                 discrepancy=discrepancy,
-                events=[
-                    admin_alert(
-                        "refund_webhook_amount_mismatch",
-                        "critical",
-                        log,
-                        refund_id=ours.refund_id,
-                        **discrepancy,
-                    )
-                ],
             )
-        evidence = self._evidence(log, cf_refund_id=answer.gateway_refund_id)
-        try:
-            refund = await self.refunds.apply_gateway_refund(answer, evidence)
-        except PaymentNotFound:
-            return self._orphan(log, answer.order_id, refund_id=answer.refund_id)
         await sync_invoice(await self.payments.repository.get(refund.payment_id))
+        if ours is None:
+            outcome = "adopted"
+        elif ours.status in RELEASES_RESERVATION and refund.status == RefundStatus.SUCCESS:
+            outcome = "contradiction"  # applied and alerted: money left that we thought stayed
+        else:
+            outcome = "applied"
         return Outcome(
             W.SUCCESS,
-            "applied" if ours is not None else "adopted",
+            outcome,
             order_id=refund.order_id,
             payment_id=refund.payment_id,
             refund_id=refund.refund_id,
@@ -387,7 +392,7 @@ class WebhookService:
         answer = event.refund
         payment = await self.payments.repository.get_by_order_id(answer.order_id)
         if payment is None:
-            return self._orphan(log, answer.order_id, cf_refund_id=answer.gateway_refund_id)
+            return await self._orphan(log, answer.order_id, cf_refund_id=answer.gateway_refund_id)
         # Our captured attempt refunded by the gateway means our amounts are now wrong.
         ours = answer.gateway_payment_id == payment.cf_payment_id
         summary = {
@@ -403,20 +408,19 @@ class WebhookService:
         }
         note = f"gateway auto-refund {answer.status.value} of attempt {answer.gateway_payment_id}"
         await self._note_once(payment, log, note, self._evidence(log, **summary))
+        await admin_alert(
+            "gateway_auto_refund_of_captured_payment" if ours else "gateway_auto_refund",
+            "critical" if ours else "warning",
+            log,
+            incident=f"{answer.gateway_refund_id}:{answer.status.value}",
+            **summary,
+        )
         return Outcome(
             W.SUCCESS,
             "recorded",
             order_id=payment.order_id,
             payment_id=payment.payment_id,
-            events=[
-                admin_alert(
-                    "gateway_auto_refund_of_captured_payment" if ours else "gateway_auto_refund",
-                    "critical" if ours else "warning",
-                    log,
-                    **summary,
-                ),
-                OutboxEvent.of("analytics.refund.auto", summary),
-            ],
+            events=[OutboxEvent.of("analytics.refund.auto", summary)],
         )
 
     async def _apply_settlement(self, log: WebhookLog, event: SettlementEvent) -> Outcome:
@@ -426,35 +430,32 @@ class WebhookService:
             if event.status == SettlementStatus.PENDING:
                 # Initiated settlements are often not listed yet; the reconciler matches later.
                 return Outcome(W.SUCCESS, "unmatched", reason="no payment known for settlement")
-            return Outcome(
-                W.ORPHANED,
-                "orphan",
-                reason="no payment known for this settlement",
-                events=[
-                    admin_alert("settlement_unmatched", "high", log, cf_settlement_id=settlement_id)
-                ],
+            await admin_alert(
+                "settlement_unmatched",
+                "high",
+                log,
+                incident=f"{settlement_id}:{event.status.value}",
+                cf_settlement_id=settlement_id,
             )
+            return Outcome(W.ORPHANED, "orphan", reason="no payment known for this settlement")
         changed = 0
-        events: list[OutboxEvent] = []
         for payment in payments:
             changed += await self._settle(payment, event)
             if event.status in (SettlementStatus.FAILED, SettlementStatus.REVERSED):
-                events.append(
-                    admin_alert(
-                        f"settlement_{event.status.value.lower()}",
-                        "high",
-                        log,
-                        payment_id=payment.payment_id,
-                        order_id=payment.order_id,
-                        cf_settlement_id=settlement_id,
-                    )
+                await admin_alert(
+                    f"settlement_{event.status.value.lower()}",
+                    "high",
+                    log,
+                    incident=f"{settlement_id}:{payment.payment_id}",
+                    payment_id=payment.payment_id,
+                    order_id=payment.order_id,
+                    cf_settlement_id=settlement_id,
                 )
         return Outcome(
             W.SUCCESS,
             "applied" if changed else "duplicate",
             order_id=payments[0].order_id if len(payments) == 1 else None,
             payment_id=payments[0].payment_id if len(payments) == 1 else None,
-            events=events if changed else [],
         )
 
     async def _settled_payments(self, event: SettlementEvent) -> list[Payment]:
@@ -550,12 +551,16 @@ class WebhookService:
         if payment is None:
             return [f"order {attempt.order_id} is unknown: would be kept as an orphan"]
         target = ATTEMPT_TARGETS.get(attempt.status)
+        if attempt.status in FAILED_ATTEMPTS:
+            return [f"payment {payment.payment_id} stays {payment.status.value} (attempt failed)"]
         if target is None:
             return [f"payment {payment.payment_id} stays {payment.status.value}"]
+        asked = attempt.order_amount_minor
+        asked = attempt.amount_minor if asked is None else asked
         if attempt.status == AttemptStatus.SUCCEEDED and (
-            attempt.amount_minor != payment.amount or attempt.currency != payment.currency
+            asked != payment.amount or attempt.currency != payment.currency
         ):
-            reported = f"{attempt.amount_minor} {attempt.currency}"
+            reported = f"{asked} {attempt.currency}"
             expected = f"{payment.amount} {payment.currency}"
             mismatch = f"amount mismatch ({reported} reported, {expected} expected)"
             return [f"payment {payment.payment_id}: {mismatch}: not applied, admin alerted"]

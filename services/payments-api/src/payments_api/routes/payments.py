@@ -4,10 +4,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from loguru import logger
+from paycore.alerts import raise_alert
 from paycore.auth.tokens import Principal, Scope
 from paycore.gateway.errors import GatewayNotFound
 from paycore.kit.errors import ValidationFailed
-from paycore.kit.events import OutboxEvent
 from paycore.payments.creation import CustomerDetails, NewPayment
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
 from paycore.payments.models import Payment, PaymentStatus
@@ -136,9 +136,10 @@ async def verify_owned(
             api, before, exc.details.get("reported_amount"), exc.details.get("reported_currency")
         )
         raise
+    # Each attempt that failed since we last looked feeds the repeated-failures check once.
+    for _ in set(after.failed_attempts) - set(before.failed_attempts):
+        await api.fraud.record_failure(after.user_id, after.customer.email_hash)
     if after.status != before.status:
-        if after.status == PaymentStatus.FAILED:
-            await api.fraud.record_failure(after.user_id, after.customer.email_hash)
         await api.audit.append(
             api.actor(request, principal),
             "payment.verify",
@@ -154,18 +155,12 @@ async def _alert_mismatch(
     api: Api, payment: Payment, amount: int | None, currency: str | None
 ) -> None:
     logger.error("gateway amount differs from ours", paymentId=payment.payment_id)
-    alert = OutboxEvent.of(
-        "email.admin.alert",
-        {
-            **payment.summary(),
-            "alert": "amount_mismatch",
-            "severity": "high",
-            "reported_amount": amount,
-            "reported_currency": currency,
-        },
+    await raise_alert(
+        f"amount_mismatch:{payment.payment_id}:{amount}:{currency}",
+        "amount_mismatch",
+        "high",
+        **{**payment.summary(), "reported_amount": amount, "reported_currency": currency},
     )
-    current = await api.payments.get(payment.payment_id)
-    await api.payments.repository.append_events(current, [alert])
 
 
 async def get_payment(request: Request) -> Response:
