@@ -351,3 +351,10 @@ async def test_production_checkout_uses_cashfrees_sdk(api: ApiClient, emu: Runni
         assert "script-src 'self' https://sdk.cashfree.com;" in policy
         assert f"connect-src 'self' {origins.replace(',', ' ')};" in policy
         assert "unsafe-inline" not in policy
+
+
+async def test_a_token_too_long_for_a_cookie_is_refused_clearly(web: WebClient) -> None:
+    web.http.cookies.clear()
+    response = await web.sign_in("x" * 3000)
+    assert response.status_code == 401
+    assert "too long to keep in a browser cookie" in response.text

@@ -21,6 +21,9 @@ from paycore_web.pages import FORM_KEY, REFUND_FINAL, Pages, pages_of
 from paycore_web.security import CSRF_FIELD, csrf_valid
 
 TOKEN_KEY = "token"  # noqa: S105 - a session field name, not a secret
+# The token lives in the signed session cookie; browsers drop cookies over 4 KB, and base64
+# makes the token a third longer, so a longer token would silently sign nobody in.
+MAX_TOKEN_CHARS = 2800
 INVOICE_STATUSES = (
     "UNPAID",
     "PAID",
@@ -104,11 +107,15 @@ async def sign_in(request: Request) -> Response:
     token = str(form.get("token") or "").strip()
     error = None
     try:
-        if not token or len(token) > 4096:
+        if len(token) > MAX_TOKEN_CHARS:
+            raise ApiError(401, "token_too_long", "", {})
+        if not token:
             raise ApiError(401, "invalid_token", "", {})
         await pages.api.call("GET", "/invoices", token=token, params={"limit": "1"})
     except ApiError as failure:
         error = {
+            "token_too_long": "This token is too long to keep in a browser cookie "
+            f"(over {MAX_TOKEN_CHARS} characters); ask for a shorter one.",
             "token_expired": "This token has expired; get a new one.",
             "insufficient_scope": "This token cannot read invoices (it needs the read scope).",
         }.get(failure.code, "This token was not accepted.")
