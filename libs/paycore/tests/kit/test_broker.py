@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 from faststream.rabbit import RabbitBroker
 from paycore.kit.broker import (
@@ -57,6 +58,24 @@ async def rig() -> AsyncIterator[tuple[RabbitBroker, Consumer, EventPublisher, R
 
 def gaps(times: list[float]) -> list[float]:
     return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+
+async def test_delay_queues_are_replicated_and_dead_letter_at_least_once(
+    rig: tuple[RabbitBroker, Consumer, EventPublisher, Recorder],
+) -> None:
+    # A classic delay queue lives on one node: losing it loses every message waiting to retry.
+    _, consumer, _, _ = rig
+    async with httpx.AsyncClient(
+        base_url="http://127.0.0.1:15672/api/queues/%2F/", auth=("guest", "guest")
+    ) as management:
+        for queue, delay in zip(consumer.retries, DELAYS_MS, strict=True):
+            answer = await management.get(queue.name)
+            assert answer.status_code == 200, answer.text
+            described = answer.json()
+            assert described["type"] == "quorum"
+            assert described["arguments"]["x-message-ttl"] == delay
+            assert described["arguments"]["x-dead-letter-strategy"] == "at-least-once"
+            assert described["arguments"]["x-dead-letter-routing-key"] == consumer.name
 
 
 async def test_failing_handler_is_retried_with_the_delays_in_order_then_dead_lettered(

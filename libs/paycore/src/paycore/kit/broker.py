@@ -4,7 +4,7 @@ retries and a dead-letter queue, built from per-queue TTL and dead-lettering (no
 For a consumer named `refund-worker.refunds` the topology is:
 
     <exchange> --routing keys--> refund-worker.refunds            (quorum, manual acks)
-    failure n  --> refund-worker.refunds.retry.<delay>ms           (classic, TTL, dead-letters
+    failure n  --> refund-worker.refunds.delay.<delay>ms           (quorum, TTL, dead-letters
                                                                     back to the work queue)
     exhausted or poison --> refund-worker.refunds.dlq              (quorum)
 
@@ -12,6 +12,12 @@ Retries dead-letter through the default exchange straight to the work queue, so 
 bound to the same routing key never see a retry. A retry or dead letter is a confirmed copy
 published before the original is acked, so a crash in between duplicates, never loses: every
 handler is idempotent.
+
+The delay queues are quorum queues (replicated like the work queues: losing a broker node loses
+no message waiting for its retry) that dead-letter at-least-once: an expired message leaves its
+delay queue only once the work queue has confirmed it. Queue arguments can never change on a live
+queue, so they are named `.delay.<delay>ms`; the classic `.retry.<delay>ms` queues of earlier
+versions drain into the work queues on their own (docs/deployment.md, "Retry queues").
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from aio_pika import IncomingMessage
@@ -37,7 +43,6 @@ from faststream.rabbit import (
     RabbitQueue,
 )
 from faststream.rabbit.schemas.queue import (
-    ClassicQueueArgs,
     QuorumQueueArgs,
 )
 from loguru import logger
@@ -124,10 +129,7 @@ def topic_exchange(prefix: str, name: str) -> RabbitExchange:
     return RabbitExchange(prefix + name, type=ExchangeType.TOPIC, durable=True)
 
 
-QueueArgs = TypeVar("QueueArgs", QuorumQueueArgs, ClassicQueueArgs)
-
-
-def expiring(arguments: QueueArgs, settings: RabbitSettings) -> QueueArgs:
+def expiring(arguments: QuorumQueueArgs, settings: RabbitSettings) -> QuorumQueueArgs:
     """Adds `x-expires` when the settings ask for it (tests)."""
     if settings.queue_expires_ms is not None:
         arguments["x-expires"] = settings.queue_expires_ms
@@ -247,14 +249,18 @@ class Consumer:
         # The delay is in the name: queue arguments can never change once declared.
         self.retries = [
             RabbitQueue(
-                f"{self.name}.retry.{delay}ms",
+                f"{self.name}.delay.{delay}ms",
+                queue_type=QueueType.QUORUM,
                 durable=True,
                 arguments=expiring(
-                    ClassicQueueArgs(
+                    QuorumQueueArgs(
                         {
                             "x-message-ttl": delay,
                             "x-dead-letter-exchange": "",
                             "x-dead-letter-routing-key": self.name,
+                            # Kept until the work queue confirms the copy (needs reject-publish).
+                            "x-dead-letter-strategy": "at-least-once",
+                            "x-overflow": "reject-publish",
                         }
                     ),
                     settings,
