@@ -147,3 +147,21 @@ async def test_the_timeline_has_the_history_and_the_attempts(
         f"/api/v1/payments/{payment['payment_id']}/timeline", headers=api.headers(new_user())
     )
     assert other.status_code == 404
+
+
+async def test_a_failed_attempt_is_shown_and_the_order_stays_payable(
+    api: ApiClient, emu: RunningEmulator
+) -> None:
+    _, token = await issued(api, new_user())
+    payment = (await pay(api, token)).json()["data"]
+    await emu.control.pay(payment["payment_session_id"], "FAILED")
+    view = (await api.http.post(f"{PAY_LINKS}/{token}/verify")).json()["data"]
+    assert view["payment"]["status"] == "PENDING"
+    assert view["payment"]["last_attempt_failed"] is True
+    assert view["payment"]["last_attempt_reason"]
+    again = (await pay(api, token)).json()["data"]
+    assert again["order_id"] == payment["order_id"]
+    await emu.control.pay(payment["payment_session_id"], "SUCCESS")
+    paid = (await api.http.post(f"{PAY_LINKS}/{token}/verify")).json()["data"]
+    assert paid["payment"]["status"] == "SUCCESS"
+    assert paid["payment"]["last_attempt_failed"] is False

@@ -65,5 +65,7 @@ def payment_state(payment: dict[str, Any] | None) -> str:
     if status in PAID:
         return "success"
     if status in UNSETTLED:
-        return "pending"
+        # A failed attempt leaves the order payable (the payment stays open): the customer
+        # sees the failure and retries on the same order.
+        return "failed" if payment.get("last_attempt_failed") else "pending"
     return "failed"

@@ -12,7 +12,9 @@ from typing import Any
 from paycore.auth.tokens import Principal, Scope
 from paycore.invoices.models import Invoice
 from paycore.invoices.paylinks import PayLinkInvalid
-from paycore.payments.models import Payment
+from paycore.payments.models import Payment, Transaction
+from paycore.payments.service import FAILED_ATTEMPTS
+from paycore.payments.states import CAPTURED
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -36,7 +38,8 @@ async def _open(request: Request) -> tuple[Api, Principal, Invoice]:
 
 async def _view(api: Api, invoice: Invoice) -> dict[str, Any]:
     payment = await api.payments.repository.get(invoice.payment_id) if invoice.payment_id else None
-    return pay_link_out(invoice, payment)
+    attempts = await api.payments.repository.transactions_of(payment.payment_id) if payment else []
+    return pay_link_out(invoice, payment, attempts[-1] if attempts else None)
 
 
 async def get_pay_link(request: Request) -> Response:
@@ -69,8 +72,18 @@ async def verify_pay_link(request: Request) -> Response:
     return respond(await _view(api, invoice))
 
 
-def pay_link_out(invoice: Invoice, payment: Payment | None) -> dict[str, Any]:
-    """What the customer sees: the invoice (no contact details) and its payment's state."""
+def pay_link_out(
+    invoice: Invoice, payment: Payment | None, last_attempt: Transaction | None
+) -> dict[str, Any]:
+    """What the customer sees: the invoice (no contact details), its payment's state, and
+    whether the latest attempt on its order failed (the order stays payable: a retry pays the
+    same order)."""
+    attempt_failed = (
+        payment is not None
+        and payment.status not in CAPTURED
+        and last_attempt is not None
+        and last_attempt.status in FAILED_ATTEMPTS
+    )
     return {
         "invoice": {
             "invoice_number": invoice.invoice_number,
@@ -101,5 +114,9 @@ def pay_link_out(invoice: Invoice, payment: Payment | None) -> dict[str, Any]:
             "cf_payment_id": payment.cf_payment_id,
             "failure_reason": payment.failure_reason,
             "updated_at": payment.updated_at.isoformat(),
+            "last_attempt_failed": attempt_failed,
+            "last_attempt_reason": last_attempt.failure_reason
+            if attempt_failed and last_attempt
+            else None,
         },
     }
