@@ -146,7 +146,7 @@ class TestConcurrency:
         assert again.headers["idempotent-replayed"] == "true"
         assert again.json()["data"]["payment_id"] == first.json()["data"]["payment_id"]
         await forget_keys(api)
-        other_body = await api.create_payment(user, amount=1, key=key)
+        other_body = await api.create_payment(user, amount=100, key=key)
         assert other_body.status_code == 422
         assert len(await payments_of(user)) == 1
 

@@ -284,6 +284,24 @@ class TestPay:
         closed = await AdminAlert.find(AdminAlert.kind == "payment_success_after_close").to_list()
         assert first["payment_id"] in [a.detail["payment_id"] for a in closed]
 
+    @pytest.mark.parametrize(
+        ("unit_price", "code"), [(0, "amount_too_small"), (10_000_000_01, "amount_too_large")]
+    )
+    async def test_paying_applies_the_same_amount_rules_as_create(
+        self, api: ApiClient, emu: RunningEmulator, unit_price: int, code: str
+    ) -> None:
+        user, invoice_number = new_user(), number()
+        items = [{"description": "Item", "quantity": 1, "unit_price": unit_price}]
+        created = await issue(api, user, invoice_body(invoice_number, items=items, tax_rate="0"))
+        assert created.status_code == 201, created.text
+        before = len(await emu.control.calls(operation="create_order"))
+        answer = await api.http.post(
+            f"{INVOICES}/{invoice_number}/pay", headers=api.headers(user, key=new_key())
+        )
+        assert answer.status_code == 400, answer.text  # never a 500
+        assert answer.json()["error"]["code"] == code
+        assert len(await emu.control.calls(operation="create_order")) == before
+
     async def test_create_payment_for_an_invoice_must_match_its_total(self, api: ApiClient) -> None:
         user, invoice_number = new_user(), number()
         await issue(api, user, invoice_body(invoice_number))

@@ -5,7 +5,14 @@ from __future__ import annotations
 from cashfree_emulator.testing import RunningEmulator
 from paycore.audit.models import AuditRecord
 from paycore.payments.models import Payment
-from payments_api_testing import CUSTOMER, ApiClient, create_order_calls, new_key, new_user
+from payments_api_testing import (
+    CUSTOMER,
+    ApiClient,
+    api_client,
+    create_order_calls,
+    new_key,
+    new_user,
+)
 
 
 async def stored(payment_id: str) -> Payment:
@@ -229,3 +236,58 @@ class TestVerify:
             headers=api.headers(new_user()),
         )
         assert response.status_code == 404
+
+
+class TestVerifyThrottle:
+    async def test_verify_is_throttled_per_payment_and_repeats_grow_nothing(
+        self, emu: RunningEmulator
+    ) -> None:
+        async with api_client(emu, verify_per_payment_per_minute=3) as api:
+            user = new_user()
+            data = (await api.create_payment(user)).json()["data"]
+            await emu.control.pay(data["payment_session_id"], "FAILED")
+            before = len(await emu.control.calls(operation="get_order"))
+            answers = [
+                await api.http.post(
+                    "/api/v1/payments/verify",
+                    json={"payment_id": data["payment_id"]},
+                    headers=api.headers(user),
+                )
+                for _ in range(5)
+            ]
+            assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+            assert answers[3].json()["error"]["code"] == "rate_limited"
+            assert int(answers[3].headers["retry-after"]) >= 1
+            # Only the allowed ones reached Cashfree.
+            assert len(await emu.control.calls(operation="get_order")) - before == 3
+            stored = await Payment.get_pymongo_collection().find_one({"_id": data["payment_id"]})
+            assert stored is not None
+            # One note for the failed attempt, however often it was verified.
+            assert len(stored["history"]) == 2  # PENDING, then the failed attempt
+
+    async def test_verify_is_throttled_per_user(self, emu: RunningEmulator) -> None:
+        async with api_client(emu, verify_per_user_per_minute=2) as api:
+            user = new_user()
+            payments = [(await api.create_payment(user)).json()["data"] for _ in range(3)]
+            codes = [
+                (
+                    await api.http.post(
+                        "/api/v1/payments/verify",
+                        json={"payment_id": payment["payment_id"]},
+                        headers=api.headers(user),
+                    )
+                ).status_code
+                for payment in payments
+            ]
+            assert codes == [200, 200, 429]
+
+
+class TestAmountRules:
+    async def test_below_the_currency_minimum_is_refused_before_any_order(
+        self, api: ApiClient, emu: RunningEmulator
+    ) -> None:
+        before = len(await emu.control.calls(operation="create_order"))
+        answer = await api.create_payment(new_user(), amount=99)
+        assert answer.status_code == 400
+        assert answer.json()["error"]["code"] == "amount_too_small"
+        assert len(await emu.control.calls(operation="create_order")) == before

@@ -214,3 +214,23 @@ async def test_a_gateway_auto_refund_is_recorded_without_touching_our_amounts(
         return [event.data["alert"] for event in found] == ["gateway_auto_refund"]
 
     await eventually(alerted)
+
+
+async def test_a_webhook_outside_the_window_is_confirmed_with_the_gateway(
+    pipeline: Pipeline,
+) -> None:
+    payment, session = await pipeline.new_order()
+    # Every delivery of this event is signed with a timestamp an hour old (a late retry).
+    await pipeline.emulator.control.webhook_fault("stale_timestamp", age_seconds=3600)
+
+    await pipeline.emulator.control.pay(session, "SUCCESS")
+
+    [log] = await wait_for_logs(pipeline, 1, order_id=payment.order_id)
+    assert log.out_of_window
+    assert log.status == WebhookStatus.SUCCESS
+    stored = await payment_of(payment.payment_id)
+    assert stored.status == PaymentStatus.SUCCESS
+    [record] = [r for r in stored.history if r.to_status == "SUCCESS" and not r.ignored]
+    assert record.evidence.detail["confirmed"] is True
+    lookups = await pipeline.emulator.control.calls(operation="get_payment")
+    assert any(payment.order_id in call.path for call in lookups)

@@ -55,6 +55,12 @@ def exponent_of(currency: str) -> int:
         raise UnknownCurrency(f"unknown currency {currency!r}", currency=currency) from None
 
 
+def minimum_amount(currency: str) -> int:
+    """The smallest order Cashfree accepts, in minor units: one major unit (₹1 = 100 paise).
+    Source: Create Order, `order_amount` minimum 1."""
+    return int(10 ** exponent_of(currency))
+
+
 def to_major(minor: int, currency: str) -> Decimal:
     """1034 paise -> Decimal("10.34"); exact, with the currency's number of decimals."""
     if isinstance(minor, bool) or not isinstance(minor, int):

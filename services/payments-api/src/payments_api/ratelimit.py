@@ -33,6 +33,24 @@ class RateLimiter:
         self.prefix = prefix
         self.limits = {"user": per_user, "ip": per_ip}
 
+    async def spend(self, scope: str, subject: str, limit: int) -> None:
+        """Counts one use of an expensive operation by `subject` in this minute's window;
+        raises `RateLimited` over `limit` (e.g. verify, which spends the merchant's Cashfree
+        quota). A Redis outage lets it through."""
+        window = int(time.time()) // WINDOW_SECONDS
+        key = redis_key(self.prefix, "ratelimit", scope, subject, window)
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, WINDOW_SECONDS + 5)
+            count, _ = await pipe.execute()
+        except RedisError as exc:
+            logger.warning("rate limiter unavailable; allowing", error=repr(exc))
+            return
+        if int(count) > limit:
+            LIMITED.labels(scope).inc()
+            raise RateLimited(max(1, (window + 1) * WINDOW_SECONDS - int(time.time())), scope)
+
     async def check(self, *, ip: str | None, user_id: str | None) -> None:
         """Counts this request against each subject's window; raises `RateLimited` over a limit.
         A Redis outage lets requests through (limits protect us; they are not the truth)."""

@@ -38,6 +38,9 @@ class Settings(InfraSettings, CashfreeSettings, JwtSettings, EncryptionSettings,
     # Rate limits per minute (Redis, fixed windows).
     rate_limit_user_per_minute: int = Field(default=600, gt=0)
     rate_limit_ip_per_minute: int = Field(default=1200, gt=0)
+    # Verify asks Cashfree twice (order, attempts): it spends the merchant's API quota.
+    verify_per_payment_per_minute: int = Field(default=10, gt=0)
+    verify_per_user_per_minute: int = Field(default=60, gt=0)
 
     # Idempotency.
     idempotency_ttl_seconds: int = Field(default=86_400, gt=0)

@@ -54,14 +54,6 @@ class MissingWebhookHeaders(Rejected):
     status = 400
 
 
-class StaleWebhook(Rejected):
-    """The webhook timestamp is outside the accepted window."""
-
-    code = "webhook_timestamp_expired"
-    status = 400
-    result = "expired"
-
-
 class InvalidWebhookSignature(Rejected):
     """The webhook signature does not match any active secret."""
 
@@ -88,7 +80,6 @@ SIGNATURE_FAILURES: Final[dict[str, type[Rejected]]] = {
     "missing_signature": MissingWebhookHeaders,
     "missing_timestamp": MissingWebhookHeaders,
     "malformed_timestamp": MissingWebhookHeaders,
-    "stale_timestamp": StaleWebhook,
     "bad_signature": InvalidWebhookSignature,
 }
 
@@ -105,7 +96,16 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def verify(raw: bytes, request: Request, settings: Settings) -> None:
+def verify(raw: bytes, request: Request, settings: Settings) -> bool:
+    """Raises `Rejected` unless the body is signed by Cashfree; True if its timestamp is
+    outside the window.
+
+    Cashfree retries a failed delivery for ~40 minutes by default (longer with custom
+    policies and batch resends), and does not document whether a retry is signed with a
+    fresh timestamp, so a genuinely signed webhook outside the window is never dropped: it is
+    kept and confirmed with the gateway before it changes anything (the durable dedupe by
+    event id blocks a replay of one already stored).
+    """
     try:
         verify_webhook_signature(
             raw,
@@ -114,11 +114,15 @@ def verify(raw: bytes, request: Request, settings: Settings) -> None:
             settings.webhook_secrets,
             tolerance_ms=settings.webhook_tolerance_ms,
         )
+        out_of_window = False
     except WebhookSignatureError as exc:
-        raise SIGNATURE_FAILURES[exc.reason](reason=exc.reason) from None
+        if exc.reason != "stale_timestamp":
+            raise SIGNATURE_FAILURES[exc.reason](reason=exc.reason) from None
+        out_of_window = True  # the signature held (it is checked first)
     content_type = request.headers.get("content-type", "application/json").lower()
     if "json" not in content_type:
         raise UnsupportedMediaType(content_type=content_type[:100])
+    return out_of_window
 
 
 def rejection(error: Rejected, request: Request) -> Response:
@@ -137,9 +141,9 @@ async def receive(request: Request) -> Response:
     intake: WebhookIntake = request.app.state.intake
     try:
         raw = await read_body(request, settings.webhook_max_body_bytes)
-        verify(raw, request, settings)
+        out_of_window = verify(raw, request, settings)
         try:
-            receipt = await intake.accept(raw, request.headers)
+            receipt = await intake.accept(raw, request.headers, out_of_window=out_of_window)
         except MalformedWebhookBody as exc:
             raise NotJson(exc.message) from None
     except Rejected as error:
@@ -150,9 +154,16 @@ async def receive(request: Request) -> Response:
     WEBHOOKS_RECEIVED.labels("duplicate" if receipt.duplicate else "accepted").inc()
     if receipt.duplicate:
         logger.info("webhook duplicate", eventId=receipt.event_id)
+    elif out_of_window:
+        WEBHOOKS_RECEIVED.labels("out_of_window").inc()
+        logger.warning(
+            "webhook outside the timestamp window: kept for confirmation", eventId=receipt.event_id
+        )
     return JSONResponse(
         {"status": "duplicate" if receipt.duplicate else "accepted", "logId": receipt.log_id}
     )
 
 
-routes = [Route(path, receive, methods=["POST"]) for path in PATHS]
+# Each path also with a trailing slash, answered the same: Starlette would otherwise redirect,
+# and Cashfree counts a 3xx as a failed delivery.
+routes = [Route(p, receive, methods=["POST"]) for path in PATHS for p in (path, path + "/")]

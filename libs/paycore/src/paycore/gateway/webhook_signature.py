@@ -49,17 +49,18 @@ def verify_webhook_signature(
     now_ms: int | None = None,
     tolerance_ms: int,
 ) -> None:
-    """Raises `WebhookSignatureError` unless one active secret signed this body recently."""
+    """Raises `WebhookSignatureError` unless one active secret signed this body recently.
+
+    The signature is checked first, so "stale_timestamp" always means: genuinely signed by
+    Cashfree, but outside the window (a late retry, or a replay). The caller decides what to
+    do with such a webhook; the ingress keeps it for confirmation with the gateway.
+    """
     if not signature:
         raise WebhookSignatureError("missing_signature")
     if not timestamp:
         raise WebhookSignatureError("missing_timestamp")
     if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 16:
         raise WebhookSignatureError("malformed_timestamp")
-    now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    # Both directions: a far-future timestamp would otherwise stay replayable for longer.
-    if abs(now - int(timestamp)) > tolerance_ms:
-        raise WebhookSignatureError("stale_timestamp")
     presented = signature.strip().encode()
     # Check every secret (no early exit) so timing does not reveal which one matched.
     matched = False
@@ -68,3 +69,7 @@ def verify_webhook_signature(
         matched |= hmac.compare_digest(expected, presented)
     if not matched:
         raise WebhookSignatureError("bad_signature")
+    now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    # Both directions: a far-future timestamp would otherwise stay replayable for longer.
+    if abs(now - int(timestamp)) > tolerance_ms:
+        raise WebhookSignatureError("stale_timestamp")

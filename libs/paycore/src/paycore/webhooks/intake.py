@@ -123,8 +123,12 @@ class WebhookIntake:
     def _key(self, event_id: str) -> str:
         return redis_key(self.redis_prefix, "webhook", "event", event_id)
 
-    async def accept(self, raw_body: bytes, headers: Mapping[str, str]) -> Receipt:
+    async def accept(
+        self, raw_body: bytes, headers: Mapping[str, str], *, out_of_window: bool = False
+    ) -> Receipt:
         """Stores a webhook whose signature held and publishes it; a repeat is a duplicate.
+        `out_of_window`: its timestamp was outside the window, so the processor confirms it
+        with the gateway (the durable dedupe by event id is the replay block).
 
         Raises `MalformedWebhookBody` (not JSON) or `DependencyUnavailable` (cannot store).
         """
@@ -133,6 +137,7 @@ class WebhookIntake:
             return Receipt(None, event_id, duplicate=True)
         event_type = event_type_of(raw_body)
         log = self._new_log(raw_body, headers, event_id, event_type)
+        log.out_of_window = out_of_window
         try:
             stored = await self.repository.insert(log)
         except PyMongoError as exc:

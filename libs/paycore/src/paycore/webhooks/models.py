@@ -61,6 +61,9 @@ class WebhookLog(Document):
     signature: str
     timestamp: str  # x-webhook-timestamp, milliseconds
     delivery_attempt: int | None = None  # x-webhook-attempt of the stored copy
+    # Signed, but its timestamp was outside the window (a late retry or a replay): what it
+    # says is confirmed with the gateway before anything is applied.
+    out_of_window: bool = False
     headers: list[StoredHeader] = Field(default_factory=list)  # masked
     status: WebhookStatus = WebhookStatus.RECEIVED
     version: int = 0  # guards every change (`guarded_update`)

@@ -22,6 +22,7 @@ from paycore.gateway.errors import GatewayNotFound
 from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.schemas import AttemptStatus, SettlementQuery
 from paycore.gateway.schemas import Payment as GatewayAttempt
+from paycore.gateway.schemas import Refund as GatewayRefund
 from paycore.invoices.sync import sync_invoice
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.events import OutboxEvent
@@ -242,7 +243,12 @@ class WebhookService:
 
     async def _apply_payment(self, log: WebhookLog, attempt: GatewayAttempt) -> Outcome:
         detail: dict[str, Any] = {"cf_payment_id": attempt.gateway_payment_id}
-        if self.confirm_with_gateway and attempt.status == AttemptStatus.SUCCEEDED:
+        # A webhook outside the timestamp window is believed only as far as the gateway
+        # confirms it (whatever its status); otherwise successes are confirmed if configured.
+        confirm = log.out_of_window or (
+            self.confirm_with_gateway and attempt.status == AttemptStatus.SUCCEEDED
+        )
+        if confirm:
             attempt = await self._confirmed(log, attempt)
             detail |= {"confirmed": True, "confirmed_status": attempt.status.value}
         try:
@@ -268,7 +274,8 @@ class WebhookService:
 
     async def _confirmed(self, log: WebhookLog, attempt: GatewayAttempt) -> GatewayAttempt:
         """Cashfree's own record of the attempt, which wins over the webhook's body."""
-        assert self.gateway is not None
+        if self.gateway is None:
+            raise GatewayDisagrees("no gateway to confirm this webhook with", log_id=log.log_id)
         try:
             answer = await self.gateway.get_payment(attempt.order_id, attempt.gateway_payment_id)
         except GatewayNotFound as exc:
@@ -346,6 +353,8 @@ class WebhookService:
 
     async def _apply_refund(self, log: WebhookLog, event: RefundEvent) -> Outcome:
         answer = event.refund
+        if log.out_of_window:
+            answer = await self._confirmed_refund(log, answer)
         ours = await self.refunds.repository.get(answer.refund_id)
         evidence = self._evidence(log, cf_refund_id=answer.gateway_refund_id)
         try:
@@ -385,6 +394,17 @@ class WebhookService:
             payment_id=refund.payment_id,
             refund_id=refund.refund_id,
         )
+
+    async def _confirmed_refund(self, log: WebhookLog, answer: GatewayRefund) -> GatewayRefund:
+        """Cashfree's own record of the refund, which wins over the webhook's body."""
+        if self.gateway is None:
+            raise GatewayDisagrees("no gateway to confirm this webhook with", log_id=log.log_id)
+        try:
+            return await self.gateway.get_refund(answer.order_id, answer.refund_id)
+        except GatewayNotFound as exc:
+            raise GatewayDisagrees(
+                "the gateway does not know this refund", log_id=log.log_id
+            ) from exc
 
     async def _record_auto_refund(self, log: WebhookLog, event: AutoRefundEvent) -> Outcome:
         """Cashfree refunded an attempt on its own. Usually a second, duplicate attempt, which

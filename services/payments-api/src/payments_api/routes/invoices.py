@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from payments_api.api import Api, Outcome, get_api, read_body, respond
 from payments_api.checkout import StillOpen, invoice_payment, open_payment, resume_payment
-from payments_api.routes.payments import CurrencyNotAllowed, out
+from payments_api.routes.payments import CurrencyNotAllowed, check_amount, out
 from payments_api.schemas import CreateInvoiceIn, PayInvoiceIn
 
 
@@ -131,6 +131,9 @@ async def pay_as(
         fields = await invoice_payment(api, principal, invoice_number, phone=body.customer_phone)
         if isinstance(fields, StillOpen):
             return Outcome(200, out(api, fields.payment))
+        # The same rules as a plain payment, before any order exists (a zero total, a total
+        # over the maximum, a currency no longer accepted: 400, never a 500).
+        check_amount(api, fields.amount, fields.currency)
         new = NewPayment(
             user_id=principal.user_id,
             idempotency_key=key,

@@ -8,6 +8,7 @@ from paycore.alerts import raise_alert
 from paycore.auth.tokens import Principal, Scope
 from paycore.gateway.errors import GatewayNotFound
 from paycore.kit.errors import ValidationFailed
+from paycore.money import minimum_amount
 from paycore.payments.creation import CustomerDetails, NewPayment
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
 from paycore.payments.models import Payment, PaymentStatus
@@ -37,6 +38,12 @@ class AmountTooLarge(ValidationFailed):
     code = "amount_too_large"
 
 
+class AmountTooSmall(ValidationFailed):
+    """The amount is below the currency's minimum for one payment (₹1)."""
+
+    code = "amount_too_small"
+
+
 def out(api: Api, payment: Payment) -> dict[str, Any]:
     return payment_out(
         payment, checkout_base_url=api.settings.checkout_base_url, environment=api.environment
@@ -50,6 +57,8 @@ def check_amount(api: Api, amount: int, currency: str) -> None:
         )
     if amount > api.settings.payment_max_amount:
         raise AmountTooLarge(maximum=api.settings.payment_max_amount)
+    if amount < minimum_amount(currency):
+        raise AmountTooSmall(minimum=minimum_amount(currency), currency=currency)
 
 
 async def owned_payment(api: Api, principal: Principal, payment: Payment | None) -> Payment:
@@ -124,9 +133,15 @@ async def verify_owned(
     api: Api, request: Request, principal: Principal, before: Payment
 ) -> Payment:
     """Asks the gateway about the payment's order, applies and audits what it says, and
-    returns the payment as it now is. Raises AmountMismatch (after alerting)."""
+    returns the payment as it now is. Raises AmountMismatch (after alerting), and
+    `RateLimited` (429) over the per-payment or per-user verify limits."""
     if before.status == PaymentStatus.CREATED:
         return before  # no gateway order yet: nothing to verify
+    settings = api.settings
+    await api.limiter.spend(
+        "verify_payment", before.payment_id, settings.verify_per_payment_per_minute
+    )
+    await api.limiter.spend("verify_user", principal.user_id, settings.verify_per_user_per_minute)
     try:
         after = await verify_with_gateway(api.gateway, api.payments, before, "verify")
     except GatewayNotFound:
