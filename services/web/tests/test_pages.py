@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from cashfree_emulator.testing import RunningEmulator
 from paycore.invoices.paylinks import PayLinks
+from paycore.reconciliation.models import MismatchKind, ReconciliationItem, ReconciliationRun
 from paycore_web.app import build_app
 from payments_api_testing import PAY_LINK_SECRET, ApiClient, new_key, new_user
 from starlette.applications import Starlette
@@ -361,3 +363,25 @@ async def test_a_token_too_long_for_a_cookie_is_refused_clearly(web: WebClient) 
     response = await web.sign_in("x" * 3000)
     assert response.status_code == 401
     assert "too long to keep in a browser cookie" in response.text
+
+
+async def test_operations_are_for_admins(web: WebClient, api: ApiClient) -> None:
+    web.http.cookies.clear()
+    await web.sign_in(api.token(new_user()))
+    refused = await web.http.get("/console/operations")
+    assert refused.status_code == 403
+    assert "needs the admin scope" in refused.text
+    now = datetime.now(UTC)
+    run_id = "rec_" + new_key()[:20]
+    await ReconciliationRun(
+        run_id=run_id, window_start=now, window_end=now, status="DONE", mismatched=1
+    ).insert()
+    await ReconciliationItem(
+        item_id=run_id + ":1", run_id=run_id, kind=MismatchKind.AMOUNT, order_id="ord_Y"
+    ).insert()
+    web.http.cookies.clear()
+    await web.sign_in(api.token("ops_admin", "admin"))
+    page = await web.http.get("/console/operations")
+    assert page.status_code == 200
+    assert run_id in page.text
+    assert "ord_Y" in page.text

@@ -23,6 +23,7 @@ from paycore.kit.service import Resources
 from paycore.payments.creation import PaymentCreator
 from paycore.payments.models import Payment, Transaction
 from paycore.payments.service import PaymentService
+from paycore.reconciliation.models import ReconciliationItem, ReconciliationRun
 from paycore.refunds.models import Refund
 from paycore.refunds.service import RefundService
 from starlette.applications import Starlette
@@ -48,6 +49,8 @@ MODELS = [
     AuditHead,
     FraudSignal,
     AdminAlert,
+    ReconciliationRun,  # read by the admins' operational view
+    ReconciliationItem,
 ]
 OUTBOXES = [Payment, Refund, Invoice, FraudSignal, AdminAlert]
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from payments_api.routes import invoices, paylinks, payments, refunds, timeline
+from payments_api.routes import admin, invoices, paylinks, payments, refunds, timeline
 from payments_api.schemas import (
     CreateInvoiceIn,
     CreatePaymentIn,
@@ -146,6 +146,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         201,
         PayInvoiceIn,
         idempotent=True,
+    ),
+    Endpoint(
+        "GET",
+        f"{V1}/admin/reconciliation",
+        admin.reconciliation,
+        "The latest reconciliation runs and the mismatches they found (admins).",
+        Scope.ADMIN,
+        query=("limit",),
     ),
     Endpoint(
         "GET",

@@ -464,6 +464,20 @@ async def refund_status(request: Request, pages: Pages, token: str) -> Response:
     return JSONResponse({"status": found["status"], "final": found["status"] in REFUND_FINAL})
 
 
+@signed_in
+async def operations(request: Request, pages: Pages, token: str) -> Response:
+    """Admins: the latest reconciliation runs and their mismatches."""
+    try:
+        data = await pages.api.call(
+            "GET", "/admin/reconciliation", token=token, params={"limit": "10"}
+        )
+    except ApiError as failure:
+        if failure.code != "insufficient_scope":
+            raise
+        return pages.render(request, "console/operations.html", {"data": None}, 403)
+    return pages.render(request, "console/operations.html", {"data": data})
+
+
 def routes() -> list[Route]:
     return [
         Route("/console", console_home, methods=["GET"]),
@@ -479,4 +493,5 @@ def routes() -> list[Route]:
         Route("/console/payments/{payment_id}", payment_detail, methods=["GET"]),
         Route("/console/payments/{payment_id}/refunds", refund, methods=["POST"]),
         Route("/console/refunds/{refund_id}/status", refund_status, methods=["GET"]),
+        Route("/console/operations", operations, methods=["GET"]),
     ]

@@ -1,0 +1,42 @@
+"""The admins' operational view: reconciliation runs and their mismatches, read-only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from paycore.reconciliation.models import MismatchKind, ReconciliationItem, ReconciliationRun
+from payments_api_testing import ApiClient, new_key, new_user
+
+
+async def test_admins_see_reconciliation_runs_and_their_mismatches(api: ApiClient) -> None:
+    now = datetime.now(UTC)
+    run_id = "rec_" + new_key()[:20]
+    await ReconciliationRun(
+        run_id=run_id,
+        window_start=now - timedelta(hours=1),
+        window_end=now,
+        status="DONE",
+        checked=3,
+        matched=2,
+        mismatched=1,
+        started_at=now + timedelta(days=365),  # newest, whatever else the database holds
+    ).insert()
+    await ReconciliationItem(
+        item_id=f"{run_id}:evt_1",
+        run_id=run_id,
+        kind=MismatchKind.NOT_CAPTURED_HERE,
+        order_id="ord_X",
+        detail={"gateway_status": "SUCCESS"},
+    ).insert()
+    response = await api.http.get(
+        "/api/v1/admin/reconciliation", params={"limit": "1"}, headers=api.headers("ops", "admin")
+    )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert [run["run_id"] for run in data["runs"]] == [run_id]
+    assert [(item["kind"], item["order_id"]) for item in data["items"]] == [
+        ("NOT_CAPTURED_HERE", "ord_X")
+    ]
+    refused = await api.http.get("/api/v1/admin/reconciliation", headers=api.headers(new_user()))
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "insufficient_scope"
