@@ -325,3 +325,51 @@ class TestPay:
             url, json={"customer_phone": "9000000001"}, headers=api.headers(user, key=new_key())
         )
         assert given.status_code == 201
+
+
+class TestNumbersPerUser:
+    async def test_two_users_may_use_the_same_number_and_learn_nothing(
+        self, api: ApiClient
+    ) -> None:
+        invoice_number, first, second = number(), new_user(), new_user()
+        assert (await issue(api, first, invoice_body(invoice_number))).status_code == 201
+        theirs = await issue(api, second, invoice_body(invoice_number, notes="theirs"))
+        assert theirs.status_code == 201  # not a 409 telling them the number is taken
+        for user, notes in ((first, None), (second, "theirs")):
+            got = await api.http.get(
+                f"{INVOICES}/{invoice_number}", headers=api.headers(user, "read")
+            )
+            assert got.json()["data"]["notes"] == notes
+
+    async def test_a_number_with_a_slash_is_refused_up_front(self, api: ApiClient) -> None:
+        response = await issue(api, new_user(), invoice_body("INV/2026/001"))
+        assert response.status_code == 400
+        assert response.json()["error"]["details"]["errors"][0]["field"] == "invoice_number"
+
+    async def test_an_invoice_stored_before_numbers_were_per_user_still_reads_and_pays(
+        self, api: ApiClient
+    ) -> None:
+        user, invoice_number = new_user(), number()
+        await issue(api, user, invoice_body(invoice_number))
+        collection = Invoice.get_pymongo_collection()
+        stored = await collection.find_one({"invoice_number": invoice_number})
+        assert stored is not None
+        # The old layout: the bare number as _id, no invoice_key.
+        await collection.delete_one({"_id": stored["_id"]})
+        legacy = {k: v for k, v in stored.items() if k != "invoice_key"} | {"_id": invoice_number}
+        await collection.insert_one(legacy)
+
+        got = await api.http.get(f"{INVOICES}/{invoice_number}", headers=api.headers(user, "read"))
+        assert got.status_code == 200
+        assert (
+            await api.http.get(
+                f"{INVOICES}/{invoice_number}", headers=api.headers(new_user(), "read")
+            )
+        ).status_code == 404
+        paid = await api.http.post(
+            f"{INVOICES}/{invoice_number}/pay", headers=api.headers(user, key=new_key())
+        )
+        assert paid.status_code == 201, paid.text
+        after = await collection.find_one({"_id": invoice_number})
+        assert after is not None
+        assert after["payment_id"] == paid.json()["data"]["payment_id"]

@@ -250,7 +250,8 @@ class TestSendForEvent:
         )
         await invoice.insert()
         event = EventEnvelope(
-            type="email.invoice.generated", data={"invoice_number": "INV-2026-001"}
+            type="email.invoice.generated",
+            data={"invoice_number": "INV-2026-001", "user_id": "usr_1"},
         )
         await service(inbox_cleared, cipher).send_for_event(event)
         [mail] = await inbox_cleared.inbox.wait_for(1)
@@ -281,7 +282,10 @@ class TestSendForEvent:
             total=500,
         )
         await invoice.insert()
-        event = EventEnvelope(type="email.invoice.generated", data={"invoice_number": "INV-LINK-1"})
+        event = EventEnvelope(
+            type="email.invoice.generated",
+            data={"invoice_number": "INV-LINK-1", "user_id": "usr_9"},
+        )
         emails = service(
             inbox_cleared,
             cipher,

@@ -4,12 +4,13 @@ from datetime import date
 
 import pytest
 from paycore.invoices.errors import InvoiceAlreadyExists, InvoiceNotFound, InvoiceTotalsMismatch
-from paycore.invoices.models import InvoiceStatus
+from paycore.invoices.models import Invoice, InvoiceStatus
 from paycore.invoices.service import ClientDetails, DraftItem, InvoiceDraft, InvoiceService
 from paycore.invoices.sync import sync_invoice
 from paycore.kit.crypto import cipher_from
+from paycore.kit.mongo import connect_mongo, mongo_client
 from paycore.payments.models import PaymentStatus
-from paycore.testing import create_payment
+from paycore.testing import create_payment, isolated_settings
 
 pytestmark = pytest.mark.usefixtures("domain_db")
 
@@ -58,8 +59,16 @@ class TestCreate:
         assert again.invoice_number == first.invoice_number
         with pytest.raises(InvoiceAlreadyExists):
             await service.create("usr_1", draft("INV-SAME-1"), request_fingerprint="other")
-        with pytest.raises(InvoiceAlreadyExists):
-            await service.create("usr_2", draft("INV-SAME-1"), request_fingerprint="fp")
+        # Numbers are per issuing user: another merchant user may use the same one.
+        other, created = await service.create(
+            "usr_2", draft("INV-SAME-1"), request_fingerprint="fp"
+        )
+        assert created
+        assert other.user_id == "usr_2"
+        assert (await service.get_for("usr_1", "INV-SAME-1")).id == first.id
+        # An admin can't tell which one is meant: not found, rather than either.
+        with pytest.raises(InvoiceNotFound):
+            await service.get_for("ops", "INV-SAME-1", admin=True)
 
     async def test_others_invoices_are_not_found(self) -> None:
         service = InvoiceService(CIPHER)
@@ -74,13 +83,35 @@ class TestAttach:
         service = InvoiceService(CIPHER)
         invoice, _ = await service.create("usr_1", draft())
         failed = await create_payment(
-            status=PaymentStatus.FAILED, invoice_number=invoice.invoice_number, version=5
+            status=PaymentStatus.FAILED,
+            invoice_number=invoice.invoice_number,
+            version=5,
+            user_id="usr_1",
         )
         assert await service.attach_payment(invoice, failed.payment_id, None)
         await sync_invoice(failed)
-        paid = await create_payment(invoice_number=invoice.invoice_number, version=1)
+        paid = await create_payment(
+            invoice_number=invoice.invoice_number, version=1, user_id="usr_1"
+        )
         current = await service.get_for("usr_1", invoice.invoice_number)
         assert not await service.attach_payment(current, paid.payment_id, None)  # lost race
         assert await service.attach_payment(current, paid.payment_id, failed.payment_id)
         assert await sync_invoice(paid)
         assert (await service.get_for("usr_1", invoice.invoice_number)).status == InvoiceStatus.PAID
+
+
+async def test_the_retired_global_number_index_is_dropped_at_start() -> None:
+    # A database from before numbers were per user has a unique index on the number alone,
+    # which would keep refusing a second user's number.
+    settings = isolated_settings()
+    client = mongo_client(settings)
+    collection = client[settings.mongo_db]["invoices"]
+    await collection.create_index("invoice_number", name="invoice_number_unique", unique=True)
+    try:
+        await connect_mongo(settings, [Invoice])
+        names = {index["name"] async for index in await collection.list_indexes()}
+        assert "invoice_number_unique" not in names
+        assert "user_invoice_number_unique" in names
+    finally:
+        await client.drop_database(settings.mongo_db)
+        await client.close()

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 # Identifiers and free text, bounded; nothing here can become a query operator (plain strings).
 PaymentId = Annotated[str, StringConstraints(pattern=r"^pay_[0-9A-Z]{26}$")]
 OrderId = Annotated[str, StringConstraints(pattern=r"^ord_[0-9A-Z]{26}$")]
-InvoiceNumber = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_/-]{0,63}$")]
+# Unique per issuing user; no "/" (a number must fit in one URL path segment to be fetched).
+InvoiceNumber = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^(\d{10}|\+\d{8,15})$")]
 Email = Annotated[
     str, StringConstraints(max_length=100, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")

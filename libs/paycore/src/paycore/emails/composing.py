@@ -15,8 +15,8 @@ from loguru import logger
 
 from paycore.emails.errors import EmailDataMissing
 from paycore.emails.models import EmailKind
-from paycore.invoices.models import Invoice
 from paycore.invoices.paylinks import PayLinks, fill_link
+from paycore.invoices.repository import find_invoice
 from paycore.kit.crypto import FieldCipher, Sealed
 from paycore.kit.events import EventEnvelope
 from paycore.payments.models import Payment
@@ -123,10 +123,9 @@ class EmailComposer:
 
     async def _invoice(self, data: Mapping[str, Any], base: dict[str, Any]) -> Composed:
         number = _required(data, "invoice_number")
-        raw = await Invoice.get_pymongo_collection().find_one({"_id": number})
-        if raw is None:
+        invoice = await find_invoice(str(_required(data, "user_id")), str(number))
+        if invoice is None:
             raise EmailDataMissing(invoice_number=number)
-        invoice = Invoice.model_validate(raw)
         address = self._open(invoice.client.email, "invoice.client.email", required=True)
         context = base | {
             "recipient_name": invoice.client.name,

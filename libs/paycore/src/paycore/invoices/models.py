@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Any, ClassVar
+from urllib.parse import quote
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from paycore.kit.crypto import Sealed
@@ -37,9 +39,21 @@ class InvoiceClient(BaseModel):
     address: Sealed | None = None
 
 
-class Invoice(KeyedDocument):
-    key_field = "invoice_number"
+def invoice_key(user_id: str, invoice_number: str) -> str:
+    """The document key: invoice numbers are unique per issuing user, not globally. Each part
+    is percent-encoded, so no user id and number can join into another pair's key."""
+    return f"{quote(user_id, safe='')}:{quote(invoice_number, safe='')}"
 
+
+class Invoice(KeyedDocument):
+    """`_id` is `invoice_key(user_id, invoice_number)`; invoices stored before numbers were
+    per user keep their number as `_id` (see `InvoiceService` look-ups, which find both)."""
+
+    key_field = "invoice_key"
+    # The global unique index of the number: it let one merchant learn another's numbers.
+    retired_indexes: ClassVar[tuple[str, ...]] = ("invoice_number_unique",)
+
+    invoice_key: str = ""
     invoice_number: str
     user_id: str  # the merchant user who issued it
     currency: str
@@ -68,10 +82,22 @@ class Invoice(KeyedDocument):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("invoice_key"):
+            data = {**data, "invoice_key": invoice_key(data["user_id"], data["invoice_number"])}
+        return data
+
     class Settings:
         name = "invoices"
         indexes = [
-            IndexModel([("invoice_number", ASCENDING)], name="invoice_number_unique", unique=True),
+            IndexModel(
+                [("user_id", ASCENDING), ("invoice_number", ASCENDING)],
+                name="user_invoice_number_unique",
+                unique=True,
+            ),
+            IndexModel([("invoice_number", ASCENDING)], name="invoice_number"),
             IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_created"),
             IndexModel([("client.email_hash", ASCENDING)], name="client_email_hash"),
             IndexModel([("payment_id", ASCENDING)], name="payment_id"),

@@ -18,6 +18,7 @@ from paycore.invoices.errors import (
     InvoiceTotalsMismatch,
 )
 from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem, InvoiceStatus
+from paycore.invoices.repository import find_invoice
 from paycore.invoices.totals import Line, compute_totals, mismatches
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.events import OutboxEvent
@@ -133,7 +134,7 @@ class InvoiceService:
         except Exception as exc:
             if not is_duplicate_key(exc):
                 raise
-            existing = await self._get(draft.invoice_number)
+            existing = await self._get(user_id, draft.invoice_number)
             if (
                 existing is not None
                 and existing.user_id == user_id
@@ -142,17 +143,20 @@ class InvoiceService:
             ):
                 return existing, False
             raise InvoiceAlreadyExists(invoice_number=draft.invoice_number) from None
-        notify_outbox(self.collection.name, invoice.invoice_number, invoice.outbox)
+        notify_outbox(self.collection.name, invoice.invoice_key, invoice.outbox)
         return invoice, True
 
-    async def _get(self, invoice_number: str) -> Invoice | None:
-        raw = await self.collection.find_one({"_id": invoice_number})
-        return Invoice.model_validate(raw) if raw is not None else None
+    async def _get(self, user_id: str, invoice_number: str) -> Invoice | None:
+        return await find_invoice(user_id, invoice_number)
 
     async def get_for(self, user_id: str, invoice_number: str, *, admin: bool = False) -> Invoice:
-        """The invoice if the caller issued it (or is an admin); otherwise not found."""
-        invoice = await self._get(invoice_number)
-        if invoice is None or (invoice.user_id != user_id and not admin):
+        """The caller's invoice of that number. An admin also finds another user's, when only
+        one user has that number. Otherwise `InvoiceNotFound` (never "exists, not yours")."""
+        invoice = await self._get(user_id, invoice_number)
+        if invoice is None and admin:
+            found = await self.collection.find({"invoice_number": invoice_number}).to_list(2)
+            invoice = Invoice.model_validate(found[0]) if len(found) == 1 else None
+        if invoice is None:
             raise InvoiceNotFound(invoice_number=invoice_number)
         return invoice
 
@@ -197,7 +201,7 @@ class InvoiceService:
         (two concurrent pay requests: one wins, the other learns it lost)."""
         result = await self.collection.update_one(
             {
-                "_id": invoice.invoice_number,
+                "_id": invoice.id,
                 "status": InvoiceStatus.UNPAID.value,
                 "payment_id": previous_payment_id,
             },

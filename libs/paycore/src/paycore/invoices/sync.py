@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from paycore.alerts import raise_alert
-from paycore.invoices.models import Invoice, InvoiceStatus
+from paycore.invoices.models import Invoice, InvoiceStatus, invoice_key
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.states import CAPTURED
 
@@ -36,11 +36,14 @@ async def sync_invoice(payment: Payment | None) -> bool:
     """Sets the status of the payment's invoice; True if it changed."""
     if payment is None or payment.invoice_number is None:
         return False
+    invoice_id = await _invoice_id(payment)
+    if invoice_id is None:
+        return False
     if payment.status in CAPTURED:
-        await _note_money_received(payment)
+        await _note_money_received(payment, invoice_id)
     result = await Invoice.get_pymongo_collection().update_one(
         {
-            "_id": payment.invoice_number,
+            "_id": invoice_id,
             "payment_id": payment.payment_id,
             "payment_version": {"$lt": payment.version},
         },
@@ -56,11 +59,23 @@ async def sync_invoice(payment: Payment | None) -> bool:
     return result.modified_count == 1
 
 
-async def _note_money_received(payment: Payment) -> None:
+async def _invoice_id(payment: Payment) -> str | None:
+    """The `_id` of the payment's invoice: keyed per user (`invoice_key`), or the bare number
+    of an invoice stored before numbers were per user."""
+    assert payment.invoice_number is not None
+    collection = Invoice.get_pymongo_collection()
+    key = invoice_key(payment.user_id, payment.invoice_number)
+    if await collection.find_one({"_id": key}, {"_id": 1}) is not None:
+        return key
+    legacy = {"_id": payment.invoice_number, "user_id": payment.user_id}
+    return payment.invoice_number if await collection.find_one(legacy, {"_id": 1}) else None
+
+
+async def _note_money_received(payment: Payment, invoice_id: str) -> None:
     """A captured payment that is not (or not only) what its invoice counts as paid."""
     collection = Invoice.get_pymongo_collection()
     number = payment.invoice_number
-    raw = await collection.find_one({"_id": number})
+    raw = await collection.find_one({"_id": invoice_id})
     if raw is None:
         return
     invoice = Invoice.model_validate(raw)
@@ -70,7 +85,7 @@ async def _note_money_received(payment: Payment) -> None:
         if current is None or current["status"] not in {s.value for s in CAPTURED}:
             # The invoice's own payment took no money: this one paid it.
             repointed = await collection.update_one(
-                {"_id": number, "payment_id": invoice.payment_id},
+                {"_id": invoice_id, "payment_id": invoice.payment_id},
                 {
                     "$set": {"payment_id": payment.payment_id, "payment_version": -1},
                     "$inc": {"version": 1},
@@ -85,15 +100,16 @@ async def _note_money_received(payment: Payment) -> None:
                     payment_id=payment.payment_id,
                     superseded_payment_id=invoice.payment_id,
                 )
-                return await _note_extra(number, extra, payment)
+                return await _note_extra(invoice_id, extra, payment)
         extra.insert(0, payment.payment_id)
-    await _note_extra(number, extra, payment)
+    await _note_extra(invoice_id, extra, payment)
 
 
-async def _note_extra(number: str | None, extra: list[str], payment: Payment) -> None:
+async def _note_extra(invoice_id: str, extra: list[str], payment: Payment) -> None:
+    number = payment.invoice_number
     for entry in extra:
         await Invoice.get_pymongo_collection().update_one(
-            {"_id": number, "extra_payments": {"$ne": entry}},
+            {"_id": invoice_id, "extra_payments": {"$ne": entry}},
             {"$push": {"extra_payments": entry}, "$inc": {"version": 1}},
         )
         await raise_alert(

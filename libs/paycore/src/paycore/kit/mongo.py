@@ -60,9 +60,16 @@ async def connect_mongo(
 
 
 async def ensure_indexes(models: Sequence[type[Document]]) -> None:
-    """Creates each model's declared indexes (`Settings.indexes`), one call per index."""
+    """Creates each model's declared indexes (`Settings.indexes`), one call per index, and
+    drops the ones a model has retired (`retired_indexes`: a unique index that no longer
+    holds would otherwise keep refusing writes)."""
     for model in models:
         collection = model.get_pymongo_collection()
+        retired = set(getattr(model, "retired_indexes", ()))
+        if retired:
+            existing = {index["name"] async for index in await collection.list_indexes()}
+            for name in sorted(retired & existing):
+                await collection.drop_index(name)
         for index in model.get_settings().indexes:
             if "name" not in index.index.document:
                 raise ValueError(f"{model.__name__}: every index needs an explicit name")

@@ -64,7 +64,7 @@ async def list_invoices(request: Request) -> Response:
         raise ValidationFailed("limit out of range", field="limit")
     limit = int(limit_raw)
     cursor = query.get("cursor")
-    if cursor is not None and not 0 < len(cursor) <= 64:
+    if cursor is not None and not 0 < len(cursor) <= 400:  # an invoice key: encoded user:number
         raise ValidationFailed("invalid cursor", field="cursor")
     try:
         statuses = [
