@@ -31,9 +31,13 @@ async def test_paying_at_the_emulator_makes_the_payment_success_and_the_invoice_
     assert stored is not None
     assert stored.captured_amount == 12_345
     assert stored.cf_payment_id is not None
-    invoice = await Invoice.find_one(Invoice.invoice_number == payment.invoice_number)
-    assert invoice is not None
-    assert invoice.status == InvoiceStatus.PAID
+
+    async def invoice_paid() -> bool:
+        # The invoice follows the payment just after it changes.
+        invoice = await Invoice.find_one(Invoice.invoice_number == payment.invoice_number)
+        return invoice is not None and invoice.status == InvoiceStatus.PAID
+
+    await eventually(invoice_paid)
 
     async def email_published() -> bool:
         found = await emails.of_type("email.payment.success", payment_id=payment.payment_id)

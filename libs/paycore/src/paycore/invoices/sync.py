@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from paycore.alerts import raise_alert
-from paycore.invoices.models import Invoice, InvoiceStatus, invoice_key
+from paycore.invoices.models import Invoice, InvoiceStatus
+from paycore.invoices.repository import find_invoice
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.states import CAPTURED
 
@@ -36,11 +37,12 @@ async def sync_invoice(payment: Payment | None) -> bool:
     """Sets the status of the payment's invoice; True if it changed."""
     if payment is None or payment.invoice_number is None:
         return False
-    invoice_id = await _invoice_id(payment)
-    if invoice_id is None:
+    invoice = await find_invoice(payment.user_id, payment.invoice_number)
+    if invoice is None or invoice.id is None:
         return False
+    invoice_id = invoice.id
     if payment.status in CAPTURED:
-        await _note_money_received(payment, invoice_id)
+        await _note_money_received(payment, invoice)
     result = await Invoice.get_pymongo_collection().update_one(
         {
             "_id": invoice_id,
@@ -59,26 +61,11 @@ async def sync_invoice(payment: Payment | None) -> bool:
     return result.modified_count == 1
 
 
-async def _invoice_id(payment: Payment) -> str | None:
-    """The `_id` of the payment's invoice: keyed per user (`invoice_key`), or the bare number
-    of an invoice stored before numbers were per user."""
-    assert payment.invoice_number is not None
-    collection = Invoice.get_pymongo_collection()
-    key = invoice_key(payment.user_id, payment.invoice_number)
-    if await collection.find_one({"_id": key}, {"_id": 1}) is not None:
-        return key
-    legacy = {"_id": payment.invoice_number, "user_id": payment.user_id}
-    return payment.invoice_number if await collection.find_one(legacy, {"_id": 1}) else None
-
-
-async def _note_money_received(payment: Payment, invoice_id: str) -> None:
+async def _note_money_received(payment: Payment, invoice: Invoice) -> None:
     """A captured payment that is not (or not only) what its invoice counts as paid."""
     collection = Invoice.get_pymongo_collection()
     number = payment.invoice_number
-    raw = await collection.find_one({"_id": invoice_id})
-    if raw is None:
-        return
-    invoice = Invoice.model_validate(raw)
+    invoice_id = str(invoice.id)
     extra = [f"{payment.payment_id}:{cf}" for cf in payment.extra_captures]
     if invoice.payment_id != payment.payment_id:
         current = await Payment.get_pymongo_collection().find_one({"_id": invoice.payment_id})
