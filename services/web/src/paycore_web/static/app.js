@@ -1,10 +1,13 @@
 // paycore web pages: small progressive enhancements. Every page works without this script.
 "use strict";
 
-function poll(url, everyMs, onAnswer) {
+// Checks `url` every `everyMs` until `onAnswer` returns false, at most `maxTicks` times (then
+// `onGiveUp`): a page left open does not ask the API forever.
+function poll(url, everyMs, onAnswer, maxTicks = 150, onGiveUp = () => {}) {
   let count = 0;
   async function tick() {
     count += 1;
+    if (count > maxTicks) { onGiveUp(); return; }
     try {
       const response = await fetch(url + (url.includes("?") ? "&" : "?") + (count % 5 === 0 ? "verify=1" : ""),
         { headers: { accept: "application/json" }, credentials: "same-origin", cache: "no-store" });
@@ -29,6 +32,9 @@ document.addEventListener("DOMContentLoaded", () => {
     poll(pending.dataset.poll, 2000, (answer) => {
       if (answer.state && answer.state !== "pending") { window.location.reload(); return false; }
       return true;
+    }, 150, () => {
+      pending.textContent = "Still no answer from your bank after five minutes. Use Check now, " +
+        "or come back to this page later; you do not need to pay again.";
     });
   }
 
