@@ -15,6 +15,7 @@ from ingress_support import (
     signed_headers,
     start_ingress,
 )
+from loguru import logger
 from paycore.gateway import verify_webhook_signature
 from paycore.kit.crypto import cipher_for
 from paycore.webhooks.models import BodySealed, WebhookLog, WebhookStatus
@@ -223,3 +224,21 @@ async def test_the_public_app_serves_only_webhooks_health_and_metrics(ingress: I
     assert all(p.startswith(("/api/", "/health", "/metrics")) for p in paths if p)
     metrics = await ingress.client.get("/metrics")
     assert "paycore_webhooks_received_total" in metrics.text
+
+
+async def test_logs_name_the_real_caller_not_a_spoofed_forwarded_for() -> None:
+    # The same client-address rule as payments-api: behind one trusted proxy, the address it
+    # appended counts; what the caller put in X-Forwarded-For itself does not.
+    lines: list[dict[str, object]] = []
+    handler = logger.add(lambda message: lines.append(dict(message.record["extra"])))
+    try:
+        async for proxied in start_ingress(ingress_settings(trusted_proxies="127.0.0.1")):
+            body = payment_body()
+            forged = {**signed_headers(body), "x-webhook-signature": "forged"}
+            spoofed = {"x-forwarded-for": "52.66.101.190, 203.0.113.50"}
+            answer = await proxied.post(body, forged | spoofed)
+            assert answer.status_code == 401
+    finally:
+        logger.remove(handler)
+    addresses = {line.get("clientIp") for line in lines if "clientIp" in line}
+    assert addresses == {"203.0.113.50"}
