@@ -211,6 +211,10 @@ class TestRejections:
         body = b"order_id=ord_1&status=SUCCESS"
         await self.expect_rejected(ingress, body, signed_headers(body), 400, "malformed")
 
+    async def test_a_signed_body_nested_too_deep_to_parse_is_400(self, ingress: Ingress) -> None:
+        body = b'{"data": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"  # RecursionError, not 500
+        await self.expect_rejected(ingress, body, signed_headers(body), 400, "malformed")
+
     async def test_a_non_json_content_type_is_415(self, ingress: Ingress) -> None:
         body = payment_body()
         headers = signed_headers(body) | {"content-type": "text/plain"}

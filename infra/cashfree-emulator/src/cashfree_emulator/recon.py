@@ -160,7 +160,7 @@ def _decode_cursor(cursor: object) -> int:
         offset = decoded["offset"]
         if not isinstance(offset, int) or offset < 0:
             raise bad_cursor
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error):
         raise bad_cursor from None
     return offset
 

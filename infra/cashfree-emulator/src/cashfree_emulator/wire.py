@@ -31,6 +31,8 @@ def loads(raw: bytes | str) -> JsonValue:
         return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidJson(str(exc)) from exc
+    except RecursionError:  # [[[[...]]]] deeper than the interpreter recurses
+        raise InvalidJson("JSON nested too deeply") from None
 
 
 def dumps(value: JsonValue) -> str:

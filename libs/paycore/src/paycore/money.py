@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Final
 
 from paycore.kit.errors import ValidationFailed
+from paycore.kit.parsing import loads_json
 
 # ISO 4217 minor-unit exponents. A currency missing here is refused rather than guessed.
 CURRENCY_EXPONENTS: Final[Mapping[str, int]] = {
@@ -45,6 +46,13 @@ class InvalidAmount(ValidationFailed, ValueError):
     """The amount is not a valid amount of the currency."""
 
     code = "invalid_amount"
+
+
+# The largest amount in minor units we accept anywhere (₹10 lakh crore in paise): exact as a
+# JSON number in every client (below 2**53) and far inside the database's int64.
+MAX_MINOR_UNITS: Final = 10**15
+# The largest quantity of one invoice line.
+MAX_QUANTITY: Final = 1_000_000
 
 
 def exponent_of(currency: str) -> int:
@@ -128,4 +136,4 @@ def _encode(value: object) -> str:
 
 def load_json(raw: bytes | str) -> object:
     """Parses JSON with every non-integer number as an exact `Decimal`."""
-    return json.loads(raw, parse_float=Decimal)
+    return loads_json(raw, parse_float=Decimal)

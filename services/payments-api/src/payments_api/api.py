@@ -31,6 +31,7 @@ from paycore.kit.context import request_id_var
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.errors import AppError, ValidationFailed, error_body, success_body
 from paycore.kit.http import client_ip
+from paycore.kit.parsing import loads_json
 from paycore.kit.service import Resources
 from paycore.payments.creation import PaymentCreator
 from paycore.payments.service import PaymentService
@@ -242,8 +243,8 @@ async def read_body(request: Request, model: type[M], *, optional: bool = False)
         if media_type != "application/json":
             raise UnsupportedMediaType()
     try:
-        parsed = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        parsed = loads_json(raw)
+    except ValueError:
         raise InvalidJson() from None
     if not isinstance(parsed, dict):
         raise ValidationFailed("the body must be a JSON object")

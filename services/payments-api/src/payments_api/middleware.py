@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from paycore.kit.errors import AppError
 from paycore.kit.http import render_error
+from paycore.kit.parsing import ascii_int
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,7 +57,8 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        size = ascii_int(declared)
+        if declared is not None and (size is None or size > self.max_bytes):
             response = render_error(PayloadTooLarge(limit_bytes=self.max_bytes))
             await response(scope, receive, send)
             return

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from paycore.invoices.models import Invoice
+from paycore.money import MAX_MINOR_UNITS, MAX_QUANTITY
 from paycore.payments.models import Payment
 from paycore.refunds.models import Refund
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -24,8 +25,11 @@ CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 MetadataKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")]
 MetadataValue = Annotated[str, StringConstraints(max_length=200)]
 Url = Annotated[str, StringConstraints(max_length=250, pattern=r"^https?://[^\s]+$")]
-PositiveInt = Annotated[int, Field(strict=True, gt=0)]
-NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
+# Amounts in minor units stop at MAX_MINOR_UNITS: a larger integer is no money we handle, and
+# beyond int64 the database cannot store it at all.
+PositiveInt = Annotated[int, Field(strict=True, gt=0, le=MAX_MINOR_UNITS)]
+NonNegativeInt = Annotated[int, Field(strict=True, ge=0, le=MAX_MINOR_UNITS)]
+Quantity = Annotated[int, Field(strict=True, gt=0, le=MAX_QUANTITY)]
 
 
 class StrictBody(BaseModel):
@@ -67,7 +71,7 @@ class InitiateRefundIn(StrictBody):
 
 class InvoiceItemIn(StrictBody):
     description: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    quantity: PositiveInt
+    quantity: Quantity
     unit_price: NonNegativeInt  # minor units
     amount: NonNegativeInt | None = None  # checked against quantity × unit_price
 
@@ -92,6 +96,13 @@ class CreateInvoiceIn(StrictBody):
     subtotal: NonNegativeInt | None = None
     tax: NonNegativeInt | None = None
     total: NonNegativeInt | None = None
+
+    @model_validator(mode="after")
+    def _payable_total(self) -> CreateInvoiceIn:
+        subtotal = sum(item.quantity * item.unit_price for item in self.items)
+        if subtotal > MAX_MINOR_UNITS:
+            raise ValueError(f"the items add up to more than {MAX_MINOR_UNITS} minor units")
+        return self
 
     @model_validator(mode="after")
     def _due_after_issue(self) -> CreateInvoiceIn:

@@ -13,6 +13,7 @@ from paycore.gateway import WebhookSignatureError, verify_webhook_signature
 from paycore.kit.errors import AppError, DependencyUnavailable
 from paycore.kit.http import render_error
 from paycore.kit.logging import mask_value
+from paycore.kit.parsing import ascii_int
 from paycore.webhooks.intake import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -85,8 +86,8 @@ SIGNATURE_FAILURES: Final[dict[str, type[Rejected]]] = {
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = ascii_int(request.headers.get("content-length"))
+    if declared is not None and declared > limit:
         raise PayloadTooLarge(limit=limit)
     body = bytearray()
     async for chunk in request.stream():

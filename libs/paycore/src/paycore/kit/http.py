@@ -9,6 +9,9 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from loguru import logger
+from pymongo.errors import ConnectionFailure, PyMongoError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -26,7 +29,7 @@ from paycore.kit.context import (
     request_id_var,
     trace_id_from_traceparent,
 )
-from paycore.kit.errors import AppError, error_body
+from paycore.kit.errors import AppError, DependencyUnavailable, error_body
 from paycore.kit.metrics import MetricsMiddleware, metrics_endpoint
 from paycore.kit.settings import BaseServiceSettings
 
@@ -113,6 +116,26 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     return render_error(error)
 
 
+# How long a caller should wait before retrying a request refused for an unavailable dependency.
+DEPENDENCY_RETRY_AFTER_SECONDS = 1
+
+
+async def dependency_error_handler(request: Request, exc: Exception) -> Response:
+    """A database or Redis that is down or too slow (the bounds of `MongoSettings` and
+    `RedisSettings`) answers 503 with Retry-After, at once, never a 500: the caller retries."""
+    if isinstance(exc, PyMongoError) and not is_unavailable(exc):
+        return await unexpected_error_handler(request, exc)
+    logger.warning("dependency unavailable", error=repr(exc)[:300])
+    error = DependencyUnavailable("a dependency is unavailable; retry shortly")
+    error.headers = {"Retry-After": str(DEPENDENCY_RETRY_AFTER_SECONDS)}
+    return render_error(error)
+
+
+def is_unavailable(exc: PyMongoError) -> bool:
+    """PyMongo's connection failures (refused, reset, no server selected) and timeouts."""
+    return isinstance(exc, ConnectionFailure) or exc.timeout
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     logger.opt(exception=exc).error("unhandled error")
     return render_error(AppError("internal error"))
@@ -194,6 +217,9 @@ def create_app(
         exception_handlers={
             AppError: app_error_handler,
             HTTPException: http_error_handler,
+            PyMongoError: dependency_error_handler,
+            RedisConnectionError: dependency_error_handler,
+            RedisTimeoutError: dependency_error_handler,
             Exception: unexpected_error_handler,
         },
     )

@@ -40,7 +40,7 @@ def mongo_client(settings: MongoSettings) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(
         settings.mongo_uri,
         serverSelectionTimeoutMS=settings.mongo_timeout_ms,
-        connectTimeoutMS=settings.mongo_timeout_ms,
+        connectTimeoutMS=settings.mongo_connect_timeout_ms,
         socketTimeoutMS=settings.mongo_socket_timeout_ms,
         tz_aware=True,
         appname=settings.service_name,

@@ -120,7 +120,12 @@ PLAINTEXT = (
 class MongoSettings(BaseServiceSettings):
     mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongo_db: str = Field(default="paycore", pattern=r"^[A-Za-z0-9_-]{1,63}$")
+    # Server selection: how long an operation waits for a reachable server. HTTP services
+    # answering callers with their own timeouts set it well under those (a webhook caller gives
+    # up after ~5 s): a database outage must answer 503 at once.
     mongo_timeout_ms: int = Field(default=5000, gt=0)
+    # Opening a connection (TCP and handshake); a refused connection fails at once anyway.
+    mongo_connect_timeout_ms: int = Field(default=5000, gt=0)
     # A reply slower than this fails the operation (retryable) instead of hanging forever.
     mongo_socket_timeout_ms: int = Field(default=30_000, gt=0)
 
@@ -147,6 +152,9 @@ class MongoSettings(BaseServiceSettings):
 class RedisSettings(BaseServiceSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = ""  # isolates tests sharing one server
+    # Connect and per-command reply bound: a Redis that is down or stuck fails the command
+    # (callers fall back to the database or answer 503) instead of holding the request.
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
 
     @field_validator("redis_url")
     @classmethod

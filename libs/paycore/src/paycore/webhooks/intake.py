@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -37,6 +36,7 @@ from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.logging import mask_value
 from paycore.kit.mongo import is_duplicate_key
+from paycore.kit.parsing import ascii_int, loads_json
 from paycore.kit.redis import redis_key
 from paycore.webhooks.models import BODY_CONTEXT, BodyEncoding, StoredHeader, WebhookLog
 from paycore.webhooks.repository import WebhookLogRepository
@@ -91,8 +91,8 @@ def masked_headers(headers: Mapping[str, str]) -> list[StoredHeader]:
 def event_type_of(raw_body: bytes) -> str:
     """The body's `type`; called only after the signature held."""
     try:
-        body = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = loads_json(raw_body)
+    except ValueError as exc:
         raise MalformedWebhookBody("the webhook body is not JSON") from exc
     if not isinstance(body, dict):
         raise MalformedWebhookBody("the webhook body is not a JSON object")
@@ -155,7 +155,7 @@ class WebhookIntake:
     ) -> WebhookLog:
         body, encoding = stored_body(raw_body)
         log_id = new_id("whk")
-        attempt = headers.get(ATTEMPT_HEADER, "")
+        attempt = ascii_int(headers.get(ATTEMPT_HEADER), max_digits=5)
         log = WebhookLog(
             log_id=log_id,
             event_id=event_id,
@@ -166,7 +166,7 @@ class WebhookIntake:
             body_sha256=hashlib.sha256(raw_body).hexdigest(),
             signature=headers.get(SIGNATURE_HEADER, ""),
             timestamp=headers.get(TIMESTAMP_HEADER, ""),
-            delivery_attempt=int(attempt) if attempt.isdigit() and len(attempt) < 6 else None,
+            delivery_attempt=attempt,
             headers=masked_headers(headers),
         )
         data = {"log_id": log_id, "event_id": event_id, "event_type": event_type}

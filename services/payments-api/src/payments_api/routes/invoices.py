@@ -4,6 +4,7 @@ from paycore.auth.tokens import Principal, Scope
 from paycore.invoices.models import InvoiceStatus
 from paycore.invoices.service import ClientDetails, DraftItem, InvoiceDraft
 from paycore.kit.errors import ValidationFailed
+from paycore.kit.parsing import ascii_int
 from paycore.payments.creation import NewPayment
 from starlette.requests import Request
 from starlette.responses import Response
@@ -59,10 +60,9 @@ async def list_invoices(request: Request) -> Response:
     unknown = set(query.keys()) - {"client_email", "status", "limit", "cursor"}
     if unknown:
         raise ValidationFailed(unknown_parameters=sorted(unknown))
-    limit_raw = query.get("limit", "20")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= api.settings.history_max_page_size:
+    limit = ascii_int(query.get("limit", "20"))
+    if limit is None or not 1 <= limit <= api.settings.history_max_page_size:
         raise ValidationFailed("limit out of range", field="limit")
-    limit = int(limit_raw)
     cursor = query.get("cursor")
     if cursor is not None and not 0 < len(cursor) <= 400:  # an invoice key: encoded user:number
         raise ValidationFailed("invalid cursor", field="cursor")

@@ -8,6 +8,7 @@ from paycore.alerts import raise_alert
 from paycore.auth.tokens import Principal, Scope
 from paycore.gateway.errors import GatewayNotFound
 from paycore.kit.errors import ValidationFailed
+from paycore.kit.parsing import ascii_int
 from paycore.money import minimum_amount
 from paycore.payments.creation import CustomerDetails, NewPayment
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
@@ -237,9 +238,10 @@ def _statuses(raw: str | None) -> list[PaymentStatus]:
 def _int_param(raw: str | None, name: str, *, default: int, maximum: int) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    value = ascii_int(raw)
+    if value is None or not 1 <= value <= maximum:
         raise ValidationFailed(f"{name} must be 1 to {maximum}", field=name)
-    return int(raw)
+    return value
 
 
 def _instant(raw: str | None, name: str, *, end_of_day: bool = False) -> datetime | None:

@@ -1,0 +1,278 @@
+"""The chaos suite's stack: the six services, the Cashfree emulator and the SMTP sink as real
+processes on one isolated database, queue prefix and Redis prefix, plus what the scenarios do
+to it (SIGKILL a worker, stop a server) and what they count afterwards.
+
+Counting is from the outside: the payments and refunds through the API, the money movements at
+the emulator (every create-refund call it acted on), the ledger in the database (each payment's
+history), and the emails in the SMTP sink by Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cashfree_emulator.control import EmulatorControl
+from e2e_support import SERVICES, ServiceProcess, free_port, isolated_env, start_service
+from paycore.auth.tokens import Scope, mint_token
+from pymongo import AsyncMongoClient
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTAGE = ROOT / "infra/local/outage.sh"
+BUYER = "chaos-buyer@example.com"
+
+
+async def outage(server: str, action: str) -> None:
+    """Stops or starts a local server (infra/local/outage.sh)."""
+    process = await asyncio.create_subprocess_exec(
+        str(OUTAGE), server, action, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, err = await process.communicate()
+    assert process.returncode == 0, f"outage.sh {server} {action}: {err.decode()[-500:]}"
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, timeout: float = 60, interval: float = 0.3
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {check.__name__}")
+        await asyncio.sleep(interval)
+
+
+def successes(payment: dict[str, Any]) -> int:
+    """Transitions to SUCCESS the payment's history applied (not the ignored repeats)."""
+    return sum(
+        1
+        for record in payment.get("history", [])
+        if record.get("to_status") == "SUCCESS" and not record.get("ignored")
+    )
+
+
+@dataclass
+class Report:
+    """One scenario's counts, printed as a row of the closing note's table."""
+
+    scenario: str
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    def print(self) -> None:
+        row = ", ".join(f"{name}={value}" for name, value in self.counts.items())
+        print(f"\nCHAOS {self.scenario}: {row}", flush=True)
+
+
+@dataclass
+class Stack:
+    tmp: Path
+    env: dict[str, str]
+    ports: dict[str, int]
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    restarts: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def create(cls, tmp: Path, **overrides: str) -> Stack:
+        ports = {name: free_port() for name in [*SERVICES, "emulator", "smtp", "inbox"]}
+        env = isolated_env(
+            CASHFREE_BASE_URL=f"http://127.0.0.1:{ports['emulator']}/pg",
+            CHECKOUT_BASE_URL=f"http://127.0.0.1:{ports['emulator']}/checkout/",
+            SMTP_URL=f"smtp://127.0.0.1:{ports['smtp']}",
+            SMTP_TIMEOUT_SECONDS="5",
+            EMAIL_CLAIM_SECONDS="6",
+            CASHFREE_TIMEOUT_SECONDS="3",
+            REFUND_POLL_AFTER_SECONDS="1",
+            REFUND_POLL_INTERVAL_SECONDS="0.5",
+            REFUND_LOCK_SECONDS="5",
+            RETRY_DELAYS_MS="[500, 1000, 2000, 4000, 8000]",
+            RATE_LIMIT_USER_PER_MINUTE="100000",
+            RATE_LIMIT_IP_PER_MINUTE="100000",
+            FRAUD_REVIEW_PER_USER="100000",
+            FRAUD_BLOCK_PER_USER="100000",
+            FRAUD_REVIEW_PER_IP="100000",
+            FRAUD_BLOCK_PER_IP="100000",
+            FRAUD_REVIEW_PER_EMAIL="100000",
+            FRAUD_BLOCK_PER_EMAIL="100000",
+            FRAUD_REVIEW_PER_DEVICE="100000",
+            FRAUD_BLOCK_PER_DEVICE="100000",
+            **overrides,
+        )
+        return cls(tmp, env, ports)
+
+    # Processes
+
+    def start(self, name: str) -> ServiceProcess:
+        log_dir = self.tmp / f"{name}-{self.restarts[name]}"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        if name == "cashfree-emulator":
+            ingress = f"http://127.0.0.1:{self.ports['webhook-ingress']}/api/v1/webhooks/cashfree"
+            process = start_service(
+                name,
+                self.env,
+                log_dir,
+                self.ports["emulator"],
+                module="cashfree_emulator",
+                args=(
+                    "--port",
+                    str(self.ports["emulator"]),
+                    "--refund-delay-seconds",
+                    "0.3",
+                    "--webhook-urls",
+                    ingress,
+                    # Cashfree's redelivery schedule (2, 10, 30 min) shrunk to 1.2, 6, 18 s.
+                    "--webhook-retry-scale",
+                    "0.01",
+                ),
+                health="/_emulator/health",
+            )
+        elif name == "smtp-sink":
+            process = start_service(
+                name,
+                self.env,
+                log_dir,
+                self.ports["inbox"],
+                module="smtp_sink",
+                args=("--port", str(self.ports["smtp"]), "--http-port", str(self.ports["inbox"])),
+            )
+        else:
+            process = start_service(name, self.env, log_dir, self.ports[name])
+        self.processes[name] = process
+        return process
+
+    def start_all(self) -> None:
+        for name in ["cashfree-emulator", "smtp-sink", *SERVICES]:
+            self.start(name)
+        for process in self.processes.values():
+            process.wait_healthy(timeout=90)
+
+    async def sigkill(self, name: str) -> None:
+        process = self.processes[name].process
+        process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(process.wait, 10)
+
+    async def restart(self, name: str) -> None:
+        self.restarts[name] += 1
+        process = self.start(name)
+        await asyncio.to_thread(process.wait_healthy, 90)
+
+    def stop_all(self) -> dict[str, int]:
+        codes = {}
+        for name, process in reversed(self.processes.items()):
+            if process.process.poll() is None:
+                process.process.terminate()
+            try:
+                codes[name] = process.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.process.kill()
+                codes[name] = process.process.wait()
+        return codes
+
+    # Clients
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def api(self) -> httpx.AsyncClient:
+        token = mint_token(
+            self.env["JWT_SECRET"],
+            "chaos-merchant",
+            [Scope.READ, Scope.WRITE, Scope.REFUND],
+            issuer="paycore",
+            ttl_seconds=3600,
+        )
+        return httpx.AsyncClient(
+            base_url=self.url("payments-api") + "/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+
+    def emulator(self) -> EmulatorControl:
+        return EmulatorControl(self.url("emulator"))
+
+    def mongo(self) -> AsyncMongoClient[dict[str, Any]]:
+        uri = self.env.get("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
+        return AsyncMongoClient(uri, serverSelectionTimeoutMS=30_000)
+
+    @property
+    def db_name(self) -> str:
+        return self.env["MONGO_DB"]
+
+    # Money
+
+    async def create_payment(self, api: httpx.AsyncClient, amount: int = 10_000) -> dict[str, Any]:
+        """A PENDING payment with a customer email; retried through 503s with its key."""
+        body = {"amount": amount, "customer": {"phone": "9876543210", "email": BUYER}}
+        key = str(uuid.uuid4())
+        for _ in range(60):
+            answer = await api.post("/payments/create", json=body, headers={"Idempotency-Key": key})
+            if answer.status_code in (200, 201):
+                data: dict[str, Any] = answer.json()["data"]
+                return data
+            assert answer.status_code in (409, 503), answer.text
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"payment not created: {answer.text}")
+
+    async def request_refund(
+        self, api: httpx.AsyncClient, payment_id: str, amount: int
+    ) -> dict[str, Any]:
+        body = {"payment_id": payment_id, "amount": amount, "reason": "chaos"}
+        key = str(uuid.uuid4())
+        for _ in range(60):
+            answer = await api.post(
+                "/refunds/initiate", json=body, headers={"Idempotency-Key": key}
+            )
+            if answer.status_code in (200, 201, 202):
+                data: dict[str, Any] = answer.json()["data"]
+                return data
+            assert answer.status_code in (409, 503), answer.text
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"refund not requested: {answer.text}")
+
+    async def payments(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        async with self.mongo() as client:
+            cursor = client[self.db_name]["payments"].find({"_id": {"$in": ids}})
+            return {doc["_id"]: doc async for doc in cursor}
+
+    async def all_succeeded(self, ids: list[str], timeout: float = 90) -> None:
+        async def succeeded() -> bool:
+            found = await self.payments(ids)
+            return len(found) == len(ids) and all(
+                doc["status"] in ("SUCCESS", "PARTIALLY_REFUNDED", "REFUNDED")
+                for doc in found.values()
+            )
+
+        await eventually(succeeded, timeout=timeout, interval=1)
+
+    async def payment_counts(self, ids: list[str]) -> dict[str, int]:
+        """Lost: not SUCCESS. Doubled: captured twice, or more than one SUCCESS transition."""
+        found = await self.payments(ids)
+        lost = sum(
+            1
+            for pid in ids
+            if found.get(pid, {}).get("status") not in ("SUCCESS", "PARTIALLY_REFUNDED", "REFUNDED")
+        )
+        doubled = sum(
+            1
+            for doc in found.values()
+            if doc.get("captured_amount", 0) > doc["amount"] or successes(doc) > 1
+        )
+        return {"payments": len(ids), "lost": lost, "doubled": doubled}
+
+    async def pay_all(self, payments: list[dict[str, Any]]) -> None:
+        async with self.emulator() as emu:
+            for payment in payments:
+                await emu.pay(payment["payment_session_id"], "SUCCESS")
+
+    async def emails_by_message_id(self) -> Counter[str]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            listing = (await client.get(self.url("inbox") + "/messages")).json()
+        messages = listing.get("messages", listing) if isinstance(listing, dict) else listing
+        return Counter(str(m.get("message_id")) for m in messages)

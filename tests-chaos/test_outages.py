@@ -1,0 +1,87 @@
+"""Server outages under traffic: the database, the broker and Redis stopped and started again
+while payments are paid. Each stops a local server (infra/local/outage.sh) for every process on
+the machine, and always starts it again."""
+
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable
+
+import httpx
+from chaos_support import Report, Stack, outage
+from paycore.gateway import sign_webhook
+
+INGRESS_PATH = "/api/v1/webhooks/cashfree"
+
+
+def signed_webhook(secret: str) -> tuple[bytes, dict[str, str]]:
+    """A valid PAYMENT_SUCCESS webhook for an order nobody has (only its answer matters)."""
+    body = json.dumps(
+        {
+            "type": "PAYMENT_SUCCESS_WEBHOOK",
+            "event_time": "2025-01-15T11:16:10+05:30",
+            "data": {
+                "order": {"order_id": f"ord_{uuid.uuid4().hex[:16]}", "order_amount": 10.0},
+                "payment": {"cf_payment_id": "1", "payment_status": "SUCCESS"},
+            },
+        }
+    ).encode()
+    timestamp = str(time.time_ns() // 1_000_000)
+    headers = {
+        "content-type": "application/json",
+        "x-webhook-signature": sign_webhook(body, timestamp, secret.encode()),
+        "x-webhook-timestamp": timestamp,
+        "x-webhook-version": "2025-01-01",
+    }
+    return body, headers
+
+
+async def timed(call: Awaitable[httpx.Response]) -> tuple[int, float]:
+    started = time.perf_counter()
+    answer = await call
+    return answer.status_code, time.perf_counter() - started
+
+
+async def test_database_outage(stack: Stack, report: Report) -> None:
+    """The ingress and the API answer 503 within 1 s while the database is down; the payments
+    paid meanwhile are applied once it is back (Cashfree redelivers what got a 503)."""
+    async with stack.api() as api:
+        payments = [await stack.create_payment(api) for _ in range(6)]
+        secret = stack.env["CASHFREE_WEBHOOK_SECRET"].split(",")[0]
+        ingress = httpx.AsyncClient(base_url=stack.url("webhook-ingress"), timeout=10)
+        answers: list[tuple[int, float]] = []
+        api_answers: list[tuple[int, float]] = []
+        await outage("mongodb", "stop")
+        try:
+            await stack.pay_all(payments)
+            for _ in range(8):
+                body, headers = signed_webhook(secret)
+                answers.append(
+                    await timed(ingress.post(INGRESS_PATH, content=body, headers=headers))
+                )
+                api_answers.append(await timed(api.get(f"/payments/{payments[0]['payment_id']}")))
+            await asyncio.sleep(2)
+        finally:
+            await outage("mongodb", "start")
+            await ingress.aclose()
+        await stack.all_succeeded([p["payment_id"] for p in payments])
+        counts = await stack.payment_counts([p["payment_id"] for p in payments])
+    latencies = [seconds for _, seconds in answers]
+    api_latencies = [seconds for _, seconds in api_answers]
+    report.counts.update(
+        counts,
+        ingress_503=sum(status == 503 for status, _ in answers),
+        ingress_requests=len(answers),
+        ingress_503_max_s=round(max(latencies), 3),
+        ingress_503_median_s=round(statistics.median(latencies), 3),
+        api_503=sum(status == 503 for status, _ in api_answers),
+        api_503_max_s=round(max(api_latencies), 3),
+    )
+    assert [status for status, _ in answers] == [503] * len(answers)
+    assert [status for status, _ in api_answers] == [503] * len(api_answers)
+    assert max(latencies) < 1.0, latencies
+    assert max(api_latencies) < 1.0, api_latencies
+    assert counts["lost"] == 0
+    assert counts["doubled"] == 0
