@@ -21,7 +21,6 @@ from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem, Invoice
 from paycore.invoices.repository import find_invoice
 from paycore.invoices.totals import Line, compute_totals, mismatches
 from paycore.kit.crypto import FieldCipher
-from paycore.kit.errors import ValidationFailed
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.state import notify_outbox
@@ -85,9 +84,6 @@ class InvoiceService:
         stored invoice back; any other use of the number is a conflict."""
         lines = [Line(item.quantity, item.unit_price) for item in draft.items]
         totals = compute_totals(lines, draft.tax_rate_bps)
-        if totals.total <= 0:
-            # Nothing to pay: Cashfree refuses an order for 0, so its pay link could never work.
-            raise ValidationFailed("the invoice total must be more than 0", field="items")
         differences = mismatches(totals, subtotal=draft.subtotal, tax=draft.tax, total=draft.total)
         for position, (item, line) in enumerate(zip(draft.items, lines, strict=True)):
             if item.amount is not None and item.amount != line.amount:
