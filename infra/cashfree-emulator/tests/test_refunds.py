@@ -3,6 +3,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cashfree_emulator.control import EmulatorControlError
 from cashfree_emulator.testing import RunningEmulator
 
 
@@ -199,3 +200,31 @@ async def test_concurrent_refunds_never_exceed_the_payment(
         )
     )
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 400, 400]
+
+
+async def test_a_failed_refund_turns_success_only_when_told_to_contradict(
+    emulator: RunningEmulator, api: httpx.AsyncClient, paid_order: Any
+) -> None:
+    order_id = (await paid_order())["order_id"]
+    await emulator.control.dashboard_refund(
+        order_id, "1.00", refund_id="r_contra", resolve_to="FAILED"
+    )
+    assert await _wait_status(api, order_id, "r_contra") == "FAILED"
+    with pytest.raises(EmulatorControlError):
+        await emulator.control.resolve_refund(order_id, "r_contra", "SUCCESS")
+    moved = await emulator.control.resolve_refund(order_id, "r_contra", "SUCCESS", contradict=True)
+    assert moved["refund_status"] == "SUCCESS"
+
+
+async def test_a_refund_lookup_can_lag_its_create(
+    emulator: RunningEmulator, api: httpx.AsyncClient, paid_order: Any
+) -> None:
+    order_id = (await paid_order())["order_id"]
+    await emulator.control.configure(refund_lookup_lag_seconds=0.3)
+    response = await _refund(api, order_id, refund_id="r_lag", refund_amount=1)
+    assert response.status_code == 200
+    early = await api.get(f"/orders/{order_id}/refunds/r_lag")
+    assert early.status_code == 404
+    await asyncio.sleep(0.35)
+    later = await api.get(f"/orders/{order_id}/refunds/r_lag")
+    assert later.status_code == 200

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 from cashfree_emulator.testing import RunningEmulator
+from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditRecord
 from paycore.audit.trail import AuditTrail
 from paycore.gateway import CashfreeGateway, RefundStatus
@@ -18,6 +19,7 @@ from paycore.payments.service import PaymentService
 from paycore.refunds.models import Refund
 from paycore.refunds.models import RefundStatus as R
 from paycore.refunds.service import RefundService
+from paycore.testing import unique_suffix
 from prometheus_client import REGISTRY
 from refund_worker.settings import Settings
 from refund_worker_rig import (
@@ -157,6 +159,57 @@ class TestOutcomeUnknown:
         assert await gateway_refunds(worker, payment.order_id) == [RefundStatus.SUCCEEDED]
         stored = await settled(payment.payment_id, InvoiceStatus.PARTIALLY_REFUNDED)
         assert (stored.refunded_amount, stored.refund_reserved_amount) == (2_500, 0)
+
+    async def test_exists_but_not_yet_found_is_never_failed(self, worker: Worker) -> None:
+        # Issue 11: the gateway says our refund id exists, and its look-up lags the create
+        # (404 for a while): an unknown outcome, looked at again later, never FAILED.
+        payment = await paid_payment(worker.emu, worker.settings)
+        await worker.emu.control.configure(refund_lookup_lag_seconds=1.0)
+        refund_id = "rfd_" + unique_suffix()
+        await worker.emu.control.dashboard_refund(
+            payment.order_id, "25.00", refund_id=refund_id, refund_note="first attempt"
+        )
+        service = RefundService()
+        refund = await service.request(
+            await service.payments.get(payment.payment_id),
+            amount=2_500,
+            reason="returned",
+            user_id=payment.user_id,
+            idempotency_key=unique_suffix(),
+            refund_id=refund_id,
+        )
+        done = await refund_reaches(refund.refund_id, R.SUCCESS, timeout=15)
+        assert R.FAILED.value not in [h.to_status for h in done.history]
+        stored = await settled(payment.payment_id, InvoiceStatus.PARTIALLY_REFUNDED)
+        assert (stored.refunded_amount, stored.refund_reserved_amount) == (2_500, 0)
+
+    async def test_a_polled_answer_with_another_amount_is_never_applied(
+        self, worker: Worker
+    ) -> None:
+        # Issue 11: the amount check holds on the poll path too, not only for webhooks.
+        payment = await paid_payment(worker.emu, worker.settings)
+        await worker.emu.control.refund_fault("stays_pending")
+        refund = await request_refund(payment.payment_id, 2_000)
+
+        async def submitted() -> bool:
+            return (await RefundService().get(refund.refund_id)).gateway_status == "PENDING"
+
+        await eventually(submitted)
+        # The gateway's record of our refund now says another amount (a corrupted record).
+        await Refund.get_pymongo_collection().update_one(
+            {"_id": refund.refund_id}, {"$set": {"amount": 1_999}}
+        )
+        await worker.emu.control.resolve_refund(payment.order_id, refund.refund_id, "SUCCESS")
+
+        async def alerted() -> bool:
+            alerts = await AdminAlert.find(AdminAlert.kind == "refund_amount_mismatch").to_list()
+            return any(a.detail["refund_id"] == refund.refund_id for a in alerts)
+
+        await eventually(alerted)  # the poller looked, found the mismatch, applied nothing
+        stored = await RefundService().get(refund.refund_id)
+        assert stored.status == R.PROCESSING
+        held = await PaymentService().get(payment.payment_id)
+        assert (held.refunded_amount, held.refund_reserved_amount) == (0, 2_000)
 
     async def test_refund_initiated_delivered_twice_makes_one_gateway_refund(
         self, worker: Worker

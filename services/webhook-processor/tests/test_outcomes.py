@@ -4,14 +4,18 @@ import asyncio
 import json
 from decimal import Decimal
 
-from paycore.gateway import Customer, OrderRequest, idempotency_key
+from paycore.alerts import AdminAlert
+from paycore.gateway import Customer, OrderRequest, RefundRequest, idempotency_key
 from paycore.invoices.models import Invoice, InvoiceStatus
 from paycore.kit.crypto import cipher_for
 from paycore.kit.ids import new_id
+from paycore.kit.state import Evidence
 from paycore.payments.models import Payment, PaymentStatus, SettlementStatus
 from paycore.payments.repository import PaymentRepository
+from paycore.payments.service import PaymentService
 from paycore.refunds.models import RefundSource, RefundStatus
 from paycore.refunds.repository import RefundRepository
+from paycore.refunds.service import RefundService
 from paycore.webhooks.models import WebhookStatus
 from webhook_pipeline import Pipeline, eventually, wait_for_logs
 
@@ -234,3 +238,64 @@ async def test_a_webhook_outside_the_window_is_confirmed_with_the_gateway(
     assert record.evidence.detail["confirmed"] is True
     lookups = await pipeline.emulator.control.calls(operation="get_payment")
     assert any(payment.order_id in call.path for call in lookups)
+
+
+async def test_a_refund_success_after_its_failure_is_applied_as_a_contradiction(
+    pipeline: Pipeline,
+) -> None:
+    payment = await paid(pipeline, amount=10_000)
+    service = RefundService()
+    refund = await service.request(
+        payment,
+        amount=3_000,
+        reason="returned",
+        user_id=payment.user_id,
+        idempotency_key=new_id("key"),
+    )
+    # Made at the gateway; the sandbox note makes it fail, and the FAILED webhook is applied.
+    await pipeline.gateway.create_refund(
+        RefundRequest(
+            order_id=payment.order_id,
+            refund_id=refund.refund_id,
+            amount_minor=3_000,
+            currency="INR",
+            note="FAILED",
+        ),
+        idempotency_key=idempotency_key("create_refund", refund.refund_id),
+    )
+    await wait_for_logs(pipeline, 2, order_id=payment.order_id)
+    assert (await service.get(refund.refund_id)).status == RefundStatus.FAILED
+    assert (await payment_of(payment.payment_id)).refundable_amount == 10_000
+
+    # Then Cashfree says the money left after all.
+    await pipeline.emulator.control.resolve_refund(
+        payment.order_id, refund.refund_id, "SUCCESS", contradict=True
+    )
+
+    logs = await wait_for_logs(pipeline, 3, order_id=payment.order_id)
+    [late] = [log for log in logs if log.outcome not in ("applied", None)]
+    assert (late.status, late.outcome) == (WebhookStatus.SUCCESS, "contradiction")
+    assert (await service.get(refund.refund_id)).status == RefundStatus.SUCCESS
+    stored = await payment_of(payment.payment_id)
+    assert (stored.refunded_amount, stored.refundable_amount) == (3_000, 7_000)
+    assert stored.status == PaymentStatus.PARTIALLY_REFUNDED
+    alerts = await AdminAlert.find(AdminAlert.kind == "refund_success_after_failure").to_list()
+    assert [(a.severity, a.detail["refund_id"]) for a in alerts] == [("critical", refund.refund_id)]
+
+
+async def test_a_late_success_on_an_expired_order_is_money_received(pipeline: Pipeline) -> None:
+    payment, session = await pipeline.new_order()
+    # An attempt is under way when the order expires (and we close the payment); it succeeds.
+    await pipeline.emulator.control.pay(session, "SUCCESS", delay_ms=300)
+    await pipeline.emulator.control.expire_order(payment.order_id)
+    await PaymentService().transition(
+        payment.payment_id, PaymentStatus.EXPIRED, Evidence(source="reconciler")
+    )
+
+    [log] = await wait_for_logs(pipeline, 1, order_id=payment.order_id)
+
+    assert (log.status, log.outcome) == (WebhookStatus.SUCCESS, "contradiction")
+    stored = await payment_of(payment.payment_id)
+    assert (stored.status, stored.captured_amount) == (PaymentStatus.SUCCESS, 10_000)
+    alerts = await AdminAlert.find(AdminAlert.kind == "payment_success_after_close").to_list()
+    assert [a.detail["held_status"] for a in alerts] == ["EXPIRED"]

@@ -98,6 +98,7 @@ class EmulatorControl:
         webhook_timeout_seconds: float | None = None,
         service_charge_rate: Amount | None = None,
         auto_settle_seconds: float | None = None,
+        refund_lookup_lag_seconds: float | None = None,
     ) -> EmulatorConfig:
         """Change runtime settings; arguments left as None are unchanged."""
         changes = {
@@ -108,6 +109,7 @@ class EmulatorControl:
             if service_charge_rate is None
             else str(service_charge_rate),
             "auto_settle_seconds": auto_settle_seconds,
+            "refund_lookup_lag_seconds": refund_lookup_lag_seconds,
         }
         body = {name: value for name, value in changes.items() if value is not None}
         return EmulatorConfig.model_validate(await self._call("POST", "/config", body))
@@ -288,13 +290,15 @@ class EmulatorControl:
         refund_id: str,
         status: RefundResolution,
         *,
+        contradict: bool = False,
         app_id: str | None = None,
     ) -> JsonObject:
-        """Move a PENDING/ONHOLD refund now (sends REFUND_STATUS_WEBHOOK for final states)."""
+        """Move a PENDING/ONHOLD refund now (sends REFUND_STATUS_WEBHOOK for final states).
+        `contradict`: move a FAILED or CANCELLED refund to SUCCESS after all."""
         result: JsonObject = await self._call(
             "POST",
             f"/orders/{order_id}/refunds/{refund_id}/resolve",
-            {"status": status},
+            {"status": status, "contradict": contradict},
             app_id=app_id,
         )
         return result

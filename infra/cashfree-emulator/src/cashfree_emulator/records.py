@@ -1,5 +1,6 @@
 """The emulator's in-memory records: what Cashfree would hold for each merchant."""
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -77,6 +78,8 @@ class Refund:
     refund_arn: str | None = None
     processed_at: datetime | None = None
     reason: str | None = None
+    # When it was made, to the sub-second (`created_at` is whole seconds, as Cashfree shows).
+    created_monotonic: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -136,9 +136,13 @@ def auto_refund(
     return refund
 
 
-def resolve_refund(emulator: Emulator, refund: Refund, status: str) -> None:
-    """Move a refund on and send its webhook (Cashfree sends none for PENDING/ONHOLD)."""
-    if refund.status in FINAL_STATUSES:
+def resolve_refund(
+    emulator: Emulator, refund: Refund, status: str, *, contradict: bool = False
+) -> None:
+    """Move a refund on and send its webhook (Cashfree sends none for PENDING/ONHOLD).
+    `contradict`: a FAILED or CANCELLED refund may still turn SUCCESS."""
+    contradiction = contradict and refund.status in ("FAILED", "CANCELLED") and status == "SUCCESS"
+    if refund.status in FINAL_STATUSES and not contradiction:
         raise conflict("refund_already_processed", f"refund is already {refund.status}")
     refund.status = status
     refund.status_description = _DESCRIPTIONS[status]

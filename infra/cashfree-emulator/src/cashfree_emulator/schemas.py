@@ -33,6 +33,9 @@ class EmulatorConfig(_Strict):
     service_charge_rate: Decimal = Field(default=Decimal("0.02"), ge=0, lt=1)
     # None: settlements only come from `POST /_emulator/orders/{id}/settle`.
     auto_settle_seconds: float | None = Field(default=None, ge=0)
+    # Get Refund answers 404 for this long after the refund was created (a lookup that lags
+    # its create: reads are eventually consistent).
+    refund_lookup_lag_seconds: float = Field(default=0.0, ge=0)
 
 
 class FaultKind(StrEnum):
@@ -118,6 +121,9 @@ class DashboardRefundRequest(_Strict):
 
 class ResolveRefundRequest(_Strict):
     status: RefundResolution
+    # Move a refund already FAILED or CANCELLED to SUCCESS: Cashfree's records contradicting
+    # an answer it gave before (the money left after all).
+    contradict: bool = False
 
 
 class WebhookAttempt(BaseModel):

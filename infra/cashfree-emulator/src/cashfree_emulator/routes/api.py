@@ -1,5 +1,7 @@
 """The Cashfree PG API under `/pg` (fact sheet §2–§5)."""
 
+import time
+
 from starlette.routing import Route
 
 from cashfree_emulator.entities import (
@@ -53,7 +55,12 @@ def _get_refund(ctx: ApiContext) -> JsonValue:
     store = ctx.emulator.store
     order = current_order(store, ctx.app_id, ctx.path_params["order_id"])
     refund = store.refunds.get((ctx.app_id, ctx.path_params["refund_id"]))
-    if refund is None or refund.order_id != order.order_id:
+    lag = ctx.emulator.config.refund_lookup_lag_seconds
+    if (
+        refund is None
+        or refund.order_id != order.order_id
+        or time.monotonic() < refund.created_monotonic + lag
+    ):
         raise not_found("refund_not_found", "refund not found for the refund_id")
     return refund_entity(refund)
 

@@ -171,7 +171,7 @@ async def resolve(request: Request, emulator: Emulator) -> JsonValue:
     if refund is None or refund.order_id != order.order_id:
         raise not_found("refund_not_found", "refund not found for the refund_id")
     body = await _body(request, ResolveRefundRequest)
-    resolve_refund(emulator, refund, body.status)
+    resolve_refund(emulator, refund, body.status, contradict=body.contradict)
     return refund_entity(refund)
 
 
