@@ -6,6 +6,7 @@ sends the emails to the SMTP sink."""
 
 from pathlib import Path
 
+import httpx
 from demo import walk
 from e2e_support import SERVICES, ServiceProcess, free_port, isolated_env, start_service
 
@@ -68,6 +69,16 @@ def test_invoice_paid_then_refunded_in_two_parts(
     assert any(
         "payment" in subject.lower() and "refund" not in subject.lower() for subject in subjects
     ), subjects
+    # The invoice email carries the customer's pay link, and the API honours its token.
+    [invoice_mail] = [m for m in result["emails"] if m["subject"].startswith("Invoice ")]
+    text = httpx.get(f"{sink.url}/messages/{invoice_mail['id']}", timeout=10).json()["text"]
+    link = text.split("Pay this invoice: ")[1].split()[0]
+    assert link.startswith(env["INVOICE_PAY_URL"].removesuffix("{pay_token}"))
+    token = link.rsplit("/", 1)[1]
+    api = f"http://127.0.0.1:{ports['payments-api']}/api/v1"
+    view = httpx.get(f"{api}/pay-links/{token}", timeout=10).json()["data"]
+    assert view["invoice"]["invoice_number"] == result["invoice"]["invoice_number"]
+    assert view["invoice"]["status"] == "REFUNDED"
     for process in reversed(service_runner):
         if process.name in SERVICES:
             assert process.stop() == 0, process.log.read_text()[-2000:]
