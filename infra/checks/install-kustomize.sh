@@ -8,7 +8,8 @@ if command -v kustomize >/dev/null 2>&1; then
   exit 0
 fi
 if command -v kubectl >/dev/null 2>&1; then
-  kubectl version --client 2>/dev/null | head -n 1
+  # sed reads all of it: `head` could end kubectl with SIGPIPE (exit 141 under pipefail).
+  kubectl version --client 2>/dev/null | sed -n 1p
   exit 0
 fi
 # v5.6.0: the newest release that builds with Go 1.26 (later ones need Go 1.27).

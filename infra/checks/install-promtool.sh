@@ -6,7 +6,7 @@
 set -euo pipefail
 
 if command -v promtool >/dev/null 2>&1; then
-  promtool --version 2>&1 | head -n 1
+  promtool --version 2>&1 | sed -n 1p
   exit 0
 fi
 
@@ -37,4 +37,4 @@ else
   exit 1
 fi
 
-promtool --version 2>&1 | head -n 1
+promtool --version 2>&1 | sed -n 1p
