@@ -10,6 +10,7 @@ history), and the emails in the SMTP sink by Message-ID.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import time
@@ -93,6 +94,9 @@ class Stack:
             REFUND_POLL_INTERVAL_SECONDS="0.5",
             REFUND_LOCK_SECONDS="5",
             RETRY_DELAYS_MS="[500, 1000, 2000, 4000, 8000]",
+            # The janitor asks Cashfree about payments open this long (a dropped webhook).
+            JANITOR_INTERVAL_SECONDS="2",
+            STALE_PAYMENT_SECONDS="20",
             RATE_LIMIT_USER_PER_MINUTE="100000",
             RATE_LIMIT_IP_PER_MINUTE="100000",
             FRAUD_REVIEW_PER_USER="100000",
@@ -207,9 +211,11 @@ class Stack:
 
     # Money
 
-    async def create_payment(self, api: httpx.AsyncClient, amount: int = 10_000) -> dict[str, Any]:
+    async def create_payment(
+        self, api: httpx.AsyncClient, amount: int = 10_000, email: str = BUYER
+    ) -> dict[str, Any]:
         """A PENDING payment with a customer email; retried through 503s with its key."""
-        body = {"amount": amount, "customer": {"phone": "9876543210", "email": BUYER}}
+        body = {"amount": amount, "customer": {"phone": "9876543210", "email": email}}
         key = str(uuid.uuid4())
         for _ in range(60):
             answer = await api.post("/payments/create", json=body, headers={"Idempotency-Key": key})
@@ -271,8 +277,44 @@ class Stack:
             for payment in payments:
                 await emu.pay(payment["payment_session_id"], "SUCCESS")
 
-    async def emails_by_message_id(self) -> Counter[str]:
+    async def emails(self) -> list[dict[str, Any]]:
+        """Every message the SMTP sink holds: `to`, `subject`, `message_id`, ..."""
         async with httpx.AsyncClient(timeout=10) as client:
             listing = (await client.get(self.url("inbox") + "/messages")).json()
         messages = listing.get("messages", listing) if isinstance(listing, dict) else listing
-        return Counter(str(m.get("message_id")) for m in messages)
+        return list(messages)
+
+    async def email_counts(self, recipients: list[str], timeout: float = 60) -> dict[str, int]:
+        """Lost: a recipient without its email once `timeout` passed. Doubled: copies of one
+        Message-ID beyond the first (the same email delivered twice)."""
+        wanted = set(recipients)
+
+        async def all_delivered() -> bool:
+            got = {to for m in await self.emails() for to in m["to"]}
+            return wanted <= got
+
+        with contextlib.suppress(AssertionError):
+            await eventually(all_delivered, timeout=timeout, interval=1)
+        mine = [m for m in await self.emails() if set(m["to"]) & wanted]
+        copies = Counter(str(m["message_id"]) for m in mine)
+        got = {to for m in mine for to in m["to"]}
+        return {
+            "emails": len(wanted),
+            "emails_lost": len(wanted - got),
+            "emails_doubled": sum(n - 1 for n in copies.values()),
+        }
+
+    async def gateway_refunds(self, order_ids: list[str]) -> dict[str, int]:
+        """Refunds the emulator holds per order: what Cashfree would have paid back."""
+        headers = {
+            "x-client-id": self.env["CASHFREE_APP_ID"],
+            "x-client-secret": self.env["CASHFREE_SECRET_KEY"],
+            "x-api-version": "2025-01-01",
+        }
+        made = {}
+        async with httpx.AsyncClient(base_url=self.url("emulator") + "/pg", timeout=10) as client:
+            for order in order_ids:
+                answer = await client.get(f"/orders/{order}/refunds", headers=headers)
+                assert answer.status_code == 200, answer.text
+                made[order] = len(answer.json())
+        return made

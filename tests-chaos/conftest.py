@@ -1,5 +1,6 @@
-"""One stack for the chaos scenarios of a module (started on first use, so `pytest -k scenario`
-starts it for that scenario alone); its processes' logs stay in the module's tmp directory."""
+"""One stack for all chaos scenarios (started on first use, so `pytest -k scenario` starts it
+for that scenario alone; every scenario leaves it running); the processes' logs stay in its tmp
+directory."""
 
 from collections.abc import AsyncIterator, Iterator
 
@@ -7,7 +8,7 @@ import pytest
 from chaos_support import Report, Stack
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack.create(tmp_path_factory.mktemp("chaos"))
     try:
