@@ -95,3 +95,18 @@ class TestProductionTransport:
     def test_an_explicit_setting_allows_plaintext_and_other_envs_do_not_care(self) -> None:
         InfraSettings(app_env="production", allow_plaintext_transport=True, **PLAIN)  # type: ignore[arg-type]
         InfraSettings(app_env="staging", **PLAIN)  # type: ignore[arg-type]
+
+
+def test_a_rule_across_variables_is_one_plain_line() -> None:
+    result = run_loader(
+        {
+            "CASHFREE_APP_ID": "app",
+            "CASHFREE_SECRET_KEY": "s",
+            "JWT_SECRET": "j" * 32,
+            "JWT_HS256_ENABLED": "false",
+        }
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "configuration error: JWT_HS256_ENABLED=false needs JWT_JWKS_URL (or nobody can log in)"
+    )

@@ -406,6 +406,8 @@ def describe_errors(error: ValidationError) -> list[str]:
         name = str(item["loc"][0]).upper() if item["loc"] else "?"
         if item["type"] == "missing":
             lines.append(f"configuration error: {name} is required (or {name}_FILE)")
+        elif not item["loc"]:  # a rule across variables: its message names them
+            lines.append(f"configuration error: {item['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"configuration error: {name}: {item['msg']}")
     return lines
