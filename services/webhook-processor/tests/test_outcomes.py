@@ -16,6 +16,7 @@ from paycore.payments.service import PaymentService
 from paycore.refunds.models import RefundSource, RefundStatus
 from paycore.refunds.repository import RefundRepository
 from paycore.refunds.service import RefundService
+from paycore.webhooks import service as webhook_service
 from paycore.webhooks.models import WebhookStatus
 from webhook_pipeline import Pipeline, eventually, wait_for_logs
 
@@ -299,3 +300,31 @@ async def test_a_late_success_on_an_expired_order_is_money_received(pipeline: Pi
     assert (stored.status, stored.captured_amount) == (PaymentStatus.SUCCESS, 10_000)
     alerts = await AdminAlert.find(AdminAlert.kind == "payment_success_after_close").to_list()
     assert [a.detail["held_status"] for a in alerts] == ["EXPIRED"]
+
+
+async def test_a_settlement_of_more_than_one_page_of_orders_settles_them_all(
+    pipeline: Pipeline,
+) -> None:
+    # One settlement batching more orders than one page of Cashfree's listing holds.
+    count = webhook_service.SETTLEMENT_PAGE_SIZE + 1
+    orders = [await pipeline.new_order(1_000 + n, with_invoice=False) for n in range(count)]
+    for _, session in orders:
+        await pipeline.emulator.control.pay(session, "SUCCESS")
+    payments = [payment for payment, _ in orders]
+
+    async def all_paid() -> bool:
+        found = await Payment.get_pymongo_collection().count_documents(
+            {"_id": {"$in": [p.payment_id for p in payments]}, "status": "SUCCESS"}
+        )
+        return found == count
+
+    await eventually(all_paid, timeout=60)
+    await pipeline.emulator.control.settle_together([p.order_id for p in payments])
+
+    async def all_settled() -> bool:
+        settled = await Payment.get_pymongo_collection().count_documents(
+            {"_id": {"$in": [p.payment_id for p in payments]}, "settlement.status": "SETTLED"}
+        )
+        return settled == count
+
+    await eventually(all_settled, timeout=30)

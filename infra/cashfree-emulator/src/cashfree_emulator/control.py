@@ -242,6 +242,20 @@ class EmulatorControl:
         )
         return result
 
+    async def settle_together(
+        self,
+        order_ids: list[str],
+        status: SettlementStatus = "SUCCESS",
+        *,
+        app_id: str | None = None,
+    ) -> list[JsonObject]:
+        """One settlement (one id and UTR) for several paid orders; sends one SETTLEMENT_<status>
+        naming no order."""
+        result: list[JsonObject] = await self._call(
+            "POST", "/settlements", {"order_ids": list(order_ids), "status": status}, app_id=app_id
+        )
+        return result
+
     async def auto_refund(
         self,
         order_id: str,

@@ -103,6 +103,11 @@ class SettleRequest(_Strict):
     status: SettlementStatus = "SUCCESS"
 
 
+class SettleOrdersRequest(_Strict):
+    order_ids: list[str] = Field(min_length=1)
+    status: SettlementStatus = "SUCCESS"
+
+
 class AutoRefundRequest(_Strict):
     # True: first record a second successful payment on the order, then auto-refund it
     # (Cashfree's "multiple payments against the same order" case).

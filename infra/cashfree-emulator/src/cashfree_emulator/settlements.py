@@ -1,6 +1,7 @@
 """Settlements of paid orders: charges, UTRs and SETTLEMENT_* webhooks (fact sheet §5)."""
 
 import asyncio
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from cashfree_emulator.emulator import Emulator
@@ -33,6 +34,32 @@ def settle_order(emulator: Emulator, order: Order, status: str) -> Settlement:
             settlement.settled_on = now_ist()
     emulator.webhooks.emit(order.app_id, lambda _version: settlement_event(settlement))
     return settlement
+
+
+def settle_orders(emulator: Emulator, orders: list[Order], status: str) -> list[Settlement]:
+    """One settlement (one id, one UTR) covering several paid orders, as Cashfree batches a
+    day's payments; its single SETTLEMENT_<status> webhook names no order, only totals."""
+    if not orders:
+        raise conflict("order_not_paid", "a settlement needs at least one paid order")
+    first = _new_settlement(emulator, orders[0], status)
+    rows = [first]
+    for order in orders[1:]:
+        row = _new_settlement(emulator, order, status)
+        row.cf_settlement_id, row.utr, row.transfer_id = (
+            first.cf_settlement_id,
+            first.utr,
+            first.transfer_id,
+        )
+        rows.append(row)
+    total = replace(
+        first,
+        payment_amount=sum((r.payment_amount for r in rows), Decimal(0)),
+        service_charge=sum((r.service_charge for r in rows), Decimal(0)),
+        service_tax=sum((r.service_tax for r in rows), Decimal(0)),
+        settlement_amount=sum((r.settlement_amount for r in rows), Decimal(0)),
+    )
+    emulator.webhooks.emit(first.app_id, lambda _version: settlement_event(total))
+    return rows
 
 
 def _new_settlement(emulator: Emulator, order: Order, status: str) -> Settlement:

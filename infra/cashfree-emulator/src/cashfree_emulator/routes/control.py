@@ -24,9 +24,10 @@ from cashfree_emulator.schemas import (
     MerchantConfig,
     PayRequest,
     ResolveRefundRequest,
+    SettleOrdersRequest,
     SettleRequest,
 )
-from cashfree_emulator.settlements import settle_order
+from cashfree_emulator.settlements import settle_order, settle_orders
 from cashfree_emulator.wire import InvalidJson, JsonValue, dumps, loads
 
 M = TypeVar("M", bound=BaseModel)
@@ -153,6 +154,13 @@ async def settle(request: Request, emulator: Emulator) -> JsonValue:
     return settlement_entity(settle_order(emulator, order, body.status))
 
 
+async def settle_together(request: Request, emulator: Emulator) -> JsonValue:
+    body = await _body(request, SettleOrdersRequest)
+    app_id = request.query_params.get("app_id", emulator.settings.app_id)
+    orders = [current_order(emulator.store, app_id, order_id) for order_id in body.order_ids]
+    return [settlement_entity(s) for s in settle_orders(emulator, orders, body.status)]
+
+
 async def trigger_auto_refund(request: Request, emulator: Emulator) -> JsonValue:
     order = _order(request, emulator)
     body = await _body(request, AutoRefundRequest)
@@ -200,6 +208,7 @@ ROUTES = [
     _r("/events", events, "GET"),
     _r("/calls", calls, "GET"),
     _r("/orders/{order_id}/settle", settle, "POST"),
+    _r("/settlements", settle_together, "POST"),
     _r("/orders/{order_id}/auto-refund", trigger_auto_refund, "POST"),
     _r("/orders/{order_id}/refunds", trigger_dashboard_refund, "POST"),
     _r("/orders/{order_id}/refunds/{refund_id}/resolve", resolve, "POST"),

@@ -72,12 +72,10 @@ class PaymentRepository:
         cursor = self.collection.find(query).sort("payment_id", DESCENDING).limit(limit)
         return [Payment.model_validate(raw) async for raw in cursor]
 
-    async def list_by_settlement_id(
-        self, cf_settlement_id: str, limit: int = 1000
-    ) -> list[Payment]:
-        """Payments whose settlement sub-record names this gateway settlement."""
+    async def list_by_settlement_id(self, cf_settlement_id: str) -> list[Payment]:
+        """Payments whose settlement sub-record names this gateway settlement (all of them)."""
         query = {"settlement.cf_settlement_id": cf_settlement_id}
-        cursor = self.collection.find(query).sort("payment_id", DESCENDING).limit(limit)
+        cursor = self.collection.find(query).sort("payment_id", DESCENDING)
         return [Payment.model_validate(raw) async for raw in cursor]
 
     async def list_open_since(

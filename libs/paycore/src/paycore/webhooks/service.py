@@ -61,6 +61,8 @@ SETTLEMENT_RANK: Final = {
     SettlementStatus.FAILED: 1,
     SettlementStatus.REVERSED: 2,
 }
+# Orders asked per page of a settlement's listing (Cashfree allows 10 to 1000).
+SETTLEMENT_PAGE_SIZE = 100
 SETTLEMENT_EVENTS: Final = {
     SettlementStatus.PENDING: "payment.settlement_initiated",
     SettlementStatus.SETTLED: "payment.settled",
@@ -479,8 +481,9 @@ class WebhookService:
         )
 
     async def _settled_payments(self, event: SettlementEvent) -> list[Payment]:
-        """The payments a settlement covers: named in it, known from an earlier stage, or
-        (Cashfree's settlement webhook names no order) looked up at the gateway."""
+        """The payments a settlement covers: named in it, or (Cashfree's settlement webhook
+        names no order) listed by the gateway, page by page, with those an earlier stage
+        matched."""
         wire = event.settlement
         if wire.order_id:
             payment = await self.payments.repository.get_by_order_id(wire.order_id)
@@ -488,12 +491,24 @@ class WebhookService:
         if wire.gateway_settlement_id is None:
             return []
         known = await self.payments.repository.list_by_settlement_id(wire.gateway_settlement_id)
-        if known or self.gateway is None:
+        if self.gateway is None:
             return known
-        page = await self.gateway.list_settlements(
-            SettlementQuery(settlement_ids=[wire.gateway_settlement_id], limit=100)
-        )
-        order_ids = {s.order_id for s in page.settlements if s.order_id}
+        # A settlement batches many orders: every page of them, not only the first (and not
+        # only those an earlier stage already matched).
+        order_ids: set[str] = {payment.order_id for payment in known}
+        cursor: str | None = None
+        while True:
+            page = await self.gateway.list_settlements(
+                SettlementQuery(
+                    settlement_ids=[wire.gateway_settlement_id],
+                    limit=SETTLEMENT_PAGE_SIZE,
+                    cursor=cursor,
+                )
+            )
+            order_ids |= {s.order_id for s in page.settlements if s.order_id}
+            cursor = page.cursor
+            if not cursor or not page.settlements:
+                break
         found = [await self.payments.repository.get_by_order_id(o) for o in sorted(order_ids)]
         return [payment for payment in found if payment is not None]
 
