@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from paycore.reconciliation.models import MismatchKind, ReconciliationItem, ReconciliationRun
+from paycore.webhooks.models import WebhookLog, WebhookStatus
 from payments_api_testing import ApiClient, new_key, new_user
 
 
@@ -40,3 +41,32 @@ async def test_admins_see_reconciliation_runs_and_their_mismatches(api: ApiClien
     refused = await api.http.get("/api/v1/admin/reconciliation", headers=api.headers(new_user()))
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "insufficient_scope"
+
+
+async def test_admins_see_dead_lettered_webhooks_without_their_bodies(api: ApiClient) -> None:
+    log_id = "whk_" + new_key()[:20]
+    await WebhookLog(
+        log_id=log_id,
+        event_id="evt_" + new_key(),
+        event_type="PAYMENT_SUCCESS_WEBHOOK",
+        body='{"customer_email": "secret@example.com"}',
+        body_sha256="0" * 64,
+        signature="sig",
+        timestamp="1700000000000",
+        status=WebhookStatus.FAILED,
+        attempts=5,
+        last_error="ChangedConcurrently",
+        order_id="ord_Z",
+        dead_lettered=True,
+    ).insert()
+    response = await api.http.get("/api/v1/admin/dead-letters", headers=api.headers("ops", "admin"))
+    assert response.status_code == 200, response.text
+    [item] = [item for item in response.json()["data"]["items"] if item["log_id"] == log_id]
+    assert (item["order_id"], item["attempts"], item["last_error"]) == (
+        "ord_Z",
+        5,
+        "ChangedConcurrently",
+    )
+    assert "secret@example.com" not in response.text
+    refused = await api.http.get("/api/v1/admin/dead-letters", headers=api.headers(new_user()))
+    assert refused.status_code == 403

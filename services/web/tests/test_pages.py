@@ -11,6 +11,7 @@ import httpx
 from cashfree_emulator.testing import RunningEmulator
 from paycore.invoices.paylinks import PayLinks
 from paycore.reconciliation.models import MismatchKind, ReconciliationItem, ReconciliationRun
+from paycore.webhooks.models import WebhookLog
 from paycore_web.app import build_app
 from payments_api_testing import PAY_LINK_SECRET, ApiClient, new_key, new_user
 from starlette.applications import Starlette
@@ -379,9 +380,23 @@ async def test_operations_are_for_admins(web: WebClient, api: ApiClient) -> None
     await ReconciliationItem(
         item_id=run_id + ":1", run_id=run_id, kind=MismatchKind.AMOUNT, order_id="ord_Y"
     ).insert()
+    await WebhookLog(
+        log_id="whk_" + run_id,
+        event_id="evt_" + run_id,
+        event_type="PAYMENT_SUCCESS_WEBHOOK",
+        body_sha256="0" * 64,
+        signature="sig",
+        timestamp="1700000000000",
+        attempts=4,
+        last_error="GatewayUnavailable",
+        order_id="ord_Y",
+        dead_lettered=True,
+    ).insert()
     web.http.cookies.clear()
     await web.sign_in(api.token("ops_admin", "admin"))
     page = await web.http.get("/console/operations")
     assert page.status_code == 200
     assert run_id in page.text
     assert "ord_Y" in page.text
+    assert "whk_" + run_id in page.text
+    assert "GatewayUnavailable" in page.text

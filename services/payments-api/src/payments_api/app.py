@@ -26,6 +26,7 @@ from paycore.payments.service import PaymentService
 from paycore.reconciliation.models import ReconciliationItem, ReconciliationRun
 from paycore.refunds.models import Refund
 from paycore.refunds.service import RefundService
+from paycore.webhooks.models import WebhookLog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -51,6 +52,7 @@ MODELS = [
     AdminAlert,
     ReconciliationRun,  # read by the admins' operational view
     ReconciliationItem,
+    WebhookLog,  # dead letters, for the same view
 ]
 OUTBOXES = [Payment, Refund, Invoice, FraudSignal, AdminAlert]
 

@@ -157,6 +157,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "GET",
+        f"{V1}/admin/dead-letters",
+        admin.dead_letters,
+        "Dead-lettered webhooks: what they are about and why they failed (admins).",
+        Scope.ADMIN,
+        query=("limit",),
+    ),
+    Endpoint(
+        "GET",
         f"{V1}/pay-links/{{token}}",
         paylinks.get_pay_link,
         "The invoice a pay link names and its payment (the customer's view; no login).",

@@ -466,16 +466,20 @@ async def refund_status(request: Request, pages: Pages, token: str) -> Response:
 
 @signed_in
 async def operations(request: Request, pages: Pages, token: str) -> Response:
-    """Admins: the latest reconciliation runs and their mismatches."""
+    """Admins: the latest reconciliation runs and their mismatches, and the dead-lettered
+    webhooks."""
     try:
         data = await pages.api.call(
             "GET", "/admin/reconciliation", token=token, params={"limit": "10"}
         )
+        dead = await pages.api.call("GET", "/admin/dead-letters", token=token)
     except ApiError as failure:
         if failure.code != "insufficient_scope":
             raise
         return pages.render(request, "console/operations.html", {"data": None}, 403)
-    return pages.render(request, "console/operations.html", {"data": data})
+    return pages.render(
+        request, "console/operations.html", {"data": data, "dead_letters": dead["items"]}
+    )
 
 
 def routes() -> list[Route]:
