@@ -300,7 +300,7 @@ async def create_invoice(request: Request, pages: Pages, token: str) -> Response
     form = await request.form()
     key = str(form.get("idempotency_key") or "")
     body, values, errors = _invoice_body(form)
-    if not FORM_KEY.match(key):
+    if not FORM_KEY.fullmatch(key):
         errors.append(_STALE)
     if not errors:
         try:
@@ -325,7 +325,7 @@ async def create_invoice(request: Request, pages: Pages, token: str) -> Response
         {
             "form": values,
             "errors": errors,
-            "form_key": key if FORM_KEY.match(key) else uuid.uuid4().hex,
+            "form_key": key if FORM_KEY.fullmatch(key) else uuid.uuid4().hex,
         },
         400,
     )
@@ -407,7 +407,7 @@ async def _payment_page(
 @signed_in
 async def payment_detail(request: Request, pages: Pages, token: str) -> Response:
     payment_id = str(request.path_params["payment_id"])
-    if not PAYMENT_ID.match(payment_id):
+    if not PAYMENT_ID.fullmatch(payment_id):
         return pages.render(request, "console/error.html", {"message": "No such payment."}, 404)
     return await _payment_page(request, pages, token, payment_id)
 
@@ -417,7 +417,7 @@ async def refund(request: Request, pages: Pages, token: str) -> Response:
     """A full refund (amount left empty) or a partial one, then back to the payment, where the
     refund's status is followed live."""
     payment_id = str(request.path_params["payment_id"])
-    if not PAYMENT_ID.match(payment_id):
+    if not PAYMENT_ID.fullmatch(payment_id):
         return pages.render(request, "console/error.html", {"message": "No such payment."}, 404)
     form = await request.form()
     key = str(form.get("idempotency_key") or "")
@@ -434,7 +434,7 @@ async def refund(request: Request, pages: Pages, token: str) -> Response:
             errors.append("The amount must be more than zero, like 250.00.")
     if reason:
         body["reason"] = reason[:200]
-    if not FORM_KEY.match(key):
+    if not FORM_KEY.fullmatch(key):
         errors.append(_STALE)
     if not errors:
         try:
@@ -458,7 +458,7 @@ async def refund(request: Request, pages: Pages, token: str) -> Response:
 async def refund_status(request: Request, pages: Pages, token: str) -> Response:
     """The console's live check of one refund: `{status, final}`."""
     refund_id = str(request.path_params["refund_id"])
-    if not REFUND_ID.match(refund_id):
+    if not REFUND_ID.fullmatch(refund_id):
         return JSONResponse({"error": "not_found"}, status_code=404)
     found = await pages.api.call("GET", f"/refunds/{refund_id}", token=token)
     return JSONResponse({"status": found["status"], "final": found["status"] in REFUND_FINAL})

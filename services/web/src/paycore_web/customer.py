@@ -36,7 +36,7 @@ def _token(request: Request) -> str:
 
 
 async def _view(pages: Pages, token: str, *, verify: bool = False) -> dict[str, Any]:
-    if not TOKEN.match(token):
+    if not TOKEN.fullmatch(token):
         raise ApiError(404, "pay_link_invalid", "not a pay link", {})
     if verify:
         data: dict[str, Any] = await pages.api.call("POST", f"/pay-links/{token}/verify")
@@ -102,9 +102,9 @@ async def pay(request: Request) -> Response:
     if phone:
         body["customer_phone"] = phone
     try:
-        if not TOKEN.match(token):
+        if not TOKEN.fullmatch(token):
             raise ApiError(404, "pay_link_invalid", "not a pay link", {})
-        if not FORM_KEY.match(key) or (phone and not PHONE.match(phone)):
+        if not FORM_KEY.fullmatch(key) or (phone and not PHONE.fullmatch(phone)):
             raise ApiError(400, "validation_error", "bad form", {})
         payment = await pages.api.call(
             "POST", f"/pay-links/{token}/pay", json=body, idempotency_key=key
