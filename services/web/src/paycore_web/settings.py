@@ -1,7 +1,8 @@
 from enum import StrEnum
+from typing import Self
 
 from paycore.kit.settings import AppEnv, BaseServiceSettings
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 
 class CheckoutMode(StrEnum):
@@ -48,6 +49,16 @@ class Settings(BaseServiceSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _https_outside_development(self) -> Self:
+        # Pay links and the console's session travel in these URLs and cookies.
+        if self.app_env in (AppEnv.STAGING, AppEnv.PRODUCTION):
+            if not self.web_public_url.startswith("https://"):
+                raise ValueError("WEB_PUBLIC_URL must be https:// in staging and production")
+            if self.web_secure_cookies is False:
+                raise ValueError("WEB_SECURE_COOKIES cannot be off in staging and production")
+        return self
 
     @property
     def secure_cookies(self) -> bool:
