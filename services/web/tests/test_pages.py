@@ -400,3 +400,19 @@ async def test_operations_are_for_admins(web: WebClient, api: ApiClient) -> None
     assert "ord_Y" in page.text
     assert "whk_" + run_id in page.text
     assert "GatewayUnavailable" in page.text
+
+
+async def test_checkout_base_url_pages_open_cashfree_for_a_session(
+    api: ApiClient, emu: RunningEmulator
+) -> None:
+    """In production CHECKOUT_BASE_URL points here: /checkout/<session id> opens Cashfree's
+    checkout for any API client's payment."""
+    async with web_client(api, emu, checkout_mode="cashfree_js") as web:
+        page = await web.http.get("/checkout/session_abc-DEF_123")
+        assert page.status_code == 200
+        assert 'data-session="session_abc-DEF_123"' in page.text
+        bad = await web.http.get('/checkout/session_"><script>')
+        assert bad.status_code == 404
+    async with web_client(api, emu) as local:
+        # With the emulator, checkout_url is the emulator's page: nothing here.
+        assert (await local.http.get("/checkout/session_abc")).status_code == 404

@@ -19,6 +19,8 @@ from paycore_web.settings import CheckoutMode
 # What a pay-link token can look like (itsdangerous URL-safe); anything else is not one.
 TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,400}$")
 PHONE = re.compile(r"^(\d{10}|\+\d{8,15})$")
+# Cashfree's payment_session_id (`session_…`): URL-safe characters only.
+SESSION = re.compile(r"^session_[A-Za-z0-9_-]{1,500}$")
 LINK_ERRORS = {"pay_link_invalid": 404, "invoice_not_found": 404, "pay_link_expired": 410}
 # What the customer is told when the API refuses Pay Now (never its internal details).
 PAY_REFUSALS = {
@@ -143,6 +145,17 @@ def _checkout(pages: Pages, request: Request, payment: dict[str, Any]) -> Respon
     return RedirectResponse(url, 303)
 
 
+async def hosted_checkout(request: Request) -> Response:
+    """`CHECKOUT_BASE_URL` + session id in staging and production: the page any API client
+    sends its customer to, which opens Cashfree's checkout for that payment session. (With
+    the emulator, `checkout_url` is the emulator's own page and this one does not exist.)"""
+    pages = pages_of(request)
+    session_id = str(request.path_params["session_id"])
+    if pages.settings.checkout_mode != CheckoutMode.CASHFREE_JS or not SESSION.match(session_id):
+        return pages.render(request, "customer/link_error.html", {"expired": False}, 404)
+    return _checkout(pages, request, {"payment_session_id": session_id})
+
+
 async def return_page(request: Request) -> Response:
     """Where checkout sends the customer back (and the payment-failed email links): asks
     Cashfree through the API, then shows success, pending (the page keeps checking), or
@@ -190,4 +203,5 @@ def routes() -> list[Route]:
         Route("/pay/{token}/pay", pay, methods=["POST"]),
         Route("/pay/{token}/return", return_page, methods=["GET"]),
         Route("/pay/{token}/status", status, methods=["GET"]),
+        Route("/checkout/{session_id}", hosted_checkout, methods=["GET"]),
     ]
