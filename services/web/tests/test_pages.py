@@ -254,6 +254,43 @@ class TestConsole:
         assert "unit price must be an amount" in response.text
         assert 'value="INV-BAD-1"' in response.text  # what was typed stays
 
+        # Refused by the API (due before issue): corrected, the same page's form goes through.
+        refused = await web.post(
+            "/console/invoices",
+            {
+                "idempotency_key": form_key_of(response.text),
+                "invoice_number": "INV-BAD-" + new_key()[:6],
+                "issue_date": "2026-11-01",
+                "due_date": "2026-10-01",
+                "tax_rate": "18",
+                "client_name": "Asha",
+                "client_email": "asha@example.com",
+                "item_description": ["Design"],
+                "item_quantity": ["1"],
+                "item_unit_price": ["12.34"],
+            },
+            page=response.text,
+        )
+        assert refused.status_code == 400
+        assert "due_date is before issue_date" in refused.text
+        fixed = await web.post(
+            "/console/invoices",
+            {
+                "idempotency_key": form_key_of(refused.text),
+                "invoice_number": "INV-OK-" + new_key()[:6],
+                "issue_date": "2026-11-01",
+                "due_date": "2026-11-15",
+                "tax_rate": "18",
+                "client_name": "Asha",
+                "client_email": "asha@example.com",
+                "item_description": ["Design"],
+                "item_quantity": ["1"],
+                "item_unit_price": ["12.34"],
+            },
+            page=refused.text,
+        )
+        assert fixed.status_code == 303
+
     async def test_a_form_without_the_csrf_token_is_refused(
         self, web: WebClient, api: ApiClient
     ) -> None:

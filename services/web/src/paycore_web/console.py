@@ -311,8 +311,8 @@ async def create_invoice(request: Request, pages: Pages, token: str) -> Response
             if failure.status in (401, 403, 404):
                 raise
             errors = _api_errors(failure)
-            if failure.code == "idempotency_key_reused":
-                key = uuid.uuid4().hex  # the form changed after a first submit: a new request
+            # The API has answered this key for good: the corrected form is a new request.
+            key = uuid.uuid4().hex
         else:
             number = quote(invoice["invoice_number"], safe="")
             return RedirectResponse(f"/console/invoices/{number}?created=1", 303)
