@@ -12,7 +12,15 @@ import pytest
 from cashfree_emulator.testing import RunningEmulator
 from loguru import logger
 from paycore.kit.logging import JsonFormatter
-from payments_api_testing import CUSTOMER, ApiClient, api_client, api_settings, new_key, new_user
+from payments_api_testing import (
+    CUSTOMER,
+    ApiClient,
+    api_client,
+    api_settings,
+    in_one_rate_window,
+    new_key,
+    new_user,
+)
 from pydantic import ValidationError
 
 ALLOWED_ORIGIN = "https://shop.example"
@@ -61,6 +69,7 @@ class TestHeaders:
 
 class TestRateLimits:
     async def test_per_user_limit_answers_429_with_retry_after(self, strict: ApiClient) -> None:
+        await in_one_rate_window()
         user = new_user()
         headers = strict.headers(user, "read")
         statuses = [
@@ -75,7 +84,7 @@ class TestRateLimits:
         assert 1 <= int(limited.headers["retry-after"]) <= 60
 
     async def test_per_ip_limit_counts_every_caller_and_bad_tokens(self, strict: ApiClient) -> None:
-        # The user limit above already spent part of this IP's window.
+        await in_one_rate_window()
         statuses = []
         for _ in range(10):
             response = await strict.http.get(
