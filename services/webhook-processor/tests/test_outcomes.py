@@ -196,10 +196,9 @@ async def test_a_settlement_is_recorded_on_the_payment(pipeline: Pipeline) -> No
     await eventually(announced)
 
 
-async def test_a_gateway_auto_refund_is_recorded_without_touching_our_amounts(
+async def test_an_auto_refund_of_a_duplicate_capture_is_a_refund_that_leaves_our_amounts(
     pipeline: Pipeline,
 ) -> None:
-    alerts = await pipeline.tap("email.exchange", "email.admin.alert")
     payment = await paid(pipeline)
 
     await pipeline.emulator.control.auto_refund(payment.order_id)
@@ -207,18 +206,53 @@ async def test_a_gateway_auto_refund_is_recorded_without_touching_our_amounts(
     # The emulator first records the duplicate payment (its own PAYMENT_SUCCESS webhook).
     auto_refunds = {"order_id": payment.order_id, "event_type": "AUTO_REFUND_STATUS_WEBHOOK"}
     [auto] = await wait_for_logs(pipeline, 1, **auto_refunds)
-    assert auto.status == WebhookStatus.SUCCESS
-    assert auto.outcome == "recorded"
+    assert (auto.status, auto.outcome) == (WebhookStatus.SUCCESS, "applied")
     stored = await payment_of(payment.payment_id)
     assert stored.status == PaymentStatus.SUCCESS
-    assert stored.captured_amount == payment.captured_amount
-    assert stored.refunded_amount == 0
+    assert (stored.captured_amount, stored.refunded_amount, stored.refundable_amount) == (
+        payment.captured_amount,
+        0,
+        payment.captured_amount,
+    )
+    assert len(stored.extra_captures) == 1  # the duplicate was recorded as money received
+    [refund] = await RefundRepository().list_for_payment(payment.payment_id)
+    assert (refund.source, refund.status, refund.amount) == (
+        RefundSource.AUTO,
+        RefundStatus.SUCCESS,
+        10_000,
+    )
+    assert refund.cf_payment_id == stored.extra_captures[0]
+    assert not refund.counts_against_payment
+    alerts = await AdminAlert.find(AdminAlert.kind == "gateway_auto_refund").to_list()
+    assert [a.detail["refund_id"] for a in alerts] == [refund.refund_id]
 
-    async def alerted() -> bool:
-        found = await alerts.of_type("email.admin.alert", log_id=auto.log_id)
-        return [event.data["alert"] for event in found] == ["gateway_auto_refund"]
 
-    await eventually(alerted)
+async def test_an_auto_refund_of_our_capture_counts_against_refundable(
+    pipeline: Pipeline,
+) -> None:
+    emails = await pipeline.tap("email.exchange", "email.payment.refund")
+    payment = await paid(pipeline, amount=10_000)
+
+    await pipeline.emulator.control.auto_refund(
+        payment.order_id, duplicate_payment=False, amount=Decimal("40.00")
+    )
+
+    auto_refunds = {"order_id": payment.order_id, "event_type": "AUTO_REFUND_STATUS_WEBHOOK"}
+    [auto] = await wait_for_logs(pipeline, 1, **auto_refunds)
+    assert (auto.status, auto.outcome) == (WebhookStatus.SUCCESS, "applied")
+    stored = await payment_of(payment.payment_id)
+    assert stored.status == PaymentStatus.PARTIALLY_REFUNDED
+    assert (stored.refunded_amount, stored.refundable_amount) == (4_000, 6_000)
+    [refund] = await RefundRepository().list_for_payment(payment.payment_id)
+    assert (refund.source, refund.status) == (RefundSource.AUTO, RefundStatus.SUCCESS)
+    invoice = await Invoice.find_one(Invoice.invoice_number == payment.invoice_number)
+    assert invoice is not None
+    assert invoice.status == InvoiceStatus.PARTIALLY_REFUNDED
+
+    async def emailed() -> bool:
+        return len(await emails.of_type("email.payment.refund", refund_id=refund.refund_id)) == 1
+
+    await eventually(emailed)
 
 
 async def test_a_webhook_outside_the_window_is_confirmed_with_the_gateway(
@@ -305,20 +339,18 @@ async def test_a_late_success_on_an_expired_order_is_money_received(pipeline: Pi
 async def test_a_settlement_of_more_than_one_page_of_orders_settles_them_all(
     pipeline: Pipeline,
 ) -> None:
-    # One settlement batching more orders than one page of Cashfree's listing holds.
+    # One settlement batching more orders than one page of Cashfree's listing holds. The
+    # payment webhooks are dropped and the payments marked paid directly: only the
+    # settlement's processing is under test.
     count = webhook_service.SETTLEMENT_PAGE_SIZE + 1
+    await pipeline.emulator.control.webhook_fault("drop", count=count)
     orders = [await pipeline.new_order(1_000 + n, with_invoice=False) for n in range(count)]
     for _, session in orders:
         await pipeline.emulator.control.pay(session, "SUCCESS")
     payments = [payment for payment, _ in orders]
-
-    async def all_paid() -> bool:
-        found = await Payment.get_pymongo_collection().count_documents(
-            {"_id": {"$in": [p.payment_id for p in payments]}, "status": "SUCCESS"}
-        )
-        return found == count
-
-    await eventually(all_paid, timeout=60)
+    await Payment.get_pymongo_collection().update_many(
+        {"_id": {"$in": [p.payment_id for p in payments]}}, {"$set": {"status": "SUCCESS"}}
+    )
     await pipeline.emulator.control.settle_together([p.order_id for p in payments])
 
     async def all_settled() -> bool:

@@ -212,3 +212,20 @@ class TestContradictionsAndMismatches:
         alerts = await AdminAlert.find(AdminAlert.kind == "refund_amount_mismatch").to_list()
         assert len(alerts) == 1
         assert alerts[0].detail["reported_amount"] == 3_001
+
+    async def test_a_dashboard_refund_beyond_refundable_still_counts_once(self) -> None:
+        payment = await create_payment(amount=10_000)
+        service = RefundService()
+        mine = await request(service, payment.payment_id, 8_000)
+        answer = gateway_refund("dashboard_9", payment.order_id, GatewayStatus.SUCCEEDED, 5_000)
+        for _ in range(2):
+            adopted = await service.apply_gateway_refund(answer, GATEWAY)
+        assert (adopted.status, adopted.reserved) == (R.SUCCESS, False)
+        stored = await service.payments.get(payment.payment_id)
+        # The money left through the gateway: counted, even past what was refundable.
+        assert (stored.refunded_amount, stored.refundable_amount) == (5_000, -3_000)
+        assert mine.refund_id in stored.refund_reservations
+        alerts = await AdminAlert.find(
+            AdminAlert.kind == "external_refund_exceeds_refundable"
+        ).to_list()
+        assert [a.detail["refund_id"] for a in alerts] == ["dashboard_9"]

@@ -39,6 +39,14 @@ class Refund(KeyedDocument):
     currency: str
     reason: str | None = None
     source: RefundSource = RefundSource.API
+    # The gateway attempt refunded (an auto-refund can return a second, duplicate capture).
+    cf_payment_id: str | None = None
+    # False: the refunded money was never in our captured amount (a duplicate capture), so
+    # the refund does not count against what is refundable.
+    counts_against_payment: bool = True
+    # False: recorded without a reservation on the payment (a gateway-made refund larger than
+    # what was refundable); its success then counts directly, once.
+    reserved: bool = True
     status: RefundStatus = RefundStatus.INITIATED
     version: int = 0
     cf_refund_id: str | None = None

@@ -296,10 +296,11 @@ class RefundService:
         for _ in range(8):
             payment = await self.payments.get(refund.payment_id)
             reserved = refund.refund_id in payment.refund_reservations
-            if not reserved and (
-                refund.refund_id in payment.settled_refunds or not _was_released(refund)
-            ):
-                return None  # already applied
+            unreserved_due = refund.counts_against_payment and (
+                not refund.reserved or _was_released(refund)
+            )
+            if not reserved and (refund.refund_id in payment.settled_refunds or not unreserved_due):
+                return None  # already applied, or never the payment's money
             refunded = payment.refunded_amount + refund.amount
             target = (
                 PaymentStatus.REFUNDED
@@ -358,49 +359,111 @@ class RefundService:
                 return updated
         raise ChangedConcurrently(payment_id=payment_id)
 
-    async def adopt_gateway_refund(self, answer: GatewayRefund) -> Refund:
-        """A refund made outside our API (the gateway's dashboard): record it and reserve its
-        amount, so applying its outcome works like any other refund."""
-        payment = await self.payments.get_by_order_id(answer.order_id)
-        key = f"gateway:{answer.refund_id}"
+    async def record_auto_refund(
+        self, answer: GatewayRefund, reason: str | None, evidence: Evidence
+    ) -> Refund:
+        """A refund Cashfree made on its own (`refund_type` PAYMENT_AUTO_REFUND): recorded as a
+        refund of ours (source AUTO), then its status applied like any other (email, history).
+
+        Of our captured attempt, it counts against the payment's refundable amount (reserved,
+        then settled). Of another attempt (a duplicate capture, never in our captured amount)
+        it is recorded without touching the payment's amounts. Raises `PaymentNotFound`.
+        """
+        if await self.repository.get(answer.refund_id) is None:
+            payment = await self.payments.get_by_order_id(answer.order_id)
+            captured = answer.gateway_payment_id in (payment.cf_payment_id, None)
+            note = f"gateway auto-refund: {reason}" if reason else "gateway auto-refund"
+            if captured:
+                await self._adopt(payment, answer, RefundSource.AUTO, note[:200])
+            else:
+                await self._insert_unreserved(
+                    payment,
+                    answer,
+                    RefundSource.AUTO,
+                    note[:200],
+                    counts_against_payment=False,
+                )
+        return await self.apply_gateway_refund(answer, evidence)
+
+    async def _insert_unreserved(
+        self,
+        payment: Payment,
+        answer: GatewayRefund,
+        source: RefundSource,
+        reason: str,
+        *,
+        counts_against_payment: bool,
+        events: list[OutboxEvent] | None = None,
+    ) -> Refund:
+        refund = Refund(
+            refund_id=answer.refund_id,
+            payment_id=payment.payment_id,
+            order_id=payment.order_id,
+            user_id=payment.user_id,
+            idempotency_key=f"gateway:{answer.refund_id}",
+            amount=answer.amount_minor,
+            currency=answer.currency,
+            reason=reason,
+            source=source,
+            cf_payment_id=answer.gateway_payment_id,
+            counts_against_payment=counts_against_payment,
+            reserved=False,
+        )
+        refund.history = [
+            TransitionRecord(
+                from_status=None,
+                to_status=R.INITIATED.value,
+                evidence=Evidence(source="gateway", reference=answer.gateway_refund_id),
+            )
+        ]
+        refund.outbox = [*refund_events(refund, R.INITIATED), *(events or [])]
+        try:
+            return await self.repository.insert(refund)
+        except Exception as exc:
+            if not is_duplicate_key(exc):
+                raise
+            return await self.get(answer.refund_id)
+
+    async def _adopt(
+        self, payment: Payment, answer: GatewayRefund, source: RefundSource, reason: str
+    ) -> Refund:
+        """Records a refund the gateway made without our API, reserving its amount."""
         try:
             return await self.request(
                 payment,
                 amount=answer.amount_minor,
-                reason="made in the gateway dashboard",
+                reason=reason,
                 user_id=payment.user_id,
-                idempotency_key=key,
-                source=RefundSource.GATEWAY,
+                idempotency_key=f"gateway:{answer.refund_id}",
+                source=source,
                 refund_id=answer.refund_id,
             )
         except (RefundExceedsPayment, PaymentNotRefundable):
             # Still record it: money left through the gateway; the alert says what to check.
-            refund = Refund(
+            await raise_alert(
+                f"external_refund_exceeds_refundable:{answer.refund_id}",
+                "external_refund_exceeds_refundable",
+                "high",
                 refund_id=answer.refund_id,
                 payment_id=payment.payment_id,
                 order_id=payment.order_id,
-                user_id=payment.user_id,
-                idempotency_key=key,
                 amount=answer.amount_minor,
                 currency=answer.currency,
-                reason="made in the gateway dashboard; exceeds what we hold as refundable",
-                source=RefundSource.GATEWAY,
+                source=source.value,
+                refundable=payment.refundable_amount,
             )
-            refund.outbox = [
-                *refund_events(refund, R.INITIATED),
-                OutboxEvent.of(
-                    "email.admin.alert",
-                    {
-                        "alert": "external_refund_exceeds_refundable",
-                        "severity": "high",
-                        **refund.summary(),
-                        "refundable": payment.refundable_amount,
-                    },
-                ),
-            ]
-            try:
-                return await self.repository.insert(refund)
-            except Exception as exc:
-                if not is_duplicate_key(exc):
-                    raise
-                return await self.get(answer.refund_id)
+            return await self._insert_unreserved(
+                payment,
+                answer,
+                source,
+                reason + "; exceeds what we hold as refundable",
+                counts_against_payment=True,
+            )
+
+    async def adopt_gateway_refund(self, answer: GatewayRefund) -> Refund:
+        """A refund made outside our API (the gateway's dashboard): record it and reserve its
+        amount, so applying its outcome works like any other refund."""
+        payment = await self.payments.get_by_order_id(answer.order_id)
+        return await self._adopt(
+            payment, answer, RefundSource.GATEWAY, "made in the gateway dashboard"
+        )

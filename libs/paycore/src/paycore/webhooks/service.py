@@ -409,17 +409,31 @@ class WebhookService:
             ) from exc
 
     async def _record_auto_refund(self, log: WebhookLog, event: AutoRefundEvent) -> Outcome:
-        """Cashfree refunded an attempt on its own. Usually a second, duplicate attempt, which
-        never counted in our captured amount, so no amount changes: recorded and alerted."""
+        """Cashfree refunded an attempt on its own: recorded as a refund (source AUTO). Of our
+        captured attempt it counts against the refundable amount; of a duplicate capture it
+        leaves our amounts alone. Either way the customer is emailed and operators alerted."""
         answer = event.refund
         payment = await self.payments.repository.get_by_order_id(answer.order_id)
         if payment is None:
             return await self._orphan(log, answer.order_id, cf_refund_id=answer.gateway_refund_id)
-        # Our captured attempt refunded by the gateway means our amounts are now wrong.
-        ours = answer.gateway_payment_id == payment.cf_payment_id
+        ours = answer.gateway_payment_id in (payment.cf_payment_id, None)
+        evidence = self._evidence(log, cf_refund_id=answer.gateway_refund_id, auto=True)
+        try:
+            refund = await self.refunds.record_auto_refund(answer, event.reason, evidence)
+        except RefundAmountMismatch as exc:
+            return Outcome(
+                W.FAILED,
+                "amount_mismatch",
+                reason="the gateway reports another auto-refund amount than recorded",
+                order_id=payment.order_id,
+                payment_id=payment.payment_id,
+                refund_id=exc.details.get("refund_id"),
+            )
+        await sync_invoice(await self.payments.repository.get(payment.payment_id))
         summary = {
             "order_id": payment.order_id,
             "payment_id": payment.payment_id,
+            "refund_id": refund.refund_id,
             "cf_refund_id": answer.gateway_refund_id,
             "cf_payment_id": answer.gateway_payment_id,
             "amount": answer.amount_minor,
@@ -428,20 +442,19 @@ class WebhookService:
             "reason": event.reason,
             "captured_attempt": ours,
         }
-        note = f"gateway auto-refund {answer.status.value} of attempt {answer.gateway_payment_id}"
-        await self._note_once(payment, log, note, self._evidence(log, **summary))
         await admin_alert(
             "gateway_auto_refund_of_captured_payment" if ours else "gateway_auto_refund",
-            "critical" if ours else "warning",
+            "high" if ours else "warning",
             log,
             incident=f"{answer.gateway_refund_id}:{answer.status.value}",
             **summary,
         )
         return Outcome(
             W.SUCCESS,
-            "recorded",
+            "applied",
             order_id=payment.order_id,
             payment_id=payment.payment_id,
+            refund_id=refund.refund_id,
             events=[OutboxEvent.of("analytics.refund.auto", summary)],
         )
 
@@ -569,7 +582,7 @@ class WebhookService:
                 return [f"refund {refund.refund_id} stays {refund.status.value}"]
             return [f"refund {refund.refund_id}: {refund.status.value} -> {target.value}"]
         if isinstance(event, AutoRefundEvent):
-            return [f"auto-refund on order {event.refund.order_id}: recorded and alerted"]
+            return [f"auto-refund on order {event.refund.order_id}: recorded as a refund, alerted"]
         if isinstance(event, SettlementEvent):
             payments = await self._settled_payments(event)
             if not payments:
