@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from web_testing import WebClient, form_key_of, web_client, web_settings
+from web_testing import ORIGIN, WebClient, form_key_of, web_client, web_settings
 
 INVOICE = {
     "currency": "INR",
@@ -453,3 +453,53 @@ async def test_checkout_base_url_pages_open_cashfree_for_a_session(
     async with web_client(api, emu) as local:
         # With the emulator, checkout_url is the emulator's page: nothing here.
         assert (await local.http.get("/checkout/session_abc")).status_code == 404
+
+
+async def test_a_refund_without_a_final_answer_is_retried_with_the_same_key(
+    emu: RunningEmulator,
+) -> None:
+    """The API away or busy: the form comes back with the same idempotency key, so sending it
+    again repeats the request rather than refunding twice."""
+    keys: list[str | None] = []
+
+    async def invoices(request: Request) -> Response:
+        return JSONResponse({"data": {"items": [], "next_cursor": None}})
+
+    async def initiate(request: Request) -> Response:
+        keys.append(request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            return JSONResponse(
+                {"error": {"code": "idempotency_request_in_flight", "message": "busy"}}, 409
+            )
+        return JSONResponse({"data": {"refund_id": "rfd_1"}}, 202)
+
+    fake_api = Starlette(
+        routes=[
+            Route("/api/v1/invoices", invoices),
+            Route("/api/v1/refunds/initiate", initiate, methods=["POST"]),
+        ]
+    )
+    app = build_app(web_settings(emu), transport=httpx.ASGITransport(app=fake_api))
+    payment_id = "pay_" + "A" * 26
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ORIGIN) as http,
+    ):
+        web = WebClient(http, web_settings(emu))
+        await web.sign_in("any-token")
+        page = await http.get("/console/invoices")
+        key = uuid.uuid4().hex
+        first = await web.post(
+            f"/console/payments/{payment_id}/refunds",
+            {"idempotency_key": key, "amount": "100"},
+            page=page.text,
+        )
+        assert first.status_code == 503
+        assert form_key_of(first.text) == key
+        again = await web.post(
+            f"/console/payments/{payment_id}/refunds",
+            {"idempotency_key": form_key_of(first.text), "amount": "100"},
+            page=first.text,
+        )
+        assert again.status_code == 303
+    assert keys == [key, key]

@@ -441,9 +441,15 @@ async def refund(request: Request, pages: Pages, token: str) -> Response:
             await pages.api.call(
                 "POST", "/refunds/initiate", token=token, json=body, idempotency_key=key
             )
+        except ApiUnavailable:
+            return _refund_retry(request, pages, payment_id, form, UNCONFIRMED)
         except ApiError as failure:
             if failure.status in (401, 404):
                 raise
+            if failure.status >= 500 or failure.status in (409, 429):
+                # Not a final answer (busy, in flight, limited, or the gateway away): the same
+                # request again, same key, so it can never refund twice.
+                return _refund_retry(request, pages, payment_id, form, failure.message)
             if failure.code == "refund_exceeds_refundable":
                 left = money.show(int(failure.details.get("refundable") or 0))
                 errors.append(f"That is more than is left to refund ({left}).")
@@ -452,6 +458,29 @@ async def refund(request: Request, pages: Pages, token: str) -> Response:
         else:
             return RedirectResponse(f"/console/payments/{payment_id}#refunds", 303)
     return await _payment_page(request, pages, token, payment_id, errors=errors, status=400)
+
+
+UNCONFIRMED = "The payments API did not confirm the refund."
+
+
+def _refund_retry(
+    request: Request, pages: Pages, payment_id: str, form: FormData, message: str
+) -> Response:
+    """The refund form again with the same idempotency key: submitting it repeats the same
+    request (the API answers it once), so an unknown outcome is retried without a second
+    refund. Needs nothing from the API, which may be away."""
+    return pages.render(
+        request,
+        "console/refund_retry.html",
+        {
+            "payment_id": payment_id,
+            "message": message,
+            "amount": str(form.get("amount") or ""),
+            "reason": str(form.get("reason") or ""),
+            "form_key": str(form.get("idempotency_key") or ""),
+        },
+        503,
+    )
 
 
 @signed_in
