@@ -28,7 +28,7 @@ infra-up: ## start MongoDB (FerretDB front), RabbitMQ and Redis on 127.0.0.1 (id
 infra-down: ## stop the local servers
 	infra/local/down.sh
 
-run: install ## start everything (servers, emulator, SMTP sink, six services), walk one payment through, stay up until Ctrl-C
+run: install ## start everything (servers, emulator, SMTP sink, six services, web pages), walk one payment through, print the console and a pay link, stay up until Ctrl-C
 	$(UV) run python infra/local/run.py
 
 test: install infra-up lint typecheck validate-deploy security pytest ## lint (ruff incl. security rules), typecheck, deploy checks, secret scan + dependency audit, and the whole pytest suite

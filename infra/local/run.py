@@ -1,5 +1,6 @@
-"""`make run`: the Cashfree emulator, the SMTP sink and the six services on this machine, a
-scripted walk of one invoice through payment and refunds, then up until Ctrl-C.
+"""`make run`: the Cashfree emulator, the SMTP sink, the six services and the web pages on this
+machine, a scripted walk of one invoice through payment and refunds, the console's sign-in link
+and a sample invoice's pay link, then up until Ctrl-C.
 
 It starts the servers (MongoDB front, RabbitMQ, Redis) with infra/local/up.sh and, on Ctrl-C,
 stops what it started: the processes, and the servers too unless they were already running.
