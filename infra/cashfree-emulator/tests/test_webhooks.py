@@ -289,3 +289,19 @@ async def test_events_log_lists_every_attempt(
         attempt.headers["x-webhook-signature"]
         == receiver.received[0].headers["x-webhook-signature"]
     )
+
+
+async def test_a_dispute_sends_created_then_closed_with_its_deadline(
+    emulator: RunningEmulator, receiver: WebhookReceiver, paid_order: Any
+) -> None:
+    order_id = (await paid_order())["order_id"]
+    opened = await emulator.control.dispute(order_id, dispute_type="CHARGEBACK", amount="5.00")
+    await emulator.control.move_dispute(str(opened["dispute_id"]), "CHARGEBACK_MERCHANT_LOST")
+    created_events = await emulator.control.wait_for_events(1, type="DISPUTE_CREATED")
+    closed_events = await emulator.control.wait_for_events(1, type="DISPUTE_CLOSED")
+    bodies = [json.loads(d.body) for d in [*created_events, *closed_events]]
+    created = next(b for b in bodies if b["type"] == "DISPUTE_CREATED")
+    assert created["data"]["dispute"]["respond_by"]
+    assert created["data"]["order_details"]["order_id"] == order_id
+    closed = next(b for b in bodies if b["type"] == "DISPUTE_CLOSED")
+    assert closed["data"]["dispute"]["dispute_status"] == "CHARGEBACK_MERCHANT_LOST"

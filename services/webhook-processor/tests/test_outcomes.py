@@ -5,6 +5,7 @@ import json
 from decimal import Decimal
 
 from paycore.alerts import AdminAlert
+from paycore.disputes.models import Dispute
 from paycore.gateway import Customer, OrderRequest, RefundRequest, idempotency_key
 from paycore.invoices.models import Invoice, InvoiceStatus
 from paycore.kit.crypto import cipher_for
@@ -135,12 +136,12 @@ async def test_a_webhook_for_an_unknown_order_is_kept_as_an_orphan_and_alerts(
 
 
 async def test_an_unknown_event_type_is_stored_and_acknowledged(pipeline: Pipeline) -> None:
-    body = json.dumps({"type": "DISPUTE_CREATED", "data": {"dispute": {"dispute_id": "1"}}})
+    body = json.dumps({"type": "VENDOR_CREATED", "data": {"vendor": {"vendor_id": "1"}}})
 
     answer = await pipeline.post_signed(body.encode())
 
     assert answer.status_code == 200
-    [log] = await wait_for_logs(pipeline, 1, event_type="DISPUTE_CREATED")
+    [log] = await wait_for_logs(pipeline, 1, event_type="VENDOR_CREATED")
     assert log.status == WebhookStatus.IGNORED
     assert log.raw_body(cipher_for(pipeline.processor)) == body.encode()
 
@@ -360,3 +361,51 @@ async def test_a_settlement_of_more_than_one_page_of_orders_settles_them_all(
         return settled == count
 
     await eventually(all_settled, timeout=30)
+
+
+async def test_a_lost_chargeback_is_held_while_open_then_paid_out(pipeline: Pipeline) -> None:
+    payment = await paid(pipeline, amount=10_000)
+    opened = await pipeline.emulator.control.dispute(
+        payment.order_id, dispute_type="CHARGEBACK", amount=Decimal("60.00")
+    )
+    dispute_id = str(opened["dispute_id"])
+    [created] = await wait_for_logs(pipeline, 1, event_type="DISPUTE_CREATED")
+    assert (created.status, created.outcome) == (WebhookStatus.SUCCESS, "applied")
+    held = await payment_of(payment.payment_id)
+    # Not refundable while the customer's bank disputes it.
+    assert (held.disputed_amount, held.refundable_amount) == (6_000, 4_000)
+    assert held.dispute_holds == [dispute_id]
+    stored = await Dispute.get_pymongo_collection().find_one({"_id": dispute_id})
+    assert stored is not None
+    assert stored["respond_by"] is not None
+    alerts = await AdminAlert.find(AdminAlert.kind == "dispute_open").to_list()
+    assert [a.detail["dispute_id"] for a in alerts] == [dispute_id]
+    assert alerts[0].detail["respond_by"]
+
+    await pipeline.emulator.control.move_dispute(dispute_id, "CHARGEBACK_MERCHANT_LOST")
+
+    await wait_for_logs(pipeline, 1, event_type="DISPUTE_CLOSED")
+    lost = await payment_of(payment.payment_id)
+    assert (lost.disputed_amount, lost.chargeback_amount, lost.refundable_amount) == (
+        0,
+        6_000,
+        4_000,
+    )
+    assert lost.settled_disputes == [dispute_id]
+
+
+async def test_a_won_dispute_releases_what_it_held(pipeline: Pipeline) -> None:
+    payment = await paid(pipeline, amount=10_000)
+    opened = await pipeline.emulator.control.dispute(payment.order_id)
+    dispute_id = str(opened["dispute_id"])
+    await wait_for_logs(pipeline, 1, event_type="DISPUTE_CREATED")
+    assert (await payment_of(payment.payment_id)).refundable_amount == 0
+
+    await pipeline.emulator.control.move_dispute(dispute_id, "DISPUTE_UNDER_REVIEW")
+    await wait_for_logs(pipeline, 1, event_type="DISPUTE_UPDATED")
+    assert (await payment_of(payment.payment_id)).refundable_amount == 0
+    await pipeline.emulator.control.move_dispute(dispute_id, "DISPUTE_MERCHANT_WON")
+
+    await wait_for_logs(pipeline, 1, event_type="DISPUTE_CLOSED")
+    won = await payment_of(payment.payment_id)
+    assert (won.disputed_amount, won.chargeback_amount, won.refundable_amount) == (0, 0, 10_000)

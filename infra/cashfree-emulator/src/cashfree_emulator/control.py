@@ -256,6 +256,36 @@ class EmulatorControl:
         )
         return result
 
+    async def dispute(
+        self,
+        order_id: str,
+        *,
+        dispute_type: str = "DISPUTE",
+        amount: Amount | None = None,
+        respond_within_days: int = 3,
+        app_id: str | None = None,
+    ) -> JsonObject:
+        """The customer disputes the order's payment: sends DISPUTE_CREATED (with respond_by)."""
+        body: JsonObject = {
+            "dispute_type": dispute_type,
+            "respond_within_days": respond_within_days,
+        }
+        if amount is not None:
+            body["amount"] = Decimal(amount)
+        result: JsonObject = await self._call(
+            "POST", f"/orders/{order_id}/disputes", body, app_id=app_id
+        )
+        return result
+
+    async def move_dispute(
+        self, dispute_id: str, status: str, *, app_id: str | None = None
+    ) -> JsonObject:
+        """Sends DISPUTE_UPDATED, or DISPUTE_CLOSED for a `..._MERCHANT_WON|LOST|ACCEPTED`."""
+        result: JsonObject = await self._call(
+            "POST", f"/disputes/{dispute_id}", {"status": status}, app_id=app_id
+        )
+        return result
+
     async def auto_refund(
         self,
         order_id: str,

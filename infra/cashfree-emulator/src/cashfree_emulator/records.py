@@ -83,6 +83,25 @@ class Refund:
 
 
 @dataclass
+class Dispute:
+    """A customer's dispute or chargeback against a payment (fact sheet: DISPUTE_* webhooks)."""
+
+    app_id: str
+    dispute_id: str
+    order_id: str
+    cf_payment_id: str
+    dispute_type: str  # DISPUTE | CHARGEBACK | RETRIEVAL | PRE_ARBITRATION | ARBITRATION
+    amount: Decimal
+    currency: str
+    status: str  # e.g. DISPUTE_CREATED, CHARGEBACK_MERCHANT_WON
+    reason_code: str
+    reason_description: str
+    respond_by: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
 class Settlement:
     app_id: str
     cf_settlement_id: int

@@ -103,6 +103,18 @@ class SettleRequest(_Strict):
     status: SettlementStatus = "SUCCESS"
 
 
+class DisputeRequest(_Strict):
+    dispute_type: Literal[
+        "DISPUTE", "CHARGEBACK", "RETRIEVAL", "PRE_ARBITRATION", "ARBITRATION"
+    ] = "DISPUTE"
+    amount: Decimal | None = Field(default=None, gt=0)
+    respond_within_days: int = Field(default=3, ge=0)
+
+
+class MoveDisputeRequest(_Strict):
+    status: str = Field(min_length=3, max_length=60)
+
+
 class SettleOrdersRequest(_Strict):
     order_ids: list[str] = Field(min_length=1)
     status: SettlementStatus = "SUCCESS"

@@ -6,7 +6,7 @@ import secrets
 import string
 
 from cashfree_emulator.errors import not_found
-from cashfree_emulator.records import IdempotentReply, Order, Payment, Refund, Settlement
+from cashfree_emulator.records import Dispute, IdempotentReply, Order, Payment, Refund, Settlement
 from cashfree_emulator.schemas import ApiCall, MerchantConfig, WebhookAttempt
 
 _ALNUM = string.ascii_letters + string.digits
@@ -29,6 +29,8 @@ class Store:
         self.payments: dict[str, Payment] = {}
         self.refunds: dict[tuple[str, str], Refund] = {}
         self.settlements: list[Settlement] = []
+        self.disputes: dict[tuple[str, str], Dispute] = {}
+        self._dispute_ids = itertools.count(433475258)
         self.idempotency: dict[tuple[str, str], IdempotentReply] = {}
         self.calls: list[ApiCall] = []
         self.deliveries: list[WebhookAttempt] = []
@@ -48,6 +50,9 @@ class Store:
 
     def next_cf_refund_id(self) -> str:
         return str(next(self._cf_refund_ids))
+
+    def next_dispute_id(self) -> str:
+        return str(next(self._dispute_ids))
 
     def next_cf_settlement_id(self) -> int:
         return next(self._cf_settlement_ids)

@@ -1,7 +1,7 @@
 """Webhook bodies per event type and webhook version, shaped like the fact sheet §7 samples."""
 
 from cashfree_emulator.entities import gateway_details
-from cashfree_emulator.records import Order, Payment, Refund, Settlement
+from cashfree_emulator.records import Dispute, Order, Payment, Refund, Settlement
 from cashfree_emulator.wire import JsonObject, iso, money, now_ist, plain_time
 
 LATEST = "2025-01-01"
@@ -96,6 +96,39 @@ def refund_event(version: str, refund: Refund) -> JsonObject:
         data["refund_charge"] = money(0)
         data["refund_mode"] = refund.requested_speed
     return envelope("REFUND_STATUS_WEBHOOK", {"refund": data})
+
+
+def dispute_event(event_type: str, dispute: Dispute, order: Order) -> JsonObject:
+    """DISPUTE_CREATED | DISPUTE_UPDATED | DISPUTE_CLOSED, shaped as the docs' sample."""
+    data: JsonObject = {
+        "dispute": {
+            "dispute_id": dispute.dispute_id,
+            "dispute_type": dispute.dispute_type,
+            "reason_code": dispute.reason_code,
+            "reason_description": dispute.reason_description,
+            "dispute_amount": dispute.amount,
+            "created_at": iso(dispute.created_at),
+            "updated_at": iso(dispute.updated_at),
+            "respond_by": iso(dispute.respond_by),
+            "dispute_status": dispute.status,
+            "cf_dispute_remarks": "raised by the customer's bank",
+            "dispute_action_on": "MERCHANT",
+        },
+        "order_details": {
+            "order_id": order.order_id,
+            "order_amount": order.amount,
+            "order_currency": order.currency,
+            "cf_payment_id": int(dispute.cf_payment_id),
+            "payment_amount": dispute.amount,
+            "payment_currency": dispute.currency,
+        },
+        "customer_details": {
+            "customer_name": order.customer_details.get("customer_name"),
+            "customer_phone": order.customer_details.get("customer_phone"),
+            "customer_email": order.customer_details.get("customer_email"),
+        },
+    }
+    return envelope(event_type, data)
 
 
 def auto_refund_event(refund: Refund, payment: Payment) -> JsonObject:

@@ -8,6 +8,7 @@ from paycore.payments.models import SettlementStatus
 from paycore.webhooks.errors import MalformedWebhook, UnsupportedWebhookVersion
 from paycore.webhooks.parsing import (
     AutoRefundEvent,
+    DisputeEvent,
     PaymentEvent,
     RefundEvent,
     SettlementEvent,
@@ -86,8 +87,8 @@ def test_the_event_type_decides_the_settlement_stage() -> None:
 
 
 def test_an_unknown_type_is_not_parsed() -> None:
-    assert parse_webhook("DISPUTE_CREATED", "2099-01-01", b"not even json") == UnknownEvent(
-        "DISPUTE_CREATED"
+    assert parse_webhook("VENDOR_CREATED", "2099-01-01", b"not even json") == UnknownEvent(
+        "VENDOR_CREATED"
     )
 
 
@@ -109,3 +110,42 @@ def test_an_unknown_version_is_refused() -> None:
 def test_a_body_that_does_not_fit_its_type_is_malformed(body: bytes) -> None:
     with pytest.raises(MalformedWebhook):
         parse_webhook("REFUND_STATUS_WEBHOOK", "2025-01-01", body)
+
+
+DISPUTE = b"""{"data":{"dispute":{"dispute_id":"433475258","dispute_type":"DISPUTE","reason_code":"1402",
+"reason_description":"Duplicate Processing","dispute_amount":3,"created_at":"2023-06-15T21:50:04+05:30",
+"updated_at":"2023-06-15T21:50:04+05:30","respond_by":"2023-06-18T23:59:59+05:30",
+"dispute_status":"DISPUTE_CREATED","cf_dispute_remarks":"x","dispute_action_on":"MERCHANT"},
+"order_details":{"order_id":"ord_1","order_amount":3,"order_currency":"INR","cf_payment_id":885473311,
+"payment_amount":3,"payment_currency":"INR"},"customer_details":{"customer_name":"A"}},
+"event_time":"2023-06-15T21:50:04+05:30","type":"DISPUTE_CREATED"}"""
+
+
+def test_a_dispute_is_read_with_its_deadline() -> None:
+    event = parse_webhook("DISPUTE_CREATED", "2025-01-01", DISPUTE)
+    assert isinstance(event, DisputeEvent)
+    dispute = event.dispute
+    assert (dispute.dispute_id, dispute.order_id, dispute.gateway_payment_id) == (
+        "433475258",
+        "ord_1",
+        "885473311",
+    )
+    assert (dispute.amount_minor, dispute.currency, dispute.outcome) == (300, "INR", "OPEN")
+    assert dispute.respond_by is not None
+    assert dispute.respond_by.isoformat() == "2023-06-18T23:59:59+05:30"
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        ("CHARGEBACK_MERCHANT_WON", "WON"),
+        ("DISPUTE_MERCHANT_LOST", "LOST"),
+        ("DISPUTE_MERCHANT_ACCEPTED", "LOST"),
+        ("SOMETHING_NEW", "UNKNOWN"),
+    ],
+)
+def test_a_closed_dispute_has_an_outcome(status: str, outcome: str) -> None:
+    body = DISPUTE.replace(b'"DISPUTE_CREATED","cf', f'"{status}","cf'.encode())
+    event = parse_webhook("DISPUTE_CLOSED", "2025-01-01", body)
+    assert isinstance(event, DisputeEvent)
+    assert event.dispute.outcome == outcome

@@ -135,6 +135,10 @@ def payment_out(payment: Payment, *, checkout_base_url: str, environment: str) -
         "refunded_amount": payment.refunded_amount,
         "refund_reserved_amount": payment.refund_reserved_amount,
         "refundable_amount": payment.refundable_amount,
+        # Held by open disputes (not refundable), and taken back by lost ones.
+        "disputed_amount": payment.disputed_amount,
+        "chargeback_amount": payment.chargeback_amount,
+        "open_disputes": payment.dispute_holds,
         "invoice_number": payment.invoice_number,
         "cf_order_id": payment.cf_order_id,
         "payment_session_id": session,

@@ -7,6 +7,7 @@ from typing import Final
 from beanie import Document
 from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditHead, AuditRecord
+from paycore.disputes.models import Dispute
 from paycore.gateway import CashfreeGateway
 from paycore.invoices.models import Invoice
 from paycore.kit.broker import Consumer
@@ -28,6 +29,7 @@ MODELS: Final[list[type[Document]]] = [
     AuditRecord,
     AuditHead,
     AdminAlert,
+    Dispute,
 ]
 # Every collection this service writes events into; its relay publishes them.
 OUTBOXES: Final[list[type[Document]]] = [Payment, Refund, Invoice, WebhookLog, AdminAlert]

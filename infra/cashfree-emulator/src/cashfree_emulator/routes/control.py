@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from cashfree_emulator.disputes import move_dispute, open_dispute
 from cashfree_emulator.emulator import Emulator
 from cashfree_emulator.entities import payment_entity, refund_entity, settlement_entity
 from cashfree_emulator.errors import CashfreeError, not_found
@@ -19,9 +20,11 @@ from cashfree_emulator.refunds import auto_refund, dashboard_refund, resolve_ref
 from cashfree_emulator.schemas import (
     AutoRefundRequest,
     DashboardRefundRequest,
+    DisputeRequest,
     EmulatorConfig,
     FaultSpec,
     MerchantConfig,
+    MoveDisputeRequest,
     PayRequest,
     ResolveRefundRequest,
     SettleOrdersRequest,
@@ -154,6 +157,26 @@ async def settle(request: Request, emulator: Emulator) -> JsonValue:
     return settlement_entity(settle_order(emulator, order, body.status))
 
 
+async def raise_dispute(request: Request, emulator: Emulator) -> JsonValue:
+    order = _order(request, emulator)
+    body = await _body(request, DisputeRequest)
+    dispute = open_dispute(
+        emulator,
+        order,
+        dispute_type=body.dispute_type,
+        amount=body.amount,
+        respond_within_days=body.respond_within_days,
+    )
+    return {"dispute_id": dispute.dispute_id, "dispute_status": dispute.status}
+
+
+async def update_dispute(request: Request, emulator: Emulator) -> JsonValue:
+    app_id = request.query_params.get("app_id", emulator.settings.app_id)
+    body = await _body(request, MoveDisputeRequest)
+    dispute = move_dispute(emulator, app_id, request.path_params["dispute_id"], body.status)
+    return {"dispute_id": dispute.dispute_id, "dispute_status": dispute.status}
+
+
 async def settle_together(request: Request, emulator: Emulator) -> JsonValue:
     body = await _body(request, SettleOrdersRequest)
     app_id = request.query_params.get("app_id", emulator.settings.app_id)
@@ -209,6 +232,8 @@ ROUTES = [
     _r("/calls", calls, "GET"),
     _r("/orders/{order_id}/settle", settle, "POST"),
     _r("/settlements", settle_together, "POST"),
+    _r("/orders/{order_id}/disputes", raise_dispute, "POST"),
+    _r("/disputes/{dispute_id}", update_dispute, "POST"),
     _r("/orders/{order_id}/auto-refund", trigger_auto_refund, "POST"),
     _r("/orders/{order_id}/refunds", trigger_dashboard_refund, "POST"),
     _r("/orders/{order_id}/refunds/{refund_id}/resolve", resolve, "POST"),

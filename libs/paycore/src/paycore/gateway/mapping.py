@@ -10,6 +10,8 @@ from paycore.gateway import models as cf
 from paycore.gateway.schemas import (
     AttemptError,
     AttemptStatus,
+    Dispute,
+    DisputeOutcome,
     Order,
     OrderRequest,
     OrderStatus,
@@ -196,6 +198,36 @@ def payment_from(wire: cf.CfPayment, order_id: str) -> Payment:
         initiated_at=wire.payment_time,
         completed_at=wire.payment_completion_time,
         error=error,
+    )
+
+
+# Closing statuses by suffix (the full list is UNCONFIRMED): lost or accepted gives the money
+# back; won keeps it. A DISPUTE_CLOSED with any other status stays UNKNOWN (held, alerted).
+_DISPUTE_WON: Final = ("_MERCHANT_WON",)
+_DISPUTE_LOST: Final = ("_MERCHANT_LOST", "_MERCHANT_ACCEPTED", "_INSUFFICIENT_EVIDENCE")
+
+
+def dispute_from(wire: cf.CfDispute, order: cf.CfDisputeOrder, closed: bool) -> Dispute:
+    currency = order.payment_currency or order.order_currency or _SETTLEMENT_CURRENCY
+    status = wire.dispute_status.upper()
+    if status.endswith(_DISPUTE_WON):
+        outcome = DisputeOutcome.WON
+    elif status.endswith(_DISPUTE_LOST):
+        outcome = DisputeOutcome.LOST
+    else:
+        outcome = DisputeOutcome.UNKNOWN if closed else DisputeOutcome.OPEN
+    return Dispute(
+        dispute_id=wire.dispute_id,
+        dispute_type=wire.dispute_type,
+        status=status,
+        outcome=outcome,
+        amount_minor=to_minor(wire.dispute_amount, currency),
+        currency=currency,
+        order_id=order.order_id,
+        gateway_payment_id=order.cf_payment_id,
+        respond_by=wire.respond_by,
+        reason=wire.reason_description or wire.reason_code,
+        updated_at=wire.updated_at,
     )
 
 

@@ -246,6 +246,32 @@ class CfRefundSpeed(CfModel):
     message: OptionalText = None
 
 
+class CfDispute(CfModel):
+    """`data.dispute` of a DISPUTE_* webhook (the status list is UNCONFIRMED: kept as text)."""
+
+    dispute_id: CfId
+    dispute_type: OptionalText = None
+    reason_code: OptionalText = None
+    reason_description: OptionalText = None
+    dispute_amount: Decimal
+    created_at: LenientDatetime = None
+    updated_at: LenientDatetime = None
+    respond_by: LenientDatetime = None
+    dispute_status: str
+    dispute_action_on: OptionalText = None
+
+
+class CfDisputeOrder(CfModel):
+    """`data.order_details` of a DISPUTE_* webhook."""
+
+    order_id: CfId
+    order_amount: Decimal | None = None
+    order_currency: str | None = None
+    cf_payment_id: CfId | None = None
+    payment_amount: Decimal | None = None
+    payment_currency: str | None = None
+
+
 class CfRefund(CfModel):
     cf_refund_id: CfId | None = None
     cf_payment_id: CfId | None = None

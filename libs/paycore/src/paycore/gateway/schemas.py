@@ -177,6 +177,29 @@ class Settlement(_Record):
     settled_at: datetime | None = None
 
 
+class DisputeOutcome(StrEnum):
+    OPEN = "OPEN"  # awaiting a response or a decision
+    WON = "WON"  # closed in the merchant's favour: the money stays
+    LOST = "LOST"  # closed against the merchant (lost or accepted): the money goes back
+    UNKNOWN = "UNKNOWN"  # closed with a status this code does not know: treated as open
+
+
+class Dispute(_Record):
+    """A dispute or chargeback the customer's bank raised against a payment."""
+
+    dispute_id: str
+    dispute_type: str | None  # DISPUTE, CHARGEBACK, RETRIEVAL, PRE_ARBITRATION, ARBITRATION
+    status: str  # the gateway's own status, e.g. CHARGEBACK_MERCHANT_LOST
+    outcome: DisputeOutcome
+    amount_minor: int
+    currency: str
+    order_id: str
+    gateway_payment_id: str | None = None
+    respond_by: datetime | None = None
+    reason: str | None = None
+    updated_at: datetime | None = None
+
+
 class SettlementPage(_Record):
     settlements: list[Settlement]
     cursor: str | None = None  # pass back to get the next page; None on the last page

@@ -97,6 +97,13 @@ class Payment(KeyedDocument):
     failed_attempts: list[str] = Field(default_factory=list)
     # Successful attempts beyond the captured one (money received twice), each alerted once.
     extra_captures: list[str] = Field(default_factory=list)
+    # Open disputes hold their amount out of `refundable_amount` (`disputed_amount`); a lost
+    # one moves it to `chargeback_amount` (money out), a won one gives it back. Membership
+    # makes each step apply once.
+    disputed_amount: int = 0
+    chargeback_amount: int = 0
+    dispute_holds: list[str] = Field(default_factory=list)
+    settled_disputes: list[str] = Field(default_factory=list)
     last_refund_status: str | None = None  # SUCCESS, FAILED or CANCELLED: the invoice shows it
     invoice_number: str | None = None
     customer: Customer

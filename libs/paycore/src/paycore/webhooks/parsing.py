@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from paycore.gateway import mapping
 from paycore.gateway import models as cf
+from paycore.gateway.schemas import Dispute as GatewayDispute
 from paycore.gateway.schemas import Payment as GatewayAttempt
 from paycore.gateway.schemas import Refund as GatewayRefund
 from paycore.gateway.schemas import Settlement as GatewaySettlement
@@ -35,6 +36,7 @@ PAYMENT_TYPES: Final = frozenset(
     {"PAYMENT_SUCCESS_WEBHOOK", "PAYMENT_FAILED_WEBHOOK", "PAYMENT_USER_DROPPED_WEBHOOK"}
 )
 REFUND_TYPE: Final = "REFUND_STATUS_WEBHOOK"
+DISPUTE_TYPES: Final = frozenset({"DISPUTE_CREATED", "DISPUTE_UPDATED", "DISPUTE_CLOSED"})
 AUTO_REFUND_TYPE: Final = "AUTO_REFUND_STATUS_WEBHOOK"
 # Settlement events carry no `_WEBHOOK` suffix; the type, not the body, says the stage.
 SETTLEMENT_TYPES: Final = {
@@ -70,11 +72,18 @@ class SettlementEvent:
 
 
 @dataclass(frozen=True)
+class DisputeEvent:
+    dispute: GatewayDispute
+
+
+@dataclass(frozen=True)
 class UnknownEvent:
     event_type: str
 
 
-WebhookEvent = PaymentEvent | RefundEvent | AutoRefundEvent | SettlementEvent | UnknownEvent
+WebhookEvent = (
+    PaymentEvent | RefundEvent | AutoRefundEvent | SettlementEvent | DisputeEvent | UnknownEvent
+)
 
 
 def is_known_type(event_type: str) -> bool:
@@ -82,6 +91,7 @@ def is_known_type(event_type: str) -> bool:
         event_type in PAYMENT_TYPES
         or event_type in (REFUND_TYPE, AUTO_REFUND_TYPE)
         or event_type in SETTLEMENT_TYPES
+        or event_type in DISPUTE_TYPES
     )
 
 
@@ -100,6 +110,14 @@ def parse_webhook(event_type: str, version: str | None, raw_body: bytes) -> Webh
             return RefundEvent(mapping.refund_from(cf.CfRefund.model_validate(data["refund"])))
         if event_type == AUTO_REFUND_TYPE:
             return _auto_refund(_section(data, "auto_refund"))
+        if event_type in DISPUTE_TYPES:
+            return DisputeEvent(
+                mapping.dispute_from(
+                    cf.CfDispute.model_validate(_section(data, "dispute")),
+                    cf.CfDisputeOrder.model_validate(_section(data, "order_details")),
+                    closed=event_type == "DISPUTE_CLOSED",
+                )
+            )
         return _settlement(_section(data, "settlement"), SETTLEMENT_TYPES[event_type])
     except (
         ValueError,

@@ -18,6 +18,7 @@ from typing import Any, Final
 from loguru import logger
 
 from paycore.alerts import raise_alert
+from paycore.disputes.service import DisputeService
 from paycore.gateway.errors import GatewayNotFound
 from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.schemas import AttemptStatus, SettlementQuery
@@ -40,6 +41,7 @@ from paycore.webhooks.metrics import observe_processed
 from paycore.webhooks.models import FINAL_STATUSES, WebhookLog, WebhookStatus
 from paycore.webhooks.parsing import (
     AutoRefundEvent,
+    DisputeEvent,
     PaymentEvent,
     RefundEvent,
     SettlementEvent,
@@ -117,6 +119,7 @@ class WebhookService:
         self.cipher = cipher
         self.payments = payments or PaymentService()
         self.refunds = refunds or RefundService(self.payments)
+        self.disputes = DisputeService(self.payments)
         self.repository = repository or WebhookLogRepository()
         self.gateway = gateway
         self.confirm_with_gateway = confirm_with_gateway and gateway is not None
@@ -229,6 +232,8 @@ class WebhookService:
             return await self._record_auto_refund(log, event)
         if isinstance(event, SettlementEvent):
             return await self._apply_settlement(log, event)
+        if isinstance(event, DisputeEvent):
+            return await self._apply_dispute(log, event)
         return Outcome(W.IGNORED, "ignored", reason=f"unhandled event type {event.event_type}")
 
     def _evidence(self, log: WebhookLog, **detail: Any) -> Evidence:
@@ -458,6 +463,23 @@ class WebhookService:
             events=[OutboxEvent.of("analytics.refund.auto", summary)],
         )
 
+    async def _apply_dispute(self, log: WebhookLog, event: DisputeEvent) -> Outcome:
+        """Stored with its respond_by deadline; the disputed amount is held while open,
+        released when won, paid out when lost (`DisputeService`); alerted per stage."""
+        answer = event.dispute
+        evidence = self._evidence(log, dispute_id=answer.dispute_id, status=answer.status)
+        try:
+            applied = await self.disputes.apply(answer, evidence)
+        except PaymentNotFound:
+            return await self._orphan(log, answer.order_id, dispute_id=answer.dispute_id)
+        await sync_invoice(applied.payment)
+        return Outcome(
+            W.SUCCESS,
+            "applied" if applied.changed else "duplicate",
+            order_id=applied.payment.order_id,
+            payment_id=applied.payment.payment_id,
+        )
+
     async def _apply_settlement(self, log: WebhookLog, event: SettlementEvent) -> Outcome:
         payments = await self._settled_payments(event)
         settlement_id = event.settlement.gateway_settlement_id
@@ -583,6 +605,10 @@ class WebhookService:
             return [f"refund {refund.refund_id}: {refund.status.value} -> {target.value}"]
         if isinstance(event, AutoRefundEvent):
             return [f"auto-refund on order {event.refund.order_id}: recorded as a refund, alerted"]
+        if isinstance(event, DisputeEvent):
+            dispute = event.dispute
+            stage = f"{dispute.status} ({dispute.outcome.value}), amount {dispute.amount_minor}"
+            return [f"dispute {dispute.dispute_id} on order {dispute.order_id}: {stage}"]
         if isinstance(event, SettlementEvent):
             payments = await self._settled_payments(event)
             if not payments:

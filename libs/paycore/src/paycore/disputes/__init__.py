@@ -1,0 +1,1 @@
+"""Disputes and chargebacks: money the customer's bank may take back from a payment."""

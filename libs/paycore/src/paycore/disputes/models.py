@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import Field
+from pymongo import ASCENDING, IndexModel
+
+from paycore.gateway.schemas import DisputeOutcome
+from paycore.kit.mongo import KeyedDocument
+from paycore.kit.state import TransitionRecord
+
+
+class Dispute(KeyedDocument):
+    """A dispute or chargeback against one of our payments, as the gateway last reported it."""
+
+    key_field = "dispute_id"
+
+    dispute_id: str  # Cashfree's
+    payment_id: str
+    order_id: str
+    cf_payment_id: str | None = None
+    dispute_type: str | None = None  # DISPUTE, CHARGEBACK, RETRIEVAL, PRE_ARBITRATION, ...
+    status: str  # the gateway's own status text
+    outcome: DisputeOutcome = DisputeOutcome.OPEN
+    amount: int  # minor units: what the customer's bank disputes
+    currency: str
+    # Of `amount`, what was refundable when it opened and is held (not refundable) while open.
+    held_amount: int = 0
+    respond_by: datetime | None = None  # the deadline to answer it (evidence, acceptance)
+    reason: str | None = None
+    version: int = 0
+    history: list[TransitionRecord] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    class Settings:
+        name = "disputes"
+        indexes = [
+            IndexModel([("dispute_id", ASCENDING)], name="dispute_id_unique", unique=True),
+            IndexModel([("payment_id", ASCENDING)], name="payment_id"),
+        ]
