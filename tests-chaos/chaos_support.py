@@ -26,6 +26,7 @@ from cashfree_emulator.control import EmulatorControl
 from e2e_support import SERVICES, ServiceProcess, free_port, isolated_env, start_service
 from paycore.auth.tokens import Scope, mint_token
 from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTAGE = ROOT / "infra/local/outage.sh"
@@ -49,6 +50,12 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout}s: {check.__name__}")
         await asyncio.sleep(interval)
+
+
+def buyers(count: int) -> list[str]:
+    """Customer addresses of one scenario: each payment's email is told apart by recipient."""
+    run = uuid.uuid4().hex[:8]
+    return [f"chaos-{run}-{i}@example.com" for i in range(count)]
 
 
 def successes(payment: dict[str, Any]) -> int:
@@ -79,6 +86,8 @@ class Stack:
     ports: dict[str, int]
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     restarts: Counter[str] = field(default_factory=Counter)
+    # What the SMTP sink held before it was stopped (its inbox lives in its memory).
+    delivered_before: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def create(cls, tmp: Path, **overrides: str) -> Stack:
@@ -227,10 +236,11 @@ class Stack:
         raise AssertionError(f"payment not created: {answer.text}")
 
     async def request_refund(
-        self, api: httpx.AsyncClient, payment_id: str, amount: int
+        self, api: httpx.AsyncClient, payment_id: str, amount: int, key: str | None = None
     ) -> dict[str, Any]:
+        """Requests a refund (the caller's Idempotency-Key, or a new one); retried through 503s."""
         body = {"payment_id": payment_id, "amount": amount, "reason": "chaos"}
-        key = str(uuid.uuid4())
+        key = key or f"refund-{payment_id}-{amount}"
         for _ in range(60):
             answer = await api.post(
                 "/refunds/initiate", json=body, headers={"Idempotency-Key": key}
@@ -282,7 +292,31 @@ class Stack:
         async with httpx.AsyncClient(timeout=10) as client:
             listing = (await client.get(self.url("inbox") + "/messages")).json()
         messages = listing.get("messages", listing) if isinstance(listing, dict) else listing
-        return list(messages)
+        return self.delivered_before + list(messages)
+
+    async def stop_smtp(self) -> None:
+        self.delivered_before = await self.emails()
+        await self.sigkill("smtp-sink")
+
+    async def flush_redis(self) -> None:
+        """Deletes every key of this stack (its prefix), as a Redis failover would lose them."""
+        client = Redis.from_url(self.env.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+        async with client:
+            keys = [key async for key in client.scan_iter(match=self.env["REDIS_PREFIX"] + "*")]
+            if keys:
+                await client.delete(*keys)
+
+    async def all_refunds_succeeded(
+        self, api: httpx.AsyncClient, refund_ids: list[str], timeout: float = 90
+    ) -> None:
+        async def succeeded() -> bool:
+            for refund_id in refund_ids:
+                answer = await api.get(f"/refunds/{refund_id}")
+                if answer.status_code != 200 or answer.json()["data"]["status"] != "SUCCESS":
+                    return False
+            return True
+
+        await eventually(succeeded, timeout=timeout, interval=1)
 
     async def email_counts(self, recipients: list[str], timeout: float = 60) -> dict[str, int]:
         """Lost: a recipient without its email once `timeout` passed. Doubled: copies of one

@@ -2,18 +2,12 @@
 twice (at the gateway or in our books); emails doubled only within the documented window."""
 
 import asyncio
-import uuid
 from typing import Any
 
 import httpx
-from chaos_support import Report, Stack, eventually
+from chaos_support import Report, Stack, buyers, eventually
 
 BURST = 20
-
-
-def buyers(count: int) -> list[str]:
-    run = uuid.uuid4().hex[:8]
-    return [f"chaos-{run}-{i}@example.com" for i in range(count)]
 
 
 async def new_payments(stack: Stack, api: httpx.AsyncClient, emails: list[str]) -> list[Any]:

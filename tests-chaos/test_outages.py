@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable
 
 import httpx
-from chaos_support import Report, Stack, outage
+from chaos_support import Report, Stack, buyers, outage
 from paycore.gateway import sign_webhook
 
 INGRESS_PATH = "/api/v1/webhooks/cashfree"
@@ -85,3 +85,82 @@ async def test_database_outage(stack: Stack, report: Report) -> None:
     assert max(api_latencies) < 1.0, api_latencies
     assert counts["lost"] == 0
     assert counts["doubled"] == 0
+
+
+async def test_broker_outage(stack: Stack, report: Report) -> None:
+    """RabbitMQ stopped mid-burst: webhooks are stored and answered 200, events wait in the
+    outboxes, and everything is applied and emailed once the broker is back."""
+    emails = buyers(16)
+    async with stack.api() as api:
+        payments = [await stack.create_payment(api, email=e) for e in emails]
+        ids = [p["payment_id"] for p in payments]
+        await stack.pay_all(payments[:8])
+        await outage("rabbitmq", "stop")
+        try:
+            await stack.pay_all(payments[8:])
+            await asyncio.sleep(2)
+        finally:
+            await outage("rabbitmq", "start")
+        await stack.all_succeeded(ids)
+        counts = await stack.payment_counts(ids)
+    counts |= await stack.email_counts(emails)
+    report.counts.update(counts)
+    assert counts["lost"] == counts["doubled"] == counts["emails_lost"] == 0
+    assert counts["emails_doubled"] == 0
+
+
+async def test_redis_flush_and_restart(stack: Stack, report: Report) -> None:
+    """Every key of ours flushed, then Redis stopped and started while payments are paid and
+    refunds requested: idempotency and locks fall back to the database's unique keys and
+    guarded updates."""
+    emails = buyers(10)
+    async with stack.api() as api:
+        payments = [await stack.create_payment(api, email=e) for e in emails]
+        ids = [p["payment_id"] for p in payments]
+        orders = [p["order_id"] for p in payments]
+        await stack.pay_all(payments[:5])
+        await stack.flush_redis()
+        await outage("redis", "stop")
+        try:
+            await stack.pay_all(payments[5:])
+            await asyncio.sleep(1)
+        finally:
+            await outage("redis", "start")
+        await stack.all_succeeded(ids)
+        requested = [await stack.request_refund(api, pid, 2_500) for pid in ids[:5]]
+        await stack.flush_redis()
+        # The same requests again with their keys: answered from the database, not repeated.
+        again = [await stack.request_refund(api, pid, 2_500) for pid in ids[:5]]
+        assert [r["refund_id"] for r in again] == [r["refund_id"] for r in requested]
+        await stack.all_refunds_succeeded(api, [r["refund_id"] for r in requested])
+        counts = await stack.payment_counts(ids)
+        made = await stack.gateway_refunds(orders[:5])
+        books = await stack.payments(ids[:5])
+    counts |= await stack.email_counts(emails)
+    counts |= {
+        "refunds": len(requested),
+        "refunds_lost": sum(1 for n in made.values() if n == 0),
+        "gateway_doubled": sum(max(0, n - 1) for n in made.values()),
+        "books_doubled": sum(1 for doc in books.values() if doc["refunded_amount"] != 2_500),
+    }
+    report.counts.update(counts)
+    assert counts["lost"] == counts["doubled"] == counts["emails_lost"] == 0
+    assert counts["refunds_lost"] == counts["gateway_doubled"] == counts["books_doubled"] == 0
+
+
+async def test_smtp_outage(stack: Stack, report: Report) -> None:
+    """The mail server down while payments succeed: each email waits in the delay queues and
+    is sent once the server is back."""
+    emails = buyers(10)
+    async with stack.api() as api:
+        payments = [await stack.create_payment(api, email=e) for e in emails]
+        await stack.stop_smtp()
+        try:
+            await stack.pay_all(payments)
+            await stack.all_succeeded([p["payment_id"] for p in payments])
+            await asyncio.sleep(2)
+        finally:
+            await stack.restart("smtp-sink")
+    counts = await stack.email_counts(emails)
+    report.counts.update(counts)
+    assert counts["emails_lost"] == counts["emails_doubled"] == 0
