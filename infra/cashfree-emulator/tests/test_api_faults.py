@@ -1,3 +1,4 @@
+import time
 from typing import Any
 
 import httpx
@@ -56,6 +57,17 @@ async def test_hanging_call_is_not_executed(
     with pytest.raises(httpx.TimeoutException):
         await api.post("/orders", json=order_body(order_id="hang_1"), timeout=0.2)
     assert (await api.get("/orders/hang_1")).status_code == 404
+
+
+async def test_slow_call_is_executed_and_answered_late(
+    api: httpx.AsyncClient, emulator: RunningEmulator, order_body: Any
+) -> None:
+    await emulator.control.slow_next_calls(0.5, operation="create_order")
+    started = time.monotonic()
+    answer = await api.post("/orders", json=order_body(order_id="slow_1"), timeout=5)
+    assert answer.status_code == 200, answer.text
+    assert time.monotonic() - started >= 0.5
+    assert (await api.get("/orders/slow_1")).status_code == 200
 
 
 async def test_response_lost_after_the_order_is_created(

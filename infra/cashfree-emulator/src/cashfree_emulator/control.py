@@ -160,6 +160,19 @@ class EmulatorControl:
             FaultKind.API_TIMEOUT, count=count, operation=operation, app_id=app_id, seconds=seconds
         )
 
+    async def slow_next_calls(
+        self,
+        seconds: float,
+        *,
+        count: int = 1,
+        operation: str | None = None,
+        app_id: str | None = None,
+    ) -> Fault:
+        """The calls are executed and answered normally, each `seconds` late."""
+        return await self.fault(
+            FaultKind.API_SLOW, count=count, operation=operation, app_id=app_id, seconds=seconds
+        )
+
     async def lose_next_response(
         self,
         operation: str | None = None,

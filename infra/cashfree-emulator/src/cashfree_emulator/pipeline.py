@@ -110,7 +110,9 @@ async def _run(request: Request, operation: str, handler: Handler) -> Response:
         if rate.breached:
             raise _rate_limited(rate.retry_after)
         fault = emulator.faults.take_api_fault(merchant.app_id, operation)
-        if fault is not None and fault.kind is not FaultKind.RESPONSE_LOST:
+        if fault is not None and fault.kind is FaultKind.API_SLOW:
+            await asyncio.sleep(fault.seconds)
+        elif fault is not None and fault.kind is not FaultKind.RESPONSE_LOST:
             if fault.kind is FaultKind.API_TIMEOUT:
                 _log(emulator, request, operation, merchant, raw, None, False, fault)
                 await asyncio.sleep(fault.seconds)

@@ -43,6 +43,7 @@ class FaultKind(StrEnum):
     API_502 = "api_502"
     API_429 = "api_429"
     API_TIMEOUT = "api_timeout"
+    API_SLOW = "api_slow"  # executed and answered normally, `seconds` late
     RESPONSE_LOST = "response_lost"
     WEBHOOK_DROP = "webhook_drop"
     WEBHOOK_DUPLICATE = "webhook_duplicate"
@@ -73,7 +74,8 @@ class FaultSpec(_Strict):
     operation: str | None = None
     # Webhook faults: only events of this type (PAYMENT_SUCCESS_WEBHOOK, ...).
     event_type: str | None = None
-    # api_timeout / response_lost: how long the connection is held before it is dropped.
+    # api_timeout / response_lost: how long the connection is held before it is dropped;
+    # api_slow: how long the call waits before it is executed and answered.
     seconds: float = Field(default=30.0, ge=0)
     retry_after_seconds: int = Field(default=1, ge=1, le=59)
     copies: int = Field(default=2, ge=2)

@@ -83,6 +83,11 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
                 "description": "Rate limited; see Retry-After.",
                 "content": {"application/json": {"schema": ERROR}},
             },
+            # 404, 409, 413, 415, 422, 502, 503 (with Retry-After): every refusal has this body.
+            "default": {
+                "description": "Any other error, with its stable code.",
+                "content": {"application/json": {"schema": ERROR}},
+            },
         }
         operation: dict[str, Any] = {
             "operationId": endpoint.handler.__name__,

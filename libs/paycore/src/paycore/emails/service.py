@@ -110,17 +110,20 @@ class EmailService:
             "recipient": mask_address(composed.address),
             "recipient_hash": self.cipher.lookup_hash(composed.address) if self.cipher else None,
         }
+
+        async def record_sent(reply: str) -> None:
+            # The server has it: from its reply until this write lands is the only window in
+            # which a crash makes a later delivery send it again (README of the email-worker).
+            if await self.repository.mark_sent(log, {**details, "smtp_reply": reply[:200]}) is None:
+                logger.warning("email sent, but its record changed meanwhile", emailKey=key)
+
         try:
-            reply = await self.transport.send(message)
+            await self.transport.send(message, record_sent)
         except (EmailDeliveryFailed, EmailRejected) as exc:
             await self.repository.mark_failed(log, exc.message, details)
             EMAILS.labels(kind.value, "failed").inc()
             logger.warning("email not sent", emailKey=key, error=exc.message, retry=exc.retryable)
             raise
-        # The server has it: from here until the record says SENT is the only window in which
-        # a crash makes a later delivery send it again.
-        if await self.repository.mark_sent(log, {**details, "smtp_reply": reply[:200]}) is None:
-            logger.warning("email sent, but its record changed meanwhile", emailKey=key)
         EMAILS.labels(kind.value, EmailOutcome.SENT.value).inc()
         logger.info("email sent", emailKey=key, kind=kind.value)
         return EmailOutcome.SENT

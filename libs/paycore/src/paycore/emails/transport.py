@@ -4,6 +4,9 @@ insist), or `smtps://` for TLS from the start."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
@@ -13,11 +16,17 @@ import aiosmtplib
 
 from paycore.emails.errors import EmailDeliveryFailed, EmailRejected
 
+# Awaited with the server's reply the moment it accepted the message, before the conversation
+# ends: recording the email as sent here keeps the crash window (accepted, not yet recorded) to
+# that one write, without the QUIT round trip and connection close after it.
+Accepted = Callable[[str], Awaitable[None]]
+
 
 class MailTransport(Protocol):
-    async def send(self, message: EmailMessage) -> str:
-        """Hands the message to the mail server; returns its reply. Raises `EmailDeliveryFailed`
-        (try again later) or `EmailRejected` (never accepted)."""
+    async def send(self, message: EmailMessage, accepted: Accepted) -> str:
+        """Hands the message to the mail server, awaits `accepted(reply)` as soon as the server
+        took it, and returns the reply. Raises `EmailDeliveryFailed` (try again later) or
+        `EmailRejected` (never accepted); what `accepted` raises passes through."""
         ...
 
 
@@ -54,28 +63,38 @@ class SmtpTransport:
             timeout=timeout,
         )
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: EmailMessage, accepted: Accepted) -> str:
+        client = aiosmtplib.SMTP(
+            hostname=self.hostname,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls,
+            timeout=self.timeout,
+        )
         try:
-            _, reply = await aiosmtplib.send(
-                message,
-                hostname=self.hostname,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                use_tls=self.use_tls,
-                start_tls=self.start_tls,
-                timeout=self.timeout,
-            )
+            async with asyncio.timeout(self.timeout):
+                await client.connect()
+                _, reply = await client.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            client.close()
             if all(refused.code >= 500 for refused in exc.recipients):
                 raise EmailRejected(f"recipient refused: {exc.recipients[0].message}") from exc
             raise EmailDeliveryFailed(f"recipient deferred: {exc}") from exc
         except aiosmtplib.SMTPRecipientRefused as exc:
+            client.close()
             if exc.code >= 500:
                 raise EmailRejected(f"recipient refused: {exc.message}") from exc
             raise EmailDeliveryFailed(f"recipient deferred: {exc.message}") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            # Connection refused, timeouts, 4xx and the server's other 5xx (a relay's auth or
-            # policy trouble an operator can fix): retried, then dead-lettered.
+            client.close()
             raise EmailDeliveryFailed(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        try:
+            await accepted(reply)
+        finally:
+            # The message is delivered whatever the goodbye does.
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit()
+            client.close()
         return reply
