@@ -42,14 +42,15 @@ def every(
 def scheduled_jobs(
     settings: Settings, service: ReconciliationService
 ) -> list[Callable[[Resources], Awaitable[None]]]:
-    async def janitor() -> tuple[int, int]:
-        moved = await service.verify_stale_payments(
-            timedelta(seconds=settings.stale_payment_seconds)
-        )
-        released = await service.release_orphan_reservations(
+    async def janitor() -> str:
+        rechecked = await service.janitor.recheck_due_payments()
+        repaired = await service.janitor.repair_reservations(
             timedelta(seconds=settings.orphan_reservation_seconds)
         )
-        return moved, released
+        return (
+            f"checked={rechecked.checked} moved={rechecked.moved} failed={rechecked.failed}"
+            f" reservations_repaired={repaired}"
+        )
 
     async def reconcile() -> str:
         end = datetime.now(UTC)

@@ -6,9 +6,9 @@ from pydantic import Field
 class Settings(InfraSettings, CashfreeSettings):
     service_name: str = "reconciler"
     port: int = 9104
-    # Janitor: payments open this long are asked of the gateway; orphan reservations released.
+    # Janitor: every interval, the payments due for a check (each on its own backoff,
+    # paycore.kit.recheck), then reservations untouched this long are repaired.
     janitor_interval_seconds: float = Field(default=60, gt=0)
-    stale_payment_seconds: float = Field(default=900, gt=0)
     orphan_reservation_seconds: float = Field(default=900, gt=0)
     # Reconciliation: every interval, the last window of the gateway's report.
     reconcile_interval_seconds: float = Field(default=3600, gt=0)

@@ -10,6 +10,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from paycore.kit.crypto import Sealed
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import KeyedDocument
+from paycore.kit.recheck import Recheck
 from paycore.kit.state import TransitionRecord
 
 
@@ -52,6 +53,14 @@ class Settlement(BaseModel):
     settled_at: datetime | None = None
 
 
+class Reservation(BaseModel):
+    """What one refund reserved of the payment (minor units). Kept after the reservation is
+    settled or released: `Payment.refund_reservations` says which are still held."""
+
+    refund_id: str
+    amount: int
+
+
 class Customer(BaseModel):
     """The payer. Email and phone are sealed at rest; their keyed hashes allow look-ups."""
 
@@ -90,6 +99,9 @@ class Payment(KeyedDocument):
     refundable_amount: int = 0
     # Refunds holding a reservation; membership makes settle and release idempotent.
     refund_reservations: list[str] = Field(default_factory=list)
+    # The amount of every reservation ever made, so a reservation left without its refund
+    # (a crash between the two writes) is given back exactly, with no inference.
+    reservations: list[Reservation] = Field(default_factory=list)
     # Refunds whose success was applied; membership makes a late success (a refund we held
     # FAILED or CANCELLED, its reservation already given back) apply once.
     settled_refunds: list[str] = Field(default_factory=list)
@@ -113,6 +125,10 @@ class Payment(KeyedDocument):
     order_missing_since: datetime | None = None
     settlement: Settlement | None = None
     is_reconciled: bool = False
+    # When the janitor next asks the gateway about this payment's order (paycore.kit.recheck);
+    # only open and closed-unpaid payments are due. Changed without a version bump: it is the
+    # janitor's bookkeeping, never the payment's state.
+    recheck: Recheck = Field(default_factory=Recheck)
     retry_count: int = 0
     # SHA-256 of the creating request: a retry with the same key but another body is refused
     # even when the idempotency cache has lost the key.
@@ -138,7 +154,13 @@ class Payment(KeyedDocument):
                 [("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_created_at"
             ),
             IndexModel([("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"),
+            IndexModel([("recheck.due_at", ASCENDING)], name="recheck_due"),
         ]
+
+    def reserved_for(self, refund_id: str) -> int | None:
+        """What `refund_id` reserved (minor units); None if no amount was stored for it."""
+        amounts = [r.amount for r in self.reservations if r.refund_id == refund_id]
+        return amounts[-1] if amounts else None
 
     def summary(self) -> dict[str, Any]:
         """What events say about a payment (never PII)."""

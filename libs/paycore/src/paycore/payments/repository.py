@@ -6,13 +6,14 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit.events import OutboxEvent
+from paycore.kit.recheck import Recheck
 from paycore.kit.state import TransitionRecord, guarded_update, notify_outbox
 from paycore.payments.models import Payment, PaymentStatus, Transaction, payment_id_for
-from paycore.payments.states import CAPTURED, REFUNDABLE
+from paycore.payments.states import CAPTURED, OPEN, REFUNDABLE
 
 
 class PaymentRepository:
@@ -78,11 +79,39 @@ class PaymentRepository:
         cursor = self.collection.find(query).sort("payment_id", DESCENDING)
         return [Payment.model_validate(raw) async for raw in cursor]
 
-    async def list_open_since(
-        self, statuses: Iterable[PaymentStatus], older_than: datetime, limit: int = 100
+    async def list_due_for_recheck(
+        self, statuses: Iterable[PaymentStatus], now: datetime, limit: int = 100
     ) -> list[Payment]:
-        query = {"status": {"$in": [s.value for s in statuses]}, "updated_at": {"$lt": older_than}}
-        cursor = self.collection.find(query).limit(limit)
+        """Payments in `statuses` whose janitor check is due at `now`, oldest due first.
+        Payments stored before schedules existed count as due while open."""
+        wanted = [status.value for status in statuses]
+        query = {
+            "status": {"$in": wanted},
+            "$or": [
+                {"recheck.due_at": {"$lte": now}},
+                {"recheck": {"$exists": False}, "status": {"$in": [s.value for s in OPEN]}},
+            ],
+        }
+        cursor = (
+            self.collection.find(query)
+            .sort([("recheck.due_at", ASCENDING), ("created_at", ASCENDING)])
+            .limit(limit)
+        )
+        return [Payment.model_validate(raw) async for raw in cursor]
+
+    async def set_recheck(self, payment_id: str, schedule: Recheck) -> None:
+        """Stores the janitor's schedule; not a state change, so no version bump."""
+        await self.collection.update_one(
+            {"_id": payment_id}, {"$set": {"recheck": schedule.model_dump(mode="python")}}
+        )
+
+    async def list_holding_reservations(
+        self, untouched_since: datetime, limit: int
+    ) -> list[Payment]:
+        """Payments holding a refund reservation, not updated since `untouched_since`, least
+        recently updated first."""
+        query = {"refund_reservations.0": {"$exists": True}, "updated_at": {"$lt": untouched_since}}
+        cursor = self.collection.find(query).sort("updated_at", ASCENDING).limit(limit)
         return [Payment.model_validate(raw) async for raw in cursor]
 
     async def transition(
@@ -189,7 +218,10 @@ class PaymentRepository:
                     "refund_reserved_amount": amount,
                     "version": 1,
                 },
-                "$push": {"refund_reservations": refund_id},
+                "$push": {
+                    "refund_reservations": refund_id,
+                    "reservations": {"refund_id": refund_id, "amount": amount},
+                },
                 "$set": {"updated_at": datetime.now(UTC)},
             },
             return_document=ReturnDocument.AFTER,

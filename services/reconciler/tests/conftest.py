@@ -1,0 +1,42 @@
+"""Fixtures of the reconciler's tests: the Cashfree emulator, a gateway client for it, and a
+database of the test's own."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from cashfree_emulator.testing import RunningEmulator, running_emulator
+from paycore.gateway import CashfreeGateway
+from paycore.kit.mongo import connect_mongo
+from paycore.kit.settings import CashfreeSettings
+from paycore.testing import isolated_settings
+from pydantic import SecretStr
+from reconciler.app import MODELS
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RunningEmulator]:
+    async with running_emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+async def gateway(emulator: RunningEmulator) -> AsyncIterator[CashfreeGateway]:
+    """A client that does not retry: one armed fault is one failed call."""
+    settings = CashfreeSettings(
+        cashfree_app_id=emulator.app_id,
+        cashfree_secret_key=SecretStr(emulator.secret_key),
+        cashfree_base_url=emulator.api_url,  # type: ignore[arg-type]
+        cashfree_max_retries=0,
+    )
+    client = CashfreeGateway(settings)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+async def database() -> AsyncIterator[None]:
+    settings = isolated_settings()
+    client = await connect_mongo(settings, MODELS)
+    yield
+    await client.drop_database(settings.mongo_db)
+    await client.close()
