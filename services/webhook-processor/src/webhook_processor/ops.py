@@ -3,11 +3,14 @@
     python -m webhook_processor.ops dead-letters [--limit N]
     python -m webhook_processor.ops replay (--all | --id LOG_ID) [--per-second N]
     python -m webhook_processor.ops reprocess LOG_ID [--dry-run]
+    python -m webhook_processor.ops refund-extra-capture PAYMENT_ID CF_PAYMENT_ID
 
 `replay` moves dead-lettered messages back to the work queue (rate limited) after reopening
 their logs, so the running processors apply them again. `reprocess` applies one stored log here
 and now (reopening it if it was final); with `--dry-run` it prints the state change it would
-make and changes nothing. Events written meanwhile are published by the services' outbox
+make and changes nothing. `refund-extra-capture` refunds a second capture on one order (the
+`second_capture` alert names it), leaving the payment's own refundable amount alone; the
+refund-worker executes it. Events written meanwhile are published by the services' outbox
 relays.
 """
 
@@ -44,6 +47,11 @@ def parser() -> argparse.ArgumentParser:
     reprocess = commands.add_parser("reprocess", help="apply one stored webhook log now")
     reprocess.add_argument("log_id")
     reprocess.add_argument("--dry-run", action="store_true")
+    extra = commands.add_parser(
+        "refund-extra-capture", help="refund a second capture on one order (money received twice)"
+    )
+    extra.add_argument("payment_id")
+    extra.add_argument("cf_payment_id")
     return root
 
 
@@ -61,6 +69,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             if args.command == "replay":
                 return await replay(consumer, args.log_id, args.per_second)
             service = webhook_service(settings, gateway)
+            if args.command == "refund-extra-capture":
+                refund = await service.refunds.refund_extra_capture(
+                    args.payment_id, args.cf_payment_id, by="operator"
+                )
+                out(f"{refund.refund_id} {refund.status.value} {refund.amount} {refund.currency}")
+                return 0
             if args.dry_run:
                 for line in await service.plan(args.log_id):
                     out(line)

@@ -8,6 +8,9 @@ class Settings(InfraSettings, CashfreeSettings, EncryptionSettings):
     port: int = 9101
     # Confirm a PAYMENT_SUCCESS with Cashfree's Get Payments API before applying it.
     webhook_confirm_with_gateway: bool = False
+    # Refund a second capture on one order (money received twice) as soon as it is seen;
+    # off: the operator runs `ops refund-extra-capture` (the alert names the command).
+    refund_extra_captures: bool = False
     dead_letter_poll_seconds: float = Field(default=15.0, gt=0)
     # Test only (APP_ENV=test): after applying a webhook and before marking it done, touch
     # this file and wait forever, so a test can kill the process in the middle of a message.

@@ -48,5 +48,6 @@ def webhook_service(settings: Settings, gateway: CashfreeGateway) -> WebhookServ
     return WebhookService(
         gateway=gateway,
         confirm_with_gateway=settings.webhook_confirm_with_gateway,
+        refund_extra_captures=settings.refund_extra_captures,
         cipher=cipher_for(settings),
     )

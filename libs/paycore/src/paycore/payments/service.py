@@ -301,7 +301,7 @@ class PaymentService:
                     extra_amount=attempt.amount_minor,
                     refund_command=(
                         "python -m webhook_processor.ops refund-extra-capture "
-                        f"--payment {payment.payment_id} --attempt {cf_payment_id}"
+                        f"{payment.payment_id} {cf_payment_id}"
                     ),
                 )
                 return TransitionOutcome(updated, changed=False, reason="second_capture")

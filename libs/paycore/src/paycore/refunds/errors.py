@@ -13,3 +13,9 @@ class RefundAmountMismatch(AppError):
 
     code = "refund_amount_mismatch"
     status = 409
+
+
+class ExtraCaptureNotFound(NotFound):
+    """The payment has no second capture with this gateway payment id."""
+
+    code = "extra_capture_not_found"

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from loguru import logger
 
+from paycore.alerts import raise_alert
 from paycore.audit.models import Actor
 from paycore.audit.trail import AuditTrail
 from paycore.gateway.errors import (
@@ -30,7 +31,6 @@ from paycore.gateway.schemas import Refund as GatewayRefund
 from paycore.gateway.schemas import RefundRequest, idempotency_key
 from paycore.invoices.sync import sync_invoice
 from paycore.kit.errors import AppError
-from paycore.kit.events import OutboxEvent
 from paycore.kit.state import Evidence
 from paycore.payments.models import Payment
 from paycore.refunds.metrics import observe_refund_finished
@@ -261,17 +261,14 @@ class RefundExecutor:
             observe_refund_finished(after)
 
     async def _alert_differs(self, refund: Refund, error: Exception) -> None:
-        """Money may have moved under our id in a way we did not ask for: tell the operators."""
-        alert = OutboxEvent.of(
-            "email.admin.alert",
-            {
-                "alert": "refund_differs_at_gateway",
-                "severity": "critical",
-                **refund.summary(),
-                "error": str(error)[:300],
-            },
+        """Money may have moved under our id in a way we did not ask for: tell the operators
+        (once per refund, however often the worker retries)."""
+        await raise_alert(
+            f"refund_differs_at_gateway:{refund.refund_id}",
+            "refund_differs_at_gateway",
+            "critical",
+            **{**refund.summary(), "error": str(error)[:300]},
         )
-        await self.refunds.repository.update_fields(refund, {}, events=[alert])
 
 
 def _money(payment: Payment) -> dict[str, Any]:

@@ -22,10 +22,10 @@ from paycore.kit.ids import new_id
 from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.state import ChangedConcurrently, Evidence, TransitionRecord
 from paycore.payments.errors import PaymentNotRefundable, RefundExceedsPayment
-from paycore.payments.models import Payment, PaymentStatus
+from paycore.payments.models import Payment, PaymentStatus, Transaction
 from paycore.payments.service import PaymentService, payment_events
 from paycore.payments.states import REFUNDABLE
-from paycore.refunds.errors import RefundAmountMismatch, RefundNotFound
+from paycore.refunds.errors import ExtraCaptureNotFound, RefundAmountMismatch, RefundNotFound
 from paycore.refunds.models import Refund, RefundSource, RefundStatus
 from paycore.refunds.repository import RefundRepository
 from paycore.refunds.states import FINAL, REFUND_STATES, RELEASES_RESERVATION
@@ -459,6 +459,49 @@ class RefundService:
                 reason + "; exceeds what we hold as refundable",
                 counts_against_payment=True,
             )
+
+    async def refund_extra_capture(self, payment_id: str, cf_payment_id: str, by: str) -> Refund:
+        """Refunds a second capture on one order (money received twice): a refund of that
+        attempt's amount that never touches the payment's own refundable amount, executed by
+        the refund-worker like any other (`refund.initiated`). Idempotent: the refund id is
+        derived from the attempt. Raises `PaymentNotFound`, `ExtraCaptureNotFound`."""
+        payment = await self.payments.get(payment_id)
+        if cf_payment_id not in payment.extra_captures:
+            raise ExtraCaptureNotFound(payment_id=payment_id, cf_payment_id=cf_payment_id)
+        refund_id = f"rfd_extra_{cf_payment_id}"
+        existing = await self.repository.get(refund_id)
+        if existing is not None:
+            return existing
+        attempt = await Transaction.get_pymongo_collection().find_one({"_id": cf_payment_id})
+        amount = int(attempt["amount"]) if attempt else payment.amount
+        refund = Refund(
+            refund_id=refund_id,
+            payment_id=payment.payment_id,
+            order_id=payment.order_id,
+            user_id=payment.user_id,
+            idempotency_key=f"extra:{cf_payment_id}",
+            amount=amount,
+            currency=payment.currency,
+            reason="refund of a second capture on the same order",
+            source=RefundSource.API,
+            cf_payment_id=cf_payment_id,
+            counts_against_payment=False,
+            reserved=False,
+        )
+        refund.history = [
+            TransitionRecord(
+                from_status=None,
+                to_status=R.INITIATED.value,
+                evidence=Evidence(source="operator", reference=by),
+            )
+        ]
+        refund.outbox = refund_events(refund, R.INITIATED)
+        try:
+            return await self.repository.insert(refund)
+        except Exception as exc:
+            if not is_duplicate_key(exc):
+                raise
+            return await self.get(refund_id)
 
     async def adopt_gateway_refund(self, answer: GatewayRefund) -> Refund:
         """A refund made outside our API (the gateway's dashboard): record it and reserve its

@@ -114,6 +114,7 @@ class WebhookService:
         gateway: PaymentGateway | None = None,
         confirm_with_gateway: bool = False,
         cipher: FieldCipher | None = None,
+        refund_extra_captures: bool = False,
     ) -> None:
         """`cipher` opens sealed bodies (every log the ingress stores)."""
         self.cipher = cipher
@@ -124,6 +125,8 @@ class WebhookService:
         self.gateway = gateway
         self.confirm_with_gateway = confirm_with_gateway and gateway is not None
         self.checkpoint: Checkpoint | None = None
+        # Refund a second capture on one order at once (else the operator's one command).
+        self.refund_extra_captures = refund_extra_captures
 
     async def get(self, log_id: str) -> WebhookLog:
         log = await self.repository.get(log_id)
@@ -266,6 +269,10 @@ class WebhookService:
             )
         except AmountMismatch as exc:
             return await self._amount_mismatch(log, attempt.order_id, exc.details, detail)
+        if result.reason == "second_capture" and self.refund_extra_captures:
+            await self.refunds.refund_extra_capture(
+                result.payment.payment_id, attempt.gateway_payment_id, by="webhook-processor"
+            )
         await sync_invoice(result.payment)
         if result.changed:
             # "contradiction": a success for a payment we held closed, applied and alerted.
