@@ -4,14 +4,17 @@ from datetime import UTC, datetime, timedelta
 
 from cashfree_emulator.testing import RunningEmulator
 from paycore.alerts import AdminAlert
-from paycore.gateway import CashfreeGateway
+from paycore.gateway import CashfreeGateway, RefundRequest, idempotency_key
 from paycore.kit.events import EventEnvelope
 from paycore.kit.redis import redis_client
+from paycore.kit.state import Evidence
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
 from paycore.reconciliation.models import DailyRollup, MismatchKind, ReconciliationItem
 from paycore.reconciliation.rollups import RollupRecorder
 from paycore.reconciliation.service import ReconciliationService
+from paycore.refunds.models import RefundStatus as R
+from paycore.refunds.service import RefundService
 from paycore.testing import create_payment, isolated_settings
 from recon_support import order_in_gateway
 
@@ -54,3 +57,51 @@ async def test_rollup_counts_each_event_once() -> None:
     assert (rollup.events, rollup.amount_total) == (1, 1_000)
     spikes = await AdminAlert.find(AdminAlert.kind == "payment_failure_spike").to_list()
     assert len(spikes) == 1
+
+
+async def test_a_reversed_refund_restores_what_can_be_refunded(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    payment = await create_payment(status=P.SUCCESS, amount=10_000)
+    await emulator.control.pay(await order_in_gateway(gateway, payment.order_id, 10_000))
+    refunds = RefundService()
+    refund = await refunds.request(
+        payment,
+        amount=4_000,
+        reason="returned",
+        user_id=payment.user_id,
+        idempotency_key="k-reversal",
+    )
+    await gateway.create_refund(
+        RefundRequest(
+            order_id=payment.order_id,
+            refund_id=refund.refund_id,
+            amount_minor=4_000,
+            currency="INR",
+            note="PENDING",
+        ),
+        idempotency_key=idempotency_key("create_refund", refund.refund_id),
+    )
+    await emulator.control.resolve_refund(payment.order_id, refund.refund_id, "SUCCESS")
+    answer = await gateway.get_refund(payment.order_id, refund.refund_id)
+    await refunds.apply_gateway_refund(answer, Evidence(source="worker"))
+    refunded = await PaymentService().get(payment.payment_id)
+    assert (refunded.status, refunded.refundable_amount) == (P.PARTIALLY_REFUNDED, 6_000)
+    await emulator.control.settle(payment.order_id)
+    # The customer's bank sends the refund back: recon shows a REFUND_REVERSAL credit.
+    await emulator.control.reverse_refund(payment.order_id, refund.refund_id)
+
+    now = datetime.now(UTC)
+    for _ in range(2):  # a second run changes nothing
+        await ReconciliationService(gateway).reconcile(now - timedelta(hours=1), now)
+
+    assert (await refunds.get(refund.refund_id)).status == R.REVERSED
+    restored = await PaymentService().get(payment.payment_id)
+    assert (restored.status, restored.refunded_amount, restored.refundable_amount) == (
+        P.SUCCESS,
+        0,
+        10_000,
+    )
+    assert restored.reversed_refunds == [refund.refund_id]
+    alerts = await AdminAlert.find(AdminAlert.kind == "refund_reversed").to_list()
+    assert [a.detail["refund_id"] for a in alerts] == [refund.refund_id]

@@ -360,6 +360,15 @@ class EmulatorControl:
         )
         return result
 
+    async def reverse_refund(
+        self, order_id: str, refund_id: str, *, app_id: str | None = None
+    ) -> JsonObject:
+        """The bank sends a successful refund back: recon shows a REFUND_REVERSAL credit."""
+        result: JsonObject = await self._call(
+            "POST", f"/orders/{order_id}/refunds/{refund_id}/reverse", app_id=app_id
+        )
+        return result
+
     async def expire_order(self, order_id: str, *, app_id: str | None = None) -> JsonObject:
         result: JsonObject = await self._call("POST", f"/orders/{order_id}/expire", app_id=app_id)
         return result

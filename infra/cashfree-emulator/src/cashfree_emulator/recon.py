@@ -108,6 +108,22 @@ def _recon_items(
                     "refund_processed_at": iso(refund.processed_at),
                 }
             )
+            if refund.reversed_at is not None:
+                items.append(
+                    {
+                        **common,
+                        "event_id": f"{refund.cf_refund_id}_reversal",
+                        "event_type": "REFUND_REVERSAL",
+                        "event_amount": refund.amount,
+                        "event_settlement_amount": refund.amount,
+                        "sale_type": "CREDIT",
+                        "event_status": "SUCCESS",
+                        "entity": "recon",
+                        "event_time": iso(refund.reversed_at),
+                        "refund_id": refund.refund_id,
+                        "refund_arn": refund.refund_arn,
+                    }
+                )
         if with_settlement_rows:
             items.append(
                 {

@@ -78,6 +78,9 @@ class Refund:
     refund_arn: str | None = None
     processed_at: datetime | None = None
     reason: str | None = None
+    # A successful refund the bank sent back (closed account, wrong details): recon then
+    # shows a REFUND_REVERSAL credit; the refund itself stays SUCCESS.
+    reversed_at: datetime | None = None
     # When it was made, to the sub-second (`created_at` is whole seconds, as Cashfree shows).
     created_monotonic: float = field(default_factory=time.monotonic)
 

@@ -157,6 +157,15 @@ def resolve_refund(
         emulator.webhooks.emit(refund.app_id, lambda version: refund_event(version, refund))
 
 
+def reverse_refund(refund: Refund) -> Refund:
+    """The bank sent a successful refund back: recon shows a REFUND_REVERSAL credit."""
+    if refund.status != "SUCCESS":
+        raise conflict("refund_not_reversible", "only a successful refund can be reversed")
+    if refund.reversed_at is None:
+        refund.reversed_at = now_ist()
+    return refund
+
+
 def _refundable_payment(emulator: Emulator, order: Order, refund_amount: Decimal) -> Payment:
     if order.status != "PAID":
         raise conflict("refund_not_allowed", "refund can be initiated only for PAID orders")

@@ -16,7 +16,12 @@ from cashfree_emulator.orders import current_order
 from cashfree_emulator.payments import attempt_payment
 from cashfree_emulator.pipeline import emulator_of
 from cashfree_emulator.records import Order
-from cashfree_emulator.refunds import auto_refund, dashboard_refund, resolve_refund
+from cashfree_emulator.refunds import (
+    auto_refund,
+    dashboard_refund,
+    resolve_refund,
+    reverse_refund,
+)
 from cashfree_emulator.schemas import (
     AutoRefundRequest,
     DashboardRefundRequest,
@@ -206,6 +211,14 @@ async def resolve(request: Request, emulator: Emulator) -> JsonValue:
     return refund_entity(refund)
 
 
+async def reverse(request: Request, emulator: Emulator) -> JsonValue:
+    order = _order(request, emulator)
+    refund = emulator.store.refunds.get((order.app_id, request.path_params["refund_id"]))
+    if refund is None or refund.order_id != order.order_id:
+        raise not_found("refund_not_found", "refund not found for the refund_id")
+    return refund_entity(reverse_refund(refund))
+
+
 async def expire(request: Request, emulator: Emulator) -> JsonValue:
     order = _order(request, emulator)
     if order.status == "ACTIVE":
@@ -237,5 +250,6 @@ ROUTES = [
     _r("/orders/{order_id}/auto-refund", trigger_auto_refund, "POST"),
     _r("/orders/{order_id}/refunds", trigger_dashboard_refund, "POST"),
     _r("/orders/{order_id}/refunds/{refund_id}/resolve", resolve, "POST"),
+    _r("/orders/{order_id}/refunds/{refund_id}/reverse", reverse, "POST"),
     _r("/orders/{order_id}/expire", expire, "POST"),
 ]

@@ -105,6 +105,8 @@ class Payment(KeyedDocument):
     # Refunds whose success was applied; membership makes a late success (a refund we held
     # FAILED or CANCELLED, its reservation already given back) apply once.
     settled_refunds: list[str] = Field(default_factory=list)
+    # Refunds the bank sent back (recon's REFUND_REVERSAL), each restored once.
+    reversed_refunds: list[str] = Field(default_factory=list)
     # Gateway attempts (cf_payment_id) whose failure was announced, each once.
     failed_attempts: list[str] = Field(default_factory=list)
     # Successful attempts beyond the captured one (money received twice), each alerted once.

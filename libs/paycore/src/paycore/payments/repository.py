@@ -303,6 +303,31 @@ class PaymentRepository:
         )
         return Payment.model_validate(raw) if raw is not None else None
 
+    async def reverse_refund(
+        self,
+        payment: Payment,
+        refund_id: str,
+        amount: int,
+        target: PaymentStatus,
+        record: TransitionRecord,
+        events: Iterable[OutboxEvent],
+    ) -> Payment | None:
+        """A refund the bank sent back: refunded down, refundable up, once (`reversed_refunds`).
+        The status follows the money (REFUNDED can become PARTIALLY_REFUNDED or SUCCESS again:
+        the one move outside the state table, because money came back)."""
+        raw = await guarded_update(
+            self.collection,
+            payment.payment_id,
+            where={"status": payment.status.value, "reversed_refunds": {"$ne": refund_id}},
+            version=payment.version,
+            set_fields={"status": target.value},
+            inc={"refunded_amount": -amount, "refundable_amount": amount},
+            push={"reversed_refunds": refund_id},
+            history=[record],
+            events=events,
+        )
+        return Payment.model_validate(raw) if raw is not None else None
+
     async def mark_reconciled(self, payment: Payment) -> bool:
         """Sets `is_reconciled` if the captured money is still what the check compared."""
         result = await self.collection.update_one(

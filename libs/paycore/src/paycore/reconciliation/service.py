@@ -24,14 +24,17 @@ from paycore.gateway.schemas import (
     ReconEventType,
     ReconQuery,
 )
+from paycore.invoices.sync import sync_invoice
 from paycore.kit.ids import new_id
 from paycore.kit.mongo import is_duplicate_key
+from paycore.kit.state import Evidence
 from paycore.payments.models import Payment
 from paycore.payments.service import PaymentService
 from paycore.payments.states import CAPTURED
 from paycore.reconciliation.janitor import Janitor
 from paycore.reconciliation.models import MismatchKind, ReconciliationItem, ReconciliationRun
 from paycore.refunds.repository import RefundRepository
+from paycore.refunds.service import RefundService
 
 MISMATCHES = Counter(
     "paycore_reconciliation_mismatches_total", "Reconciliation mismatches found.", ["kind"]
@@ -59,11 +62,12 @@ class ReconciliationService:
             while True:
                 page = await self.gateway.pg_recon(ReconQuery(start=start, end=end, cursor=cursor))
                 for entry in page.entries:
-                    if (entry.event_type, entry.event_status) == (
-                        ReconEventType.PAYMENT,
-                        ReconEventStatus.SUCCEEDED,
-                    ):
+                    if entry.event_status != ReconEventStatus.SUCCEEDED:
+                        continue
+                    if entry.event_type == ReconEventType.PAYMENT:
                         await self._check(run, entry)
+                    elif entry.event_type == ReconEventType.REFUND_REVERSAL:
+                        await self._reversed(entry)
                 cursor = page.cursor
                 if not cursor or not page.entries:
                     break
@@ -90,6 +94,25 @@ class ReconciliationService:
             mismatched=run.mismatched,
         )
         return run
+
+    async def _reversed(self, entry: ReconEntry) -> None:
+        """A refund the bank sent back: the refund turns REVERSED and the money counts as the
+        payment's again (once, however often the run sees it)."""
+        if entry.refund_id is None or await self.refunds.get(entry.refund_id) is None:
+            await raise_alert(
+                f"refund_reversal_unmatched:{entry.event_id or entry.refund_id}",
+                "refund_reversal_unmatched",
+                "high",
+                refund_id=entry.refund_id,
+                order_id=entry.order_id,
+                amount=entry.amount_minor,
+            )
+            return
+        evidence = Evidence(
+            source="reconciler", reference=entry.event_id, detail={"event": "REFUND_REVERSAL"}
+        )
+        refund = await RefundService(self.payments).reverse(entry.refund_id, evidence)
+        await sync_invoice(await self.payments.repository.get(refund.payment_id))
 
     async def _check(self, run: ReconciliationRun, entry: ReconEntry) -> None:
         run.checked += 1

@@ -38,7 +38,7 @@ EVENTS_ON_ENTRY: Final[Mapping[RefundStatus, tuple[str, ...]]] = {
     R.SUCCESS: ("refund.succeeded", "email.payment.refund"),
     R.FAILED: ("refund.failed", "email.payment.refund"),
     R.CANCELLED: ("refund.cancelled", "email.payment.refund"),
-    R.REVERSED: ("refund.reversed", "email.admin.alert"),
+    R.REVERSED: ("refund.reversed",),
 }
 
 GATEWAY_TARGETS: Final[Mapping[GatewayRefundStatus, RefundStatus]] = {
@@ -56,8 +56,6 @@ def _was_released(refund: Refund) -> bool:
 
 def refund_events(refund: Refund, target: RefundStatus, **extra: Any) -> list[OutboxEvent]:
     data = {**refund.summary(), "status": target.value, **extra}
-    if target == R.REVERSED:
-        data |= {"alert": "refund_reversed", "severity": "high"}
     return [OutboxEvent.of(event_type, data) for event_type in EVENTS_ON_ENTRY[target]]
 
 
@@ -459,6 +457,63 @@ class RefundService:
                 reason + "; exceeds what we hold as refundable",
                 counts_against_payment=True,
             )
+
+    async def reverse(self, refund_id: str, evidence: Evidence) -> Refund:
+        """A successful refund the bank sent back (recon's REFUND_REVERSAL): SUCCESS →
+        REVERSED, and the money counts as the payment's again: refunded goes down, refundable
+        up, once (`reversed_refunds`). Alerted once. A refund in another state is left alone
+        (alerted: the gateway reverses something we do not hold as refunded)."""
+        refund = await self.get(refund_id)
+        if refund.status not in (R.SUCCESS, R.REVERSED):
+            await raise_alert(
+                f"refund_reversal_unexpected:{refund_id}",
+                "refund_reversal_unexpected",
+                "critical",
+                **{**refund.summary(), "evidence_source": evidence.source},
+            )
+            return refund
+        refund = await self.transition(refund_id, R.REVERSED, evidence)
+        if refund.counts_against_payment:
+            await self._restore(refund)
+        await raise_alert(
+            f"refund_reversed:{refund_id}",
+            "refund_reversed",
+            "high",
+            **{**refund.summary(), "evidence_source": evidence.source},
+        )
+        return refund
+
+    async def _restore(self, refund: Refund) -> Payment | None:
+        for _ in range(8):
+            payment = await self.payments.get(refund.payment_id)
+            if refund.refund_id in payment.reversed_refunds:
+                return None  # already applied
+            refunded = payment.refunded_amount - refund.amount
+            if refunded <= 0:
+                target = PaymentStatus.SUCCESS
+            elif refunded >= payment.captured_amount:
+                target = PaymentStatus.REFUNDED
+            else:
+                target = PaymentStatus.PARTIALLY_REFUNDED
+            record = TransitionRecord(
+                from_status=payment.status.value,
+                to_status=target.value,
+                evidence=Evidence(source="refund", reference=refund.refund_id),
+                note=f"refund {refund.refund_id} of {refund.amount} reversed: refundable again",
+            )
+            events = payment_events(
+                payment,
+                target,
+                refunded_amount=refunded,
+                refund_id=refund.refund_id,
+                refund_amount=-refund.amount,
+            )
+            updated = await self.payments.repository.reverse_refund(
+                payment, refund.refund_id, refund.amount, target, record, events
+            )
+            if updated is not None:
+                return updated
+        raise ChangedConcurrently(payment_id=refund.payment_id)
 
     async def refund_extra_capture(self, payment_id: str, cf_payment_id: str, by: str) -> Refund:
         """Refunds a second capture on one order (money received twice): a refund of that
