@@ -28,6 +28,21 @@ async def test_settle_computes_charges_and_sends_webhook(
     assert b'"amount_settled":97.64' in hook.body
 
 
+async def test_a_settlement_short_of_its_charges(
+    api: httpx.AsyncClient, emulator: RunningEmulator, paid_order: Any
+) -> None:
+    order = await paid_order(order_amount=100)
+    settlement = await emulator.control.settle(order["order_id"], short_by="1.50")
+    # 100 - 2.00 charge - 0.36 tax = 97.64, paid 1.50 short; the charges stay as they were.
+    assert (settlement["service_charge"], settlement["service_tax"]) == (
+        Decimal("2.00"),
+        Decimal("0.36"),
+    )
+    assert settlement["settlement_amount"] == Decimal("96.14")
+    fetched = (await api.get(f"/orders/{order['order_id']}/settlements")).json()
+    assert Decimal(str(fetched["settlement_amount"])) == Decimal("96.14")
+
+
 async def test_settlement_reversal(
     emulator: RunningEmulator, receiver: WebhookReceiver, paid_order: Any
 ) -> None:

@@ -10,35 +10,13 @@ from paycore.kit.redis import redis_client
 from paycore.kit.state import Evidence
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
-from paycore.reconciliation.models import DailyRollup, MismatchKind, ReconciliationItem
+from paycore.reconciliation.engine import ReconciliationEngine
+from paycore.reconciliation.models import DailyRollup
 from paycore.reconciliation.rollups import RollupRecorder
-from paycore.reconciliation.service import ReconciliationService
 from paycore.refunds.models import RefundStatus as R
 from paycore.refunds.service import RefundService
 from paycore.testing import create_payment, isolated_settings
 from recon_support import order_in_gateway
-
-
-async def test_reconciliation_matches_heals_and_reports(
-    gateway: CashfreeGateway, emulator: RunningEmulator
-) -> None:
-    known = await create_payment(status=P.PENDING, amount=10_000)
-    await emulator.control.pay(await order_in_gateway(gateway, known.order_id, 10_000), "SUCCESS")
-    await emulator.control.pay(await order_in_gateway(gateway, "ord_unknown_1", 5_000), "SUCCESS")
-    for order_id in (known.order_id, "ord_unknown_1"):  # the report lists settled payments
-        await emulator.control.settle(order_id)
-
-    now = datetime.now(UTC)
-    run = await ReconciliationService(gateway).reconcile(now - timedelta(hours=1), now)
-
-    assert (run.status, run.checked, run.matched, run.mismatched) == ("DONE", 2, 1, 1)
-    healed = await PaymentService().get(known.payment_id)
-    assert (healed.status, healed.is_reconciled) == (P.SUCCESS, True)
-    items = await ReconciliationItem.find(ReconciliationItem.run_id == run.run_id).to_list()
-    assert [(i.kind, i.order_id) for i in items] == [(MismatchKind.MISSING_HERE, "ord_unknown_1")]
-    alerts = await AdminAlert.find(AdminAlert.kind == "reconciliation_mismatch").to_list()
-    assert len(alerts) == 1
-    assert alerts[0].outbox[0].envelope.type == "email.admin.alert"
 
 
 async def test_rollup_counts_each_event_once() -> None:
@@ -93,7 +71,7 @@ async def test_a_reversed_refund_restores_what_can_be_refunded(
 
     now = datetime.now(UTC)
     for _ in range(2):  # a second run changes nothing
-        await ReconciliationService(gateway).reconcile(now - timedelta(hours=1), now)
+        await ReconciliationEngine(gateway).run(now - timedelta(hours=1), now)
 
     assert (await refunds.get(refund.refund_id)).status == R.REVERSED
     restored = await PaymentService().get(payment.payment_id)

@@ -247,11 +247,20 @@ class EmulatorControl:
         return result
 
     async def settle(
-        self, order_id: str, status: SettlementStatus = "SUCCESS", *, app_id: str | None = None
+        self,
+        order_id: str,
+        status: SettlementStatus = "SUCCESS",
+        *,
+        short_by: Amount | None = None,
+        app_id: str | None = None,
     ) -> JsonObject:
-        """Create or move the order's settlement and send SETTLEMENT_<status>."""
+        """Create or move the order's settlement and send SETTLEMENT_<status>; `short_by`
+        (rupees) makes a new settlement pay less than its charges explain."""
+        body: JsonObject = {"status": status}
+        if short_by is not None:
+            body["short_by"] = Decimal(short_by)
         result: JsonObject = await self._call(
-            "POST", f"/orders/{order_id}/settle", {"status": status}, app_id=app_id
+            "POST", f"/orders/{order_id}/settle", body, app_id=app_id
         )
         return result
 

@@ -103,6 +103,9 @@ class PayRequest(_Strict):
 
 class SettleRequest(_Strict):
     status: SettlementStatus = "SUCCESS"
+    # A settlement short of what its charges explain (rupees): settlement_amount is
+    # payment_amount - service_charge - service_tax - short_by, a break for reconciliation.
+    short_by: Decimal = Field(default=Decimal(0), ge=0)
 
 
 class DisputeRequest(_Strict):

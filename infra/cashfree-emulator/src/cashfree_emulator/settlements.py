@@ -18,14 +18,18 @@ def _round(value: Decimal) -> Decimal:
     return value.quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
 
 
-def settle_order(emulator: Emulator, order: Order, status: str) -> Settlement:
-    """Create the order's settlement or move it to `status`, then send SETTLEMENT_<status>."""
+def settle_order(
+    emulator: Emulator, order: Order, status: str, *, short_by: Decimal = Decimal(0)
+) -> Settlement:
+    """Create the order's settlement or move it to `status`, then send SETTLEMENT_<status>.
+    `short_by` (rupees): a new settlement pays that much less than its charges explain."""
     store = emulator.store
     settlement = next(
         (s for s in store.settlements_of(order.app_id) if s.order_id == order.order_id), None
     )
     if settlement is None:
         settlement = _new_settlement(emulator, order, status)
+        settlement.settlement_amount -= short_by
     elif status == "REVERSED" and settlement.status != "SUCCESS":
         raise conflict("settlement_not_reversible", "only a successful settlement can be reversed")
     else:

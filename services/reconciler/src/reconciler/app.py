@@ -3,6 +3,7 @@ failure-spike alerts. HTTP only for health and metrics."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from faststream import AckPolicy
 from faststream.rabbit import RabbitMessage
@@ -16,13 +17,14 @@ from paycore.kit.events import EventEnvelope
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
 from paycore.payments.models import Payment, Transaction
+from paycore.reconciliation.engine import ReconciliationEngine
+from paycore.reconciliation.janitor import Janitor
 from paycore.reconciliation.models import (
     DailyRollup,
     ReconciliationItem,
     ReconciliationRun,
 )
 from paycore.reconciliation.rollups import RollupRecorder
-from paycore.reconciliation.service import ReconciliationService
 from paycore.refunds.models import Refund
 from paycore.webhooks.models import WebhookLog
 from starlette.applications import Starlette
@@ -43,6 +45,18 @@ MODELS = [
     DailyRollup,
     WebhookLog,  # retention only
 ]
+
+
+def reconciliation_engine(settings: Settings, gateway: CashfreeGateway) -> ReconciliationEngine:
+    return ReconciliationEngine(
+        gateway,
+        Janitor(gateway),
+        settlement_sla={
+            method: timedelta(hours=hours)
+            for method, hours in settings.settlement_sla_hours.items()
+        },
+        default_settlement_sla=timedelta(hours=settings.default_settlement_sla_hours),
+    )
 
 
 def build_app(settings: Settings) -> Starlette:
@@ -72,8 +86,8 @@ def build_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gateway = CashfreeGateway(settings)
-        service = ReconciliationService(gateway)
-        async with resources.running(loops=scheduled_jobs(settings, service)):
+        engine = reconciliation_engine(settings, gateway)
+        async with resources.running(loops=scheduled_jobs(settings, engine)):
             app.state.resources = resources
             yield
         await gateway.aclose()

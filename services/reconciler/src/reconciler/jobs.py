@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from loguru import logger
 from paycore.kit.redis import Lock, redis_key
 from paycore.kit.service import Resources
-from paycore.reconciliation.service import ReconciliationService
+from paycore.reconciliation.engine import ReconciliationEngine
+from paycore.reconciliation.windows import due_windows
 from paycore.webhooks.repository import WebhookLogRepository
 
 from reconciler.settings import Settings
@@ -40,11 +41,11 @@ def every(
 
 
 def scheduled_jobs(
-    settings: Settings, service: ReconciliationService
+    settings: Settings, engine: ReconciliationEngine
 ) -> list[Callable[[Resources], Awaitable[None]]]:
     async def janitor() -> str:
-        rechecked = await service.janitor.recheck_due_payments()
-        repaired = await service.janitor.repair_reservations(
+        rechecked = await engine.janitor.recheck_due_payments()
+        repaired = await engine.janitor.repair_reservations(
             timedelta(seconds=settings.orphan_reservation_seconds)
         )
         return (
@@ -53,11 +54,12 @@ def scheduled_jobs(
         )
 
     async def reconcile() -> str:
-        end = datetime.now(UTC)
-        run = await service.reconcile(
-            end - timedelta(seconds=settings.reconcile_window_seconds), end
-        )
-        return f"{run.run_id} checked={run.checked} mismatched={run.mismatched}"
+        # Every due window, oldest first; a window that ends FAILED is due again next time.
+        ran = []
+        for schedule, start, end in await due_windows(datetime.now(UTC)):
+            run = await engine.run(start, end, schedule)
+            ran.append(f"{run.run_id}:{run.status}")
+        return " ".join(ran) or "nothing due"
 
     async def retention() -> str:
         cutoff = datetime.now(UTC) - timedelta(days=settings.webhook_log_retention_days)

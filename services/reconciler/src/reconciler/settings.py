@@ -10,9 +10,15 @@ class Settings(InfraSettings, CashfreeSettings):
     # paycore.kit.recheck), then reservations untouched this long are repaired.
     janitor_interval_seconds: float = Field(default=60, gt=0)
     orphan_reservation_seconds: float = Field(default=900, gt=0)
-    # Reconciliation: every interval, the last window of the gateway's report.
-    reconcile_interval_seconds: float = Field(default=3600, gt=0)
-    reconcile_window_seconds: float = Field(default=86_400, gt=0)
+    # Reconciliation: every interval, the windows that are due (each hour an hour after it
+    # ended, each day an hour after it ended; paycore.reconciliation.windows).
+    reconcile_interval_seconds: float = Field(default=300, gt=0)
+    # How long after capture a payment's settlement may take before it is a break, per
+    # payment method (Cashfree's payment_group names: upi, credit_card, net_banking...).
+    settlement_sla_hours: dict[str, float] = Field(
+        default_factory=lambda: {"upi": 48.0, "credit_card": 72.0, "debit_card": 72.0}
+    )
+    default_settlement_sla_hours: float = Field(default=72, gt=0)
     failure_spike_per_minute: int = Field(default=20, ge=1)
     # Stored webhooks (their sealed bodies name customers) are kept this long once final;
     # dead-lettered ones stay until an operator acts. Longer than Cashfree's retries, whose

@@ -159,7 +159,7 @@ async def calls(request: Request, emulator: Emulator) -> JsonValue:
 async def settle(request: Request, emulator: Emulator) -> JsonValue:
     order = _order(request, emulator)
     body = await _body(request, SettleRequest)
-    return settlement_entity(settle_order(emulator, order, body.status))
+    return settlement_entity(settle_order(emulator, order, body.status, short_by=body.short_by))
 
 
 async def raise_dispute(request: Request, emulator: Emulator) -> JsonValue:

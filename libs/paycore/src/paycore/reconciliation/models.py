@@ -13,21 +13,42 @@ from paycore.kit.mongo import KeyedDocument
 
 
 class MismatchKind(StrEnum):
+    """What a reconciliation break is. Each item's `detail` names the exact differing fields."""
+
     MISSING_HERE = "MISSING_HERE"  # the gateway has a successful payment we don't know of
-    NOT_CAPTURED_HERE = "NOT_CAPTURED_HERE"  # the gateway says paid; we don't say SUCCESS
-    AMOUNT = "AMOUNT"  # amounts or currencies differ
+    MISSING_AT_GATEWAY = "MISSING_AT_GATEWAY"  # we hold money the gateway never captured
+    STATUS = "STATUS"  # the gateway says paid; we don't, and its answer did not heal it
+    AMOUNT = "AMOUNT"  # captured amounts or currencies differ
+    DUPLICATE_CAPTURE = "DUPLICATE_CAPTURE"  # two successful attempts for one order
+    REFUND_INCONSISTENT = "REFUND_INCONSISTENT"  # a refund differs (either side)
+    SETTLEMENT_DELAYED = "SETTLEMENT_DELAYED"  # captured, not settled within the method's SLA
+    SETTLEMENT_AMOUNT = "SETTLEMENT_AMOUNT"  # captured - charges - tax != settled
+    # Found by runs before issue 13; read only.
+    NOT_CAPTURED_HERE = "NOT_CAPTURED_HERE"
+
+
+class ItemStatus(StrEnum):
+    OPEN = "OPEN"  # a break nobody fixed yet (alerted once)
+    HEALED = "HEALED"  # a safe class the run applied from the gateway's record
+    CLOSED = "CLOSED"  # a later run found it fixed
+    RESOLVED = "RESOLVED"  # an operator closed it, with a note
 
 
 class ReconciliationRun(KeyedDocument):
     key_field = "run_id"
 
-    run_id: str  # rec_…
+    # rec_<schedule>_<window start>: a window's run has one id, so an interrupted run is
+    # resumed (re-run under the same id) and gives the same items.
+    run_id: str
     window_start: datetime
     window_end: datetime
+    schedule: str = "manual"  # hourly | daily | manual
     status: str = "RUNNING"  # RUNNING | DONE | FAILED
     checked: int = 0
     matched: int = 0
     mismatched: int = 0
+    healed: int = 0
+    closed: int = 0
     error: str | None = None
     version: int = 0
     outbox: list[OutboxEvent] = Field(default_factory=list)
@@ -40,19 +61,31 @@ class ReconciliationRun(KeyedDocument):
 
 
 class ReconciliationItem(Document):
-    item_id: str  # run id + gateway event id: a rerun of the same run never doubles an item
-    run_id: str
+    """One break, kept across runs: its id names the break (kind and subject), so every run
+    that finds it again updates the same item (and its alert is raised once)."""
+
+    item_id: str  # <kind>:<subject>, e.g. SETTLEMENT_AMOUNT:ord_X
+    run_id: str  # the run that found it first
+    last_run_id: str | None = None  # the latest run that found it (or closed it)
     kind: MismatchKind
+    status: ItemStatus = ItemStatus.OPEN
     order_id: str | None
     payment_id: str | None = None
+    refund_id: str | None = None
+    # The differing fields: {field: {"ours": ..., "gateway": ...}} and context facts.
     detail: dict[str, Any] = Field(default_factory=dict)
+    note: str | None = None  # the operator's, when resolved
+    resolved_by: str | None = None
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    last_seen_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    closed_at: datetime | None = None
 
     class Settings:
         name = "reconciliation_items"
         indexes = [
             IndexModel([("item_id", ASCENDING)], name="item_id_unique", unique=True),
             IndexModel([("run_id", ASCENDING)], name="run_id"),
+            IndexModel([("status", ASCENDING)], name="status"),
         ]
 
 

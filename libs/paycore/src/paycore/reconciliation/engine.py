@@ -1,0 +1,699 @@
+"""The reconciliation engine: each order of a window compared with Cashfree, both ways.
+
+A run takes every order the window names on either side (the gateway's PG reconciliation
+report for the window, our payments created in it) plus, on daily and manual runs, our captured
+payments still waiting for a settlement and the orders of open items; for each order it asks the
+gateway for the order, its attempts, refunds and settlements and compares them with ours:
+
+- payments: a gateway success we don't know (MISSING_HERE), money we hold that the gateway never
+  captured (MISSING_AT_GATEWAY), a success we missed (STATUS: healed through `verify_with_gateway`,
+  the same `apply_attempt` a webhook uses), captured amount or currency (AMOUNT), a second
+  success on one order that is not refunded (DUPLICATE_CAPTURE);
+- refunds: a final gateway refund we don't hold (healed: recorded and applied as its webhook
+  would be, a dashboard or auto-refund), one we hold final that the gateway lacks or decided
+  otherwise (healed when ours is still open, else REFUND_INCONSISTENT), amounts;
+- settlements: captured − service charge − tax = settled (SETTLEMENT_AMOUNT, with the UTR), and
+  no settlement past the payment method's SLA (SETTLEMENT_DELAYED); before the SLA a missing
+  settlement is expected, not a break.
+
+Each break is a `ReconciliationItem` keyed by kind and subject, so a later run updates the same
+item: an open break is alerted once (`raise_alert` with the item's key), a healed one is kept
+for the record, and an open item whose order a run finds consistent is closed. A run's id
+names its window: re-running it (after a crash half-way) gives the same items.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from loguru import logger
+from prometheus_client import Counter, Gauge, Histogram
+
+from paycore.alerts import raise_alert
+from paycore.audit.models import Actor
+from paycore.audit.trail import AuditTrail
+from paycore.gateway.errors import GatewayNotFound
+from paycore.gateway.interface import PaymentGateway
+from paycore.gateway.schemas import (
+    AttemptStatus,
+    ReconEntry,
+    ReconEventStatus,
+    ReconEventType,
+    ReconQuery,
+    SettlementStatus,
+)
+from paycore.gateway.schemas import Payment as GatewayAttempt
+from paycore.gateway.schemas import Refund as GatewayRefund
+from paycore.gateway.schemas import RefundStatus as GatewayRefundStatus
+from paycore.invoices.sync import sync_invoice
+from paycore.kit.mongo import is_duplicate_key
+from paycore.kit.state import Evidence
+from paycore.payments.models import Payment, PaymentStatus
+from paycore.payments.states import CAPTURED
+from paycore.reconciliation.janitor import Janitor
+from paycore.reconciliation.models import (
+    ItemStatus,
+    MismatchKind,
+    ReconciliationItem,
+    ReconciliationRun,
+)
+from paycore.refunds.models import Refund, RefundStatus
+from paycore.refunds.service import RefundService
+
+MISMATCHES = Counter(
+    "paycore_reconciliation_mismatches_total",
+    "Reconciliation breaks found for the first time, by kind.",
+    ["kind"],
+)
+HEALED = Counter(
+    "paycore_reconciliation_healed_total",
+    "Reconciliation breaks healed from the gateway's record, by kind.",
+    ["kind"],
+)
+ITEMS_OPEN = Gauge(
+    "paycore_reconciliation_items_open", "Open reconciliation items, by kind.", ["kind"]
+)
+RUN_SECONDS = Histogram(
+    "paycore_reconciliation_run_duration_seconds",
+    "How long a reconciliation run took, by schedule.",
+    ["schedule"],
+    buckets=(1, 5, 15, 60, 300, 900, 3600),
+)
+LAST_SUCCESS = Gauge(
+    "paycore_reconciliation_last_success_timestamp_seconds",
+    "When a reconciliation run last finished without errors (Unix time), by schedule.",
+    ["schedule"],
+)
+
+RECONCILER = Actor(kind="service", id="reconciler")
+GATEWAY_REFUND_FINAL = {
+    GatewayRefundStatus.SUCCEEDED: RefundStatus.SUCCESS,
+    GatewayRefundStatus.FAILED: RefundStatus.FAILED,
+    GatewayRefundStatus.CANCELLED: RefundStatus.CANCELLED,
+}
+
+
+def run_id_for(schedule: str, start: datetime, end: datetime) -> str:
+    """One id per window and schedule, so a window's run is resumed rather than repeated."""
+    return f"rec_{schedule}_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}"
+
+
+@dataclass
+class Finding:
+    kind: MismatchKind
+    order_id: str
+    detail: dict[str, Any]
+    payment_id: str | None = None
+    refund_id: str | None = None
+    healed: bool = False
+
+    @property
+    def item_id(self) -> str:
+        return f"{self.kind.value}:{self.refund_id or self.order_id}"
+
+
+def differs(ours: Any, gateway: Any) -> dict[str, Any]:
+    return {"ours": ours, "gateway": gateway}
+
+
+@dataclass
+class _Progress:
+    checked_orders: set[str] = field(default_factory=set)
+    found: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+
+class ReconciliationEngine:
+    def __init__(
+        self,
+        gateway: PaymentGateway,
+        janitor: Janitor | None = None,
+        *,
+        settlement_sla: Mapping[str, timedelta] | None = None,
+        default_settlement_sla: timedelta = timedelta(days=3),
+        unsettled_lookback: timedelta = timedelta(days=10),
+        audit: AuditTrail | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.janitor = janitor or Janitor(gateway)
+        self.payments = self.janitor.payments
+        self.refunds: RefundService = self.janitor.refunds
+        self.settlement_sla = dict(settlement_sla or {})
+        self.default_settlement_sla = default_settlement_sla
+        self.unsettled_lookback = unsettled_lookback
+        self.audit = audit or AuditTrail()
+
+    # Runs -------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        start: datetime,
+        end: datetime,
+        schedule: str = "manual",
+        now: datetime | None = None,
+    ) -> ReconciliationRun:
+        """Reconciles the window [start, end); `now` decides which settlements are due. A
+        run for a window that has one already is that run again (resumed, same items)."""
+        now = now or datetime.now(UTC)
+        began = time.monotonic()
+        run = await self._start(start, end, schedule)
+        progress = _Progress()
+        with logger.contextualize(runId=run.run_id):
+            orders, reversals = await self._orders_of(start, end, schedule, now)
+            for entry in reversals:  # before the orders, so their refunds compare as reversed
+                try:
+                    await self._reversed(entry)
+                except Exception as exc:
+                    progress.errors.append(f"reversal {entry.refund_id}: {exc!r}"[:300])
+            for order_id in orders:
+                try:
+                    findings = await self.check_order(order_id, now)
+                except Exception as exc:
+                    # The run goes on; it ends FAILED, so its window is run again.
+                    progress.errors.append(f"{order_id}: {type(exc).__name__}: {exc}"[:300])
+                    logger.warning("order not reconciled", orderId=order_id, error=repr(exc))
+                    continue
+                progress.checked_orders.add(order_id)
+                run.checked += 1
+                if not [f for f in findings if not f.healed]:
+                    run.matched += 1
+                for finding in findings:
+                    progress.found.add(finding.item_id)
+                    await self._record(run, finding, now)
+            run.closed = await self._close_fixed(run, progress, now)
+            run.status = "FAILED" if progress.errors else "DONE"
+            run.error = "; ".join(progress.errors)[:1000] or None
+            run.finished_at = datetime.now(UTC)
+            await run.save()
+            RUN_SECONDS.labels(schedule).observe(time.monotonic() - began)
+            if run.status == "DONE":
+                LAST_SUCCESS.labels(schedule).set(time.time())
+            await self.refresh_open_gauge()
+            logger.info(
+                "reconciliation finished",
+                status=run.status,
+                checked=run.checked,
+                mismatched=run.mismatched,
+                healed=run.healed,
+                closed=run.closed,
+            )
+        return run
+
+    async def _start(self, start: datetime, end: datetime, schedule: str) -> ReconciliationRun:
+        run_id = run_id_for(schedule, start, end)
+        fresh = ReconciliationRun(
+            run_id=run_id, window_start=start, window_end=end, schedule=schedule
+        )
+        existing = await ReconciliationRun.find_one(ReconciliationRun.run_id == run_id)
+        if existing is None:
+            try:
+                await fresh.insert()
+                return fresh
+            except Exception as exc:
+                if not is_duplicate_key(exc):
+                    raise
+                existing = await ReconciliationRun.find_one(ReconciliationRun.run_id == run_id)
+                assert existing is not None
+        # Again from the start: the items are keyed, so the same breaks update the same items.
+        for name in ("checked", "matched", "mismatched", "healed", "closed"):
+            setattr(existing, name, 0)
+        existing.status, existing.error, existing.finished_at = "RUNNING", None, None
+        existing.started_at = datetime.now(UTC)
+        await existing.save()
+        return existing
+
+    async def _orders_of(
+        self, start: datetime, end: datetime, schedule: str, now: datetime
+    ) -> tuple[list[str], list[ReconEntry]]:
+        """Every order the window names, on either side, in a stable order; and the refund
+        reversals the gateway's report shows (no other record of them exists)."""
+        orders: dict[str, None] = {}
+        reversals: list[ReconEntry] = []
+        cursor: str | None = None
+        while True:
+            page = await self.gateway.pg_recon(ReconQuery(start=start, end=end, cursor=cursor))
+            for entry in page.entries:
+                if entry.order_id:
+                    orders[entry.order_id] = None
+                if (entry.event_type, entry.event_status) == (
+                    ReconEventType.REFUND_REVERSAL,
+                    ReconEventStatus.SUCCEEDED,
+                ):
+                    reversals.append(entry)
+            cursor = page.cursor
+            if not cursor or not page.entries:
+                break
+        collection = self.payments.repository.collection
+        created = {"created_at": {"$gte": start, "$lt": end}}
+        async for raw in collection.find(created, {"order_id": 1}).sort("created_at", 1):
+            orders[raw["order_id"]] = None
+        if schedule != "hourly":
+            # Captured payments still waiting for a settlement, until it comes or is late.
+            unsettled = {
+                "status": {"$in": [s.value for s in CAPTURED]},
+                "created_at": {"$gte": now - self.unsettled_lookback},
+                "$or": [{"settlement": None}, {"settlement.status": {"$ne": "SETTLED"}}],
+            }
+            async for raw in collection.find(unsettled, {"order_id": 1}).sort("created_at", 1):
+                orders[raw["order_id"]] = None
+            # Open items: checked again, so the fixed ones close.
+            items = ReconciliationItem.get_pymongo_collection().find(
+                {"status": ItemStatus.OPEN.value, "order_id": {"$ne": None}}, {"order_id": 1}
+            )
+            async for raw in items.sort("created_at", 1):
+                orders[raw["order_id"]] = None
+        return list(orders), reversals
+
+    async def _reversed(self, entry: ReconEntry) -> None:
+        """A refund the bank sent back: the refund turns REVERSED and the money counts as the
+        payment's again (once, however often a run sees it)."""
+        if entry.refund_id is None or await self.refunds.repository.get(entry.refund_id) is None:
+            await raise_alert(
+                f"refund_reversal_unmatched:{entry.event_id or entry.refund_id}",
+                "refund_reversal_unmatched",
+                "high",
+                refund_id=entry.refund_id,
+                order_id=entry.order_id,
+                amount=entry.amount_minor,
+            )
+            return
+        evidence = Evidence(
+            source="reconciler", reference=entry.event_id, detail={"event": "REFUND_REVERSAL"}
+        )
+        refund = await self.refunds.reverse(entry.refund_id, evidence)
+        await sync_invoice(await self.payments.repository.get(refund.payment_id))
+
+    # One order ---------------------------------------------------------------------------
+
+    async def check_order(self, order_id: str, now: datetime) -> list[Finding]:
+        """Compares one order with the gateway; heals the safe classes on the way."""
+        payment = await self.payments.repository.get_by_order_id(order_id)
+        try:
+            await self.gateway.get_order(order_id)
+            attempts = await self.gateway.list_payments(order_id)
+        except GatewayNotFound:
+            attempts = []
+        succeeded = sorted(
+            (a for a in attempts if a.status == AttemptStatus.SUCCEEDED),
+            key=lambda a: a.initiated_at or datetime.min.replace(tzinfo=UTC),
+        )
+        if payment is None:
+            if not succeeded:
+                return []
+            return [
+                Finding(
+                    MismatchKind.MISSING_HERE,
+                    order_id,
+                    {
+                        "status": differs(None, "SUCCESS"),
+                        "amount": differs(None, succeeded[0].amount_minor),
+                        "currency": differs(None, succeeded[0].currency),
+                        "gateway_payment_ids": [a.gateway_payment_id for a in succeeded],
+                    },
+                )
+            ]
+        findings: list[Finding] = []
+        if payment.status not in CAPTURED and succeeded:
+            payment = await self._heal_payment(payment, findings)
+        if payment.status not in CAPTURED:
+            return findings
+        if not succeeded:
+            findings.append(
+                Finding(
+                    MismatchKind.MISSING_AT_GATEWAY,
+                    order_id,
+                    {
+                        "status": differs(payment.status.value, None),
+                        "captured_amount": differs(payment.captured_amount, None),
+                    },
+                    payment_id=payment.payment_id,
+                )
+            )
+            return findings
+        captured = next(
+            (a for a in succeeded if a.gateway_payment_id == payment.cf_payment_id), succeeded[0]
+        )
+        amounts = {
+            name: differs(ours, theirs)
+            for name, ours, theirs in (
+                ("captured_amount", payment.captured_amount, captured.amount_minor),
+                ("currency", payment.currency, captured.currency),
+            )
+            if ours != theirs
+        }
+        if amounts:
+            findings.append(
+                Finding(MismatchKind.AMOUNT, order_id, amounts, payment_id=payment.payment_id)
+            )
+        gateway_refunds = await self.gateway.list_refunds(order_id)
+        findings += await self._check_duplicates(payment, succeeded, captured, gateway_refunds)
+        findings += await self._check_refunds(payment, gateway_refunds)
+        findings += await self._check_settlement(payment, succeeded, now)
+        if all(finding.healed for finding in findings):
+            await self.payments.repository.mark_reconciled(payment)
+        return findings
+
+    async def _heal_payment(self, payment: Payment, findings: list[Finding]) -> Payment:
+        """A success we missed (a lost webhook): applied from the gateway's record."""
+        before = payment.status
+        after = await self.janitor.verify(payment) or await self.payments.get(payment.payment_id)
+        healed = after.status in CAPTURED
+        findings.append(
+            Finding(
+                MismatchKind.STATUS,
+                payment.order_id,
+                {"status": differs(before.value, "SUCCESS"), "after": after.status.value},
+                payment_id=payment.payment_id,
+                healed=healed,
+            )
+        )
+        if healed:
+            await self.audit.append(
+                RECONCILER,
+                "payment.reconciled",
+                "payment",
+                payment.payment_id,
+                before={"status": before.value},
+                after={"status": after.status.value, "captured_amount": after.captured_amount},
+            )
+        return after
+
+    async def _check_duplicates(
+        self,
+        payment: Payment,
+        succeeded: list[GatewayAttempt],
+        captured: GatewayAttempt,
+        gateway_refunds: list[GatewayRefund],
+    ) -> list[Finding]:
+        """A second success on the order is a break until the gateway has refunded it."""
+        refunded: dict[str, int] = {}
+        for refund in gateway_refunds:
+            if refund.status == GatewayRefundStatus.SUCCEEDED and refund.gateway_payment_id:
+                refunded[refund.gateway_payment_id] = (
+                    refunded.get(refund.gateway_payment_id, 0) + refund.amount_minor
+                )
+        unrefunded = [
+            a
+            for a in succeeded
+            if a is not captured and refunded.get(a.gateway_payment_id, 0) < a.amount_minor
+        ]
+        if not unrefunded:
+            return []
+        return [
+            Finding(
+                MismatchKind.DUPLICATE_CAPTURE,
+                payment.order_id,
+                {
+                    "captures": differs(1, len(succeeded)),
+                    "captured_payment_id": captured.gateway_payment_id,
+                    "duplicate_payment_ids": [a.gateway_payment_id for a in unrefunded],
+                    "duplicate_amount": sum(a.amount_minor for a in unrefunded),
+                },
+                payment_id=payment.payment_id,
+            )
+        ]
+
+    async def _check_refunds(
+        self, payment: Payment, gateway_refunds: list[GatewayRefund]
+    ) -> list[Finding]:
+        ours = {
+            r.refund_id: r
+            for r in await self.refunds.repository.list_for_payment(payment.payment_id)
+        }
+        findings: list[Finding] = []
+        for answer in gateway_refunds:
+            mine = ours.pop(answer.refund_id, None)
+            target = GATEWAY_REFUND_FINAL.get(answer.status)
+            if target is None:
+                continue  # still pending at the gateway: expected, not yet due
+            if mine is None or (mine.status != target and not _agrees(mine.status, target)):
+                findings.append(await self._heal_refund(payment, answer, mine, target))
+                continue
+            fields = {
+                name: differs(a, b)
+                for name, a, b in (
+                    ("amount", mine.amount, answer.amount_minor),
+                    ("currency", mine.currency, answer.currency),
+                )
+                if a != b
+            }
+            if fields:
+                findings.append(self._refund_break(payment, answer.refund_id, fields))
+        for mine in ours.values():
+            if mine.status in (RefundStatus.SUCCESS, RefundStatus.REVERSED):
+                fields = {"status": differs(mine.status.value, None)}
+                findings.append(self._refund_break(payment, mine.refund_id, fields))
+        return findings
+
+    async def _heal_refund(
+        self,
+        payment: Payment,
+        answer: GatewayRefund,
+        mine: Refund | None,
+        target: RefundStatus,
+    ) -> Finding:
+        """A refund outcome we missed (or a refund made without our API): applied as its
+        webhook would have been. What cannot be applied stays an open break."""
+        before = mine.status.value if mine else None
+        evidence = Evidence(
+            source="reconciler",
+            reference=answer.gateway_refund_id,
+            detail={"gateway_status": answer.status.value},
+        )
+        fields = {"status": differs(before, answer.status.value), "amount": answer.amount_minor}
+        try:
+            if mine is None and answer.gateway_payment_id not in (
+                payment.cf_payment_id,
+                None,
+            ):
+                # Of another attempt (a duplicate capture): never in our captured amount.
+                after = await self.refunds.record_auto_refund(
+                    answer, "found by reconciliation", evidence
+                )
+            else:
+                after = await self.refunds.apply_gateway_refund(answer, evidence)
+        except Exception as exc:
+            logger.warning("refund not healed", refundId=answer.refund_id, error=repr(exc))
+            return self._refund_break(payment, answer.refund_id, {**fields, "error": str(exc)})
+        healed = after.status == target or _agrees(after.status, target)
+        if healed:
+            await self.audit.append(
+                RECONCILER,
+                "refund.reconciled",
+                "refund",
+                after.refund_id,
+                before={"status": before},
+                after={"status": after.status.value, "amount": after.amount},
+            )
+        finding = self._refund_break(payment, answer.refund_id, fields)
+        finding.healed = healed
+        return finding
+
+    @staticmethod
+    def _refund_break(payment: Payment, refund_id: str, fields: dict[str, Any]) -> Finding:
+        return Finding(
+            MismatchKind.REFUND_INCONSISTENT,
+            payment.order_id,
+            fields,
+            payment_id=payment.payment_id,
+            refund_id=refund_id,
+        )
+
+    async def _check_settlement(
+        self, payment: Payment, succeeded: list[GatewayAttempt], now: datetime
+    ) -> list[Finding]:
+        try:
+            settlements = await self.gateway.get_order_settlements(payment.order_id)
+        except GatewayNotFound:
+            settlements = []
+        settled = [s for s in settlements if s.status == SettlementStatus.SETTLED]
+        if not settled:
+            captured_at = _captured_at(payment)
+            due_by = captured_at + self.sla_for(payment.payment_method)
+            if now <= due_by:
+                return []  # expected, not yet due
+            return [
+                Finding(
+                    MismatchKind.SETTLEMENT_DELAYED,
+                    payment.order_id,
+                    {
+                        "settlement": differs("due", None),
+                        "captured_at": captured_at.isoformat(),
+                        "due_by": due_by.isoformat(),
+                        "payment_method": payment.payment_method,
+                    },
+                    payment_id=payment.payment_id,
+                )
+            ]
+        settlement = settled[0]
+        gross = sum(a.amount_minor for a in succeeded)  # a settlement covers every capture
+        charges = (settlement.service_charge_minor or 0) + (settlement.service_tax_minor or 0)
+        expected = gross - charges
+        fields: dict[str, Any] = {}
+        if settlement.settlement_amount_minor != expected:
+            fields["settlement_amount"] = differs(expected, settlement.settlement_amount_minor)
+        if not settlement.utr:
+            fields["utr"] = differs("present", None)
+        if not fields:
+            return []
+        return [
+            Finding(
+                MismatchKind.SETTLEMENT_AMOUNT,
+                payment.order_id,
+                {
+                    **fields,
+                    "captured": gross,
+                    "service_charge": settlement.service_charge_minor,
+                    "service_tax": settlement.service_tax_minor,
+                    "cf_settlement_id": settlement.gateway_settlement_id,
+                    "utr": settlement.utr,
+                },
+                payment_id=payment.payment_id,
+            )
+        ]
+
+    def sla_for(self, payment_method: str | None) -> timedelta:
+        return self.settlement_sla.get(payment_method or "", self.default_settlement_sla)
+
+    # Items --------------------------------------------------------------------------------
+
+    async def _record(self, run: ReconciliationRun, finding: Finding, now: datetime) -> None:
+        status = ItemStatus.HEALED if finding.healed else ItemStatus.OPEN
+        item = ReconciliationItem(
+            item_id=finding.item_id,
+            run_id=run.run_id,
+            last_run_id=run.run_id,
+            kind=finding.kind,
+            status=status,
+            order_id=finding.order_id,
+            payment_id=finding.payment_id,
+            refund_id=finding.refund_id,
+            detail=finding.detail,
+            created_at=now,
+            last_seen_at=now,
+        )
+        try:
+            await item.insert()
+        except Exception as exc:
+            if not is_duplicate_key(exc):
+                raise
+            await self._seen_again(run, finding, now)
+            return
+        if finding.healed:
+            run.healed += 1
+            HEALED.labels(finding.kind.value).inc()
+            logger.info("reconciliation healed", kind=finding.kind.value, orderId=finding.order_id)
+            return
+        run.mismatched += 1
+        MISMATCHES.labels(finding.kind.value).inc()
+        await raise_alert(
+            f"reconciliation:{finding.item_id}",
+            "reconciliation_break",
+            item_id=finding.item_id,
+            break_kind=finding.kind.value,
+            order_id=finding.order_id,
+            payment_id=finding.payment_id,
+            refund_id=finding.refund_id,
+            run_id=run.run_id,
+            fields=finding.detail,
+        )
+        logger.warning("reconciliation break", kind=finding.kind.value, orderId=finding.order_id)
+
+    async def _seen_again(self, run: ReconciliationRun, finding: Finding, now: datetime) -> None:
+        """A break found before: the same item (its alert is not raised again). A closed one
+        that broke again reopens; an operator's resolution stands."""
+        changes: dict[str, Any] = {
+            "last_run_id": run.run_id,
+            "last_seen_at": now,
+            "detail": finding.detail,
+        }
+        collection = ReconciliationItem.get_pymongo_collection()
+        if not finding.healed:
+            run.mismatched += 1
+            await collection.update_one(
+                {"item_id": finding.item_id, "status": ItemStatus.CLOSED.value},
+                {"$set": {"status": ItemStatus.OPEN.value, "closed_at": None}},
+            )
+        await collection.update_one({"item_id": finding.item_id}, {"$set": changes})
+
+    async def _close_fixed(self, run: ReconciliationRun, progress: _Progress, now: datetime) -> int:
+        """Open items of the orders this run checked that it no longer finds: fixed."""
+        if not progress.checked_orders:
+            return 0
+        collection = ReconciliationItem.get_pymongo_collection()
+        closed = 0
+        query = {
+            "status": ItemStatus.OPEN.value,
+            "order_id": {"$in": sorted(progress.checked_orders)},
+        }
+        async for raw in collection.find(query, {"item_id": 1}):
+            if raw["item_id"] in progress.found:
+                continue
+            result = await collection.update_one(
+                {"item_id": raw["item_id"], "status": ItemStatus.OPEN.value},
+                {
+                    "$set": {
+                        "status": ItemStatus.CLOSED.value,
+                        "closed_at": now,
+                        "last_run_id": run.run_id,
+                    }
+                },
+            )
+            closed += result.modified_count
+        return closed
+
+    async def resolve(self, item_id: str, note: str, by: str) -> ReconciliationItem | None:
+        """An operator closes an open item with a note; None if there is no open item."""
+        collection = ReconciliationItem.get_pymongo_collection()
+        result = await collection.update_one(
+            {"item_id": item_id, "status": ItemStatus.OPEN.value},
+            {
+                "$set": {
+                    "status": ItemStatus.RESOLVED.value,
+                    "note": note,
+                    "resolved_by": by,
+                    "closed_at": datetime.now(UTC),
+                }
+            },
+        )
+        if not result.modified_count:
+            return None
+        await self.audit.append(
+            Actor(kind="operator", id=by),
+            "reconciliation.resolved",
+            "reconciliation_item",
+            item_id,
+            before={"status": ItemStatus.OPEN.value},
+            after={"status": ItemStatus.RESOLVED.value, "note": note},
+        )
+        await self.refresh_open_gauge()
+        return await ReconciliationItem.find_one(ReconciliationItem.item_id == item_id)
+
+    async def refresh_open_gauge(self) -> None:
+        counts = {kind.value: 0 for kind in MismatchKind}
+        cursor = await ReconciliationItem.get_pymongo_collection().aggregate(
+            [
+                {"$match": {"status": ItemStatus.OPEN.value}},
+                {"$group": {"_id": "$kind", "count": {"$sum": 1}}},
+            ]
+        )
+        async for row in cursor:
+            counts[row["_id"]] = row["count"]
+        for kind, count in counts.items():
+            ITEMS_OPEN.labels(kind).set(count)
+
+
+def _agrees(ours: RefundStatus, target: RefundStatus) -> bool:
+    """A refund we hold REVERSED did succeed at the gateway first."""
+    return ours == RefundStatus.REVERSED and target == RefundStatus.SUCCESS
+
+
+def _captured_at(payment: Payment) -> datetime:
+    for record in payment.history:
+        if record.to_status == PaymentStatus.SUCCESS.value:
+            return record.at
+    return payment.created_at

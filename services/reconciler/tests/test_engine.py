@@ -1,0 +1,154 @@
+"""The reconciliation engine against the Cashfree emulator: every break kind made on purpose,
+detected once (one alert, the same item on the next run), healed where safe, closed when
+fixed; a settlement not yet due is no break."""
+
+from datetime import UTC, datetime, timedelta
+
+from cashfree_emulator.testing import RunningEmulator
+from paycore.alerts import AdminAlert
+from paycore.audit.models import AuditRecord
+from paycore.gateway import CashfreeGateway
+from paycore.payments.models import PaymentStatus as P
+from paycore.payments.service import PaymentService
+from paycore.reconciliation.engine import ReconciliationEngine
+from paycore.reconciliation.models import ItemStatus, MismatchKind, ReconciliationItem
+from paycore.reconciliation.queries import find_items
+from paycore.refunds.repository import RefundRepository
+from paycore.testing import create_payment
+from recon_support import order_in_gateway
+from reconciler.cli import render
+
+K, S = MismatchKind, ItemStatus
+
+
+async def _items() -> dict[str, tuple[MismatchKind, ItemStatus]]:
+    return {i.item_id: (i.kind, i.status) for i in await ReconciliationItem.find().to_list()}
+
+
+async def _alerts() -> list[str]:
+    found = await AdminAlert.find(AdminAlert.kind == "reconciliation_break").to_list()
+    return sorted(a.alert_id for a in found)
+
+
+async def test_every_break_kind_is_found_once_healed_where_safe_and_closed_when_fixed(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    await emulator.control.configure(refund_delay_seconds=0)
+    now = datetime.now(UTC)
+
+    async def paid(status: P = P.SUCCESS, **fields: object) -> str:
+        payment = await create_payment(status=status, amount=10_000, **fields)
+        session = await order_in_gateway(gateway, payment.order_id, 10_000)
+        attempt = await emulator.control.pay(session, "SUCCESS")
+        if status == P.SUCCESS:  # captured: our payment names the gateway's attempt
+            await PaymentService().repository.collection.update_one(
+                {"_id": payment.payment_id},
+                {"$set": {"cf_payment_id": str(attempt["cf_payment_id"])}},
+            )
+        return payment.order_id
+
+    # A success webhook that was dropped: we still hold the payment PENDING.
+    dropped = await paid(P.PENDING)
+    # Settled, but short by a rupee the charges don't explain.
+    short = await paid()
+    await emulator.control.settle(short, short_by="1.00")
+    # Captured three days ago and never settled: beyond the two-day SLA.
+    late = await paid(created_at=now - timedelta(days=3))
+    # Captured now, not settled yet: expected, not yet due.
+    await paid()
+    # A refund made in the dashboard, which we never heard of.
+    dashboard = await paid()
+    await emulator.control.dashboard_refund(dashboard, "20.00", resolve_to="SUCCESS")
+    # The gateway captured the order twice; its auto-refund is still pending.
+    duplicate = await paid()
+    auto = await emulator.control.auto_refund(duplicate, status="PENDING")
+    # Money we hold that the gateway never captured, and a success we don't know of.
+    ours_only = (await create_payment(status=P.SUCCESS)).order_id
+    await emulator.control.pay(await order_in_gateway(gateway, "ord_theirs_only", 5_000))
+    await emulator.control.settle("ord_theirs_only")  # the gateway's report lists it then
+
+    engine = ReconciliationEngine(gateway, default_settlement_sla=timedelta(days=2))
+    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    first = await engine.run(*window)
+
+    assert first.status == "DONE", first.error
+    refund_id = next(
+        r.refund_id
+        for r in await RefundRepository().list_for_payment("pay_" + dashboard.removeprefix("ord_"))
+    )
+    expected = {
+        f"STATUS:{dropped}": (K.STATUS, S.HEALED),
+        f"SETTLEMENT_AMOUNT:{short}": (K.SETTLEMENT_AMOUNT, S.OPEN),
+        f"SETTLEMENT_DELAYED:{late}": (K.SETTLEMENT_DELAYED, S.OPEN),
+        f"REFUND_INCONSISTENT:{refund_id}": (K.REFUND_INCONSISTENT, S.HEALED),
+        f"DUPLICATE_CAPTURE:{duplicate}": (K.DUPLICATE_CAPTURE, S.OPEN),
+        f"MISSING_AT_GATEWAY:{ours_only}": (K.MISSING_AT_GATEWAY, S.OPEN),
+        "MISSING_HERE:ord_theirs_only": (K.MISSING_HERE, S.OPEN),
+    }
+    assert await _items() == expected
+    # The exact differing fields: the settlement is 100 paise short.
+    item = await ReconciliationItem.find_one(
+        ReconciliationItem.item_id == f"SETTLEMENT_AMOUNT:{short}"
+    )
+    assert item is not None
+    field = item.detail["settlement_amount"]
+    assert field["ours"] - field["gateway"] == 100
+    # Healed through the state machine, with the gateway's record as evidence and an audit.
+    healed = await PaymentService().get_by_order_id(dropped)
+    assert (healed.status, healed.history[-1].evidence.source) == (P.SUCCESS, "reconciler")
+    dashboard_payment = await PaymentService().get_by_order_id(dashboard)
+    assert dashboard_payment.refunded_amount == 2_000
+    audits = await AuditRecord.find(AuditRecord.actor.id == "reconciler").to_list()
+    assert {a.action for a in audits} == {"payment.reconciled", "refund.reconciled"}
+    open_ids = sorted(f"reconciliation:{k}" for k, (_, s) in expected.items() if s == S.OPEN)
+    assert await _alerts() == open_ids
+
+    # The run again (resumed after a crash, say): the same items, no new alert.
+    again = await engine.run(*window)
+    assert (again.run_id, again.status) == (first.run_id, "DONE")
+    assert await _items() == expected
+    assert await _alerts() == open_ids
+
+    # Fixed at the gateway: the late settlement arrives, the duplicate is refunded.
+    await emulator.control.settle(late)
+    await emulator.control.resolve_refund(duplicate, str(auto["refund_id"]), "SUCCESS")
+    later = await engine.run(now - timedelta(hours=2), now + timedelta(hours=2))
+
+    items = await _items()
+    assert items[f"SETTLEMENT_DELAYED:{late}"] == (K.SETTLEMENT_DELAYED, S.CLOSED)
+    assert items[f"DUPLICATE_CAPTURE:{duplicate}"] == (K.DUPLICATE_CAPTURE, S.CLOSED)
+    assert items[f"SETTLEMENT_AMOUNT:{short}"] == (K.SETTLEMENT_AMOUNT, S.OPEN)
+    assert later.closed == 2
+    assert await _alerts() == open_ids  # nothing re-alerted
+
+    # An operator resolves what the gateway will not fix, with a note.
+    resolved = await engine.resolve(f"SETTLEMENT_AMOUNT:{short}", "Cashfree credits it", "alice")
+    assert resolved is not None
+    assert (resolved.status, resolved.note) == (S.RESOLVED, "Cashfree credits it")
+    assert await engine.resolve(f"SETTLEMENT_AMOUNT:{short}", "twice", "alice") is None
+
+    report = render(await find_items(status="OPEN"))
+    assert f"MISSING_AT_GATEWAY:{ours_only}" in report
+    assert "captured_amount: 10000 → none" in report
+    assert "items: " in report
+
+
+async def test_no_break_for_a_settlement_not_yet_due(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    payment = await create_payment(status=P.SUCCESS, amount=10_000, payment_method="upi")
+    await emulator.control.pay(await order_in_gateway(gateway, payment.order_id, 10_000))
+    now = datetime.now(UTC)
+    engine = ReconciliationEngine(gateway, settlement_sla={"upi": timedelta(hours=48)})
+
+    run = await engine.run(now - timedelta(hours=1), now + timedelta(hours=1))
+    assert (run.checked, run.matched, run.mismatched) == (1, 1, 0)
+    assert await _items() == {}
+
+    # Past the method's SLA it is a break.
+    await engine.run(
+        now - timedelta(hours=1), now + timedelta(hours=1), now=now + timedelta(hours=49)
+    )
+    assert await _items() == {
+        f"SETTLEMENT_DELAYED:{payment.order_id}": (K.SETTLEMENT_DELAYED, S.OPEN)
+    }
