@@ -2,6 +2,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from paycore.alerts import AdminAlert
 from paycore.fraud.models import FraudDecision, FraudSignal
 from paycore.fraud.screening import Attempt, FraudBlocked, FraudScreen, FraudThresholds, Limit
 from paycore.kit.mongo import connect_mongo
@@ -19,7 +20,7 @@ THRESHOLDS = FraudThresholds(
 @pytest.fixture
 async def screen() -> AsyncIterator[FraudScreen]:
     settings = isolated_settings()
-    client = await connect_mongo(settings, [FraudSignal])
+    client = await connect_mongo(settings, [FraudSignal, AdminAlert])
     redis = redis_client(settings)
     yield FraudScreen(redis, THRESHOLDS, prefix=settings.redis_prefix)
     async for key in redis.scan_iter(f"{settings.redis_prefix}*"):
@@ -83,7 +84,13 @@ class TestScreen:
         assert "203.0.113.7" not in str(raw)
         assert "device-xyz" not in str(raw)
         types = [event["envelope"]["type"] for event in raw["outbox"]]
-        assert types == ["analytics.fraud.flagged", "email.admin.alert"]
+        assert types == ["analytics.fraud.flagged"]
+        [alert] = await AdminAlert.find_all().to_list()
+        assert alert.kind == "fraud_review"
+        assert "203.0.113.7" not in str(alert.detail)
+        # The same incident again (another request of it) raises no second alert.
+        await screen.screen(flagged)
+        assert len(await AdminAlert.find_all().to_list()) == 1
 
     async def test_allow_stores_nothing(self, screen: FraudScreen) -> None:
         assessment = await screen.screen(attempt())

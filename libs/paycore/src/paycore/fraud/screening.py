@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -15,6 +16,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from paycore.alerts import raise_alert
 from paycore.fraud.models import FraudDecision, FraudSignal
 from paycore.fraud.velocity import SlidingWindows
 from paycore.kit.errors import Forbidden
@@ -164,11 +166,6 @@ class FraudScreen:
             "amount": attempt.amount,
             "currency": attempt.currency,
         }
-        alert = {
-            **data,
-            "alert": f"fraud_{assessment.decision.value}",
-            "severity": "high" if assessment.decision == FraudDecision.BLOCK else "medium",
-        }
         flagged = "blocked" if assessment.decision == FraudDecision.BLOCK else "flagged"
         signal = FraudSignal(
             signal_id=signal_id,
@@ -182,13 +179,20 @@ class FraudScreen:
             ip_hash=self._hash(attempt.ip) if attempt.ip else None,
             email_hash=attempt.email_hash,
             device_hash=self._hash(attempt.device) if attempt.device else None,
-            outbox=[
-                OutboxEvent.of(f"analytics.fraud.{flagged}", data),
-                OutboxEvent.of("email.admin.alert", alert),
-            ],
+            outbox=[OutboxEvent.of(f"analytics.fraud.{flagged}", data)],
         )
         await signal.insert()
         notify_outbox(FraudSignal.get_settings().name or "fraud_signals", signal_id, signal.outbox)
+        # One alert per user, decision and reasons per velocity window: the incident, not
+        # every request of it.
+        window = int(time.time()) // self.thresholds.window_seconds
+        reasons = "+".join(sorted(assessment.reasons))
+        await raise_alert(
+            f"fraud_{assessment.decision.value}:{attempt.user_id}:{reasons}:{window}",
+            f"fraud_{assessment.decision.value}",
+            "high" if assessment.decision == FraudDecision.BLOCK else "warning",
+            **data,
+        )
         logger.warning(
             "fraud signal",
             decision=assessment.decision.value,
