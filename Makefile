@@ -11,7 +11,7 @@ export UV
 PACKAGES := paycore payments_api webhook_ingress webhook_processor refund_worker email_worker \
 	reconciler paycore_web cashfree_emulator smtp_sink
 
-.PHONY: help install infra-up infra-down run test lint format typecheck pytest test-e2e \
+.PHONY: help install infra-up infra-down run test lint format typecheck pytest test-e2e test-chaos \
 	validate-deploy security up down clean
 
 help: ## list the targets
@@ -50,6 +50,9 @@ pytest: ## the pytest suite (unit, integration, end-to-end, browser) against the
 
 test-e2e: install infra-up ## only the end-to-end tests
 	$(UV) run pytest tests-e2e
+
+test-chaos: install infra-up ## only the chaos, load and fuzz tests (stop and start the local servers), with their counts
+	$(UV) run pytest tests-chaos
 
 validate-deploy: ## validate compose.yaml, k8s/ (kubeconform, strict), Dockerfiles, Prometheus rules, Grafana
 	bash infra/checks/install-promtool.sh

@@ -1,11 +1,13 @@
 """One stack for all chaos scenarios (started on first use, so `pytest -k scenario` starts it
 for that scenario alone; every scenario leaves it running); the processes' logs stay in its tmp
-directory."""
+directory. Each scenario's counts are printed in the run's summary, passed or not."""
 
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from chaos_support import Report, Stack
+
+REPORTS: list[Report] = []
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +26,12 @@ async def report(request: pytest.FixtureRequest) -> AsyncIterator[Report]:
     counts = Report(request.node.name.removeprefix("test_"))
     yield counts
     counts.print()
+    REPORTS.append(counts)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if REPORTS:
+        terminalreporter.section("chaos scenarios: counts")
+        for counts in REPORTS:
+            row = ", ".join(f"{name}={value}" for name, value in counts.counts.items())
+            terminalreporter.write_line(f"{counts.scenario}: {row}")

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from chaos_support import Report, Stack, buyers, eventually
 
-BURST = 20
+BURST = 12
 
 
 async def new_payments(stack: Stack, api: httpx.AsyncClient, emails: list[str]) -> list[Any]:

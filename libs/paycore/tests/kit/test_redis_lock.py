@@ -57,3 +57,34 @@ async def test_context_manager_refuses_a_held_lock(redis: Redis, key: str) -> No
             async with Lock(redis, key, ttl_ms=5_000):
                 pass
     assert await redis.get(key) is None
+
+
+async def test_many_contenders_hold_the_lock_one_at_a_time(redis: Redis, key: str) -> None:
+    # 200 contenders on separate connections, each retrying until it has held the lock once:
+    # never two inside at the same time, and every one gets its turn.
+    clients = [redis_client(isolated_settings()) for _ in range(8)]
+    inside: list[str] = []
+    most_inside = 0
+    turns = 0
+
+    async def contend(number: int) -> None:
+        nonlocal most_inside, turns
+        lock = Lock(clients[number % len(clients)], key, ttl_ms=5_000)
+        while True:  # a contender polls until the holder lets go
+            if await lock.acquire():
+                break
+            await asyncio.sleep(0.001)
+        inside.append(lock.owner)
+        most_inside = max(most_inside, len(inside))
+        await asyncio.sleep(0)  # let the others try while it is held
+        inside.remove(lock.owner)
+        turns += 1
+        assert await lock.release()
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(contend(n) for n in range(200))), timeout=60)
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert (most_inside, turns) == (1, 200)
+    assert await redis.get(key) is None
