@@ -70,3 +70,66 @@ async def test_admins_see_dead_lettered_webhooks_without_their_bodies(api: ApiCl
     assert "secret@example.com" not in response.text
     refused = await api.http.get("/api/v1/admin/dead-letters", headers=api.headers(new_user()))
     assert refused.status_code == 403
+
+
+async def test_admins_list_resolve_and_request_reconciliation(api: ApiClient) -> None:
+    item_id = "SETTLEMENT_AMOUNT:ord_" + new_key()[:20]
+    await ReconciliationItem(
+        item_id=item_id,
+        run_id="rec_x",
+        kind=MismatchKind.SETTLEMENT_AMOUNT,
+        order_id=item_id.split(":")[1],
+        detail={"settlement_amount": {"ours": 9_764, "gateway": 9_664}},
+    ).insert()
+    listed = await api.http.get(
+        "/api/v1/admin/reconciliation/items",
+        params={"kind": "SETTLEMENT_AMOUNT", "status": "OPEN"},
+        headers=api.headers("ops", "admin"),
+    )
+    assert listed.status_code == 200, listed.text
+    assert item_id in [item["item_id"] for item in listed.json()["data"]["items"]]
+    bad = await api.http.get(
+        "/api/v1/admin/reconciliation/items",
+        params={"kind": "NOPE"},
+        headers=api.headers("ops", "admin"),
+    )
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "validation_error")
+
+    path = f"/api/v1/admin/reconciliation/items/{item_id}/resolve"
+    resolved = await api.http.post(
+        path, json={"note": "Cashfree credits it"}, headers=api.headers("ops", "admin", new_key())
+    )
+    assert resolved.status_code == 200, resolved.text
+    data = resolved.json()["data"]
+    assert (data["status"], data["note"], data["resolved_by"]) == (
+        "RESOLVED",
+        "Cashfree credits it",
+        "ops",
+    )
+    again = await api.http.post(
+        path, json={"note": "again"}, headers=api.headers("ops", "admin", new_key())
+    )
+    assert (again.status_code, again.json()["error"]["code"]) == (
+        409,
+        "reconciliation_item_not_open",
+    )
+
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    window = {"start": (now - timedelta(hours=2)).isoformat(), "end": now.isoformat()}
+    started = await api.http.post(
+        "/api/v1/admin/reconciliation/runs",
+        json=window,
+        headers=api.headers("ops", "admin", new_key()),
+    )
+    assert started.status_code == 202, started.text
+    assert (started.json()["data"]["status"], started.json()["data"]["schedule"]) == (
+        "REQUESTED",
+        "manual",
+    )
+    reversed_window = {"start": window["end"], "end": window["start"]}
+    refused = await api.http.post(
+        "/api/v1/admin/reconciliation/runs",
+        json=reversed_window,
+        headers=api.headers("ops", "admin", new_key()),
+    )
+    assert refused.status_code == 400

@@ -4,6 +4,7 @@ fixed; a settlement not yet due is no break."""
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from cashfree_emulator.testing import RunningEmulator
 from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditRecord
@@ -12,6 +13,7 @@ from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
 from paycore.reconciliation.engine import ReconciliationEngine
 from paycore.reconciliation.models import ItemStatus, MismatchKind, ReconciliationItem
+from paycore.reconciliation.operations import ReconciliationItemNotOpen
 from paycore.reconciliation.queries import find_items
 from paycore.refunds.repository import RefundRepository
 from paycore.testing import create_payment
@@ -123,9 +125,9 @@ async def test_every_break_kind_is_found_once_healed_where_safe_and_closed_when_
 
     # An operator resolves what the gateway will not fix, with a note.
     resolved = await engine.resolve(f"SETTLEMENT_AMOUNT:{short}", "Cashfree credits it", "alice")
-    assert resolved is not None
     assert (resolved.status, resolved.note) == (S.RESOLVED, "Cashfree credits it")
-    assert await engine.resolve(f"SETTLEMENT_AMOUNT:{short}", "twice", "alice") is None
+    with pytest.raises(ReconciliationItemNotOpen):
+        await engine.resolve(f"SETTLEMENT_AMOUNT:{short}", "twice", "alice")
 
     report = render(await find_items(status="OPEN"))
     assert f"MISSING_AT_GATEWAY:{ours_only}" in report

@@ -18,6 +18,8 @@ from payments_api.schemas import (
     CreatePaymentIn,
     InitiateRefundIn,
     PayInvoiceIn,
+    ResolveItemIn,
+    StartReconciliationIn,
     VerifyPaymentIn,
 )
 
@@ -154,6 +156,34 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The latest reconciliation runs and the mismatches they found (admins).",
         Scope.ADMIN,
         query=("limit",),
+    ),
+    Endpoint(
+        "GET",
+        f"{V1}/admin/reconciliation/items",
+        admin.reconciliation_items,
+        "Reconciliation items (breaks) by run, status and kind (admins).",
+        Scope.ADMIN,
+        query=("run_id", "status", "kind", "limit"),
+    ),
+    Endpoint(
+        "POST",
+        f"{V1}/admin/reconciliation/items/{{item_id}}/resolve",
+        admin.resolve_reconciliation_item,
+        "Close an open reconciliation item with a note (admins; audited).",
+        Scope.ADMIN,
+        200,
+        ResolveItemIn,
+        idempotent=True,
+    ),
+    Endpoint(
+        "POST",
+        f"{V1}/admin/reconciliation/runs",
+        admin.start_reconciliation,
+        "Ask the reconciler for a run of the window [start, end) (admins).",
+        Scope.ADMIN,
+        202,
+        StartReconciliationIn,
+        idempotent=True,
     ),
     Endpoint(
         "GET",

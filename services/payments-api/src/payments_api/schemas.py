@@ -10,7 +10,14 @@ from paycore.invoices.models import Invoice
 from paycore.money import MAX_MINOR_UNITS, MAX_QUANTITY
 from paycore.payments.models import Payment
 from paycore.refunds.models import Refund
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 # Identifiers and free text, bounded; nothing here can become a query operator (plain strings).
 PaymentId = Annotated[str, StringConstraints(pattern=r"^pay_[0-9A-Z]{26}$")]
@@ -67,6 +74,15 @@ class InitiateRefundIn(StrictBody):
     payment_id: PaymentId
     amount: PositiveInt | None = None  # omitted: everything still refundable
     reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+
+class ResolveItemIn(StrictBody):
+    note: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class StartReconciliationIn(StrictBody):
+    start: AwareDatetime  # the window [start, end), with a UTC offset
+    end: AwareDatetime
 
 
 class InvoiceItemIn(StrictBody):

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from paycore.gateway import CashfreeGateway
+from paycore.kit.errors import AppError
 from paycore.kit.mongo import connect_mongo
 from paycore.kit.settings import load_settings
 from paycore.reconciliation.models import ReconciliationItem, ReconciliationRun
@@ -134,11 +135,12 @@ async def main_async(argv: Sequence[str], settings: Settings) -> int:
             )
             sys.stdout.write(render(items, "csv" if args.csv else "table"))
             return 0
-        item = await reconciliation_engine(settings, gateway).resolve(
-            args.item_id, args.note, args.by
-        )
-        if item is None:
-            sys.stderr.write(f"no open item {args.item_id}\n")
+        try:
+            item = await reconciliation_engine(settings, gateway).resolve(
+                args.item_id, args.note, args.by
+            )
+        except AppError as error:
+            sys.stderr.write(f"{error.code}: {error.message} {args.item_id}\n")
             return 1
         sys.stdout.write(f"{item.item_id} resolved by {item.resolved_by}: {item.note}\n")
         return 0

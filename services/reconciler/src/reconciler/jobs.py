@@ -10,6 +10,7 @@ from loguru import logger
 from paycore.kit.redis import Lock, redis_key
 from paycore.kit.service import Resources
 from paycore.reconciliation.engine import ReconciliationEngine
+from paycore.reconciliation.operations import requested_runs
 from paycore.reconciliation.windows import due_windows
 from paycore.webhooks.repository import WebhookLogRepository
 
@@ -58,6 +59,9 @@ def scheduled_jobs(
         ran = []
         for schedule, start, end in await due_windows(datetime.now(UTC)):
             run = await engine.run(start, end, schedule)
+            ran.append(f"{run.run_id}:{run.status}")
+        for requested in await requested_runs():  # asked for by an operator (admin API)
+            run = await engine.run(requested.window_start, requested.window_end, "manual")
             ran.append(f"{run.run_id}:{run.status}")
         return " ".join(ran) or "nothing due"
 

@@ -61,6 +61,7 @@ from paycore.reconciliation.models import (
     ReconciliationItem,
     ReconciliationRun,
 )
+from paycore.reconciliation.operations import resolve_item, run_id_for
 from paycore.refunds.models import Refund, RefundStatus
 from paycore.refunds.service import RefundService
 
@@ -95,11 +96,6 @@ GATEWAY_REFUND_FINAL = {
     GatewayRefundStatus.FAILED: RefundStatus.FAILED,
     GatewayRefundStatus.CANCELLED: RefundStatus.CANCELLED,
 }
-
-
-def run_id_for(schedule: str, start: datetime, end: datetime) -> str:
-    """One id per window and schedule, so a window's run is resumed rather than repeated."""
-    return f"rec_{schedule}_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}"
 
 
 @dataclass
@@ -646,32 +642,11 @@ class ReconciliationEngine:
             closed += result.modified_count
         return closed
 
-    async def resolve(self, item_id: str, note: str, by: str) -> ReconciliationItem | None:
-        """An operator closes an open item with a note; None if there is no open item."""
-        collection = ReconciliationItem.get_pymongo_collection()
-        result = await collection.update_one(
-            {"item_id": item_id, "status": ItemStatus.OPEN.value},
-            {
-                "$set": {
-                    "status": ItemStatus.RESOLVED.value,
-                    "note": note,
-                    "resolved_by": by,
-                    "closed_at": datetime.now(UTC),
-                }
-            },
-        )
-        if not result.modified_count:
-            return None
-        await self.audit.append(
-            Actor(kind="operator", id=by),
-            "reconciliation.resolved",
-            "reconciliation_item",
-            item_id,
-            before={"status": ItemStatus.OPEN.value},
-            after={"status": ItemStatus.RESOLVED.value, "note": note},
-        )
+    async def resolve(self, item_id: str, note: str, by: str) -> ReconciliationItem:
+        """An operator closes an open item with a note (`operations.resolve_item`)."""
+        item = await resolve_item(item_id, note, Actor(kind="operator", id=by), self.audit)
         await self.refresh_open_gauge()
-        return await ReconciliationItem.find_one(ReconciliationItem.item_id == item_id)
+        return item
 
     async def refresh_open_gauge(self) -> None:
         counts = {kind.value: 0 for kind in MismatchKind}

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from paycore.reconciliation.engine import run_id_for
 from paycore.reconciliation.models import ReconciliationRun
+from paycore.reconciliation.operations import run_id_for
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)

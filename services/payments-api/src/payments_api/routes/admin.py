@@ -1,6 +1,6 @@
-"""Operational views for admins (the console's Operations page), read-only: reconciliation runs
-and the mismatches they found, and the dead-lettered webhooks (replayed with
-`python -m webhook_processor.ops`)."""
+"""Operational views for admins (the console's Operations page): reconciliation runs and the
+items (breaks) they found, resolving an item, asking for a run of a window; and the
+dead-lettered webhooks (replayed with `python -m webhook_processor.ops`)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,24 @@ from typing import Any
 
 from paycore.auth.tokens import Scope
 from paycore.kit.errors import ValidationFailed
-from paycore.reconciliation.models import ReconciliationItem, ReconciliationRun
-from paycore.reconciliation.queries import items_of, latest_runs
+from paycore.reconciliation.models import (
+    ItemStatus,
+    MismatchKind,
+    ReconciliationItem,
+    ReconciliationRun,
+)
+from paycore.reconciliation.operations import request_run, resolve_item
+from paycore.reconciliation.queries import find_items, items_of, latest_runs
 from paycore.webhooks.models import WebhookLog
 from paycore.webhooks.repository import WebhookLogRepository
 from starlette.requests import Request
 from starlette.responses import Response
 
-from payments_api.api import get_api, respond
+from payments_api.api import Outcome, get_api, read_body, respond
+from payments_api.schemas import ResolveItemIn, StartReconciliationIn
 
 MAX_RUNS = 50
+MAX_ITEMS = 500
 MAX_DEAD_LETTERS = 200
 
 
@@ -34,6 +42,55 @@ async def reconciliation(request: Request) -> Response:
     runs = await latest_runs(int(raw))
     items = await items_of([run.run_id for run in runs])
     return respond({"runs": [_run(run) for run in runs], "items": [_item(i) for i in items]})
+
+
+async def reconciliation_items(request: Request) -> Response:
+    """`{items}`: reconciliation items by `run_id` (found first or again by it), `status` and
+    `kind`, grouped by kind (at most `limit`, default 200)."""
+    api = get_api(request)
+    await api.guard(request, Scope.ADMIN)
+    params = request.query_params
+    unknown = set(params.keys()) - {"run_id", "status", "kind", "limit"}
+    if unknown:
+        raise ValidationFailed(unknown_parameters=sorted(unknown))
+    status, kind = params.get("status"), params.get("kind")
+    if status is not None and status not in ItemStatus.__members__:
+        raise ValidationFailed(f"status must be one of {', '.join(ItemStatus)}", field="status")
+    if kind is not None and kind not in MismatchKind.__members__:
+        raise ValidationFailed(f"kind must be one of {', '.join(MismatchKind)}", field="kind")
+    raw = params.get("limit", "200")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ITEMS:
+        raise ValidationFailed(f"limit must be 1 to {MAX_ITEMS}", field="limit")
+    items = await find_items(run_id=params.get("run_id"), status=status, kind=kind, limit=int(raw))
+    return respond({"items": [_item(item) for item in items]})
+
+
+async def resolve_reconciliation_item(request: Request) -> Response:
+    """Closes an open item with the admin's note (audited); 409 if it is not open."""
+    api = get_api(request)
+    principal = await api.guard(request, Scope.ADMIN)
+    body, parsed = await read_body(request, ResolveItemIn)
+
+    async def run(key: str, request_fingerprint: str) -> Outcome:
+        item = await resolve_item(
+            request.path_params["item_id"], body.note, api.actor(request, principal), api.audit
+        )
+        return Outcome(200, _item(item))
+
+    return await api.idempotent(request, principal, "reconciliation-resolve", parsed, run)
+
+
+async def start_reconciliation(request: Request) -> Response:
+    """Asks the reconciler for a run of the window [start, end); 202 with the run (REQUESTED
+    until the reconciler takes it, within its interval)."""
+    api = get_api(request)
+    principal = await api.guard(request, Scope.ADMIN)
+    body, parsed = await read_body(request, StartReconciliationIn)
+
+    async def run(key: str, request_fingerprint: str) -> Outcome:
+        return Outcome(202, _run(await request_run(body.start, body.end)))
+
+    return await api.idempotent(request, principal, "reconciliation-run", parsed, run)
 
 
 async def dead_letters(request: Request) -> Response:
@@ -69,12 +126,15 @@ def _dead_letter(log: WebhookLog) -> dict[str, Any]:
 def _run(run: ReconciliationRun) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
+        "schedule": run.schedule,
         "status": run.status,
         "window_start": run.window_start.isoformat(),
         "window_end": run.window_end.isoformat(),
         "checked": run.checked,
         "matched": run.matched,
         "mismatched": run.mismatched,
+        "healed": run.healed,
+        "closed": run.closed,
         "error": run.error,
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
@@ -83,10 +143,18 @@ def _run(run: ReconciliationRun) -> dict[str, Any]:
 
 def _item(item: ReconciliationItem) -> dict[str, Any]:
     return {
+        "item_id": item.item_id,
         "run_id": item.run_id,
+        "last_run_id": item.last_run_id,
         "kind": item.kind.value,
+        "status": item.status.value,
         "order_id": item.order_id,
         "payment_id": item.payment_id,
+        "refund_id": item.refund_id,
         "detail": item.detail,
+        "note": item.note,
+        "resolved_by": item.resolved_by,
         "created_at": item.created_at.isoformat(),
+        "last_seen_at": item.last_seen_at.isoformat(),
+        "closed_at": item.closed_at.isoformat() if item.closed_at else None,
     }
