@@ -6,10 +6,12 @@ from decimal import Decimal
 
 from paycore.alerts import AdminAlert
 from paycore.disputes.models import Dispute
+from paycore.fraud.screening import Attempt, FraudScreen, FraudThresholds, Limit
 from paycore.gateway import Customer, OrderRequest, RefundRequest, idempotency_key
 from paycore.invoices.models import Invoice, InvoiceStatus
 from paycore.kit.crypto import cipher_for
 from paycore.kit.ids import new_id
+from paycore.kit.redis import redis_client
 from paycore.kit.state import Evidence
 from paycore.payments.models import Payment, PaymentStatus, SettlementStatus
 from paycore.payments.repository import PaymentRepository
@@ -409,3 +411,24 @@ async def test_a_won_dispute_releases_what_it_held(pipeline: Pipeline) -> None:
     await wait_for_logs(pipeline, 1, event_type="DISPUTE_CLOSED")
     won = await payment_of(payment.payment_id)
     assert (won.disputed_amount, won.chargeback_amount, won.refundable_amount) == (0, 0, 10_000)
+
+
+async def test_a_failed_attempt_counts_toward_repeated_failures(pipeline: Pipeline) -> None:
+    payment, session = await pipeline.new_order()
+    await pipeline.emulator.control.pay(session, "FAILED")
+
+    [log] = await wait_for_logs(pipeline, 1, order_id=payment.order_id)
+    assert log.outcome == "attempt_failed"
+    assert (await payment_of(payment.payment_id)).status == PaymentStatus.PENDING
+    # What the payments-api's fraud screen reads for this user's next payment.
+    redis = redis_client(pipeline.base)
+    try:
+        screen = FraudScreen(
+            redis,
+            FraudThresholds(failures=Limit(1, 5)),
+            prefix=pipeline.base.redis_prefix,
+        )
+        assessment = await screen.assess(Attempt(payment.user_id, 10_000, "INR"))
+    finally:
+        await redis.aclose()
+    assert "repeated_failures" in assessment.reasons

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from paycore.fraud.screening import FraudScreen, FraudThresholds
 from paycore.gateway import CashfreeGateway
 from paycore.kit.broker import Consumer
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
 from paycore.kit.settings import AppEnv
+from paycore.payments.models import Payment
 from paycore.webhooks.service import Checkpoint
 from starlette.applications import Starlette
 
@@ -34,11 +36,27 @@ def build_app(settings: Settings) -> Starlette:
         try:
             async with resources.running(loops=[watch_dead_letters]):
                 app.state.resources = resources
+                service.on_attempt_failed = failure_counter(settings, resources)
                 yield
         finally:
             await gateway.aclose()
 
     return create_app(settings, [], lifespan=lifespan, checks=resources.checks())
+
+
+def failure_counter(
+    settings: Settings, resources: Resources
+) -> Callable[[Payment], Awaitable[None]] | None:
+    """Counts a failed attempt in the fraud repeated-failures window the payments-api reads."""
+    if resources.redis is None:
+        return None
+    thresholds = FraudThresholds(failure_window_seconds=settings.fraud_failure_window_seconds)
+    screen = FraudScreen(resources.redis, thresholds, prefix=settings.redis_prefix)
+
+    async def count(payment: Payment) -> None:
+        await screen.record_failure(payment.user_id, payment.customer.email_hash)
+
+    return count
 
 
 async def report_dead_letters(consumer: Consumer, every_seconds: float) -> None:

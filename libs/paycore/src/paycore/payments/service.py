@@ -312,12 +312,13 @@ class PaymentService:
         self, payment: Payment, attempt: GatewayAttempt, evidence: Evidence
     ) -> TransitionOutcome:
         """Announces a failed attempt once: the payment stays as it is (its order is still
-        payable), its history notes the attempt, and the events go out."""
+        payable), its history notes the attempt, and the events go out. The reason is
+        "attempt_failed" the first time, "duplicate" after."""
         cf_payment_id = attempt.gateway_payment_id
         reason = _failure_reason(attempt)
         for _ in range(8):
             if cf_payment_id in payment.failed_attempts:
-                return TransitionOutcome(payment, changed=False, reason="attempt_failed")
+                return TransitionOutcome(payment, changed=False, reason="duplicate")
             record = TransitionRecord(
                 from_status=payment.status.value,
                 to_status=payment.status.value,
