@@ -13,6 +13,7 @@ from paycore.kit.crypto import cipher_for
 from paycore.kit.ids import new_id
 from paycore.kit.redis import redis_client
 from paycore.kit.state import Evidence
+from paycore.money import to_minor
 from paycore.payments.models import Payment, PaymentStatus, SettlementStatus
 from paycore.payments.repository import PaymentRepository
 from paycore.payments.service import PaymentService
@@ -432,3 +433,19 @@ async def test_a_failed_attempt_counts_toward_repeated_failures(pipeline: Pipeli
     finally:
         await redis.aclose()
     assert "repeated_failures" in assessment.reasons
+
+
+async def test_a_customer_paid_surcharge_or_an_offer_is_a_success_not_a_mismatch(
+    pipeline: Pipeline,
+) -> None:
+    # Issue 11: order_amount (what we asked) decides; payment_amount may differ.
+    for paid_amount, surcharge, offer in (("101.18", 118, 0), ("90.00", 0, 1_000)):
+        payment, session = await pipeline.new_order(amount=10_000)
+        await pipeline.emulator.control.pay(session, "SUCCESS", amount=Decimal(paid_amount))
+
+        [log] = await wait_for_logs(pipeline, 1, order_id=payment.order_id)
+        assert (log.status, log.outcome) == (WebhookStatus.SUCCESS, "applied")
+        stored = await payment_of(payment.payment_id)
+        assert stored.status == PaymentStatus.SUCCESS
+        assert (stored.amount, stored.payment_amount) == (10_000, to_minor(paid_amount, "INR"))
+        assert (stored.surcharge_amount, stored.offer_amount) == (surcharge, offer)

@@ -1,8 +1,18 @@
 """Webhook bodies per event type and webhook version, shaped like the fact sheet §7 samples."""
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from cashfree_emulator.entities import gateway_details
 from cashfree_emulator.records import Dispute, Order, Payment, Refund, Settlement
-from cashfree_emulator.wire import JsonObject, iso, money, now_ist, plain_time
+from cashfree_emulator.wire import (
+    TWO_PLACES,
+    JsonObject,
+    JsonValue,
+    iso,
+    money,
+    now_ist,
+    plain_time,
+)
 
 LATEST = "2025-01-01"
 
@@ -36,9 +46,12 @@ def payment_event(version: str, order: Order, payment: Payment) -> JsonObject:
         "payment_method": method,
         "payment_group": payment.payment_group,
     }
+    # Paid more than the order asked: a surcharge the customer paid (charge + 18 % GST); less:
+    # an offer paid the rest (docs sample: order_amount 2, payment_amount 1, discount 1).
+    difference = payment.amount - order.amount
     if latest:
         payment_part["international_payment"] = {"international": False}
-        payment_part["payment_surcharge"] = None
+        payment_part["payment_surcharge"] = _surcharge(difference) if difference > 0 else None
     data: JsonObject = {
         "order": {
             "order_id": order.order_id,
@@ -56,12 +69,37 @@ def payment_event(version: str, order: Order, payment: Payment) -> JsonObject:
     }
     if payment.status != "USER_DROPPED":
         data["payment_gateway_details"] = gateway_details(payment)
-        data["payment_offers"] = None
+        data["payment_offers"] = (
+            _offers(-difference) if difference < 0 and payment.status == "SUCCESS" else None
+        )
     if payment.status == "FAILED":
         data["error_details"] = payment.error_details
     if latest:
         data["terminal_details"] = None
     return envelope(PAYMENT_EVENT_BY_STATUS[payment.status], data)
+
+
+def _surcharge(amount: Decimal) -> JsonObject:
+    charge = (amount / Decimal("1.18")).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+    return {
+        "payment_surcharge_service_charge": charge,
+        "payment_surcharge_service_tax": amount - charge,
+    }
+
+
+def _offers(discount: Decimal) -> list[JsonValue]:
+    return [
+        {
+            "offer_id": "0f05e1d0-fbb7-4d1a-9a4f-emulator",
+            "offer_type": "DISCOUNT",
+            "offer_meta": {"offer_title": "emulator offer", "offer_description": "discount"},
+            "offer_redemption": {
+                "redemption_status": "SUCCESS",
+                "discount_amount": discount,
+                "cashback_amount": money(0),
+            },
+        }
+    ]
 
 
 def refund_event(version: str, refund: Refund) -> JsonObject:
