@@ -17,6 +17,7 @@ from paycore.reconciliation.operations import ReconciliationItemNotOpen
 from paycore.reconciliation.queries import find_items
 from paycore.refunds.repository import RefundRepository
 from paycore.testing import create_payment
+from paycore.webhooks.models import WebhookLog, WebhookStatus
 from recon_support import order_in_gateway
 from reconciler.cli import render
 
@@ -147,10 +148,75 @@ async def test_no_break_for_a_settlement_not_yet_due(
     assert (run.checked, run.matched, run.mismatched) == (1, 1, 0)
     assert await _items() == {}
 
-    # Past the method's SLA it is a break.
+    # Past the method's SLA it is a break (and, with no webhook in two days, so is that).
     await engine.run(
         now - timedelta(hours=1), now + timedelta(hours=1), now=now + timedelta(hours=49)
     )
+    items = await _items()
+    assert items[f"SETTLEMENT_DELAYED:{payment.order_id}"] == (K.SETTLEMENT_DELAYED, S.OPEN)
+    assert set(items) == {
+        f"SETTLEMENT_DELAYED:{payment.order_id}",
+        f"WEBHOOK_MISSING:{payment.order_id}",
+    }
+
+
+async def test_webhooks_never_received_or_never_applied_are_breaks_until_fixed(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    orders = []
+    for _ in range(2):
+        payment = await create_payment(status=P.SUCCESS, amount=10_000)
+        attempt = await emulator.control.pay(
+            await order_in_gateway(gateway, payment.order_id, 10_000)
+        )
+        await PaymentService().repository.collection.update_one(
+            {"_id": payment.payment_id}, {"$set": {"cf_payment_id": str(attempt["cf_payment_id"])}}
+        )
+        orders.append(payment.order_id)
+    never_received, never_applied = orders
+    log = WebhookLog(
+        log_id="whk_" + never_applied,
+        event_id="evt_" + never_applied,
+        event_type="PAYMENT_SUCCESS_WEBHOOK",
+        body_sha256="0" * 64,
+        signature="sig",
+        timestamp="1700000000000",
+        status=WebhookStatus.FAILED,
+        reason="malformed",
+        order_id=never_applied,
+        dead_lettered=True,
+    )
+    await log.insert()
+    now = datetime.now(UTC)
+    engine = ReconciliationEngine(gateway)
+    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+
+    # Within Cashfree's retries a missing webhook is not due yet.
+    await engine.run(*window)
+    assert await _items() == {f"WEBHOOK_UNAPPLIED:{log.log_id}": (K.WEBHOOK_UNAPPLIED, S.OPEN)}
+
+    await engine.run(*window, now=now + timedelta(hours=2))
     assert await _items() == {
-        f"SETTLEMENT_DELAYED:{payment.order_id}": (K.SETTLEMENT_DELAYED, S.OPEN)
+        f"WEBHOOK_UNAPPLIED:{log.log_id}": (K.WEBHOOK_UNAPPLIED, S.OPEN),
+        f"WEBHOOK_MISSING:{never_received}": (K.WEBHOOK_MISSING, S.OPEN),
+    }
+
+    # Replayed by an operator, and Cashfree's dashboard resend arrives.
+    await WebhookLog.get_pymongo_collection().update_one(
+        {"log_id": log.log_id}, {"$set": {"status": "SUCCESS", "dead_lettered": False}}
+    )
+    await WebhookLog(
+        log_id="whk_" + never_received,
+        event_id="evt_" + never_received,
+        event_type="PAYMENT_SUCCESS_WEBHOOK",
+        body_sha256="0" * 64,
+        signature="sig",
+        timestamp="1700000000000",
+        status=WebhookStatus.SUCCESS,
+        order_id=never_received,
+    ).insert()
+    await engine.run(*window, now=now + timedelta(hours=3))
+    assert await _items() == {
+        f"WEBHOOK_UNAPPLIED:{log.log_id}": (K.WEBHOOK_UNAPPLIED, S.CLOSED),
+        f"WEBHOOK_MISSING:{never_received}": (K.WEBHOOK_MISSING, S.CLOSED),
     }

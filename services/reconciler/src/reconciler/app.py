@@ -43,7 +43,7 @@ MODELS = [
     ReconciliationItem,
     AdminAlert,
     DailyRollup,
-    WebhookLog,  # retention only
+    WebhookLog,  # retention, and compared by reconciliation
 ]
 
 

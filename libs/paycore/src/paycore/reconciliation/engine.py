@@ -14,7 +14,9 @@ gateway for the order, its attempts, refunds and settlements and compares them w
   otherwise (healed when ours is still open, else REFUND_INCONSISTENT), amounts;
 - settlements: captured − service charge − tax = settled (SETTLEMENT_AMOUNT, with the UTR), and
   no settlement past the payment method's SLA (SETTLEMENT_DELAYED); before the SLA a missing
-  settlement is expected, not a break.
+  settlement is expected, not a break;
+- webhook logs: a success whose webhook never reached us (WEBHOOK_MISSING) and webhooks
+  received but never applied (WEBHOOK_UNAPPLIED), each past a grace for Cashfree's retries.
 
 Each break is a `ReconciliationItem` keyed by kind and subject, so a later run updates the same
 item: an open break is alerted once (`raise_alert` with the item's key), a healed one is kept
@@ -64,6 +66,7 @@ from paycore.reconciliation.models import (
 from paycore.reconciliation.operations import resolve_item, run_id_for
 from paycore.refunds.models import Refund, RefundStatus
 from paycore.refunds.service import RefundService
+from paycore.webhooks.models import WebhookLog, WebhookStatus
 
 MISMATCHES = Counter(
     "paycore_reconciliation_mismatches_total",
@@ -91,6 +94,8 @@ LAST_SUCCESS = Gauge(
 )
 
 RECONCILER = Actor(kind="service", id="reconciler")
+SUCCESS_WEBHOOK = "PAYMENT_SUCCESS_WEBHOOK"
+UNFINISHED_WEBHOOK = frozenset({WebhookStatus.RECEIVED, WebhookStatus.PROCESSING})
 GATEWAY_REFUND_FINAL = {
     GatewayRefundStatus.SUCCEEDED: RefundStatus.SUCCESS,
     GatewayRefundStatus.FAILED: RefundStatus.FAILED,
@@ -106,10 +111,11 @@ class Finding:
     payment_id: str | None = None
     refund_id: str | None = None
     healed: bool = False
+    subject: str | None = None  # what the break is about, when not the refund or the order
 
     @property
     def item_id(self) -> str:
-        return f"{self.kind.value}:{self.refund_id or self.order_id}"
+        return f"{self.kind.value}:{self.subject or self.refund_id or self.order_id}"
 
 
 def differs(ours: Any, gateway: Any) -> dict[str, Any]:
@@ -132,6 +138,7 @@ class ReconciliationEngine:
         settlement_sla: Mapping[str, timedelta] | None = None,
         default_settlement_sla: timedelta = timedelta(days=3),
         unsettled_lookback: timedelta = timedelta(days=10),
+        webhook_grace: timedelta = timedelta(hours=1),
         audit: AuditTrail | None = None,
     ) -> None:
         self.gateway = gateway
@@ -141,6 +148,9 @@ class ReconciliationEngine:
         self.settlement_sla = dict(settlement_sla or {})
         self.default_settlement_sla = default_settlement_sla
         self.unsettled_lookback = unsettled_lookback
+        # Cashfree retries a webhook for a while; a success with no webhook is a break only
+        # this long after the attempt, and a received webhook unapplied this long after.
+        self.webhook_grace = webhook_grace
         self.audit = audit or AuditTrail()
 
     # Runs -------------------------------------------------------------------------------
@@ -312,7 +322,7 @@ class ReconciliationEngine:
                     },
                 )
             ]
-        findings: list[Finding] = []
+        findings = await self._check_webhooks(payment, succeeded, now)
         if payment.status not in CAPTURED and succeeded:
             payment = await self._heal_payment(payment, findings)
         if payment.status not in CAPTURED:
@@ -351,6 +361,58 @@ class ReconciliationEngine:
         findings += await self._check_settlement(payment, succeeded, now)
         if all(finding.healed for finding in findings):
             await self.payments.repository.mark_reconciled(payment)
+        return findings
+
+    async def _check_webhooks(
+        self, payment: Payment, succeeded: list[GatewayAttempt], now: datetime
+    ) -> list[Finding]:
+        """The webhook log against the gateway: a success whose webhook never came, and
+        webhooks received but never applied (failed, dead-lettered, or stuck)."""
+        logs = [
+            WebhookLog.model_validate(raw)
+            async for raw in WebhookLog.get_pymongo_collection().find(
+                {"order_id": payment.order_id}
+            )
+        ]
+        findings: list[Finding] = []
+        captured = succeeded[0] if succeeded else None
+        when = (captured.completed_at or captured.initiated_at) if captured else None
+        heard = any(log.event_type == SUCCESS_WEBHOOK for log in logs)
+        if (
+            captured is not None
+            and not heard
+            and when is not None
+            and now - when > self.webhook_grace
+        ):
+            findings.append(
+                Finding(
+                    MismatchKind.WEBHOOK_MISSING,
+                    payment.order_id,
+                    {
+                        "webhook": differs(None, SUCCESS_WEBHOOK),
+                        "gateway_payment_id": captured.gateway_payment_id,
+                        "captured_at": when.isoformat(),
+                    },
+                    payment_id=payment.payment_id,
+                )
+            )
+        for log in logs:
+            stuck = log.status in UNFINISHED_WEBHOOK and now - log.received_at > self.webhook_grace
+            if log.status == WebhookStatus.FAILED or log.dead_lettered or stuck:
+                findings.append(
+                    Finding(
+                        MismatchKind.WEBHOOK_UNAPPLIED,
+                        payment.order_id,
+                        {
+                            "webhook_status": differs(log.status.value, "applied"),
+                            "event_type": log.event_type,
+                            "log_id": log.log_id,
+                            "reason": log.reason or log.last_error,
+                        },
+                        payment_id=payment.payment_id,
+                        subject=log.log_id,
+                    )
+                )
         return findings
 
     async def _heal_payment(self, payment: Payment, findings: list[Finding]) -> Payment:

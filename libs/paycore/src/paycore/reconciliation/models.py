@@ -23,6 +23,8 @@ class MismatchKind(StrEnum):
     REFUND_INCONSISTENT = "REFUND_INCONSISTENT"  # a refund differs (either side)
     SETTLEMENT_DELAYED = "SETTLEMENT_DELAYED"  # captured, not settled within the method's SLA
     SETTLEMENT_AMOUNT = "SETTLEMENT_AMOUNT"  # captured - charges - tax != settled
+    WEBHOOK_MISSING = "WEBHOOK_MISSING"  # the gateway captured; its webhook never reached us
+    WEBHOOK_UNAPPLIED = "WEBHOOK_UNAPPLIED"  # received, never applied (failed, stuck)
     # Found by runs before issue 13; read only.
     NOT_CAPTURED_HERE = "NOT_CAPTURED_HERE"
 
