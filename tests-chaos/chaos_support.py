@@ -103,9 +103,6 @@ class Stack:
             REFUND_POLL_INTERVAL_SECONDS="0.5",
             REFUND_LOCK_SECONDS="5",
             RETRY_DELAYS_MS="[500, 1000, 2000, 4000, 8000]",
-            # The janitor asks Cashfree about payments open this long (a dropped webhook).
-            JANITOR_INTERVAL_SECONDS="2",
-            STALE_PAYMENT_SECONDS="10",
             RATE_LIMIT_USER_PER_MINUTE="100000",
             RATE_LIMIT_IP_PER_MINUTE="100000",
             FRAUD_REVIEW_PER_USER="100000",
