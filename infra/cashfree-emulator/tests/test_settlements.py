@@ -181,3 +181,29 @@ async def test_auto_settle_after_payment(
     order = await paid_order()
     await emulator.control.wait_for_events(1, type="SETTLEMENT_SUCCESS")
     assert (await api.get(f"/orders/{order['order_id']}/settlements")).status_code == 200
+
+
+async def test_recon_items_are_nested_from_2026_01_01(
+    api: httpx.AsyncClient, emulator: RunningEmulator, paid_order: Any
+) -> None:
+    order = await paid_order(order_amount=100)
+    await emulator.control.settle(order["order_id"])
+    body = {
+        "pagination": {"limit": 10},
+        "filters": {"start_date": "2020-01-01T00:00:00Z", "end_date": "2100-01-01T00:00:00Z"},
+    }
+    flat = (await api.post("/recon", json=body)).json()["data"]
+    nested = (await api.post("/recon", json=body, headers={"x-api-version": "2026-01-01"})).json()[
+        "data"
+    ]
+
+    assert [e["event_details"]["event_type"] for e in nested] == ["PAYMENT", "SETTLEMENT"]
+    payment = nested[0]
+    assert payment["order_details"]["order_id"] == order["order_id"]
+    assert payment["settlement_details"]["utr"] == flat[0]["settlement_utr"]
+    assert payment["payment_details"]["cf_payment_id"] == flat[0]["cf_payment_id"]
+    assert "event_type" not in payment  # nothing left flat
+    settled = (
+        await api.post("/settlement/recon", json=body, headers={"x-api-version": "2026-01-01"})
+    ).json()["data"]
+    assert [e["event_details"]["event_type"] for e in settled] == ["PAYMENT"]

@@ -9,6 +9,8 @@ from cashfree_emulator.testing import RunningEmulator
 from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditRecord
 from paycore.gateway import CashfreeGateway
+from paycore.gateway.schemas import ReconQuery
+from paycore.kit.settings import CashfreeSettings
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
 from paycore.reconciliation.engine import ReconciliationEngine
@@ -18,6 +20,7 @@ from paycore.reconciliation.queries import find_items
 from paycore.refunds.repository import RefundRepository
 from paycore.testing import create_payment
 from paycore.webhooks.models import WebhookLog, WebhookStatus
+from pydantic import SecretStr
 from recon_support import order_in_gateway
 from reconciler.cli import render
 
@@ -220,3 +223,30 @@ async def test_webhooks_never_received_or_never_applied_are_breaks_until_fixed(
         f"WEBHOOK_UNAPPLIED:{log.log_id}": (K.WEBHOOK_UNAPPLIED, S.CLOSED),
         f"WEBHOOK_MISSING:{never_received}": (K.WEBHOOK_MISSING, S.CLOSED),
     }
+
+
+async def test_the_gateway_report_reads_the_same_in_both_shapes(
+    emulator: RunningEmulator,
+) -> None:
+    reports = []
+    for version in ("2023-08-01", "2026-01-01"):
+        settings = CashfreeSettings(
+            cashfree_app_id=emulator.app_id,
+            cashfree_secret_key=SecretStr(emulator.secret_key),
+            cashfree_base_url=emulator.api_url,  # type: ignore[arg-type]
+            cashfree_api_version=version,
+        )
+        client = CashfreeGateway(settings)
+        if not reports:
+            payment = await create_payment(status=P.SUCCESS, amount=10_000)
+            await emulator.control.pay(await order_in_gateway(client, payment.order_id, 10_000))
+            await emulator.control.settle(payment.order_id)
+        now = datetime.now(UTC)
+        page = await client.pg_recon(
+            ReconQuery(start=now - timedelta(hours=1), end=now + timedelta(hours=1))
+        )
+        reports.append(page.entries)
+        await client.aclose()
+    flat, nested = reports
+    assert [e.event_type for e in nested] == [e.event_type for e in flat]
+    assert nested == flat

@@ -32,24 +32,92 @@ def list_settlements(store: Store, app_id: str, raw_body: object) -> JsonObject:
     return _page([settlement_entity(s) for s in settlements], limit, offset)
 
 
-def settlement_recon(store: Store, app_id: str, raw_body: object) -> JsonObject:
+def settlement_recon(
+    store: Store, app_id: str, raw_body: object, version: str = "2023-08-01"
+) -> JsonObject:
     body = require_object(raw_body)
     limit, offset = _pagination(body)
     filters = _filters(body, dates_required=False)
     settlements = [
         s for s in _matching(store.settlements_of(app_id), filters) if s.status == "SUCCESS"
     ]
-    return _page(_recon_items(store, settlements), limit, offset)
+    return _page(_shaped(_recon_items(store, settlements), version), limit, offset)
 
 
-def pg_recon(store: Store, app_id: str, raw_body: object) -> JsonObject:
+def pg_recon(
+    store: Store, app_id: str, raw_body: object, version: str = "2023-08-01"
+) -> JsonObject:
     body = require_object(raw_body)
     limit, offset = _pagination(body)
     filters = _filters(body, dates_required=True)
     settlements = [
         s for s in _matching(store.settlements_of(app_id), filters) if s.status == "SUCCESS"
     ]
-    return _page(_recon_items(store, settlements, with_settlement_rows=True), limit, offset)
+    items = _recon_items(store, settlements, with_settlement_rows=True)
+    return _page(_shaped(items, version), limit, offset)
+
+
+# 2026-01-01 recon items are nested (fact sheet §5): each flat field goes to its section, under
+# the section's own name where it has one.
+_SECTIONS: dict[str, dict[str, str]] = {
+    "event_details": {
+        name: name
+        for name in (
+            "event_id",
+            "event_type",
+            "event_amount",
+            "event_settlement_amount",
+            "sale_type",
+            "event_status",
+            "entity",
+            "event_time",
+            "event_currency",
+        )
+    },
+    "order_details": {"order_id": "order_id", "order_amount": "order_amount"},
+    "customer_details": {
+        "customer_phone": "customer_phone",
+        "customer_email": "customer_email",
+        "customer_name": "customer_name",
+    },
+    "payment_details": {
+        "payment_amount": "payment_amount",
+        "payment_time": "payment_time",
+        "payment_service_charge": "payment_service_charge",
+        "payment_service_tax": "payment_service_tax",
+        "cf_payment_id": "cf_payment_id",
+    },
+    "settlement_details": {
+        "cf_settlement_id": "cf_settlement_id",
+        "settlement_date": "settlement_date",
+        "settlement_utr": "utr",
+        "service_charge": "service_charge",
+        "service_tax": "service_tax",
+        "amount_settled": "amount_settled",
+        "settlement_type": "settlement_type",
+        "settlement_initiated_on": "settlement_initiated_on",
+        "adjustment": "adjustment",
+    },
+    "refund_details": {
+        "refund_id": "refund_id",
+        "refund_arn": "refund_arn",
+        "refund_note": "refund_note",
+        "refund_processed_at": "refund_processed_at",
+    },
+}
+
+
+def _shaped(items: list[JsonObject], version: str) -> list[JsonObject]:
+    """Flat items (2023-08-01, 2025-01-01) as they are; nested ones from 2026-01-01."""
+    if version < "2026-01-01":
+        return items
+    return [
+        {
+            section: {nested: item[flat] for flat, nested in names.items() if flat in item}
+            for section, names in _SECTIONS.items()
+        }
+        for item in items
+    ]
 
 
 def _recon_items(

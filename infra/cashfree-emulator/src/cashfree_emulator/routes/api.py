@@ -85,11 +85,11 @@ def _get_order_settlement(ctx: ApiContext) -> JsonValue:
 
 
 def _settlement_recon(ctx: ApiContext) -> JsonValue:
-    return settlement_recon(ctx.emulator.store, ctx.app_id, ctx.body)
+    return settlement_recon(ctx.emulator.store, ctx.app_id, ctx.body, ctx.version)
 
 
 def _pg_recon(ctx: ApiContext) -> JsonValue:
-    return pg_recon(ctx.emulator.store, ctx.app_id, ctx.body)
+    return pg_recon(ctx.emulator.store, ctx.app_id, ctx.body, ctx.version)
 
 
 def _route(path: str, operation: str, handler: Handler, method: str) -> Route:
