@@ -7,6 +7,7 @@ import pytest
 from cashfree_emulator.testing import RunningEmulator, running_emulator
 from paycore.gateway import CashfreeGateway
 from paycore.kit.mongo import connect_mongo
+from paycore.kit.service import InfraSettings
 from paycore.kit.settings import CashfreeSettings
 from paycore.testing import isolated_settings
 from pydantic import SecretStr
@@ -34,9 +35,10 @@ async def gateway(emulator: RunningEmulator) -> AsyncIterator[CashfreeGateway]:
 
 
 @pytest.fixture(autouse=True)
-async def database() -> AsyncIterator[None]:
+async def database() -> AsyncIterator[InfraSettings]:
+    """A database of the test's own; yields its settings."""
     settings = isolated_settings()
     client = await connect_mongo(settings, MODELS)
-    yield
+    yield settings
     await client.drop_database(settings.mongo_db)
     await client.close()

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from loguru import logger
 from paycore.gateway import CashfreeGateway
 from paycore.kit.errors import AppError
 from paycore.kit.mongo import connect_mongo
@@ -89,7 +90,8 @@ def render(items: Sequence[ReconciliationItem], fmt: str = "table") -> str:
     for item in items:
         counts[item.status.value] = counts.get(item.status.value, 0) + 1
     summary = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))
-    return "\n".join(line.rstrip() for line in lines) + f"\n\n{len(rows)} items: {summary}\n"
+    noun = "item" if len(rows) == 1 else "items"
+    return "\n".join(line.rstrip() for line in lines) + f"\n\n{len(rows)} {noun}: {summary}\n"
 
 
 def render_run(run: ReconciliationRun) -> str:
@@ -151,6 +153,9 @@ async def main_async(argv: Sequence[str], settings: Settings) -> int:
 
 def main() -> None:
     settings = load_settings(Settings)
+    # The report goes to stdout; warnings and errors, for the operator, to stderr.
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING", format="{level}: {message} {extra}")
     sys.exit(asyncio.run(main_async(sys.argv[1:], settings)))
 
 

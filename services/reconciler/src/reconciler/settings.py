@@ -14,9 +14,9 @@ class Settings(InfraSettings, CashfreeSettings):
     # ended, each day an hour after it ended; paycore.reconciliation.windows).
     reconcile_interval_seconds: float = Field(default=300, gt=0)
     # How long after capture a payment's settlement may take before it is a break, per
-    # payment method (Cashfree's payment_group names: upi, credit_card, net_banking...).
+    # payment method (as the payment records it: upi, card, netbanking...).
     settlement_sla_hours: dict[str, float] = Field(
-        default_factory=lambda: {"upi": 48.0, "credit_card": 72.0, "debit_card": 72.0}
+        default_factory=lambda: {"upi": 48.0, "card": 72.0, "netbanking": 72.0}
     )
     default_settlement_sla_hours: float = Field(default=72, gt=0)
     failure_spike_per_minute: int = Field(default=20, ge=1)

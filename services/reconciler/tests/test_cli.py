@@ -1,0 +1,99 @@
+"""The operator's CLI as an operator runs it: a separate process, the service's settings."""
+
+import asyncio
+import os
+import sys
+
+from cashfree_emulator.testing import RunningEmulator
+from paycore.kit.service import InfraSettings
+from paycore.reconciliation.models import ItemStatus, MismatchKind, ReconciliationItem
+from paycore.reconciliation.queries import find_items
+from reconciler.cli import render
+
+
+async def _cli(settings: InfraSettings, emulator: RunningEmulator, *args: str) -> tuple[int, str]:
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "MONGO_DB": settings.mongo_db,
+        "REDIS_PREFIX": settings.redis_prefix,
+        "BROKER_PREFIX": settings.broker_prefix,
+        "CASHFREE_APP_ID": emulator.app_id,
+        "CASHFREE_SECRET_KEY": emulator.secret_key,
+        "CASHFREE_BASE_URL": emulator.api_url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "reconciler.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    # What a person reads is stdout (stderr: warnings and errors).
+    return process.returncode, out.decode() if process.returncode == 0 else err.decode()
+
+
+async def test_report_resolve_and_run_from_the_command_line(
+    database: InfraSettings, emulator: RunningEmulator
+) -> None:
+    await ReconciliationItem(
+        item_id="SETTLEMENT_AMOUNT:ord_short",
+        run_id="rec_manual_x",
+        kind=MismatchKind.SETTLEMENT_AMOUNT,
+        order_id="ord_short",
+        detail={
+            "settlement_amount": {"ours": 9_764, "gateway": 9_664},
+            "utr": "4821",
+        },
+    ).insert()
+    await ReconciliationItem(
+        item_id="STATUS:ord_healed",
+        run_id="rec_manual_x",
+        kind=MismatchKind.STATUS,
+        status=ItemStatus.HEALED,
+        order_id="ord_healed",
+        detail={"status": {"ours": "PENDING", "gateway": "SUCCESS"}},
+    ).insert()
+
+    code, table = await _cli(database, emulator, "report")
+    assert code == 0, table
+    lines = table.splitlines()
+    assert lines[0].split()[:3] == ["item", "kind", "status"]
+    assert any(
+        "SETTLEMENT_AMOUNT:ord_short" in line and "settlement_amount: 9764 → 9664; utr=4821" in line
+        for line in lines
+    )
+    assert lines[-1] == "2 items: 1 healed, 1 open"
+
+    # CSV for a spreadsheet: the same rows (in-process; each command costs a process start).
+    csv_text = render(await find_items(status="OPEN"), "csv")
+    assert csv_text.splitlines()[0] == "item,kind,status,order,what differs,first run,last seen"
+    assert len(csv_text.splitlines()) == 2
+
+    code, said = await _cli(
+        database,
+        emulator,
+        "resolve",
+        "SETTLEMENT_AMOUNT:ord_short",
+        "--note",
+        "credited",
+        "--by",
+        "alice",
+    )
+    assert (code, said.strip()) == (0, "SETTLEMENT_AMOUNT:ord_short resolved by alice: credited")
+
+    code, said = await _cli(
+        database,
+        emulator,
+        "run",
+        "--start",
+        "2026-01-01T00:00+00:00",
+        "--end",
+        "2026-01-01T01:00+00:00",
+    )
+    assert code == 0, said
+    assert "DONE: window 2026-01-01 00:00 to 2026-01-01 01:00 UTC, 0 orders checked" in said
