@@ -85,6 +85,8 @@ async def test_every_break_kind_is_found_once_healed_where_safe_and_closed_when_
     expected = {
         f"STATUS:{dropped}": (K.STATUS, S.HEALED),
         f"SETTLEMENT_AMOUNT:{short}": (K.SETTLEMENT_AMOUNT, S.OPEN),
+        # Its SETTLEMENT_SUCCESS webhook never came: recorded from Cashfree's record.
+        f"SETTLEMENT_MISSING:{short}": (K.SETTLEMENT_MISSING, S.HEALED),
         f"SETTLEMENT_DELAYED:{late}": (K.SETTLEMENT_DELAYED, S.OPEN),
         f"REFUND_INCONSISTENT:{refund_id}": (K.REFUND_INCONSISTENT, S.HEALED),
         f"DUPLICATE_CAPTURE:{duplicate}": (K.DUPLICATE_CAPTURE, S.OPEN),
@@ -105,7 +107,14 @@ async def test_every_break_kind_is_found_once_healed_where_safe_and_closed_when_
     dashboard_payment = await PaymentService().get_by_order_id(dashboard)
     assert dashboard_payment.refunded_amount == 2_000
     audits = await AuditRecord.find(AuditRecord.actor.id == "reconciler").to_list()
-    assert {a.action for a in audits} == {"payment.reconciled", "refund.reconciled"}
+    assert {a.action for a in audits} == {
+        "payment.reconciled",
+        "refund.reconciled",
+        "payment.settlement_reconciled",
+    }
+    settled = await PaymentService().get_by_order_id(short)
+    assert settled.settlement is not None
+    assert settled.settlement.status.value == "SETTLED"
     open_ids = sorted(f"reconciliation:{k}" for k, (_, s) in expected.items() if s == S.OPEN)
     assert await _alerts() == open_ids
 
@@ -122,6 +131,7 @@ async def test_every_break_kind_is_found_once_healed_where_safe_and_closed_when_
 
     items = await _items()
     assert items[f"SETTLEMENT_DELAYED:{late}"] == (K.SETTLEMENT_DELAYED, S.CLOSED)
+    assert items[f"SETTLEMENT_MISSING:{late}"] == (K.SETTLEMENT_MISSING, S.HEALED)
     assert items[f"DUPLICATE_CAPTURE:{duplicate}"] == (K.DUPLICATE_CAPTURE, S.CLOSED)
     assert items[f"SETTLEMENT_AMOUNT:{short}"] == (K.SETTLEMENT_AMOUNT, S.OPEN)
     assert later.closed == 2

@@ -12,7 +12,9 @@ gateway for the order, its attempts, refunds and settlements and compares them w
 - refunds: a final gateway refund we don't hold (healed: recorded and applied as its webhook
   would be, a dashboard or auto-refund), one we hold final that the gateway lacks or decided
   otherwise (healed when ours is still open, else REFUND_INCONSISTENT), amounts;
-- settlements: captured − service charge − tax = settled (SETTLEMENT_AMOUNT, with the UTR), and
+- settlements: a settlement whose webhook we missed (SETTLEMENT_MISSING: recorded as the
+  webhook would have), captured − service charge − tax = settled (SETTLEMENT_AMOUNT, with the
+  UTR), and
   no settlement past the payment method's SLA (SETTLEMENT_DELAYED); before the SLA a missing
   settlement is expected, not a break;
 - webhook logs: a success whose webhook never reached us (WEBHOOK_MISSING) and webhooks
@@ -51,10 +53,13 @@ from paycore.gateway.schemas import (
 from paycore.gateway.schemas import Payment as GatewayAttempt
 from paycore.gateway.schemas import Refund as GatewayRefund
 from paycore.gateway.schemas import RefundStatus as GatewayRefundStatus
+from paycore.gateway.schemas import Settlement as GatewaySettlement
 from paycore.invoices.sync import sync_invoice
 from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.state import Evidence
 from paycore.payments.models import Payment, PaymentStatus
+from paycore.payments.models import SettlementStatus as PaymentSettlementStatus
+from paycore.payments.settlement import record_settlement
 from paycore.payments.states import CAPTURED
 from paycore.reconciliation.janitor import Janitor
 from paycore.reconciliation.models import (
@@ -588,17 +593,22 @@ class ReconciliationEngine:
                 )
             ]
         settlement = settled[0]
+        findings = await self._record_missed_settlement(payment, settlement)
         gross = sum(a.amount_minor for a in succeeded)  # a settlement covers every capture
         charges = (settlement.service_charge_minor or 0) + (settlement.service_tax_minor or 0)
         expected = gross - charges
         fields: dict[str, Any] = {}
         if settlement.settlement_amount_minor != expected:
             fields["settlement_amount"] = differs(expected, settlement.settlement_amount_minor)
+        ours = payment.settlement
         if not settlement.utr:
             fields["utr"] = differs("present", None)
+        elif ours is not None and ours.utr and ours.utr != settlement.utr:
+            fields["utr"] = differs(ours.utr, settlement.utr)
         if not fields:
-            return []
+            return findings
         return [
+            *findings,
             Finding(
                 MismatchKind.SETTLEMENT_AMOUNT,
                 payment.order_id,
@@ -611,6 +621,46 @@ class ReconciliationEngine:
                     "utr": settlement.utr,
                 },
                 payment_id=payment.payment_id,
+            ),
+        ]
+
+    async def _record_missed_settlement(
+        self, payment: Payment, settlement: GatewaySettlement
+    ) -> list[Finding]:
+        """A settlement whose webhook we missed: recorded as the webhook would have."""
+        ours = payment.settlement
+        if ours is not None and ours.status in (
+            PaymentSettlementStatus.SETTLED,
+            PaymentSettlementStatus.REVERSED,
+        ):
+            return []
+        changed = await record_settlement(
+            self.payments, payment, PaymentSettlementStatus.SETTLED, settlement
+        )
+        if changed:
+            await self.audit.append(
+                RECONCILER,
+                "payment.settlement_reconciled",
+                "payment",
+                payment.payment_id,
+                before={"settlement": ours.status.value if ours else None},
+                after={
+                    "settlement": PaymentSettlementStatus.SETTLED.value,
+                    "cf_settlement_id": settlement.gateway_settlement_id,
+                    "utr": settlement.utr,
+                },
+            )
+        return [
+            Finding(
+                MismatchKind.SETTLEMENT_MISSING,
+                payment.order_id,
+                {
+                    "settlement": differs(ours.status.value if ours else None, "SETTLED"),
+                    "cf_settlement_id": settlement.gateway_settlement_id,
+                    "utr": settlement.utr,
+                },
+                payment_id=payment.payment_id,
+                healed=changed,
             )
         ]
 

@@ -21,6 +21,7 @@ class MismatchKind(StrEnum):
     AMOUNT = "AMOUNT"  # captured amounts or currencies differ
     DUPLICATE_CAPTURE = "DUPLICATE_CAPTURE"  # two successful attempts for one order
     REFUND_INCONSISTENT = "REFUND_INCONSISTENT"  # a refund differs (either side)
+    SETTLEMENT_MISSING = "SETTLEMENT_MISSING"  # Cashfree settled it; we hold no settlement
     SETTLEMENT_DELAYED = "SETTLEMENT_DELAYED"  # captured, not settled within the method's SLA
     SETTLEMENT_AMOUNT = "SETTLEMENT_AMOUNT"  # captured - charges - tax != settled
     WEBHOOK_MISSING = "WEBHOOK_MISSING"  # the gateway captured; its webhook never reached us

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from loguru import logger
 
@@ -29,8 +29,9 @@ from paycore.kit.crypto import FieldCipher
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import ChangedConcurrently, Evidence, TransitionRecord
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
-from paycore.payments.models import Payment, Settlement, SettlementStatus
+from paycore.payments.models import Payment, SettlementStatus
 from paycore.payments.service import ATTEMPT_TARGETS, FAILED_ATTEMPTS, PaymentService
+from paycore.payments.settlement import record_settlement
 from paycore.payments.states import PAYMENT_STATES
 from paycore.refunds.errors import RefundAmountMismatch
 from paycore.refunds.models import RefundStatus
@@ -56,21 +57,8 @@ W = WebhookStatus
 # done (a test hook: killing the process there must not duplicate any effect).
 Checkpoint = Callable[[str], Awaitable[None]]
 
-# A later settlement stage never gives way to an earlier one arriving late.
-SETTLEMENT_RANK: Final = {
-    SettlementStatus.PENDING: 0,
-    SettlementStatus.SETTLED: 1,
-    SettlementStatus.FAILED: 1,
-    SettlementStatus.REVERSED: 2,
-}
 # Orders asked per page of a settlement's listing (Cashfree allows 10 to 1000).
 SETTLEMENT_PAGE_SIZE = 100
-SETTLEMENT_EVENTS: Final = {
-    SettlementStatus.PENDING: "payment.settlement_initiated",
-    SettlementStatus.SETTLED: "payment.settled",
-    SettlementStatus.FAILED: "payment.settlement_failed",
-    SettlementStatus.REVERSED: "payment.settlement_reversed",
-}
 
 
 @dataclass
@@ -559,37 +547,7 @@ class WebhookService:
         return [payment for payment in found if payment is not None]
 
     async def _settle(self, payment: Payment, event: SettlementEvent) -> bool:
-        wire = event.settlement
-        for _ in range(8):
-            current = payment.settlement
-            if (
-                current is not None
-                and current.cf_settlement_id == wire.gateway_settlement_id
-                and SETTLEMENT_RANK[current.status] >= SETTLEMENT_RANK[event.status]
-            ):
-                return False  # a repeat, or an earlier stage arriving late
-            settlement = Settlement(
-                status=event.status,
-                cf_settlement_id=wire.gateway_settlement_id,
-                utr=wire.utr,
-                settled_amount=wire.settlement_amount_minor,
-                service_charge=wire.service_charge_minor,
-                service_tax=wire.service_tax_minor,
-                settled_at=wire.settled_at,
-            )
-            data = {
-                **payment.summary(),
-                "settlement": settlement.model_dump(mode="json"),
-            }
-            updated = await self.payments.repository.append_events(
-                payment,
-                [OutboxEvent.of(SETTLEMENT_EVENTS[event.status], data)],
-                changes={"settlement": settlement},
-            )
-            if updated is not None:
-                return True
-            payment = await self.payments.get(payment.payment_id)
-        raise ChangedConcurrently(payment_id=payment.payment_id)
+        return await record_settlement(self.payments, payment, event.status, event.settlement)
 
     # --- the operator's dry run --------------------------------------------------------------
 
