@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 from loguru import logger
@@ -16,23 +17,50 @@ from paycore.webhooks.repository import WebhookLogRepository
 
 from reconciler.settings import Settings
 
+LOCK_TTL_MS = 60_000  # a crashed holder blocks the job this long at most
+
+
+class LockLost(Exception):
+    """Another replica took the job's lock (this one could not extend it in time)."""
+
+
+async def run_holding(lock: Lock, job: Callable[[], Awaitable[object]]) -> object:
+    """Runs `job` while extending `lock` every third of its expiry, so a job longer than the
+    expiry stays the only one; if the lock is lost the job is cancelled (`LockLost`): every
+    job here is safe to stop half-way and is resumed by the next holder."""
+    task = asyncio.ensure_future(job())
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=lock.ttl_ms / 3000)
+            if done:
+                return task.result()
+            if not await lock.extend():
+                raise LockLost(lock.key)
+    finally:
+        if not task.done():
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
 
 def every(
     name: str, interval: float, job: Callable[[], Awaitable[object]], settings: Settings
 ) -> Callable[[Resources], Awaitable[None]]:
-    """A background loop that runs `job` every `interval` seconds under a lock."""
+    """A background loop that runs `job` every `interval` seconds, on one replica at a time
+    (a Redis lock held for as long as the job runs). A failing job is logged and tried again
+    at the next interval; it never ends the loop."""
 
     async def loop(resources: Resources) -> None:
         assert resources.redis is not None
-        lock_ttl_ms = int(max(interval * 2, 60) * 1000)
+        key = redis_key(settings.redis_prefix, "lock", "job", name)
         while True:
-            lock = Lock(
-                resources.redis, redis_key(settings.redis_prefix, "lock", "job", name), lock_ttl_ms
-            )
+            lock = Lock(resources.redis, key, LOCK_TTL_MS)
             if await lock.acquire():
                 try:
-                    result = await job()
+                    result = await run_holding(lock, job)
                     logger.info("job finished", job=name, result=str(result))
+                except Exception:
+                    logger.exception("job failed; tried again next interval", job=name)
                 finally:
                     await lock.release()
             await asyncio.sleep(interval)

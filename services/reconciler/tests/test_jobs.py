@@ -1,0 +1,55 @@
+"""The reconciler's jobs run on one replica at a time: the lock is held as long as the job runs,
+and a job whose lock another replica took is stopped."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from paycore.kit.redis import Lock, redis_client, redis_key
+from paycore.kit.service import InfraSettings
+from reconciler.jobs import LockLost, run_holding
+from redis.asyncio import Redis
+
+
+@pytest.fixture
+async def redis(database: InfraSettings) -> AsyncIterator[Redis]:
+    client = redis_client(database)
+    yield client
+    await client.aclose()
+
+
+async def test_a_job_longer_than_the_lock_expiry_keeps_it(
+    redis: Redis, database: InfraSettings
+) -> None:
+    key = redis_key(database.redis_prefix, "lock", "job", "reconcile")
+    mine = Lock(redis, key, 300)
+    assert await mine.acquire()
+    other_got_it = []
+
+    async def job() -> str:
+        for _ in range(10):  # a second, over three times the expiry
+            await asyncio.sleep(0.1)
+            other_got_it.append(await Lock(redis, key, 300).acquire())
+        return "done"
+
+    assert await run_holding(mine, job) == "done"
+    assert other_got_it == [False] * 10
+
+
+async def test_a_job_whose_lock_was_taken_is_stopped(redis: Redis, database: InfraSettings) -> None:
+    key = redis_key(database.redis_prefix, "lock", "job", "reconcile")
+    mine = Lock(redis, key, 300)
+    assert await mine.acquire()
+    stopped = asyncio.Event()
+
+    async def job() -> None:
+        try:
+            await redis.set(key, "another-replica", px=10_000)  # ours expired, say, in a pause
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+
+    with pytest.raises(LockLost):
+        await run_holding(mine, job)
+    assert stopped.is_set()
