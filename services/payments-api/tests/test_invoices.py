@@ -260,15 +260,16 @@ class TestPay:
         await issue(api, user, invoice_body(invoice_number))
         url = f"{INVOICES}/{invoice_number}/pay"
         first = (await api.http.post(url, headers=api.headers(user, key=new_key()))).json()["data"]
-        # An attempt is under way when the order expires; it succeeds after all.
-        await emu.control.pay(first["payment_session_id"], "SUCCESS", delay_ms=400)
+        # An attempt is under way when the order expires; it succeeds after all, once the
+        # second order is open and paid (3 s later: the steps below take a fraction of that).
+        await emu.control.pay(first["payment_session_id"], "SUCCESS", delay_ms=3_000)
         await emu.control.expire_order(first["order_id"])
         second = (await api.http.post(url, headers=api.headers(user, key=new_key()))).json()
         second_payment = second["data"]
         assert second_payment["payment_id"] != first["payment_id"]
         await emu.control.pay(second_payment["payment_session_id"], "SUCCESS")
         await verify(api, user, second_payment["payment_id"])
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(3.2)
         late = await verify(api, user, first["payment_id"])
         assert late["status"] == "SUCCESS"  # money received is recorded, never lost
         invoice = (

@@ -363,7 +363,8 @@ async def test_a_settlement_of_more_than_one_page_of_orders_settles_them_all(
         )
         return settled == count
 
-    await eventually(all_settled, timeout=30)
+    # 101 guarded updates, each publishing its own event: the bound grows with the work.
+    await eventually(all_settled, timeout=60)
 
 
 async def test_a_lost_chargeback_is_held_while_open_then_paid_out(pipeline: Pipeline) -> None:
