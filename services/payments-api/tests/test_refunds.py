@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from cashfree_emulator.testing import RunningEmulator
@@ -157,3 +158,25 @@ class TestRead:
         )
         assert hidden.status_code == 404
         assert hidden.json()["error"]["code"] == "refund_not_found"
+
+
+async def test_an_out_of_date_payment_is_rechecked_before_its_refund(
+    api: ApiClient, emu: RunningEmulator
+) -> None:
+    user = new_user()
+    data = (await api.create_payment(user, amount=10_000)).json()["data"]
+    await emu.control.pay(data["payment_session_id"], "SUCCESS")  # its webhook never arrives
+    payment_id = data["payment_id"]
+
+    # Not yet due for a check: decided on what we hold (PENDING is not refundable).
+    early = await initiate(api, user, payment_id=payment_id, amount=4_000)
+    assert (early.status_code, early.json()["error"]["code"]) == (409, "payment_not_refundable")
+
+    await Payment.get_pymongo_collection().update_one(
+        {"payment_id": payment_id}, {"$set": {"recheck.due_at": datetime.now(UTC)}}
+    )
+    accepted = await initiate(api, user, payment_id=payment_id, amount=4_000)
+
+    assert accepted.status_code == 202, accepted.text
+    payment = await stored_payment(payment_id)
+    assert (payment.status.value, payment.refundable_amount) == ("SUCCESS", 6_000)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from payments_api.api import Outcome, get_api, read_body, respond
-from payments_api.routes.payments import owned_payment
+from payments_api.routes.payments import owned_payment, up_to_date
 from payments_api.schemas import InitiateRefundIn, refund_out
 
 
@@ -26,7 +26,10 @@ async def initiate_refund(request: Request) -> Response:
                 raise IdempotencyKeyReused()
             return Outcome(202, refund_out(earlier), replayed=True)
         found = await api.payments.repository.get(body.payment_id)
-        payment = await owned_payment(api, principal, found)
+        # Re-checked first when out of date: a success whose webhook was lost is refundable.
+        payment = await up_to_date(
+            api, request, principal, await owned_payment(api, principal, found)
+        )
         refund = await api.refunds.request(
             payment,
             amount=body.amount,
