@@ -10,7 +10,9 @@ from paycore.payments.models import Payment
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
 from paycore.reconciliation.janitor import Janitor
+from paycore.refunds.execution import RefundExecutor
 from paycore.refunds.models import Refund, RefundStatus
+from paycore.refunds.service import RefundService
 from paycore.testing import create_payment
 from recon_support import order_in_gateway
 
@@ -165,3 +167,40 @@ async def test_reservations_are_repaired_by_their_stored_amounts(
     assert (stored.refunded_amount, stored.status) == (3_000, P.PARTIALLY_REFUNDED)
     # Nothing left to repair: a second sweep changes nothing.
     assert await Janitor(gateway).repair_reservations(timedelta(0)) == 0
+
+
+async def test_a_refund_of_unknown_outcome_is_polled_with_backoff(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    payment = await create_payment(status=P.SUCCESS, amount=10_000)
+    attempt = await emulator.control.pay(await order_in_gateway(gateway, payment.order_id, 10_000))
+    await PaymentService().repository.collection.update_one(
+        {"_id": payment.payment_id}, {"$set": {"cf_payment_id": str(attempt["cf_payment_id"])}}
+    )
+    stored = await _stored(payment)
+    refund = await RefundService().request(
+        stored, amount=1_000, reason="r", user_id=stored.user_id, idempotency_key="k-poll"
+    )
+    await emulator.control.refund_fault("stays_pending")
+    executor = RefundExecutor(gateway)
+    await executor.submit(refund.refund_id)
+
+    # First poll once untouched for the poll delay; it stays PENDING at the gateway.
+    (due,) = await executor.poll_stale(timedelta(0))
+    polled = await executor.poll(due)
+    assert polled.status == RefundStatus.PROCESSING
+    assert polled.recheck is not None
+    assert polled.recheck.due_at is not None
+    now = datetime.now(UTC)
+    assert timedelta(minutes=59) < polled.recheck.due_at - now <= timedelta(hours=1)
+    # Not asked again on the next passes, only when due.
+    assert await executor.poll_stale(timedelta(0)) == []
+    (again,) = await executor.poll_stale(timedelta(0), now=now + timedelta(hours=1))
+
+    # A poll that fails is recorded on the refund and moves to the next step (daily).
+    failed = await executor.schedule_next_poll(again, "GatewayServerError: 500")
+    assert failed is not None
+    assert failed.recheck is not None
+    assert failed.recheck.last_error == "GatewayServerError: 500"
+    assert failed.recheck.due_at is not None
+    assert failed.recheck.due_at - datetime.now(UTC) > timedelta(hours=23)

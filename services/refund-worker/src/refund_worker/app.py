@@ -7,6 +7,7 @@ from paycore.audit.models import AuditHead, AuditRecord
 from paycore.gateway import CashfreeGateway
 from paycore.invoices.models import Invoice
 from paycore.kit.http import create_app
+from paycore.kit.recheck import unknown_refund
 from paycore.kit.service import Resources
 from paycore.payments.models import Payment, Transaction
 from paycore.refunds.execution import RefundExecutor
@@ -28,7 +29,9 @@ def build_app(settings: Settings) -> Starlette:
     )
     consumer = resources.consumer(CONSUMER, "refund.exchange", ("refund.initiated",))
     gateway = CashfreeGateway(settings)
-    executor = RefundExecutor(gateway)
+    executor = RefundExecutor(
+        gateway, poll_backoff=unknown_refund(settings.refund_poll_after_seconds)
+    )
     locks = RefundLocks(resources, settings.refund_lock_seconds)
     consumer.subscribe(RefundSubscriber(executor, locks).handle)
     poller = RefundPoller(

@@ -7,8 +7,9 @@ class Settings(InfraSettings, CashfreeSettings):
     service_name: str = "refund-worker"
     port: int = 9102
     # A refund still waiting for the gateway's outcome this long after its last change is
-    # asked about (Get Refund), and asked again every this long while it stays open.
-    refund_poll_after_seconds: float = Field(default=600.0, gt=0)
+    # asked about (Get Refund), then again with backoff while it stays open: 12 and 288 times
+    # this (300 s: 5 min, 1 h, then daily; paycore.kit.recheck.unknown_refund).
+    refund_poll_after_seconds: float = Field(default=300.0, gt=0)
     refund_poll_interval_seconds: float = Field(default=30.0, gt=0)
     refund_poll_batch: int = Field(default=50, ge=1, le=1000)
     # One refund is worked on by one delivery or poll at a time; longer than a gateway call

@@ -9,6 +9,7 @@ from loguru import logger
 from paycore.kit.broker import Delivery
 from paycore.kit.errors import ValidationFailed
 from paycore.refunds.execution import RefundExecutor
+from paycore.refunds.models import Refund
 
 from refund_worker.locks import RefundBusy, RefundLocks
 
@@ -51,6 +52,12 @@ class RefundPoller:
             await self.poll_once()
             await asyncio.sleep(self.interval)
 
+    async def _record_failure(self, refund: Refund, error: str) -> None:
+        try:
+            await self.executor.schedule_next_poll(refund, error)
+        except Exception as exc:
+            logger.warning("refund poll failure not recorded", error=repr(exc)[:300])
+
     async def poll_once(self) -> int:
         """Polls one batch; returns how many refunds were looked at."""
         stale = await self.executor.poll_stale(self.after, self.batch)
@@ -62,6 +69,9 @@ class RefundPoller:
                 except RefundBusy:
                     continue  # a delivery is on it
                 except Exception as exc:
-                    # One refund's trouble must not stop the others; it is polled again.
-                    logger.warning("refund poll failed", error=repr(exc)[:300])
+                    # One refund's trouble must not stop the others: recorded on it, and it
+                    # is polled again on its schedule.
+                    error = f"{type(exc).__name__}: {exc}"[:300]
+                    logger.warning("refund poll failed", error=error)
+                    await self._record_failure(refund, error)
         return len(stale)

@@ -33,8 +33,18 @@ OPEN_ORDER = Backoff((60, 300, 1800), then=3600)
 # A payment closed unpaid (failed, expired, cancelled) whose order may still turn paid (a late
 # capture): after 1 h, then daily for three days, then never again.
 CLOSED_UNPAID = Backoff((3600, 86_400, 86_400, 86_400), then=None)
-# A refund whose outcome is unknown: 5 min, 1 h, then daily.
+# A refund whose outcome is unknown: 5 min, 1 h, then daily (`unknown_refund` scales it).
 UNKNOWN_REFUND = Backoff((300, 3600), then=86_400)
+
+
+def unknown_refund(first_poll_seconds: float) -> Backoff:
+    """The unknown-refund backoff starting at `first_poll_seconds` (300 s: 5 min, 1 h, daily),
+    the same proportions at any scale."""
+    scale = first_poll_seconds / UNKNOWN_REFUND.steps[0]
+    assert UNKNOWN_REFUND.then is not None
+    return Backoff(
+        tuple(step * scale for step in UNKNOWN_REFUND.steps), then=UNKNOWN_REFUND.then * scale
+    )
 
 
 def first_check(backoff: Backoff = OPEN_ORDER) -> datetime:

@@ -31,6 +31,7 @@ from paycore.gateway.schemas import Refund as GatewayRefund
 from paycore.gateway.schemas import RefundRequest, idempotency_key
 from paycore.invoices.sync import sync_invoice
 from paycore.kit.errors import AppError
+from paycore.kit.recheck import UNKNOWN_REFUND, Backoff, Recheck
 from paycore.kit.state import Evidence
 from paycore.payments.models import Payment
 from paycore.refunds.metrics import observe_refund_finished
@@ -40,6 +41,7 @@ from paycore.refunds.states import FINAL
 
 R = RefundStatus
 WORKER: Final = Actor(kind="service", id="refund-worker")
+POLL_PHASE: Final = "UNKNOWN_OUTCOME"
 # Cashfree's refund_note: 3 to 100 characters, or none.
 _NOTE_LENGTH: Final = range(3, 101)
 
@@ -66,8 +68,11 @@ class RefundExecutor:
         refunds: RefundService | None = None,
         audit: AuditTrail | None = None,
         actor: Actor = WORKER,
+        poll_backoff: Backoff = UNKNOWN_REFUND,
     ) -> None:
         self.gateway = gateway
+        # After the first poll, an unknown outcome is asked again on this schedule.
+        self.poll_backoff = poll_backoff
         self.refunds = refunds or RefundService()
         self.audit = audit or AuditTrail()
         self.actor = actor
@@ -103,19 +108,31 @@ class RefundExecutor:
                 return await self.refunds.get(refund.refund_id)
         updated = await self.apply(answer, via="poll")
         if updated.status == R.PROCESSING:
-            # Still open: look again after the poll interval, not on every pass.
-            touched = await self.refunds.repository.update_fields(updated, {})
-            return touched or updated
+            # Still open: look again on its schedule (backing off), not on every pass.
+            return await self.schedule_next_poll(updated) or updated
         return updated
 
+    async def schedule_next_poll(self, refund: Refund, error: str | None = None) -> Refund | None:
+        """Moves the refund's next poll along `poll_backoff` and records the poll's error, if
+        any; None if the refund changed meanwhile (its new state decides)."""
+        now = datetime.now(UTC)
+        current = refund.recheck or Recheck(due_at=None, phase=POLL_PHASE)
+        schedule = current.after_check(POLL_PHASE, self.poll_backoff, now, error)
+        return await self.refunds.repository.update_fields(refund, {"recheck": schedule})
+
     async def poll_stale(
-        self, older_than: timedelta, limit: int = 50, statuses: Iterable[RefundStatus] = ()
+        self,
+        older_than: timedelta,
+        limit: int = 50,
+        statuses: Iterable[RefundStatus] = (),
+        now: datetime | None = None,
     ) -> list[Refund]:
         """The refunds waiting longer than `older_than` for the gateway (PROCESSING, and
-        INITIATED ones nobody picked up), oldest update first."""
-        cutoff = datetime.now(UTC) - older_than
+        INITIATED ones nobody picked up) and due by their poll schedule at `now`, least
+        recently touched first."""
+        now = now or datetime.now(UTC)
         return await self.refunds.repository.list_stale(
-            list(statuses) or [R.PROCESSING, R.INITIATED], cutoff, limit
+            list(statuses) or [R.PROCESSING, R.INITIATED], now - older_than, limit, now
         )
 
     async def apply(self, answer: GatewayRefund, *, via: str) -> Refund:

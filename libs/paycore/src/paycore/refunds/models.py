@@ -9,6 +9,7 @@ from pymongo import ASCENDING, IndexModel
 
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import KeyedDocument
+from paycore.kit.recheck import Recheck
 from paycore.kit.state import TransitionRecord
 
 
@@ -54,6 +55,9 @@ class Refund(KeyedDocument):
     arn: str | None = None
     failure_reason: str | None = None
     submit_attempts: int = 0
+    # When the poller next asks the gateway about a refund whose outcome is unknown
+    # (paycore.kit.recheck); None until its first poll, which comes `after` it was last touched.
+    recheck: Recheck | None = None
     request_fingerprint: str | None = None  # of the creating API request (idempotency backstop)
     history: list[TransitionRecord] = Field(default_factory=list)
     outbox: list[OutboxEvent] = Field(default_factory=list)

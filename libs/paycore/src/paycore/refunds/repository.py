@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit.events import OutboxEvent
@@ -39,12 +39,25 @@ class RefundRepository:
         return [Refund.model_validate(raw) async for raw in cursor]
 
     async def list_stale(
-        self, statuses: Iterable[RefundStatus], older_than: datetime, limit: int = 100
+        self,
+        statuses: Iterable[RefundStatus],
+        older_than: datetime,
+        limit: int = 100,
+        now: datetime | None = None,
     ) -> list[Refund]:
-        query = {"status": {"$in": [s.value for s in statuses]}, "updated_at": {"$lt": older_than}}
-        return [
-            Refund.model_validate(raw) async for raw in self.collection.find(query).limit(limit)
-        ]
+        """Refunds in `statuses` not touched since `older_than` and, once polled, due again by
+        their schedule (`recheck.due_at` at `now`), least recently touched first."""
+        query = {
+            "status": {"$in": [s.value for s in statuses]},
+            "updated_at": {"$lt": older_than},
+            "$or": [
+                {"recheck": {"$exists": False}},
+                {"recheck": None},
+                {"recheck.due_at": {"$lte": now or datetime.now(UTC)}},
+            ],
+        }
+        cursor = self.collection.find(query).sort("updated_at", ASCENDING).limit(limit)
+        return [Refund.model_validate(raw) async for raw in cursor]
 
     async def transition(
         self,
