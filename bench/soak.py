@@ -27,6 +27,7 @@ sys.path[:0] = [str(ROOT / "tests-chaos"), str(ROOT / "tests-e2e"), str(ROOT / "
 from chaos_support import SERVICES, Stack, buyers
 
 WARM_UP_SECONDS = 20
+MAX_IN_FLIGHT = 8
 
 
 def rss_mib(pid: int) -> float:
@@ -40,12 +41,13 @@ def memory(stack: Stack) -> dict[str, float]:
     return {name: rss_mib(stack.processes[name].process.pid) for name in SERVICES}
 
 
-async def one_round(stack: Stack, api: Any, number: int, email: str) -> tuple[str, str | None]:
+async def one_round(
+    stack: Stack, api: Any, emu: Any, number: int, email: str
+) -> tuple[str, str | None]:
     payment = await stack.create_payment(api, email=email)
-    async with stack.emulator() as emu:
-        if number % 5 == 0:
-            await emu.pay(payment["payment_session_id"], "FAILED")
-        await emu.pay(payment["payment_session_id"], "SUCCESS")
+    if number % 5 == 0:
+        await emu.pay(payment["payment_session_id"], "FAILED")
+    await emu.pay(payment["payment_session_id"], "SUCCESS")
     refund_id = None
     if number % 3 == 0:
         await stack.all_succeeded([payment["payment_id"]], timeout=120)
@@ -59,18 +61,21 @@ async def main(minutes: float, rate: float) -> None:
         stack = Stack.create(Path(tmp))
         try:
             await asyncio.to_thread(stack.start_all)
-            async with stack.api() as api:
-                await one_round(stack, api, 1, buyers(1)[0])
+            async with stack.api() as api, stack.emulator() as emu:
+                await one_round(stack, api, emu, 1, buyers(1)[0])
                 await asyncio.sleep(WARM_UP_SECONDS)
                 start = memory(stack)
                 rounds: list[asyncio.Task[tuple[str, str | None]]] = []
                 emails = iter(buyers(int(minutes * 60 * rate) + 10))
                 deadline = time.monotonic() + minutes * 60
+                in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
                 number = 0
                 while time.monotonic() < deadline:
                     number += 1
-                    task = one_round(stack, api, number, next(emails))
-                    rounds.append(asyncio.create_task(task))
+                    await in_flight.acquire()  # a machine that falls behind slows the traffic
+                    task = asyncio.create_task(one_round(stack, api, emu, number, next(emails)))
+                    task.add_done_callback(lambda _: in_flight.release())
+                    rounds.append(task)
                     await asyncio.sleep(random.expovariate(rate))
                 results = await asyncio.gather(*rounds)
                 payments = [pid for pid, _ in results]

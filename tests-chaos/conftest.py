@@ -3,11 +3,22 @@ for that scenario alone; every scenario leaves it running); the processes' logs 
 directory. Each scenario's counts are printed in the run's summary, passed or not."""
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from chaos_support import Report, Stack
 
+HERE = Path(__file__).parent
 REPORTS: list[Report] = []
+# The first scenario of a run also starts the stack (8 processes, up to 90 s each to be healthy
+# on a loaded machine, waited for together): its budget is the suite's 120 s plus that start.
+SCENARIO_TIMEOUT_SECONDS = 120 + 90
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.timeout(SCENARIO_TIMEOUT_SECONDS))
 
 
 @pytest.fixture(scope="session")

@@ -118,3 +118,26 @@ async def test_sigkill_webhook_ingress(stack: Stack, report: Report) -> None:
         counts = await stack.payment_counts(ids)
     report.counts.update(counts)
     assert counts["lost"] == counts["doubled"] == 0
+
+
+async def test_sigkill_reconciler(stack: Stack, report: Report) -> None:
+    # The reconciler relays the payments' outboxes too: a kill mid-relay publishes some events
+    # twice, which every consumer must drop (the emails are counted by Message-ID).
+    emails = buyers(BURST)
+    async with stack.api() as api:
+        payments = await new_payments(stack, api, emails)
+        ids = [p["payment_id"] for p in payments]
+
+        async def some_applied() -> bool:
+            found = await stack.payments(ids)
+            return sum(doc["status"] == "SUCCESS" for doc in found.values()) >= 3
+
+        paying = asyncio.create_task(stack.pay_all(payments))
+        await kill_when(stack, "reconciler", some_applied)
+        await paying
+        await stack.all_succeeded(ids)
+        counts = await stack.payment_counts(ids)
+    counts |= await stack.email_counts(emails)
+    report.counts.update(counts)
+    assert counts["lost"] == counts["doubled"] == counts["emails_lost"] == 0
+    assert counts["emails_doubled"] == 0
