@@ -260,3 +260,36 @@ async def test_the_gateway_report_reads_the_same_in_both_shapes(
     flat, nested = reports
     assert [e.event_type for e in nested] == [e.event_type for e in flat]
     assert nested == flat
+
+
+async def test_an_invoice_paid_by_two_payments_is_a_duplicate_until_one_is_refunded(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    payments = []
+    for _ in range(2):
+        payment = await create_payment(status=P.SUCCESS, amount=10_000, invoice_number="INV-7")
+        attempt = await emulator.control.pay(
+            await order_in_gateway(gateway, payment.order_id, 10_000)
+        )
+        await PaymentService().repository.collection.update_one(
+            {"_id": payment.payment_id}, {"$set": {"cf_payment_id": str(attempt["cf_payment_id"])}}
+        )
+        payments.append(payment)
+    now = datetime.now(UTC)
+    engine = ReconciliationEngine(gateway)
+    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+
+    await engine.run(*window)
+    key = f"DUPLICATE_CAPTURE:invoice:{payments[0].user_id}:INV-7"
+    assert await _items() == {key: (K.DUPLICATE_CAPTURE, S.OPEN)}
+    item = await ReconciliationItem.find_one(ReconciliationItem.item_id == key)
+    assert item is not None
+    assert item.detail["payment_ids"] == sorted(p.payment_id for p in payments)
+    assert await _alerts() == [f"reconciliation:{key}"]
+
+    # One is refunded in full (here: as the refund's success would leave it).
+    await PaymentService().repository.collection.update_one(
+        {"_id": payments[1].payment_id}, {"$set": {"status": "REFUNDED"}}
+    )
+    await engine.run(*window)
+    assert await _items() == {key: (K.DUPLICATE_CAPTURE, S.CLOSED)}

@@ -8,7 +8,8 @@ gateway for the order, its attempts, refunds and settlements and compares them w
 - payments: a gateway success we don't know (MISSING_HERE), money we hold that the gateway never
   captured (MISSING_AT_GATEWAY), a success we missed (STATUS: healed through `verify_with_gateway`,
   the same `apply_attempt` a webhook uses), captured amount or currency (AMOUNT), a second
-  success on one order that is not refunded (DUPLICATE_CAPTURE);
+  success on one order that is not refunded, or two payments of one invoice both holding
+  captured money (DUPLICATE_CAPTURE);
 - refunds: a final gateway refund we don't hold (healed: recorded and applied as its webhook
   would be, a dashboard or auto-refund), one we hold final that the gateway lacks or decided
   otherwise (healed when ours is still open, else REFUND_INCONSISTENT), amounts;
@@ -362,6 +363,7 @@ class ReconciliationEngine:
             )
         gateway_refunds = await self.gateway.list_refunds(order_id)
         findings += await self._check_duplicates(payment, succeeded, captured, gateway_refunds)
+        findings += await self._check_invoice_paid_twice(payment)
         findings += await self._check_refunds(payment, gateway_refunds)
         findings += await self._check_settlement(payment, succeeded, now)
         if all(finding.healed for finding in findings):
@@ -477,6 +479,36 @@ class ReconciliationEngine:
                     "duplicate_amount": sum(a.amount_minor for a in unrefunded),
                 },
                 payment_id=payment.payment_id,
+            )
+        ]
+
+    async def _check_invoice_paid_twice(self, payment: Payment) -> list[Finding]:
+        """Two payments of one invoice both holding captured money (not refunded in full)."""
+        if payment.invoice_number is None:
+            return []
+        holding = [PaymentStatus.SUCCESS.value, PaymentStatus.PARTIALLY_REFUNDED.value]
+        cursor = self.payments.repository.collection.find(
+            {
+                "user_id": payment.user_id,
+                "invoice_number": payment.invoice_number,
+                "status": {"$in": holding},
+            },
+            {"payment_id": 1},
+        )
+        paid = sorted([raw["payment_id"] async for raw in cursor])
+        if len(paid) < 2:
+            return []
+        return [
+            Finding(
+                MismatchKind.DUPLICATE_CAPTURE,
+                payment.order_id,
+                {
+                    "invoice_payments": differs(1, len(paid)),
+                    "invoice_number": payment.invoice_number,
+                    "payment_ids": paid,
+                },
+                payment_id=payment.payment_id,
+                subject=f"invoice:{payment.user_id}:{payment.invoice_number}",
             )
         ]
 
