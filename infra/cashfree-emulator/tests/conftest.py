@@ -25,7 +25,8 @@ async def emulator_session(receiver_session: WebhookReceiver) -> AsyncIterator[R
     async with running_emulator(
         refund_delay_seconds=0.05,
         webhook_retry_scale=RETRY_SCALE,
-        webhook_timeout_seconds=1.0,
+        # Cashfree's own delivery timeout (the default, 5 s): with 1 s, a receiver slowed by a
+        # busy machine counted as a failed delivery and the retry doubled the tests' webhooks.
         webhook_urls=[receiver_session.url],
     ) as emulator:
         yield emulator
