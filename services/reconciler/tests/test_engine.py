@@ -293,3 +293,36 @@ async def test_an_invoice_paid_by_two_payments_is_a_duplicate_until_one_is_refun
     )
     await engine.run(*window)
     assert await _items() == {key: (K.DUPLICATE_CAPTURE, S.CLOSED)}
+
+
+async def test_a_captured_amount_that_differs_is_an_amount_break_with_both_figures(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    payment = await create_payment(status=P.SUCCESS, amount=10_000)
+    attempt = await emulator.control.pay(await order_in_gateway(gateway, payment.order_id, 10_000))
+    await PaymentService().repository.collection.update_one(
+        {"_id": payment.payment_id},
+        # Our record drifted (a bad migration, say): it says 9 000 paise were captured.
+        {"$set": {"cf_payment_id": str(attempt["cf_payment_id"]), "captured_amount": 9_000}},
+    )
+    now = datetime.now(UTC)
+    engine = ReconciliationEngine(gateway)
+
+    await engine.run(now - timedelta(hours=1), now + timedelta(hours=1))
+
+    item = await ReconciliationItem.find_one(
+        ReconciliationItem.item_id == f"AMOUNT:{payment.order_id}"
+    )
+    assert item is not None
+    assert item.status == S.OPEN
+    assert item.detail == {"captured_amount": {"ours": 9_000, "gateway": 10_000}}
+
+    await PaymentService().repository.collection.update_one(
+        {"_id": payment.payment_id}, {"$set": {"captured_amount": 10_000}}
+    )
+    await engine.run(now - timedelta(hours=1), now + timedelta(hours=1))
+    closed = await ReconciliationItem.find_one(
+        ReconciliationItem.item_id == f"AMOUNT:{payment.order_id}"
+    )
+    assert closed is not None
+    assert closed.status == S.CLOSED
