@@ -1,11 +1,19 @@
-"""The reconciliation schedule: hourly and daily windows without gap or overlap, each run once."""
+"""The reconciliation schedule (hourly and daily windows without gap or overlap, each run
+once) and the metrics the alerts read."""
 
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from paycore.reconciliation.models import ReconciliationRun
+from paycore.reconciliation.engine import ReconciliationEngine
+from paycore.reconciliation.models import (
+    ItemStatus,
+    MismatchKind,
+    ReconciliationItem,
+    ReconciliationRun,
+)
 from paycore.reconciliation.operations import run_id_for
 from paycore.reconciliation.windows import due_windows, scheduled_windows
+from prometheus_client import REGISTRY
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
@@ -57,3 +65,33 @@ async def test_a_window_whose_run_is_done_is_not_due_again() -> None:
     ).insert()
 
     assert await due_windows(now, hourly_lookback=2, daily_lookback=1) == windows[1:]
+
+
+async def test_the_metrics_come_from_the_database() -> None:
+    finished = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    await ReconciliationRun(
+        run_id="rec_daily_x",
+        window_start=finished - DAY,
+        window_end=finished - HOUR,
+        schedule="daily",
+        status="DONE",
+        finished_at=finished,
+    ).insert()
+    for index, status in enumerate((ItemStatus.OPEN, ItemStatus.OPEN, ItemStatus.CLOSED)):
+        await ReconciliationItem(
+            item_id=f"MISSING_HERE:ord_{index}",
+            run_id="rec_daily_x",
+            kind=MismatchKind.MISSING_HERE,
+            status=status,
+            order_id=f"ord_{index}",
+        ).insert()
+
+    await ReconciliationEngine(gateway=None).refresh_gauges()  # type: ignore[arg-type]
+
+    def sample(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, labels)
+
+    assert sample("paycore_reconciliation_items_open", kind="MISSING_HERE") == 2
+    assert sample("paycore_reconciliation_items_open", kind="SETTLEMENT_AMOUNT") == 0
+    last = sample("paycore_reconciliation_last_success_timestamp_seconds", schedule="daily")
+    assert last == finished.timestamp()

@@ -91,6 +91,7 @@ def scheduled_jobs(
         for requested in await requested_runs():  # asked for by an operator (admin API)
             run = await engine.run(requested.window_start, requested.window_end, "manual")
             ran.append(f"{run.run_id}:{run.status}")
+        await engine.refresh_gauges()
         return " ".join(ran) or "nothing due"
 
     async def retention() -> str:

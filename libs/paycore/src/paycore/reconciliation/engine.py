@@ -792,6 +792,19 @@ class ReconciliationEngine:
         await self.refresh_open_gauge()
         return item
 
+    async def refresh_gauges(self) -> None:
+        """Open items by kind and the last successful run per schedule, from the database, so
+        the metrics hold after a restart and follow resolutions made through the API."""
+        await self.refresh_open_gauge()
+        runs = ReconciliationRun.get_pymongo_collection()
+        for schedule in ("hourly", "daily", "manual"):
+            latest = await runs.find_one(
+                {"schedule": schedule, "status": "DONE", "finished_at": {"$ne": None}},
+                sort=[("finished_at", -1)],
+            )
+            if latest is not None:
+                LAST_SUCCESS.labels(schedule).set(latest["finished_at"].timestamp())
+
     async def refresh_open_gauge(self) -> None:
         counts = {kind.value: 0 for kind in MismatchKind}
         cursor = await ReconciliationItem.get_pymongo_collection().aggregate(
