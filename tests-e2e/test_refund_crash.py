@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cashfree_emulator.testing import RunningEmulator, running_emulator
 from e2e_support import ServiceProcess, isolated_env, start_service
-from paycore.audit.models import AuditHead, AuditRecord
+from paycore.audit.models import AuditRecord
 from paycore.gateway import CashfreeGateway
 from paycore.invoices.models import Invoice
 from paycore.kit.mongo import connect_mongo
@@ -26,7 +26,7 @@ from refund_fixtures import (
     request_refund,
 )
 
-MODELS = [Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead]
+MODELS = [Payment, Transaction, Refund, Invoice, AuditRecord]
 
 
 @pytest.fixture(scope="module")

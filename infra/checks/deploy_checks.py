@@ -37,10 +37,14 @@ COMPOSE_FILE = ROOT / "compose.yaml"
 K8S_DIR = ROOT / "k8s"
 PROMETHEUS_DIR = ROOT / "infra" / "prometheus"
 GRAFANA_DIR = ROOT / "infra" / "grafana"
+ALERTMANAGER_FILE = ROOT / "infra" / "alertmanager" / "alertmanager.yml"
+RUNBOOKS_DIR = ROOT / "docs" / "runbooks"
 K8S_OVERLAYS = ("staging", "production")
 
-INFRA_SERVICES = ("mongo", "rabbitmq", "redis", "prometheus", "grafana", "mailpit")
+INFRA_SERVICES = ("mongo", "rabbitmq", "redis", "prometheus", "alertmanager", "grafana", "mailpit")
 # compose service -> container port that must be published on the host
+# The port every Deployment serves /metrics and the detailed health routes on (METRICS_PORT).
+METRICS_PORT = 9090
 PUBLISHED_PORTS = {
     "payments-api": 8000,
     "webhook-ingress": 8001,
@@ -48,6 +52,7 @@ PUBLISHED_PORTS = {
     "cashfree-emulator": 8090,
     "grafana": 3000,
     "prometheus": 9090,
+    "alertmanager": 9093,
     "mailpit": 8025,
     "rabbitmq": 15672,
 }
@@ -56,6 +61,7 @@ PAYCORE_METRICS = (
     "paycore_http_requests_total",
     "paycore_http_request_duration_seconds_bucket",
     "paycore_payments_total",
+    "paycore_payment_attempts_total",
     "paycore_webhooks_received_total",
     "paycore_webhook_processing_seconds_bucket",
     "paycore_dead_letter_messages",
@@ -82,7 +88,7 @@ def load_yaml_documents(path: Path) -> list[Any]:
 
 def yaml_files() -> list[Path]:
     files = [COMPOSE_FILE]
-    for folder in (K8S_DIR, PROMETHEUS_DIR, GRAFANA_DIR):
+    for folder in (K8S_DIR, PROMETHEUS_DIR, GRAFANA_DIR, ALERTMANAGER_FILE.parent):
         files += sorted(p for p in folder.rglob("*") if p.suffix in {".yaml", ".yml"})
     return files
 
@@ -325,8 +331,19 @@ def check_k8s_services_complete(
         if service.port not in ports:
             errors.append(f"{source}: Deployment {service.name} does not expose {service.port}")
         annotations = deployment["spec"]["template"].get("metadata", {}).get("annotations", {})
-        if annotations.get("prometheus.io/port") != str(service.port):
+        named = {p.get("name"): p.get("containerPort") for p in container.get("ports") or []}
+        if named.get("metrics") != METRICS_PORT:
+            errors.append(f"{source}: Deployment {service.name}: no `metrics` port {METRICS_PORT}")
+        env_values = {e.get("name"): e.get("value") for e in container.get("env") or []}
+        if env_values.get("METRICS_PORT") != str(METRICS_PORT):
+            errors.append(
+                f"{source}: Deployment {service.name}: METRICS_PORT is not {METRICS_PORT}"
+            )
+        if annotations.get("prometheus.io/port") != str(METRICS_PORT):
             errors.append(f"{source}: Deployment {service.name}: prometheus.io/port annotation")
+        readiness = (container.get("readinessProbe") or {}).get("httpGet") or {}
+        if readiness.get("port") != "metrics":
+            errors.append(f"{source}: Deployment {service.name}: readiness must probe `metrics`")
     for name in by_kind.get("Deployment", {}):
         if name == EMULATOR.name:
             errors.append(f"{source}: the Cashfree emulator must not be deployed to k8s")
@@ -355,6 +372,17 @@ def _selects_ingress(policy: Mapping[str, Any]) -> bool:
         ):
             return False
     return True
+
+
+def _from_monitoring_only(rule: Mapping[str, Any]) -> bool:
+    peers = rule.get("from") or []
+    return bool(peers) and all(
+        (peer.get("namespaceSelector") or {})
+        .get("matchLabels", {})
+        .get("kubernetes.io/metadata.name")
+        == "monitoring"
+        for peer in peers
+    )
 
 
 def check_ingress_isolation(policies: list[Mapping[str, Any]], source: str) -> list[str]:
@@ -555,6 +583,30 @@ def check_prometheus_config(config: Mapping[str, Any]) -> list[str]:
             errors.append(f"prometheus.yml: rule file {rule_file} does not exist")
     if not config.get("rule_files"):
         errors.append("prometheus.yml: no rule_files")
+    managers = [
+        target
+        for manager in (config.get("alerting") or {}).get("alertmanagers") or []
+        for static in manager.get("static_configs") or []
+        for target in static.get("targets") or []
+    ]
+    if "alertmanager:9093" not in managers:
+        errors.append("prometheus.yml: alerting does not send to alertmanager:9093")
+    return errors
+
+
+def check_alertmanager_config(config: Mapping[str, Any]) -> list[str]:
+    """Every alert reaches a receiver that emails (compose: the SMTP catcher)."""
+    errors = []
+    receivers = {r.get("name"): r for r in config.get("receivers") or []}
+    route = config.get("route") or {}
+    names = [route.get("receiver"), *(r.get("receiver") for r in route.get("routes") or [])]
+    for name in names:
+        if name not in receivers:
+            errors.append(f"alertmanager.yml: route to unknown receiver {name}")
+        elif not receivers[name].get("email_configs"):
+            errors.append(f"alertmanager.yml: receiver {name} sends no email")
+    if not str((config.get("global") or {}).get("smtp_smarthost", "")).startswith("mailpit:"):
+        errors.append("alertmanager.yml: smtp_smarthost must be the compose SMTP catcher")
     return errors
 
 
@@ -583,11 +635,35 @@ def check_alert_rules(rules_file: Mapping[str, Any]) -> list[str]:
             errors.append(f"alerts.yml: {name}: severity must be critical, warning or info")
         if not (rule.get("annotations") or {}).get("summary"):
             errors.append(f"alerts.yml: {name}: no summary annotation")
-    exprs = " ".join(str(rule.get("expr", "")) for rule in rules)
+        runbook = (rule.get("annotations") or {}).get("runbook_url")
+        if runbook != f"docs/runbooks/{name}.md":
+            errors.append(f"alerts.yml: {name}: runbook_url must be docs/runbooks/{name}.md")
+        elif not (RUNBOOKS_DIR / f"{name}.md").exists():
+            errors.append(f"alerts.yml: {name}: runbook {runbook} does not exist")
+    # An alert may use a metric through a recording rule.
+    every_rule = [r for g in rules_file.get("groups") or [] for r in g.get("rules") or []]
+    exprs = " ".join(str(rule.get("expr", "")) for rule in every_rule)
     for metric in PAYCORE_METRICS:
         family = re.sub(r"_bucket$", "", metric)
         if family not in exprs:
             errors.append(f"alerts.yml: no alert uses {metric}")
+    return errors
+
+
+def check_rule_tests(rules_file: Mapping[str, Any], tests_file: Mapping[str, Any]) -> list[str]:
+    """Every alert has a promtool case where it fires and one where it stays quiet."""
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for test in tests_file.get("tests") or []:
+        for case in test.get("alert_rule_test") or []:
+            (firing if case.get("exp_alerts") else quiet).add(case.get("alertname"))
+    errors = []
+    for rule in alert_rules(rules_file):
+        name = rule["alert"]
+        if name not in firing:
+            errors.append(f"rules.test.yml: no case where {name} fires")
+        if name not in quiet:
+            errors.append(f"rules.test.yml: no case where {name} stays quiet")
     return errors
 
 
@@ -636,6 +712,26 @@ def check_grafana(datasources: Mapping[str, Any], dashboards: Mapping[str, Any])
     for metric in PAYCORE_METRICS:
         if dashboards and re.sub(r"_bucket$", "", metric) not in used_metrics:
             errors.append(f"grafana: no panel shows {metric}")
+    return errors
+
+
+def check_generated_dashboards() -> list[str]:
+    """The per-area dashboards are what infra/grafana/dashboards.py writes."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dashboards", GRAFANA_DIR / "dashboards.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    errors = []
+    for area in module.AREAS:
+        path = GRAFANA_DIR / "dashboards" / f"paycore-{area}.json"
+        if not path.exists() or path.read_text() != module.render(area):
+            errors.append(
+                f"grafana: {path.name} differs from infra/grafana/dashboards.py; run "
+                "`uv run python infra/grafana/dashboards.py`"
+            )
     return errors
 
 

@@ -46,12 +46,19 @@ def static_checks() -> dict[str, list[str]]:
     results["prometheus.yml"] = checks.check_prometheus_config(prometheus)
     alerts = checks.load_yaml_documents(checks.PROMETHEUS_DIR / "alerts.yml")[0]
     results["alerts.yml"] = checks.check_alert_rules(alerts)
+    rule_tests = checks.load_yaml_documents(checks.PROMETHEUS_DIR / "rules.test.yml")[0]
+    results["rules.test.yml"] = checks.check_rule_tests(alerts, rule_tests)
+    alertmanager = checks.load_yaml_documents(checks.ALERTMANAGER_FILE)[0]
+    results["alertmanager.yml"] = checks.check_alertmanager_config(alertmanager)
     try:
         dashboards = checks.grafana_dashboards()
     except ValueError as exc:
         results["grafana"] = [f"grafana: a dashboard is not valid JSON: {exc}"]
     else:
-        results["grafana"] = checks.check_grafana(checks.grafana_datasources(), dashboards)
+        results["grafana"] = (
+            checks.check_grafana(checks.grafana_datasources(), dashboards)
+            + checks.check_generated_dashboards()
+        )
     return results
 
 

@@ -2,7 +2,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from paycore.alerts import AdminAlert
-from paycore.audit.models import AuditHead, AuditRecord
+from paycore.audit.models import AuditRecord
 from paycore.invoices.models import Invoice
 from paycore.kit.mongo import connect_mongo
 from paycore.kit.service import InfraSettings
@@ -10,7 +10,7 @@ from paycore.payments.models import Payment, Transaction
 from paycore.refunds.models import Refund
 from paycore.testing import isolated_settings
 
-DOMAIN_MODELS = [Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead, AdminAlert]
+DOMAIN_MODELS = [Payment, Transaction, Refund, Invoice, AuditRecord, AdminAlert]
 
 
 @pytest.fixture

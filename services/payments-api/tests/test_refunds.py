@@ -86,7 +86,9 @@ class TestInitiate:
         raw = await Refund.get_pymongo_collection().find_one({"refund_id": refund_id})
         refund = Refund.model_validate(raw)
         assert [h.to_status for h in refund.history] == ["INITIATED"]
-        audit = await AuditRecord.get_pymongo_collection().find_one({"resource_id": refund_id})
+        audit = await AuditRecord.get_pymongo_collection().find_one(
+            {"resource_id": refund_id, "action": "refund.initiate"}
+        )
         assert audit is not None
         assert audit["action"] == "refund.initiate"
         assert audit["before"]["refundable_amount"] == 2_000

@@ -13,7 +13,7 @@ from paycore.invoices.models import InvoiceStatus
 from paycore.invoices.sync import sync_invoice
 from paycore.kit.events import OutboxEvent
 from paycore.kit.service import Resources
-from paycore.kit.state import Evidence
+from paycore.kit.state import Evidence, finish_audit_drains
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.service import PaymentService
 from paycore.refunds.models import Refund
@@ -128,13 +128,16 @@ class TestRefundFlow:
         await refund_reaches(refund.refund_id, R.SUCCESS)
         expected = {
             ("refund.success", refund.refund_id),
-            ("payment.refund_applied", payment.payment_id),
+            ("payment.refund_reserved", payment.payment_id),
+            ("refund.processing", refund.refund_id),
+            ("payment.refunded", payment.payment_id),
         }
 
         async def audited() -> bool:
             return expected <= {(r.action, r.resource_id) for r in await audit_records()}
 
         await eventually(audited)
+        await finish_audit_drains()
         records = await audit_records()
         assert all(r.actor.kind == "service" for r in records)
         assert await AuditTrail().verify_chain() == (True, len(records))

@@ -72,7 +72,7 @@ def processor_settings(base: InfraSettings, api_url: str, **overrides: Any) -> P
         "cashfree_base_url": api_url,
         "cashfree_max_retries": 0,
         "cashfree_timeout_seconds": 5,
-        "dead_letter_poll_seconds": 0.5,
+        "queue_report_seconds": 0.5,
         "payment_encryption_key": TEST_ENCRYPTION_KEY,
         **overrides,
     }

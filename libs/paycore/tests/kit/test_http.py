@@ -1,7 +1,10 @@
 import httpx
+import pytest
 from paycore.kit.errors import NotFound
 from paycore.kit.http import create_app
 from paycore.kit.settings import BaseServiceSettings
+from pydantic import ValidationError
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -41,3 +44,50 @@ async def test_metrics_can_be_switched_off() -> None:
     async with client(prometheus_enabled=False) as http:
         assert (await http.get("/metrics")).status_code == 404
         assert (await http.get("/health")).json() == {"status": "ok", "service": "test"}
+
+
+async def broker_down() -> None:
+    raise ConnectionError("broker not reachable")
+
+
+async def database_up() -> None:
+    return None
+
+
+def app_with_checks(**settings: object) -> Starlette:
+    return create_app(
+        BaseServiceSettings(service_name="test", **settings),  # type: ignore[arg-type]
+        [],
+        checks={"database": database_up, "queues": broker_down},
+        ready=["database"],
+    )
+
+
+async def test_readiness_requires_only_the_named_dependencies() -> None:
+    transport = httpx.ASGITransport(app_with_checks())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        ready = await http.get("/health/ready")
+        queues = await http.get("/health/queues")
+    assert ready.status_code == 200
+    assert ready.json()["dependencies"] == {"database": "up", "queues": "down"}
+    assert ready.json()["requires"] == ["database"]
+    assert queues.status_code == 503
+
+
+async def test_a_metrics_port_moves_metrics_and_detailed_health_off_the_public_app() -> None:
+    app = app_with_checks(metrics_port=9999)
+    public = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test")
+    ops = httpx.AsyncClient(transport=httpx.ASGITransport(app.state.ops_app), base_url="http://o")
+    async with public, ops:
+        assert (await public.get("/health")).status_code == 200
+        for path in ("/metrics", "/health/ready", "/health/database"):
+            assert (await public.get(path)).status_code == 404, path
+        assert (await ops.get("/health")).status_code == 200
+        assert (await ops.get("/health/ready")).status_code == 200
+        assert (await ops.get("/health/database")).status_code == 200
+        assert "paycore_http_requests_total" in (await ops.get("/metrics")).text
+
+
+def test_the_metrics_port_must_differ_from_the_port() -> None:
+    with pytest.raises(ValidationError, match="METRICS_PORT"):
+        BaseServiceSettings(port=8000, metrics_port=8000)

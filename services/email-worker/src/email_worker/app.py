@@ -17,6 +17,10 @@ from starlette.applications import Starlette
 from email_worker.settings import Settings
 from email_worker.subscribers import EmailSubscriber
 
+# Readiness requires only what this service cannot work without: it consumes the broker and
+# records sends in the database.
+READY = ("database", "queues")
+
 CONSUMER = "email-worker.emails"
 
 
@@ -59,4 +63,4 @@ def build_app(settings: Settings) -> Starlette:
             app.state.resources = resources
             yield
 
-    return create_app(settings, [], lifespan=lifespan, checks=resources.checks())
+    return create_app(settings, [], lifespan=lifespan, checks=resources.checks(), ready=READY)

@@ -27,6 +27,7 @@ from paycore.idempotency.store import IdempotencyStore, StoredResponse, fingerpr
 from paycore.invoices.models import Invoice
 from paycore.invoices.paylinks import PayLinks, fill_link
 from paycore.invoices.service import InvoiceService
+from paycore.kit.audit import acting_as
 from paycore.kit.context import request_id_var
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.errors import AppError, ValidationFailed, error_body, success_body
@@ -141,6 +142,9 @@ class Api:
         if principal is None:  # not an assert: -O must never let a caller through
             raise InvalidToken()
         principal.require(scope)
+        # Every change this request makes is audited as this user's (paycore.kit.audit).
+        actor = self.actor(request, principal)
+        acting_as(actor.kind, actor.id, ip=actor.ip, user_agent=actor.user_agent)
         return principal
 
     async def _principal(self, request: Request) -> Principal:

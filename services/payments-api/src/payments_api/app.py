@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from paycore.alerts import AdminAlert
-from paycore.audit.models import AuditHead, AuditRecord
+from paycore.audit.models import AuditRecord
 from paycore.audit.trail import AuditTrail
 from paycore.auth.api_keys import ApiKeyService
 from paycore.auth.models import ApiKey
@@ -40,6 +40,10 @@ from payments_api.openapi import openapi_endpoint
 from payments_api.ratelimit import RateLimiter
 from payments_api.settings import Settings
 
+# Readiness requires only what this service cannot work without: events wait in the outbox while
+# the broker is down; idempotency and rate limits need Redis.
+READY = ("database", "redis")
+
 MODELS = [
     ApiKey,
     Payment,
@@ -47,7 +51,6 @@ MODELS = [
     Refund,
     Invoice,
     AuditRecord,
-    AuditHead,
     FraudSignal,
     AdminAlert,
     ReconciliationRun,  # read by the admins' operational view
@@ -141,6 +144,7 @@ def build_app(settings: Settings) -> Starlette:
         [*api_routes(), Route("/openapi.json", openapi_endpoint, methods=["GET"])],
         lifespan=lifespan,
         checks=resources.checks(),
+        ready=READY,
         middleware=[
             Middleware(SecurityHeadersMiddleware),
             Middleware(

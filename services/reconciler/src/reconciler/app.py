@@ -9,7 +9,8 @@ from faststream import AckPolicy
 from faststream.rabbit import RabbitMessage
 from loguru import logger
 from paycore.alerts import AdminAlert
-from paycore.audit.models import AuditHead, AuditRecord
+from paycore.audit.models import AuditRecord
+from paycore.disputes.models import Dispute
 from paycore.gateway import CashfreeGateway
 from paycore.invoices.models import Invoice
 from paycore.kit.broker import archive_queue
@@ -32,13 +33,17 @@ from starlette.applications import Starlette
 from reconciler.jobs import scheduled_jobs
 from reconciler.settings import Settings
 
+# Readiness requires only what this service cannot work without: its jobs run under Redis locks;
+# the analytics consumer can wait for the broker.
+READY = ("database", "redis")
+
 MODELS = [
+    Dispute,
     Payment,
     Transaction,
     Refund,
     Invoice,
     AuditRecord,
-    AuditHead,
     ReconciliationRun,
     ReconciliationItem,
     AdminAlert,
@@ -92,4 +97,4 @@ def build_app(settings: Settings) -> Starlette:
             yield
         await gateway.aclose()
 
-    return create_app(settings, [], lifespan=lifespan, checks=resources.checks())
+    return create_app(settings, [], lifespan=lifespan, checks=resources.checks(), ready=READY)

@@ -8,9 +8,12 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 from loguru import logger
+from paycore.audit.trail import sweep_and_verify
+from paycore.kit.metrics import JOB_INTERVAL, JOB_LAST_SUCCESS, JOB_RUNS
 from paycore.kit.redis import Lock, redis_key
 from paycore.kit.service import Resources
 from paycore.reconciliation.engine import ReconciliationEngine
+from paycore.reconciliation.invariants import check_money_invariants
 from paycore.reconciliation.operations import requested_runs
 from paycore.reconciliation.windows import due_windows
 from paycore.webhooks.repository import WebhookLogRepository
@@ -48,7 +51,12 @@ def every(
 ) -> Callable[[Resources], Awaitable[None]]:
     """A background loop that runs `job` every `interval` seconds, on one replica at a time
     (a Redis lock held for as long as the job runs). A failing job is logged and tried again
-    at the next interval; it never ends the loop."""
+    at the next interval; it never ends the loop.
+
+    Its heartbeat starts at the process start: a replica that never wins the lock keeps that
+    value, and the alert takes the newest over the replicas."""
+    JOB_INTERVAL.labels(name).set(interval)
+    JOB_LAST_SUCCESS.labels(name).set_to_current_time()
 
     async def loop(resources: Resources) -> None:
         assert resources.redis is not None
@@ -58,8 +66,11 @@ def every(
             if await lock.acquire():
                 try:
                     result = await run_holding(lock, job)
+                    JOB_RUNS.labels(name, "ok").inc()
+                    JOB_LAST_SUCCESS.labels(name).set_to_current_time()
                     logger.info("job finished", job=name, result=str(result))
                 except Exception:
+                    JOB_RUNS.labels(name, "failed").inc()
                     logger.exception("job failed; tried again next interval", job=name)
                 finally:
                     await lock.release()
@@ -98,8 +109,23 @@ def scheduled_jobs(
         cutoff = datetime.now(UTC) - timedelta(days=settings.webhook_log_retention_days)
         return f"webhook logs deleted={await WebhookLogRepository().delete_received_before(cutoff)}"
 
+    async def invariants() -> dict[str, int]:
+        found = await check_money_invariants(timedelta(seconds=settings.reservation_stuck_seconds))
+        for kind, payment_ids in found.items():
+            if payment_ids:
+                logger.error("money invariant broken", kind=kind, paymentIds=payment_ids[:20])
+        return {kind: len(payment_ids) for kind, payment_ids in found.items()}
+
+    async def audit_verify() -> str:
+        broken, checked = await sweep_and_verify()
+        if broken:
+            logger.error("audit chains broken", resources=broken[:20], count=len(broken))
+        return f"checked={checked} broken={len(broken)}"
+
     return [
         every("retention", settings.retention_interval_seconds, retention, settings),
         every("janitor", settings.janitor_interval_seconds, janitor, settings),
         every("reconcile", settings.reconcile_interval_seconds, reconcile, settings),
+        every("invariants", settings.invariants_interval_seconds, invariants, settings),
+        every("audit_verify", settings.audit_verify_interval_seconds, audit_verify, settings),
     ]

@@ -25,3 +25,8 @@ class Settings(InfraSettings, CashfreeSettings):
     # late copies would otherwise no longer be recognised as duplicates.
     webhook_log_retention_days: int = Field(default=90, ge=7)
     retention_interval_seconds: float = Field(default=3600, gt=0)
+    # Money invariants (refunded <= captured, no reservation stuck past this).
+    invariants_interval_seconds: float = Field(default=300, gt=0)
+    reservation_stuck_seconds: float = Field(default=3600, gt=0)
+    # Audit: move entries a crash left pending, then verify every chain.
+    audit_verify_interval_seconds: float = Field(default=3600, gt=0)

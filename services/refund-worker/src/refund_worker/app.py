@@ -3,7 +3,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from paycore.alerts import AdminAlert
-from paycore.audit.models import AuditHead, AuditRecord
+from paycore.audit.models import AuditRecord
 from paycore.gateway import CashfreeGateway
 from paycore.invoices.models import Invoice
 from paycore.kit.http import create_app
@@ -18,13 +18,17 @@ from refund_worker.locks import RefundLocks
 from refund_worker.settings import Settings
 from refund_worker.subscribers import RefundPoller, RefundSubscriber
 
+# Readiness requires only what this service cannot work without: it consumes the broker; Redis
+# locks keep one submission per refund.
+READY = ("database", "queues", "redis")
+
 CONSUMER = "refund-worker.refunds"
 
 
 def build_app(settings: Settings) -> Starlette:
     resources = Resources(
         settings,
-        models=[Payment, Transaction, Refund, Invoice, AuditRecord, AuditHead, AdminAlert],
+        models=[Payment, Transaction, Refund, Invoice, AuditRecord, AdminAlert],
         outboxes=[Payment, Refund, AdminAlert],
     )
     consumer = resources.consumer(CONSUMER, "refund.exchange", ("refund.initiated",))
@@ -55,4 +59,4 @@ def build_app(settings: Settings) -> Starlette:
         finally:
             await gateway.aclose()
 
-    return create_app(settings, [], lifespan=lifespan, checks=resources.checks())
+    return create_app(settings, [], lifespan=lifespan, checks=resources.checks(), ready=READY)

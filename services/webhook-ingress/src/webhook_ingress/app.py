@@ -11,6 +11,10 @@ from starlette.applications import Starlette
 from webhook_ingress.routes import routes
 from webhook_ingress.settings import Settings
 
+# Readiness requires only what this service cannot work without: it stores and answers 200 while
+# the broker is down (the outbox publishes later), and dedupes without Redis.
+READY = ("database",)
+
 
 def build_app(settings: Settings) -> Starlette:
     # The relay's sweep publishes logs whose inline publish failed (see paycore.webhooks.intake).
@@ -33,4 +37,4 @@ def build_app(settings: Settings) -> Starlette:
             )
             yield
 
-    return create_app(settings, routes, lifespan=lifespan, checks=resources.checks())
+    return create_app(settings, routes, lifespan=lifespan, checks=resources.checks(), ready=READY)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from paycore.fraud.screening import FraudScreen, FraudThresholds
 from paycore.gateway import CashfreeGateway
-from paycore.kit.broker import Consumer
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
 from paycore.kit.settings import AppEnv
@@ -19,6 +18,10 @@ from webhook_processor.settings import Settings
 from webhook_processor.subscribers import WebhookHandler
 from webhook_processor.wiring import processor_resources, webhook_service
 
+# Readiness requires only what this service cannot work without: it consumes the broker and writes
+# the database.
+READY = ("database", "queues")
+
 
 def build_app(settings: Settings) -> Starlette:
     resources, consumer = processor_resources(settings)
@@ -28,20 +31,17 @@ def build_app(settings: Settings) -> Starlette:
         service.checkpoint = hold_forever(Path(settings.webhook_test_hold_file))
     consumer.subscribe(WebhookHandler(service, retry_count=len(settings.retry_delays_ms)))
 
-    async def watch_dead_letters(resources: Resources) -> None:
-        await report_dead_letters(consumer, settings.dead_letter_poll_seconds)
-
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with resources.running(loops=[watch_dead_letters]):
+            async with resources.running():
                 app.state.resources = resources
                 service.on_attempt_failed = failure_counter(settings, resources)
                 yield
         finally:
             await gateway.aclose()
 
-    return create_app(settings, [], lifespan=lifespan, checks=resources.checks())
+    return create_app(settings, [], lifespan=lifespan, checks=resources.checks(), ready=READY)
 
 
 def failure_counter(
@@ -57,13 +57,6 @@ def failure_counter(
         await screen.record_failure(payment.user_id, payment.customer.email_hash)
 
     return count
-
-
-async def report_dead_letters(consumer: Consumer, every_seconds: float) -> None:
-    """Keeps the dead-letter depth gauge current (`paycore_dead_letter_messages`)."""
-    while True:
-        await consumer.dead_letter_count()
-        await asyncio.sleep(every_seconds)
 
 
 def hold_forever(marker: Path) -> Checkpoint:

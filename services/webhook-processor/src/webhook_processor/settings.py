@@ -14,7 +14,6 @@ class Settings(InfraSettings, CashfreeSettings, EncryptionSettings):
     # The payments-api's repeated-failures window (FRAUD_FAILURE_WINDOW_SECONDS): a failed
     # attempt reported by webhook counts there too.
     fraud_failure_window_seconds: int = Field(default=3600, gt=0)
-    dead_letter_poll_seconds: float = Field(default=15.0, gt=0)
     # Test only (APP_ENV=test): after applying a webhook and before marking it done, touch
     # this file and wait forever, so a test can kill the process in the middle of a message.
     webhook_test_hold_file: str | None = None

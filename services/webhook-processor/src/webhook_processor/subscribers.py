@@ -24,6 +24,11 @@ class WebhookHandler:
     def __init__(self, service: WebhookService, retry_count: int) -> None:
         self.service = service
         self.retry_count = retry_count
+        # Exposed at 0 from the start, so rate() and increase() see the first one.
+        for attempt in range(1, retry_count + 1):
+            WEBHOOK_RETRIES.labels(str(attempt))
+        for reason in ("exhausted", "poison"):
+            WEBHOOKS_DEAD_LETTERED.labels(reason)
 
     async def __call__(self, delivery: Delivery) -> None:
         log_id: Any = delivery.envelope.data.get("log_id")

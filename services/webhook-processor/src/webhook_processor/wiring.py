@@ -6,7 +6,7 @@ from typing import Final
 
 from beanie import Document
 from paycore.alerts import AdminAlert
-from paycore.audit.models import AuditHead, AuditRecord
+from paycore.audit.models import AuditRecord
 from paycore.disputes.models import Dispute
 from paycore.gateway import CashfreeGateway
 from paycore.invoices.models import Invoice
@@ -27,7 +27,6 @@ MODELS: Final[list[type[Document]]] = [
     Refund,
     Invoice,
     AuditRecord,
-    AuditHead,
     AdminAlert,
     Dispute,
 ]

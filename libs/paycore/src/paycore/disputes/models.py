@@ -6,6 +6,7 @@ from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
 from paycore.gateway.schemas import DisputeOutcome
+from paycore.kit.audit import audited
 from paycore.kit.mongo import KeyedDocument
 from paycore.kit.state import TransitionRecord
 
@@ -39,3 +40,7 @@ class Dispute(KeyedDocument):
             IndexModel([("dispute_id", ASCENDING)], name="dispute_id_unique", unique=True),
             IndexModel([("payment_id", ASCENDING)], name="payment_id"),
         ]
+
+
+# Every change of a dispute is audited (paycore.kit.audit).
+audited(Dispute.Settings.name, "dispute")

@@ -18,6 +18,7 @@ from paycore.alerts import raise_alert
 from paycore.disputes.models import Dispute
 from paycore.gateway.schemas import Dispute as GatewayDispute
 from paycore.gateway.schemas import DisputeOutcome
+from paycore.kit import audit
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.state import ChangedConcurrently, Evidence, TransitionRecord, guarded_update
@@ -91,6 +92,12 @@ class DisputeService:
                     if not is_duplicate_key(exc):
                         raise
                     continue
+                entry = audit.new_entry(
+                    f"dispute.{answer.outcome.value.lower()}",
+                    after=dispute.model_dump(mode="json", exclude={"id", "revision_id", "history"}),
+                    evidence=evidence.model_dump(mode="json"),
+                )
+                await audit.append(collection.database, "dispute", dispute.dispute_id, entry)
                 return dispute, True
             dispute = Dispute.model_validate(raw)
             if dispute.status == answer.status or dispute.outcome in FINAL:

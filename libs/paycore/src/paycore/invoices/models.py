@@ -8,6 +8,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, Field, model_validator
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from paycore.kit.audit import audited
 from paycore.kit.crypto import Sealed
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import KeyedDocument
@@ -102,3 +103,7 @@ class Invoice(KeyedDocument):
             IndexModel([("client.email_hash", ASCENDING)], name="client_email_hash"),
             IndexModel([("payment_id", ASCENDING)], name="payment_id"),
         ]
+
+
+# Every change of an invoice is audited (paycore.kit.audit).
+audited(Invoice.Settings.name, "invoice")

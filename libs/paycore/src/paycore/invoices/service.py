@@ -20,10 +20,11 @@ from paycore.invoices.errors import (
 from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem, InvoiceStatus
 from paycore.invoices.repository import find_invoice
 from paycore.invoices.totals import Line, compute_totals, mismatches
+from paycore.kit import audit
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import is_duplicate_key
-from paycore.kit.state import notify_outbox
+from paycore.kit.state import drain_audit_soon, notify_outbox
 
 
 @dataclass(frozen=True)
@@ -199,23 +200,32 @@ class InvoiceService:
     ) -> bool:
         """Points the unpaid invoice at `payment_id`, if it still points at the previous one
         (two concurrent pay requests: one wins, the other learns it lost)."""
+        entry = audit.new_entry(
+            "invoice.payment_attached",
+            before={"payment_id": previous_payment_id},
+            after={"payment_id": payment_id},
+        )
+        update = {
+            # The new payment's versions start again from 0: so must the guard of `sync`.
+            "$set": {
+                "payment_id": payment_id,
+                "payment_version": -1,
+                "updated_at": datetime.now(UTC),
+            },
+            "$inc": {"version": 1},
+        }
         result = await self.collection.update_one(
             {
                 "_id": invoice.id,
                 "status": InvoiceStatus.UNPAID.value,
                 "payment_id": previous_payment_id,
             },
-            {
-                # The new payment's versions start again from 0: so must the guard of `sync`.
-                "$set": {
-                    "payment_id": payment_id,
-                    "payment_version": -1,
-                    "updated_at": datetime.now(UTC),
-                },
-                "$inc": {"version": 1},
-            },
+            audit.pending_update(self.collection, update, entry),
         )
-        return result.modified_count == 1
+        if result.modified_count != 1:
+            return False
+        drain_audit_soon(self.collection, str(invoice.id))
+        return True
 
     def contact(self, invoice: Invoice) -> Contact:
         """The client's contact details, decrypted (for the gateway's customer fields)."""

@@ -11,10 +11,13 @@ overpaid (`extra_payments`) and raises a critical alert, once per capture.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from paycore.alerts import raise_alert
 from paycore.invoices.models import Invoice, InvoiceStatus
 from paycore.invoices.repository import find_invoice
+from paycore.kit import audit
+from paycore.kit.state import drain_audit_soon
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.states import CAPTURED
 
@@ -43,22 +46,38 @@ async def sync_invoice(payment: Payment | None) -> bool:
     invoice_id = invoice.id
     if payment.status in CAPTURED:
         await _note_money_received(payment, invoice)
-    result = await Invoice.get_pymongo_collection().update_one(
+    collection = Invoice.get_pymongo_collection()
+    target = invoice_status(payment).value
+    update: dict[str, Any] = {
+        "$set": {
+            "status": target,
+            "payment_version": payment.version,
+            "updated_at": datetime.now(UTC),
+        },
+        "$inc": {"version": 1},
+    }
+    changes_status = invoice.status.value != target
+    if changes_status:  # audited in the same write (paycore.kit.audit)
+        entry = audit.new_entry(
+            f"invoice.{target.lower()}",
+            before={"status": invoice.status.value},
+            after={"status": target, "payment_version": payment.version},
+            evidence={"source": "payment", "reference": payment.payment_id},
+        )
+        update = audit.pending_update(collection, update, entry)
+    result = await collection.update_one(
         {
             "_id": invoice_id,
             "payment_id": payment.payment_id,
             "payment_version": {"$lt": payment.version},
         },
-        {
-            "$set": {
-                "status": invoice_status(payment).value,
-                "payment_version": payment.version,
-                "updated_at": datetime.now(UTC),
-            },
-            "$inc": {"version": 1},
-        },
+        update,
     )
-    return result.modified_count == 1
+    if result.modified_count != 1:
+        return False
+    if changes_status:
+        drain_audit_soon(collection, str(invoice_id))
+    return True
 
 
 async def _note_money_received(payment: Payment, invoice: Invoice) -> None:
@@ -71,14 +90,25 @@ async def _note_money_received(payment: Payment, invoice: Invoice) -> None:
         current = await Payment.get_pymongo_collection().find_one({"_id": invoice.payment_id})
         if current is None or current["status"] not in {s.value for s in CAPTURED}:
             # The invoice's own payment took no money: this one paid it.
+            entry = audit.new_entry(
+                "invoice.payment_attached",
+                before={"payment_id": invoice.payment_id},
+                after={"payment_id": payment.payment_id},
+                evidence={"source": "payment", "reference": payment.payment_id},
+            )
             repointed = await collection.update_one(
                 {"_id": invoice_id, "payment_id": invoice.payment_id},
-                {
-                    "$set": {"payment_id": payment.payment_id, "payment_version": -1},
-                    "$inc": {"version": 1},
-                },
+                audit.pending_update(
+                    collection,
+                    {
+                        "$set": {"payment_id": payment.payment_id, "payment_version": -1},
+                        "$inc": {"version": 1},
+                    },
+                    entry,
+                ),
             )
             if repointed.modified_count == 1:
+                drain_audit_soon(collection, str(invoice_id))
                 await raise_alert(
                     f"invoice_paid_by_earlier_payment:{number}:{payment.payment_id}",
                     "invoice_paid_by_earlier_payment",

@@ -62,6 +62,8 @@ LAST_ERROR_HEADER = "paycore-last-error"
 FAILED_AT_HEADER = "paycore-failed-at"
 SOURCE_QUEUE_HEADER = "paycore-source-queue"
 
+# Queue labels are queue names without the test-isolation prefix (`BROKER_PREFIX`), so they are
+# the same in every environment: `refund-worker.refunds`, `refund-worker.refunds.dlq`, ...
 CONSUMER_RETRIES = Counter(
     "paycore_consumer_retries_total",
     "Messages sent to a delay queue, by consumer queue and attempt.",
@@ -71,7 +73,19 @@ DEAD_LETTERED = Counter(
     "paycore_dead_lettered_total", "Messages sent to a dead-letter queue.", ["queue", "reason"]
 )
 DEAD_LETTER_DEPTH = Gauge(
-    "paycore_dead_letter_messages", "Messages waiting in a dead-letter queue.", ["queue"]
+    "paycore_dead_letter_messages",
+    "Messages waiting in a dead-letter queue (the .dlq queue's name).",
+    ["queue"],
+)
+QUEUE_DEPTH = Gauge(
+    "paycore_queue_messages",
+    "Messages in a queue (ready, not yet delivered), by queue and kind (work, retry, dead_letter).",
+    ["queue", "kind"],
+)
+QUEUE_CONSUMERS = Gauge(
+    "paycore_queue_consumers",
+    "Consumers attached to a queue, by queue and kind (retry and dead-letter queues have none).",
+    ["queue", "kind"],
 )
 MESSAGES_HANDLED = Counter(
     "paycore_messages_handled_total",
@@ -217,7 +231,9 @@ class Consumer:
         prefix = settings.broker_prefix
         self.broker = broker
         self.timeout = settings.broker_timeout_seconds
+        self.prefix = prefix
         self.name = prefix + name
+        self.label = name  # the name in metrics: the same in every environment
         self.exchange = topic_exchange(prefix, exchange)
         self.routing_keys = routing_keys
         self.delays_ms = tuple(settings.retry_delays_ms)
@@ -312,7 +328,7 @@ class Consumer:
                     await self._dead_letter(msg, headers, attempt, exc, reason=reason)
                 return
             await msg.ack()
-            MESSAGES_HANDLED.labels(self.name, "ok").inc()
+            MESSAGES_HANDLED.labels(self.label, "ok").inc()
 
     async def _retry(
         self, msg: RabbitMessage, headers: dict[str, Any], attempt: int, exc: BaseException
@@ -326,8 +342,8 @@ class Consumer:
             error=repr(exc)[:300],
         )
         await self._forward(msg, headers, queue.name, attempt + 1, exc)
-        CONSUMER_RETRIES.labels(self.name, str(attempt + 1)).inc()
-        MESSAGES_HANDLED.labels(self.name, "retried").inc()
+        CONSUMER_RETRIES.labels(self.label, str(attempt + 1)).inc()
+        MESSAGES_HANDLED.labels(self.label, "retried").inc()
 
     async def _dead_letter(
         self,
@@ -345,8 +361,8 @@ class Consumer:
             error=repr(exc)[:300],
         )
         await self._forward(msg, headers, self.dead_letters.name, attempt, exc)
-        DEAD_LETTERED.labels(self.name, reason).inc()
-        MESSAGES_HANDLED.labels(self.name, "dead_lettered").inc()
+        DEAD_LETTERED.labels(self.label, reason).inc()
+        MESSAGES_HANDLED.labels(self.label, "dead_lettered").inc()
 
     async def _forward(
         self,
@@ -382,12 +398,37 @@ class Consumer:
             return
         await msg.ack()
 
+    def queues(self) -> list[tuple[RabbitQueue, str]]:
+        """Every queue of this consumer with its kind: work, retry, dead_letter."""
+        return [
+            (self.work, "work"),
+            *((retry, "retry") for retry in self.retries),
+            (self.dead_letters, "dead_letter"),
+        ]
+
     async def dead_letter_count(self) -> int:
         queue = await self.broker.declare_queue(self.dead_letters)
         # FastStream caches the declared queue; declaring again reads the current depth.
         count = (await queue.declare(timeout=self.timeout)).message_count or 0
         DEAD_LETTER_DEPTH.labels(self.name).set(count)
         return count
+        return (await self.report_depths())[self.dead_letters.name]
+
+    async def report_depths(self) -> dict[str, int]:
+        """Reads every queue's depth and consumer count into the gauges; returns the depths
+        by (prefixed) queue name."""
+        depths: dict[str, int] = {}
+        for queue, kind in self.queues():
+            declared = await self.broker.declare_queue(queue)
+            # FastStream caches the declared queue; declaring again reads the current counts.
+            answer = await declared.declare()
+            label = queue.name.removeprefix(self.prefix)
+            depths[queue.name] = answer.message_count or 0
+            QUEUE_DEPTH.labels(label, kind).set(depths[queue.name])
+            QUEUE_CONSUMERS.labels(label, kind).set(answer.consumer_count or 0)
+            if kind == "dead_letter":
+                DEAD_LETTER_DEPTH.labels(label).set(depths[queue.name])
+        return depths
 
     async def take_dead_letter(self) -> IncomingMessage | None:
         """The oldest dead letter, unacked (ack to remove it, nack to put it back)."""

@@ -159,8 +159,19 @@ async def probe(check: HealthCheck, timeout: float = 3) -> dict[str, Any]:
     return result
 
 
-def health_routes(service: str, checks: Mapping[str, HealthCheck]) -> list[BaseRoute]:
-    """`/health` (liveness) and `/health/<name>` per dependency, each with its latency."""
+def health_routes(
+    service: str,
+    checks: Mapping[str, HealthCheck],
+    ready: Sequence[str] | None = None,
+    *,
+    liveness: bool = True,
+    details: bool = True,
+) -> list[BaseRoute]:
+    """`/health` (liveness: the process answers, nothing else), `/health/ready` (readiness:
+    only the dependencies in `ready`, default all, are required) and `/health/<name>` per
+    dependency, each with its latency. `/health/ready` reports every dependency; only the
+    required ones decide its status."""
+    required = list(checks) if ready is None else list(ready)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "service": service})
@@ -174,21 +185,21 @@ def health_routes(service: str, checks: Mapping[str, HealthCheck]) -> list[BaseR
 
     async def readiness(request: Request) -> Response:
         results = {name: (await probe(check))["status"] for name, check in checks.items()}
-        healthy = all(status == "up" for status in results.values())
+        healthy = all(results[name] == "up" for name in required)
         return JSONResponse(
             {
                 "status": "ok" if healthy else "degraded",
                 "service": service,
+                "requires": required,
                 "dependencies": results,
             },
             status_code=200 if healthy else 503,
         )
 
-    routes: list[BaseRoute] = [
-        Route("/health", health, methods=["GET"]),
-        Route("/health/ready", readiness, methods=["GET"]),
-    ]
-    routes += [dependency_route(name, check) for name, check in checks.items()]
+    routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])] if liveness else []
+    if details:
+        routes.append(Route("/health/ready", readiness, methods=["GET"]))
+        routes += [dependency_route(name, check) for name, check in checks.items()]
     return routes
 
 
@@ -198,16 +209,22 @@ def create_app(
     *,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
     checks: Mapping[str, HealthCheck] | None = None,
+    ready: Sequence[str] | None = None,
     middleware: Sequence[Middleware] = (),
 ) -> Starlette:
     """A Starlette app with the shared middleware, error handlers, health and (unless
-    `PROMETHEUS_ENABLED=false`) metrics."""
+    `PROMETHEUS_ENABLED=false`) metrics. `ready` names the dependencies readiness requires
+    (default: every check). With `METRICS_PORT` set, metrics and the detailed health routes
+    move to `app.state.ops_app`, which the runner serves on that port."""
     service = settings.service_name
-    all_routes = [*health_routes(service, checks or {}), *routes]
+    checks = checks or {}
+    operations = health_routes(service, checks, ready, liveness=False)
     if settings.prometheus_enabled:
-        all_routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
-    return Starlette(
-        routes=all_routes,
+        operations.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    separate = settings.metrics_port is not None
+    public = health_routes(service, checks, ready, details=False)
+    app = Starlette(
+        routes=[*public, *([] if separate else operations), *routes],
         lifespan=lifespan,
         middleware=[
             Middleware(RequestContextMiddleware, resolver=settings.client_address_resolver),
@@ -223,3 +240,5 @@ def create_app(
             Exception: unexpected_error_handler,
         },
     )
+    app.state.ops_app = Starlette(routes=[*public, *operations]) if separate else None
+    return app

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +26,35 @@ HTTP_DURATION = Histogram(
     "HTTP request latency by route template.",
     ["service", "method", "route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+# Heartbeats of scheduled jobs (the reconciler's janitor, reconcile, invariants, audit_verify).
+# A job that stops succeeding shows as `time() - last_success > 3 * interval` (PaycoreJobStalled).
+# The label is `task`: `job` is Prometheus's own (the scrape job).
+JOB_RUNS = Counter(
+    "paycore_job_runs_total",
+    "Scheduled job runs, by task and outcome (ok, failed).",
+    ["task", "outcome"],
+)
+JOB_LAST_SUCCESS = Gauge(
+    "paycore_job_last_success_timestamp_seconds",
+    "Unix time of the task's last successful run (the process start until the first one).",
+    ["task"],
+)
+JOB_INTERVAL = Gauge(
+    "paycore_job_interval_seconds", "How often the task is meant to run, in seconds.", ["task"]
+)
+
+AUDIT_CHAIN_BREAKS = Gauge(
+    "paycore_audit_chain_breaks",
+    "Audit chains (one per resource) that failed the last verification (reconciler).",
+)
+AUDIT_RECORDS_VERIFIED = Gauge(
+    "paycore_audit_records_verified", "Audit records the last verification checked."
+)
+AUDIT_PENDING_SWEPT = Counter(
+    "paycore_audit_pending_swept_total",
+    "Audit entries a crashed writer left pending, moved into their chain by the sweep.",
 )
 
 

@@ -40,7 +40,13 @@ RELAY_FAILURES = Counter(
 )
 WAITING = Gauge(
     "paycore_outbox_waiting_documents",
-    "Documents whose events waited past the grace period (last sweep).",
+    "Documents whose events waited past the grace period (last sweep; at most the batch size). "
+    "Only the replica holding the sweep lock reports; the others report 0.",
+    ["collection"],
+)
+OLDEST = Gauge(
+    "paycore_outbox_oldest_event_age_seconds",
+    "Age of the oldest event still waiting past the grace period (last sweep), in seconds.",
     ["collection"],
 )
 
@@ -65,6 +71,7 @@ class OutboxRelay:
         self.batch = batch
         self.name = model.get_settings().name or model.__name__
         self.lock_key = redis_key(lock_prefix, "lock", "outbox", self.name)
+        RELAY_FAILURES.labels(self.name)  # exposed at 0, so rate() sees the first failure
         self._in_flight: set[asyncio.Task[None]] = set()
 
     @property
@@ -104,6 +111,9 @@ class OutboxRelay:
             try:
                 if await lock.extend() or await lock.acquire():
                     await self.sweep()
+                else:  # another replica sweeps and reports
+                    WAITING.labels(self.name).set(0)
+                    OLDEST.labels(self.name).set(0)
                 failures = 0
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
@@ -129,6 +139,7 @@ class OutboxRelay:
             .to_list()
         )
         WAITING.labels(self.name).set(len(documents))
+        OLDEST.labels(self.name).set(_oldest_age(documents))
         published = 0
         for document in documents:
             published += await self._publish(document["_id"], document["outbox"], "sweep")
@@ -149,3 +160,17 @@ class OutboxRelay:
             await self.collection.update_one({"_id": key}, {"$pull": {"outbox": item}})
             RELAYED.labels(self.name, path).inc()
         return len(stored)
+
+
+def _oldest_age(documents: list[dict[str, Any]]) -> float:
+    """Seconds since the oldest first-waiting event among `documents` occurred (0 if none)."""
+    occurred: list[datetime] = [
+        document["outbox"][0]["envelope"]["occurred_at"]
+        for document in documents
+        if document.get("outbox")
+    ]
+    if not occurred:
+        return 0.0
+    oldest = min(at if at.tzinfo else at.replace(tzinfo=UTC) for at in occurred)
+    age: float = (datetime.now(UTC) - oldest).total_seconds()
+    return max(0.0, age)

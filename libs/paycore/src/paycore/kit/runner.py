@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Iterator
 from types import FrameType
+from typing import Literal
 
 import uvicorn
 from loguru import logger
-from starlette.types import ASGIApp
+from starlette.applications import Starlette
 
 from paycore.kit.logging import configure_logging
 from paycore.kit.settings import BaseServiceSettings
@@ -21,15 +25,25 @@ class GracefulServer(uvicorn.Server):
         self._captured_signals.clear()
 
 
-def run(app: ASGIApp, settings: BaseServiceSettings) -> None:
-    configure_logging(settings.service_name, settings.app_env.value, settings.log_level)
-    config = uvicorn.Config(
+class OperationsServer(uvicorn.Server):
+    """The metrics and health port: stops when the main server stops (the main one owns the
+    signals)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _config(
+    app: Starlette, settings: BaseServiceSettings, port: int, lifespan: Literal["on", "off"]
+) -> uvicorn.Config:
+    return uvicorn.Config(
         app,
         host=settings.host,
-        port=settings.port,
+        port=port,
         loop="uvloop",
         http="httptools",
-        lifespan="on",
+        lifespan=lifespan,
         access_log=False,
         log_config=None,
         server_header=False,
@@ -38,7 +52,30 @@ def run(app: ASGIApp, settings: BaseServiceSettings) -> None:
         proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
-    logger.info("starting", host=settings.host, port=settings.port)
-    server = GracefulServer(config)
-    server.run()
+
+
+def run(app: Starlette, settings: BaseServiceSettings) -> None:
+    """Serves `app` on PORT, and its operations app (metrics, detailed health) on
+    METRICS_PORT when that is set."""
+    configure_logging(settings.service_name, settings.app_env.value, settings.log_level)
+    server = GracefulServer(_config(app, settings, settings.port, "on"))
+    ops_app: Starlette | None = getattr(app.state, "ops_app", None)
+    logger.info(
+        "starting", host=settings.host, port=settings.port, metricsPort=settings.metrics_port
+    )
+    if ops_app is None or settings.metrics_port is None:
+        server.run()
+    else:
+        ops = OperationsServer(_config(ops_app, settings, settings.metrics_port, "off"))
+        server.config.setup_event_loop()
+        asyncio.run(_serve_both(server, ops))
     logger.info("stopped")
+
+
+async def _serve_both(server: uvicorn.Server, ops: uvicorn.Server) -> None:
+    ops_task = asyncio.create_task(ops.serve())
+    try:
+        await server.serve()
+    finally:
+        ops.should_exit = True
+        await ops_task

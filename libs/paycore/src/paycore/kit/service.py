@@ -21,12 +21,13 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from paycore.kit import mongo, redis
+from paycore.kit.audit import acting_as
 from paycore.kit.broker import Consumer, EventPublisher, declare_exchanges, make_broker
 from paycore.kit.errors import DependencyUnavailable
 from paycore.kit.http import HealthCheck
 from paycore.kit.outbox import OutboxRelay
 from paycore.kit.settings import MongoSettings, RabbitSettings, RedisSettings
-from paycore.kit.state import listen_outbox, stop_listening
+from paycore.kit.state import finish_audit_drains, listen_outbox, stop_listening
 
 
 class InfraSettings(MongoSettings, RedisSettings, RabbitSettings):
@@ -63,6 +64,8 @@ class Resources:
         return consumer
 
     async def start(self, loops: Sequence[BackgroundLoop] = ()) -> None:
+        # Consumers and loops started from here change documents as this service (audit).
+        acting_as("service", self.settings.service_name)
         self.mongo = await mongo.connect_mongo(self.settings, self.models)
         self.redis = redis.redis_client(self.settings)
         assert self.broker is not None
@@ -85,6 +88,8 @@ class Resources:
         await self.broker.start()
         for relay in self.relays:
             self.tasks.append(asyncio.create_task(relay.run_forever()))
+        if self.consumers:
+            loops = [report_queues, *loops]
         for loop in loops:
             self.tasks.append(asyncio.create_task(self._keep_running(loop)))
         logger.info("service started", consumers=[c.name for c in self.consumers])
@@ -116,6 +121,7 @@ class Resources:
             except TimeoutError:
                 logger.warning("broker did not stop in time; closing anyway", seconds=limit)
         await cancel_all(self.tasks, within_seconds=self.settings.broker_timeout_seconds)
+        await finish_audit_drains()  # what a drain cannot finish, the reconciler's sweep moves
         if self.redis is not None:
             await self.redis.aclose()
         if self.mongo is not None:
@@ -166,3 +172,16 @@ async def cancel_all(tasks: Sequence[asyncio.Task[None]], *, within_seconds: flo
         for task in pending:
             task.cancel()
         await asyncio.wait(pending, timeout=min(1.0, remaining))
+
+
+async def report_queues(resources: Resources) -> None:
+    """Keeps the depth and consumer gauges of this service's queues current (work, retry and
+    dead-letter queues: `paycore_queue_messages`, `paycore_queue_consumers`,
+    `paycore_dead_letter_messages`). Each service reports its own queues."""
+    while not resources.stopping.is_set():
+        for consumer in resources.consumers:
+            await consumer.report_depths()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                resources.stopping.wait(), timeout=resources.settings.queue_report_seconds
+            )

@@ -68,6 +68,9 @@ class BaseServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     log_level: str = "INFO"
     prometheus_enabled: bool = True
+    # When set, /metrics, /health/ready and /health/<dependency> are served on this port only
+    # (an operations port the public Service never exposes); the public port keeps /health.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     shutdown_grace_seconds: float = Field(default=20.0, gt=0)
     # Who may tell us the client's address in X-Forwarded-For (paycore.kit.client_ip): the
     # proxies' CIDRs (comma-separated), and/or how many proxies always stand in front.
@@ -80,6 +83,12 @@ class BaseServiceSettings(BaseSettings):
     @property
     def requires_tls(self) -> bool:
         return self.app_env == AppEnv.PRODUCTION and not self.allow_plaintext_transport
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> Self:
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError("METRICS_PORT must differ from PORT")
+        return self
 
     @field_validator("log_level")
     @classmethod
@@ -186,6 +195,8 @@ class RabbitSettings(BaseServiceSettings):
     outbox_poll_seconds: float = Field(default=5.0, gt=0)
     # Events older than this are swept up by any instance; younger ones belong to their writer.
     outbox_grace_seconds: float = Field(default=5.0, ge=0)
+    # How often a service reads its own queues' depths and consumer counts into its metrics.
+    queue_report_seconds: float = Field(default=15.0, gt=0)
 
     @field_validator("rabbitmq_url")
     @classmethod

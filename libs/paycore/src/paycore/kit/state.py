@@ -8,15 +8,18 @@ document), so no multi-document transaction is ever needed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from loguru import logger
 from pydantic import BaseModel, Field
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
+from paycore.kit import audit
 from paycore.kit.errors import AppError
 from paycore.kit.events import OutboxEvent
 
@@ -98,7 +101,8 @@ async def guarded_update(
 ) -> dict[str, Any] | None:
     """Applies the change only if the document `_id == key` is still at `version` (and matches
     `where`). Returns the updated document, or None if it changed in between (nothing was
-    written). New outbox events are handed to this process's relay (`notify_outbox`).
+    written). New outbox events are handed to this process's relay (`notify_outbox`). In an
+    audited collection the same write records who changed what (`paycore.kit.audit`).
     """
     now = datetime.now(UTC)
     update: dict[str, Any] = {
@@ -116,14 +120,77 @@ async def guarded_update(
         update["$push"] = pushes
     if pull:
         update["$pull"] = to_mongo(dict(pull))
+    records = list(history)
+    entry = audit.new_entry(
+        _action(collection.name, records),
+        before={**to_mongo(dict(where or {})), "version": version},
+        after={
+            **update["$set"],
+            "version": version + 1,
+            **({"increments": dict(inc)} if inc else {}),
+            **({"added": to_mongo(dict(push))} if push else {}),
+            **({"removed": to_mongo(dict(pull))} if pull else {}),
+        },
+        evidence=to_mongo(records[-1].evidence) if records else None,
+    )
     updated = await collection.find_one_and_update(
         {"_id": key, **dict(where or {}), "version": version},
-        update,
+        audit.pending_update(collection, update, entry),
         return_document=ReturnDocument.AFTER,
     )
     if updated is not None and outbox_entries:
         notify_outbox(collection.name, key, list(events))
+    if updated is not None and collection.name in audit.AUDITED:
+        drain_audit_soon(collection, key, updated, entry["entry_id"])
     return updated
+
+
+def _action(collection_name: str, records: Sequence[TransitionRecord]) -> str:
+    """`payment.success`, `refund.failed`, `payment.event_ignored`, `invoice.update`, ..."""
+    resource = audit.AUDITED.get(collection_name, collection_name)
+    if not records:
+        return f"{resource}.update"
+    if records[-1].ignored:
+        return f"{resource}.event_ignored"
+    return f"{resource}.{records[-1].to_status.lower()}"
+
+
+_draining: set[asyncio.Task[None]] = set()
+
+
+def drain_audit_soon(
+    collection: AsyncCollection[dict[str, Any]],
+    key: str,
+    document: Mapping[str, Any] | None = None,
+    entry_id: str | None = None,
+) -> None:
+    """`drain_audit` in the background: a state change never waits for its audit record (the
+    entry is already stored with the change; `finish_audit_drains` waits at shutdown)."""
+    task = asyncio.get_running_loop().create_task(drain_audit(collection, key, document, entry_id))
+    _draining.add(task)
+    task.add_done_callback(_draining.discard)
+
+
+async def finish_audit_drains() -> None:
+    """Waits for the background drains this process started (at shutdown, and in tests)."""
+    while _draining:
+        await asyncio.gather(*list(_draining), return_exceptions=True)
+
+
+async def drain_audit(
+    collection: AsyncCollection[dict[str, Any]],
+    key: str,
+    document: Mapping[str, Any] | None = None,
+    entry_id: str | None = None,
+) -> None:
+    """Moves the document's audit entries into its chain now; if that fails, the entries stay
+    pending for the reconciler's sweep (the change itself is already stored)."""
+    try:
+        await audit.drain(collection, key, document, entry_id)
+    except Exception as exc:
+        logger.warning(
+            "audit entries left pending", collection=collection.name, key=key, error=repr(exc)
+        )
 
 
 OutboxListener = Callable[[str, Sequence[OutboxEvent]], None]

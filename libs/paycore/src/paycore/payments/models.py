@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from paycore.kit.audit import audited
 from paycore.kit.crypto import Sealed
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import KeyedDocument
@@ -205,3 +206,7 @@ class Transaction(KeyedDocument):
             IndexModel([("cf_payment_id", ASCENDING)], name="cf_payment_id_unique", unique=True),
             IndexModel([("payment_id", ASCENDING)], name="payment_id"),
         ]
+
+
+# Every change of a payment is audited (paycore.kit.audit).
+audited(Payment.Settings.name, "payment")

@@ -9,9 +9,10 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
+from paycore.kit import audit
 from paycore.kit.events import OutboxEvent
 from paycore.kit.recheck import Recheck
-from paycore.kit.state import TransitionRecord, guarded_update, notify_outbox
+from paycore.kit.state import TransitionRecord, drain_audit_soon, guarded_update, notify_outbox
 from paycore.payments.models import Payment, PaymentStatus, Transaction, payment_id_for
 from paycore.payments.states import CAPTURED, OPEN, REFUNDABLE
 
@@ -205,6 +206,22 @@ class PaymentRepository:
         No version guard: the amount guard alone decides, so concurrent refunds never wait on
         each other, and together they can never reserve more than was captured.
         """
+        entry = audit.new_entry(
+            "payment.refund_reserved",
+            after={"refund_id": refund_id, "increments": {"refund_reserved_amount": amount}},
+        )
+        update = {
+            "$inc": {
+                "refundable_amount": -amount,
+                "refund_reserved_amount": amount,
+                "version": 1,
+            },
+            "$push": {
+                "refund_reservations": refund_id,
+                "reservations": {"refund_id": refund_id, "amount": amount},
+            },
+            "$set": {"updated_at": datetime.now(UTC)},
+        }
         raw = await self.collection.find_one_and_update(
             {
                 "_id": payment_id,
@@ -212,21 +229,14 @@ class PaymentRepository:
                 "refundable_amount": {"$gte": amount},
                 "refund_reservations": {"$nin": [refund_id]},
             },
-            {
-                "$inc": {
-                    "refundable_amount": -amount,
-                    "refund_reserved_amount": amount,
-                    "version": 1,
-                },
-                "$push": {
-                    "refund_reservations": refund_id,
-                    "reservations": {"refund_id": refund_id, "amount": amount},
-                },
-                "$set": {"updated_at": datetime.now(UTC)},
-            },
+            audit.pending_update(self.collection, update, entry),
             return_document=ReturnDocument.AFTER,
         )
-        return Payment.model_validate(raw) if raw is not None else None
+        if raw is None:
+            return None
+        drain_audit_soon(self.collection, payment_id, raw)
+        payment: Payment = Payment.model_validate(raw)
+        return payment
 
     async def settle_refund(
         self,

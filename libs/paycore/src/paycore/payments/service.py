@@ -15,6 +15,7 @@ from paycore.gateway.schemas import Payment as GatewayAttempt
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import ChangedConcurrently, Evidence, InvalidTransition, TransitionRecord
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
+from paycore.payments.metrics import observe_failed_attempt, observe_outcome
 from paycore.payments.models import Payment, PaymentStatus, Transaction
 from paycore.payments.repository import PaymentRepository
 from paycore.payments.states import CAPTURED, CLOSED_UNPAID, OPEN, PAYMENT_STATES
@@ -142,6 +143,7 @@ class PaymentService:
             events = payment_events(payment, target, **dict(changes or {}))
             updated = await self.repository.transition(payment, target, record, events, changes)
             if updated is not None:
+                observe_outcome(updated)
                 logger.info(
                     "payment state changed",
                     paymentId=payment.payment_id,
@@ -340,6 +342,7 @@ class PaymentService:
                 payment, cf_payment_id, record, events
             )
             if updated is not None:
+                observe_failed_attempt(attempt.payment_method)
                 logger.info(
                     "payment attempt failed; the order stays payable",
                     paymentId=payment.payment_id,

@@ -79,6 +79,8 @@ MISMATCHES = Counter(
     "Reconciliation breaks found for the first time, by kind.",
     ["kind"],
 )
+for _kind in MismatchKind:  # exposed at 0, so increase() sees the first one
+    MISMATCHES.labels(_kind.value)
 HEALED = Counter(
     "paycore_reconciliation_healed_total",
     "Reconciliation breaks healed from the gateway's record, by kind.",

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from loguru import logger
 
 from paycore.alerts import raise_alert
-from paycore.audit.models import Actor
-from paycore.audit.trail import AuditTrail
 from paycore.gateway.errors import (
     GatewayConflict,
     GatewayIdempotencyError,
@@ -34,13 +32,11 @@ from paycore.kit.errors import AppError
 from paycore.kit.recheck import UNKNOWN_REFUND, Backoff, Recheck
 from paycore.kit.state import Evidence
 from paycore.payments.models import Payment
-from paycore.refunds.metrics import observe_refund_finished
 from paycore.refunds.models import Refund, RefundStatus
 from paycore.refunds.service import RefundService
 from paycore.refunds.states import FINAL
 
 R = RefundStatus
-WORKER: Final = Actor(kind="service", id="refund-worker")
 POLL_PHASE: Final = "UNKNOWN_OUTCOME"
 # Cashfree's refund_note: 3 to 100 characters, or none.
 _NOTE_LENGTH: Final = range(3, 101)
@@ -66,16 +62,12 @@ class RefundExecutor:
         self,
         gateway: PaymentGateway,
         refunds: RefundService | None = None,
-        audit: AuditTrail | None = None,
-        actor: Actor = WORKER,
         poll_backoff: Backoff = UNKNOWN_REFUND,
     ) -> None:
         self.gateway = gateway
         # After the first poll, an unknown outcome is asked again on this schedule.
         self.poll_backoff = poll_backoff
         self.refunds = refunds or RefundService()
-        self.audit = audit or AuditTrail()
-        self.actor = actor
 
     async def submit(self, refund_id: str) -> Refund:
         """Moves the refund to PROCESSING and gets it made at the gateway (or finds it there)."""
@@ -136,9 +128,8 @@ class RefundExecutor:
         )
 
     async def apply(self, answer: GatewayRefund, *, via: str) -> Refund:
-        """Applies a gateway answer (final statuses once) and keeps the invoice in step."""
-        before = await self.refunds.repository.get(answer.refund_id)
-        payment_before = await self._payment(before.payment_id) if before else None
+        """Applies a gateway answer (final statuses once) and keeps the invoice in step. Every
+        change is audited by the guarded updates themselves (paycore.kit.audit)."""
         evidence = Evidence(
             source="gateway",
             reference=answer.gateway_refund_id,
@@ -146,24 +137,7 @@ class RefundExecutor:
         )
         # Applies a final status to the payment as well (once, and again safely on a repeat).
         refund = await self.refunds.apply_gateway_refund(answer, evidence)
-        payment = await self._sync_invoice(refund)
-        if before is not None and before.status != refund.status:
-            await self._record_outcome(before, refund, payment_before, payment)
-        elif before is not None and before.cf_refund_id is None and refund.cf_refund_id:
-            await self.audit.append(
-                self.actor,
-                "refund.submitted",
-                "refund",
-                refund.refund_id,
-                before={"status": before.status.value},
-                after={
-                    "status": refund.status.value,
-                    "gateway_status": refund.gateway_status,
-                    "cf_refund_id": refund.cf_refund_id,
-                    "amount": refund.amount,
-                    "currency": refund.currency,
-                },
-            )
+        await self._sync_invoice(refund)
         logger.info(
             "gateway refund applied",
             refundId=refund.refund_id,
@@ -216,16 +190,13 @@ class RefundExecutor:
         evidence = Evidence(
             source="gateway", detail={"via": "create_refund", "refused": code, "message": message}
         )
-        payment_before = await self._payment(refund.payment_id)
         failed = await self.refunds.transition(
             refund.refund_id,
             R.FAILED,
             evidence,
             changes={"failure_reason": f"{code}: {message}"[:300], "completed_at": _now()},
         )
-        payment = await self._finish_payment(failed)
-        if failed.status == R.FAILED and refund.status != R.FAILED:
-            await self._record_outcome(refund, failed, payment_before, payment)
+        await self._finish_payment(failed)
         logger.warning("gateway refused the refund", refundId=refund.refund_id, code=code)
 
     async def _finish_payment(self, refund: Refund) -> Payment | None:
@@ -242,41 +213,6 @@ class RefundExecutor:
     async def _payment(self, payment_id: str) -> Payment | None:
         return await self.refunds.payments.repository.get(payment_id)
 
-    async def _record_outcome(
-        self,
-        before: Refund,
-        after: Refund,
-        payment_before: Payment | None,
-        payment_after: Payment | None,
-    ) -> None:
-        await self.audit.append(
-            self.actor,
-            f"refund.{after.status.value.lower()}",
-            "refund",
-            after.refund_id,
-            before={"status": before.status.value, "amount": before.amount},
-            after={
-                "status": after.status.value,
-                "gateway_status": after.gateway_status,
-                "cf_refund_id": after.cf_refund_id,
-                "arn": after.arn,
-                "failure_reason": after.failure_reason,
-            },
-        )
-        if payment_before is not None and payment_after is not None:
-            moved = _money(payment_before) != _money(payment_after)
-            if moved:
-                await self.audit.append(
-                    self.actor,
-                    "payment.refund_applied",
-                    "payment",
-                    payment_after.payment_id,
-                    before=_money(payment_before),
-                    after={**_money(payment_after), "refund_id": after.refund_id},
-                )
-        if after.status in FINAL:
-            observe_refund_finished(after)
-
     async def _alert_differs(self, refund: Refund, error: Exception) -> None:
         """Money may have moved under our id in a way we did not ask for: tell the operators
         (once per refund, however often the worker retries)."""
@@ -286,15 +222,6 @@ class RefundExecutor:
             "critical",
             **{**refund.summary(), "error": str(error)[:300]},
         )
-
-
-def _money(payment: Payment) -> dict[str, Any]:
-    return {
-        "status": payment.status.value,
-        "refunded_amount": payment.refunded_amount,
-        "refund_reserved_amount": payment.refund_reserved_amount,
-        "refundable_amount": payment.refundable_amount,
-    }
 
 
 def _now() -> datetime:

@@ -1,10 +1,11 @@
-"""Refund metrics, shared by every process that finishes refunds (worker, webhook processor)."""
+"""Refund metrics, observed where a refund reaches its final status: `RefundService.transition`,
+which every path (worker, poller, webhook, reconciler) goes through."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 from paycore.refunds.models import Refund
 
@@ -16,6 +17,12 @@ REFUND_DURATION = Histogram(
     buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600),
 )
 
+REFUNDS = Counter(
+    "paycore_refunds_total",
+    "Refunds that reached a final status, by status (SUCCESS, FAILED, CANCELLED, REVERSED).",
+    ["status"],
+)
+
 
 def observe_refund_finished(refund: Refund) -> None:
     """Records how long `refund` took from its request until now, when it reached its final
@@ -25,3 +32,4 @@ def observe_refund_finished(refund: Refund) -> None:
         created = created.replace(tzinfo=UTC)
     elapsed = (datetime.now(UTC) - created).total_seconds()
     REFUND_DURATION.labels(refund.status.value).observe(max(0.0, elapsed))
+    REFUNDS.labels(refund.status.value).inc()

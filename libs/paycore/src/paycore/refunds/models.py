@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
+from paycore.kit.audit import audited
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import KeyedDocument
 from paycore.kit.recheck import Recheck
@@ -91,3 +92,7 @@ class Refund(KeyedDocument):
             "source": self.source.value,
             "created_at": self.created_at.isoformat(),
         }
+
+
+# Every change of a refund is audited (paycore.kit.audit).
+audited(Refund.Settings.name, "refund")

@@ -26,6 +26,7 @@ from paycore.payments.models import Payment, PaymentStatus, Transaction
 from paycore.payments.service import PaymentService, payment_events
 from paycore.payments.states import REFUNDABLE
 from paycore.refunds.errors import ExtraCaptureNotFound, RefundAmountMismatch, RefundNotFound
+from paycore.refunds.metrics import observe_refund_finished
 from paycore.refunds.models import Refund, RefundSource, RefundStatus
 from paycore.refunds.repository import RefundRepository
 from paycore.refunds.states import FINAL, REFUND_STATES, RELEASES_RESERVATION
@@ -274,6 +275,8 @@ class RefundService:
             )
             if updated is not None:
                 logger.info("refund state changed", refundId=refund_id, status=target.value)
+                if target in FINAL:
+                    observe_refund_finished(updated)
                 return updated
         raise ChangedConcurrently(refund_id=refund_id)
 

@@ -14,7 +14,7 @@ RECEIVED_RESULTS: Final = (
     "accepted",
     "duplicate",
     "invalid_signature",
-    "expired",
+    "out_of_window",  # also counted as accepted: kept, and confirmed with the gateway
     "malformed",
     "error",
 )

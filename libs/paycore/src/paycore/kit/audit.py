@@ -1,0 +1,289 @@
+"""The audit path: every change of an audited document (payments, refunds, invoices) leaves a
+record in `audit_logs`, whoever made it (api, webhook, worker, reconciler, janitor, operator).
+
+How a change is audited, and why it cannot be lost:
+1. The update that makes the change also pushes an entry (actor, action, before/after, request
+   and trace ids) into the document's `audit_pending` list: one atomic write
+   (`guarded_update` does it for every state change; `pending_update` for the few raw updates).
+2. The writer then moves the document's pending entries into the resource's chain (`drain`).
+   A crash in between leaves the entries pending; the reconciler's sweep moves them later.
+
+Chains are per resource (`payment:pay_…`), so appends for different resources never wait on
+each other. A record holds its position (`seq`, from 1) and the previous record's hash; the
+resource's document holds the chain's head (`audit_head`: last position and hash). A changed,
+removed or reordered record, or a removed tail, fails `verify_resource`. Every look-up is by
+`_id`; moving an entry costs two writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from paycore.kit.context import request_id_var, trace_id_var
+
+RECORDS: Final = "audit_logs"
+PENDING: Final = "audit_pending"
+# Resources without an audited document of their own (a reconciliation item, ...) keep their
+# chain's pending entries and head in a small document here, keyed `<type>:<id>`.
+SUBJECTS: Final = "audit_subjects"
+HEAD: Final = "audit_head"
+GENESIS: Final = "0" * 64
+
+# Collections whose changes are audited -> the resource type their records name.
+AUDITED: dict[str, str] = {}
+
+# Who is acting: set by the API after authentication (user, ip, user agent), by the operator
+# commands (operator), and per service at start-up (service); see `acting_as`.
+actor_var: ContextVar[dict[str, Any] | None] = ContextVar("actor", default=None)
+
+
+def audited(collection_name: str, resource_type: str) -> None:
+    """Declares that changes of `collection_name` are audited as `resource_type` records."""
+    AUDITED[collection_name] = resource_type
+
+
+def acting_as(kind: str, actor_id: str, **details: str | None) -> None:
+    """Sets the actor for this task and the tasks it starts. kind: user, service, operator."""
+    actor_var.set({"kind": kind, "id": actor_id, **details})
+
+
+def _now_ms() -> datetime:
+    """Now, at the millisecond precision the database keeps (the hash must survive storage)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def plain(value: Any) -> Any:
+    """A JSON value (dates as ISO strings), so it hashes the same after a round trip, with keys
+    a document may hold: a query operator (`$ne`) becomes `op_ne`, a dotted path `a/b`."""
+    return _storable_keys(json.loads(json.dumps(value, default=str)))
+
+
+def _storable_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            ("op_" + key[1:] if key.startswith("$") else key).replace(".", "/"): _storable_keys(
+                item
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_storable_keys(item) for item in value]
+    return value
+
+
+def new_entry(
+    action: str,
+    *,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    evidence: Mapping[str, Any] | None = None,
+    actor: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An audit entry for a change made now by the current actor (or `actor`)."""
+    return {
+        "entry_id": uuid.uuid4().hex,
+        "at": _now_ms(),
+        "actor": dict(actor or actor_var.get() or {"kind": "service", "id": "unknown"}),
+        "action": action,
+        "before": plain(dict(before)) if before is not None else None,
+        "after": plain(dict(after)) if after is not None else None,
+        "evidence": plain(dict(evidence)) if evidence is not None else None,
+        "request_id": request_id_var.get(),
+        "trace_id": trace_id_var.get(),
+    }
+
+
+def pending_update(
+    collection: AsyncCollection[dict[str, Any]], update: Mapping[str, Any], entry: dict[str, Any]
+) -> dict[str, Any]:
+    """`update` with `entry` pushed to `audit_pending`, if the collection is audited."""
+    if collection.name not in AUDITED:
+        return dict(update)
+    pushes = dict(update.get("$push") or {})
+    pushes[PENDING] = entry
+    return {**update, "$push": pushes}
+
+
+def record_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def _body(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What the hash covers: everything but the hashes and the storage key."""
+    body = {k: v for k, v in record.items() if k not in {"_id", "hash", "prev_hash"}}
+    at = body.get("at")
+    if isinstance(at, datetime):
+        body["at"] = (at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat()
+    return body
+
+
+def _record_id(resource: str, seq: int) -> str:
+    return f"{resource}:{seq:010d}"
+
+
+def _chained(
+    resource_type: str, resource_id: str, entry: Mapping[str, Any], head: Mapping[str, Any]
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        **entry,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "seq": head["seq"] + 1,
+        "prev_hash": head["hash"],
+    }
+    record["hash"] = record_hash(record["prev_hash"], _body(record))
+    record["_id"] = _record_id(f"{resource_type}:{resource_id}", record["seq"])
+    return record
+
+
+async def drain(
+    collection: AsyncCollection[dict[str, Any]],
+    key: str,
+    document: Mapping[str, Any] | None = None,
+    entry_id: str | None = None,
+) -> int:
+    """Moves the document's pending audit entries into its chain, oldest first; returns how
+    many this call moved. `document` is the document as just written, if the caller has it.
+    With `entry_id`, stops once that entry is in the chain (a writer drains up to its own
+    entry, so many writers of one document share the work instead of each doing all of it).
+
+    The chain's head (last position and hash) lives in the document (`audit_head`), so moving
+    an entry is two writes: the record, then the head and the pending list together. Two
+    drains at once are safe: a position is taken once (unique `_id`), and the loser adopts the
+    winner's record, which holds the same entry (entries move in list order).
+    """
+    if collection.name == SUBJECTS:
+        resource_type, _, resource_id = key.partition(":")
+    elif collection.name in AUDITED:
+        resource_type, resource_id = AUDITED[collection.name], key
+    else:
+        return 0
+    records = collection.database[RECORDS]
+    moved = 0
+    current = document
+    for _ in range(100):
+        if current is None:
+            current = await collection.find_one({"_id": key}, {PENDING: 1, HEAD: 1})
+            if current is None:
+                return moved
+        entries: list[dict[str, Any]] = current.get(PENDING) or []
+        if not entries or (
+            entry_id is not None and all(e.get("entry_id") != entry_id for e in entries)
+        ):
+            return moved
+        entry = entries[0]
+        head = current.get(HEAD) or {"seq": 0, "hash": GENESIS}
+        record = _chained(resource_type, resource_id, entry, head)
+        try:
+            await records.insert_one(record)
+        except DuplicateKeyError:
+            taken = await records.find_one({"_id": record["_id"]})
+            if taken is None or taken.get("entry_id") != entry["entry_id"]:
+                current = None  # another drain moved on: read again
+                continue
+            record = taken  # written by a drain that stopped half way, or runs beside us
+        else:
+            moved += 1
+        at_head = {HEAD: {"$exists": False}} if head["seq"] == 0 else {f"{HEAD}.seq": head["seq"]}
+        # Remove exactly this stored value (FerretDB's $pull takes values, not conditions).
+        current = await collection.find_one_and_update(
+            {"_id": key, **at_head},
+            {
+                "$set": {HEAD: {"seq": record["seq"], "hash": record["hash"]}},
+                "$pull": {PENDING: entry},
+            },
+            return_document=ReturnDocument.AFTER,
+        )  # None: another drain advanced the head; read again
+    raise RuntimeError(f"audit entries of {key} could not be drained")
+
+
+async def append(
+    database: AsyncDatabase[dict[str, Any]],
+    resource_type: str,
+    resource_id: str,
+    entry: dict[str, Any],
+) -> None:
+    """Audits an action on a resource (not a state change of it: those are audited by their own
+    write): the entry goes pending on the resource's document (or its subject document), then
+    into its chain."""
+    name = next((n for n, t in AUDITED.items() if t == resource_type), None)
+    collection = database[name or SUBJECTS]
+    key = resource_id if name else f"{resource_type}:{resource_id}"
+    document = await collection.find_one_and_update(
+        {"_id": key},
+        {"$push": {PENDING: entry}},
+        upsert=name is None,
+        return_document=ReturnDocument.AFTER,
+    )
+    if document is None:
+        raise LookupError(f"no {resource_type} {resource_id} to audit")
+    await drain(collection, key, document, entry["entry_id"])
+
+
+async def sweep(collection: AsyncCollection[dict[str, Any]], limit: int = 500) -> int:
+    """Drains documents whose pending entries a crashed writer left behind."""
+    moved = 0
+    cursor = collection.find({f"{PENDING}.0": {"$exists": True}}, {"_id": 1}).limit(limit)
+    async for document in cursor:
+        moved += await drain(collection, document["_id"])
+    return moved
+
+
+async def verify_resource(
+    database: AsyncDatabase[dict[str, Any]], resource: str, head: Mapping[str, Any] | None
+) -> tuple[bool, int]:
+    """Walks one chain from its first record while records follow: (intact, records checked).
+    The head may trail the chain (a drain in progress) but must sit on it, so a removed tail,
+    and a changed, removed or reordered record, all break it."""
+    records = database[RECORDS]
+    previous = GENESIS
+    seq = 0
+    head_hash: str | None = None
+    while (record := await records.find_one({"_id": _record_id(resource, seq + 1)})) is not None:
+        seq += 1
+        if record.get("seq") != seq or record.get("prev_hash") != previous:
+            return False, seq
+        if record_hash(previous, _body(record)) != record.get("hash"):
+            return False, seq
+        previous = record["hash"]
+        if head is not None and seq == head["seq"]:
+            head_hash = previous
+    if head is None:  # records without a head: the head was removed
+        return seq == 0, seq
+    return head_hash == head["hash"], seq
+
+
+async def verify_all(database: AsyncDatabase[dict[str, Any]]) -> tuple[list[str], int]:
+    """Verifies every chain: (resources whose chain is broken, records checked)."""
+    broken: list[str] = []
+    checked = 0
+    seen: set[str] = set()
+    for collection_name, resource_type in [*AUDITED.items(), (SUBJECTS, "")]:
+        cursor = database[collection_name].find({HEAD: {"$exists": True}}, {HEAD: 1})
+        async for document in cursor:
+            resource = f"{resource_type}:{document['_id']}" if resource_type else document["_id"]
+            seen.add(resource)
+            intact, count = await verify_resource(database, resource, document[HEAD])
+            checked += count
+            if not intact:
+                broken.append(resource)
+    # Chains whose head is gone (the field, or the whole document).
+    async for record in database[RECORDS].find({"seq": 1}, {"resource_type": 1, "resource_id": 1}):
+        resource = f"{record['resource_type']}:{record['resource_id']}"
+        if resource not in seen:
+            broken.append(resource)
+            checked += 1
+    return broken, checked
