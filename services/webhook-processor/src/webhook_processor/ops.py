@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import json
 import sys
 import time
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 
 from aio_pika import IncomingMessage
 from paycore.gateway import CashfreeGateway
+from paycore.kit.audit import acting_as
 from paycore.kit.broker import LAST_ERROR_HEADER, Consumer
 from paycore.kit.settings import load_settings
 from paycore.webhooks.models import FINAL_STATUSES
@@ -64,6 +66,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     gateway = CashfreeGateway(settings)
     try:
         async with resources.running():
+            # What these commands change is audited as the operator's (paycore.kit.audit).
+            acting_as(
+                "operator", os.environ.get("OPERATOR") or os.environ.get("USER") or "operator"
+            )
             if args.command == "dead-letters":
                 return await list_dead_letters(consumer, args.limit)
             if args.command == "replay":
