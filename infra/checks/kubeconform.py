@@ -11,12 +11,12 @@ schema fails (`-ignore-missing-schemas` is never used).
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import kubernetes_validate
+from deploy_checks import find_tool, kustomize_command
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES_VERSION = "1.33.0"  # the oldest minor the manifests must still apply to
@@ -26,8 +26,8 @@ KUSTOMIZATIONS = ("k8s/base", "k8s/overlays/staging", "k8s/overlays/production")
 
 
 def tool(name: str) -> str:
-    found = shutil.which(name) or str(Path.home() / "go" / "bin" / name)
-    if not Path(found).exists():
+    found = find_tool(name)
+    if found is None:
         raise SystemExit(f"{name} not found: run infra/checks/install-{name}.sh")
     return found
 
@@ -55,8 +55,9 @@ def native_schemas() -> Path:
 
 
 def render(kustomization: str) -> str:
-    kustomize = shutil.which("kustomize") or str(Path.home() / "go" / "bin" / "kustomize")
-    command = [kustomize, "build"] if Path(kustomize).exists() else [tool("kubectl"), "kustomize"]
+    command = kustomize_command()
+    if command is None:
+        raise SystemExit("neither kustomize nor kubectl: run infra/checks/install-kustomize.sh")
     done = subprocess.run(  # noqa: S603 - our own tool and arguments
         [*command, str(ROOT / kustomization)], capture_output=True, text=True, check=False
     )

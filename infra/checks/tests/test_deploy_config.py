@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import shutil
 from typing import Any
 
 import deploy_checks as checks
@@ -263,8 +262,9 @@ class TestObservability:
         bad = {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "sum(rate(x[5m])"}]}]}
         path = tmp_path / "bad.yml"
         path.write_text(yaml.safe_dump(bad))
-        assert shutil.which("promtool"), "promtool missing: run infra/checks/install-promtool.sh"
-        result = checks._run("bad", ["promtool", "check", "rules", str(path)])
+        promtool = checks.find_tool("promtool")
+        assert promtool, "promtool missing: run infra/checks/install-promtool.sh"
+        result = checks._run("bad", [promtool, "check", "rules", str(path)])
         assert not result.ok
 
 
