@@ -39,6 +39,7 @@ from observability import (
 )
 from paycore.auth.tokens import Scope, mint_token
 from paycore.gateway.webhook_signature import sign_webhook
+from paycore.kit.service import InfraSettings
 from pymongo import MongoClient
 
 # One scenario through six services, the emulator and the sink, with retries through the delay
@@ -126,8 +127,10 @@ def system(tmp_path: Path, service_runner: list[ServiceProcess]) -> dict[str, An
         # Webhooks are confirmed with Cashfree (get_payment) before they are applied.
         WEBHOOK_CONFIRM_WITH_GATEWAY="true",
     )
-    env.setdefault("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    env.setdefault("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
+    # The servers' addresses as the services see them (their settings' defaults, or the env's).
+    infra = InfraSettings()
+    env.setdefault("RABBITMQ_URL", infra.rabbitmq_url)
+    env.setdefault("MONGO_URI", infra.mongo_uri)
     emulator = start_service(
         "cashfree-emulator",
         env,
