@@ -154,16 +154,9 @@ class PaymentRepository:
         events: Iterable[OutboxEvent],
     ) -> Payment | None:
         """Records a failed attempt once (history and events), leaving the status as it is."""
-        raw = await guarded_update(
-            self.collection,
-            payment.payment_id,
-            where={"status": payment.status.value, "failed_attempts": {"$ne": cf_payment_id}},
-            version=payment.version,
-            history=[record],
-            events=events,
-            push={"failed_attempts": cf_payment_id},
+        return await self._note_attempt_once(
+            payment, "failed_attempts", cf_payment_id, record, events
         )
-        return Payment.model_validate(raw) if raw is not None else None
 
     async def note_extra_capture(
         self,
@@ -173,14 +166,28 @@ class PaymentRepository:
         events: Iterable[OutboxEvent],
     ) -> Payment | None:
         """Records a success beyond the captured one once (history and events)."""
+        return await self._note_attempt_once(
+            payment, "extra_captures", cf_payment_id, record, events
+        )
+
+    async def _note_attempt_once(
+        self,
+        payment: Payment,
+        attempts_field: str,
+        cf_payment_id: str,
+        record: TransitionRecord,
+        events: Iterable[OutboxEvent],
+    ) -> Payment | None:
+        """Adds the attempt to `attempts_field` with its history and events, unless it is there
+        already; the status stays as it is. None if the payment changed in between."""
         raw = await guarded_update(
             self.collection,
             payment.payment_id,
-            where={"status": payment.status.value, "extra_captures": {"$ne": cf_payment_id}},
+            where={"status": payment.status.value, attempts_field: {"$ne": cf_payment_id}},
             version=payment.version,
             history=[record],
             events=events,
-            push={"extra_captures": cf_payment_id},
+            push={attempts_field: cf_payment_id},
         )
         return Payment.model_validate(raw) if raw is not None else None
 
