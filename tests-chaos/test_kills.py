@@ -21,8 +21,11 @@ async def kill_when(stack: Stack, name: str, reached: Any) -> None:
     await stack.restart(name)
 
 
-async def test_sigkill_webhook_processor(stack: Stack, report: Report) -> None:
-    emails = buyers(BURST)
+async def kill_mid_payment_burst(
+    stack: Stack, name: str, emails: list[str], *, with_emails: bool
+) -> dict[str, int]:
+    """Pays a burst of payments, SIGKILLs `name` once three are applied and restarts it; returns
+    the payment counts (and the email counts when `with_emails`)."""
     async with stack.api() as api:
         payments = await new_payments(stack, api, emails)
         ids = [p["payment_id"] for p in payments]
@@ -32,11 +35,19 @@ async def test_sigkill_webhook_processor(stack: Stack, report: Report) -> None:
             return sum(doc["status"] == "SUCCESS" for doc in found.values()) >= 3
 
         paying = asyncio.create_task(stack.pay_all(payments))
-        await kill_when(stack, "webhook-processor", some_applied)
+        await kill_when(stack, name, some_applied)
         await paying
         await stack.all_succeeded(ids)
         counts = await stack.payment_counts(ids)
-    counts |= await stack.email_counts(emails)
+    if with_emails:
+        counts |= await stack.email_counts(emails)
+    return counts
+
+
+async def test_sigkill_webhook_processor(stack: Stack, report: Report) -> None:
+    counts = await kill_mid_payment_burst(
+        stack, "webhook-processor", buyers(BURST), with_emails=True
+    )
     report.counts.update(counts)
     assert counts["lost"] == counts["doubled"] == counts["emails_lost"] == 0
 
@@ -102,20 +113,9 @@ async def test_sigkill_email_worker(stack: Stack, report: Report) -> None:
 
 
 async def test_sigkill_webhook_ingress(stack: Stack, report: Report) -> None:
-    emails = buyers(BURST)
-    async with stack.api() as api:
-        payments = await new_payments(stack, api, emails)
-        ids = [p["payment_id"] for p in payments]
-
-        async def some_applied() -> bool:
-            found = await stack.payments(ids)
-            return sum(doc["status"] == "SUCCESS" for doc in found.values()) >= 3
-
-        paying = asyncio.create_task(stack.pay_all(payments))
-        await kill_when(stack, "webhook-ingress", some_applied)
-        await paying
-        await stack.all_succeeded(ids)
-        counts = await stack.payment_counts(ids)
+    counts = await kill_mid_payment_burst(
+        stack, "webhook-ingress", buyers(BURST), with_emails=False
+    )
     report.counts.update(counts)
     assert counts["lost"] == counts["doubled"] == 0
 
@@ -123,21 +123,7 @@ async def test_sigkill_webhook_ingress(stack: Stack, report: Report) -> None:
 async def test_sigkill_reconciler(stack: Stack, report: Report) -> None:
     # The reconciler relays the payments' outboxes too: a kill mid-relay publishes some events
     # twice, which every consumer must drop (the emails are counted by Message-ID).
-    emails = buyers(BURST)
-    async with stack.api() as api:
-        payments = await new_payments(stack, api, emails)
-        ids = [p["payment_id"] for p in payments]
-
-        async def some_applied() -> bool:
-            found = await stack.payments(ids)
-            return sum(doc["status"] == "SUCCESS" for doc in found.values()) >= 3
-
-        paying = asyncio.create_task(stack.pay_all(payments))
-        await kill_when(stack, "reconciler", some_applied)
-        await paying
-        await stack.all_succeeded(ids)
-        counts = await stack.payment_counts(ids)
-    counts |= await stack.email_counts(emails)
+    counts = await kill_mid_payment_burst(stack, "reconciler", buyers(BURST), with_emails=True)
     report.counts.update(counts)
     assert counts["lost"] == counts["doubled"] == counts["emails_lost"] == 0
     assert counts["emails_doubled"] == 0
