@@ -6,8 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stop_rabbit() {
   if pid_alive "$RABBITMQ_PID_FILE"; then
-    # Given the pid file, `stop` returns only once the node process has exited.
-    rabbitmqctl -q stop "$RABBITMQ_PID_FILE" >/dev/null || stop_pid rabbitmq "$RABBITMQ_PID_FILE"
+    # Given the pid file, `stop` returns only once the node process has exited. A wedged node
+    # (e.g. Mnesia overloaded by thousands of leftover queues) can make it wait forever: bound it.
+    timeout 60 rabbitmqctl -q stop "$RABBITMQ_PID_FILE" >/dev/null || stop_pid rabbitmq "$RABBITMQ_PID_FILE"
     log "stopped rabbitmq"
   fi
   rm -f "$RABBITMQ_PID_FILE"

@@ -105,6 +105,7 @@ launch_rabbit() {
   [[ -z ${RABBITMQ_URL:-} ]] || return 0
   pid_alive "$RABBITMQ_PID_FILE" && return 0
   port_open 127.0.0.1 "$RABBIT_PORT" && die "port $RABBIT_PORT is taken by a process up.sh did not start"
+  rm -f "$RABBITMQ_PID_FILE" # left by a node that was killed: rabbit_up would read it as "died"
   write_rabbit_config
   rabbitmq-server -detached
 }
