@@ -16,7 +16,7 @@ from datetime import UTC
 from pathlib import Path
 
 from cashfree_emulator.control import EmulatorControl
-from paycore.gateway import CashfreeGateway, Customer, OrderRequest, idempotency_key
+from paycore.gateway import CashfreeGateway, GatewayCustomer, GatewayOrderRequest, idempotency_key
 from paycore.kit.mongo import connect_mongo
 from paycore.kit.service import InfraSettings
 from paycore.payments.models import Payment, PaymentStatus
@@ -37,11 +37,11 @@ async def prepare(count: int, api_url: str) -> list[tuple[Payment, str]]:
         for _ in range(count):
             payment = await create_payment(status=PaymentStatus.PENDING)
             order = await gateway.create_order(
-                OrderRequest(
+                GatewayOrderRequest(
                     order_id=payment.order_id,
                     amount_minor=payment.amount,
                     currency="INR",
-                    customer=Customer(customer_id="cus_bench", phone="9999999999"),
+                    customer=GatewayCustomer(customer_id="cus_bench", phone="9999999999"),
                 ),
                 idempotency_key=idempotency_key("order", payment.order_id),
             )

@@ -17,7 +17,7 @@ from typing import Any
 from cashfree_emulator.testing import RunningEmulator
 from email_worker.app import build_app as build_email_worker
 from email_worker.settings import Settings as EmailSettings
-from paycore.gateway import CashfreeGateway, Customer, OrderRequest, idempotency_key
+from paycore.gateway import CashfreeGateway, GatewayCustomer, GatewayOrderRequest, idempotency_key
 from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem, InvoiceStatus
 from paycore.kit.broker import Consumer, archive_queue, make_broker, topic_exchange
 from paycore.kit.crypto import FieldCipher, cipher_from
@@ -25,8 +25,7 @@ from paycore.kit.events import EXCHANGES
 from paycore.kit.mongo import mongo_client
 from paycore.kit.service import InfraSettings, Resources
 from paycore.kit.settings import CashfreeSettings
-from paycore.payments.models import Customer as PaymentCustomer
-from paycore.payments.models import Payment
+from paycore.payments.models import Customer, Payment
 from paycore.refunds.models import Refund, RefundStatus
 from paycore.refunds.service import RefundService
 from paycore.testing import create_payment, isolated_settings, unique_suffix
@@ -131,9 +130,9 @@ async def remove_traces(settings: InfraSettings) -> None:
     await client.close()
 
 
-def sealed_customer(email: str | None = BUYER) -> PaymentCustomer:
+def sealed_customer(email: str | None = BUYER) -> Customer:
     fields = cipher()
-    return PaymentCustomer(
+    return Customer(
         customer_id="cus_e2e",
         name=fields.seal("Asha", "customer.name"),
         email=fields.seal(email, "customer.email") if email else None,
@@ -148,11 +147,11 @@ async def paid_payment(emu: RunningEmulator, settings: CashfreeSettings, amount:
     order_id = f"ord_{uuid.uuid4().hex[:16]}"
     async with CashfreeGateway(settings) as gateway:
         order = await gateway.create_order(
-            OrderRequest(
+            GatewayOrderRequest(
                 order_id=order_id,
                 amount_minor=amount,
                 currency="INR",
-                customer=Customer(customer_id="cus_e2e", phone="9898989898", email=BUYER),
+                customer=GatewayCustomer(customer_id="cus_e2e", phone="9898989898", email=BUYER),
             ),
             idempotency_key=idempotency_key("create_order", order_id),
         )

@@ -5,8 +5,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from cashfree_emulator.testing import RunningEmulator, running_emulator
-from paycore.gateway import CashfreeGateway
-from paycore.gateway import RefundStatus as GatewayStatus
+from paycore.gateway import CashfreeGateway, GatewayRefundStatus
 from paycore.invoices.models import InvoiceStatus
 from paycore.payments.models import PaymentStatus
 from paycore.payments.service import PaymentService
@@ -69,8 +68,8 @@ async def test_partial_refund_then_the_rest_two_gateway_refunds_and_two_emails(
         async with CashfreeGateway(workers.refunds) as gateway:
             at_gateway = await gateway.list_refunds(payment.order_id)
         assert sorted((r.amount_minor, r.status) for r in at_gateway) == [
-            (4_000, GatewayStatus.SUCCEEDED),
-            (6_000, GatewayStatus.SUCCEEDED),
+            (4_000, GatewayRefundStatus.SUCCEEDED),
+            (6_000, GatewayRefundStatus.SUCCEEDED),
         ]
         assert len(sink.inbox.messages()) == 2
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from cashfree_emulator.testing import RunningEmulator
-from paycore.gateway import CashfreeGateway, Customer, OrderRequest
+from paycore.gateway import CashfreeGateway, GatewayCustomer, GatewayOrderRequest
 from paycore.idempotency.store import IdempotencyStore, fingerprint
 from paycore.payments.creation import CustomerDetails, NewPayment
 from paycore.payments.models import Payment
@@ -225,11 +225,11 @@ class TestLostGatewayAnswer:
         order_id = started.payment.order_id
         async with CashfreeGateway(fragile.settings) as gateway:
             await gateway.create_order(
-                OrderRequest(
+                GatewayOrderRequest(
                     order_id=order_id,
                     amount_minor=3_300,
                     currency="INR",
-                    customer=Customer(customer_id="cus_crash", phone=CUSTOMER["phone"]),
+                    customer=GatewayCustomer(customer_id="cus_crash", phone=CUSTOMER["phone"]),
                 ),
                 idempotency_key=str(uuid.uuid4()),  # not the key our retry will send
             )

@@ -9,7 +9,7 @@ from cashfree_emulator.testing import RunningEmulator
 from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditRecord
 from paycore.gateway import CashfreeGateway
-from paycore.gateway.schemas import ReconQuery
+from paycore.gateway.schemas import GatewayReconQuery
 from paycore.kit.settings import CashfreeSettings
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
@@ -253,7 +253,7 @@ async def test_the_gateway_report_reads_the_same_in_both_shapes(
             await emulator.control.settle(payment.order_id)
         now = datetime.now(UTC)
         page = await client.pg_recon(
-            ReconQuery(start=now - timedelta(hours=1), end=now + timedelta(hours=1))
+            GatewayReconQuery(start=now - timedelta(hours=1), end=now + timedelta(hours=1))
         )
         reports.append(page.entries)
         await client.aclose()

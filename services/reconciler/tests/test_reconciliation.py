@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from cashfree_emulator.testing import RunningEmulator
 from paycore.alerts import AdminAlert
-from paycore.gateway import CashfreeGateway, RefundRequest, idempotency_key
+from paycore.gateway import CashfreeGateway, GatewayRefundRequest, idempotency_key
 from paycore.kit.events import EventEnvelope
 from paycore.kit.redis import redis_client
 from paycore.kit.state import Evidence
@@ -51,7 +51,7 @@ async def test_a_reversed_refund_restores_what_can_be_refunded(
         idempotency_key="k-reversal",
     )
     await gateway.create_refund(
-        RefundRequest(
+        GatewayRefundRequest(
             order_id=payment.order_id,
             refund_id=refund.refund_id,
             amount_minor=4_000,

@@ -14,15 +14,14 @@ from typing import Any
 from aio_pika.abc import AbstractQueue
 from cashfree_emulator.testing import RunningEmulator
 from faststream.rabbit import RabbitQueue
-from paycore.gateway import CashfreeGateway, Customer, OrderRequest, idempotency_key
+from paycore.gateway import CashfreeGateway, GatewayCustomer, GatewayOrderRequest, idempotency_key
 from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem
 from paycore.kit.broker import archive_queue, make_broker, topic_exchange
 from paycore.kit.crypto import Sealed
 from paycore.kit.events import EXCHANGES, EventEnvelope
 from paycore.kit.mongo import mongo_client
 from paycore.kit.service import Resources
-from paycore.payments.models import Customer as PaymentCustomer
-from paycore.payments.models import Payment
+from paycore.payments.models import Customer, Payment
 from paycore.refunds.models import Refund
 from paycore.refunds.service import RefundService
 from paycore.testing import SeenEvents, create_payment, isolated_settings, unique_suffix
@@ -112,7 +111,7 @@ async def paid_payment(
     settings: Settings,
     amount: int = 10_000,
     *,
-    customer: PaymentCustomer | None = None,
+    customer: Customer | None = None,
     gateway_amount: int | None = None,
 ) -> Payment:
     """A SUCCESS payment of ours whose order exists and is PAID at the emulator, with its
@@ -120,11 +119,11 @@ async def paid_payment(
     order_id = f"ord_{uuid.uuid4().hex[:16]}"
     async with CashfreeGateway(settings) as gateway:
         order = await gateway.create_order(
-            OrderRequest(
+            GatewayOrderRequest(
                 order_id=order_id,
                 amount_minor=gateway_amount or amount,
                 currency="INR",
-                customer=Customer(customer_id="cus_1", phone="9898989898"),
+                customer=GatewayCustomer(customer_id="cus_1", phone="9898989898"),
             ),
             idempotency_key=idempotency_key("create_order", order_id),
         )

@@ -8,7 +8,7 @@ from cashfree_emulator.testing import RunningEmulator
 from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditRecord
 from paycore.audit.trail import AuditTrail
-from paycore.gateway import CashfreeGateway, RefundStatus
+from paycore.gateway import CashfreeGateway, GatewayRefundStatus
 from paycore.invoices.models import InvoiceStatus
 from paycore.invoices.sync import sync_invoice
 from paycore.kit.events import OutboxEvent
@@ -75,7 +75,7 @@ async def audit_records() -> list[AuditRecord]:
     return [AuditRecord.model_validate(raw) async for raw in cursor]
 
 
-async def gateway_refunds(worker: Worker, order_id: str) -> list[RefundStatus]:
+async def gateway_refunds(worker: Worker, order_id: str) -> list[GatewayRefundStatus]:
     async with CashfreeGateway(worker.settings) as gateway:
         return [refund.status for refund in await gateway.list_refunds(order_id)]
 
@@ -104,7 +104,9 @@ class TestRefundFlow:
             0,
             0,
         )
-        assert await gateway_refunds(worker, payment.order_id) == [RefundStatus.SUCCEEDED] * 2
+        assert (
+            await gateway_refunds(worker, payment.order_id) == [GatewayRefundStatus.SUCCEEDED] * 2
+        )
 
         async def events_out() -> bool:
             return len(await worker.spy.events("email.payment.refund")) == 2
@@ -159,7 +161,7 @@ class TestOutcomeUnknown:
         refund = await request_refund(payment.payment_id, 2_500)
         await refund_reaches(refund.refund_id, R.SUCCESS, timeout=15)
         assert await executed_creates(worker.emu) == 1
-        assert await gateway_refunds(worker, payment.order_id) == [RefundStatus.SUCCEEDED]
+        assert await gateway_refunds(worker, payment.order_id) == [GatewayRefundStatus.SUCCEEDED]
         stored = await settled(payment.payment_id, InvoiceStatus.PARTIALLY_REFUNDED)
         assert (stored.refunded_amount, stored.refund_reserved_amount) == (2_500, 0)
 
@@ -230,7 +232,7 @@ class TestOutcomeUnknown:
         await worker.resources.publisher.publish(OutboxEvent(envelope=initiated))
         await refund_reaches(refund.refund_id, R.SUCCESS)
         assert await executed_creates(worker.emu) == 1
-        assert await gateway_refunds(worker, payment.order_id) == [RefundStatus.SUCCEEDED]
+        assert await gateway_refunds(worker, payment.order_id) == [GatewayRefundStatus.SUCCEEDED]
         stored = await settled(payment.payment_id, InvoiceStatus.PARTIALLY_REFUNDED)
         assert stored.refunded_amount == 3_000
 

@@ -4,8 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from paycore.alerts import AdminAlert
-from paycore.gateway.schemas import AttemptStatus
-from paycore.gateway.schemas import Payment as GatewayAttempt
+from paycore.gateway.schemas import GatewayAttemptStatus, GatewayPayment
 from paycore.kit.state import Evidence
 from paycore.payments.models import PaymentStatus
 from paycore.payments.repository import PaymentRepository
@@ -62,10 +61,10 @@ async def test_a_second_capture_is_refunded_with_one_command(pipeline: Pipeline)
 
     await eventually(paid)
     # A second successful attempt on the same order: money received twice.
-    second = GatewayAttempt(
+    second = GatewayPayment(
         order_id=payment.order_id,
         gateway_payment_id="9999001",
-        status=AttemptStatus.SUCCEEDED,
+        status=GatewayAttemptStatus.SUCCEEDED,
         amount_minor=10_000,
         currency="INR",
     )

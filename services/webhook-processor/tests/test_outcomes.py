@@ -7,7 +7,12 @@ from decimal import Decimal
 from paycore.alerts import AdminAlert
 from paycore.disputes.models import Dispute
 from paycore.fraud.screening import Attempt, FraudScreen, FraudThresholds, Limit
-from paycore.gateway import Customer, OrderRequest, RefundRequest, idempotency_key
+from paycore.gateway import (
+    GatewayCustomer,
+    GatewayOrderRequest,
+    GatewayRefundRequest,
+    idempotency_key,
+)
 from paycore.invoices.models import Invoice, InvoiceStatus
 from paycore.kit.crypto import cipher_for
 from paycore.kit.ids import new_id
@@ -116,11 +121,11 @@ async def test_a_webhook_for_an_unknown_order_is_kept_as_an_orphan_and_alerts(
     emails = await pipeline.tap("email.exchange", "email.admin.alert")
     order_id = new_id("ord")  # exists at the gateway only
     order = await pipeline.gateway.create_order(
-        OrderRequest(
+        GatewayOrderRequest(
             order_id=order_id,
             amount_minor=5_000,
             currency="INR",
-            customer=Customer(customer_id="cus_x", phone="9999999999"),
+            customer=GatewayCustomer(customer_id="cus_x", phone="9999999999"),
         ),
         idempotency_key=idempotency_key("order", order_id),
     )
@@ -293,7 +298,7 @@ async def test_a_refund_success_after_its_failure_is_applied_as_a_contradiction(
     )
     # Made at the gateway; the sandbox note makes it fail, and the FAILED webhook is applied.
     await pipeline.gateway.create_refund(
-        RefundRequest(
+        GatewayRefundRequest(
             order_id=payment.order_id,
             refund_id=refund.refund_id,
             amount_minor=3_000,

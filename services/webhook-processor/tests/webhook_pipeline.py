@@ -21,8 +21,8 @@ from cashfree_emulator.testing import RunningEmulator, running_emulator
 from faststream.rabbit import RabbitBroker, RabbitQueue
 from paycore.gateway import (
     CashfreeGateway,
-    Customer,
-    OrderRequest,
+    GatewayCustomer,
+    GatewayOrderRequest,
     idempotency_key,
     sign_webhook,
 )
@@ -176,11 +176,11 @@ class Pipeline:
         if invoice_number is not None:
             await create_invoice(invoice_number, payment)
         order = await self.gateway.create_order(
-            OrderRequest(
+            GatewayOrderRequest(
                 order_id=payment.order_id,
                 amount_minor=amount,
                 currency="INR",
-                customer=Customer(customer_id="cus_test", phone="9999999999"),
+                customer=GatewayCustomer(customer_id="cus_test", phone="9999999999"),
             ),
             idempotency_key=idempotency_key("order", payment.order_id),
         )

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from paycore.gateway.schemas import AttemptStatus
-from paycore.gateway.schemas import Payment as GatewayAttempt
-from paycore.gateway.schemas import Refund as GatewayRefund
-from paycore.gateway.schemas import RefundStatus as GatewayStatus
+from paycore.gateway.schemas import (
+    GatewayAttemptStatus,
+    GatewayPayment,
+    GatewayRefund,
+    GatewayRefundStatus,
+)
 from paycore.kit.ids import new_id
 from paycore.kit.state import Evidence
 from paycore.payments.errors import PaymentNotRefundable, RefundExceedsPayment
@@ -33,11 +35,11 @@ pytestmark = pytest.mark.usefixtures("domain_db")
 
 AMOUNT = 10_000
 EVIDENCE = Evidence(source="webhook")
-FINAL = {GatewayStatus.SUCCEEDED, GatewayStatus.FAILED, GatewayStatus.CANCELLED}
+FINAL = {GatewayRefundStatus.SUCCEEDED, GatewayRefundStatus.FAILED, GatewayRefundStatus.CANCELLED}
 
-Attempt = tuple[str, AttemptStatus]
+Attempt = tuple[str, GatewayAttemptStatus]
 Request = tuple[str, int]
-Answer = tuple[str, int, GatewayStatus]
+Answer = tuple[str, int, GatewayRefundStatus]
 Step = Attempt | Request | Answer
 
 steps = st.one_of(
@@ -45,11 +47,11 @@ steps = st.one_of(
         st.just("attempt"),
         st.sampled_from(
             [
-                AttemptStatus.SUCCEEDED,
-                AttemptStatus.FAILED,
-                AttemptStatus.PENDING,
-                AttemptStatus.ABANDONED,
-                AttemptStatus.CANCELLED,
+                GatewayAttemptStatus.SUCCEEDED,
+                GatewayAttemptStatus.FAILED,
+                GatewayAttemptStatus.PENDING,
+                GatewayAttemptStatus.ABANDONED,
+                GatewayAttemptStatus.CANCELLED,
             ]
         ),
     ),
@@ -57,7 +59,7 @@ steps = st.one_of(
     st.tuples(
         st.just("answer"),
         st.integers(min_value=0, max_value=4),
-        st.sampled_from(list(GatewayStatus)),
+        st.sampled_from(list(GatewayRefundStatus)),
     ),
 )
 
@@ -68,11 +70,11 @@ class Model:
     refunds: list[Refund] = field(default_factory=list)
     # The first final answer the gateway gave for each refund (a later different one is
     # a contradiction the service records, alerts and, for SUCCEEDED, applies).
-    outcome: dict[str, GatewayStatus] = field(default_factory=dict)
+    outcome: dict[str, GatewayRefundStatus] = field(default_factory=dict)
 
 
-def attempt(order_id: str, status: AttemptStatus) -> GatewayAttempt:
-    return GatewayAttempt(
+def attempt(order_id: str, status: GatewayAttemptStatus) -> GatewayPayment:
+    return GatewayPayment(
         order_id=order_id,
         gateway_payment_id="cf_model_1",
         status=status,
@@ -82,7 +84,7 @@ def attempt(order_id: str, status: AttemptStatus) -> GatewayAttempt:
     )
 
 
-def answer(refund: Refund, order_id: str, status: GatewayStatus) -> GatewayRefund:
+def answer(refund: Refund, order_id: str, status: GatewayRefundStatus) -> GatewayRefund:
     return GatewayRefund(
         order_id=order_id,
         refund_id=refund.refund_id,
@@ -108,7 +110,7 @@ async def test_any_sequence_keeps_the_money_invariants(sequence: list[Step]) -> 
     for step in sequence:
         if step[0] == "attempt":
             await payments.apply_attempt(attempt(payment.order_id, step[1]), EVIDENCE)
-            if step[1] == AttemptStatus.SUCCEEDED:
+            if step[1] == GatewayAttemptStatus.SUCCEEDED:
                 model.captured = AMOUNT
         elif step[0] == "refund":
             current = await payments.get(payment.payment_id)
@@ -129,13 +131,13 @@ async def test_any_sequence_keeps_the_money_invariants(sequence: list[Step]) -> 
             await refunds.apply_gateway_refund(answer(refund, payment.order_id, step[2]), EVIDENCE)
             if step[2] in FINAL:
                 model.outcome.setdefault(refund.refund_id, step[2])
-                if step[2] == GatewayStatus.SUCCEEDED:
-                    model.outcome[refund.refund_id] = GatewayStatus.SUCCEEDED  # money left
+                if step[2] == GatewayRefundStatus.SUCCEEDED:
+                    model.outcome[refund.refund_id] = GatewayRefundStatus.SUCCEEDED  # money left
         stored = await payments.get(payment.payment_id)
         succeeded = sum(
             r.amount
             for r in model.refunds
-            if model.outcome.get(r.refund_id) == GatewayStatus.SUCCEEDED
+            if model.outcome.get(r.refund_id) == GatewayRefundStatus.SUCCEEDED
         )
         still_open = sum(r.amount for r in model.refunds if r.refund_id not in model.outcome)
         assert stored.captured_amount == model.captured

@@ -2,8 +2,7 @@ import asyncio
 
 import pytest
 from paycore.alerts import AdminAlert
-from paycore.gateway.schemas import AttemptStatus
-from paycore.gateway.schemas import Payment as GatewayAttempt
+from paycore.gateway.schemas import GatewayAttemptStatus, GatewayPayment
 from paycore.kit.state import Evidence, InvalidTransition
 from paycore.payments.errors import AmountMismatch
 from paycore.payments.models import PaymentStatus as P
@@ -15,8 +14,8 @@ pytestmark = pytest.mark.usefixtures("domain_db")
 WEBHOOK = Evidence(source="webhook", reference="whl_1")
 
 
-def attempt(order_id: str, status: AttemptStatus, amount: int = 10_000) -> GatewayAttempt:
-    return GatewayAttempt(
+def attempt(order_id: str, status: GatewayAttemptStatus, amount: int = 10_000) -> GatewayPayment:
+    return GatewayPayment(
         order_id=order_id,
         gateway_payment_id="cf_1",
         status=status,
@@ -72,7 +71,7 @@ class TestApplyAttempt:
     async def test_success_captures_the_amount(self) -> None:
         payment = await create_payment(status=P.PENDING)
         outcome = await PaymentService().apply_attempt(
-            attempt(payment.order_id, AttemptStatus.SUCCEEDED), WEBHOOK
+            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
         )
         assert outcome.payment.status == P.SUCCESS
         assert outcome.payment.captured_amount == outcome.payment.refundable_amount == 10_000
@@ -82,8 +81,12 @@ class TestApplyAttempt:
     async def test_late_failure_does_not_undo_success(self) -> None:
         payment = await create_payment(status=P.PENDING)
         service = PaymentService()
-        await service.apply_attempt(attempt(payment.order_id, AttemptStatus.SUCCEEDED), WEBHOOK)
-        late = await service.apply_attempt(attempt(payment.order_id, AttemptStatus.FAILED), WEBHOOK)
+        await service.apply_attempt(
+            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
+        )
+        late = await service.apply_attempt(
+            attempt(payment.order_id, GatewayAttemptStatus.FAILED), WEBHOOK
+        )
         assert not late.changed
         stored = await service.get(payment.payment_id)
         assert stored.status == P.SUCCESS
@@ -97,7 +100,7 @@ class TestApplyAttempt:
         payment = await create_payment(status=P.PENDING)
         with pytest.raises(AmountMismatch):
             await PaymentService().apply_attempt(
-                attempt(payment.order_id, AttemptStatus.SUCCEEDED, amount=1), WEBHOOK
+                attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED, amount=1), WEBHOOK
             )
         assert (await PaymentService().get(payment.payment_id)).status == P.PENDING
 
@@ -105,7 +108,7 @@ class TestApplyAttempt:
         payment = await create_payment(status=P.PENDING)
         service = PaymentService()
         outcome = await service.apply_attempt(
-            attempt(payment.order_id, AttemptStatus.ABANDONED), WEBHOOK
+            attempt(payment.order_id, GatewayAttemptStatus.ABANDONED), WEBHOOK
         )
         assert outcome.reason == "attempt_failed"
         assert outcome.payment.status == P.PENDING  # Cashfree's order is still payable
@@ -121,12 +124,12 @@ class TestApplyAttempt:
         assert (failed["failure_reason"], failed["cf_payment_id"]) == ("USER_DROPPED", "cf_1")
         # The same attempt again (a redelivered webhook, a verify) announces nothing twice.
         again = await service.apply_attempt(
-            attempt(payment.order_id, AttemptStatus.ABANDONED), WEBHOOK
+            attempt(payment.order_id, GatewayAttemptStatus.ABANDONED), WEBHOOK
         )
         assert len(again.payment.outbox) == 3
         # The customer pays on the same order after all.
         paid = await service.apply_attempt(
-            attempt(payment.order_id, AttemptStatus.SUCCEEDED).model_copy(
+            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED).model_copy(
                 update={"gateway_payment_id": "cf_2"}
             ),
             WEBHOOK,
@@ -138,7 +141,7 @@ class TestApplyAttempt:
         service = PaymentService()
         for paid, surcharge, offer in ((10_042, 42, 0), (9_000, 0, 1_000)):
             payment = await create_payment(status=P.PENDING)
-            answer = attempt(payment.order_id, AttemptStatus.SUCCEEDED, amount=paid)
+            answer = attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED, amount=paid)
             answer = answer.model_copy(update={"order_amount_minor": 10_000})
             outcome = await service.apply_attempt(answer, WEBHOOK)
             stored = outcome.payment
@@ -151,7 +154,7 @@ class TestApplyAttempt:
 
     async def test_the_order_amount_decides_a_mismatch(self) -> None:
         payment = await create_payment(status=P.PENDING)
-        answer = attempt(payment.order_id, AttemptStatus.SUCCEEDED).model_copy(
+        answer = attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED).model_copy(
             update={"order_amount_minor": 9_999}
         )
         with pytest.raises(AmountMismatch):
@@ -164,14 +167,16 @@ class TestApplyAttempt:
         payment = await create_payment(status=held)
         service = PaymentService()
         outcome = await service.apply_attempt(
-            attempt(payment.order_id, AttemptStatus.SUCCEEDED), WEBHOOK
+            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
         )
         assert outcome.changed
         assert outcome.reason == "contradiction"
         assert outcome.payment.status == P.SUCCESS
         assert outcome.payment.captured_amount == 10_000
         assert f"held {held.value}" in (outcome.payment.history[-1].note or "")
-        await service.apply_attempt(attempt(payment.order_id, AttemptStatus.SUCCEEDED), WEBHOOK)
+        await service.apply_attempt(
+            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
+        )
         alerts = await AdminAlert.find(AdminAlert.kind == "payment_success_after_close").to_list()
         assert [a.severity for a in alerts] == ["critical"]
         assert alerts[0].detail["payment_id"] == payment.payment_id
@@ -179,8 +184,10 @@ class TestApplyAttempt:
     async def test_a_second_capture_is_recorded_and_alerted_once(self) -> None:
         payment = await create_payment(status=P.PENDING)
         service = PaymentService()
-        await service.apply_attempt(attempt(payment.order_id, AttemptStatus.SUCCEEDED), WEBHOOK)
-        second = attempt(payment.order_id, AttemptStatus.SUCCEEDED).model_copy(
+        await service.apply_attempt(
+            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
+        )
+        second = attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED).model_copy(
             update={"gateway_payment_id": "cf_2"}
         )
         for _ in range(2):
@@ -200,8 +207,10 @@ class TestApplyAttempt:
     async def test_a_pending_attempt_never_reopens_a_paid_payment(self) -> None:
         payment = await create_payment(status=P.PENDING)
         service = PaymentService()
-        await service.apply_attempt(attempt(payment.order_id, AttemptStatus.SUCCEEDED), WEBHOOK)
+        await service.apply_attempt(
+            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
+        )
         late = await service.apply_attempt(
-            attempt(payment.order_id, AttemptStatus.PENDING), WEBHOOK
+            attempt(payment.order_id, GatewayAttemptStatus.PENDING), WEBHOOK
         )
         assert late.payment.status == P.SUCCESS

@@ -2,8 +2,7 @@ import asyncio
 
 import pytest
 from paycore.alerts import AdminAlert
-from paycore.gateway.schemas import Refund as GatewayRefund
-from paycore.gateway.schemas import RefundStatus as GatewayStatus
+from paycore.gateway.schemas import GatewayRefund, GatewayRefundStatus
 from paycore.invoices.models import InvoiceStatus
 from paycore.invoices.sync import invoice_status
 from paycore.kit.state import Evidence
@@ -22,7 +21,7 @@ GATEWAY = Evidence(source="webhook")
 
 
 def gateway_refund(
-    refund_id: str, order_id: str, status: GatewayStatus, amount: int
+    refund_id: str, order_id: str, status: GatewayRefundStatus, amount: int
 ) -> GatewayRefund:
     return GatewayRefund(
         order_id=order_id,
@@ -104,7 +103,7 @@ class TestApplyGatewayRefund:
         second = await request(service, payment.payment_id, None)
         for refund in (first, second):
             answer = gateway_refund(
-                refund.refund_id, payment.order_id, GatewayStatus.SUCCEEDED, refund.amount
+                refund.refund_id, payment.order_id, GatewayRefundStatus.SUCCEEDED, refund.amount
             )
             for _ in range(3):  # worker answer, webhook and poll all say the same
                 await service.apply_gateway_refund(answer, GATEWAY)
@@ -119,7 +118,9 @@ class TestApplyGatewayRefund:
         payment = await create_payment(amount=10_000)
         service = RefundService()
         refund = await request(service, payment.payment_id, 3_000)
-        answer = gateway_refund(refund.refund_id, payment.order_id, GatewayStatus.CANCELLED, 3_000)
+        answer = gateway_refund(
+            refund.refund_id, payment.order_id, GatewayRefundStatus.CANCELLED, 3_000
+        )
         await service.apply_gateway_refund(answer, GATEWAY)
         await service.apply_gateway_refund(answer, GATEWAY)
         stored = await service.payments.get(payment.payment_id)
@@ -132,14 +133,18 @@ class TestApplyGatewayRefund:
         payment = await create_payment()
         service = RefundService()
         refund = await request(service, payment.payment_id, 100)
-        answer = gateway_refund(refund.refund_id, payment.order_id, GatewayStatus.ON_HOLD, 100)
+        answer = gateway_refund(
+            refund.refund_id, payment.order_id, GatewayRefundStatus.ON_HOLD, 100
+        )
         updated = await service.apply_gateway_refund(answer, GATEWAY)
         assert (updated.status, updated.gateway_status) == (R.INITIATED, "ON_HOLD")
 
     async def test_refund_made_in_the_dashboard_is_adopted(self) -> None:
         payment = await create_payment(amount=10_000)
         service = RefundService()
-        answer = gateway_refund("dashboard_1", payment.order_id, GatewayStatus.SUCCEEDED, 2_500)
+        answer = gateway_refund(
+            "dashboard_1", payment.order_id, GatewayRefundStatus.SUCCEEDED, 2_500
+        )
         refund = await service.apply_gateway_refund(answer, GATEWAY)
         assert (refund.source, refund.status) == (RefundSource.GATEWAY, R.SUCCESS)
         stored = await PaymentService().get(payment.payment_id)
@@ -147,9 +152,9 @@ class TestApplyGatewayRefund:
 
 
 class TestContradictionsAndMismatches:
-    @pytest.mark.parametrize("held", [GatewayStatus.FAILED, GatewayStatus.CANCELLED])
+    @pytest.mark.parametrize("held", [GatewayRefundStatus.FAILED, GatewayRefundStatus.CANCELLED])
     async def test_a_success_for_a_refund_held_failed_is_applied_and_alerted_once(
-        self, held: GatewayStatus
+        self, held: GatewayRefundStatus
     ) -> None:
         payment = await create_payment(amount=10_000)
         service = RefundService()
@@ -159,7 +164,9 @@ class TestContradictionsAndMismatches:
         )
         released = await service.payments.get(payment.payment_id)
         assert released.refundable_amount == 10_000
-        success = gateway_refund(refund.refund_id, payment.order_id, GatewayStatus.SUCCEEDED, 3_000)
+        success = gateway_refund(
+            refund.refund_id, payment.order_id, GatewayRefundStatus.SUCCEEDED, 3_000
+        )
         for _ in range(3):  # the webhook, the poll and the worker all say it
             after = await service.apply_gateway_refund(success, GATEWAY)
         assert after.status == R.SUCCESS
@@ -179,16 +186,20 @@ class TestContradictionsAndMismatches:
         service = RefundService()
         failed = await request(service, payment.payment_id, 6_000)
         await service.apply_gateway_refund(
-            gateway_refund(failed.refund_id, payment.order_id, GatewayStatus.FAILED, 6_000),
+            gateway_refund(failed.refund_id, payment.order_id, GatewayRefundStatus.FAILED, 6_000),
             GATEWAY,
         )
         other = await request(service, payment.payment_id, 10_000)  # all of it, meanwhile
         await service.apply_gateway_refund(
-            gateway_refund(other.refund_id, payment.order_id, GatewayStatus.SUCCEEDED, 10_000),
+            gateway_refund(
+                other.refund_id, payment.order_id, GatewayRefundStatus.SUCCEEDED, 10_000
+            ),
             GATEWAY,
         )
         await service.apply_gateway_refund(
-            gateway_refund(failed.refund_id, payment.order_id, GatewayStatus.SUCCEEDED, 6_000),
+            gateway_refund(
+                failed.refund_id, payment.order_id, GatewayRefundStatus.SUCCEEDED, 6_000
+            ),
             GATEWAY,
         )
         stored = await service.payments.get(payment.payment_id)
@@ -197,8 +208,10 @@ class TestContradictionsAndMismatches:
         with pytest.raises(PaymentNotRefundable):
             await request(service, payment.payment_id, 1)
 
-    @pytest.mark.parametrize("status", [GatewayStatus.SUCCEEDED, GatewayStatus.PENDING])
-    async def test_another_amount_is_never_applied_on_any_path(self, status: GatewayStatus) -> None:
+    @pytest.mark.parametrize("status", [GatewayRefundStatus.SUCCEEDED, GatewayRefundStatus.PENDING])
+    async def test_another_amount_is_never_applied_on_any_path(
+        self, status: GatewayRefundStatus
+    ) -> None:
         payment = await create_payment(amount=10_000)
         service = RefundService()
         refund = await request(service, payment.payment_id, 3_000)
@@ -217,7 +230,9 @@ class TestContradictionsAndMismatches:
         payment = await create_payment(amount=10_000)
         service = RefundService()
         mine = await request(service, payment.payment_id, 8_000)
-        answer = gateway_refund("dashboard_9", payment.order_id, GatewayStatus.SUCCEEDED, 5_000)
+        answer = gateway_refund(
+            "dashboard_9", payment.order_id, GatewayRefundStatus.SUCCEEDED, 5_000
+        )
         for _ in range(2):
             adopted = await service.apply_gateway_refund(answer, GATEWAY)
         assert (adopted.status, adopted.reserved) == (R.SUCCESS, False)

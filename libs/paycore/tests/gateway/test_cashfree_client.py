@@ -11,31 +11,31 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from paycore.gateway import (
-    AttemptStatus,
     CashfreeGateway,
-    Customer,
+    GatewayAttemptStatus,
     GatewayAuthError,
     GatewayConflict,
+    GatewayCustomer,
     GatewayError,
     GatewayIdempotencyError,
     GatewayInvalidResponse,
     GatewayNotFound,
+    GatewayOrderRequest,
+    GatewayOrderStatus,
     GatewayOutcomeUnknown,
     GatewayRateLimited,
+    GatewayReconEventStatus,
+    GatewayReconEventType,
+    GatewayReconQuery,
+    GatewayRefundRequest,
+    GatewayRefundStatus,
     GatewayServerError,
+    GatewaySettlementQuery,
+    GatewaySettlementStatus,
     GatewayTimeout,
     GatewayUnavailable,
     GatewayValidationError,
-    OrderRequest,
-    OrderStatus,
-    ReconEventStatus,
-    ReconEventType,
-    ReconQuery,
-    RefundRequest,
-    RefundStatus,
     RetryPolicy,
-    SettlementQuery,
-    SettlementStatus,
     idempotency_key,
 )
 from paycore.kit.context import bound_ids
@@ -131,18 +131,18 @@ def ok(content: bytes, **headers: str) -> httpx.Response:
     )
 
 
-def order_request(amount_minor: int = 1034, order_id: str = "ord_1") -> OrderRequest:
-    return OrderRequest(
+def order_request(amount_minor: int = 1034, order_id: str = "ord_1") -> GatewayOrderRequest:
+    return GatewayOrderRequest(
         order_id=order_id,
         amount_minor=amount_minor,
         currency="INR",
-        customer=Customer(customer_id="usr_1", phone="9898989898", email="a@example.com"),
+        customer=GatewayCustomer(customer_id="usr_1", phone="9898989898", email="a@example.com"),
         return_url="https://shop.example/return",
     )
 
 
-def refund_request(amount_minor: int = 500) -> RefundRequest:
-    return RefundRequest(
+def refund_request(amount_minor: int = 500) -> GatewayRefundRequest:
+    return GatewayRefundRequest(
         order_id="ord_1", refund_id="rfd_1", amount_minor=amount_minor, currency="INR"
     )
 
@@ -199,7 +199,7 @@ class TestHeaders:
         assert b'"order_amount":170.00' in body
         assert json.loads(body)["customer_details"]["customer_phone"] == "9898989898"
         assert order.amount_minor == 17000
-        assert order.status is OrderStatus.OPEN
+        assert order.status is GatewayOrderStatus.OPEN
         assert order.gateway_order_id == "2149460581"  # a number on the wire, a string here
 
 
@@ -365,7 +365,9 @@ class TestRetryPolicy:
             ok(b'{"cursor":null,"limit":10,"data":[]}'),
         ]
         page = await gateway.pg_recon(
-            ReconQuery(start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 1, 2, tzinfo=UTC))
+            GatewayReconQuery(
+                start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 1, 2, tzinfo=UTC)
+            )
         )
         assert page.entries == []
         assert "x-idempotency-key" not in fake.requests[1].headers
@@ -396,7 +398,7 @@ class TestAlreadyExists:
     ) -> None:
         fake.answers = [cf_error(409, "order_already_exists"), ok(order_json(status="PAID"))]
         order = await gateway.create_order(order_request(), idempotency_key=KEY)
-        assert order.status is OrderStatus.PAID
+        assert order.status is GatewayOrderStatus.PAID
         assert [r.method for r in fake.requests] == ["POST", "GET"]
 
     async def test_conflict_with_another_amount_is_never_returned_as_ours(
@@ -421,7 +423,7 @@ class TestAlreadyExists:
             ok(refund_json(status="SUCCESS")),
         ]
         refund = await gateway.create_refund(refund_request(), idempotency_key="k")
-        assert refund.status is RefundStatus.SUCCEEDED
+        assert refund.status is GatewayRefundStatus.SUCCEEDED
 
     async def test_refund_not_allowed_stays_a_conflict(
         self, gateway: CashfreeGateway, fake: FakeCashfree
@@ -475,7 +477,7 @@ class TestTolerantParsing:
     ) -> None:
         fake.answers = [ok(refund_json(status="FAILED"))]
         refund = await gateway.get_refund("ord_1", "rfd_1")
-        assert refund.status is RefundStatus.FAILED
+        assert refund.status is GatewayRefundStatus.FAILED
         assert refund.gateway_refund_id == "11325632"
         assert refund.gateway_payment_id == "789727431"
         assert refund.amount_minor == 500
@@ -483,15 +485,15 @@ class TestTolerantParsing:
     @pytest.mark.parametrize(
         ("wire", "ours"),
         [
-            ("SUCCESS", RefundStatus.SUCCEEDED),
-            ("PENDING", RefundStatus.PENDING),
-            ("CANCELLED", RefundStatus.CANCELLED),
-            ("ONHOLD", RefundStatus.ON_HOLD),
-            ("BRAND_NEW", RefundStatus.UNKNOWN),
+            ("SUCCESS", GatewayRefundStatus.SUCCEEDED),
+            ("PENDING", GatewayRefundStatus.PENDING),
+            ("CANCELLED", GatewayRefundStatus.CANCELLED),
+            ("ONHOLD", GatewayRefundStatus.ON_HOLD),
+            ("BRAND_NEW", GatewayRefundStatus.UNKNOWN),
         ],
     )
     async def test_every_refund_status(
-        self, gateway: CashfreeGateway, fake: FakeCashfree, wire: str, ours: RefundStatus
+        self, gateway: CashfreeGateway, fake: FakeCashfree, wire: str, ours: GatewayRefundStatus
     ) -> None:
         fake.answers = [ok(refund_json(status=wire))]
         assert (await gateway.get_refund("ord_1", "rfd_1")).status is ours
@@ -499,15 +501,15 @@ class TestTolerantParsing:
     @pytest.mark.parametrize(
         ("wire", "ours"),
         [
-            ("ACTIVE", OrderStatus.OPEN),
-            ("PAID", OrderStatus.PAID),
-            ("EXPIRED", OrderStatus.EXPIRED),
-            ("TERMINATED", OrderStatus.TERMINATED),
-            ("TERMINATION_REQUESTED", OrderStatus.TERMINATING),
+            ("ACTIVE", GatewayOrderStatus.OPEN),
+            ("PAID", GatewayOrderStatus.PAID),
+            ("EXPIRED", GatewayOrderStatus.EXPIRED),
+            ("TERMINATED", GatewayOrderStatus.TERMINATED),
+            ("TERMINATION_REQUESTED", GatewayOrderStatus.TERMINATING),
         ],
     )
     async def test_every_order_status(
-        self, gateway: CashfreeGateway, fake: FakeCashfree, wire: str, ours: OrderStatus
+        self, gateway: CashfreeGateway, fake: FakeCashfree, wire: str, ours: GatewayOrderStatus
     ) -> None:
         fake.answers = [ok(order_json(status=wire))]
         assert (await gateway.get_order("ord_1")).status is ours
@@ -546,13 +548,13 @@ class TestTolerantParsing:
         fake.answers = [ok(("[" + ",".join(items) + "]").encode())]
         payments = await gateway.list_payments("ord_1")
         assert [p.status for p in payments] == [
-            AttemptStatus.SUCCEEDED,
-            AttemptStatus.NOT_ATTEMPTED,
-            AttemptStatus.FAILED,
-            AttemptStatus.ABANDONED,
-            AttemptStatus.VOIDED,
-            AttemptStatus.CANCELLED,
-            AttemptStatus.PENDING,
+            GatewayAttemptStatus.SUCCEEDED,
+            GatewayAttemptStatus.NOT_ATTEMPTED,
+            GatewayAttemptStatus.FAILED,
+            GatewayAttemptStatus.ABANDONED,
+            GatewayAttemptStatus.VOIDED,
+            GatewayAttemptStatus.CANCELLED,
+            GatewayAttemptStatus.PENDING,
         ]
         first = payments[0]
         assert first.gateway_payment_id == "1000"
@@ -582,7 +584,7 @@ class TestTolerantParsing:
         assert settlement.settlement_amount_minor == 8820
         assert settlement.service_tax_minor == 180
         assert settlement.utr == "UTR1"
-        assert settlement.status is SettlementStatus.SETTLED
+        assert settlement.status is GatewaySettlementStatus.SETTLED
 
     async def test_list_settlements_sends_filters_and_reads_the_cursor(
         self, gateway: CashfreeGateway, fake: FakeCashfree
@@ -590,7 +592,7 @@ class TestTolerantParsing:
         fake.answers = [
             ok(b'{"cursor":"abc","limit":10,"data":[{"cf_settlement_id":1,"settlement_amount":1}]}')
         ]
-        page = await gateway.list_settlements(SettlementQuery(utrs=["UTR1"], limit=10))
+        page = await gateway.list_settlements(GatewaySettlementQuery(utrs=["UTR1"], limit=10))
         assert page.cursor == "abc"
         assert json.loads(fake.requests[0].content) == {
             "pagination": {"limit": 10},
@@ -604,20 +606,20 @@ class TestTolerantParsing:
         nested = b'{"event_details":{"event_id":"e2","event_type":"REFUND","event_status":"PENDING","sale_type":"DEBIT","event_amount":5,"event_currency":"INR"},"order_details":{"order_id":"ord_1"},"refund_details":{"refund_id":"rfd_1"},"settlement_details":{"cf_settlement_id":9,"utr":"U1"}}'
         fake.answers = [ok(b'{"cursor":null,"limit":10,"data":[' + flat + b"," + nested + b"]}")]
         page = await gateway.settlement_recon(
-            SettlementQuery(
+            GatewaySettlementQuery(
                 start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 1, 2, tzinfo=UTC)
             )
         )
         first, second = page.entries
         assert (first.event_type, first.event_status, first.is_credit) == (
-            ReconEventType.PAYMENT,
-            ReconEventStatus.SUCCEEDED,
+            GatewayReconEventType.PAYMENT,
+            GatewayReconEventStatus.SUCCEEDED,
             True,
         )
         assert (first.amount_minor, first.settlement_amount_minor) == (1034, 1010)
         assert first.gateway_payment_id == "123"
         assert (second.event_type, second.is_credit, second.refund_id, second.settlement_utr) == (
-            ReconEventType.REFUND,
+            GatewayReconEventType.REFUND,
             False,
             "rfd_1",
             "U1",

@@ -11,26 +11,26 @@ from typing import Any
 import pytest
 from cashfree_emulator.testing import RunningEmulator, running_emulator
 from paycore.gateway import (
-    AttemptStatus,
     CashfreeGateway,
-    Customer,
+    GatewayAttemptStatus,
     GatewayAuthError,
     GatewayConflict,
+    GatewayCustomer,
     GatewayIdempotencyError,
     GatewayNotFound,
+    GatewayOrderRequest,
+    GatewayOrderStatus,
     GatewayRateLimited,
+    GatewayReconEventType,
+    GatewayReconQuery,
+    GatewayRefundRequest,
+    GatewayRefundStatus,
     GatewayServerError,
+    GatewaySettlementQuery,
+    GatewaySettlementStatus,
     GatewayTimeout,
     GatewayValidationError,
-    OrderRequest,
-    OrderStatus,
-    ReconEventType,
-    ReconQuery,
-    RefundRequest,
-    RefundStatus,
     RetryPolicy,
-    SettlementQuery,
-    SettlementStatus,
     idempotency_key,
     verify_webhook_signature,
 )
@@ -80,19 +80,23 @@ def gateway(make_gateway: MakeGateway) -> CashfreeGateway:
     return make_gateway()
 
 
-def new_order(amount_minor: int = 1034) -> OrderRequest:
-    return OrderRequest(
+def new_order(amount_minor: int = 1034) -> GatewayOrderRequest:
+    return GatewayOrderRequest(
         order_id=f"ord_{uuid.uuid4().hex[:16]}",
         amount_minor=amount_minor,
         currency="INR",
-        customer=Customer(customer_id="usr_1", phone="9898989898", email="buyer@example.com"),
+        customer=GatewayCustomer(
+            customer_id="usr_1", phone="9898989898", email="buyer@example.com"
+        ),
         return_url="https://shop.example/return",
         note="integration test",
         tags={"suite": "gateway"},
     )
 
 
-async def create(gateway: CashfreeGateway, request: OrderRequest | None = None) -> OrderRequest:
+async def create(
+    gateway: CashfreeGateway, request: GatewayOrderRequest | None = None
+) -> GatewayOrderRequest:
     request = request or new_order()
     await gateway.create_order(request, idempotency_key=idempotency_key("order", request.order_id))
     return request
@@ -100,7 +104,7 @@ async def create(gateway: CashfreeGateway, request: OrderRequest | None = None) 
 
 async def paid_order(
     gateway: CashfreeGateway, emu: RunningEmulator, amount_minor: int = 10_000
-) -> OrderRequest:
+) -> GatewayOrderRequest:
     request = new_order(amount_minor)
     order = await gateway.create_order(
         request, idempotency_key=idempotency_key("order", request.order_id)
@@ -111,9 +115,9 @@ async def paid_order(
 
 
 def refund_of(
-    order: OrderRequest, amount_minor: int = 2_500, note: str | None = None
-) -> RefundRequest:
-    return RefundRequest(
+    order: GatewayOrderRequest, amount_minor: int = 2_500, note: str | None = None
+) -> GatewayRefundRequest:
+    return GatewayRefundRequest(
         order_id=order.order_id,
         refund_id=f"rfd_{uuid.uuid4().hex[:16]}",
         amount_minor=amount_minor,
@@ -139,7 +143,7 @@ class TestOrders:
             17000,
             "INR",
         )
-        assert created.status is OrderStatus.OPEN
+        assert created.status is GatewayOrderStatus.OPEN
         assert created.gateway_order_id
         assert created.payment_session_id
         fetched = await gateway.get_order(request.order_id)
@@ -147,7 +151,7 @@ class TestOrders:
         terminated = await gateway.terminate_order(
             request.order_id, idempotency_key="t-" + request.order_id
         )
-        assert terminated.status in {OrderStatus.TERMINATED, OrderStatus.TERMINATING}
+        assert terminated.status in {GatewayOrderStatus.TERMINATED, GatewayOrderStatus.TERMINATING}
 
     async def test_headers_reach_the_gateway(
         self, gateway: CashfreeGateway, emu: RunningEmulator
@@ -163,13 +167,17 @@ class TestPayments:
     @pytest.mark.parametrize(
         ("outcome", "status"),
         [
-            ("SUCCESS", AttemptStatus.SUCCEEDED),
-            ("FAILED", AttemptStatus.FAILED),
-            ("USER_DROPPED", AttemptStatus.ABANDONED),
+            ("SUCCESS", GatewayAttemptStatus.SUCCEEDED),
+            ("FAILED", GatewayAttemptStatus.FAILED),
+            ("USER_DROPPED", GatewayAttemptStatus.ABANDONED),
         ],
     )
     async def test_list_and_get_payments(
-        self, gateway: CashfreeGateway, emu: RunningEmulator, outcome: str, status: AttemptStatus
+        self,
+        gateway: CashfreeGateway,
+        emu: RunningEmulator,
+        outcome: str,
+        status: GatewayAttemptStatus,
     ) -> None:
         request = new_order(2_000)
         order = await gateway.create_order(request, idempotency_key="k-" + request.order_id)
@@ -184,7 +192,7 @@ class TestPayments:
         )
         same = await gateway.get_payment(request.order_id, payment.gateway_payment_id)
         assert same == payment
-        expected = OrderStatus.PAID if outcome == "SUCCESS" else OrderStatus.OPEN
+        expected = GatewayOrderStatus.PAID if outcome == "SUCCESS" else GatewayOrderStatus.OPEN
         assert (await gateway.get_order(request.order_id)).status is expected
 
     async def test_unknown_payment_is_not_found(self, gateway: CashfreeGateway) -> None:
@@ -206,7 +214,7 @@ class TestRefunds:
 
         async def succeeded() -> bool:
             fetched = await gateway.get_refund(order.order_id, request.refund_id)
-            return fetched.status is RefundStatus.SUCCEEDED
+            return fetched.status is GatewayRefundStatus.SUCCEEDED
 
         await eventually(succeeded)
         [listed] = await gateway.list_refunds(order.order_id)
@@ -222,7 +230,7 @@ class TestRefunds:
 
         async def failed() -> bool:
             fetched = await gateway.get_refund(order.order_id, request.refund_id)
-            return fetched.status is RefundStatus.FAILED
+            return fetched.status is GatewayRefundStatus.FAILED
 
         await eventually(failed)
 
@@ -272,31 +280,31 @@ class TestSettlements:
         await emu.control.settle(order.order_id, "SUCCESS")
 
         [settlement] = await gateway.get_order_settlements(order.order_id)
-        assert settlement.status is SettlementStatus.SETTLED
+        assert settlement.status is GatewaySettlementStatus.SETTLED
         assert settlement.order_amount_minor == 10_000
         assert settlement.utr
         assert settlement.settlement_amount_minor == (
             10_000 - (settlement.service_charge_minor or 0) - (settlement.service_tax_minor or 0)
         )
 
-        window = SettlementQuery(
+        window = GatewaySettlementQuery(
             start=datetime.now(UTC) - timedelta(days=1), end=datetime.now(UTC) + timedelta(days=1)
         )
         page = await gateway.list_settlements(window)
         assert [s.order_id for s in page.settlements] == [order.order_id]
 
-        by_utr = await gateway.list_settlements(SettlementQuery(utrs=[settlement.utr or ""]))
+        by_utr = await gateway.list_settlements(GatewaySettlementQuery(utrs=[settlement.utr or ""]))
         assert [s.gateway_settlement_id for s in by_utr.settlements] == [
             settlement.gateway_settlement_id
         ]
 
         recon = await gateway.settlement_recon(window)
-        payments = [e for e in recon.entries if e.event_type is ReconEventType.PAYMENT]
+        payments = [e for e in recon.entries if e.event_type is GatewayReconEventType.PAYMENT]
         assert [(e.order_id, e.amount_minor, e.is_credit) for e in payments] == [
             (order.order_id, 10_000, True)
         ]
 
-        pg = await gateway.pg_recon(ReconQuery(start=window.start, end=window.end))  # type: ignore[arg-type]
+        pg = await gateway.pg_recon(GatewayReconQuery(start=window.start, end=window.end))  # type: ignore[arg-type]
         assert any(e.order_id == order.order_id for e in pg.entries)
 
     async def test_unsettled_order_has_no_settlement(self, gateway: CashfreeGateway) -> None:
@@ -310,7 +318,7 @@ class TestSettlements:
         for _ in range(11):
             order = await paid_order(gateway, emu, 1_000)
             await emu.control.settle(order.order_id, "SUCCESS")
-        query = SettlementQuery(
+        query = GatewaySettlementQuery(
             start=datetime.now(UTC) - timedelta(days=1),
             end=datetime.now(UTC) + timedelta(days=1),
             limit=10,
@@ -337,7 +345,7 @@ class TestErrors:
 
     async def test_invalid_phone_keeps_cashfree_code(self, gateway: CashfreeGateway) -> None:
         request = new_order().model_copy(
-            update={"customer": Customer(customer_id="usr_1", phone="12")}
+            update={"customer": GatewayCustomer(customer_id="usr_1", phone="12")}
         )
         with pytest.raises(GatewayValidationError) as raised:
             await gateway.create_order(request, idempotency_key=str(uuid.uuid4()))

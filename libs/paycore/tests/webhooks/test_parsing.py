@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from paycore.gateway.schemas import AttemptStatus, RefundStatus
+from paycore.gateway.schemas import GatewayAttemptStatus, GatewayRefundStatus
 from paycore.payments.models import SettlementStatus
 from paycore.webhooks.errors import MalformedWebhook, UnsupportedWebhookVersion
 from paycore.webhooks.parsing import (
@@ -45,7 +45,7 @@ def test_a_failed_payment_with_numeric_ids_and_missing_markers() -> None:
     attempt = event.attempt
     assert attempt.order_id == "ord_1"
     assert attempt.gateway_payment_id == "1453002795"
-    assert attempt.status == AttemptStatus.FAILED
+    assert attempt.status == GatewayAttemptStatus.FAILED
     assert attempt.amount_minor == 17_000
     assert attempt.auth_id is None
     assert attempt.bank_reference is None
@@ -59,7 +59,7 @@ def test_a_refund_in_every_supported_version(version: str | None) -> None:
     assert event.refund.refund_id == "rfd_1"
     assert event.refund.gateway_refund_id == "11325632"
     assert event.refund.amount_minor == 200
-    assert event.refund.status == RefundStatus.SUCCEEDED
+    assert event.refund.status == GatewayRefundStatus.SUCCEEDED
 
 
 def test_an_auto_refund_uses_the_gateway_refund_id() -> None:

@@ -11,7 +11,7 @@ from paycore.auth.tokens import Principal
 from paycore.fraud.models import FraudDecision
 from paycore.fraud.screening import Attempt
 from paycore.gateway.errors import GatewayConflict, GatewayNotFound
-from paycore.gateway.schemas import Order, OrderStatus, idempotency_key
+from paycore.gateway.schemas import GatewayOrder, GatewayOrderStatus, idempotency_key
 from paycore.invoices.errors import (
     InvoiceAlreadyPaid,
     InvoiceAmountMismatch,
@@ -169,21 +169,21 @@ async def _order_still_payable(api: Api, payment: Payment) -> bool:
             return False  # never reached the gateway
         # We hold an order the gateway cannot find (yet): unknown, so no second order now.
         raise InvoicePaymentInProgress(invoice_number=payment.invoice_number) from None
-    if order.status == OrderStatus.OPEN and payment.status in OPEN:
+    if order.status == GatewayOrderStatus.OPEN and payment.status in OPEN:
         return True
-    if order.status == OrderStatus.OPEN:
+    if order.status == GatewayOrderStatus.OPEN:
         # We hold the payment closed, yet its order still takes money: terminate it first.
         order = await _terminate(api, payment)
-    if order.status == OrderStatus.PAID:
+    if order.status == GatewayOrderStatus.PAID:
         paid = await verify_with_gateway(api.gateway, api.payments, payment, "api")
         raise InvoiceAlreadyPaid(invoice_number=payment.invoice_number, payment_id=paid.payment_id)
-    if order.status in (OrderStatus.EXPIRED, OrderStatus.TERMINATED):
+    if order.status in (GatewayOrderStatus.EXPIRED, GatewayOrderStatus.TERMINATED):
         await verify_with_gateway(api.gateway, api.payments, payment, "api")  # closes ours
         return False
     raise InvoicePaymentInProgress(invoice_number=payment.invoice_number)
 
 
-async def _terminate(api: Api, payment: Payment) -> Order:
+async def _terminate(api: Api, payment: Payment) -> GatewayOrder:
     try:
         return await api.gateway.terminate_order(
             payment.order_id, idempotency_key=idempotency_key("terminate_order", payment.order_id)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
-from paycore.gateway.schemas import DisputeOutcome
+from paycore.gateway.schemas import GatewayDisputeOutcome
 from paycore.kit.audit import audited
 from paycore.kit.mongo import KeyedDocument
 from paycore.kit.state import TransitionRecord
@@ -22,7 +22,7 @@ class Dispute(KeyedDocument):
     cf_payment_id: str | None = None
     dispute_type: str | None = None  # DISPUTE, CHARGEBACK, RETRIEVAL, PRE_ARBITRATION, ...
     status: str  # the gateway's own status text
-    outcome: DisputeOutcome = DisputeOutcome.OPEN
+    outcome: GatewayDisputeOutcome = GatewayDisputeOutcome.OPEN
     amount: int  # minor units: what the customer's bank disputes
     currency: str
     # Of `amount`, what was refundable when it opened and is held (not refundable) while open.

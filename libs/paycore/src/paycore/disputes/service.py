@@ -16,8 +16,7 @@ from loguru import logger
 
 from paycore.alerts import raise_alert
 from paycore.disputes.models import Dispute
-from paycore.gateway.schemas import Dispute as GatewayDispute
-from paycore.gateway.schemas import DisputeOutcome
+from paycore.gateway.schemas import GatewayDispute, GatewayDisputeOutcome
 from paycore.kit import audit
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import is_duplicate_key
@@ -25,7 +24,7 @@ from paycore.kit.state import ChangedConcurrently, Evidence, TransitionRecord, g
 from paycore.payments.models import Payment
 from paycore.payments.service import PaymentService
 
-O = DisputeOutcome
+O = GatewayDisputeOutcome
 FINAL: Final = frozenset({O.WON, O.LOST})
 
 

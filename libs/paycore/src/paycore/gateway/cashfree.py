@@ -42,16 +42,16 @@ from paycore.gateway.mapping import (
 from paycore.gateway.metrics import GATEWAY_CALL_DURATION, GATEWAY_CALLS, GATEWAY_RETRIES
 from paycore.gateway.retry import RetryPolicy
 from paycore.gateway.schemas import (
-    Order,
-    OrderRequest,
-    Payment,
-    ReconPage,
-    ReconQuery,
-    Refund,
-    RefundRequest,
-    Settlement,
-    SettlementPage,
-    SettlementQuery,
+    GatewayOrder,
+    GatewayOrderRequest,
+    GatewayPayment,
+    GatewayReconPage,
+    GatewayReconQuery,
+    GatewayRefund,
+    GatewayRefundRequest,
+    GatewaySettlement,
+    GatewaySettlementPage,
+    GatewaySettlementQuery,
 )
 from paycore.kit.settings import CashfreeSettings
 from paycore.money import InvalidAmount, UnknownCurrency, dump_json, load_json
@@ -108,8 +108,8 @@ class CashfreeGateway:
     # --- orders ---------------------------------------------------------------------------
 
     async def create_order(
-        self, request: OrderRequest, *, idempotency_key: str, request_id: str | None = None
-    ) -> Order:
+        self, request: GatewayOrderRequest, *, idempotency_key: str, request_id: str | None = None
+    ) -> GatewayOrder:
         request_id = resolve_request_id(request_id)
         try:
             payload = await self._send(
@@ -127,10 +127,10 @@ class CashfreeGateway:
         return _read(cf.CfOrder, payload, order_from)
 
     async def _existing_order(
-        self, request: OrderRequest, request_id: str, error: GatewayError
-    ) -> Order:
+        self, request: GatewayOrderRequest, request_id: str, error: GatewayError
+    ) -> GatewayOrder:
         """After a duplicate or a lost answer: the order, if it is the one we asked for."""
-        existing: Order | None = None
+        existing: GatewayOrder | None = None
         try:
             existing = await self.get_order(request.order_id, request_id=request_id)
         except GatewayNotFound:
@@ -156,7 +156,7 @@ class CashfreeGateway:
         logger.bind(operation="create_order", after=error.code).info("gateway order already exists")
         return existing
 
-    async def get_order(self, order_id: str, *, request_id: str | None = None) -> Order:
+    async def get_order(self, order_id: str, *, request_id: str | None = None) -> GatewayOrder:
         payload = await self._send(
             "get_order", "GET", f"orders/{_segment(order_id)}", request_id=request_id
         )
@@ -164,7 +164,7 @@ class CashfreeGateway:
 
     async def terminate_order(
         self, order_id: str, *, idempotency_key: str, request_id: str | None = None
-    ) -> Order:
+    ) -> GatewayOrder:
         payload = await self._send(
             "terminate_order",
             "PATCH",
@@ -177,7 +177,9 @@ class CashfreeGateway:
 
     # --- payments -------------------------------------------------------------------------
 
-    async def list_payments(self, order_id: str, *, request_id: str | None = None) -> list[Payment]:
+    async def list_payments(
+        self, order_id: str, *, request_id: str | None = None
+    ) -> list[GatewayPayment]:
         payload = await self._send(
             "list_payments", "GET", f"orders/{_segment(order_id)}/payments", request_id=request_id
         )
@@ -188,7 +190,7 @@ class CashfreeGateway:
 
     async def get_payment(
         self, order_id: str, gateway_payment_id: str, *, request_id: str | None = None
-    ) -> Payment:
+    ) -> GatewayPayment:
         path = f"orders/{_segment(order_id)}/payments/{_segment(gateway_payment_id)}"
         payload = await self._send("get_payment", "GET", path, request_id=request_id)
         return _read(cf.CfPayment, payload, lambda wire: payment_from(wire, order_id))
@@ -196,8 +198,8 @@ class CashfreeGateway:
     # --- refunds --------------------------------------------------------------------------
 
     async def create_refund(
-        self, request: RefundRequest, *, idempotency_key: str, request_id: str | None = None
-    ) -> Refund:
+        self, request: GatewayRefundRequest, *, idempotency_key: str, request_id: str | None = None
+    ) -> GatewayRefund:
         request_id = resolve_request_id(request_id)
         try:
             payload = await self._send(
@@ -215,10 +217,10 @@ class CashfreeGateway:
         return _read(cf.CfRefund, payload, refund_from)
 
     async def _existing_refund(
-        self, request: RefundRequest, request_id: str, error: GatewayError
-    ) -> Refund:
+        self, request: GatewayRefundRequest, request_id: str, error: GatewayError
+    ) -> GatewayRefund:
         """After a 409 (exists, or not allowed) or a lost answer: our refund, if it is there."""
-        existing: Refund | None = None
+        existing: GatewayRefund | None = None
         try:
             existing = await self.get_refund(
                 request.order_id, request.refund_id, request_id=request_id
@@ -249,12 +251,14 @@ class CashfreeGateway:
 
     async def get_refund(
         self, order_id: str, refund_id: str, *, request_id: str | None = None
-    ) -> Refund:
+    ) -> GatewayRefund:
         path = f"orders/{_segment(order_id)}/refunds/{_segment(refund_id)}"
         payload = await self._send("get_refund", "GET", path, request_id=request_id)
         return _read(cf.CfRefund, payload, refund_from)
 
-    async def list_refunds(self, order_id: str, *, request_id: str | None = None) -> list[Refund]:
+    async def list_refunds(
+        self, order_id: str, *, request_id: str | None = None
+    ) -> list[GatewayRefund]:
         payload = await self._send(
             "list_refunds", "GET", f"orders/{_segment(order_id)}/refunds", request_id=request_id
         )
@@ -263,8 +267,8 @@ class CashfreeGateway:
     # --- settlements and reconciliation ---------------------------------------------------
 
     async def list_settlements(
-        self, query: SettlementQuery, *, request_id: str | None = None
-    ) -> SettlementPage:
+        self, query: GatewaySettlementQuery, *, request_id: str | None = None
+    ) -> GatewaySettlementPage:
         payload = await self._send(
             "list_settlements",
             "POST",
@@ -277,15 +281,15 @@ class CashfreeGateway:
 
     async def get_order_settlements(
         self, order_id: str, *, request_id: str | None = None
-    ) -> list[Settlement]:
+    ) -> list[GatewaySettlement]:
         path = f"orders/{_segment(order_id)}/settlements"
         payload = await self._send("get_order_settlements", "GET", path, request_id=request_id)
         page = _read(cf.CfSettlementPage, payload, lambda wire: wire)
         return [_read(cf.CfSettlement, item, settlement_from) for item in page.data]
 
     async def settlement_recon(
-        self, query: SettlementQuery, *, request_id: str | None = None
-    ) -> ReconPage:
+        self, query: GatewaySettlementQuery, *, request_id: str | None = None
+    ) -> GatewayReconPage:
         payload = await self._send(
             "settlement_recon",
             "POST",
@@ -296,7 +300,9 @@ class CashfreeGateway:
         )
         return _read(cf.CfReconPage, payload, recon_page_from)
 
-    async def pg_recon(self, query: ReconQuery, *, request_id: str | None = None) -> ReconPage:
+    async def pg_recon(
+        self, query: GatewayReconQuery, *, request_id: str | None = None
+    ) -> GatewayReconPage:
         payload = await self._send(
             "pg_recon",
             "POST",

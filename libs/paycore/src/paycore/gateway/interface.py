@@ -10,66 +10,68 @@ from __future__ import annotations
 from typing import Protocol
 
 from paycore.gateway.schemas import (
-    Order,
-    OrderRequest,
-    Payment,
-    ReconPage,
-    ReconQuery,
-    Refund,
-    RefundRequest,
-    Settlement,
-    SettlementPage,
-    SettlementQuery,
+    GatewayOrder,
+    GatewayOrderRequest,
+    GatewayPayment,
+    GatewayReconPage,
+    GatewayReconQuery,
+    GatewayRefund,
+    GatewayRefundRequest,
+    GatewaySettlement,
+    GatewaySettlementPage,
+    GatewaySettlementQuery,
 )
 
 
 class PaymentGateway(Protocol):
     async def create_order(
-        self, request: OrderRequest, *, idempotency_key: str, request_id: str | None = None
-    ) -> Order:
+        self, request: GatewayOrderRequest, *, idempotency_key: str, request_id: str | None = None
+    ) -> GatewayOrder:
         """Creates the order, or returns it if it already exists with the same amount."""
         ...
 
-    async def get_order(self, order_id: str, *, request_id: str | None = None) -> Order: ...
+    async def get_order(self, order_id: str, *, request_id: str | None = None) -> GatewayOrder: ...
 
     async def terminate_order(
         self, order_id: str, *, idempotency_key: str, request_id: str | None = None
-    ) -> Order: ...
+    ) -> GatewayOrder: ...
 
     async def list_payments(
         self, order_id: str, *, request_id: str | None = None
-    ) -> list[Payment]: ...
+    ) -> list[GatewayPayment]: ...
 
     async def get_payment(
         self, order_id: str, gateway_payment_id: str, *, request_id: str | None = None
-    ) -> Payment: ...
+    ) -> GatewayPayment: ...
 
     async def create_refund(
-        self, request: RefundRequest, *, idempotency_key: str, request_id: str | None = None
-    ) -> Refund:
+        self, request: GatewayRefundRequest, *, idempotency_key: str, request_id: str | None = None
+    ) -> GatewayRefund:
         """Creates the refund, or returns it if it already exists with the same amount."""
         ...
 
     async def get_refund(
         self, order_id: str, refund_id: str, *, request_id: str | None = None
-    ) -> Refund: ...
+    ) -> GatewayRefund: ...
 
     async def list_refunds(
         self, order_id: str, *, request_id: str | None = None
-    ) -> list[Refund]: ...
+    ) -> list[GatewayRefund]: ...
 
     async def list_settlements(
-        self, query: SettlementQuery, *, request_id: str | None = None
-    ) -> SettlementPage: ...
+        self, query: GatewaySettlementQuery, *, request_id: str | None = None
+    ) -> GatewaySettlementPage: ...
 
     async def get_order_settlements(
         self, order_id: str, *, request_id: str | None = None
-    ) -> list[Settlement]: ...
+    ) -> list[GatewaySettlement]: ...
 
     async def settlement_recon(
-        self, query: SettlementQuery, *, request_id: str | None = None
-    ) -> ReconPage: ...
+        self, query: GatewaySettlementQuery, *, request_id: str | None = None
+    ) -> GatewayReconPage: ...
 
-    async def pg_recon(self, query: ReconQuery, *, request_id: str | None = None) -> ReconPage: ...
+    async def pg_recon(
+        self, query: GatewayReconQuery, *, request_id: str | None = None
+    ) -> GatewayReconPage: ...
 
     async def aclose(self) -> None: ...

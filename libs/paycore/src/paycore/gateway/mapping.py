@@ -8,26 +8,26 @@ from typing import Final
 
 from paycore.gateway import models as cf
 from paycore.gateway.schemas import (
-    AttemptError,
-    AttemptStatus,
-    Dispute,
-    DisputeOutcome,
-    Order,
-    OrderRequest,
-    OrderStatus,
-    Payment,
-    ReconEntry,
-    ReconEventStatus,
-    ReconEventType,
-    ReconPage,
-    ReconQuery,
-    Refund,
-    RefundRequest,
-    RefundStatus,
-    Settlement,
-    SettlementPage,
-    SettlementQuery,
-    SettlementStatus,
+    GatewayAttemptError,
+    GatewayAttemptStatus,
+    GatewayDispute,
+    GatewayDisputeOutcome,
+    GatewayOrder,
+    GatewayOrderRequest,
+    GatewayOrderStatus,
+    GatewayPayment,
+    GatewayReconEntry,
+    GatewayReconEventStatus,
+    GatewayReconEventType,
+    GatewayReconPage,
+    GatewayReconQuery,
+    GatewayRefund,
+    GatewayRefundRequest,
+    GatewayRefundStatus,
+    GatewaySettlement,
+    GatewaySettlementPage,
+    GatewaySettlementQuery,
+    GatewaySettlementStatus,
 )
 from paycore.money import to_major, to_minor
 
@@ -35,62 +35,62 @@ from paycore.money import to_major, to_minor
 _SETTLEMENT_CURRENCY: Final = "INR"
 
 ORDER_STATUSES: Final = {
-    cf.CfOrderStatus.ACTIVE: OrderStatus.OPEN,
-    cf.CfOrderStatus.PAID: OrderStatus.PAID,
-    cf.CfOrderStatus.EXPIRED: OrderStatus.EXPIRED,
-    cf.CfOrderStatus.TERMINATED: OrderStatus.TERMINATED,
-    cf.CfOrderStatus.TERMINATION_REQUESTED: OrderStatus.TERMINATING,
-    cf.CfOrderStatus.UNKNOWN: OrderStatus.UNKNOWN,
+    cf.CfOrderStatus.ACTIVE: GatewayOrderStatus.OPEN,
+    cf.CfOrderStatus.PAID: GatewayOrderStatus.PAID,
+    cf.CfOrderStatus.EXPIRED: GatewayOrderStatus.EXPIRED,
+    cf.CfOrderStatus.TERMINATED: GatewayOrderStatus.TERMINATED,
+    cf.CfOrderStatus.TERMINATION_REQUESTED: GatewayOrderStatus.TERMINATING,
+    cf.CfOrderStatus.UNKNOWN: GatewayOrderStatus.UNKNOWN,
 }
 
 ATTEMPT_STATUSES: Final = {
-    cf.CfPaymentStatus.SUCCESS: AttemptStatus.SUCCEEDED,
-    cf.CfPaymentStatus.PENDING: AttemptStatus.PENDING,
-    cf.CfPaymentStatus.NOT_ATTEMPTED: AttemptStatus.NOT_ATTEMPTED,
-    cf.CfPaymentStatus.FAILED: AttemptStatus.FAILED,
-    cf.CfPaymentStatus.USER_DROPPED: AttemptStatus.ABANDONED,
-    cf.CfPaymentStatus.VOID: AttemptStatus.VOIDED,
-    cf.CfPaymentStatus.CANCELLED: AttemptStatus.CANCELLED,
-    cf.CfPaymentStatus.UNKNOWN: AttemptStatus.UNKNOWN,
+    cf.CfPaymentStatus.SUCCESS: GatewayAttemptStatus.SUCCEEDED,
+    cf.CfPaymentStatus.PENDING: GatewayAttemptStatus.PENDING,
+    cf.CfPaymentStatus.NOT_ATTEMPTED: GatewayAttemptStatus.NOT_ATTEMPTED,
+    cf.CfPaymentStatus.FAILED: GatewayAttemptStatus.FAILED,
+    cf.CfPaymentStatus.USER_DROPPED: GatewayAttemptStatus.ABANDONED,
+    cf.CfPaymentStatus.VOID: GatewayAttemptStatus.VOIDED,
+    cf.CfPaymentStatus.CANCELLED: GatewayAttemptStatus.CANCELLED,
+    cf.CfPaymentStatus.UNKNOWN: GatewayAttemptStatus.UNKNOWN,
 }
 
 REFUND_STATUSES: Final = {
-    cf.CfRefundStatus.PENDING: RefundStatus.PENDING,
-    cf.CfRefundStatus.ONHOLD: RefundStatus.ON_HOLD,
-    cf.CfRefundStatus.SUCCESS: RefundStatus.SUCCEEDED,
-    cf.CfRefundStatus.FAILED: RefundStatus.FAILED,
-    cf.CfRefundStatus.CANCELLED: RefundStatus.CANCELLED,
-    cf.CfRefundStatus.UNKNOWN: RefundStatus.UNKNOWN,
+    cf.CfRefundStatus.PENDING: GatewayRefundStatus.PENDING,
+    cf.CfRefundStatus.ONHOLD: GatewayRefundStatus.ON_HOLD,
+    cf.CfRefundStatus.SUCCESS: GatewayRefundStatus.SUCCEEDED,
+    cf.CfRefundStatus.FAILED: GatewayRefundStatus.FAILED,
+    cf.CfRefundStatus.CANCELLED: GatewayRefundStatus.CANCELLED,
+    cf.CfRefundStatus.UNKNOWN: GatewayRefundStatus.UNKNOWN,
 }
 
 SETTLEMENT_STATUSES: Final = {
-    cf.CfSettlementStatus.SUCCESS: SettlementStatus.SETTLED,
-    cf.CfSettlementStatus.PENDING: SettlementStatus.PENDING,
-    cf.CfSettlementStatus.PENDING_WITH_CASHFREE: SettlementStatus.PENDING,
-    cf.CfSettlementStatus.PENDING_WITH_BANK: SettlementStatus.PENDING,
-    cf.CfSettlementStatus.FAILED: SettlementStatus.FAILED,
-    cf.CfSettlementStatus.UNKNOWN: SettlementStatus.UNKNOWN,
+    cf.CfSettlementStatus.SUCCESS: GatewaySettlementStatus.SETTLED,
+    cf.CfSettlementStatus.PENDING: GatewaySettlementStatus.PENDING,
+    cf.CfSettlementStatus.PENDING_WITH_CASHFREE: GatewaySettlementStatus.PENDING,
+    cf.CfSettlementStatus.PENDING_WITH_BANK: GatewaySettlementStatus.PENDING,
+    cf.CfSettlementStatus.FAILED: GatewaySettlementStatus.FAILED,
+    cf.CfSettlementStatus.UNKNOWN: GatewaySettlementStatus.UNKNOWN,
 }
 
 RECON_EVENT_TYPES: Final = {
-    cf.CfReconEventType.PAYMENT: ReconEventType.PAYMENT,
-    cf.CfReconEventType.REFUND: ReconEventType.REFUND,
-    cf.CfReconEventType.REFUND_REVERSAL: ReconEventType.REFUND_REVERSAL,
-    cf.CfReconEventType.DISPUTE: ReconEventType.DISPUTE,
-    cf.CfReconEventType.DISPUTE_REVERSAL: ReconEventType.DISPUTE_REVERSAL,
-    cf.CfReconEventType.CHARGEBACK: ReconEventType.CHARGEBACK,
-    cf.CfReconEventType.CHARGEBACK_REVERSAL: ReconEventType.CHARGEBACK_REVERSAL,
-    cf.CfReconEventType.OTHER_ADJUSTMENT: ReconEventType.ADJUSTMENT,
-    cf.CfReconEventType.SETTLEMENT: ReconEventType.SETTLEMENT,
-    cf.CfReconEventType.UNKNOWN: ReconEventType.UNKNOWN,
+    cf.CfReconEventType.PAYMENT: GatewayReconEventType.PAYMENT,
+    cf.CfReconEventType.REFUND: GatewayReconEventType.REFUND,
+    cf.CfReconEventType.REFUND_REVERSAL: GatewayReconEventType.REFUND_REVERSAL,
+    cf.CfReconEventType.DISPUTE: GatewayReconEventType.DISPUTE,
+    cf.CfReconEventType.DISPUTE_REVERSAL: GatewayReconEventType.DISPUTE_REVERSAL,
+    cf.CfReconEventType.CHARGEBACK: GatewayReconEventType.CHARGEBACK,
+    cf.CfReconEventType.CHARGEBACK_REVERSAL: GatewayReconEventType.CHARGEBACK_REVERSAL,
+    cf.CfReconEventType.OTHER_ADJUSTMENT: GatewayReconEventType.ADJUSTMENT,
+    cf.CfReconEventType.SETTLEMENT: GatewayReconEventType.SETTLEMENT,
+    cf.CfReconEventType.UNKNOWN: GatewayReconEventType.UNKNOWN,
 }
 
 RECON_EVENT_STATUSES: Final = {
-    cf.CfReconEventStatus.SUCCESS: ReconEventStatus.SUCCEEDED,
-    cf.CfReconEventStatus.PENDING: ReconEventStatus.PENDING,
-    cf.CfReconEventStatus.FAILED: ReconEventStatus.FAILED,
-    cf.CfReconEventStatus.CANCELLED: ReconEventStatus.CANCELLED,
-    cf.CfReconEventStatus.UNKNOWN: ReconEventStatus.UNKNOWN,
+    cf.CfReconEventStatus.SUCCESS: GatewayReconEventStatus.SUCCEEDED,
+    cf.CfReconEventStatus.PENDING: GatewayReconEventStatus.PENDING,
+    cf.CfReconEventStatus.FAILED: GatewayReconEventStatus.FAILED,
+    cf.CfReconEventStatus.CANCELLED: GatewayReconEventStatus.CANCELLED,
+    cf.CfReconEventStatus.UNKNOWN: GatewayReconEventStatus.UNKNOWN,
 }
 
 
@@ -109,7 +109,7 @@ def _minor(amount: Decimal | None, currency: str) -> int | None:
     return None if amount is None else to_minor(amount, currency)
 
 
-def order_request_body(request: OrderRequest) -> cf.CfCreateOrderRequest:
+def order_request_body(request: GatewayOrderRequest) -> cf.CfCreateOrderRequest:
     meta = None
     if request.return_url or request.notify_url:
         meta = cf.CfOrderMeta(return_url=request.return_url, notify_url=request.notify_url)
@@ -130,7 +130,7 @@ def order_request_body(request: OrderRequest) -> cf.CfCreateOrderRequest:
     )
 
 
-def refund_request_body(request: RefundRequest) -> cf.CfCreateRefundRequest:
+def refund_request_body(request: GatewayRefundRequest) -> cf.CfCreateRefundRequest:
     return cf.CfCreateRefundRequest(
         refund_id=request.refund_id,
         refund_amount=to_major(request.amount_minor, request.currency),
@@ -139,7 +139,7 @@ def refund_request_body(request: RefundRequest) -> cf.CfCreateRefundRequest:
     )
 
 
-def settlements_request_body(query: SettlementQuery) -> cf.CfSettlementsRequest:
+def settlements_request_body(query: GatewaySettlementQuery) -> cf.CfSettlementsRequest:
     return cf.CfSettlementsRequest(
         pagination=cf.CfPagination(limit=query.limit, cursor=query.cursor),
         filters=cf.CfSettlementFilters(
@@ -151,15 +151,15 @@ def settlements_request_body(query: SettlementQuery) -> cf.CfSettlementsRequest:
     )
 
 
-def recon_request_body(query: ReconQuery) -> cf.CfReconRequest:
+def recon_request_body(query: GatewayReconQuery) -> cf.CfReconRequest:
     return cf.CfReconRequest(
         pagination=cf.CfPagination(limit=query.limit, cursor=query.cursor),
         filters=cf.CfReconFilters(start_date=_utc_z(query.start), end_date=_utc_z(query.end)),
     )
 
 
-def order_from(wire: cf.CfOrder) -> Order:
-    return Order(
+def order_from(wire: cf.CfOrder) -> GatewayOrder:
+    return GatewayOrder(
         order_id=wire.order_id,
         gateway_order_id=wire.cf_order_id,
         amount_minor=to_minor(wire.order_amount, wire.order_currency),
@@ -171,18 +171,18 @@ def order_from(wire: cf.CfOrder) -> Order:
     )
 
 
-def payment_from(wire: cf.CfPayment, order_id: str) -> Payment:
+def payment_from(wire: cf.CfPayment, order_id: str) -> GatewayPayment:
     currency = wire.payment_currency or wire.order_currency or _SETTLEMENT_CURRENCY
     error = None
     if wire.error_details is not None:
         details = wire.error_details
-        error = AttemptError(
+        error = GatewayAttemptError(
             code=details.error_code,
             description=details.error_description,
             reason=details.error_reason,
             source=details.error_source,
         )
-    return Payment(
+    return GatewayPayment(
         order_id=wire.order_id or order_id,
         gateway_payment_id=wire.cf_payment_id,
         status=ATTEMPT_STATUSES[wire.payment_status],
@@ -207,16 +207,16 @@ _DISPUTE_WON: Final = ("_MERCHANT_WON",)
 _DISPUTE_LOST: Final = ("_MERCHANT_LOST", "_MERCHANT_ACCEPTED", "_INSUFFICIENT_EVIDENCE")
 
 
-def dispute_from(wire: cf.CfDispute, order: cf.CfDisputeOrder, closed: bool) -> Dispute:
+def dispute_from(wire: cf.CfDispute, order: cf.CfDisputeOrder, closed: bool) -> GatewayDispute:
     currency = order.payment_currency or order.order_currency or _SETTLEMENT_CURRENCY
     status = wire.dispute_status.upper()
     if status.endswith(_DISPUTE_WON):
-        outcome = DisputeOutcome.WON
+        outcome = GatewayDisputeOutcome.WON
     elif status.endswith(_DISPUTE_LOST):
-        outcome = DisputeOutcome.LOST
+        outcome = GatewayDisputeOutcome.LOST
     else:
-        outcome = DisputeOutcome.UNKNOWN if closed else DisputeOutcome.OPEN
-    return Dispute(
+        outcome = GatewayDisputeOutcome.UNKNOWN if closed else GatewayDisputeOutcome.OPEN
+    return GatewayDispute(
         dispute_id=wire.dispute_id,
         dispute_type=wire.dispute_type,
         status=status,
@@ -231,8 +231,8 @@ def dispute_from(wire: cf.CfDispute, order: cf.CfDisputeOrder, closed: bool) -> 
     )
 
 
-def refund_from(wire: cf.CfRefund) -> Refund:
-    return Refund(
+def refund_from(wire: cf.CfRefund) -> GatewayRefund:
+    return GatewayRefund(
         order_id=wire.order_id,
         refund_id=wire.refund_id,
         gateway_refund_id=wire.cf_refund_id,
@@ -247,15 +247,15 @@ def refund_from(wire: cf.CfRefund) -> Refund:
     )
 
 
-def settlement_from(wire: cf.CfSettlement) -> Settlement:
+def settlement_from(wire: cf.CfSettlement) -> GatewaySettlement:
     currency = wire.settlement_currency or wire.order_currency or _SETTLEMENT_CURRENCY
     utr = wire.settlement_utr or wire.transfer_utr
     if wire.status is not None:
         status = SETTLEMENT_STATUSES[wire.status]
     else:
         # The 2025-01-01 entity has no status: a transfer UTR means the money moved.
-        status = SettlementStatus.SETTLED if utr else SettlementStatus.PENDING
-    return Settlement(
+        status = GatewaySettlementStatus.SETTLED if utr else GatewaySettlementStatus.PENDING
+    return GatewaySettlement(
         gateway_settlement_id=wire.cf_settlement_id,
         order_id=wire.order_id,
         gateway_payment_id=wire.cf_payment_id,
@@ -270,17 +270,17 @@ def settlement_from(wire: cf.CfSettlement) -> Settlement:
     )
 
 
-def settlement_page_from(wire: cf.CfSettlementPage) -> SettlementPage:
-    return SettlementPage(
+def settlement_page_from(wire: cf.CfSettlementPage) -> GatewaySettlementPage:
+    return GatewaySettlementPage(
         settlements=[settlement_from(item) for item in wire.data],
         cursor=wire.cursor or None,
     )
 
 
-def recon_entry_from(wire: cf.CfReconItem) -> ReconEntry:
+def recon_entry_from(wire: cf.CfReconItem) -> GatewayReconEntry:
     currency = wire.event_currency or wire.order_currency or _SETTLEMENT_CURRENCY
     sale_type = (wire.sale_type or "").upper()
-    return ReconEntry(
+    return GatewayReconEntry(
         event_id=wire.event_id,
         event_type=RECON_EVENT_TYPES[wire.event_type],
         event_status=RECON_EVENT_STATUSES[wire.event_status],
@@ -297,5 +297,7 @@ def recon_entry_from(wire: cf.CfReconItem) -> ReconEntry:
     )
 
 
-def recon_page_from(wire: cf.CfReconPage) -> ReconPage:
-    return ReconPage(entries=[recon_entry_from(item) for item in wire.data], cursor=wire.cursor)
+def recon_page_from(wire: cf.CfReconPage) -> GatewayReconPage:
+    return GatewayReconPage(
+        entries=[recon_entry_from(item) for item in wire.data], cursor=wire.cursor
+    )

@@ -17,7 +17,7 @@ class _Record(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class OrderStatus(StrEnum):
+class GatewayOrderStatus(StrEnum):
     OPEN = "OPEN"  # no successful payment yet
     PAID = "PAID"
     EXPIRED = "EXPIRED"
@@ -26,7 +26,7 @@ class OrderStatus(StrEnum):
     UNKNOWN = "UNKNOWN"  # a value the gateway added after this code: never final
 
 
-class AttemptStatus(StrEnum):
+class GatewayAttemptStatus(StrEnum):
     """One payment attempt on an order."""
 
     SUCCEEDED = "SUCCEEDED"
@@ -39,7 +39,7 @@ class AttemptStatus(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
-class RefundStatus(StrEnum):
+class GatewayRefundStatus(StrEnum):
     PENDING = "PENDING"
     ON_HOLD = "ON_HOLD"
     SUCCEEDED = "SUCCEEDED"
@@ -48,19 +48,19 @@ class RefundStatus(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
-class RefundSpeed(StrEnum):
+class GatewayRefundSpeed(StrEnum):
     STANDARD = "STANDARD"
     INSTANT = "INSTANT"
 
 
-class SettlementStatus(StrEnum):
+class GatewaySettlementStatus(StrEnum):
     SETTLED = "SETTLED"
     PENDING = "PENDING"
     FAILED = "FAILED"
     UNKNOWN = "UNKNOWN"
 
 
-class ReconEventType(StrEnum):
+class GatewayReconEventType(StrEnum):
     PAYMENT = "PAYMENT"
     REFUND = "REFUND"
     REFUND_REVERSAL = "REFUND_REVERSAL"
@@ -73,7 +73,7 @@ class ReconEventType(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
-class ReconEventStatus(StrEnum):
+class GatewayReconEventStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     PENDING = "PENDING"
     FAILED = "FAILED"
@@ -81,18 +81,18 @@ class ReconEventStatus(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
-class Customer(_Record):
+class GatewayCustomer(_Record):
     customer_id: str
     phone: str
     email: str | None = None
     name: str | None = None
 
 
-class OrderRequest(_Record):
+class GatewayOrderRequest(_Record):
     order_id: str  # ours ("ord_..."), also the gateway's order id
     amount_minor: int = Field(gt=0)
     currency: str
-    customer: Customer
+    customer: GatewayCustomer
     return_url: str | None = None
     notify_url: str | None = None
     note: str | None = None
@@ -100,30 +100,30 @@ class OrderRequest(_Record):
     tags: dict[str, str] = {}
 
 
-class Order(_Record):
+class GatewayOrder(_Record):
     order_id: str
     gateway_order_id: str | None
     amount_minor: int
     currency: str
-    status: OrderStatus
+    status: GatewayOrderStatus
     payment_session_id: str | None = None
     expires_at: datetime | None = None
     created_at: datetime | None = None
 
 
-class AttemptError(_Record):
+class GatewayAttemptError(_Record):
     code: str | None = None
     description: str | None = None
     reason: str | None = None
     source: str | None = None
 
 
-class Payment(_Record):
+class GatewayPayment(_Record):
     """One payment attempt as the gateway reports it."""
 
     order_id: str
     gateway_payment_id: str
-    status: AttemptStatus
+    status: GatewayAttemptStatus
     amount_minor: int  # what the customer paid (payment_amount)
     currency: str
     # What the order asked (order_amount); None when the gateway did not say. Differs from
@@ -137,38 +137,38 @@ class Payment(_Record):
     payment_method: str | None = None  # "upi", "card", "netbanking", ...
     initiated_at: datetime | None = None
     completed_at: datetime | None = None
-    error: AttemptError | None = None
+    error: GatewayAttemptError | None = None
 
 
-class RefundRequest(_Record):
+class GatewayRefundRequest(_Record):
     order_id: str
     refund_id: str  # ours ("rfd_..."), also the gateway's refund id
     amount_minor: int = Field(gt=0)
     currency: str
     note: str | None = None
-    speed: RefundSpeed = RefundSpeed.STANDARD
+    speed: GatewayRefundSpeed = GatewayRefundSpeed.STANDARD
 
 
-class Refund(_Record):
+class GatewayRefund(_Record):
     order_id: str
     refund_id: str
     gateway_refund_id: str | None
     gateway_payment_id: str | None
     amount_minor: int
     currency: str
-    status: RefundStatus
+    status: GatewayRefundStatus
     status_description: str | None = None
     arn: str | None = None  # bank reference, once processed
     created_at: datetime | None = None
     processed_at: datetime | None = None
 
 
-class Settlement(_Record):
+class GatewaySettlement(_Record):
     gateway_settlement_id: str | None = None
     order_id: str | None = None
     gateway_payment_id: str | None = None
     currency: str
-    status: SettlementStatus
+    status: GatewaySettlementStatus
     order_amount_minor: int | None = None
     service_charge_minor: int | None = None
     service_tax_minor: int | None = None
@@ -177,20 +177,20 @@ class Settlement(_Record):
     settled_at: datetime | None = None
 
 
-class DisputeOutcome(StrEnum):
+class GatewayDisputeOutcome(StrEnum):
     OPEN = "OPEN"  # awaiting a response or a decision
     WON = "WON"  # closed in the merchant's favour: the money stays
     LOST = "LOST"  # closed against the merchant (lost or accepted): the money goes back
     UNKNOWN = "UNKNOWN"  # closed with a status this code does not know: treated as open
 
 
-class Dispute(_Record):
+class GatewayDispute(_Record):
     """A dispute or chargeback the customer's bank raised against a payment."""
 
     dispute_id: str
     dispute_type: str | None  # DISPUTE, CHARGEBACK, RETRIEVAL, PRE_ARBITRATION, ARBITRATION
     status: str  # the gateway's own status, e.g. CHARGEBACK_MERCHANT_LOST
-    outcome: DisputeOutcome
+    outcome: GatewayDisputeOutcome
     amount_minor: int
     currency: str
     order_id: str
@@ -200,15 +200,15 @@ class Dispute(_Record):
     updated_at: datetime | None = None
 
 
-class SettlementPage(_Record):
-    settlements: list[Settlement]
+class GatewaySettlementPage(_Record):
+    settlements: list[GatewaySettlement]
     cursor: str | None = None  # pass back to get the next page; None on the last page
 
 
-class ReconEntry(_Record):
+class GatewayReconEntry(_Record):
     event_id: str | None = None
-    event_type: ReconEventType
-    event_status: ReconEventStatus
+    event_type: GatewayReconEventType
+    event_status: GatewayReconEventStatus
     is_credit: bool | None = None
     currency: str
     amount_minor: int | None = None
@@ -221,12 +221,12 @@ class ReconEntry(_Record):
     event_time: datetime | None = None
 
 
-class ReconPage(_Record):
-    entries: list[ReconEntry]
+class GatewayReconPage(_Record):
+    entries: list[GatewayReconEntry]
     cursor: str | None = None
 
 
-class SettlementQuery(_Record):
+class GatewaySettlementQuery(_Record):
     """Settlement ids, UTRs or a date range; `cursor` from the previous page."""
 
     start: datetime | None = None
@@ -237,7 +237,7 @@ class SettlementQuery(_Record):
     cursor: str | None = None
 
 
-class ReconQuery(_Record):
+class GatewayReconQuery(_Record):
     start: datetime
     end: datetime
     limit: int = Field(default=100, ge=10, le=1000)

@@ -17,8 +17,7 @@ from loguru import logger
 
 from paycore.gateway.errors import GatewayValidationError
 from paycore.gateway.interface import PaymentGateway
-from paycore.gateway.schemas import Customer as GatewayCustomer
-from paycore.gateway.schemas import OrderRequest, idempotency_key
+from paycore.gateway.schemas import GatewayCustomer, GatewayOrderRequest, idempotency_key
 from paycore.idempotency.store import IdempotencyKeyReused
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.ids import new_id
@@ -118,7 +117,7 @@ class PaymentCreator:
         A payment past CREATED is returned as it is."""
         if payment.status != PaymentStatus.CREATED:
             return payment
-        request = OrderRequest(
+        request = GatewayOrderRequest(
             order_id=payment.order_id,
             amount_minor=payment.amount,
             currency=payment.currency,

@@ -10,8 +10,7 @@ from typing import Any, Final
 from loguru import logger
 
 from paycore.alerts import raise_alert
-from paycore.gateway.schemas import AttemptStatus
-from paycore.gateway.schemas import Payment as GatewayAttempt
+from paycore.gateway.schemas import GatewayAttemptStatus, GatewayPayment
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import ChangedConcurrently, Evidence, InvalidTransition, TransitionRecord
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
@@ -38,18 +37,23 @@ EVENTS_ON_ENTRY: Final[Mapping[PaymentStatus, tuple[str, ...]]] = {
 # Gateway attempt outcome -> our payment state (None: says nothing about the payment). A failed,
 # dropped or voided attempt leaves Cashfree's order ACTIVE and payable until it is paid, expires
 # or is terminated: it is an event on the payment (`FAILED_ATTEMPTS`), not its end.
-ATTEMPT_TARGETS: Final[Mapping[AttemptStatus, PaymentStatus | None]] = {
-    AttemptStatus.SUCCEEDED: P.SUCCESS,
-    AttemptStatus.PENDING: P.PROCESSING,
-    AttemptStatus.FAILED: None,
-    AttemptStatus.ABANDONED: None,
-    AttemptStatus.VOIDED: None,
-    AttemptStatus.CANCELLED: None,
-    AttemptStatus.NOT_ATTEMPTED: None,
-    AttemptStatus.UNKNOWN: None,
+ATTEMPT_TARGETS: Final[Mapping[GatewayAttemptStatus, PaymentStatus | None]] = {
+    GatewayAttemptStatus.SUCCEEDED: P.SUCCESS,
+    GatewayAttemptStatus.PENDING: P.PROCESSING,
+    GatewayAttemptStatus.FAILED: None,
+    GatewayAttemptStatus.ABANDONED: None,
+    GatewayAttemptStatus.VOIDED: None,
+    GatewayAttemptStatus.CANCELLED: None,
+    GatewayAttemptStatus.NOT_ATTEMPTED: None,
+    GatewayAttemptStatus.UNKNOWN: None,
 }
 FAILED_ATTEMPTS: Final = frozenset(
-    {AttemptStatus.FAILED, AttemptStatus.ABANDONED, AttemptStatus.VOIDED, AttemptStatus.CANCELLED}
+    {
+        GatewayAttemptStatus.FAILED,
+        GatewayAttemptStatus.ABANDONED,
+        GatewayAttemptStatus.VOIDED,
+        GatewayAttemptStatus.CANCELLED,
+    }
 )
 # What the outbox of a payment receives for each failed attempt (the email links back to the
 # same checkout, which is still payable).
@@ -155,7 +159,7 @@ class PaymentService:
                 return TransitionOutcome(updated, changed=True)
         raise ChangedConcurrently(payment_id=payment_id)
 
-    async def apply_attempt(self, attempt: GatewayAttempt, evidence: Evidence) -> TransitionOutcome:
+    async def apply_attempt(self, attempt: GatewayPayment, evidence: Evidence) -> TransitionOutcome:
         """Applies one gateway payment attempt (verify, webhook or poll) to our payment.
 
         The attempt is stored (`transactions`). A failed attempt is announced once (event,
@@ -200,7 +204,7 @@ class PaymentService:
         return await self._succeeded(payment, attempt, evidence)
 
     async def _succeeded(
-        self, payment: Payment, attempt: GatewayAttempt, evidence: Evidence
+        self, payment: Payment, attempt: GatewayPayment, evidence: Evidence
     ) -> TransitionOutcome:
         asked = attempt.order_amount_minor
         asked = attempt.amount_minor if asked is None else asked
@@ -266,7 +270,7 @@ class PaymentService:
         return outcome
 
     async def _second_capture(
-        self, payment: Payment, attempt: GatewayAttempt, evidence: Evidence
+        self, payment: Payment, attempt: GatewayPayment, evidence: Evidence
     ) -> TransitionOutcome:
         """Another successful attempt on an order already captured: money received twice.
         Recorded on the payment and alerted once; the operator refunds it (or Cashfree
@@ -311,7 +315,7 @@ class PaymentService:
         raise ChangedConcurrently(payment_id=payment.payment_id)
 
     async def _attempt_failed(
-        self, payment: Payment, attempt: GatewayAttempt, evidence: Evidence
+        self, payment: Payment, attempt: GatewayPayment, evidence: Evidence
     ) -> TransitionOutcome:
         """Announces a failed attempt once: the payment stays as it is (its order is still
         payable), its history notes the attempt, and the events go out. The reason is
@@ -354,10 +358,10 @@ class PaymentService:
         raise ChangedConcurrently(payment_id=payment.payment_id)
 
 
-def _failure_reason(attempt: GatewayAttempt) -> str | None:
-    if attempt.status == AttemptStatus.ABANDONED:
+def _failure_reason(attempt: GatewayPayment) -> str | None:
+    if attempt.status == GatewayAttemptStatus.ABANDONED:
         return "USER_DROPPED"
-    if attempt.status == AttemptStatus.SUCCEEDED:
+    if attempt.status == GatewayAttemptStatus.SUCCEEDED:
         return None
     if attempt.error is not None:
         return attempt.error.reason or attempt.error.code or attempt.error.description

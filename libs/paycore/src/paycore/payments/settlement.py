@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from paycore.gateway.schemas import Settlement as GatewaySettlement
+from paycore.gateway.schemas import GatewaySettlement
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import ChangedConcurrently
 from paycore.payments.models import Payment, Settlement, SettlementStatus

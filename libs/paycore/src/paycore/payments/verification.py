@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from paycore.gateway.interface import PaymentGateway
-from paycore.gateway.schemas import AttemptStatus, OrderStatus
-from paycore.gateway.schemas import Payment as GatewayAttempt
+from paycore.gateway.schemas import GatewayAttemptStatus, GatewayOrderStatus, GatewayPayment
 from paycore.invoices.sync import sync_invoice
 from paycore.kit.state import Evidence
 from paycore.payments.errors import AmountMismatch
@@ -23,20 +22,22 @@ from paycore.payments.service import PaymentService
 from paycore.payments.states import OPEN
 
 CLOSED_ORDERS: Final = {
-    OrderStatus.EXPIRED: PaymentStatus.EXPIRED,
-    OrderStatus.TERMINATED: PaymentStatus.CANCELLED,
+    GatewayOrderStatus.EXPIRED: PaymentStatus.EXPIRED,
+    GatewayOrderStatus.TERMINATED: PaymentStatus.CANCELLED,
 }
 
 
-def attempts_to_apply(attempts: list[GatewayAttempt]) -> list[GatewayAttempt]:
+def attempts_to_apply(attempts: list[GatewayPayment]) -> list[GatewayPayment]:
     """Every attempt in the order its verdict needs: failures first (recorded), then pending
     ones only if nothing succeeded, then the successes (the first one is the capture)."""
     oldest = datetime.min.replace(tzinfo=UTC)
     ordered = sorted(attempts, key=lambda attempt: attempt.initiated_at or oldest)
-    succeeded = [a for a in ordered if a.status == AttemptStatus.SUCCEEDED]
-    pending = [a for a in ordered if a.status == AttemptStatus.PENDING]
+    succeeded = [a for a in ordered if a.status == GatewayAttemptStatus.SUCCEEDED]
+    pending = [a for a in ordered if a.status == GatewayAttemptStatus.PENDING]
     others = [
-        a for a in ordered if a.status not in (AttemptStatus.SUCCEEDED, AttemptStatus.PENDING)
+        a
+        for a in ordered
+        if a.status not in (GatewayAttemptStatus.SUCCEEDED, GatewayAttemptStatus.PENDING)
     ]
     return [*others, *([] if succeeded else pending), *succeeded]
 

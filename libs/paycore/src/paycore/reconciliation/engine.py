@@ -44,22 +44,21 @@ from paycore.audit.trail import AuditTrail
 from paycore.gateway.errors import GatewayNotFound
 from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.schemas import (
-    AttemptStatus,
-    ReconEntry,
-    ReconEventStatus,
-    ReconEventType,
-    ReconQuery,
-    SettlementStatus,
+    GatewayAttemptStatus,
+    GatewayPayment,
+    GatewayReconEntry,
+    GatewayReconEventStatus,
+    GatewayReconEventType,
+    GatewayReconQuery,
+    GatewayRefund,
+    GatewayRefundStatus,
+    GatewaySettlement,
+    GatewaySettlementStatus,
 )
-from paycore.gateway.schemas import Payment as GatewayAttempt
-from paycore.gateway.schemas import Refund as GatewayRefund
-from paycore.gateway.schemas import RefundStatus as GatewayRefundStatus
-from paycore.gateway.schemas import Settlement as GatewaySettlement
 from paycore.invoices.sync import sync_invoice
 from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.state import Evidence
-from paycore.payments.models import Payment, PaymentStatus
-from paycore.payments.models import SettlementStatus as PaymentSettlementStatus
+from paycore.payments.models import Payment, PaymentStatus, SettlementStatus
 from paycore.payments.settlement import record_settlement
 from paycore.payments.states import CAPTURED
 from paycore.reconciliation.janitor import Janitor
@@ -242,20 +241,22 @@ class ReconciliationEngine:
 
     async def _orders_of(
         self, start: datetime, end: datetime, schedule: str, now: datetime
-    ) -> tuple[list[str], list[ReconEntry]]:
+    ) -> tuple[list[str], list[GatewayReconEntry]]:
         """Every order the window names, on either side, in a stable order; and the refund
         reversals the gateway's report shows (no other record of them exists)."""
         orders: dict[str, None] = {}
-        reversals: list[ReconEntry] = []
+        reversals: list[GatewayReconEntry] = []
         cursor: str | None = None
         while True:
-            page = await self.gateway.pg_recon(ReconQuery(start=start, end=end, cursor=cursor))
+            page = await self.gateway.pg_recon(
+                GatewayReconQuery(start=start, end=end, cursor=cursor)
+            )
             for entry in page.entries:
                 if entry.order_id:
                     orders[entry.order_id] = None
                 if (entry.event_type, entry.event_status) == (
-                    ReconEventType.REFUND_REVERSAL,
-                    ReconEventStatus.SUCCEEDED,
+                    GatewayReconEventType.REFUND_REVERSAL,
+                    GatewayReconEventStatus.SUCCEEDED,
                 ):
                     reversals.append(entry)
             cursor = page.cursor
@@ -282,7 +283,7 @@ class ReconciliationEngine:
                 orders[raw["order_id"]] = None
         return list(orders), reversals
 
-    async def _reversed(self, entry: ReconEntry) -> None:
+    async def _reversed(self, entry: GatewayReconEntry) -> None:
         """A refund the bank sent back: the refund turns REVERSED and the money counts as the
         payment's again (once, however often a run sees it)."""
         if entry.refund_id is None or await self.refunds.repository.get(entry.refund_id) is None:
@@ -312,7 +313,7 @@ class ReconciliationEngine:
         except GatewayNotFound:
             attempts = []
         succeeded = sorted(
-            (a for a in attempts if a.status == AttemptStatus.SUCCEEDED),
+            (a for a in attempts if a.status == GatewayAttemptStatus.SUCCEEDED),
             key=lambda a: a.initiated_at or datetime.min.replace(tzinfo=UTC),
         )
         if payment is None:
@@ -373,7 +374,7 @@ class ReconciliationEngine:
         return findings
 
     async def _check_webhooks(
-        self, payment: Payment, succeeded: list[GatewayAttempt], now: datetime
+        self, payment: Payment, succeeded: list[GatewayPayment], now: datetime
     ) -> list[Finding]:
         """The webhook log against the gateway: a success whose webhook never came, and
         webhooks received but never applied (failed, dead-lettered, or stuck)."""
@@ -452,8 +453,8 @@ class ReconciliationEngine:
     async def _check_duplicates(
         self,
         payment: Payment,
-        succeeded: list[GatewayAttempt],
-        captured: GatewayAttempt,
+        succeeded: list[GatewayPayment],
+        captured: GatewayPayment,
         gateway_refunds: list[GatewayRefund],
     ) -> list[Finding]:
         """A second success on the order is a break until the gateway has refunded it."""
@@ -601,13 +602,13 @@ class ReconciliationEngine:
         )
 
     async def _check_settlement(
-        self, payment: Payment, succeeded: list[GatewayAttempt], now: datetime
+        self, payment: Payment, succeeded: list[GatewayPayment], now: datetime
     ) -> list[Finding]:
         try:
             settlements = await self.gateway.get_order_settlements(payment.order_id)
         except GatewayNotFound:
             settlements = []
-        settled = [s for s in settlements if s.status == SettlementStatus.SETTLED]
+        settled = [s for s in settlements if s.status == GatewaySettlementStatus.SETTLED]
         if not settled:
             captured_at = _captured_at(payment)
             due_by = captured_at + self.sla_for(payment.payment_method)
@@ -664,12 +665,12 @@ class ReconciliationEngine:
         """A settlement whose webhook we missed: recorded as the webhook would have."""
         ours = payment.settlement
         if ours is not None and ours.status in (
-            PaymentSettlementStatus.SETTLED,
-            PaymentSettlementStatus.REVERSED,
+            SettlementStatus.SETTLED,
+            SettlementStatus.REVERSED,
         ):
             return []
         changed = await record_settlement(
-            self.payments, payment, PaymentSettlementStatus.SETTLED, settlement
+            self.payments, payment, SettlementStatus.SETTLED, settlement
         )
         if changed:
             await self.audit.append(
@@ -679,7 +680,7 @@ class ReconciliationEngine:
                 payment.payment_id,
                 before={"settlement": ours.status.value if ours else None},
                 after={
-                    "settlement": PaymentSettlementStatus.SETTLED.value,
+                    "settlement": SettlementStatus.SETTLED.value,
                     "cf_settlement_id": settlement.gateway_settlement_id,
                     "utr": settlement.utr,
                 },

@@ -15,7 +15,7 @@ from typing import Final
 from prometheus_client import Gauge
 
 from paycore.disputes.models import Dispute
-from paycore.gateway.schemas import DisputeOutcome
+from paycore.gateway.schemas import GatewayDisputeOutcome
 from paycore.payments.models import Payment
 from paycore.refunds.models import Refund
 from paycore.refunds.states import FINAL
@@ -59,7 +59,7 @@ async def check_money_invariants(stuck_after: timedelta) -> dict[str, list[str]]
                 break
     for kind, payment_ids in found.items():
         VIOLATIONS.labels(kind).set(len(payment_ids))
-    open_outcomes = [DisputeOutcome.OPEN.value, DisputeOutcome.UNKNOWN.value]
+    open_outcomes = [GatewayDisputeOutcome.OPEN.value, GatewayDisputeOutcome.UNKNOWN.value]
     DISPUTES_OPEN.set(
         await Dispute.get_pymongo_collection().count_documents({"outcome": {"$in": open_outcomes}})
     )

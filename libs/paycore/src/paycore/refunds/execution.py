@@ -25,8 +25,7 @@ from paycore.gateway.errors import (
     GatewayValidationError,
 )
 from paycore.gateway.interface import PaymentGateway
-from paycore.gateway.schemas import Refund as GatewayRefund
-from paycore.gateway.schemas import RefundRequest, idempotency_key
+from paycore.gateway.schemas import GatewayRefund, GatewayRefundRequest, idempotency_key
 from paycore.invoices.sync import sync_invoice
 from paycore.kit.errors import AppError
 from paycore.kit.recheck import UNKNOWN_REFUND, Backoff, Recheck
@@ -161,7 +160,7 @@ class RefundExecutor:
         """Creates the refund at the gateway; None if the gateway refused it (then recorded as
         FAILED and its reservation released)."""
         note = refund.reason.strip()[:100] if refund.reason else None
-        request = RefundRequest(
+        request = GatewayRefundRequest(
             order_id=refund.order_id,
             refund_id=refund.refund_id,
             amount_minor=refund.amount,

@@ -15,8 +15,7 @@ from typing import Any, Final
 from loguru import logger
 
 from paycore.alerts import raise_alert
-from paycore.gateway.schemas import Refund as GatewayRefund
-from paycore.gateway.schemas import RefundStatus as GatewayRefundStatus
+from paycore.gateway.schemas import GatewayRefund, GatewayRefundStatus
 from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.mongo import is_duplicate_key

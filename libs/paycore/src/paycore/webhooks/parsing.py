@@ -14,10 +14,7 @@ from pydantic import ValidationError
 
 from paycore.gateway import mapping
 from paycore.gateway import models as cf
-from paycore.gateway.schemas import Dispute as GatewayDispute
-from paycore.gateway.schemas import Payment as GatewayAttempt
-from paycore.gateway.schemas import Refund as GatewayRefund
-from paycore.gateway.schemas import Settlement as GatewaySettlement
+from paycore.gateway.schemas import GatewayDispute, GatewayPayment, GatewayRefund, GatewaySettlement
 from paycore.money import InvalidAmount, UnknownCurrency, load_json
 from paycore.payments.models import SettlementStatus
 from paycore.webhooks.errors import MalformedWebhook, UnsupportedWebhookVersion
@@ -49,7 +46,7 @@ SETTLEMENT_TYPES: Final = {
 
 @dataclass(frozen=True)
 class PaymentEvent:
-    attempt: GatewayAttempt
+    attempt: GatewayPayment
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,12 @@ from paycore.alerts import raise_alert
 from paycore.disputes.service import DisputeService
 from paycore.gateway.errors import GatewayNotFound
 from paycore.gateway.interface import PaymentGateway
-from paycore.gateway.schemas import AttemptStatus, SettlementQuery
-from paycore.gateway.schemas import Payment as GatewayAttempt
-from paycore.gateway.schemas import Refund as GatewayRefund
+from paycore.gateway.schemas import (
+    GatewayAttemptStatus,
+    GatewayPayment,
+    GatewayRefund,
+    GatewaySettlementQuery,
+)
 from paycore.invoices.sync import sync_invoice
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.events import OutboxEvent
@@ -241,12 +244,12 @@ class WebhookService:
         await admin_alert("webhook_unknown_order", "high", log, order_id=order_id, **detail)
         return Outcome(W.ORPHANED, "orphan", reason="no payment for this order", order_id=order_id)
 
-    async def _apply_payment(self, log: WebhookLog, attempt: GatewayAttempt) -> Outcome:
+    async def _apply_payment(self, log: WebhookLog, attempt: GatewayPayment) -> Outcome:
         detail: dict[str, Any] = {"cf_payment_id": attempt.gateway_payment_id}
         # A webhook outside the timestamp window is believed only as far as the gateway
         # confirms it (whatever its status); otherwise successes are confirmed if configured.
         confirm = log.out_of_window or (
-            self.confirm_with_gateway and attempt.status == AttemptStatus.SUCCEEDED
+            self.confirm_with_gateway and attempt.status == GatewayAttemptStatus.SUCCEEDED
         )
         if confirm:
             attempt = await self._confirmed(log, attempt)
@@ -278,7 +281,7 @@ class WebhookService:
             payment_id=result.payment.payment_id,
         )
 
-    async def _confirmed(self, log: WebhookLog, attempt: GatewayAttempt) -> GatewayAttempt:
+    async def _confirmed(self, log: WebhookLog, attempt: GatewayPayment) -> GatewayPayment:
         """Cashfree's own record of the attempt, which wins over the webhook's body."""
         if self.gateway is None:
             raise GatewayDisagrees("no gateway to confirm this webhook with", log_id=log.log_id)
@@ -533,7 +536,7 @@ class WebhookService:
         cursor: str | None = None
         while True:
             page = await self.gateway.list_settlements(
-                SettlementQuery(
+                GatewaySettlementQuery(
                     settlement_ids=[wire.gateway_settlement_id],
                     limit=SETTLEMENT_PAGE_SIZE,
                     cursor=cursor,
@@ -589,7 +592,7 @@ class WebhookService:
             ]
         return [f"event type {event.event_type} is ignored"]
 
-    async def _describe_payment(self, attempt: GatewayAttempt) -> list[str]:
+    async def _describe_payment(self, attempt: GatewayPayment) -> list[str]:
         payment = await self.payments.repository.get_by_order_id(attempt.order_id)
         if payment is None:
             return [f"order {attempt.order_id} is unknown: would be kept as an orphan"]
@@ -600,7 +603,7 @@ class WebhookService:
             return [f"payment {payment.payment_id} stays {payment.status.value}"]
         asked = attempt.order_amount_minor
         asked = attempt.amount_minor if asked is None else asked
-        if attempt.status == AttemptStatus.SUCCEEDED and (
+        if attempt.status == GatewayAttemptStatus.SUCCEEDED and (
             asked != payment.amount or attempt.currency != payment.currency
         ):
             reported = f"{asked} {attempt.currency}"
