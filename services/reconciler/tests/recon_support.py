@@ -1,7 +1,15 @@
 """Helpers of the reconciler's tests."""
 
+from typing import Any
+
+from cashfree_emulator.testing import RunningEmulator
 from paycore.gateway import CashfreeGateway
 from paycore.gateway.schemas import GatewayCustomer, GatewayOrderRequest, idempotency_key
+from paycore.payments.models import Payment
+from paycore.payments.models import PaymentStatus as P
+from paycore.payments.service import PaymentService
+from paycore.testing import create_payment
+from paycore.webhooks.models import WebhookLog, WebhookStatus
 
 
 async def order_in_gateway(gateway: CashfreeGateway, order_id: str, amount: int) -> str:
@@ -17,3 +25,44 @@ async def order_in_gateway(gateway: CashfreeGateway, order_id: str, amount: int)
     )
     assert order.payment_session_id is not None
     return order.payment_session_id
+
+
+async def paid_at_gateway(
+    gateway: CashfreeGateway,
+    emulator: RunningEmulator,
+    status: P = P.SUCCESS,
+    amount: int = 10_000,
+    **fields: Any,
+) -> Payment:
+    """Our payment in `status` whose order the customer paid at the emulator; a captured one
+    names the gateway's attempt (`cf_payment_id`), as applying the success would have."""
+    payment = await create_payment(status=status, amount=amount, **fields)
+    attempt = await emulator.control.pay(await order_in_gateway(gateway, payment.order_id, amount))
+    if status == P.SUCCESS:
+        payment.cf_payment_id = str(attempt["cf_payment_id"])
+        await PaymentService().repository.collection.update_one(
+            {"_id": payment.payment_id}, {"$set": {"cf_payment_id": payment.cf_payment_id}}
+        )
+    return payment
+
+
+async def webhook_log(
+    order_id: str,
+    status: WebhookStatus = WebhookStatus.SUCCESS,
+    event_type: str = "PAYMENT_SUCCESS_WEBHOOK",
+    **fields: Any,
+) -> WebhookLog:
+    """A stored webhook log of the order (received as the ingress would store it)."""
+    log = WebhookLog(
+        log_id=f"whk_{event_type}_{order_id}",
+        event_id=f"evt_{event_type}_{order_id}",
+        event_type=event_type,
+        body_sha256="0" * 64,
+        signature="sig",
+        timestamp="1700000000000",
+        status=status,
+        order_id=order_id,
+        **fields,
+    )
+    await log.insert()
+    return log

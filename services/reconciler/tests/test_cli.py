@@ -7,7 +7,7 @@ import sys
 from cashfree_emulator.testing import RunningEmulator
 from paycore.kit.service import InfraSettings
 from paycore.reconciliation.models import ItemStatus, MismatchKind, ReconciliationItem
-from paycore.reconciliation.queries import find_items
+from paycore.reconciliation.repository import ReconciliationRepository
 from reconciler.cli import render
 
 
@@ -70,7 +70,7 @@ async def test_report_resolve_and_run_from_the_command_line(
     assert lines[-1] == "2 items: 1 healed, 1 open"
 
     # CSV for a spreadsheet: the same rows (in-process; each command costs a process start).
-    csv_text = render(await find_items(status="OPEN"), "csv")
+    csv_text = render(await ReconciliationRepository().find_items(status="OPEN"), "csv")
     assert csv_text.splitlines()[0] == "item,kind,status,order,what differs,first run,last seen"
     assert len(csv_text.splitlines()) == 2
 

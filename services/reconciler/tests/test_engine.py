@@ -2,26 +2,34 @@
 detected once (one alert, the same item on the next run), healed where safe, closed when
 fixed; a settlement not yet due is no break."""
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from cashfree_emulator.testing import RunningEmulator
 from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditRecord
 from paycore.gateway import CashfreeGateway
-from paycore.gateway.schemas import GatewayReconQuery
+from paycore.gateway.schemas import (
+    GatewayReconQuery,
+    GatewayRefundRequest,
+    GatewaySettlementQuery,
+    idempotency_key,
+)
 from paycore.kit.settings import CashfreeSettings
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
 from paycore.reconciliation.engine import ReconciliationEngine
 from paycore.reconciliation.models import ItemStatus, MismatchKind, ReconciliationItem
 from paycore.reconciliation.operations import ReconciliationItemNotOpen
-from paycore.reconciliation.queries import find_items
+from paycore.reconciliation.repository import ReconciliationRepository
 from paycore.refunds.repository import RefundRepository
+from paycore.refunds.service import RefundService
 from paycore.testing import create_payment
 from paycore.webhooks.models import WebhookLog, WebhookStatus
 from pydantic import SecretStr
-from recon_support import order_in_gateway
+from recon_support import order_in_gateway, paid_at_gateway, webhook_log
 from reconciler.cli import render
 
 K, S = MismatchKind, ItemStatus
@@ -29,6 +37,10 @@ K, S = MismatchKind, ItemStatus
 
 async def _items() -> dict[str, tuple[MismatchKind, ItemStatus]]:
     return {i.item_id: (i.kind, i.status) for i in await ReconciliationItem.find().to_list()}
+
+
+async def _set(payment_id: str, **fields: Any) -> None:
+    await PaymentService().repository.collection.update_one({"_id": payment_id}, {"$set": fields})
 
 
 async def _alerts() -> list[str]:
@@ -43,18 +55,12 @@ async def test_every_break_kind_is_found_once_healed_where_safe_and_closed_when_
     now = datetime.now(UTC)
 
     async def paid(status: P = P.SUCCESS, **fields: object) -> str:
-        payment = await create_payment(status=status, amount=10_000, **fields)
-        session = await order_in_gateway(gateway, payment.order_id, 10_000)
-        attempt = await emulator.control.pay(session, "SUCCESS")
-        if status == P.SUCCESS:  # captured: our payment names the gateway's attempt
-            await PaymentService().repository.collection.update_one(
-                {"_id": payment.payment_id},
-                {"$set": {"cf_payment_id": str(attempt["cf_payment_id"])}},
-            )
-        return payment.order_id
+        return (await paid_at_gateway(gateway, emulator, status, **fields)).order_id
 
-    # A success webhook that was dropped: we still hold the payment PENDING.
+    # A success webhook that was dropped, and the janitor not come by yet: we still hold the
+    # payment PENDING; its settlement puts it in Cashfree's report.
     dropped = await paid(P.PENDING)
+    await emulator.control.settle(dropped)
     # Settled, but short by a rupee the charges don't explain.
     short = await paid()
     await emulator.control.settle(short, short_by="1.00")
@@ -84,6 +90,7 @@ async def test_every_break_kind_is_found_once_healed_where_safe_and_closed_when_
     )
     expected = {
         f"STATUS:{dropped}": (K.STATUS, S.HEALED),
+        f"SETTLEMENT_MISSING:{dropped}": (K.SETTLEMENT_MISSING, S.HEALED),
         f"SETTLEMENT_AMOUNT:{short}": (K.SETTLEMENT_AMOUNT, S.OPEN),
         # Its SETTLEMENT_SUCCESS webhook never came: recorded from Cashfree's record.
         f"SETTLEMENT_MISSING:{short}": (K.SETTLEMENT_MISSING, S.HEALED),
@@ -143,7 +150,7 @@ async def test_every_break_kind_is_found_once_healed_where_safe_and_closed_when_
     with pytest.raises(ReconciliationItemNotOpen):
         await engine.resolve(f"SETTLEMENT_AMOUNT:{short}", "twice", "alice")
 
-    report = render(await find_items(status="OPEN"))
+    report = render(await ReconciliationRepository().find_items(status="OPEN"))
     assert f"MISSING_AT_GATEWAY:{ours_only}" in report
     assert "captured_amount: 10000 → none" in report
     assert "items: " in report
@@ -176,66 +183,46 @@ async def test_no_break_for_a_settlement_not_yet_due(
 async def test_webhooks_never_received_or_never_applied_are_breaks_until_fixed(
     gateway: CashfreeGateway, emulator: RunningEmulator
 ) -> None:
-    orders = []
-    for _ in range(2):
-        payment = await create_payment(status=P.SUCCESS, amount=10_000)
-        attempt = await emulator.control.pay(
-            await order_in_gateway(gateway, payment.order_id, 10_000)
-        )
-        await PaymentService().repository.collection.update_one(
-            {"_id": payment.payment_id}, {"$set": {"cf_payment_id": str(attempt["cf_payment_id"])}}
-        )
-        orders.append(payment.order_id)
-    never_received, never_applied = orders
-    log = WebhookLog(
-        log_id="whk_" + never_applied,
-        event_id="evt_" + never_applied,
-        event_type="PAYMENT_SUCCESS_WEBHOOK",
-        body_sha256="0" * 64,
-        signature="sig",
-        timestamp="1700000000000",
-        status=WebhookStatus.FAILED,
-        reason="malformed",
-        order_id=never_applied,
-        dead_lettered=True,
+    never_received, never_applied = [
+        (await paid_at_gateway(gateway, emulator)).order_id for _ in range(2)
+    ]
+    log = await webhook_log(
+        never_applied, WebhookStatus.FAILED, reason="malformed", dead_lettered=True
     )
-    await log.insert()
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway)
     window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    unapplied, missing = f"WEBHOOK_UNAPPLIED:{log.log_id}", f"WEBHOOK_MISSING:{never_received}"
 
     # Within Cashfree's retries a missing webhook is not due yet.
     await engine.run(*window)
-    assert await _items() == {f"WEBHOOK_UNAPPLIED:{log.log_id}": (K.WEBHOOK_UNAPPLIED, S.OPEN)}
+    assert await _items() == {unapplied: (K.WEBHOOK_UNAPPLIED, S.OPEN)}
 
     await engine.run(*window, now=now + timedelta(hours=2))
     assert await _items() == {
-        f"WEBHOOK_UNAPPLIED:{log.log_id}": (K.WEBHOOK_UNAPPLIED, S.OPEN),
-        f"WEBHOOK_MISSING:{never_received}": (K.WEBHOOK_MISSING, S.OPEN),
+        unapplied: (K.WEBHOOK_UNAPPLIED, S.OPEN),
+        missing: (K.WEBHOOK_MISSING, S.OPEN),
     }
+    alerted = sorted(f"reconciliation:{key}" for key in (unapplied, missing))
+    assert await _alerts() == alerted
+    # Found again on the next run: the same items, no second alert.
+    again = await engine.run(*window, now=now + timedelta(hours=2, minutes=30))
+    assert (again.mismatched, await _alerts()) == (2, alerted)
 
     # Replayed by an operator, and Cashfree's dashboard resend arrives.
     await WebhookLog.get_pymongo_collection().update_one(
         {"log_id": log.log_id}, {"$set": {"status": "SUCCESS", "dead_lettered": False}}
     )
-    await WebhookLog(
-        log_id="whk_" + never_received,
-        event_id="evt_" + never_received,
-        event_type="PAYMENT_SUCCESS_WEBHOOK",
-        body_sha256="0" * 64,
-        signature="sig",
-        timestamp="1700000000000",
-        status=WebhookStatus.SUCCESS,
-        order_id=never_received,
-    ).insert()
+    await webhook_log(never_received)
     await engine.run(*window, now=now + timedelta(hours=3))
     assert await _items() == {
-        f"WEBHOOK_UNAPPLIED:{log.log_id}": (K.WEBHOOK_UNAPPLIED, S.CLOSED),
-        f"WEBHOOK_MISSING:{never_received}": (K.WEBHOOK_MISSING, S.CLOSED),
+        unapplied: (K.WEBHOOK_UNAPPLIED, S.CLOSED),
+        missing: (K.WEBHOOK_MISSING, S.CLOSED),
     }
+    assert await _alerts() == alerted
 
 
-async def test_the_gateway_report_reads_the_same_in_both_shapes(
+async def test_the_gateway_reports_read_the_same_in_both_shapes(
     emulator: RunningEmulator,
 ) -> None:
     reports = []
@@ -252,29 +239,21 @@ async def test_the_gateway_report_reads_the_same_in_both_shapes(
             await emulator.control.pay(await order_in_gateway(client, payment.order_id, 10_000))
             await emulator.control.settle(payment.order_id)
         now = datetime.now(UTC)
-        page = await client.pg_recon(
-            GatewayReconQuery(start=now - timedelta(hours=1), end=now + timedelta(hours=1))
-        )
-        reports.append(page.entries)
+        window = {"start": now - timedelta(hours=1), "end": now + timedelta(hours=1)}
+        recon = await client.pg_recon(GatewayReconQuery(**window))
+        settlement = await client.settlement_recon(GatewaySettlementQuery(**window))
+        reports.append((recon.entries, settlement.entries))
         await client.aclose()
     flat, nested = reports
-    assert [e.event_type for e in nested] == [e.event_type for e in flat]
+    assert [e.event_type for e in flat[0]] == ["PAYMENT", "SETTLEMENT"]
+    assert [e.event_type for e in flat[1]] == ["PAYMENT"]
     assert nested == flat
 
 
 async def test_an_invoice_paid_by_two_payments_is_a_duplicate_until_one_is_refunded(
     gateway: CashfreeGateway, emulator: RunningEmulator
 ) -> None:
-    payments = []
-    for _ in range(2):
-        payment = await create_payment(status=P.SUCCESS, amount=10_000, invoice_number="INV-7")
-        attempt = await emulator.control.pay(
-            await order_in_gateway(gateway, payment.order_id, 10_000)
-        )
-        await PaymentService().repository.collection.update_one(
-            {"_id": payment.payment_id}, {"$set": {"cf_payment_id": str(attempt["cf_payment_id"])}}
-        )
-        payments.append(payment)
+    payments = [await paid_at_gateway(gateway, emulator, invoice_number="INV-7") for _ in range(2)]
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway)
     window = (now - timedelta(hours=1), now + timedelta(hours=1))
@@ -298,31 +277,156 @@ async def test_an_invoice_paid_by_two_payments_is_a_duplicate_until_one_is_refun
 async def test_a_captured_amount_that_differs_is_an_amount_break_with_both_figures(
     gateway: CashfreeGateway, emulator: RunningEmulator
 ) -> None:
-    payment = await create_payment(status=P.SUCCESS, amount=10_000)
-    attempt = await emulator.control.pay(await order_in_gateway(gateway, payment.order_id, 10_000))
-    await PaymentService().repository.collection.update_one(
-        {"_id": payment.payment_id},
-        # Our record drifted (a bad migration, say): it says 9 000 paise were captured.
-        {"$set": {"cf_payment_id": str(attempt["cf_payment_id"]), "captured_amount": 9_000}},
-    )
+    payment = await paid_at_gateway(gateway, emulator)
+    # Our record drifted (a bad migration, say): it says 9 000 paise were captured.
+    await _set(payment.payment_id, captured_amount=9_000)
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway)
+    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    key = f"AMOUNT:{payment.order_id}"
 
-    await engine.run(now - timedelta(hours=1), now + timedelta(hours=1))
-
-    item = await ReconciliationItem.find_one(
-        ReconciliationItem.item_id == f"AMOUNT:{payment.order_id}"
-    )
+    await engine.run(*window)
+    item = await ReconciliationItem.find_one(ReconciliationItem.item_id == key)
     assert item is not None
     assert item.status == S.OPEN
     assert item.detail == {"captured_amount": {"ours": 9_000, "gateway": 10_000}}
+    # Found again: the same item, alerted once.
+    await engine.run(*window)
+    assert await _items() == {key: (K.AMOUNT, S.OPEN)}
+    assert await _alerts() == [f"reconciliation:{key}"]
 
-    await PaymentService().repository.collection.update_one(
-        {"_id": payment.payment_id}, {"$set": {"captured_amount": 10_000}}
+    await _set(payment.payment_id, captured_amount=10_000)
+    await engine.run(*window)
+    assert await _items() == {key: (K.AMOUNT, S.CLOSED)}
+    assert await _alerts() == [f"reconciliation:{key}"]
+
+
+async def test_a_refund_the_gateway_never_made_stays_open_until_it_does(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    await emulator.control.configure(refund_delay_seconds=0)
+    payment = await paid_at_gateway(gateway, emulator)
+    await webhook_log(payment.order_id)
+    refunds = RefundService()
+    refund = await refunds.request(
+        await PaymentService().get(payment.payment_id),
+        amount=3_000,
+        reason="r",
+        user_id=payment.user_id,
+        idempotency_key="k-never-sent",
     )
-    await engine.run(now - timedelta(hours=1), now + timedelta(hours=1))
-    closed = await ReconciliationItem.find_one(
-        ReconciliationItem.item_id == f"AMOUNT:{payment.order_id}"
+    # Recorded final here (a bad manual fix, say), never sent to Cashfree: our final refund
+    # cannot be undone by the engine, so it stays a break for a person.
+    await RefundRepository().collection.update_one(
+        {"_id": refund.refund_id}, {"$set": {"status": "SUCCESS"}}
     )
-    assert closed is not None
-    assert closed.status == S.CLOSED
+    now = datetime.now(UTC)
+    engine = ReconciliationEngine(gateway)
+    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    key = f"REFUND_INCONSISTENT:{refund.refund_id}"
+
+    first = await engine.run(*window)
+    assert await _items() == {key: (K.REFUND_INCONSISTENT, S.OPEN)}
+    item = await ReconciliationItem.find_one(ReconciliationItem.item_id == key)
+    assert item is not None
+    assert item.detail == {"status": {"ours": "SUCCESS", "gateway": None}}
+    assert (first.mismatched, first.healed) == (1, 0)
+    await engine.run(*window)
+    assert await _alerts() == [f"reconciliation:{key}"]
+
+    # The refund is made at Cashfree after all: the next run finds it consistent.
+    await gateway.create_refund(
+        GatewayRefundRequest(
+            order_id=payment.order_id,
+            refund_id=refund.refund_id,
+            amount_minor=3_000,
+            currency="INR",
+        ),
+        idempotency_key=idempotency_key("create_refund", refund.refund_id),
+    )
+    await engine.run(*window)
+    assert await _items() == {key: (K.REFUND_INCONSISTENT, S.CLOSED)}
+    assert await _alerts() == [f"reconciliation:{key}"]
+
+
+async def test_money_missing_on_either_side_closes_once_both_sides_hold_it(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    ours_only = await create_payment(status=P.SUCCESS, amount=10_000)
+    theirs_only = "ord_theirs_" + ours_only.payment_id.removeprefix("pay_")
+    attempt = await emulator.control.pay(await order_in_gateway(gateway, theirs_only, 5_000))
+    await emulator.control.settle(theirs_only)
+    now = datetime.now(UTC)
+    engine = ReconciliationEngine(gateway)
+    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    at_gateway, here = f"MISSING_AT_GATEWAY:{ours_only.order_id}", f"MISSING_HERE:{theirs_only}"
+    alerted = sorted(f"reconciliation:{key}" for key in (at_gateway, here))
+
+    await engine.run(*window)
+    assert await _items() == {
+        at_gateway: (K.MISSING_AT_GATEWAY, S.OPEN),
+        here: (K.MISSING_HERE, S.OPEN),
+    }
+    await engine.run(*window)
+    assert await _alerts() == alerted
+
+    # The customer's payment reaches Cashfree after all; the unknown one is recorded here.
+    await emulator.control.pay(await order_in_gateway(gateway, ours_only.order_id, 10_000))
+    await create_payment(
+        status=P.SUCCESS,
+        amount=5_000,
+        order_id=theirs_only,
+        cf_payment_id=str(attempt["cf_payment_id"]),
+    )
+    later = await engine.run(*window)
+
+    items = await _items()
+    assert (items[at_gateway], items[here]) == (
+        (K.MISSING_AT_GATEWAY, S.CLOSED),
+        (K.MISSING_HERE, S.CLOSED),
+    )
+    assert later.closed == 2
+    assert await _alerts() == alerted
+
+
+async def test_a_run_asks_the_gateway_only_about_orders_the_reports_leave_in_doubt(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    await emulator.control.configure(refund_delay_seconds=0)
+    orders = []
+    for _ in range(12):
+        payment = await paid_at_gateway(gateway, emulator)
+        await webhook_log(payment.order_id)
+        await emulator.control.settle(payment.order_id)
+        orders.append(payment.order_id)
+    now = datetime.now(UTC)
+    engine = ReconciliationEngine(gateway)
+    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+
+    async def cashfree_calls() -> Counter[str]:
+        return Counter(call.operation for call in await emulator.control.calls())
+
+    # The settlement webhooks never came: every order is in doubt, asked about and healed.
+    before = await cashfree_calls()
+    first = await engine.run(*window)
+    asked = await cashfree_calls() - before
+    assert (first.checked, first.asked_gateway, first.healed) == (12, 12, 12)
+    per_order = ("get_order", "get_payments", "get_refunds", "get_order_settlement")
+    assert all(asked[operation] == 12 for operation in per_order)
+
+    # Now both sides agree: one page of each report, no call per order.
+    before = await cashfree_calls()
+    second = await engine.run(*window)
+    asked = await cashfree_calls() - before
+    assert asked == Counter({"get_settlement_recon": 1, "get_recon": 1})
+    assert (second.checked, second.matched, second.asked_gateway) == (12, 12, 0)
+    assert second.report_pages == 2
+
+    # A refund made in the dashboard: only that order is asked about.
+    await emulator.control.dashboard_refund(orders[0], "10.00", resolve_to="SUCCESS")
+    before = await cashfree_calls()
+    third = await engine.run(*window)
+    asked = await cashfree_calls() - before
+    assert (third.asked_gateway, third.healed) == (1, 1)
+    assert asked["get_order"] == 1
+    assert sum(asked.values()) == 2 + 4

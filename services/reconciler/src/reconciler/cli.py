@@ -25,7 +25,7 @@ from paycore.kit.errors import AppError
 from paycore.kit.mongo import connect_mongo
 from paycore.kit.settings import load_settings
 from paycore.reconciliation.models import ReconciliationItem, ReconciliationRun
-from paycore.reconciliation.queries import find_items
+from paycore.reconciliation.repository import ReconciliationRepository
 
 from reconciler.app import MODELS, reconciliation_engine
 from reconciler.settings import Settings
@@ -132,7 +132,7 @@ async def main_async(argv: Sequence[str], settings: Settings) -> int:
             sys.stdout.write(render_run(await engine.run(args.start, args.end)) + "\n")
             return 0
         if args.command == "report":
-            items = await find_items(
+            items = await ReconciliationRepository().find_items(
                 run_id=args.run_id, status=args.status, kind=args.kind, limit=args.limit
             )
             sys.stdout.write(render(items, "csv" if args.csv else "table"))

@@ -14,7 +14,6 @@ from paycore.kit.redis import Lock, redis_key
 from paycore.kit.service import Resources
 from paycore.reconciliation.engine import ReconciliationEngine
 from paycore.reconciliation.invariants import check_money_invariants
-from paycore.reconciliation.operations import requested_runs
 from paycore.reconciliation.windows import due_windows
 from paycore.webhooks.repository import WebhookLogRepository
 
@@ -99,7 +98,8 @@ def scheduled_jobs(
         for schedule, start, end in await due_windows(datetime.now(UTC)):
             run = await engine.run(start, end, schedule)
             ran.append(f"{run.run_id}:{run.status}")
-        for requested in await requested_runs():  # asked for by an operator (admin API)
+        # Windows an operator asked for (admin API).
+        for requested in await engine.repository.requested_runs():
             run = await engine.run(requested.window_start, requested.window_end, "manual")
             ran.append(f"{run.run_id}:{run.status}")
         await engine.refresh_gauges()

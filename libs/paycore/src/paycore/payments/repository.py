@@ -80,6 +80,34 @@ class PaymentRepository:
         cursor = self.collection.find(query).sort("payment_id", DESCENDING)
         return [Payment.model_validate(raw) async for raw in cursor]
 
+    async def order_ids_created(self, start: datetime, end: datetime) -> list[str]:
+        """Order ids of the payments created in [start, end), oldest first."""
+        query = {"created_at": {"$gte": start, "$lt": end}}
+        cursor = self.collection.find(query, {"order_id": 1}).sort("created_at", ASCENDING)
+        return [raw["order_id"] async for raw in cursor]
+
+    async def order_ids_awaiting_settlement(self, created_since: datetime) -> list[str]:
+        """Order ids of captured payments created since `created_since` that hold no SETTLED
+        settlement, oldest first."""
+        query = {
+            "status": {"$in": [s.value for s in CAPTURED]},
+            "created_at": {"$gte": created_since},
+            "$or": [{"settlement": None}, {"settlement.status": {"$ne": "SETTLED"}}],
+        }
+        cursor = self.collection.find(query, {"order_id": 1}).sort("created_at", ASCENDING)
+        return [raw["order_id"] async for raw in cursor]
+
+    async def payment_ids_of_invoice(
+        self, user_id: str, invoice_number: str, statuses: Iterable[PaymentStatus]
+    ) -> list[str]:
+        """Ids of the user's payments of this invoice in `statuses`, sorted."""
+        query = {
+            "user_id": user_id,
+            "invoice_number": invoice_number,
+            "status": {"$in": [status.value for status in statuses]},
+        }
+        return sorted([raw["_id"] async for raw in self.collection.find(query, {"_id": 1})])
+
     async def list_due_for_recheck(
         self, statuses: Iterable[PaymentStatus], now: datetime, limit: int = 100
     ) -> list[Payment]:

@@ -1,9 +1,11 @@
 """The reconciliation engine: each order of a window compared with Cashfree, both ways.
 
-A run takes every order the window names on either side (the gateway's PG reconciliation
-report for the window, our payments created in it) plus, on daily and manual runs, our captured
-payments still waiting for a settlement and the orders of open items; for each order it asks the
-gateway for the order, its attempts, refunds and settlements and compares them with ours:
+A run reads Cashfree's reports of its window (`reports.read_reports`: a bounded number of
+pages) and takes every order the window names on either side (the reports, our payments created
+in it) plus, on daily and manual runs, our captured payments still waiting for a settlement and
+the orders of open items. An order the reports and our records agree on costs no further call
+(`reports.doubts`); for each other one (`check_order`) it asks the gateway for the order, its
+attempts, refunds and settlements and compares them with ours:
 
 - payments: a gateway success we don't know (MISSING_HERE), money we hold that the gateway never
   captured (MISSING_AT_GATEWAY), a success we missed (STATUS: healed through `verify_with_gateway`,
@@ -47,16 +49,13 @@ from paycore.gateway.schemas import (
     GatewayAttemptStatus,
     GatewayPayment,
     GatewayReconEntry,
-    GatewayReconEventStatus,
     GatewayReconEventType,
-    GatewayReconQuery,
     GatewayRefund,
     GatewayRefundStatus,
     GatewaySettlement,
     GatewaySettlementStatus,
 )
 from paycore.invoices.sync import sync_invoice
-from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.state import Evidence
 from paycore.payments.models import Payment, PaymentStatus, SettlementStatus
 from paycore.payments.settlement import record_settlement
@@ -69,9 +68,17 @@ from paycore.reconciliation.models import (
     ReconciliationRun,
 )
 from paycore.reconciliation.operations import resolve_item, run_id_for
+from paycore.reconciliation.reports import (
+    SUCCESS_WEBHOOK,
+    WindowReport,
+    doubts,
+    read_reports,
+    unapplied,
+)
+from paycore.reconciliation.repository import RUN_COUNTS, ReconciliationRepository
 from paycore.refunds.models import Refund, RefundStatus
 from paycore.refunds.service import RefundService
-from paycore.webhooks.models import WebhookLog, WebhookStatus
+from paycore.webhooks.repository import WebhookLogRepository
 
 MISMATCHES = Counter(
     "paycore_reconciliation_mismatches_total",
@@ -101,8 +108,7 @@ LAST_SUCCESS = Gauge(
 )
 
 RECONCILER = Actor(kind="service", id="reconciler")
-SUCCESS_WEBHOOK = "PAYMENT_SUCCESS_WEBHOOK"
-UNFINISHED_WEBHOOK = frozenset({WebhookStatus.RECEIVED, WebhookStatus.PROCESSING})
+HOLDING = (PaymentStatus.SUCCESS, PaymentStatus.PARTIALLY_REFUNDED)  # captured money kept
 GATEWAY_REFUND_FINAL = {
     GatewayRefundStatus.SUCCEEDED: RefundStatus.SUCCESS,
     GatewayRefundStatus.FAILED: RefundStatus.FAILED,
@@ -159,6 +165,8 @@ class ReconciliationEngine:
         # this long after the attempt, and a received webhook unapplied this long after.
         self.webhook_grace = webhook_grace
         self.audit = audit or AuditTrail()
+        self.repository = ReconciliationRepository()
+        self.webhook_logs = WebhookLogRepository()
 
     # Runs -------------------------------------------------------------------------------
 
@@ -176,15 +184,17 @@ class ReconciliationEngine:
         run = await self._start(start, end, schedule)
         progress = _Progress()
         with logger.contextualize(runId=run.run_id):
-            orders, reversals = await self._orders_of(start, end, schedule, now)
-            for entry in reversals:  # before the orders, so their refunds compare as reversed
+            report = await read_reports(self.gateway, start, end)
+            run.report_pages = report.pages
+            for entry in report.reversals:  # first, so their refunds compare as reversed
                 try:
                     await self._reversed(entry)
                 except Exception as exc:
                     progress.errors.append(f"reversal {entry.refund_id}: {exc!r}"[:300])
-            for order_id in orders:
+            open_orders = set(await self.repository.open_item_orders())
+            for order_id in await self._orders_of(report, start, end, schedule, open_orders, now):
                 try:
-                    findings = await self.check_order(order_id, now)
+                    findings = await self._check(order_id, report, open_orders, run, now)
                 except Exception as exc:
                     # The run goes on; it ends FAILED, so its window is run again.
                     progress.errors.append(f"{order_id}: {type(exc).__name__}: {exc}"[:300])
@@ -210,6 +220,8 @@ class ReconciliationEngine:
                 "reconciliation finished",
                 status=run.status,
                 checked=run.checked,
+                askedGateway=run.asked_gateway,
+                reportPages=run.report_pages,
                 mismatched=run.mismatched,
                 healed=run.healed,
                 closed=run.closed,
@@ -217,71 +229,82 @@ class ReconciliationEngine:
         return run
 
     async def _start(self, start: datetime, end: datetime, schedule: str) -> ReconciliationRun:
-        run_id = run_id_for(schedule, start, end)
         fresh = ReconciliationRun(
-            run_id=run_id, window_start=start, window_end=end, schedule=schedule
+            run_id=run_id_for(schedule, start, end),
+            window_start=start,
+            window_end=end,
+            schedule=schedule,
         )
-        existing = await ReconciliationRun.find_one(ReconciliationRun.run_id == run_id)
-        if existing is None:
-            try:
-                await fresh.insert()
-                return fresh
-            except Exception as exc:
-                if not is_duplicate_key(exc):
-                    raise
-                existing = await ReconciliationRun.find_one(ReconciliationRun.run_id == run_id)
-                assert existing is not None
+        run = await self.repository.insert_run(fresh)
+        if run is fresh:
+            return run
         # Again from the start: the items are keyed, so the same breaks update the same items.
-        for name in ("checked", "matched", "mismatched", "healed", "closed"):
-            setattr(existing, name, 0)
-        existing.status, existing.error, existing.finished_at = "RUNNING", None, None
-        existing.started_at = datetime.now(UTC)
-        await existing.save()
-        return existing
+        for name in RUN_COUNTS:
+            setattr(run, name, 0)
+        run.status, run.error, run.finished_at = "RUNNING", None, None
+        run.started_at = datetime.now(UTC)
+        await run.save()
+        return run
 
     async def _orders_of(
-        self, start: datetime, end: datetime, schedule: str, now: datetime
-    ) -> tuple[list[str], list[GatewayReconEntry]]:
-        """Every order the window names, on either side, in a stable order; and the refund
-        reversals the gateway's report shows (no other record of them exists)."""
-        orders: dict[str, None] = {}
-        reversals: list[GatewayReconEntry] = []
-        cursor: str | None = None
-        while True:
-            page = await self.gateway.pg_recon(
-                GatewayReconQuery(start=start, end=end, cursor=cursor)
-            )
-            for entry in page.entries:
-                if entry.order_id:
-                    orders[entry.order_id] = None
-                if (entry.event_type, entry.event_status) == (
-                    GatewayReconEventType.REFUND_REVERSAL,
-                    GatewayReconEventStatus.SUCCEEDED,
-                ):
-                    reversals.append(entry)
-            cursor = page.cursor
-            if not cursor or not page.entries:
-                break
-        collection = self.payments.repository.collection
-        created = {"created_at": {"$gte": start, "$lt": end}}
-        async for raw in collection.find(created, {"order_id": 1}).sort("created_at", 1):
-            orders[raw["order_id"]] = None
+        self,
+        report: WindowReport,
+        start: datetime,
+        end: datetime,
+        schedule: str,
+        open_orders: set[str],
+        now: datetime,
+    ) -> list[str]:
+        """Every order the window names, on either side, in a stable order."""
+        orders = dict.fromkeys(report.by_order)
+        orders.update(dict.fromkeys(await self.payments.repository.order_ids_created(start, end)))
         if schedule != "hourly":
-            # Captured payments still waiting for a settlement, until it comes or is late.
-            unsettled = {
-                "status": {"$in": [s.value for s in CAPTURED]},
-                "created_at": {"$gte": now - self.unsettled_lookback},
-                "$or": [{"settlement": None}, {"settlement.status": {"$ne": "SETTLED"}}],
-            }
-            async for raw in collection.find(unsettled, {"order_id": 1}).sort("created_at", 1):
-                orders[raw["order_id"]] = None
-            # Open items: checked again, so the fixed ones close.
-            items = ReconciliationItem.get_pymongo_collection().find(
-                {"status": ItemStatus.OPEN.value, "order_id": {"$ne": None}}, {"order_id": 1}
-            )
-            async for raw in items.sort("created_at", 1):
-                orders[raw["order_id"]] = None
-        return list(orders), reversals
+            # Captured payments still waiting for a settlement, until it comes or is late;
+            # and the orders of open items, checked again so the fixed ones close.
+            since = now - self.unsettled_lookback
+            awaiting = await self.payments.repository.order_ids_awaiting_settlement(since)
+            orders.update(dict.fromkeys(awaiting))
+            orders.update(dict.fromkeys(sorted(open_orders)))
+        return list(orders)
+
+    async def _check(
+        self,
+        order_id: str,
+        report: WindowReport,
+        open_orders: set[str],
+        run: ReconciliationRun,
+        now: datetime,
+    ) -> list[Finding]:
+        """The order against the reports; asked about at the gateway only when it has an open
+        item or the reports leave a doubt."""
+        entries = report.by_order.get(order_id, [])
+        payment = await self.payments.repository.get_by_order_id(order_id)
+        if order_id not in open_orders and not await self._doubts(payment, entries, now):
+            if payment is not None and any(
+                e.event_type == GatewayReconEventType.PAYMENT for e in entries
+            ):
+                await self.payments.repository.mark_reconciled(payment)
+            return []
+        run.asked_gateway += 1
+        return await self.check_order(order_id, now)
+
+    async def _doubts(
+        self, payment: Payment | None, entries: list[GatewayReconEntry], now: datetime
+    ) -> list[str]:
+        if payment is None:
+            return doubts(None, entries, [], [], settlement_due_by=now, grace=timedelta(), now=now)
+        found = doubts(
+            payment,
+            entries,
+            await self.refunds.repository.list_for_payment(payment.payment_id),
+            await self.webhook_logs.list_for_order(payment.order_id),
+            settlement_due_by=_captured_at(payment) + self.sla_for(payment.payment_method),
+            grace=self.webhook_grace,
+            now=now,
+        )
+        if payment.status in CAPTURED and await self._check_invoice_paid_twice(payment):
+            found.append("invoice paid twice")
+        return found
 
     async def _reversed(self, entry: GatewayReconEntry) -> None:
         """A refund the bank sent back: the refund turns REVERSED and the money counts as the
@@ -378,12 +401,7 @@ class ReconciliationEngine:
     ) -> list[Finding]:
         """The webhook log against the gateway: a success whose webhook never came, and
         webhooks received but never applied (failed, dead-lettered, or stuck)."""
-        logs = [
-            WebhookLog.model_validate(raw)
-            async for raw in WebhookLog.get_pymongo_collection().find(
-                {"order_id": payment.order_id}
-            )
-        ]
+        logs = await self.webhook_logs.list_for_order(payment.order_id)
         findings: list[Finding] = []
         captured = succeeded[0] if succeeded else None
         when = (captured.completed_at or captured.initiated_at) if captured else None
@@ -407,8 +425,7 @@ class ReconciliationEngine:
                 )
             )
         for log in logs:
-            stuck = log.status in UNFINISHED_WEBHOOK and now - log.received_at > self.webhook_grace
-            if log.status == WebhookStatus.FAILED or log.dead_lettered or stuck:
+            if unapplied(log, now, self.webhook_grace):
                 findings.append(
                     Finding(
                         MismatchKind.WEBHOOK_UNAPPLIED,
@@ -489,16 +506,9 @@ class ReconciliationEngine:
         """Two payments of one invoice both holding captured money (not refunded in full)."""
         if payment.invoice_number is None:
             return []
-        holding = [PaymentStatus.SUCCESS.value, PaymentStatus.PARTIALLY_REFUNDED.value]
-        cursor = self.payments.repository.collection.find(
-            {
-                "user_id": payment.user_id,
-                "invoice_number": payment.invoice_number,
-                "status": {"$in": holding},
-            },
-            {"payment_id": 1},
+        paid = await self.payments.repository.payment_ids_of_invoice(
+            payment.user_id, payment.invoice_number, HOLDING
         )
-        paid = sorted([raw["payment_id"] async for raw in cursor])
         if len(paid) < 2:
             return []
         return [
@@ -705,13 +715,12 @@ class ReconciliationEngine:
     # Items --------------------------------------------------------------------------------
 
     async def _record(self, run: ReconciliationRun, finding: Finding, now: datetime) -> None:
-        status = ItemStatus.HEALED if finding.healed else ItemStatus.OPEN
         item = ReconciliationItem(
             item_id=finding.item_id,
             run_id=run.run_id,
             last_run_id=run.run_id,
             kind=finding.kind,
-            status=status,
+            status=ItemStatus.HEALED if finding.healed else ItemStatus.OPEN,
             order_id=finding.order_id,
             payment_id=finding.payment_id,
             refund_id=finding.refund_id,
@@ -719,12 +728,12 @@ class ReconciliationEngine:
             created_at=now,
             last_seen_at=now,
         )
-        try:
-            await item.insert()
-        except Exception as exc:
-            if not is_duplicate_key(exc):
-                raise
-            await self._seen_again(run, finding, now)
+        if not await self.repository.insert_item(item):
+            # Found before: the same item, its alert not raised again. A closed one that broke
+            # again reopens; an operator's resolution stands.
+            run.mismatched += not finding.healed
+            changes = {"last_run_id": run.run_id, "last_seen_at": now, "detail": finding.detail}
+            await self.repository.seen_again(item.item_id, changes, reopen=not finding.healed)
             return
         if finding.healed:
             run.healed += 1
@@ -746,47 +755,14 @@ class ReconciliationEngine:
         )
         logger.warning("reconciliation break", kind=finding.kind.value, orderId=finding.order_id)
 
-    async def _seen_again(self, run: ReconciliationRun, finding: Finding, now: datetime) -> None:
-        """A break found before: the same item (its alert is not raised again). A closed one
-        that broke again reopens; an operator's resolution stands."""
-        changes: dict[str, Any] = {
-            "last_run_id": run.run_id,
-            "last_seen_at": now,
-            "detail": finding.detail,
-        }
-        collection = ReconciliationItem.get_pymongo_collection()
-        if not finding.healed:
-            run.mismatched += 1
-            await collection.update_one(
-                {"item_id": finding.item_id, "status": ItemStatus.CLOSED.value},
-                {"$set": {"status": ItemStatus.OPEN.value, "closed_at": None}},
-            )
-        await collection.update_one({"item_id": finding.item_id}, {"$set": changes})
-
     async def _close_fixed(self, run: ReconciliationRun, progress: _Progress, now: datetime) -> int:
         """Open items of the orders this run checked that it no longer finds: fixed."""
         if not progress.checked_orders:
             return 0
-        collection = ReconciliationItem.get_pymongo_collection()
         closed = 0
-        query = {
-            "status": ItemStatus.OPEN.value,
-            "order_id": {"$in": sorted(progress.checked_orders)},
-        }
-        async for raw in collection.find(query, {"item_id": 1}):
-            if raw["item_id"] in progress.found:
-                continue
-            result = await collection.update_one(
-                {"item_id": raw["item_id"], "status": ItemStatus.OPEN.value},
-                {
-                    "$set": {
-                        "status": ItemStatus.CLOSED.value,
-                        "closed_at": now,
-                        "last_run_id": run.run_id,
-                    }
-                },
-            )
-            closed += result.modified_count
+        for item_id in await self.repository.open_item_ids(progress.checked_orders):
+            if item_id not in progress.found:
+                closed += await self.repository.close(item_id, now, run.run_id)
         return closed
 
     async def resolve(self, item_id: str, note: str, by: str) -> ReconciliationItem:
@@ -799,26 +775,13 @@ class ReconciliationEngine:
         """Open items by kind and the last successful run per schedule, from the database, so
         the metrics hold after a restart and follow resolutions made through the API."""
         await self.refresh_open_gauge()
-        runs = ReconciliationRun.get_pymongo_collection()
         for schedule in ("hourly", "daily", "manual"):
-            latest = await runs.find_one(
-                {"schedule": schedule, "status": "DONE", "finished_at": {"$ne": None}},
-                sort=[("finished_at", -1)],
-            )
-            if latest is not None:
-                LAST_SUCCESS.labels(schedule).set(latest["finished_at"].timestamp())
+            finished = await self.repository.last_done_at(schedule)
+            if finished is not None:
+                LAST_SUCCESS.labels(schedule).set(finished.timestamp())
 
     async def refresh_open_gauge(self) -> None:
-        counts = {kind.value: 0 for kind in MismatchKind}
-        cursor = await ReconciliationItem.get_pymongo_collection().aggregate(
-            [
-                {"$match": {"status": ItemStatus.OPEN.value}},
-                {"$group": {"_id": "$kind", "count": {"$sum": 1}}},
-            ]
-        )
-        async for row in cursor:
-            counts[row["_id"]] = row["count"]
-        for kind, count in counts.items():
+        for kind, count in (await self.repository.open_counts()).items():
             ITEMS_OPEN.labels(kind).set(count)
 
 

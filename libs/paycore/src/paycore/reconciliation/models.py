@@ -47,7 +47,9 @@ class ReconciliationRun(KeyedDocument):
     window_end: datetime
     schedule: str = "manual"  # hourly | daily | manual
     status: str = "RUNNING"  # RUNNING | DONE | FAILED
-    checked: int = 0
+    checked: int = 0  # orders compared
+    asked_gateway: int = 0  # of them, asked about one by one (the reports left a doubt)
+    report_pages: int = 0  # pages of Cashfree's reports read
     matched: int = 0
     mismatched: int = 0
     healed: int = 0

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from paycore.audit.models import Actor
 from paycore.audit.trail import AuditTrail
 from paycore.kit.errors import Conflict, NotFound, ValidationFailed
-from paycore.kit.mongo import is_duplicate_key
 from paycore.reconciliation.models import ItemStatus, ReconciliationItem, ReconciliationRun
+from paycore.reconciliation.repository import ReconciliationRepository
 
 MAX_WINDOW = timedelta(days=31)
 
@@ -36,22 +36,12 @@ async def resolve_item(
 ) -> ReconciliationItem:
     """Closes an open item with the operator's note (audited). Raises
     `ReconciliationItemNotFound`, or `ReconciliationItemNotOpen` if it is not open."""
-    collection = ReconciliationItem.get_pymongo_collection()
-    result = await collection.update_one(
-        {"item_id": item_id, "status": ItemStatus.OPEN.value},
-        {
-            "$set": {
-                "status": ItemStatus.RESOLVED.value,
-                "note": note,
-                "resolved_by": actor.id,
-                "closed_at": datetime.now(UTC),
-            }
-        },
-    )
-    item = await ReconciliationItem.find_one(ReconciliationItem.item_id == item_id)
+    repository = ReconciliationRepository()
+    resolved = await repository.resolve(item_id, note, actor.id, datetime.now(UTC))
+    item = await repository.get_item(item_id)
     if item is None:
         raise ReconciliationItemNotFound(item_id=item_id)
-    if not result.modified_count:
+    if not resolved:
         raise ReconciliationItemNotOpen(item_id=item_id, status=item.status.value)
     await (audit or AuditTrail()).append(
         actor,
@@ -75,6 +65,7 @@ async def request_run(start: datetime, end: datetime) -> ReconciliationRun:
             "the window must end after it starts, not in the future, within 31 days",
             field="end",
         )
+    repository = ReconciliationRepository()
     run = ReconciliationRun(
         run_id=run_id_for("manual", start, end),
         window_start=start,
@@ -82,28 +73,10 @@ async def request_run(start: datetime, end: datetime) -> ReconciliationRun:
         schedule="manual",
         status="REQUESTED",
     )
-    try:
-        await run.insert()
-    except Exception as exc:
-        if not is_duplicate_key(exc):
-            raise
-        # Asked before: a finished run is asked for again, a waiting or running one stays.
-        await ReconciliationRun.get_pymongo_collection().update_one(
-            {"run_id": run.run_id, "status": {"$in": ["DONE", "FAILED"]}},
-            {"$set": {"status": "REQUESTED"}},
-        )
-        found = await ReconciliationRun.find_one(ReconciliationRun.run_id == run.run_id)
-        assert found is not None
-        return found
-    return run
-
-
-async def requested_runs(limit: int = 10) -> list[ReconciliationRun]:
-    """Runs operators asked for, oldest first."""
-    cursor = (
-        ReconciliationRun.get_pymongo_collection()
-        .find({"status": "REQUESTED"})
-        .sort("started_at", 1)
-        .limit(limit)
-    )
-    return [ReconciliationRun.model_validate(raw) async for raw in cursor]
+    stored = await repository.insert_run(run)
+    if stored is run:
+        return run
+    await repository.ask_again(run.run_id)
+    found = await repository.get_run(run.run_id)
+    assert found is not None
+    return found

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from paycore.reconciliation.models import ReconciliationRun
 from paycore.reconciliation.operations import run_id_for
+from paycore.reconciliation.repository import ReconciliationRepository
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -43,10 +43,5 @@ async def due_windows(now: datetime, **lookbacks: int) -> list[tuple[str, dateti
     """The scheduled windows whose run has not finished DONE."""
     windows = scheduled_windows(now, **lookbacks)
     ids = [run_id_for(*window) for window in windows]
-    done = {
-        raw["run_id"]
-        async for raw in ReconciliationRun.get_pymongo_collection().find(
-            {"run_id": {"$in": ids}, "status": "DONE"}, {"run_id": 1}
-        )
-    }
+    done = await ReconciliationRepository().done_run_ids(ids)
     return [w for w, run_id in zip(windows, ids, strict=True) if run_id not in done]

@@ -92,6 +92,11 @@ class WebhookLogRepository:
         )
         return from_mongo(raw) if raw is not None else None
 
+    async def list_for_order(self, order_id: str) -> list[WebhookLog]:
+        """Every log naming this order, oldest first."""
+        cursor = self.collection.find({"order_id": order_id}).sort("received_at", ASCENDING)
+        return [from_mongo(raw) async for raw in cursor]
+
     async def list_dead_lettered(self, limit: int = 100) -> list[WebhookLog]:
         cursor = (
             self.collection.find({"dead_lettered": True})

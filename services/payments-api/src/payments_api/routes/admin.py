@@ -15,7 +15,7 @@ from paycore.reconciliation.models import (
     ReconciliationRun,
 )
 from paycore.reconciliation.operations import request_run, resolve_item
-from paycore.reconciliation.queries import find_items, items_of, latest_runs
+from paycore.reconciliation.repository import ReconciliationRepository
 from paycore.webhooks.models import WebhookLog
 from paycore.webhooks.repository import WebhookLogRepository
 from starlette.requests import Request
@@ -39,8 +39,9 @@ async def reconciliation(request: Request) -> Response:
     raw = request.query_params.get("limit", "10")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_RUNS:
         raise ValidationFailed(f"limit must be 1 to {MAX_RUNS}", field="limit")
-    runs = await latest_runs(int(raw))
-    items = await items_of([run.run_id for run in runs])
+    repository = ReconciliationRepository()
+    runs = await repository.latest_runs(int(raw))
+    items = await repository.items_of([run.run_id for run in runs])
     return respond({"runs": [_run(run) for run in runs], "items": [_item(i) for i in items]})
 
 
@@ -61,7 +62,9 @@ async def reconciliation_items(request: Request) -> Response:
     raw = params.get("limit", "200")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_ITEMS:
         raise ValidationFailed(f"limit must be 1 to {MAX_ITEMS}", field="limit")
-    items = await find_items(run_id=params.get("run_id"), status=status, kind=kind, limit=int(raw))
+    items = await ReconciliationRepository().find_items(
+        run_id=params.get("run_id"), status=status, kind=kind, limit=int(raw)
+    )
     return respond({"items": [_item(item) for item in items]})
 
 
