@@ -4,7 +4,13 @@ from typing import Any
 
 from cashfree_emulator.testing import RunningEmulator
 from paycore.gateway import CashfreeGateway
-from paycore.gateway.schemas import GatewayCustomer, GatewayOrderRequest, idempotency_key
+from paycore.gateway.schemas import (
+    GatewayCustomer,
+    GatewayOrderRequest,
+    GatewayRefund,
+    GatewayRefundRequest,
+    idempotency_key,
+)
 from paycore.payments.models import Payment
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
@@ -25,6 +31,18 @@ async def order_in_gateway(gateway: CashfreeGateway, order_id: str, amount: int)
     )
     assert order.payment_session_id is not None
     return order.payment_session_id
+
+
+async def refund_at_gateway(
+    gateway: CashfreeGateway, order_id: str, refund_id: str, amount: int, note: str | None = None
+) -> GatewayRefund:
+    """Creates our refund at the emulator (`note` "PENDING" keeps it pending there)."""
+    request = GatewayRefundRequest(
+        order_id=order_id, refund_id=refund_id, amount_minor=amount, currency="INR", note=note
+    )
+    return await gateway.create_refund(
+        request, idempotency_key=idempotency_key("create_refund", refund_id)
+    )
 
 
 async def paid_at_gateway(

@@ -13,9 +13,7 @@ from paycore.audit.models import AuditRecord
 from paycore.gateway import CashfreeGateway
 from paycore.gateway.schemas import (
     GatewayReconQuery,
-    GatewayRefundRequest,
     GatewaySettlementQuery,
-    idempotency_key,
 )
 from paycore.kit.settings import CashfreeSettings
 from paycore.payments.models import PaymentStatus as P
@@ -29,7 +27,7 @@ from paycore.refunds.service import RefundService
 from paycore.testing import create_payment
 from paycore.webhooks.models import WebhookLog, WebhookStatus
 from pydantic import SecretStr
-from recon_support import order_in_gateway, paid_at_gateway, webhook_log
+from recon_support import order_in_gateway, paid_at_gateway, refund_at_gateway, webhook_log
 from reconciler.cli import render
 
 K, S = MismatchKind, ItemStatus
@@ -307,8 +305,7 @@ async def test_a_refund_the_gateway_never_made_stays_open_until_it_does(
     await emulator.control.configure(refund_delay_seconds=0)
     payment = await paid_at_gateway(gateway, emulator)
     await webhook_log(payment.order_id)
-    refunds = RefundService()
-    refund = await refunds.request(
+    refund = await RefundService().request(
         await PaymentService().get(payment.payment_id),
         amount=3_000,
         reason="r",
@@ -335,15 +332,7 @@ async def test_a_refund_the_gateway_never_made_stays_open_until_it_does(
     assert await _alerts() == [f"reconciliation:{key}"]
 
     # The refund is made at Cashfree after all: the next run finds it consistent.
-    await gateway.create_refund(
-        GatewayRefundRequest(
-            order_id=payment.order_id,
-            refund_id=refund.refund_id,
-            amount_minor=3_000,
-            currency="INR",
-        ),
-        idempotency_key=idempotency_key("create_refund", refund.refund_id),
-    )
+    await refund_at_gateway(gateway, payment.order_id, refund.refund_id, 3_000)
     await engine.run(*window)
     assert await _items() == {key: (K.REFUND_INCONSISTENT, S.CLOSED)}
     assert await _alerts() == [f"reconciliation:{key}"]

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from cashfree_emulator.testing import RunningEmulator
 from paycore.alerts import AdminAlert
-from paycore.gateway import CashfreeGateway, GatewayRefundRequest, idempotency_key
+from paycore.gateway import CashfreeGateway
 from paycore.kit.events import EventEnvelope
 from paycore.kit.redis import redis_client
 from paycore.kit.state import Evidence
@@ -15,8 +15,8 @@ from paycore.reconciliation.models import DailyRollup
 from paycore.reconciliation.rollups import RollupRecorder
 from paycore.refunds.models import RefundStatus as R
 from paycore.refunds.service import RefundService
-from paycore.testing import create_payment, isolated_settings
-from recon_support import order_in_gateway
+from paycore.testing import isolated_settings
+from recon_support import paid_at_gateway, refund_at_gateway
 
 
 async def test_rollup_counts_each_event_once() -> None:
@@ -40,26 +40,12 @@ async def test_rollup_counts_each_event_once() -> None:
 async def test_a_reversed_refund_restores_what_can_be_refunded(
     gateway: CashfreeGateway, emulator: RunningEmulator
 ) -> None:
-    payment = await create_payment(status=P.SUCCESS, amount=10_000)
-    await emulator.control.pay(await order_in_gateway(gateway, payment.order_id, 10_000))
+    payment = await paid_at_gateway(gateway, emulator)
     refunds = RefundService()
     refund = await refunds.request(
-        payment,
-        amount=4_000,
-        reason="returned",
-        user_id=payment.user_id,
-        idempotency_key="k-reversal",
+        payment, amount=4_000, reason="returned", user_id=payment.user_id, idempotency_key="k-rev"
     )
-    await gateway.create_refund(
-        GatewayRefundRequest(
-            order_id=payment.order_id,
-            refund_id=refund.refund_id,
-            amount_minor=4_000,
-            currency="INR",
-            note="PENDING",
-        ),
-        idempotency_key=idempotency_key("create_refund", refund.refund_id),
-    )
+    await refund_at_gateway(gateway, payment.order_id, refund.refund_id, 4_000, note="PENDING")
     await emulator.control.resolve_refund(payment.order_id, refund.refund_id, "SUCCESS")
     answer = await gateway.get_refund(payment.order_id, refund.refund_id)
     await refunds.apply_gateway_refund(answer, Evidence(source="worker"))

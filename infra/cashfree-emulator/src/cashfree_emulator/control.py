@@ -2,7 +2,6 @@
 
 import asyncio
 from decimal import Decimal
-from types import TracebackType
 from typing import Any, Literal, Self
 
 import httpx
@@ -45,12 +44,7 @@ class EmulatorControl:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     # State and settings
@@ -156,9 +150,7 @@ class EmulatorControl:
         app_id: str | None = None,
     ) -> Fault:
         """The calls are not executed; the connection is held `seconds`, then dropped."""
-        return await self.fault(
-            FaultKind.API_TIMEOUT, count=count, operation=operation, app_id=app_id, seconds=seconds
-        )
+        return await self._timed(FaultKind.API_TIMEOUT, seconds, count, operation, app_id)
 
     async def slow_next_calls(
         self,
@@ -169,9 +161,7 @@ class EmulatorControl:
         app_id: str | None = None,
     ) -> Fault:
         """The calls are executed and answered normally, each `seconds` late."""
-        return await self.fault(
-            FaultKind.API_SLOW, count=count, operation=operation, app_id=app_id, seconds=seconds
-        )
+        return await self._timed(FaultKind.API_SLOW, seconds, count, operation, app_id)
 
     async def lose_next_response(
         self,
@@ -182,12 +172,18 @@ class EmulatorControl:
         app_id: str | None = None,
     ) -> Fault:
         """The call is executed but its response never arrives (held, then dropped)."""
+        return await self._timed(FaultKind.RESPONSE_LOST, seconds, count, operation, app_id)
+
+    async def _timed(
+        self,
+        kind: FaultKind,
+        seconds: float,
+        count: int,
+        operation: str | None,
+        app_id: str | None,
+    ) -> Fault:
         return await self.fault(
-            FaultKind.RESPONSE_LOST,
-            count=count,
-            operation=operation,
-            app_id=app_id,
-            seconds=seconds,
+            kind, count=count, operation=operation, app_id=app_id, seconds=seconds
         )
 
     async def webhook_fault(

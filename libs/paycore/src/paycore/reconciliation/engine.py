@@ -130,9 +130,22 @@ class Finding:
     def item_id(self) -> str:
         return f"{self.kind.value}:{self.subject or self.refund_id or self.order_id}"
 
+    def ids(self) -> dict[str, str | None]:
+        """The records the break is about."""
+        return {
+            "order_id": self.order_id,
+            "payment_id": self.payment_id,
+            "refund_id": self.refund_id,
+        }
+
 
 def differs(ours: Any, gateway: Any) -> dict[str, Any]:
     return {"ours": ours, "gateway": gateway}
+
+
+def differing(*fields: tuple[str, Any, Any]) -> dict[str, Any]:
+    """`{name: differs(ours, gateway)}` of the (name, ours, gateway) fields that differ."""
+    return {name: differs(ours, gateway) for name, ours, gateway in fields if ours != gateway}
 
 
 @dataclass
@@ -216,16 +229,8 @@ class ReconciliationEngine:
             if run.status == "DONE":
                 LAST_SUCCESS.labels(schedule).set(time.time())
             await self.refresh_open_gauge()
-            logger.info(
-                "reconciliation finished",
-                status=run.status,
-                checked=run.checked,
-                askedGateway=run.asked_gateway,
-                reportPages=run.report_pages,
-                mismatched=run.mismatched,
-                healed=run.healed,
-                closed=run.closed,
-            )
+            counts = {name: getattr(run, name) for name in RUN_COUNTS}
+            logger.info("reconciliation finished", status=run.status, **counts)
         return run
 
     async def _start(self, start: datetime, end: datetime, schedule: str) -> ReconciliationRun:
@@ -375,14 +380,10 @@ class ReconciliationEngine:
         captured = next(
             (a for a in succeeded if a.gateway_payment_id == payment.cf_payment_id), succeeded[0]
         )
-        amounts = {
-            name: differs(ours, theirs)
-            for name, ours, theirs in (
-                ("captured_amount", payment.captured_amount, captured.amount_minor),
-                ("currency", payment.currency, captured.currency),
-            )
-            if ours != theirs
-        }
+        amounts = differing(
+            ("captured_amount", payment.captured_amount, captured.amount_minor),
+            ("currency", payment.currency, captured.currency),
+        )
         if amounts:
             findings.append(
                 Finding(MismatchKind.AMOUNT, order_id, amounts, payment_id=payment.payment_id)
@@ -541,14 +542,10 @@ class ReconciliationEngine:
             if mine is None or (mine.status != target and not _agrees(mine.status, target)):
                 findings.append(await self._heal_refund(payment, answer, mine, target))
                 continue
-            fields = {
-                name: differs(a, b)
-                for name, a, b in (
-                    ("amount", mine.amount, answer.amount_minor),
-                    ("currency", mine.currency, answer.currency),
-                )
-                if a != b
-            }
+            fields = differing(
+                ("amount", mine.amount, answer.amount_minor),
+                ("currency", mine.currency, answer.currency),
+            )
             if fields:
                 findings.append(self._refund_break(payment, answer.refund_id, fields))
         for mine in ours.values():
@@ -717,14 +714,12 @@ class ReconciliationEngine:
     async def _record(self, run: ReconciliationRun, finding: Finding, now: datetime) -> None:
         item = ReconciliationItem(
             item_id=finding.item_id,
-            run_id=run.run_id,
-            last_run_id=run.run_id,
             kind=finding.kind,
             status=ItemStatus.HEALED if finding.healed else ItemStatus.OPEN,
-            order_id=finding.order_id,
-            payment_id=finding.payment_id,
-            refund_id=finding.refund_id,
             detail=finding.detail,
+            **finding.ids(),
+            run_id=run.run_id,
+            last_run_id=run.run_id,
             created_at=now,
             last_seen_at=now,
         )
@@ -745,13 +740,12 @@ class ReconciliationEngine:
         await raise_alert(
             f"reconciliation:{finding.item_id}",
             "reconciliation_break",
+            "high",
             item_id=finding.item_id,
             break_kind=finding.kind.value,
-            order_id=finding.order_id,
-            payment_id=finding.payment_id,
-            refund_id=finding.refund_id,
             run_id=run.run_id,
             fields=finding.detail,
+            **finding.ids(),
         )
         logger.warning("reconciliation break", kind=finding.kind.value, orderId=finding.order_id)
 
