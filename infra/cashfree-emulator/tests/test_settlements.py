@@ -174,6 +174,29 @@ async def test_pg_recon_needs_dates(
     assert types == ["PAYMENT", "SETTLEMENT"]
 
 
+async def test_pg_recon_lists_unsettled_captures_only_when_told(
+    api: httpx.AsyncClient, emulator: RunningEmulator, paid_order: Any
+) -> None:
+    order = await paid_order(order_amount=100)
+    body = {
+        "pagination": {"limit": 10},
+        "filters": {"start_date": "2020-01-01T00:00:00Z", "end_date": "2100-01-01T00:00:00Z"},
+    }
+
+    async def events() -> list[tuple[str, str | None]]:
+        data = (await api.post("/recon", json=body)).json()["data"]
+        return [(e["event_type"], e.get("cf_settlement_id")) for e in data]
+
+    # The narrower reading (default): nothing before the settlement.
+    assert await events() == []
+    await emulator.control.configure(recon_lists_unsettled=True)
+    assert await events() == [("PAYMENT", None)]
+    # Once settled, the capture is listed once, with its settlement.
+    settlement = await emulator.control.settle(order["order_id"])
+    settled_id = str(settlement["cf_settlement_id"])
+    assert await events() == [("PAYMENT", settled_id), ("SETTLEMENT", settled_id)]
+
+
 async def test_auto_settle_after_payment(
     api: httpx.AsyncClient, emulator: RunningEmulator, paid_order: Any
 ) -> None:

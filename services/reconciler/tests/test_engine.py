@@ -419,3 +419,31 @@ async def test_a_run_asks_the_gateway_only_about_orders_the_reports_leave_in_dou
     assert (third.asked_gateway, third.healed) == (1, 1)
     assert asked["get_order"] == 1
     assert sum(asked.values()) == 2 + 4
+
+
+@pytest.mark.parametrize("lists_unsettled", [False, True])
+async def test_nothing_depends_on_whether_pg_recon_lists_captures_before_they_settle(
+    gateway: CashfreeGateway, emulator: RunningEmulator, lists_unsettled: bool
+) -> None:
+    # Cashfree's docs leave it open; the emulator can read them either way.
+    await emulator.control.configure(recon_lists_unsettled=lists_unsettled)
+    ours = await paid_at_gateway(gateway, emulator)  # captured, not settled yet
+    await webhook_log(ours.order_id)
+    theirs = "ord_theirs_" + ours.payment_id.removeprefix("pay_")
+    await emulator.control.pay(await order_in_gateway(gateway, theirs, 5_000))
+    now = datetime.now(UTC)
+    engine = ReconciliationEngine(gateway)
+    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    missing_here = {f"MISSING_HERE:{theirs}": (K.MISSING_HERE, S.OPEN)}
+
+    first = await engine.run(*window)
+    # Ours agrees with the reports either way (no call about it, no break); the capture we
+    # don't know of is found as soon as a report lists it.
+    assert first.asked_gateway == (1 if lists_unsettled else 0)
+    assert await _items() == (missing_here if lists_unsettled else {})
+
+    # Once it settles, the settlement report lists it under either reading.
+    await emulator.control.settle(theirs)
+    await engine.run(*window)
+    assert await _items() == missing_here
+    assert await _alerts() == [f"reconciliation:MISSING_HERE:{theirs}"]

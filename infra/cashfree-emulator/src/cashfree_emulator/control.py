@@ -93,6 +93,7 @@ class EmulatorControl:
         service_charge_rate: Amount | None = None,
         auto_settle_seconds: float | None = None,
         refund_lookup_lag_seconds: float | None = None,
+        recon_lists_unsettled: bool | None = None,
     ) -> EmulatorConfig:
         """Change runtime settings; arguments left as None are unchanged."""
         changes = {
@@ -104,6 +105,7 @@ class EmulatorControl:
             else str(service_charge_rate),
             "auto_settle_seconds": auto_settle_seconds,
             "refund_lookup_lag_seconds": refund_lookup_lag_seconds,
+            "recon_lists_unsettled": recon_lists_unsettled,
         }
         body = {name: value for name, value in changes.items() if value is not None}
         return EmulatorConfig.model_validate(await self._call("POST", "/config", body))

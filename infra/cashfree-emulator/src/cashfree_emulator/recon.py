@@ -40,16 +40,28 @@ def settlement_recon(
 
 
 def pg_recon(
-    store: Store, app_id: str, raw_body: object, version: str = "2023-08-01"
+    store: Store,
+    app_id: str,
+    raw_body: object,
+    version: str = "2023-08-01",
+    *,
+    unsettled: bool = False,
 ) -> JsonObject:
-    """The account's events in the (required) date range, SETTLEMENT rows included. Only
-    settled events are listed: whether Cashfree lists a capture before it settles is not
-    documented (fact sheet §5), so the emulator takes the narrower reading."""
-    return _report(store, app_id, raw_body, version, ledger=True)
+    """The account's events in the (required) date range, SETTLEMENT rows included. Whether
+    Cashfree lists a capture before it settles is not documented (fact sheet §5): by default
+    only settled events are listed; `unsettled` adds the captures made in the range that are
+    not settled yet (the wider reading)."""
+    return _report(store, app_id, raw_body, version, ledger=True, unsettled=unsettled)
 
 
 def _report(
-    store: Store, app_id: str, raw_body: object, version: str, *, ledger: bool
+    store: Store,
+    app_id: str,
+    raw_body: object,
+    version: str,
+    *,
+    ledger: bool,
+    unsettled: bool = False,
 ) -> JsonObject:
     body = require_object(raw_body)
     limit, offset = _pagination(body)
@@ -58,7 +70,46 @@ def _report(
         s for s in _matching(store.settlements_of(app_id), filters) if s.status == "SUCCESS"
     ]
     items = _recon_items(store, settlements, with_settlement_rows=ledger)
+    if unsettled:
+        items += _unsettled_captures(store, app_id, filters)
     return _page(_shaped(items, version), limit, offset)
+
+
+def _unsettled_captures(store: Store, app_id: str, filters: dict[str, Any]) -> list[JsonObject]:
+    """PAYMENT credits of the captures made in the range whose order has no settlement yet."""
+    settled = {s.order_id for s in store.settlements_of(app_id) if s.status == "SUCCESS"}
+    start: datetime | None = filters.get("start")
+    end: datetime | None = filters.get("end")
+    items: list[JsonObject] = []
+    for payment in store.payments.values():
+        when = payment.completion_time or payment.payment_time
+        if (
+            payment.app_id != app_id
+            or payment.status != "SUCCESS"
+            or payment.order_id in settled
+            or (start and when < start)
+            or (end and when > end)
+        ):
+            continue
+        order = store.orders[(app_id, payment.order_id)]
+        items.append(
+            {
+                "order_id": order.order_id,
+                "order_amount": order.amount,
+                "payment_amount": payment.amount,
+                "payment_time": iso(payment.payment_time),
+                "cf_payment_id": payment.cf_payment_id,
+                "event_currency": payment.currency,
+                "event_id": payment.cf_payment_id,
+                "event_type": "PAYMENT",
+                "event_amount": payment.amount,
+                "sale_type": "CREDIT",
+                "event_status": "SUCCESS",
+                "entity": "recon",
+                "event_time": iso(when),
+            }
+        )
+    return items
 
 
 # 2026-01-01 recon items are nested (fact sheet §5): each flat field goes to its section, under

@@ -36,6 +36,9 @@ class EmulatorConfig(_Strict):
     # Get Refund answers 404 for this long after the refund was created (a lookup that lags
     # its create: reads are eventually consistent).
     refund_lookup_lag_seconds: float = Field(default=0.0, ge=0)
+    # PG recon (`POST /recon`) also lists captures not settled yet: the wider reading of
+    # Cashfree's docs, which leave it open (fact sheet §5); off, only settled events.
+    recon_lists_unsettled: bool = False
 
 
 class FaultKind(StrEnum):

@@ -89,7 +89,8 @@ def _settlement_recon(ctx: ApiContext) -> JsonValue:
 
 
 def _pg_recon(ctx: ApiContext) -> JsonValue:
-    return pg_recon(ctx.emulator.store, ctx.app_id, ctx.body, ctx.version)
+    unsettled = ctx.emulator.config.recon_lists_unsettled
+    return pg_recon(ctx.emulator.store, ctx.app_id, ctx.body, ctx.version, unsettled=unsettled)
 
 
 def _route(path: str, operation: str, handler: Handler, method: str) -> Route:

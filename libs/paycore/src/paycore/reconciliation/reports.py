@@ -105,50 +105,25 @@ def doubts(
     now: datetime,
 ) -> list[str]:
     """Why this order needs asking the gateway about (empty: the reports and our records
-    agree); `grace` is how long a received webhook may wait to be applied. Open orders and payments closed unpaid are the janitor's to re-check, unless a
-    report shows them captured."""
+    agree); `grace` is how long a received webhook may wait to be applied. Open orders and
+    payments closed unpaid are the janitor's to re-check, unless a report shows them
+    captured."""
     captures = [e for e in entries if e.event_type == GatewayReconEventType.PAYMENT]
     if payment is None:
         return ["unknown to us"] if captures else []
     if payment.status not in CAPTURED:
         return ["captured at the gateway, not here"] if captures else []
     found: list[str] = []
-    if len(captures) > 1 or payment.extra_captures:
+    if len({e.gateway_payment_id for e in captures}) > 1 or payment.extra_captures:
         found.append("captured more than once")
     if not any(log.event_type == SUCCESS_WEBHOOK for log in logs):
         found.append("no success webhook")
     found += [f"webhook {log.log_id} not applied" for log in logs if unapplied(log, now, grace)]
-    ours = payment.settlement
-    settled = ours is not None and ours.status == SettlementStatus.SETTLED
-    if captures:
-        capture = captures[0]
-        if (capture.gateway_payment_id, capture.amount_minor, capture.currency) != (
-            payment.cf_payment_id,
-            payment.captured_amount,
-            payment.currency,
-        ):
-            found.append("capture differs")
-        if (
-            not settled
-            or ours is None
-            or (
-                ours.cf_settlement_id,
-                ours.utr,
-                ours.settled_amount,
-            )
-            != (
-                capture.gateway_settlement_id,
-                capture.settlement_utr,
-                capture.settlement_amount_minor,
-            )
-        ):
-            found.append("settlement differs")
-        elif ours.settled_amount != payment.captured_amount - (ours.service_charge or 0) - (
-            ours.service_tax or 0
-        ):
-            found.append("settled amount unexplained")
-    elif not settled and now > settlement_due_by:
-        found.append("settlement overdue")  # before then: expected, not yet due
+    capture = captures[0] if captures else None
+    ours = (payment.cf_payment_id, payment.captured_amount, payment.currency)
+    if capture and (capture.gateway_payment_id, capture.amount_minor, capture.currency) != ours:
+        found.append("capture differs")
+    found += _settlement_doubts(payment, capture, settlement_due_by, now)
     reported = {e.refund_id: e for e in entries if e.event_type == GatewayReconEventType.REFUND}
     mine = {r.refund_id: r for r in refunds}
     for refund_id, event in reported.items():
@@ -161,3 +136,24 @@ def doubts(
         if r.status in REFUNDED and r.refund_id not in reported
     ]
     return found
+
+
+def _settlement_doubts(
+    payment: Payment, capture: GatewayReconEntry | None, due_by: datetime, now: datetime
+) -> list[str]:
+    """Our settlement against the reported one: the same settlement, UTR and amount, and an
+    amount the charges explain; with none reported, only a settlement past its SLA."""
+    ours = payment.settlement
+    settled = ours is not None and ours.status == SettlementStatus.SETTLED
+    if capture is None or capture.gateway_settlement_id is None:
+        # Not settled in this window (or listed before its settlement): expected until due.
+        return ["settlement overdue"] if not settled and now > due_by else []
+    reported = (capture.gateway_settlement_id, capture.settlement_utr)
+    if ours is None or not settled or (ours.cf_settlement_id, ours.utr) != reported:
+        return ["settlement differs"]
+    if ours.settled_amount != capture.settlement_amount_minor:
+        return ["settled amount differs"]
+    charges = (ours.service_charge or 0) + (ours.service_tax or 0)
+    if ours.settled_amount != payment.captured_amount - charges:
+        return ["settled amount unexplained"]
+    return []
