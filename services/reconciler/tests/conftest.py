@@ -8,9 +8,8 @@ from cashfree_emulator.testing import RunningEmulator, running_emulator
 from paycore.gateway import CashfreeGateway
 from paycore.kit.mongo import connect_mongo
 from paycore.kit.service import InfraSettings
-from paycore.kit.settings import CashfreeSettings
 from paycore.testing import isolated_settings
-from pydantic import SecretStr
+from recon_support import gateway_for
 from reconciler.app import MODELS
 
 
@@ -23,13 +22,7 @@ async def emulator() -> AsyncIterator[RunningEmulator]:
 @pytest.fixture
 async def gateway(emulator: RunningEmulator) -> AsyncIterator[CashfreeGateway]:
     """A client that does not retry: one armed fault is one failed call."""
-    settings = CashfreeSettings(
-        cashfree_app_id=emulator.app_id,
-        cashfree_secret_key=SecretStr(emulator.secret_key),
-        cashfree_base_url=emulator.api_url,  # type: ignore[arg-type]
-        cashfree_max_retries=0,
-    )
-    client = CashfreeGateway(settings)
+    client = gateway_for(emulator)
     yield client
     await client.aclose()
 

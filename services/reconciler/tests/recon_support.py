@@ -11,11 +11,27 @@ from paycore.gateway.schemas import (
     GatewayRefundRequest,
     idempotency_key,
 )
+from paycore.kit.settings import CashfreeSettings
 from paycore.payments.models import Payment
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
 from paycore.testing import create_payment
 from paycore.webhooks.models import WebhookLog, WebhookStatus
+from pydantic import SecretStr
+
+
+def gateway_for(emulator: RunningEmulator, version: str | None = None) -> CashfreeGateway:
+    """A client of the emulator that does not retry (one armed fault is one failed call),
+    speaking `version` of Cashfree's API (default: the client's)."""
+    versioned = {"cashfree_api_version": version} if version else {}
+    settings = CashfreeSettings(
+        cashfree_app_id=emulator.app_id,
+        cashfree_secret_key=SecretStr(emulator.secret_key),
+        cashfree_base_url=emulator.api_url,  # type: ignore[arg-type]
+        cashfree_max_retries=0,
+        **versioned,
+    )
+    return CashfreeGateway(settings)
 
 
 async def order_in_gateway(gateway: CashfreeGateway, order_id: str, amount: int) -> str:

@@ -15,7 +15,6 @@ from paycore.gateway.schemas import (
     GatewayReconQuery,
     GatewaySettlementQuery,
 )
-from paycore.kit.settings import CashfreeSettings
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
 from paycore.reconciliation.engine import ReconciliationEngine
@@ -26,8 +25,13 @@ from paycore.refunds.repository import RefundRepository
 from paycore.refunds.service import RefundService
 from paycore.testing import create_payment
 from paycore.webhooks.models import WebhookLog, WebhookStatus
-from pydantic import SecretStr
-from recon_support import order_in_gateway, paid_at_gateway, refund_at_gateway, webhook_log
+from recon_support import (
+    gateway_for,
+    order_in_gateway,
+    paid_at_gateway,
+    refund_at_gateway,
+    webhook_log,
+)
 from reconciler.cli import render
 
 K, S = MismatchKind, ItemStatus
@@ -225,13 +229,7 @@ async def test_the_gateway_reports_read_the_same_in_both_shapes(
 ) -> None:
     reports = []
     for version in ("2023-08-01", "2026-01-01"):
-        settings = CashfreeSettings(
-            cashfree_app_id=emulator.app_id,
-            cashfree_secret_key=SecretStr(emulator.secret_key),
-            cashfree_base_url=emulator.api_url,  # type: ignore[arg-type]
-            cashfree_api_version=version,
-        )
-        client = CashfreeGateway(settings)
+        client = gateway_for(emulator, version)
         if not reports:
             payment = await create_payment(status=P.SUCCESS, amount=10_000)
             await emulator.control.pay(await order_in_gateway(client, payment.order_id, 10_000))
@@ -378,9 +376,12 @@ async def test_money_missing_on_either_side_closes_once_both_sides_hold_it(
     assert await _alerts() == alerted
 
 
-async def test_a_run_asks_the_gateway_only_about_orders_the_reports_leave_in_doubt(
-    gateway: CashfreeGateway, emulator: RunningEmulator
+@pytest.mark.parametrize("version", ["2023-08-01", "2026-01-01"])
+async def test_a_run_reads_every_report_page_and_asks_only_about_orders_left_in_doubt(
+    emulator: RunningEmulator, version: str
 ) -> None:
+    # Either shape of the reports (flat, nested), pages of 10 events (Cashfree's minimum).
+    gateway = gateway_for(emulator, version)
     await emulator.control.configure(refund_delay_seconds=0)
     orders = []
     for _ in range(12):
@@ -389,7 +390,7 @@ async def test_a_run_asks_the_gateway_only_about_orders_the_reports_leave_in_dou
         await emulator.control.settle(payment.order_id)
         orders.append(payment.order_id)
     now = datetime.now(UTC)
-    engine = ReconciliationEngine(gateway)
+    engine = ReconciliationEngine(gateway, report_page_size=10)
     window = (now - timedelta(hours=1), now + timedelta(hours=1))
 
     async def cashfree_calls() -> Counter[str]:
@@ -403,13 +404,14 @@ async def test_a_run_asks_the_gateway_only_about_orders_the_reports_leave_in_dou
     per_order = ("get_order", "get_payments", "get_refunds", "get_order_settlement")
     assert all(asked[operation] == 12 for operation in per_order)
 
-    # Now both sides agree: one page of each report, no call per order.
+    # Now both sides agree: the report pages (12 payments; and 12 settlements in PG recon),
+    # no call per order.
     before = await cashfree_calls()
     second = await engine.run(*window)
     asked = await cashfree_calls() - before
-    assert asked == Counter({"get_settlement_recon": 1, "get_recon": 1})
+    assert asked == Counter({"get_settlement_recon": 2, "get_recon": 3})
     assert (second.checked, second.matched, second.asked_gateway) == (12, 12, 0)
-    assert second.report_pages == 2
+    assert second.report_pages == 5
 
     # A refund made in the dashboard: only that order is asked about.
     await emulator.control.dashboard_refund(orders[0], "10.00", resolve_to="SUCCESS")
@@ -418,7 +420,8 @@ async def test_a_run_asks_the_gateway_only_about_orders_the_reports_leave_in_dou
     asked = await cashfree_calls() - before
     assert (third.asked_gateway, third.healed) == (1, 1)
     assert asked["get_order"] == 1
-    assert sum(asked.values()) == 2 + 4
+    assert sum(asked.values()) == 5 + 4
+    await gateway.aclose()
 
 
 @pytest.mark.parametrize("lists_unsettled", [False, True])

@@ -97,9 +97,10 @@ def render(items: Sequence[ReconciliationItem], fmt: str = "table") -> str:
 def render_run(run: ReconciliationRun) -> str:
     return (
         f"{run.run_id} {run.status}: window {run.window_start:%Y-%m-%d %H:%M} to "
-        f"{run.window_end:%Y-%m-%d %H:%M} UTC, {run.checked} orders checked, {run.matched} "
-        f"matched, {run.mismatched} breaks, {run.healed} healed, {run.closed} closed"
-        + (f"\nerrors: {run.error}" if run.error else "")
+        f"{run.window_end:%Y-%m-%d %H:%M} UTC, {run.checked} orders checked "
+        f"({run.report_pages} report pages, {run.asked_gateway} orders asked about one by one), "
+        f"{run.matched} matched, {run.mismatched} breaks, {run.healed} healed, "
+        f"{run.closed} closed" + (f"\nerrors: {run.error}" if run.error else "")
     )
 
 

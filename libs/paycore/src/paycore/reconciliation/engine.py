@@ -69,6 +69,7 @@ from paycore.reconciliation.models import (
 )
 from paycore.reconciliation.operations import resolve_item, run_id_for
 from paycore.reconciliation.reports import (
+    PAGE_LIMIT,
     SUCCESS_WEBHOOK,
     WindowReport,
     doubts,
@@ -166,6 +167,7 @@ class ReconciliationEngine:
         unsettled_lookback: timedelta = timedelta(days=10),
         webhook_grace: timedelta = timedelta(hours=1),
         audit: AuditTrail | None = None,
+        report_page_size: int = PAGE_LIMIT,
     ) -> None:
         self.gateway = gateway
         self.janitor = janitor or Janitor(gateway)
@@ -178,6 +180,7 @@ class ReconciliationEngine:
         # this long after the attempt, and a received webhook unapplied this long after.
         self.webhook_grace = webhook_grace
         self.audit = audit or AuditTrail()
+        self.report_page_size = report_page_size
         self.repository = ReconciliationRepository()
         self.webhook_logs = WebhookLogRepository()
 
@@ -197,7 +200,7 @@ class ReconciliationEngine:
         run = await self._start(start, end, schedule)
         progress = _Progress()
         with logger.contextualize(runId=run.run_id):
-            report = await read_reports(self.gateway, start, end)
+            report = await read_reports(self.gateway, start, end, self.report_page_size)
             run.report_pages = report.pages
             for entry in report.reversals:  # first, so their refunds compare as reversed
                 try:

@@ -64,17 +64,19 @@ class WindowReport:
             self.by_order[entry.order_id].append(entry)
 
 
-async def read_reports(gateway: PaymentGateway, start: datetime, end: datetime) -> WindowReport:
-    """Both reports of [start, end), every page."""
+async def read_reports(
+    gateway: PaymentGateway, start: datetime, end: datetime, page_size: int = PAGE_LIMIT
+) -> WindowReport:
+    """Both reports of [start, end), every page of `page_size` events (10 to 1000)."""
     report = WindowReport()
     seen: set[tuple[str, str | None, str | None]] = set()
 
     async def settlement_recon(cursor: str | None) -> GatewayReconPage:
-        query = GatewaySettlementQuery(start=start, end=end, limit=PAGE_LIMIT, cursor=cursor)
+        query = GatewaySettlementQuery(start=start, end=end, limit=page_size, cursor=cursor)
         return await gateway.settlement_recon(query)
 
     async def pg_recon(cursor: str | None) -> GatewayReconPage:
-        query = GatewayReconQuery(start=start, end=end, limit=PAGE_LIMIT, cursor=cursor)
+        query = GatewayReconQuery(start=start, end=end, limit=page_size, cursor=cursor)
         return await gateway.pg_recon(query)
 
     for fetch in (settlement_recon, pg_recon):

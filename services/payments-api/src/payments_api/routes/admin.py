@@ -134,6 +134,8 @@ def _run(run: ReconciliationRun) -> dict[str, Any]:
         "window_start": run.window_start.isoformat(),
         "window_end": run.window_end.isoformat(),
         "checked": run.checked,
+        "asked_gateway": run.asked_gateway,
+        "report_pages": run.report_pages,
         "matched": run.matched,
         "mismatched": run.mismatched,
         "healed": run.healed,
