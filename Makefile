@@ -12,7 +12,7 @@ PACKAGES := paycore payments_api webhook_ingress webhook_processor refund_worker
 	reconciler paycore_web cashfree_emulator smtp_sink
 
 .PHONY: help install infra-up infra-down run test lint format typecheck pytest test-e2e test-chaos \
-	validate-deploy security up down clean
+	validate-deploy security bench up down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -64,6 +64,10 @@ validate-deploy: ## validate compose.yaml, k8s/ (kubeconform, strict), Dockerfil
 
 security: install ## secret scan against .secrets.baseline; dependency audit where PyPI's vulnerability data is reachable
 	$(UV) run python infra/checks/security.py $(UV)
+
+bench: install infra-up ## every benchmark in one run (under 5 min), one table: throughput, latency, CPU and MongoDB commands per operation per process, memory, ratio to a trivial endpoint
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(UV) run python bench/run.py
 
 up: ## docker compose up (needs a Docker engine)
 	docker compose up -d --build

@@ -196,13 +196,15 @@ async def fixed_rate(
     *,
     rate: float,
     duration: float,
+    timeout: float = 30,
 ) -> Figures:
-    """Starts a request every 1/rate seconds regardless of answers (no coordinated omission)."""
+    """Starts a request every 1/rate seconds regardless of answers (no coordinated omission);
+    a request unanswered after `timeout` seconds counts as an error at that latency."""
     latencies: list[float] = []
     errors = 0
     total = int(rate * duration)
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
 
         async def one(number: int, scheduled: float) -> None:
             nonlocal errors

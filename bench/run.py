@@ -1,0 +1,561 @@
+"""`make bench`: every benchmark in one run (under 5 minutes), one table.
+
+    uv run python bench/run.py [--seconds 8] [--connections 16] [--rate 100]
+
+Starts, as separate processes on 127.0.0.1: the trivial Starlette app (`bench/trivial_app.py`),
+the Cashfree emulator, and the payments-api, webhook-ingress and webhook-processor (each through
+`bench/instrumented.py`, which counts its MongoDB commands with a PyMongo command listener),
+against the servers of `infra/local/` (or MONGO_URI/RABBITMQ_URL/REDIS_URL), with a database,
+queue prefix and Redis prefix of their own (removed afterwards). Then measures, in order:
+
+1. trivial `POST /echo`, closed loop (`wrk`): the floor every other line is divided by (×trivial);
+2. the emulator's create-order and the payments-api create, closed loop (`wrk`, unique keys);
+3. the emulator's create-order and the payments-api create at a fixed rate (open loop), so the
+   latency the service adds over the gateway is measured at the same load;
+4. the trivial endpoint and the webhook-ingress with unique, signed webhooks (a lean Python
+   client, `--connections` 32), each alone;
+5. the pipeline at a fixed rate: the emulator's checkout pays a PENDING payment and signs the
+   webhook; latency from that signature's timestamp to the payment's SUCCESS `updated_at`.
+
+For every line: operations per second, p50/p99, errors, the ratio of its throughput to the
+trivial endpoint's with the same client, each process's CPU time per operation (from
+`/proc/<pid>/stat`: our services, the emulator, and the local servers when their pid files are
+in this checkout's `var/`), and MongoDB commands per operation (all / writes) per service.
+Memory: each process's RSS after start-up (at rest) and at the end (after load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import httpx
+from payments_api import (  # bench/payments_api.py
+    APP_ID,
+    CUSTOMER,
+    JWT_SECRET,
+    SECRET_KEY,
+    WRK_API,
+    WRK_EMULATOR,
+    cpu_model,
+    cpu_seconds,
+    fixed_rate,
+    free_port,
+    service_env,
+    wrk,
+)
+from webhook_bench_support import Connection, percentile
+from webhook_ingress_bench import signed_webhooks
+
+ROOT = Path(__file__).resolve().parents[1]
+WRITES = {"insert", "update", "delete", "findAndModify"}
+OURS = ("payments-api", "webhook-ingress", "webhook-processor")
+SERVER_PID_FILES = {
+    "mongo-front": "var/mongo/mongo-front.pid",
+    "rabbitmq": "var/rabbitmq/rabbitmq.pid",
+    "redis": "var/redis/redis.pid",
+}
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+@dataclass
+class Proc:
+    name: str
+    pid: int
+    process: subprocess.Popen[bytes] | None = None
+    counts_file: Path | None = None
+    rss_rest: float = float("nan")
+
+    def cpu(self) -> float:
+        try:
+            return cpu_seconds(self.pid)
+        except OSError:
+            return float("nan")
+
+    def counts(self) -> dict[str, int]:
+        if self.counts_file is None or not self.counts_file.exists():
+            return {}
+        counts: dict[str, int] = json.loads(self.counts_file.read_text())
+        return counts
+
+
+@dataclass
+class Line:
+    label: str
+    ops: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    baseline: str | None = None  # the trivial line its throughput is divided by
+    load: str = ""
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    db: dict[str, tuple[float, float]] = field(default_factory=dict)  # service -> (all, writes)
+
+    @property
+    def rate(self) -> float:
+        return self.ops / self.seconds if self.seconds else 0.0
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.run = f"{int(time.time())}{uuid.uuid4().hex[:4]}"
+        self.logs = Path(tempfile.mkdtemp(prefix="bench-"))
+        self.procs: dict[str, Proc] = {}
+        self.lines: list[Line] = []
+        for name, relative in SERVER_PID_FILES.items():
+            path = ROOT / relative
+            if path.exists():
+                pid = int(path.read_text().split()[0])
+                if Path(f"/proc/{pid}").exists():
+                    self.procs[name] = Proc(name, pid)
+
+    # --- processes -----------------------------------------------------------------------------
+
+    def start(self, name: str, args: list[str], env: dict[str, str], health: str) -> str:
+        log = self.logs / f"{name}.log"
+        counts_file = self.logs / f"{name}.counts.json" if name in OURS else None
+        if counts_file is not None:
+            env = {**env, "BENCH_COUNTS": str(counts_file)}
+            args = [str(ROOT / "bench/instrumented.py"), *args[1:]]  # instead of "-m"
+        process = subprocess.Popen(
+            [sys.executable, *args], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(health, timeout=1).status_code == 200:
+                    self.procs[name] = Proc(name, process.pid, process, counts_file)
+                    return health.split("/", 3)[2]
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        process.kill()
+        raise RuntimeError(f"{name} did not become healthy:\n{log.read_text()[-3000:]}")
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        assert proc.process is not None
+        proc.process.terminate()
+        proc.process.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            if proc.process is None or proc.process.poll() is not None:
+                continue
+            proc.process.terminate()
+            try:
+                proc.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.process.kill()
+
+    # --- measuring -----------------------------------------------------------------------------
+
+    def snapshot(self) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
+        cpu = {name: proc.cpu() for name, proc in self.procs.items()}
+        counts = {name: proc.counts() for name, proc in self.procs.items() if proc.counts_file}
+        return cpu, counts
+
+    def measured(self, line: Line, before: Any, settle: float = 1.0) -> Line:
+        """Attributes CPU and database commands since `before` to `line`'s operations; waits
+        `settle` seconds first so background work the operations caused (outbox relays) counts."""
+        time.sleep(settle)
+        cpu_after, counts_after = self.snapshot()
+        cpu_before, counts_before = before
+        ops = max(line.ops, 1)
+        line.load = load_average()
+        for name in self.procs:
+            used = cpu_after[name] - cpu_before.get(name, cpu_after[name])
+            if not math.isnan(used):
+                line.cpu_ms[name] = used / ops * 1000
+        for name, after in counts_after.items():
+            earlier = counts_before.get(name, {})
+            diff = {key: value - earlier.get(key, 0) for key, value in after.items()}
+            total = sum(diff.values())
+            writes = sum(v for key, v in diff.items() if key.split()[0] in WRITES)
+            if total:
+                line.db[name] = (total / ops, writes / ops)
+                (self.logs / f"{name}.{len(self.lines)}.commands.json").write_text(
+                    json.dumps({k: v for k, v in diff.items() if v}, indent=1)
+                )
+        self.lines.append(line)
+        return line
+
+    def wrk_line(self, label: str, url: str, baseline: str | None, **options: Any) -> Line:
+        before = self.snapshot()
+        figures = wrk(
+            label, url, duration=self.args.seconds, connections=self.args.connections,
+            workdir=self.logs, **options,
+        )  # fmt: skip
+        line = Line(label, figures.requests, figures.seconds, figures.p50_ms, figures.p99_ms,
+                    figures.errors, baseline)  # fmt: skip
+        return self.measured(line, before)
+
+    def rate_line(self, label: str, send: Any, rate: float, baseline: str | None) -> Line:
+        before = self.snapshot()
+        # Requests still unanswered 10 s after theirs was due are errors: the line stays bounded
+        # when the service falls behind the rate.
+        figures = asyncio.run(
+            fixed_rate(label, send, rate=rate, duration=self.args.seconds, timeout=10)
+        )
+        line = Line(label, figures.requests, figures.seconds, figures.p50_ms, figures.p99_ms,
+                    figures.errors, baseline)  # fmt: skip
+        return self.measured(line, before)
+
+    def webhook_line(self, label: str, port: int, path: str, count: int, tag: str) -> Line:
+        asyncio.run(post_all(port, path, signed_webhooks(200, tag + "w"), 32))  # warm-up
+        webhooks = signed_webhooks(count, tag)
+        before = self.snapshot()
+        latencies, statuses, seconds = asyncio.run(post_all(port, path, webhooks, 32))
+        errors = sum(n for status, n in statuses.items() if status >= 300)
+        line = Line(label, len(latencies), seconds, percentile(latencies, 50) * 1000,
+                    percentile(latencies, 99) * 1000, errors,
+                    None if "trivial" in label else "trivial POST, lean client")  # fmt: skip
+        return self.measured(line, before)
+
+
+async def post_all(
+    port: int, path: str, webhooks: list[tuple[bytes, dict[str, str]]], connections: int
+) -> tuple[list[float], dict[int, int], float]:
+    queue = list(reversed(webhooks))
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def worker() -> None:
+        connection = await Connection.open(port)
+        try:
+            while queue:
+                body, headers = queue.pop()
+                started = time.perf_counter()
+                status = await connection.post(path, body, headers)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            await connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return latencies, statuses, time.perf_counter() - started
+
+
+# --- the pipeline ---------------------------------------------------------------------------------
+
+
+async def create_payments(
+    api_url: str, headers: dict[str, str], count: int
+) -> list[dict[str, Any]]:
+    body = f'{{"amount":10000,"currency":"INR","customer":{CUSTOMER}}}'
+    created: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
+
+        async def one() -> None:
+            while len(created) < count:
+                created.append({})
+                slot = len(created) - 1
+                key = uuid.uuid4().hex
+                for _ in range(30):  # a 503 under load is retried with the same key
+                    answer = await client.post(
+                        "/api/v1/payments/create",
+                        content=body,
+                        headers={**headers, "idempotency-key": key},
+                    )
+                    if answer.status_code not in (409, 502, 503, 504):
+                        break
+                    await asyncio.sleep(0.5)
+                answer.raise_for_status()
+                created[slot] = answer.json()["data"]
+
+        await asyncio.gather(*(one() for _ in range(8)))
+    return created[:count]
+
+
+async def pipeline(
+    bench: Bench, rate: float, seconds: float, emulator_url: str, api_url: str,
+    api_headers: dict[str, str],
+) -> None:  # fmt: skip
+    from cashfree_emulator.control import EmulatorControl
+    from pymongo import AsyncMongoClient
+
+    count = int(rate * seconds)
+    payments = await create_payments(api_url, api_headers, count)
+    await asyncio.sleep(1.5)  # the creates' outbox relays finish before the window opens
+    before = bench.snapshot()
+    control = EmulatorControl(emulator_url, timeout=60)
+    started = time.perf_counter()
+    pays = []
+    for n, payment in enumerate(payments):
+        delay = started + n / rate - time.perf_counter()  # open loop: on schedule, whatever
+        if delay > 0:
+            await asyncio.sleep(delay)
+        pays.append(asyncio.create_task(control.pay(payment["payment_session_id"], "SUCCESS")))
+    await asyncio.gather(*pays)
+    achieved = count / (time.perf_counter() - started)
+
+    uri = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
+    collection = mongo[f"bench_{bench.run}"]["payments"]
+    ids = [payment["payment_id"] for payment in payments]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done = await collection.count_documents({"_id": {"$in": ids}, "status": "SUCCESS"})
+        if done == count:
+            break
+        await asyncio.sleep(0.2)
+    elapsed = time.perf_counter() - started
+    signed_at: dict[str, float] = {}
+    for attempt in await control.events(type="PAYMENT_SUCCESS_WEBHOOK"):
+        order_id = attempt.body.split('"order_id":"', 1)[1].split('"', 1)[0]
+        signed_at.setdefault(order_id, int(attempt.headers["x-webhook-timestamp"]) / 1000)
+    latencies = []
+    async for raw in collection.find({"_id": {"$in": ids}, "status": "SUCCESS"}):
+        updated = raw["updated_at"].replace(tzinfo=raw["updated_at"].tzinfo or UTC)
+        if raw["order_id"] in signed_at:
+            latencies.append(updated.timestamp() - signed_at[raw["order_id"]])
+    await control.aclose()
+    await mongo.close()
+    label = f"webhook -> SUCCESS at {rate:g}/s ({achieved:.0f}/s paid)"
+    line = Line(label, len(latencies), elapsed, percentile(latencies, 50) * 1000,
+                percentile(latencies, 99) * 1000, count - len(latencies))  # fmt: skip
+    bench.measured(line, before, settle=0.5)
+
+
+# --- cleanup and the table -------------------------------------------------------------------------
+
+
+async def cleanup(run: str) -> None:
+    import aio_pika
+    from paycore.kit.events import EXCHANGES
+    from pymongo import AsyncMongoClient
+    from redis.asyncio import Redis
+
+    uri = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
+    await mongo.drop_database(f"bench_{run}")
+    await mongo.drop_database(f"bench_{run}_i")
+    await mongo.close()
+    redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    async for key in redis.scan_iter(f"bench:{run}:*", count=1000):  # both prefixes
+        await redis.delete(key)
+    await redis.aclose()
+    connection = await aio_pika.connect(
+        os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    )
+    async with connection:
+        channel = await connection.channel()
+        for prefix in (f"bench-{run}.", f"bench-{run}-i."):
+            for queue in await _queues(prefix):
+                await channel.queue_delete(queue)
+            for family in EXCHANGES:
+                await channel.exchange_delete(f"{prefix}{family}.exchange")
+
+
+async def _queues(prefix: str) -> list[str]:
+    try:
+        async with httpx.AsyncClient(auth=("guest", "guest"), timeout=5) as client:
+            answer = await client.get("http://127.0.0.1:15672/api/queues")
+            return [q["name"] for q in answer.json() if q["name"].startswith(prefix)]
+    except (httpx.HTTPError, ValueError):
+        return [f"{prefix}events.archive"]
+
+
+SHORT = {
+    "payments-api": "api",
+    "webhook-ingress": "ingress",
+    "webhook-processor": "processor",
+    "emulator": "emulator",
+    "trivial": "trivial",
+    "mongo-front": "mongo",
+    "rabbitmq": "rabbit",
+    "redis": "redis",
+}
+
+
+def table(bench: Bench) -> str:
+    by_label = {line.label: line for line in bench.lines}
+    rows = [
+        (
+            "| measurement | ops/s | ×trivial | p50 ms | p99 ms | errors | CPU ms/op per process "
+            "| MongoDB commands/op (writes) | load avg |"
+        ),
+        "|---|---:|---:|---:|---:|---:|---|---|---|",
+    ]
+    for line in bench.lines:
+        base = by_label.get(line.baseline or "")
+        ratio = f"{line.rate / base.rate:.1%}" if base and base.rate else "1"
+        cpu = ", ".join(
+            f"{SHORT.get(name, name)} {ms:.2f}" for name, ms in line.cpu_ms.items() if ms >= 0.005
+        )
+        db = ", ".join(
+            f"{SHORT[name]} {total:.1f} ({writes:.1f})" for name, (total, writes) in line.db.items()
+        )
+        rows.append(
+            f"| {line.label} | {line.rate:,.0f} | {ratio} | {line.p50_ms:.1f} | {line.p99_ms:.1f} "
+            f"| {line.errors} | {cpu} | {db or '-'} | {line.load} |"
+        )
+    memory = ", ".join(
+        f"{SHORT.get(p.name, p.name)} {p.rss_rest:.0f}→{rss_mib(p.pid):.0f}"
+        for p in bench.procs.values()
+        if p.process is not None and p.process.poll() is None
+    )
+    return "\n".join(rows) + f"\n\nRSS MiB at rest→after load: {memory}\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=8, help="seconds per timed line")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--rate", type=float, default=100, help="open-loop creates per second")
+    parser.add_argument("--webhooks", type=int, default=1000, help="webhooks per ingress line")
+    parser.add_argument("--pipeline-rates", default="50,100", help="payments/s, 3 s each")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is required (apt-get install wrk; `make bench` installs it)")
+    from paycore.auth.tokens import mint_token
+    from paycore.testing import TEST_ENCRYPTION_KEY
+
+    started = time.monotonic()
+    bench = Bench(args)
+    run = bench.run
+    emulator_port, api_port, trivial_port, ingress_port, processor_port = (
+        free_port() for _ in range(5)
+    )
+    emulator_url = f"http://127.0.0.1:{emulator_port}"
+    api_url = f"http://127.0.0.1:{api_port}"
+    trivial_url = f"http://127.0.0.1:{trivial_port}"
+    webhook_path = "/api/v1/webhooks/cashfree"
+    token = mint_token(JWT_SECRET, "usr_bench", ["write"], issuer="paycore", ttl_seconds=7200)
+    api_headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    emulator_headers = {
+        "x-client-id": APP_ID, "x-client-secret": SECRET_KEY, "x-api-version": "2025-01-01",
+        "content-type": "application/json",
+    }  # fmt: skip
+    create_body = f'{{"amount":10000,"currency":"INR","customer":{CUSTOMER}}}'
+    env = service_env(run, 0, emulator_url) | {
+        "PAYMENT_ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
+        "CASHFREE_WEBHOOK_SECRET": SECRET_KEY,
+        "OUTBOX_POLL_SECONDS": "0.5",
+    }
+    try:
+        bench.start(
+            "trivial",
+            ["-m", "uvicorn", "trivial_app:app", "--app-dir", str(ROOT / "bench"),
+             "--port", str(trivial_port), "--loop", "uvloop", "--http", "httptools",
+             "--no-access-log", "--log-level", "warning"],
+            dict(os.environ), f"{trivial_url}/ping",
+        )  # fmt: skip
+        bench.start(
+            "emulator",
+            ["-m", "cashfree_emulator", "--port", str(emulator_port), "--secret-key", SECRET_KEY,
+             "--webhook-urls", f"http://127.0.0.1:{ingress_port}{webhook_path}"],
+            {**os.environ, "EMULATOR_LOG_LEVEL": "warning"}, f"{emulator_url}/_emulator/health",
+        )  # fmt: skip
+        bench.start("payments-api", ["-m", "payments_api"], env | {"PORT": str(api_port)},
+                    f"{api_url}/health/ready")  # fmt: skip
+        # The ingress line's webhooks name orders nobody created: its own ingress, prefix and
+        # database, with no processor behind it (one would raise an alert for each).
+        alone = env | {"PORT": str(ingress_port), "MONGO_DB": f"bench_{run}_i",
+                       "BROKER_PREFIX": f"bench-{run}-i.", "REDIS_PREFIX": f"bench:{run}:i:"}  # fmt: skip
+        bench.start("webhook-ingress", ["-m", "webhook_ingress"], alone,
+                    f"http://127.0.0.1:{ingress_port}/health/ready")  # fmt: skip
+        # Warm-up: pools, first-call imports, the audit chain head.
+        wrk("warm-up", api_url, duration=3, connections=4, headers=api_headers, body=create_body,
+            script=WRK_API.format(run=f"w{run}"), workdir=bench.logs)  # fmt: skip
+        time.sleep(2)
+        for proc in bench.procs.values():
+            proc.rss_rest = rss_mib(proc.pid)
+
+        trivial = "trivial POST /echo (wrk)"
+        bench.wrk_line(trivial, f"{trivial_url}/echo", None,
+                       headers={"content-type": "application/json"}, body=create_body, script="")  # fmt: skip
+        bench.wrk_line("emulator create-order (wrk)", emulator_url, trivial,
+                       headers=emulator_headers, script=WRK_EMULATOR.format(run=f"e{run}"))  # fmt: skip
+        bench.wrk_line("payments-api create (wrk)", api_url, trivial, headers=api_headers,
+                       body=create_body, script=WRK_API.format(run=f"a{run}"))  # fmt: skip
+
+        async def emulator_create(client: httpx.AsyncClient, number: int) -> httpx.Response:
+            order = f"r{run}_{number}"
+            return await client.post(
+                f"{emulator_url}/pg/orders",
+                content=(
+                    f'{{"order_id":"{order}","order_amount":100.00,"order_currency":"INR",'
+                    '"customer_details":{"customer_id":"cus_bench","customer_phone":"9876543210"}}'
+                ),
+                headers={**emulator_headers, "x-idempotency-key": order},
+            )
+
+        async def api_create(client: httpx.AsyncClient, number: int) -> httpx.Response:
+            return await client.post(
+                f"{api_url}/api/v1/payments/create",
+                content=create_body,
+                headers={**api_headers, "idempotency-key": f"r{run}-{number}-{time.time_ns()}"},
+            )
+
+        for rate in (10.0, args.rate):
+            bench.rate_line(f"emulator create-order at {rate:g}/s", emulator_create, rate, None)
+            bench.rate_line(f"payments-api create at {rate:g}/s", api_create, rate, None)
+
+        bench.webhook_line("trivial POST, lean client", trivial_port, "/echo", args.webhooks, "t")
+        bench.webhook_line("webhook-ingress, 32 conn.", ingress_port, webhook_path,
+                           args.webhooks, "i")  # fmt: skip
+        bench.stop("webhook-ingress")
+        for name, module, port in (
+            ("webhook-ingress", "webhook_ingress", ingress_port),
+            ("webhook-processor", "webhook_processor", processor_port),
+        ):
+            bench.start(
+                name, ["-m", module], env | {"PORT": str(port)},
+                f"http://127.0.0.1:{port}/health/ready",
+            )  # fmt: skip
+            bench.procs[name].rss_rest = rss_mib(bench.procs[name].pid)
+        for rate in (float(r) for r in args.pipeline_rates.split(",") if r):
+            asyncio.run(pipeline(bench, rate, 3, emulator_url, api_url, api_headers))
+        output = table(bench)
+    finally:
+        bench.stop_all()
+        asyncio.run(cleanup(run))
+
+    own = "own" if "mongo-front" in bench.procs else "external or shared"
+    print(f"\nmachine: {os.cpu_count()} cores ({cpu_model()}), {platform.platform()}, "
+          f"python {platform.python_version()}; servers: {own}; "
+          f"wrk -t1 -c{args.connections}, {args.seconds} s per timed line; "
+          f"total {time.monotonic() - started:.0f} s")  # fmt: skip
+    print(output)
+    added = {line.label: line for line in bench.lines}
+    for rate in (10.0, args.rate):
+        gateway = added[f"emulator create-order at {rate:g}/s"]
+        ours = added[f"payments-api create at {rate:g}/s"]
+        print(f"added over the gateway at {rate:g}/s: p50 {ours.p50_ms - gateway.p50_ms:+.1f} ms, "
+              f"p99 {ours.p99_ms - gateway.p99_ms:+.1f} ms")  # fmt: skip
+    print(f"logs and per-line command counts: {bench.logs}")
+
+
+if __name__ == "__main__":
+    main()

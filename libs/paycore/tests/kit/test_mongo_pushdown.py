@@ -1,0 +1,145 @@
+"""The local server's index pushdown changes no result (infra/local/mongo-front's FerretDB patch).
+
+FerretDB, as patched, narrows a query with a top-level string equality on an indexed field to
+that index's entries (plus every document whose field is an array) and re-checks the whole
+filter in Go. The same documents in two collections, one with the index (pushed down) and one
+without (scanned), must give the same answers to every filter, including the cases where SQL
+and MongoDB equality differ: missing fields, nulls, arrays, numbers vs strings, escapes. Against
+a real MongoDB the comparison holds as well; the explain check is the FerretDB-only part.
+"""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+MONGO_URI = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
+
+VALUES: list[Any] = [
+    "x", "X", "x ", "", "1", 1, 1.0, 2, None, True, ["x", "y"], ["y"], [{"a": "x"}], [], [None],
+    ["1", 1], {"a": "x"}, {"x": 1}, 'q"uote', "back\\slash", "<&>", "é ü 中", "[x]", "\\",
+    "x\nline", "ord_0001",
+]  # fmt: skip
+MISSING = object()
+STRINGS = sorted({v for v in VALUES if isinstance(v, str)} | {"absent", "y", "[", "null"})
+
+
+@pytest.fixture
+async def db() -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        MONGO_URI, serverSelectionTimeoutMS=5000
+    )
+    name = f"test_pushdown_{uuid.uuid4().hex[:8]}"
+    try:
+        yield client[name]
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+def documents() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for n, value in enumerate([*VALUES, MISSING]):
+        for g in ("a", "b"):
+            doc: dict[str, Any] = {"_id": f"d{n}{g}", "g": g, "n": n}
+            if value is not MISSING:
+                doc["f"] = value
+                # A second string key, sometimes an array too, for the two-key index.
+                doc["h"] = ["h", g] if n % 3 == 0 else g if n % 3 == 1 else f"h{g}"
+            docs.append(doc)
+    return docs
+
+
+async def twins(
+    db: AsyncDatabase[dict[str, Any]],
+) -> tuple[AsyncCollection[dict[str, Any]], AsyncCollection[dict[str, Any]]]:
+    indexed, scanned = db["indexed"], db["scanned"]
+    await indexed.create_index("f")
+    await indexed.create_index([("g", 1), ("n", 1)])
+    await indexed.create_index([("h", 1), ("f", 1)])  # both keys pushed down together
+    for collection in (indexed, scanned):
+        await collection.insert_many(documents())
+    return indexed, scanned
+
+
+def filters() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for value in STRINGS:
+        out += [
+            {"f": value},
+            {"f": value, "g": "a"},
+            {"g": "b", "f": value},
+            {"f": value, "n": {"$gte": 3}},
+            {"f": value, "_id": {"$ne": "d0a"}},
+            {"h": "a", "f": value},
+            {"f": value, "h": "hb"},
+            {"h": "h", "f": value, "g": "b"},
+        ]
+    out += [{"g": "a"}, {"g": "a", "f": None}, {"f": None}, {"f": 1}, {"f": ["x", "y"]}]
+    return out
+
+
+async def ids(collection: AsyncCollection[dict[str, Any]], query: dict[str, Any]) -> list[str]:
+    return sorted([doc["_id"] async for doc in collection.find(query, {"_id": 1})])
+
+
+async def test_find_and_count_are_the_same_with_and_without_the_index(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    indexed, scanned = await twins(db)
+    for query in filters():
+        expected = await ids(scanned, query)
+        assert await ids(indexed, query) == expected, query
+        assert await indexed.count_documents(query) == len(expected), query
+    # The equality also matches an array holding the value, and strings only equal strings.
+    assert await ids(indexed, {"f": "x"}) == ["d0a", "d0b", "d10a", "d10b"]
+    assert await ids(indexed, {"f": "1"}) == ["d15a", "d15b", "d4a", "d4b"]
+    assert await ids(indexed, {"f": "absent"}) == []
+
+
+async def test_writes_select_the_same_documents_with_and_without_the_index(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    indexed, scanned = await twins(db)
+    for value in STRINGS:
+        query = {"f": value, "g": "a"}
+        results = []
+        for collection in (indexed, scanned):
+            updated = await collection.update_many(query, {"$inc": {"hits": 1}})
+            found = await collection.find_one_and_update(
+                {"f": value, "g": "b"},
+                {"$inc": {"hits": 1}},
+                sort=[("n", 1)],
+                return_document=ReturnDocument.AFTER,
+            )
+            deleted = await collection.delete_many({"f": value, "n": {"$lt": 5}, "g": "b"})
+            results.append((updated.matched_count, found, deleted.deleted_count))
+        assert results[0] == results[1], value
+    assert await ids(indexed, {"hits": {"$gte": 1}}) == await ids(scanned, {"hits": {"$gte": 1}})
+    assert await ids(indexed, {}) == await ids(scanned, {})
+
+
+async def test_ferretdb_pushes_the_indexed_equality_down(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    indexed, scanned = await twins(db)
+    info = await db.client.admin.command("buildInfo")
+    if "ferretdbVersion" not in info:
+        return  # a real MongoDB: it plans with its own indexes
+    for collection, pushed in ((indexed, True), (scanned, False)):
+        plan = await db.command("explain", {"find": collection.name, "filter": {"f": "x"}})
+        assert plan["filterPushdown"] is pushed, plan
+        searched = any("USING INDEX" in step for step in plan["queryPlanner"]["Plan"])
+        assert searched is pushed, plan
+    # Not pushed down: numbers (1 = 1.0 across types), nulls, and fields without an index.
+    plan = await db.command("explain", {"find": indexed.name, "filter": {"f": "x", "h": "a"}})
+    assert any("h_1_f_1" in step and "<expr>=? AND <expr>=?" in step
+               for step in plan["queryPlanner"]["Plan"]), plan  # fmt: skip
+    for query in ({"f": 1}, {"f": None}, {"n": "x"}):
+        plan = await db.command("explain", {"find": indexed.name, "filter": query})
+        assert plan["filterPushdown"] is False, (query, plan)
