@@ -268,6 +268,7 @@ async def test_an_invoice_paid_by_two_payments_is_a_duplicate_until_one_is_refun
     )
     await engine.run(*window)
     assert await _items() == {key: (K.DUPLICATE_CAPTURE, S.CLOSED)}
+    assert await _alerts() == [f"reconciliation:{key}"]  # alerted once, never again
 
 
 async def test_a_captured_amount_that_differs_is_an_amount_break_with_both_figures(

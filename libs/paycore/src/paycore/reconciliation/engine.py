@@ -287,12 +287,17 @@ class ReconciliationEngine:
         item or the reports leave a doubt."""
         entries = report.by_order.get(order_id, [])
         payment = await self.payments.repository.get_by_order_id(order_id)
-        if order_id not in open_orders and not await self._doubts(payment, entries, now):
+        if order_id in open_orders:
+            reasons = ["open item"]
+        else:
+            reasons = await self._doubts(payment, entries, now)
+        if not reasons:
             if payment is not None and any(
                 e.event_type == GatewayReconEventType.PAYMENT for e in entries
             ):
                 await self.payments.repository.mark_reconciled(payment)
             return []
+        logger.debug("order asked about", orderId=order_id, doubts=reasons)
         run.asked_gateway += 1
         return await self.check_order(order_id, now)
 
