@@ -451,3 +451,25 @@ async def test_nothing_depends_on_whether_pg_recon_lists_captures_before_they_se
     await engine.run(*window)
     assert await _items() == missing_here
     assert await _alerts() == [f"reconciliation:MISSING_HERE:{theirs}"]
+
+
+async def test_a_report_that_cannot_be_read_fails_the_run_and_its_window_runs_again(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    ours_only = await create_payment(status=P.SUCCESS)
+    await emulator.control.fail_next_calls(500, operation="get_recon")
+    now = datetime.now(UTC)
+    engine = ReconciliationEngine(gateway)
+    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+
+    failed = await engine.run(*window)
+    assert failed.status == "FAILED"
+    assert failed.error is not None
+    assert failed.error.startswith("reports: GatewayServerError")
+    assert (failed.checked, await _items()) == (0, {})
+
+    again = await engine.run(*window)
+    assert (again.run_id, again.status, again.checked) == (failed.run_id, "DONE", 1)
+    assert await _items() == {
+        f"MISSING_AT_GATEWAY:{ours_only.order_id}": (K.MISSING_AT_GATEWAY, S.OPEN)
+    }

@@ -200,29 +200,13 @@ class ReconciliationEngine:
         run = await self._start(start, end, schedule)
         progress = _Progress()
         with logger.contextualize(runId=run.run_id):
-            report = await read_reports(self.gateway, start, end, self.report_page_size)
-            run.report_pages = report.pages
-            for entry in report.reversals:  # first, so their refunds compare as reversed
-                try:
-                    await self._reversed(entry)
-                except Exception as exc:
-                    progress.errors.append(f"reversal {entry.refund_id}: {exc!r}"[:300])
-            open_orders = set(await self.repository.open_item_orders())
-            for order_id in await self._orders_of(report, start, end, schedule, open_orders, now):
-                try:
-                    findings = await self._check(order_id, report, open_orders, run, now)
-                except Exception as exc:
-                    # The run goes on; it ends FAILED, so its window is run again.
-                    progress.errors.append(f"{order_id}: {type(exc).__name__}: {exc}"[:300])
-                    logger.warning("order not reconciled", orderId=order_id, error=repr(exc))
-                    continue
-                progress.checked_orders.add(order_id)
-                run.checked += 1
-                if not [f for f in findings if not f.healed]:
-                    run.matched += 1
-                for finding in findings:
-                    progress.found.add(finding.item_id)
-                    await self._record(run, finding, now)
+            try:
+                await self._compare(run, progress, start, end, now)
+            except Exception as exc:
+                # Cashfree's reports could not be read: the run ends FAILED, its window is
+                # run again.
+                progress.errors.append(f"reports: {type(exc).__name__}: {exc}"[:300])
+                logger.warning("reconciliation reports not read", error=repr(exc))
             run.closed = await self._close_fixed(run, progress, now)
             run.status = "FAILED" if progress.errors else "DONE"
             run.error = "; ".join(progress.errors)[:1000] or None
@@ -235,6 +219,40 @@ class ReconciliationEngine:
             counts = {name: getattr(run, name) for name in RUN_COUNTS}
             logger.info("reconciliation finished", status=run.status, **counts)
         return run
+
+    async def _compare(
+        self,
+        run: ReconciliationRun,
+        progress: _Progress,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+    ) -> None:
+        """Reads the reports of [start, end), then compares each order; one order's failure
+        is recorded and the others go on."""
+        report = await read_reports(self.gateway, start, end, self.report_page_size)
+        run.report_pages = report.pages
+        for entry in report.reversals:  # first, so their refunds compare as reversed
+            try:
+                await self._reversed(entry)
+            except Exception as exc:
+                progress.errors.append(f"reversal {entry.refund_id}: {exc!r}"[:300])
+        open_orders = set(await self.repository.open_item_orders())
+        for order_id in await self._orders_of(report, run.schedule, open_orders, now):
+            try:
+                findings = await self._check(order_id, report, open_orders, run, now)
+            except Exception as exc:
+                # The run goes on; it ends FAILED, so its window is run again.
+                progress.errors.append(f"{order_id}: {type(exc).__name__}: {exc}"[:300])
+                logger.warning("order not reconciled", orderId=order_id, error=repr(exc))
+                continue
+            progress.checked_orders.add(order_id)
+            run.checked += 1
+            if not [f for f in findings if not f.healed]:
+                run.matched += 1
+            for finding in findings:
+                progress.found.add(finding.item_id)
+                await self._record(run, finding, now)
 
     async def _start(self, start: datetime, end: datetime, schedule: str) -> ReconciliationRun:
         fresh = ReconciliationRun(
@@ -255,17 +273,12 @@ class ReconciliationEngine:
         return run
 
     async def _orders_of(
-        self,
-        report: WindowReport,
-        start: datetime,
-        end: datetime,
-        schedule: str,
-        open_orders: set[str],
-        now: datetime,
+        self, report: WindowReport, schedule: str, open_orders: set[str], now: datetime
     ) -> list[str]:
         """Every order the window names, on either side, in a stable order."""
         orders = dict.fromkeys(report.by_order)
-        orders.update(dict.fromkeys(await self.payments.repository.order_ids_created(start, end)))
+        created = await self.payments.repository.order_ids_created(report.start, report.end)
+        orders.update(dict.fromkeys(created))
         if schedule != "hourly":
             # Captured payments still waiting for a settlement, until it comes or is late;
             # and the orders of open items, checked again so the fixed ones close.

@@ -44,8 +44,11 @@ PAGE_LIMIT = 1000  # Cashfree's maximum page size: the fewest calls per report
 
 @dataclass
 class WindowReport:
-    """The reports' successful events of one window, by order; `pages` read to get them."""
+    """The reports' successful events of the window [start, end), by order; `pages` read to
+    get them."""
 
+    start: datetime
+    end: datetime
     by_order: dict[str, list[GatewayReconEntry]] = field(default_factory=lambda: defaultdict(list))
     reversals: list[GatewayReconEntry] = field(default_factory=list)
     pages: int = 0
@@ -68,7 +71,7 @@ async def read_reports(
     gateway: PaymentGateway, start: datetime, end: datetime, page_size: int = PAGE_LIMIT
 ) -> WindowReport:
     """Both reports of [start, end), every page of `page_size` events (10 to 1000)."""
-    report = WindowReport()
+    report = WindowReport(start, end)
     seen: set[tuple[str, str | None, str | None]] = set()
 
     async def settlement_recon(cursor: str | None) -> GatewayReconPage:
