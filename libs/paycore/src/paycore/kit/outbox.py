@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from beanie import Document
 from loguru import logger
 from prometheus_client import Counter, Gauge
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from redis.asyncio import Redis
 
@@ -51,6 +52,53 @@ OLDEST = Gauge(
 )
 
 
+class ConfirmedRemovals:
+    """Removes confirmed events from their documents' outboxes, many documents per write.
+
+    A caller waits for the write that removed its events, so "confirm, remove, then go on" still
+    holds; callers arriving while a write is in flight share the next one (a group commit): under
+    load, one `update` command (unordered, one `$pullAll` of exact stored values per `_id`)
+    serves many documents instead of one write per event. Raises what the write raised.
+    """
+
+    def __init__(
+        self, collection: Callable[[], AsyncCollection[dict[str, Any]]], max_batch: int = 500
+    ) -> None:
+        self.collection = collection
+        self.max_batch = max_batch
+        self._waiting: list[tuple[UpdateOne, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def remove(self, key: str, stored: list[dict[str, Any]]) -> None:
+        """Removes exactly these stored values from the outbox of document `key` (events
+        appended meanwhile stay)."""
+        loop = asyncio.get_running_loop()
+        if self._writer is not None and self._writer.get_loop() is not loop:
+            self._writer, self._waiting = None, []  # left by a loop that has ended
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((UpdateOne({"_id": key}, {"$pullAll": {"outbox": stored}}), future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await future
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            outcome: BaseException | None = None
+            try:
+                await self.collection().bulk_write([op for op, _ in batch], ordered=False)
+            except Exception as exc:
+                outcome = exc
+            for _, future in batch:
+                if future.done():  # its caller was cancelled
+                    continue
+                if outcome is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(outcome)
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -73,6 +121,7 @@ class OutboxRelay:
         self.lock_key = redis_key(lock_prefix, "lock", "outbox", self.name)
         RELAY_FAILURES.labels(self.name)  # exposed at 0, so rate() sees the first failure
         self._in_flight: set[asyncio.Task[None]] = set()
+        self.removals = ConfirmedRemovals(lambda: self.collection)
 
     @property
     def collection(self) -> AsyncCollection[dict[str, Any]]:
@@ -146,19 +195,25 @@ class OutboxRelay:
         return published
 
     async def _publish(self, key: str, stored: list[dict[str, Any]], path: str) -> int:
-        for item in stored:
-            event = OutboxEvent.model_validate(item)
-            headers = event.headers
-            with bound_ids(
-                headers.get("request_id"),
-                headers.get("correlation_id"),
-                None,
-                eventId=event.envelope.event_id,
-            ):
-                await self.publisher.publish(event)
-            # Remove exactly this stored value: events appended meanwhile stay.
-            await self.collection.update_one({"_id": key}, {"$pull": {"outbox": item}})
-            RELAYED.labels(self.name, path).inc()
+        confirmed: list[dict[str, Any]] = []
+        try:
+            for item in stored:
+                event = OutboxEvent.model_validate(item)
+                headers = event.headers
+                with bound_ids(
+                    headers.get("request_id"),
+                    headers.get("correlation_id"),
+                    None,
+                    eventId=event.envelope.event_id,
+                ):
+                    await self.publisher.publish(event)
+                confirmed.append(item)
+        finally:
+            # One write for the document's confirmed events (shared with other documents'):
+            # exactly these stored values, so events appended meanwhile stay.
+            if confirmed:
+                await self.removals.remove(key, confirmed)
+                RELAYED.labels(self.name, path).inc(len(confirmed))
         return len(stored)
 
 

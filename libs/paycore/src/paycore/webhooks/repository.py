@@ -10,6 +10,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit.events import OutboxEvent
+from paycore.kit.outbox import ConfirmedRemovals
 from paycore.kit.state import guarded_update, to_mongo
 from paycore.webhooks.models import FINAL_STATUSES, WebhookLog, WebhookStatus
 
@@ -40,9 +41,13 @@ class WebhookLogRepository:
         await self.collection.insert_one(document)
         return document
 
+    def __init__(self) -> None:
+        # Concurrent webhooks share one write for their removals (see ConfirmedRemovals).
+        self._removals = ConfirmedRemovals(lambda: self.collection)
+
     async def remove_published(self, log_id: str, stored_event: Mapping[str, Any]) -> None:
         """Drops one confirmed event from the outbox (exact stored value, as the relay does)."""
-        await self.collection.update_one({KEY: log_id}, {"$pull": {"outbox": stored_event}})
+        await self._removals.remove(log_id, [dict(stored_event)])
 
     async def _one(self, query: Mapping[str, Any]) -> WebhookLog | None:
         raw = await self.collection.find_one(dict(query))
