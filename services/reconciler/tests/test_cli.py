@@ -94,6 +94,7 @@ async def test_report_resolve_and_run_from_the_command_line(
         "2026-01-01T00:00+00:00",
         "--end",
         "2026-01-01T01:00+00:00",
+        "--every-order",
     )
     assert code == 0, said
     assert "DONE: window 2026-01-01 00:00 to 2026-01-01 01:00 UTC, 0 orders checked" in said

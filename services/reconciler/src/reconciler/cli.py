@@ -110,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="reconcile a window [start, end) now")
     run.add_argument("--start", type=datetime.fromisoformat, required=True)
     run.add_argument("--end", type=datetime.fromisoformat, required=True)
+    run.add_argument(
+        "--every-order",
+        action="store_true",
+        help="ask Cashfree about every order, also those its reports agree on (after a restore)",
+    )
     report = commands.add_parser("report", help="list reconciliation items")
     report.add_argument("--run", dest="run_id")
     report.add_argument("--status", choices=["OPEN", "HEALED", "CLOSED", "RESOLVED"])
@@ -130,7 +135,8 @@ async def main_async(argv: Sequence[str], settings: Settings) -> int:
     try:
         if args.command == "run":
             engine = reconciliation_engine(settings, gateway)
-            sys.stdout.write(render_run(await engine.run(args.start, args.end)) + "\n")
+            run = await engine.run(args.start, args.end, every_order=args.every_order)
+            sys.stdout.write(render_run(run) + "\n")
             return 0
         if args.command == "report":
             items = await ReconciliationRepository().find_items(

@@ -192,16 +192,20 @@ class ReconciliationEngine:
         end: datetime,
         schedule: str = "manual",
         now: datetime | None = None,
+        *,
+        every_order: bool = False,
     ) -> ReconciliationRun:
         """Reconciles the window [start, end); `now` decides which settlements are due. A
-        run for a window that has one already is that run again (resumed, same items)."""
+        run for a window that has one already is that run again (resumed, same items).
+        `every_order` asks Cashfree about each order, also those the reports agree on, open
+        and closed unpaid ones included (after a restore from a backup, say)."""
         now = now or datetime.now(UTC)
         began = time.monotonic()
         run = await self._start(start, end, schedule)
         progress = _Progress()
         with logger.contextualize(runId=run.run_id):
             try:
-                await self._compare(run, progress, start, end, now)
+                await self._compare(run, progress, start, end, now, every_order)
             except Exception as exc:
                 # Cashfree's reports could not be read: the run ends FAILED, its window is
                 # run again.
@@ -227,6 +231,7 @@ class ReconciliationEngine:
         start: datetime,
         end: datetime,
         now: datetime,
+        every_order: bool,
     ) -> None:
         """Reads the reports of [start, end), then compares each order; one order's failure
         is recorded and the others go on."""
@@ -240,7 +245,7 @@ class ReconciliationEngine:
         open_orders = set(await self.repository.open_item_orders())
         for order_id in await self._orders_of(report, run.schedule, open_orders, now):
             try:
-                findings = await self._check(order_id, report, open_orders, run, now)
+                findings = await self._check(order_id, report, open_orders, run, now, every_order)
             except Exception as exc:
                 # The run goes on; it ends FAILED, so its window is run again.
                 progress.errors.append(f"{order_id}: {type(exc).__name__}: {exc}"[:300])
@@ -295,12 +300,15 @@ class ReconciliationEngine:
         open_orders: set[str],
         run: ReconciliationRun,
         now: datetime,
+        every_order: bool = False,
     ) -> list[Finding]:
         """The order against the reports; asked about at the gateway only when it has an open
-        item or the reports leave a doubt."""
+        item or the reports leave a doubt (or `every_order`)."""
         entries = report.by_order.get(order_id, [])
         payment = await self.payments.repository.get_by_order_id(order_id)
-        if order_id in open_orders:
+        if every_order:
+            reasons = ["every order asked for"]
+        elif order_id in open_orders:
             reasons = ["open item"]
         else:
             reasons = await self._doubts(payment, entries, now)
