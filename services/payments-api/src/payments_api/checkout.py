@@ -18,7 +18,6 @@ from paycore.invoices.errors import (
     InvoicePaymentInProgress,
 )
 from paycore.invoices.models import InvoiceStatus
-from paycore.invoices.sync import sync_invoice
 from paycore.kit.errors import ValidationFailed
 from paycore.kit.state import Evidence
 from paycore.payments.creation import CustomerDetails, NewPayment
@@ -69,7 +68,6 @@ async def open_payment(
         return await resume_payment(api, request, principal, started.payment, return_url)
     payment = await _attach_to_invoice(api, started.payment)
     payment = await creator.open_order(payment, return_url=return_url)
-    await sync_invoice(payment)
     await api.audit.append(
         api.actor(request, principal),
         "payment.create",
@@ -88,7 +86,6 @@ async def resume_payment(
         return Opened(payment, created=False)
     # An earlier request stopped between our insert and the gateway's answer: finish it.
     opened = await api.creator.open_order(payment, return_url=return_url)
-    await sync_invoice(opened)
     await api.audit.append(
         api.actor(request, principal),
         "payment.create",

@@ -15,7 +15,7 @@ from loguru import logger
 from paycore.alerts.models import AdminAlert
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import is_duplicate_key
-from paycore.kit.state import notify_outbox
+from paycore.kit.state import insert_with_events
 
 __all__ = ["AdminAlert", "raise_alert"]
 
@@ -34,11 +34,10 @@ async def raise_alert(alert_id: str, kind: str, severity: str = "high", **detail
         )
     ]
     try:
-        await alert.insert()
+        await insert_with_events(alert)
     except Exception as exc:
         if is_duplicate_key(exc):
             return False
         raise
-    notify_outbox(AdminAlert.get_pymongo_collection().name, alert_id, alert.outbox)
     logger.warning("admin alert raised", alert=kind, alertId=alert_id, severity=severity)
     return True

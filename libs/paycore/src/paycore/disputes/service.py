@@ -20,7 +20,14 @@ from paycore.gateway.schemas import GatewayDispute, GatewayDisputeOutcome
 from paycore.kit import audit
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import is_duplicate_key
-from paycore.kit.state import ChangedConcurrently, Evidence, TransitionRecord, guarded_update
+from paycore.kit.state import (
+    CONFLICT,
+    Conflict,
+    Evidence,
+    TransitionRecord,
+    guarded_update,
+    retry_on_conflict,
+)
 from paycore.payments.models import Payment
 from paycore.payments.service import PaymentService
 
@@ -66,7 +73,8 @@ class DisputeService:
         self, payment: Payment, answer: GatewayDispute, evidence: Evidence
     ) -> tuple[Dispute, bool]:
         collection = Dispute.get_pymongo_collection()
-        for _ in range(8):
+
+        async def attempt() -> tuple[Dispute, bool] | Conflict:
             raw = await collection.find_one({"_id": answer.dispute_id})
             if raw is None:
                 held = min(answer.amount_minor, max(payment.refundable_amount, 0))
@@ -90,7 +98,7 @@ class DisputeService:
                 except Exception as exc:
                     if not is_duplicate_key(exc):
                         raise
-                    continue
+                    return CONFLICT
                 entry = audit.new_entry(
                     f"dispute.{answer.outcome.value.lower()}",
                     after=dispute.model_dump(mode="json", exclude={"id", "revision_id", "history"}),
@@ -112,14 +120,17 @@ class DisputeService:
                 },
                 history=[_record_of(dispute.status, answer, evidence)],
             )
-            if updated is not None:
-                return Dispute.model_validate(updated), True
-        raise ChangedConcurrently(dispute_id=answer.dispute_id)
+            if updated is None:
+                return CONFLICT
+            return Dispute.model_validate(updated), True
+
+        return await retry_on_conflict(attempt, dispute_id=answer.dispute_id)
 
     async def _apply_to_payment(self, dispute: Dispute) -> Payment:
         """Hold while open (or closed with an unknown status), release when won, pay out when
         lost: each once, by membership of the dispute in the payment's `dispute_holds`."""
-        for _ in range(8):
+
+        async def attempt() -> Payment | Conflict:
             payment = await self.payments.get(dispute.payment_id)
             holding = dispute.dispute_id in payment.dispute_holds
             settled = dispute.dispute_id in payment.settled_disputes
@@ -151,26 +162,20 @@ class DisputeService:
                 push = {"settled_disputes": dispute.dispute_id}
                 pull = {"dispute_holds": dispute.dispute_id} if holding else None
                 event = _event(f"payment.dispute_{dispute.outcome.value.lower()}", payment, dispute)
-            raw = await guarded_update(
-                self.payments.repository.collection,
-                payment.payment_id,
-                version=payment.version,
-                where=where,
-                inc=inc,
-                push=push,
-                pull=pull,
-                events=[event],
+            moved = await self.payments.repository.apply_dispute(
+                payment, where=where, inc=inc, push=push, pull=pull, events=[event]
             )
-            if raw is not None:
-                logger.warning(
-                    "dispute applied to the payment",
-                    disputeId=dispute.dispute_id,
-                    paymentId=payment.payment_id,
-                    outcome=dispute.outcome.value,
-                )
-                moved: Payment = Payment.model_validate(raw)
-                return moved
-        raise ChangedConcurrently(payment_id=dispute.payment_id)
+            if moved is None:
+                return CONFLICT
+            logger.warning(
+                "dispute applied to the payment",
+                disputeId=dispute.dispute_id,
+                paymentId=payment.payment_id,
+                outcome=dispute.outcome.value,
+            )
+            return moved
+
+        return await retry_on_conflict(attempt, payment_id=dispute.payment_id)
 
 
 def _record_of(

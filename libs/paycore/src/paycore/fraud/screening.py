@@ -22,7 +22,7 @@ from paycore.fraud.velocity import SlidingWindows
 from paycore.kit.errors import Forbidden
 from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
-from paycore.kit.state import notify_outbox
+from paycore.kit.state import insert_with_events
 
 DECISIONS = Counter("paycore_fraud_decisions_total", "Fraud screening decisions.", ["decision"])
 
@@ -181,8 +181,7 @@ class FraudScreen:
             device_hash=self._hash(attempt.device) if attempt.device else None,
             outbox=[OutboxEvent.of(f"analytics.fraud.{flagged}", data)],
         )
-        await signal.insert()
-        notify_outbox(FraudSignal.get_settings().name or "fraud_signals", signal_id, signal.outbox)
+        await insert_with_events(signal)
         # One alert per user, decision and reasons per velocity window: the incident, not
         # every request of it.
         window = int(time.time()) // self.thresholds.window_seconds

@@ -24,7 +24,7 @@ from paycore.kit import audit
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import is_duplicate_key
-from paycore.kit.state import drain_audit_soon, notify_outbox
+from paycore.kit.state import drain_audit_soon, insert_with_events
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class InvoiceService:
         )
         invoice.outbox = [OutboxEvent.of("email.invoice.generated", summary(invoice))]
         try:
-            await invoice.insert()
+            await insert_with_events(invoice)
         except Exception as exc:
             if not is_duplicate_key(exc):
                 raise
@@ -144,7 +144,6 @@ class InvoiceService:
             ):
                 return existing, False
             raise InvoiceAlreadyExists(invoice_number=draft.invoice_number) from None
-        notify_outbox(self.collection.name, invoice.invoice_key, invoice.outbox)
         return invoice, True
 
     async def _get(self, user_id: str, invoice_number: str) -> Invoice | None:

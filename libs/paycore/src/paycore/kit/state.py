@@ -9,10 +9,10 @@ document), so no multi-document transaction is ever needed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from enum import Enum, StrEnum
+from typing import Any, Final, Generic, TypeVar
 
 from loguru import logger
 from pydantic import BaseModel, Field
@@ -22,8 +22,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from paycore.kit import audit
 from paycore.kit.errors import AppError
 from paycore.kit.events import OutboxEvent
+from paycore.kit.mongo import KeyedDocument
 
 S = TypeVar("S", bound=StrEnum)
+T = TypeVar("T")
 
 
 class Evidence(BaseModel):
@@ -73,6 +75,46 @@ class StateTable(Generic[S]):
 
     def is_final(self, state: S) -> bool:
         return not self._transitions.get(state)
+
+
+class Conflict(Enum):
+    """What a guarded write attempt returns when the document changed since it was read."""
+
+    CONFLICT = "conflict"
+
+
+CONFLICT: Final = Conflict.CONFLICT
+# Guarded writes a use case tries before giving up with `ChangedConcurrently`: each try reads
+# the document again, so only a document changing this often, continuously, runs out.
+CONFLICT_TRIES: Final = 8
+
+
+def written(updated: T | None) -> T | Conflict:
+    """A guarded update's answer for `retry_on_conflict`: None (nothing written) is a conflict."""
+    return CONFLICT if updated is None else updated
+
+
+async def retry_on_conflict(attempt: Callable[[], Awaitable[T | Conflict]], **ids: Any) -> T:
+    """Runs `attempt` (read, decide, one guarded write) until it answers something other than
+    `CONFLICT`, and returns that. A conflict means the document changed between the read and
+    the write (nothing was written), so the next try reads and decides again. Raises
+    `ChangedConcurrently(**ids)` after `CONFLICT_TRIES` conflicts in a row."""
+    for _ in range(CONFLICT_TRIES):
+        result = await attempt()
+        if not isinstance(result, Conflict):
+            return result
+    raise ChangedConcurrently(**ids)
+
+
+def read_again_after(first: T, read: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    """The document each try of `retry_on_conflict` decides on: the caller's own read `first`,
+    then, after a conflict, a fresh one from `read`."""
+    unused = [first]
+
+    async def current() -> T:
+        return unused.pop() if unused else await read()
+
+    return current
 
 
 def to_mongo(value: Any) -> Any:
@@ -206,6 +248,15 @@ def stop_listening(collection_name: str, listener: OutboxListener) -> None:
     """Unregisters a stopped relay, unless another one took its place meanwhile."""
     if _listeners.get(collection_name) == listener:
         del _listeners[collection_name]
+
+
+async def insert_with_events(document: KeyedDocument) -> None:
+    """Inserts a new document and hands the events of its `outbox` to this process's relay
+    (the insert counterpart of `guarded_update`). A unique-index violation raises as it is
+    (`paycore.kit.mongo.is_duplicate_key`); nothing is then announced."""
+    await document.insert()
+    events: Sequence[OutboxEvent] = getattr(document, "outbox", ())
+    notify_outbox(document.get_pymongo_collection().name, str(document.id), events)
 
 
 def notify_outbox(collection_name: str, key: str, events: Sequence[OutboxEvent]) -> None:

@@ -9,10 +9,16 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
+from paycore.invoices.sync import sync_invoice
 from paycore.kit import audit
 from paycore.kit.events import OutboxEvent
 from paycore.kit.recheck import Recheck
-from paycore.kit.state import TransitionRecord, drain_audit_soon, guarded_update, notify_outbox
+from paycore.kit.state import (
+    TransitionRecord,
+    drain_audit_soon,
+    guarded_update,
+    insert_with_events,
+)
 from paycore.payments.models import Payment, PaymentStatus, Transaction, payment_id_for
 from paycore.payments.states import CAPTURED, OPEN, REFUNDABLE
 
@@ -24,8 +30,25 @@ class PaymentRepository:
 
     async def insert(self, payment: Payment) -> Payment:
         """Inserts a new payment; a duplicate key (id or idempotency key) raises."""
-        await payment.insert()
-        notify_outbox(self.collection.name, payment.payment_id, payment.outbox)
+        await insert_with_events(payment)
+        return payment
+
+    async def _change(self, payment: Payment, **change: Any) -> Payment | None:
+        """One `guarded_update` of `payment` at the version it was read at: the stored payment,
+        or None if it changed in between (nothing written)."""
+        raw = await guarded_update(
+            self.collection, payment.payment_id, version=payment.version, **change
+        )
+        return await self._stored(raw)
+
+    async def _stored(self, raw: Mapping[str, Any] | None) -> Payment | None:
+        """The payment a write stored, with its invoice brought in step: every payment write
+        goes through here, so no caller has to remember the invoice (`sync_invoice` is guarded
+        by the payment's version, so a late or repeated sync changes nothing)."""
+        if raw is None:
+            return None
+        payment: Payment = Payment.model_validate(raw)
+        await sync_invoice(payment)
         return payment
 
     async def _one(self, query: Mapping[str, Any]) -> Payment | None:
@@ -152,27 +175,21 @@ class PaymentRepository:
         changes: Mapping[str, Any] | None = None,
     ) -> Payment | None:
         """One guarded update: status, version, fields, history and outbox move together."""
-        raw = await guarded_update(
-            self.collection,
-            payment.payment_id,
+        return await self._change(
+            payment,
             where={"status": payment.status.value},
-            version=payment.version,
             set_fields={**dict(changes or {}), "status": target.value},
             history=[record],
             events=events,
         )
-        return Payment.model_validate(raw) if raw is not None else None
 
     async def record_ignored(self, payment: Payment, record: TransitionRecord) -> Payment | None:
         """Keeps a late or contradicting event in the history without changing the state."""
-        raw = await guarded_update(
-            self.collection,
-            payment.payment_id,
+        return await self._change(
+            payment,
             where={"status": payment.status.value},
-            version=payment.version,
             history=[record.model_copy(update={"ignored": True})],
         )
-        return Payment.model_validate(raw) if raw is not None else None
 
     async def note_failed_attempt(
         self,
@@ -208,16 +225,13 @@ class PaymentRepository:
     ) -> Payment | None:
         """Adds the attempt to `attempts_field` with its history and events, unless it is there
         already; the status stays as it is. None if the payment changed in between."""
-        raw = await guarded_update(
-            self.collection,
-            payment.payment_id,
+        return await self._change(
+            payment,
             where={"status": payment.status.value, attempts_field: {"$ne": cf_payment_id}},
-            version=payment.version,
             history=[record],
             events=events,
             push={attempts_field: cf_payment_id},
         )
-        return Payment.model_validate(raw) if raw is not None else None
 
     async def append_events(
         self,
@@ -225,15 +239,12 @@ class PaymentRepository:
         events: Iterable[OutboxEvent],
         changes: Mapping[str, Any] | None = None,
     ) -> Payment | None:
-        raw = await guarded_update(
-            self.collection,
-            payment.payment_id,
+        return await self._change(
+            payment,
             where={"status": payment.status.value},
-            version=payment.version,
             set_fields=changes,
             events=events,
         )
-        return Payment.model_validate(raw) if raw is not None else None
 
     async def reserve_refund(self, payment_id: str, refund_id: str, amount: int) -> Payment | None:
         """Reserves `amount` for `refund_id` if that much is still refundable.
@@ -267,11 +278,9 @@ class PaymentRepository:
             audit.pending_update(self.collection, update, entry),
             return_document=ReturnDocument.AFTER,
         )
-        if raw is None:
-            return None
-        drain_audit_soon(self.collection, payment_id, raw)
-        payment: Payment = Payment.model_validate(raw)
-        return payment
+        if raw is not None:
+            drain_audit_soon(self.collection, payment_id, raw)
+        return await self._stored(raw)
 
     async def settle_refund(
         self,
@@ -283,11 +292,9 @@ class PaymentRepository:
         events: Iterable[OutboxEvent],
     ) -> Payment | None:
         """Moves a reservation to refunded; applies once (the reservation must still exist)."""
-        raw = await guarded_update(
-            self.collection,
-            payment.payment_id,
+        return await self._change(
+            payment,
             where={"status": payment.status.value, "refund_reservations": refund_id},
-            version=payment.version,
             set_fields={"status": target.value, "last_refund_status": "SUCCESS"},
             inc={"refund_reserved_amount": -amount, "refunded_amount": amount},
             pull={"refund_reservations": refund_id},
@@ -295,7 +302,6 @@ class PaymentRepository:
             history=[record],
             events=events,
         )
-        return Payment.model_validate(raw) if raw is not None else None
 
     async def settle_released_refund(
         self,
@@ -310,22 +316,19 @@ class PaymentRepository:
         gateway says succeeded: the money left, so it counts against refundable now. Applies
         once (`settled_refunds`). Refundable may go below zero: the alert says so, and no
         further refund can be reserved."""
-        raw = await guarded_update(
-            self.collection,
-            payment.payment_id,
+        return await self._change(
+            payment,
             where={
                 "status": payment.status.value,
                 "refund_reservations": {"$ne": refund_id},
                 "settled_refunds": {"$ne": refund_id},
             },
-            version=payment.version,
             set_fields={"status": target.value, "last_refund_status": "SUCCESS"},
             inc={"refundable_amount": -amount, "refunded_amount": amount},
             push={"settled_refunds": refund_id},
             history=[record],
             events=events,
         )
-        return Payment.model_validate(raw) if raw is not None else None
 
     async def release_refund(
         self,
@@ -336,17 +339,30 @@ class PaymentRepository:
         events: Iterable[OutboxEvent],
     ) -> Payment | None:
         """Gives a failed refund's reservation back; applies once."""
-        raw = await guarded_update(
-            self.collection,
-            payment.payment_id,
+        return await self._change(
+            payment,
             where={"refund_reservations": refund_id},
-            version=payment.version,
             set_fields={"last_refund_status": outcome},
             inc={"refund_reserved_amount": -amount, "refundable_amount": amount},
             pull={"refund_reservations": refund_id},
             events=events,
         )
-        return Payment.model_validate(raw) if raw is not None else None
+
+    async def apply_dispute(
+        self,
+        payment: Payment,
+        *,
+        where: Mapping[str, Any],
+        inc: Mapping[str, int],
+        push: Mapping[str, Any],
+        pull: Mapping[str, Any] | None,
+        events: Iterable[OutboxEvent],
+    ) -> Payment | None:
+        """A dispute's hold, release or chargeback on the amounts (the dispute service decides
+        which); `where` keeps it to once per dispute and stage."""
+        return await self._change(
+            payment, where=where, inc=inc, push=push, pull=pull, events=events
+        )
 
     async def reverse_refund(
         self,
@@ -360,18 +376,15 @@ class PaymentRepository:
         """A refund the bank sent back: refunded down, refundable up, once (`reversed_refunds`).
         The status follows the money (REFUNDED can become PARTIALLY_REFUNDED or SUCCESS again:
         the one move outside the state table, because money came back)."""
-        raw = await guarded_update(
-            self.collection,
-            payment.payment_id,
+        return await self._change(
+            payment,
             where={"status": payment.status.value, "reversed_refunds": {"$ne": refund_id}},
-            version=payment.version,
             set_fields={"status": target.value},
             inc={"refunded_amount": -amount, "refundable_amount": amount},
             push={"reversed_refunds": refund_id},
             history=[record],
             events=events,
         )
-        return Payment.model_validate(raw) if raw is not None else None
 
     async def mark_reconciled(self, payment: Payment) -> bool:
         """Sets `is_reconciled` if the captured money is still what the check compared."""

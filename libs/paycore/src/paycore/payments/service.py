@@ -11,8 +11,17 @@ from loguru import logger
 
 from paycore.alerts import raise_alert
 from paycore.gateway.schemas import GatewayAttemptStatus, GatewayPayment
+from paycore.invoices.sync import sync_invoice
 from paycore.kit.events import OutboxEvent
-from paycore.kit.state import ChangedConcurrently, Evidence, InvalidTransition, TransitionRecord
+from paycore.kit.state import (
+    CONFLICT,
+    Conflict,
+    Evidence,
+    InvalidTransition,
+    TransitionRecord,
+    read_again_after,
+    retry_on_conflict,
+)
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
 from paycore.payments.metrics import observe_failed_attempt, observe_outcome
 from paycore.payments.models import Payment, PaymentStatus, Transaction
@@ -97,6 +106,13 @@ class PaymentService:
             raise PaymentNotFound(order_id=order_id)
         return payment
 
+    async def unchanged(self, payment: Payment, reason: str) -> TransitionOutcome:
+        """An outcome that wrote nothing (a repeat, or a decision made on an older read). Its
+        invoice is still brought in step: a crash between a payment's write and its invoice's
+        is repaired by the repeat (`sync_invoice` is version-guarded, so usually a no-op)."""
+        await sync_invoice(payment)
+        return TransitionOutcome(payment, changed=False, reason=reason)
+
     async def transition(
         self,
         payment_id: str,
@@ -116,12 +132,13 @@ class PaymentService:
         from; in any other state nothing is written ("changed"), so a decision made on an
         older read never applies to a payment that moved meanwhile.
         """
-        for _ in range(8):
+
+        async def attempt() -> TransitionOutcome | Conflict:
             payment = await self.get(payment_id)
             if payment.status == target:
-                return TransitionOutcome(payment, changed=False, reason="duplicate")
+                return await self.unchanged(payment, "duplicate")
             if expected is not None and payment.status not in expected:
-                return TransitionOutcome(payment, changed=False, reason="changed")
+                return await self.unchanged(payment, "changed")
             record = TransitionRecord(
                 from_status=payment.status.value,
                 to_status=target.value,
@@ -142,22 +159,24 @@ class PaymentService:
                     requested=target.value,
                 )
                 if await self.repository.record_ignored(payment, record) is None:
-                    continue
+                    return CONFLICT
                 return TransitionOutcome(payment, changed=False, reason="refused")
             events = payment_events(payment, target, **dict(changes or {}))
             updated = await self.repository.transition(payment, target, record, events, changes)
-            if updated is not None:
-                observe_outcome(updated)
-                logger.info(
-                    "payment state changed",
-                    paymentId=payment.payment_id,
-                    orderId=payment.order_id,
-                    status=target.value,
-                    previous=payment.status.value,
-                    source=evidence.source,
-                )
-                return TransitionOutcome(updated, changed=True)
-        raise ChangedConcurrently(payment_id=payment_id)
+            if updated is None:
+                return CONFLICT
+            observe_outcome(updated)
+            logger.info(
+                "payment state changed",
+                paymentId=payment.payment_id,
+                orderId=payment.order_id,
+                status=target.value,
+                previous=payment.status.value,
+                source=evidence.source,
+            )
+            return TransitionOutcome(updated, changed=True)
+
+        return await retry_on_conflict(attempt, payment_id=payment_id)
 
     async def apply_attempt(self, attempt: GatewayPayment, evidence: Evidence) -> TransitionOutcome:
         """Applies one gateway payment attempt (verify, webhook or poll) to our payment.
@@ -190,7 +209,7 @@ class PaymentService:
             return await self._attempt_failed(payment, attempt, evidence)
         target = ATTEMPT_TARGETS.get(attempt.status)
         if target is None:
-            return TransitionOutcome(payment, changed=False, reason="no_change")
+            return await self.unchanged(payment, "no_change")
         if target == P.PROCESSING:
             # Only an open payment waits on a pending attempt; a later or closed one ignores it.
             return await self.transition(
@@ -218,7 +237,7 @@ class PaymentService:
             )
         if payment.status in CAPTURED:
             if attempt.gateway_payment_id in (payment.cf_payment_id, None):
-                return TransitionOutcome(payment, changed=False, reason="duplicate")
+                return await self.unchanged(payment, "duplicate")
             return await self._second_capture(payment, attempt, evidence)
         paid = attempt.amount_minor
         changes: dict[str, Any] = {
@@ -276,9 +295,12 @@ class PaymentService:
         Recorded on the payment and alerted once; the operator refunds it (or Cashfree
         auto-refunds it, which arrives as an auto-refund)."""
         cf_payment_id = attempt.gateway_payment_id
-        for _ in range(8):
+        current = read_again_after(payment, lambda: self.get(payment.payment_id))
+
+        async def note() -> TransitionOutcome | Conflict:
+            payment = await current()
             if cf_payment_id in payment.extra_captures:
-                return TransitionOutcome(payment, changed=False, reason="second_capture")
+                return await self.unchanged(payment, "second_capture")
             record = TransitionRecord(
                 from_status=payment.status.value,
                 to_status=payment.status.value,
@@ -297,22 +319,23 @@ class PaymentService:
             updated = await self.repository.note_extra_capture(
                 payment, cf_payment_id, record, [event]
             )
-            if updated is not None:
-                await raise_alert(
-                    f"second_capture:{payment.payment_id}:{cf_payment_id}",
-                    "second_capture",
-                    "critical",
-                    **payment.summary(),
-                    extra_cf_payment_id=cf_payment_id,
-                    extra_amount=attempt.amount_minor,
-                    refund_command=(
-                        "python -m webhook_processor.ops refund-extra-capture "
-                        f"{payment.payment_id} {cf_payment_id}"
-                    ),
-                )
-                return TransitionOutcome(updated, changed=False, reason="second_capture")
-            payment = await self.get(payment.payment_id)
-        raise ChangedConcurrently(payment_id=payment.payment_id)
+            if updated is None:
+                return CONFLICT
+            await raise_alert(
+                f"second_capture:{payment.payment_id}:{cf_payment_id}",
+                "second_capture",
+                "critical",
+                **payment.summary(),
+                extra_cf_payment_id=cf_payment_id,
+                extra_amount=attempt.amount_minor,
+                refund_command=(
+                    "python -m webhook_processor.ops refund-extra-capture "
+                    f"{payment.payment_id} {cf_payment_id}"
+                ),
+            )
+            return TransitionOutcome(updated, changed=False, reason="second_capture")
+
+        return await retry_on_conflict(note, payment_id=payment.payment_id)
 
     async def _attempt_failed(
         self, payment: Payment, attempt: GatewayPayment, evidence: Evidence
@@ -322,9 +345,12 @@ class PaymentService:
         "attempt_failed" the first time, "duplicate" after."""
         cf_payment_id = attempt.gateway_payment_id
         reason = _failure_reason(attempt)
-        for _ in range(8):
+        current = read_again_after(payment, lambda: self.get(payment.payment_id))
+
+        async def note() -> TransitionOutcome | Conflict:
+            payment = await current()
             if cf_payment_id in payment.failed_attempts:
-                return TransitionOutcome(payment, changed=False, reason="duplicate")
+                return await self.unchanged(payment, "duplicate")
             record = TransitionRecord(
                 from_status=payment.status.value,
                 to_status=payment.status.value,
@@ -345,17 +371,18 @@ class PaymentService:
             updated = await self.repository.note_failed_attempt(
                 payment, cf_payment_id, record, events
             )
-            if updated is not None:
-                observe_failed_attempt(attempt.payment_method)
-                logger.info(
-                    "payment attempt failed; the order stays payable",
-                    paymentId=payment.payment_id,
-                    cfPaymentId=cf_payment_id,
-                    reason=reason,
-                )
-                return TransitionOutcome(updated, changed=False, reason="attempt_failed")
-            payment = await self.get(payment.payment_id)
-        raise ChangedConcurrently(payment_id=payment.payment_id)
+            if updated is None:
+                return CONFLICT
+            observe_failed_attempt(attempt.payment_method)
+            logger.info(
+                "payment attempt failed; the order stays payable",
+                paymentId=payment.payment_id,
+                cfPaymentId=cf_payment_id,
+                reason=reason,
+            )
+            return TransitionOutcome(updated, changed=False, reason="attempt_failed")
+
+        return await retry_on_conflict(note, payment_id=payment.payment_id)
 
 
 def _failure_reason(attempt: GatewayPayment) -> str | None:

@@ -8,7 +8,7 @@ from typing import Final
 
 from paycore.gateway.schemas import GatewaySettlement
 from paycore.kit.events import OutboxEvent
-from paycore.kit.state import ChangedConcurrently
+from paycore.kit.state import CONFLICT, Conflict, read_again_after, retry_on_conflict
 from paycore.payments.models import Payment, Settlement, SettlementStatus
 from paycore.payments.service import PaymentService
 
@@ -36,7 +36,10 @@ async def record_settlement(
     """Records the settlement stage on the payment with its event (once; an earlier stage
     arriving after a later one changes nothing). True if it changed the payment. Amounts in
     minor units, from the gateway's record."""
-    for _ in range(8):
+    current_payment = read_again_after(payment, lambda: payments.get(payment.payment_id))
+
+    async def attempt() -> bool | Conflict:
+        payment = await current_payment()
         current = payment.settlement
         if (
             current is not None
@@ -59,7 +62,6 @@ async def record_settlement(
             [OutboxEvent.of(SETTLEMENT_EVENTS[status], data)],
             changes={"settlement": settlement},
         )
-        if updated is not None:
-            return True
-        payment = await payments.get(payment.payment_id)
-    raise ChangedConcurrently(payment_id=payment.payment_id)
+        return CONFLICT if updated is None else True
+
+    return await retry_on_conflict(attempt, payment_id=payment.payment_id)

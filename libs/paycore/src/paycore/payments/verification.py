@@ -14,7 +14,6 @@ from typing import Final
 
 from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.schemas import GatewayAttemptStatus, GatewayOrderStatus, GatewayPayment
-from paycore.invoices.sync import sync_invoice
 from paycore.kit.state import Evidence
 from paycore.payments.errors import AmountMismatch
 from paycore.payments.models import Payment, PaymentStatus
@@ -78,5 +77,4 @@ async def verify_with_gateway(
             expected=frozenset({after.status}),
         )
         after = outcome.payment
-    await sync_invoice(after)
     return after

@@ -55,7 +55,6 @@ from paycore.gateway.schemas import (
     GatewaySettlement,
     GatewaySettlementStatus,
 )
-from paycore.invoices.sync import sync_invoice
 from paycore.kit.state import Evidence
 from paycore.payments.models import Payment, PaymentStatus, SettlementStatus
 from paycore.payments.settlement import record_settlement
@@ -356,8 +355,7 @@ class ReconciliationEngine:
         evidence = Evidence(
             source="reconciler", reference=entry.event_id, detail={"event": "REFUND_REVERSAL"}
         )
-        refund = await self.refunds.reverse(entry.refund_id, evidence)
-        await sync_invoice(await self.payments.repository.get(refund.payment_id))
+        await self.refunds.reverse(entry.refund_id, evidence)
 
     # One order ---------------------------------------------------------------------------
 

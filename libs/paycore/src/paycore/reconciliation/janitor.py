@@ -23,7 +23,6 @@ from prometheus_client import Counter
 from paycore.alerts import raise_alert
 from paycore.gateway.errors import GatewayNotFound
 from paycore.gateway.interface import PaymentGateway
-from paycore.invoices.sync import sync_invoice
 from paycore.kit.recheck import CLOSED_UNPAID, OPEN_ORDER, Backoff, Recheck
 from paycore.kit.state import Evidence
 from paycore.payments.errors import AmountMismatch
@@ -133,7 +132,6 @@ class Janitor:
             # Decided on this read: a payment that moved meanwhile is left alone.
             expected=frozenset({PaymentStatus.CREATED}),
         )
-        await sync_invoice(outcome.payment)
         if outcome.changed:
             JANITOR_MOVES.labels(PaymentStatus.FAILED.value).inc()
 

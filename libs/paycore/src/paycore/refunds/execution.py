@@ -26,11 +26,9 @@ from paycore.gateway.errors import (
 )
 from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.schemas import GatewayRefund, GatewayRefundRequest, idempotency_key
-from paycore.invoices.sync import sync_invoice
 from paycore.kit.errors import AppError
 from paycore.kit.recheck import UNKNOWN_REFUND, Backoff, Recheck
 from paycore.kit.state import Evidence
-from paycore.payments.models import Payment
 from paycore.refunds.models import Refund, RefundStatus
 from paycore.refunds.service import RefundService
 from paycore.refunds.states import FINAL
@@ -73,7 +71,7 @@ class RefundExecutor:
         refund = await self.refunds.get(refund_id)
         if refund.status in FINAL:
             # Already decided; finish the payment side in case an earlier run stopped halfway.
-            await self._finish_payment(refund)
+            await self.refunds.apply_to_payment(refund)
             return refund
         refund = await self.refunds.mark_processing(refund_id)
         if refund.status != R.PROCESSING:
@@ -127,8 +125,9 @@ class RefundExecutor:
         )
 
     async def apply(self, answer: GatewayRefund, *, via: str) -> Refund:
-        """Applies a gateway answer (final statuses once) and keeps the invoice in step. Every
-        change is audited by the guarded updates themselves (paycore.kit.audit)."""
+        """Applies a gateway answer (final statuses once; the payment's writes keep its invoice
+        in step). Every change is audited by the guarded updates themselves
+        (paycore.kit.audit)."""
         evidence = Evidence(
             source="gateway",
             reference=answer.gateway_refund_id,
@@ -136,7 +135,6 @@ class RefundExecutor:
         )
         # Applies a final status to the payment as well (once, and again safely on a repeat).
         refund = await self.refunds.apply_gateway_refund(answer, evidence)
-        await self._sync_invoice(refund)
         logger.info(
             "gateway refund applied",
             refundId=refund.refund_id,
@@ -195,22 +193,8 @@ class RefundExecutor:
             evidence,
             changes={"failure_reason": f"{code}: {message}"[:300], "completed_at": _now()},
         )
-        await self._finish_payment(failed)
+        await self.refunds.apply_to_payment(failed)
         logger.warning("gateway refused the refund", refundId=refund.refund_id, code=code)
-
-    async def _finish_payment(self, refund: Refund) -> Payment | None:
-        """Settles or releases the reservation (once) and syncs the invoice; safe to repeat."""
-        await self.refunds.apply_to_payment(refund)
-        return await self._sync_invoice(refund)
-
-    async def _sync_invoice(self, refund: Refund) -> Payment | None:
-        """The refund's payment, with its invoice brought in step; safe to repeat."""
-        payment = await self._payment(refund.payment_id)
-        await sync_invoice(payment)
-        return payment
-
-    async def _payment(self, payment_id: str) -> Payment | None:
-        return await self.refunds.payments.repository.get(payment_id)
 
     async def _alert_differs(self, refund: Refund, error: Exception) -> None:
         """Money may have moved under our id in a way we did not ask for: tell the operators

@@ -10,7 +10,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit.events import OutboxEvent
-from paycore.kit.state import TransitionRecord, guarded_update, notify_outbox
+from paycore.kit.state import TransitionRecord, guarded_update, insert_with_events
 from paycore.refunds.models import Refund, RefundStatus
 
 
@@ -20,8 +20,7 @@ class RefundRepository:
         return Refund.get_pymongo_collection()
 
     async def insert(self, refund: Refund) -> Refund:
-        await refund.insert()
-        notify_outbox(self.collection.name, refund.refund_id, refund.outbox)
+        await insert_with_events(refund)
         return refund
 
     async def _one(self, query: Mapping[str, Any]) -> Refund | None:

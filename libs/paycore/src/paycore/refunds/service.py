@@ -19,7 +19,14 @@ from paycore.gateway.schemas import GatewayRefund, GatewayRefundStatus
 from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.mongo import is_duplicate_key
-from paycore.kit.state import ChangedConcurrently, Evidence, TransitionRecord
+from paycore.kit.state import (
+    CONFLICT,
+    Conflict,
+    Evidence,
+    TransitionRecord,
+    retry_on_conflict,
+    written,
+)
 from paycore.payments.errors import PaymentNotRefundable, RefundExceedsPayment
 from paycore.payments.models import Payment, PaymentStatus, Transaction
 from paycore.payments.service import PaymentService, payment_events
@@ -145,16 +152,16 @@ class RefundService:
 
     async def mark_processing(self, refund_id: str) -> Refund:
         """INITIATED → PROCESSING before the gateway call; counts submit attempts."""
-        for _ in range(8):
+
+        async def attempt() -> Refund | Conflict:
             refund = await self.get(refund_id)
             if refund.status != R.INITIATED:
                 if refund.status == R.PROCESSING:
-                    updated = await self.repository.update_fields(
-                        refund, {"submit_attempts": refund.submit_attempts + 1}
+                    return written(
+                        await self.repository.update_fields(
+                            refund, {"submit_attempts": refund.submit_attempts + 1}
+                        )
                     )
-                    if updated is None:
-                        continue
-                    return updated
                 return refund
             record = TransitionRecord(
                 from_status=R.INITIATED.value,
@@ -168,9 +175,9 @@ class RefundService:
                 refund_events(refund, R.PROCESSING),
                 changes={"submit_attempts": refund.submit_attempts + 1},
             )
-            if updated is not None:
-                return updated
-        raise ChangedConcurrently(refund_id=refund_id)
+            return written(updated)
+
+        return await retry_on_conflict(attempt, refund_id=refund_id)
 
     async def apply_gateway_refund(self, answer: GatewayRefund, evidence: Evidence) -> Refund:
         """Applies what the gateway says about a refund: a final status moves the refund and
@@ -251,7 +258,8 @@ class RefundService:
         note: str | None = None,
     ) -> Refund:
         """Moves the refund to `target` once; a duplicate or refused move changes nothing."""
-        for _ in range(8):
+
+        async def attempt() -> Refund | Conflict:
             refund = await self.get(refund_id)
             if refund.status == target:
                 return refund
@@ -272,12 +280,14 @@ class RefundService:
             updated = await self.repository.transition(
                 refund, target, record, refund_events(refund, target), changes
             )
-            if updated is not None:
-                logger.info("refund state changed", refundId=refund_id, status=target.value)
-                if target in FINAL:
-                    observe_refund_finished(updated)
-                return updated
-        raise ChangedConcurrently(refund_id=refund_id)
+            if updated is None:
+                return CONFLICT
+            logger.info("refund state changed", refundId=refund_id, status=target.value)
+            if target in FINAL:
+                observe_refund_finished(updated)
+            return updated
+
+        return await retry_on_conflict(attempt, refund_id=refund_id)
 
     async def apply_to_payment(self, refund: Refund) -> Payment | None:
         """Moves the reservation to refunded (SUCCESS) or gives it back (FAILED, CANCELLED).
@@ -293,13 +303,14 @@ class RefundService:
         return None
 
     async def _settle(self, refund: Refund) -> Payment | None:
-        for _ in range(8):
+        async def attempt() -> Payment | Conflict | None:
             payment = await self.payments.get(refund.payment_id)
             reserved = refund.refund_id in payment.refund_reservations
             unreserved_due = refund.counts_against_payment and (
                 not refund.reserved or _was_released(refund)
             )
             if not reserved and (refund.refund_id in payment.settled_refunds or not unreserved_due):
+                await self.payments.unchanged(payment, "duplicate")
                 return None  # already applied, or never the payment's money
             refunded = payment.refunded_amount + refund.amount
             target = (
@@ -325,10 +336,11 @@ class RefundService:
                 if reserved
                 else self.payments.repository.settle_released_refund
             )
-            updated = await settle(payment, refund.refund_id, refund.amount, target, record, events)
-            if updated is not None:
-                return updated
-        raise ChangedConcurrently(payment_id=refund.payment_id)
+            return written(
+                await settle(payment, refund.refund_id, refund.amount, target, record, events)
+            )
+
+        return await retry_on_conflict(attempt, payment_id=refund.payment_id)
 
     async def _release(
         self, refund_id: str, amount: int, outcome: str | None, payment_id: str | None = None
@@ -338,9 +350,12 @@ class RefundService:
             payment_id = refund.payment_id if refund is not None else None
         if payment_id is None:
             return None
-        for _ in range(8):
-            payment = await self.payments.get(payment_id)
+        known_payment_id = payment_id
+
+        async def attempt() -> Payment | Conflict | None:
+            payment = await self.payments.get(known_payment_id)
             if refund_id not in payment.refund_reservations:
+                await self.payments.unchanged(payment, "duplicate")
                 return None
             events = (
                 []
@@ -355,9 +370,9 @@ class RefundService:
             updated = await self.payments.repository.release_refund(
                 payment, refund_id, amount, outcome or payment.last_refund_status or "", events
             )
-            if updated is not None:
-                return updated
-        raise ChangedConcurrently(payment_id=payment_id)
+            return written(updated)
+
+        return await retry_on_conflict(attempt, payment_id=payment_id)
 
     async def record_auto_refund(
         self, answer: GatewayRefund, reason: str | None, evidence: Evidence
@@ -486,9 +501,10 @@ class RefundService:
         return refund
 
     async def _restore(self, refund: Refund) -> Payment | None:
-        for _ in range(8):
+        async def attempt() -> Payment | Conflict | None:
             payment = await self.payments.get(refund.payment_id)
             if refund.refund_id in payment.reversed_refunds:
+                await self.payments.unchanged(payment, "duplicate")
                 return None  # already applied
             refunded = payment.refunded_amount - refund.amount
             if refunded <= 0:
@@ -513,9 +529,9 @@ class RefundService:
             updated = await self.payments.repository.reverse_refund(
                 payment, refund.refund_id, refund.amount, target, record, events
             )
-            if updated is not None:
-                return updated
-        raise ChangedConcurrently(payment_id=refund.payment_id)
+            return written(updated)
+
+        return await retry_on_conflict(attempt, payment_id=refund.payment_id)
 
     async def refund_extra_capture(self, payment_id: str, cf_payment_id: str, by: str) -> Refund:
         """Refunds a second capture on one order (money received twice): a refund of that

@@ -10,6 +10,7 @@ so they are published once per log as well.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,10 +28,18 @@ from paycore.gateway.schemas import (
     GatewayRefund,
     GatewaySettlementQuery,
 )
-from paycore.invoices.sync import sync_invoice
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.events import OutboxEvent
-from paycore.kit.state import ChangedConcurrently, Evidence, TransitionRecord
+from paycore.kit.state import (
+    CONFLICT,
+    ChangedConcurrently,
+    Conflict,
+    Evidence,
+    TransitionRecord,
+    read_again_after,
+    retry_on_conflict,
+    written,
+)
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
 from paycore.payments.models import Payment, SettlementStatus
 from paycore.payments.service import ATTEMPT_TARGETS, FAILED_ATTEMPTS, PaymentService
@@ -140,16 +149,17 @@ class WebhookService:
         return await self._finish(log, outcome)
 
     async def _start(self, log: WebhookLog) -> WebhookLog:
-        for _ in range(8):
+        current = read_again_after(log, lambda: self.get(log.log_id))
+
+        async def start() -> WebhookLog | Conflict:
             started = await self.repository.update(
-                log,
+                await current(),
                 {"status": W.PROCESSING.value, "processing_started_at": datetime.now(UTC)},
                 inc={"attempts": 1},
             )
-            if started is not None:
-                return started
-            log = await self.get(log.log_id)
-        raise ChangedConcurrently(log_id=log.log_id)
+            return written(started)
+
+        return await retry_on_conflict(start, log_id=log.log_id)
 
     async def _finish(self, log: WebhookLog, outcome: Outcome) -> WebhookLog:
         processed_at = datetime.now(UTC)
@@ -164,24 +174,28 @@ class WebhookService:
             "processed_at": processed_at,
             "last_error": None,
         }
-        for _ in range(8):
+        current = read_again_after(log, lambda: self.get(log.log_id))
+
+        async def finish() -> WebhookLog | Conflict:
+            log = await current()
             if log.status in FINAL_STATUSES:
                 return log  # another delivery finished it meanwhile
             finished = await self.repository.update(log, changes, events=outcome.events)
-            if finished is not None:
-                observe_processed(log, outcome.status, outcome.outcome, processed_at)
-                logger.info(
-                    "webhook processed",
-                    logId=log.log_id,
-                    eventType=log.event_type,
-                    status=outcome.status.value,
-                    outcome=outcome.outcome,
-                    orderId=outcome.order_id,
-                    paymentId=outcome.payment_id,
-                )
-                return finished
-            log = await self.get(log.log_id)
-        raise ChangedConcurrently(log_id=log.log_id)
+            if finished is None:
+                return CONFLICT
+            observe_processed(log, outcome.status, outcome.outcome, processed_at)
+            logger.info(
+                "webhook processed",
+                logId=log.log_id,
+                eventType=log.event_type,
+                status=outcome.status.value,
+                outcome=outcome.outcome,
+                orderId=outcome.order_id,
+                paymentId=outcome.payment_id,
+            )
+            return finished
+
+        return await retry_on_conflict(finish, log_id=log.log_id)
 
     async def record_failure(
         self, log_id: str, error: BaseException, *, attempt: int, will_retry: bool
@@ -212,10 +226,14 @@ class WebhookService:
                 ),
             ]
             await admin_alert("webhook_dead_lettered", "high", log, error=text, attempt=attempt + 1)
-        for _ in range(8):
-            if await self.repository.update(log, changes, events=events) is not None:
-                return
-            log = await self.get(log_id)
+        current = read_again_after(log, lambda: self.get(log_id))
+
+        async def record() -> WebhookLog | Conflict:
+            return written(await self.repository.update(await current(), changes, events=events))
+
+        # A log changing this often is being processed: that delivery records its own outcome.
+        with contextlib.suppress(ChangedConcurrently):
+            await retry_on_conflict(record, log_id=log_id)
 
     # --- applying each kind of event --------------------------------------------------------
 
@@ -268,7 +286,6 @@ class WebhookService:
             await self.refunds.refund_extra_capture(
                 result.payment.payment_id, attempt.gateway_payment_id, by="webhook-processor"
             )
-        await sync_invoice(result.payment)
         if result.changed:
             # "contradiction": a success for a payment we held closed, applied and alerted.
             outcome = result.reason if result.reason == "contradiction" else "applied"
@@ -346,19 +363,21 @@ class WebhookService:
         self, payment: Payment, log: WebhookLog, note: str, evidence: Evidence
     ) -> None:
         """Keeps an event that changes no state in the payment's history, once per log."""
-        for _ in range(8):
+        current = read_again_after(payment, lambda: self.payments.get(payment.payment_id))
+
+        async def note_once() -> Payment | Conflict | None:
+            payment = await current()
             if any(r.evidence.reference == log.log_id for r in payment.history):
-                return
+                return None
             record = TransitionRecord(
                 from_status=payment.status.value,
                 to_status=payment.status.value,
                 evidence=evidence,
                 note=note,
             )
-            if await self.payments.repository.record_ignored(payment, record) is not None:
-                return
-            payment = await self.payments.get(payment.payment_id)
-        raise ChangedConcurrently(payment_id=payment.payment_id)
+            return written(await self.payments.repository.record_ignored(payment, record))
+
+        await retry_on_conflict(note_once, payment_id=payment.payment_id)
 
     async def _apply_refund(self, log: WebhookLog, event: RefundEvent) -> Outcome:
         answer = event.refund
@@ -389,7 +408,6 @@ class WebhookService:
                 refund_id=exc.details.get("refund_id"),
                 discrepancy=discrepancy,
             )
-        await sync_invoice(await self.payments.repository.get(refund.payment_id))
         if ours is None:
             outcome = "adopted"
         elif ours.status in RELEASES_RESERVATION and refund.status == RefundStatus.SUCCESS:
@@ -436,7 +454,6 @@ class WebhookService:
                 payment_id=payment.payment_id,
                 refund_id=exc.details.get("refund_id"),
             )
-        await sync_invoice(await self.payments.repository.get(payment.payment_id))
         summary = {
             "order_id": payment.order_id,
             "payment_id": payment.payment_id,
@@ -474,7 +491,6 @@ class WebhookService:
             applied = await self.disputes.apply(answer, evidence)
         except PaymentNotFound:
             return await self._orphan(log, answer.order_id, dispute_id=answer.dispute_id)
-        await sync_invoice(applied.payment)
         return Outcome(
             W.SUCCESS,
             "applied" if applied.changed else "duplicate",

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from paycore.auth.tokens import Scope
 from paycore.idempotency.store import IdempotencyKeyReused
-from paycore.invoices.sync import sync_invoice
 from paycore.refunds.errors import RefundNotFound
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,7 +43,6 @@ async def initiate_refund(request: Request) -> Response:
                 raise IdempotencyKeyReused()
             return Outcome(202, refund_out(refund), replayed=True)
         after = await api.payments.get(payment.payment_id)
-        await sync_invoice(after)
         await api.audit.append(
             api.actor(request, principal),
             "refund.initiate",
