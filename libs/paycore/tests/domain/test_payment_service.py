@@ -5,6 +5,7 @@ from paycore.alerts import AdminAlert
 from paycore.gateway.schemas import GatewayAttemptStatus, GatewayPayment
 from paycore.kit.state import Evidence, InvalidTransition
 from paycore.payments.errors import AmountMismatch
+from paycore.payments.models import Payment
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
 from paycore.testing import create_payment
@@ -95,6 +96,24 @@ class TestApplyAttempt:
         assert "FAILED" in (stored.history[-1].note or "")
         # Nobody is told the payment failed: it did not.
         assert "email.payment.failed" not in [e.envelope.type for e in stored.outbox]
+
+    async def test_each_failed_attempt_reaches_the_fraud_count_once_whoever_notes_it(
+        self,
+    ) -> None:
+        payment = await create_payment(status=P.PENDING)
+        counted: list[str] = []
+
+        async def count(failed: Payment) -> None:
+            counted.append(failed.payment_id)
+
+        service = PaymentService(on_attempt_failed=count)
+        dropped = attempt(payment.order_id, GatewayAttemptStatus.ABANDONED)
+        await service.apply_attempt(dropped, WEBHOOK)
+        await service.apply_attempt(dropped, Evidence(source="verify"))  # the same, again
+        await service.apply_attempt(
+            dropped.model_copy(update={"gateway_payment_id": "cf_2"}), Evidence(source="verify")
+        )
+        assert counted == [payment.payment_id, payment.payment_id]
 
     async def test_amount_mismatch_never_marks_success(self) -> None:
         payment = await create_payment(status=P.PENDING)

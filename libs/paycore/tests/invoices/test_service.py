@@ -3,13 +3,18 @@ import uuid
 from datetime import date
 
 import pytest
+from paycore.audit.trail import AuditTrail
 from paycore.invoices.errors import InvoiceAlreadyExists, InvoiceNotFound, InvoiceTotalsMismatch
 from paycore.invoices.models import Invoice, InvoiceStatus
 from paycore.invoices.service import ClientDetails, DraftItem, InvoiceDraft, InvoiceService
 from paycore.invoices.sync import sync_invoice
 from paycore.kit.crypto import cipher_from
+from paycore.kit.ids import new_id
 from paycore.kit.mongo import connect_mongo, mongo_client
+from paycore.kit.state import Evidence, finish_audit_drains
 from paycore.payments.models import PaymentStatus
+from paycore.payments.service import PaymentService
+from paycore.refunds.service import RefundService
 from paycore.testing import create_payment, isolated_settings
 
 pytestmark = pytest.mark.usefixtures("domain_db")
@@ -115,3 +120,52 @@ async def test_the_retired_global_number_index_is_dropped_at_start() -> None:
     finally:
         await client.drop_database(settings.mongo_db)
         await client.close()
+
+
+class TestKeptInStepByThePaymentWrites:
+    """No caller syncs the invoice: every payment write does (and a repeat repairs it)."""
+
+    async def _invoice_with_payment(self, status: PaymentStatus) -> tuple[str, str]:
+        service = InvoiceService(CIPHER)
+        invoice, _ = await service.create("usr_1", draft())
+        payment = await create_payment(
+            status=status, invoice_number=invoice.invoice_number, user_id="usr_1"
+        )
+        assert await service.attach_payment(invoice, payment.payment_id, None)
+        return invoice.invoice_number, payment.payment_id
+
+    async def _status(self, number: str) -> InvoiceStatus:
+        return (await InvoiceService(CIPHER).get_for("usr_1", number)).status
+
+    async def test_a_payment_paid_by_a_webhook_pays_its_invoice(self) -> None:
+        number, payment_id = await self._invoice_with_payment(PaymentStatus.PENDING)
+        outcome = await PaymentService().transition(
+            payment_id, PaymentStatus.SUCCESS, Evidence(source="webhook")
+        )
+        assert outcome.changed
+        assert await self._status(number) == InvoiceStatus.PAID
+        # The state change is audited by the same write, on the payment and on the invoice.
+        await finish_audit_drains()
+        actions = {r.action for r in await AuditTrail().history("payment", payment_id)}
+        assert "payment.success" in actions
+        invoice_key = (await InvoiceService(CIPHER).get_for("usr_1", number)).invoice_key
+        invoice_actions = {r.action for r in await AuditTrail().history("invoice", invoice_key)}
+        assert "invoice.paid" in invoice_actions
+
+    async def test_a_refund_reservation_marks_the_invoice_refund_initiating(self) -> None:
+        number, payment_id = await self._invoice_with_payment(PaymentStatus.SUCCESS)
+        payment = await PaymentService().get(payment_id)
+        await RefundService().request(
+            payment, amount=1_000, reason=None, user_id="usr_1", idempotency_key=new_id("k")
+        )
+        assert await self._status(number) == InvoiceStatus.REFUND_INITIATING
+
+    async def test_a_repeat_repairs_an_invoice_left_behind(self) -> None:
+        # A crash between the payment's write and its invoice's leaves the invoice UNPAID.
+        number, payment_id = await self._invoice_with_payment(PaymentStatus.SUCCESS)
+        assert await self._status(number) == InvoiceStatus.UNPAID
+        outcome = await PaymentService().transition(
+            payment_id, PaymentStatus.SUCCESS, Evidence(source="webhook")
+        )
+        assert (outcome.changed, outcome.reason) == (False, "duplicate")
+        assert await self._status(number) == InvoiceStatus.PAID

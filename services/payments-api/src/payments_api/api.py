@@ -34,8 +34,10 @@ from paycore.kit.errors import AppError, ValidationFailed, error_body, success_b
 from paycore.kit.http import client_ip
 from paycore.kit.parsing import loads_json
 from paycore.kit.service import Resources
+from paycore.payments.checkout import Caller, Checkout
 from paycore.payments.creation import PaymentCreator
 from paycore.payments.service import PaymentService
+from paycore.refunds.requests import RefundRequests
 from paycore.refunds.service import RefundService
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -49,6 +51,7 @@ M = TypeVar("M", bound=BaseModel)
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+DEVICE_HEADER = "x-device-fingerprint"
 MAX_IDEMPOTENCY_KEY = 255
 
 
@@ -100,6 +103,8 @@ class Api:
     limiter: RateLimiter
     api_keys: ApiKeyService
     jwks: JwksVerifier | None
+    checkout: Checkout
+    refund_requests: RefundRequests
     pay_links: PayLinks | None = None
 
     @property
@@ -165,6 +170,15 @@ class Api:
                 self.settings.jwt_secret.get_secret_value(), token, issuer=self.settings.jwt_issuer
             )
         raise InvalidToken("this kind of token is not accepted here")
+
+    def caller(self, request: Request, principal: Principal) -> Caller:
+        """The caller as checkout sees it: owner, audited actor, IP and device fingerprint."""
+        return Caller(
+            user_id=principal.user_id,
+            actor=self.actor(request, principal),
+            ip=self.client_ip(request),
+            device=(request.headers.get(DEVICE_HEADER) or "")[:200] or None,
+        )
 
     def actor(self, request: Request, principal: Principal) -> Actor:
         return Actor(

@@ -20,11 +20,13 @@ from paycore.invoices.service import InvoiceService
 from paycore.kit.crypto import cipher_for
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
+from paycore.payments.checkout import Checkout
 from paycore.payments.creation import PaymentCreator
 from paycore.payments.models import Payment, Transaction
 from paycore.payments.service import PaymentService
 from paycore.reconciliation.models import ReconciliationItem, ReconciliationRun
 from paycore.refunds.models import Refund
+from paycore.refunds.requests import RefundRequests
 from paycore.refunds.service import RefundService
 from paycore.webhooks.models import WebhookLog
 from starlette.applications import Starlette
@@ -32,12 +34,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
-from payments_api.api import IDEMPOTENCY_HEADER, REPLAYED_HEADER, Api
-from payments_api.checkout import DEVICE_HEADER
+from payments_api.api import DEVICE_HEADER, IDEMPOTENCY_HEADER, REPLAYED_HEADER, Api
 from payments_api.endpoints import api_routes
 from payments_api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from payments_api.openapi import openapi_endpoint
 from payments_api.ratelimit import RateLimiter
+from payments_api.routes.payments import amount_check
 from payments_api.settings import Settings
 
 # Readiness requires only what this service cannot work without: events wait in the outbox while
@@ -80,30 +82,40 @@ def build_api(settings: Settings, resources: Resources, gateway: CashfreeGateway
     redis = resources.redis
     prefix = settings.redis_prefix
     cipher = cipher_for(settings)
-    payments = PaymentService()
+    fraud = FraudScreen(redis, fraud_thresholds(settings), prefix=prefix)
+    # A failed attempt counts in the repeated-failures check whichever path noted it.
+    payments = PaymentService(on_attempt_failed=fraud.attempt_failed)
+    invoices = InvoiceService(cipher)
+    creator = PaymentCreator(
+        gateway,
+        cipher,
+        payments,
+        notify_url=settings.payment_notify_url,
+        order_expiry=timedelta(seconds=settings.order_expiry_seconds),
+    )
+    audit = AuditTrail()
+    refunds = RefundService(payments)
     return Api(
         settings=settings,
         resources=resources,
         gateway=gateway,
         cipher=cipher,
         payments=payments,
-        refunds=RefundService(payments),
-        invoices=InvoiceService(cipher),
-        creator=PaymentCreator(
-            gateway,
-            cipher,
-            payments,
-            notify_url=settings.payment_notify_url,
-            order_expiry=timedelta(seconds=settings.order_expiry_seconds),
+        refunds=refunds,
+        refund_requests=RefundRequests(refunds, audit),
+        invoices=invoices,
+        creator=creator,
+        checkout=Checkout(
+            creator, invoices, fraud, check_amount=amount_check(settings), audit=audit
         ),
-        audit=AuditTrail(),
+        audit=audit,
         idempotency=IdempotencyStore(
             redis,
             prefix=prefix,
             ttl_seconds=settings.idempotency_ttl_seconds,
             in_flight_seconds=settings.idempotency_in_flight_seconds,
         ),
-        fraud=FraudScreen(redis, fraud_thresholds(settings), prefix=prefix),
+        fraud=fraud,
         limiter=RateLimiter(
             redis,
             prefix=prefix,

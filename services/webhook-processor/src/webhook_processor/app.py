@@ -36,7 +36,7 @@ def build_app(settings: Settings) -> Starlette:
         try:
             async with resources.running():
                 app.state.resources = resources
-                service.on_attempt_failed = failure_counter(settings, resources)
+                service.payments.on_attempt_failed = failure_counter(settings, resources)
                 yield
         finally:
             await gateway.aclose()
@@ -51,12 +51,7 @@ def failure_counter(
     if resources.redis is None:
         return None
     thresholds = FraudThresholds(failure_window_seconds=settings.fraud_failure_window_seconds)
-    screen = FraudScreen(resources.redis, thresholds, prefix=settings.redis_prefix)
-
-    async def count(payment: Payment) -> None:
-        await screen.record_failure(payment.user_id, payment.customer.email_hash)
-
-    return count
+    return FraudScreen(resources.redis, thresholds, prefix=settings.redis_prefix).attempt_failed
 
 
 def hold_forever(marker: Path) -> Checkpoint:

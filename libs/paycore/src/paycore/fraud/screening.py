@@ -23,6 +23,7 @@ from paycore.kit.errors import Forbidden
 from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.state import insert_with_events
+from paycore.payments.models import Payment
 
 DECISIONS = Counter("paycore_fraud_decisions_total", "Fraud screening decisions.", ["decision"])
 
@@ -154,6 +155,10 @@ class FraudScreen:
             await self.windows.hit("failures", subjects, self.thresholds.failure_window_seconds)
         except RedisError as exc:
             logger.warning("payment failure not counted", error=repr(exc))
+
+    async def attempt_failed(self, payment: Payment) -> None:
+        """`PaymentService.on_attempt_failed`: a failed attempt of this payment counts once."""
+        await self.record_failure(payment.user_id, payment.customer.email_hash)
 
     async def _store(self, attempt: Attempt, assessment: Assessment) -> Assessment:
         signal_id = new_id("frd")

@@ -6,6 +6,7 @@ from paycore.idempotency.store import (
     IdempotencyStore,
     RequestInFlight,
     StoredResponse,
+    check_same_request,
     fingerprint,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "IdempotencyStore",
     "RequestInFlight",
     "StoredResponse",
+    "check_same_request",
     "fingerprint",
 ]

@@ -48,6 +48,14 @@ class IdempotencyKeyReused(AppError):
     status = 422
 
 
+def check_same_request(stored_fingerprint: str | None, request_fingerprint: str) -> None:
+    """The backstop behind the response cache: a record an earlier request made under this
+    key (a payment, a refund) refuses a request with another body (`IdempotencyKeyReused`,
+    422). Records stored before fingerprints existed (None) are taken as the same request."""
+    if stored_fingerprint not in (None, request_fingerprint):
+        raise IdempotencyKeyReused()
+
+
 class RequestInFlight(Conflict):
     """A request with this Idempotency-Key is still being processed; retry shortly."""
 

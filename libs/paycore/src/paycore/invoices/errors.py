@@ -39,6 +39,12 @@ class InvoiceAmountMismatch(AppError):
     status = 422
 
 
+class CustomerPhoneRequired(ValidationFailed):
+    """The invoice has no client phone; send customer_phone (the gateway requires one)."""
+
+    code = "customer_phone_required"
+
+
 class InvalidCursor(ValidationFailed):
     """The cursor does not name an invoice of this listing."""
 

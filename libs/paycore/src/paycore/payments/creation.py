@@ -18,7 +18,7 @@ from loguru import logger
 from paycore.gateway.errors import GatewayValidationError
 from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.schemas import GatewayCustomer, GatewayOrderRequest, idempotency_key
-from paycore.idempotency.store import IdempotencyKeyReused
+from paycore.idempotency.store import check_same_request
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.ids import new_id
 from paycore.kit.mongo import is_duplicate_key
@@ -76,8 +76,8 @@ class PaymentCreator:
     async def existing(self, user_id: str, key: str, request_fingerprint: str) -> Payment | None:
         """The payment an earlier request with this key made; refuses another body."""
         payment = await self.payments.repository.get_by_idempotency_key(user_id, key)
-        if payment is not None and payment.request_fingerprint not in (None, request_fingerprint):
-            raise IdempotencyKeyReused()
+        if payment is not None:
+            check_same_request(payment.request_fingerprint, request_fingerprint)
         return payment
 
     async def start(self, new: NewPayment, *, looked_up: bool = False) -> Started:

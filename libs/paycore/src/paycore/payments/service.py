@@ -3,8 +3,9 @@ gateway says about a payment (from verify, a webhook or a poll) through it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from loguru import logger
@@ -91,20 +92,58 @@ def payment_events(payment: Payment, target: PaymentStatus, **extra: Any) -> lis
 
 
 class PaymentService:
-    def __init__(self, repository: PaymentRepository | None = None) -> None:
+    def __init__(
+        self,
+        repository: PaymentRepository | None = None,
+        *,
+        on_attempt_failed: Callable[[Payment], Awaitable[None]] | None = None,
+    ) -> None:
         self.repository = repository or PaymentRepository()
+        # Called once per failed attempt, whichever path noted it (verify, webhook, janitor):
+        # the fraud repeated-failures count.
+        self.on_attempt_failed = on_attempt_failed
 
     async def get(self, payment_id: str) -> Payment:
-        payment = await self.repository.get(payment_id)
+        payment = await self.find(payment_id)
         if payment is None:
             raise PaymentNotFound(payment_id=payment_id)
         return payment
 
     async def get_by_order_id(self, order_id: str) -> Payment:
-        payment = await self.repository.get_by_order_id(order_id)
+        payment = await self.find_by_order_id(order_id)
         if payment is None:
             raise PaymentNotFound(order_id=order_id)
         return payment
+
+    async def find(self, payment_id: str) -> Payment | None:
+        return await self.repository.get(payment_id)
+
+    async def find_by_order_id(self, order_id: str) -> Payment | None:
+        return await self.repository.get_by_order_id(order_id)
+
+    async def list_for_user(
+        self,
+        user_id: str,
+        *,
+        statuses: Iterable[PaymentStatus] = (),
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        before_id: str | None = None,
+        limit: int = 20,
+    ) -> list[Payment]:
+        """The user's payments, newest first; `before_id` is the cursor (a payment id)."""
+        return await self.repository.list_for_user(
+            user_id,
+            statuses=statuses,
+            created_from=created_from,
+            created_to=created_to,
+            before_id=before_id,
+            limit=limit,
+        )
+
+    async def attempts_of(self, payment_id: str) -> list[Transaction]:
+        """The gateway attempts stored for the payment, oldest first."""
+        return await self.repository.transactions_of(payment_id)
 
     async def unchanged(self, payment: Payment, reason: str) -> TransitionOutcome:
         """An outcome that wrote nothing (a repeat, or a decision made on an older read). Its
@@ -374,6 +413,8 @@ class PaymentService:
             if updated is None:
                 return CONFLICT
             observe_failed_attempt(attempt.payment_method)
+            if self.on_attempt_failed is not None:
+                await self.on_attempt_failed(updated)
             logger.info(
                 "payment attempt failed; the order stays payable",
                 paymentId=payment.payment_id,

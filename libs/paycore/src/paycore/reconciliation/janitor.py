@@ -98,11 +98,8 @@ class Janitor:
             if payment.status == PaymentStatus.CREATED:
                 await self._fail_uncreated(payment)
             return None
-        except AmountMismatch as exc:
-            await raise_alert(
-                f"amount-mismatch:{payment.payment_id}", "amount_mismatch", **exc.details
-            )
-            return None
+        except AmountMismatch:
+            return None  # alerted by verify_with_gateway
         if after.status != payment.status:
             JANITOR_MOVES.labels(after.status.value).inc()
         return after

@@ -74,10 +74,17 @@ class RefundService:
         self.repository = repository or RefundRepository()
 
     async def get(self, refund_id: str) -> Refund:
-        refund = await self.repository.get(refund_id)
+        refund = await self.find(refund_id)
         if refund is None:
             raise RefundNotFound(refund_id=refund_id)
         return refund
+
+    async def find(self, refund_id: str) -> Refund | None:
+        return await self.repository.get(refund_id)
+
+    async def list_for_payment(self, payment_id: str) -> list[Refund]:
+        """The payment's refunds (`RefundRepository.list_for_payment`)."""
+        return await self.repository.list_for_payment(payment_id)
 
     async def request(
         self,

@@ -127,14 +127,16 @@ class WebhookService:
         self.checkpoint: Checkpoint | None = None
         # Refund a second capture on one order at once (else the operator's one command).
         self.refund_extra_captures = refund_extra_captures
-        # Called with the payment once per failed attempt (the fraud repeated-failures count).
-        self.on_attempt_failed: Callable[[Payment], Awaitable[None]] | None = None
 
     async def get(self, log_id: str) -> WebhookLog:
         log = await self.repository.get(log_id)
         if log is None:
             raise WebhookLogNotFound(log_id=log_id)
         return log
+
+    async def dead_lettered(self, limit: int) -> list[WebhookLog]:
+        """Logs that ran out of retries, oldest first (at most `limit`): the operator's list."""
+        return await self.repository.list_dead_lettered(limit)
 
     async def process(self, log_id: str) -> WebhookLog:
         """Applies the stored webhook once; a log that is already final is returned as it is."""
@@ -280,8 +282,6 @@ class WebhookService:
             )
         except AmountMismatch as exc:
             return await self._amount_mismatch(log, attempt.order_id, exc.details, detail)
-        if result.reason == "attempt_failed" and self.on_attempt_failed is not None:
-            await self.on_attempt_failed(result.payment)
         if result.reason == "second_capture" and self.refund_extra_captures:
             await self.refunds.refund_extra_capture(
                 result.payment.payment_id, attempt.gateway_payment_id, by="webhook-processor"

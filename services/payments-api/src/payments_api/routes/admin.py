@@ -17,7 +17,7 @@ from paycore.reconciliation.models import (
 from paycore.reconciliation.operations import request_run, resolve_item
 from paycore.reconciliation.repository import ReconciliationRepository
 from paycore.webhooks.models import WebhookLog
-from paycore.webhooks.repository import WebhookLogRepository
+from paycore.webhooks.service import WebhookService
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -107,7 +107,7 @@ async def dead_letters(request: Request) -> Response:
     raw = request.query_params.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_DEAD_LETTERS:
         raise ValidationFailed(f"limit must be 1 to {MAX_DEAD_LETTERS}", field="limit")
-    logs = await WebhookLogRepository().list_dead_lettered(int(raw))
+    logs = await WebhookService(api.payments, api.refunds).dead_lettered(int(raw))
     return respond({"items": [_dead_letter(log) for log in logs]})
 
 

@@ -5,13 +5,11 @@ from paycore.invoices.models import InvoiceStatus
 from paycore.invoices.service import ClientDetails, DraftItem, InvoiceDraft
 from paycore.kit.errors import ValidationFailed
 from paycore.kit.parsing import ascii_int
-from paycore.payments.creation import NewPayment
 from starlette.requests import Request
 from starlette.responses import Response
 
 from payments_api.api import Api, Outcome, get_api, read_body, respond
-from payments_api.checkout import StillOpen, invoice_payment, open_payment, resume_payment
-from payments_api.routes.payments import CurrencyNotAllowed, check_amount, out
+from payments_api.routes.payments import CurrencyNotAllowed, checkout_outcome
 from payments_api.schemas import CreateInvoiceIn, PayInvoiceIn
 
 
@@ -121,30 +119,17 @@ async def pay_as(
     of the invoice total, or its payment still open. `namespace` and `key_prefix` keep the
     keys of another caller (a pay link's customer) apart from the issuer's own."""
     body, parsed = await read_body(request, PayInvoiceIn, optional=True)
+    caller = api.caller(request, principal)
 
     async def run(raw_key: str, request_fingerprint: str) -> Outcome:
-        key = key_prefix + raw_key
-        existing = await api.creator.existing(principal.user_id, key, request_fingerprint)
-        if existing is not None:
-            resumed = await resume_payment(api, request, principal, existing, body.return_url)
-            return Outcome(201, out(api, resumed.payment), replayed=True)
-        fields = await invoice_payment(api, principal, invoice_number, phone=body.customer_phone)
-        if isinstance(fields, StillOpen):
-            return Outcome(200, out(api, fields.payment))
-        # The same rules as a plain payment, before any order exists (a zero total, a total
-        # over the maximum, a currency no longer accepted: 400, never a 500).
-        check_amount(api, fields.amount, fields.currency)
-        new = NewPayment(
-            user_id=principal.user_id,
-            idempotency_key=key,
-            request_fingerprint=request_fingerprint,
-            amount=fields.amount,
-            currency=fields.currency,
-            customer=fields.customer,
-            invoice_number=invoice_number,
+        result = await api.checkout.pay_invoice(
+            caller,
+            key_prefix + raw_key,
+            request_fingerprint,
+            invoice_number,
+            phone=body.customer_phone,
             return_url=body.return_url,
         )
-        opened = await open_payment(api, request, principal, new, return_url=body.return_url)
-        return Outcome(201, out(api, opened.payment), replayed=not opened.created)
+        return checkout_outcome(api, result)
 
     return await api.idempotent(request, principal, namespace, parsed, run)

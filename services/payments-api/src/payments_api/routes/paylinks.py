@@ -37,8 +37,8 @@ async def _open(request: Request) -> tuple[Api, Principal, Invoice]:
 
 
 async def _view(api: Api, invoice: Invoice) -> dict[str, Any]:
-    payment = await api.payments.repository.get(invoice.payment_id) if invoice.payment_id else None
-    attempts = await api.payments.repository.transactions_of(payment.payment_id) if payment else []
+    payment = await api.payments.find(invoice.payment_id) if invoice.payment_id else None
+    attempts = await api.payments.attempts_of(payment.payment_id) if payment else []
     return pay_link_out(invoice, payment, attempts[-1] if attempts else None)
 
 
@@ -65,7 +65,7 @@ async def verify_pay_link(request: Request) -> Response:
     """Asks Cashfree about the invoice's payment, applies it, and returns the invoice view."""
     api, principal, invoice = await _open(request)
     if invoice.payment_id is not None:
-        payment = await api.payments.repository.get(invoice.payment_id)
+        payment = await api.payments.find(invoice.payment_id)
         if payment is not None:
             await verify_owned(api, request, principal, payment)
         invoice = await api.invoices.get_for(principal.user_id, invoice.invoice_number)

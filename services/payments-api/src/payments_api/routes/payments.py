@@ -4,14 +4,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from loguru import logger
-from paycore.alerts import raise_alert
 from paycore.auth.tokens import Principal, Scope
 from paycore.gateway.errors import GatewayError, GatewayNotFound
 from paycore.kit.errors import ValidationFailed
 from paycore.kit.parsing import ascii_int
 from paycore.money import minimum_amount
-from paycore.payments.creation import CustomerDetails, NewPayment
-from paycore.payments.errors import AmountMismatch, PaymentNotFound
+from paycore.payments.checkout import AmountCheck, Checked, CheckoutResult, PaymentOrder
+from paycore.payments.creation import CustomerDetails
+from paycore.payments.errors import PaymentNotFound
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.states import CLOSED_UNPAID, OPEN
 from paycore.payments.verification import verify_with_gateway
@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from payments_api.api import Api, Outcome, get_api, read_body, respond
-from payments_api.checkout import StillOpen, invoice_payment, open_payment, resume_payment
 from payments_api.ratelimit import RateLimited
 from payments_api.schemas import (
     CreatePaymentIn,
@@ -27,6 +26,7 @@ from payments_api.schemas import (
     payment_out,
     payment_status_out,
 )
+from payments_api.settings import Settings
 
 
 class CurrencyNotAllowed(ValidationFailed):
@@ -53,15 +53,21 @@ def out(api: Api, payment: Payment) -> dict[str, Any]:
     )
 
 
-def check_amount(api: Api, amount: int, currency: str) -> None:
-    if currency not in api.settings.currency_allow_list:
-        raise CurrencyNotAllowed(
-            currency=currency, allowed=sorted(api.settings.currency_allow_list)
-        )
-    if amount > api.settings.payment_max_amount:
-        raise AmountTooLarge(maximum=api.settings.payment_max_amount)
-    if amount < minimum_amount(currency):
-        raise AmountTooSmall(minimum=minimum_amount(currency), currency=currency)
+def amount_check(settings: Settings) -> AmountCheck:
+    """The merchant's limits on one payment (`CURRENCY_ALLOW_LIST`, `PAYMENT_MAX_AMOUNT`, the
+    currency's minimum), for checkout."""
+
+    def check(amount: int, currency: str) -> None:
+        if currency not in settings.currency_allow_list:
+            raise CurrencyNotAllowed(
+                currency=currency, allowed=sorted(settings.currency_allow_list)
+            )
+        if amount > settings.payment_max_amount:
+            raise AmountTooLarge(maximum=settings.payment_max_amount)
+        if amount < minimum_amount(currency):
+            raise AmountTooSmall(minimum=minimum_amount(currency), currency=currency)
+
+    return check
 
 
 async def owned_payment(api: Api, principal: Principal, payment: Payment | None) -> Payment:
@@ -75,47 +81,35 @@ async def create_payment(request: Request) -> Response:
     api = get_api(request)
     principal = await api.guard(request, Scope.WRITE)
     body, parsed = await read_body(request, CreatePaymentIn)
-    check_amount(api, body.amount, body.currency)
-    customer = CustomerDetails(
-        phone=body.customer.phone,
-        customer_id=body.customer.customer_id,
-        name=body.customer.name,
-        email=body.customer.email,
+    api.checkout.check_amount(body.amount, body.currency)
+    order = PaymentOrder(
+        amount=body.amount,
+        currency=body.currency,
+        customer=CustomerDetails(
+            phone=body.customer.phone,
+            customer_id=body.customer.customer_id,
+            name=body.customer.name,
+            email=body.customer.email,
+        ),
+        invoice_number=body.invoice_number,
+        metadata=body.metadata,
+        return_url=body.return_url,
     )
+    caller = api.caller(request, principal)
 
     async def run(key: str, request_fingerprint: str) -> Outcome:
-        # No look-up first for a plain payment: the insert meets the (user, key) unique index
-        # if an earlier request made it, and the creator then resumes that one.
-        if body.invoice_number is not None:
-            existing = await api.creator.existing(principal.user_id, key, request_fingerprint)
-            if existing is not None:
-                resumed = await resume_payment(api, request, principal, existing, body.return_url)
-                return Outcome(201, out(api, resumed.payment), replayed=True)
-            fields = await invoice_payment(
-                api,
-                principal,
-                body.invoice_number,
-                amount=body.amount,
-                currency=body.currency,
-                customer=customer,
-            )
-            if isinstance(fields, StillOpen):
-                return Outcome(200, out(api, fields.payment))
-        new = NewPayment(
-            user_id=principal.user_id,
-            idempotency_key=key,
-            request_fingerprint=request_fingerprint,
-            amount=body.amount,
-            currency=body.currency,
-            customer=customer,
-            invoice_number=body.invoice_number,
-            metadata=body.metadata,
-            return_url=body.return_url,
-        )
-        opened = await open_payment(api, request, principal, new, return_url=body.return_url)
-        return Outcome(201, out(api, opened.payment), replayed=not opened.created)
+        result = await api.checkout.create_payment(caller, key, request_fingerprint, order)
+        return checkout_outcome(api, result)
 
     return await api.idempotent(request, principal, "payment", parsed, run)
+
+
+def checkout_outcome(api: Api, result: CheckoutResult) -> Outcome:
+    """201 for a payment made (replayed when an earlier request made it), 200 for the
+    invoice's payment still open."""
+    if result.outcome == Checked.STILL_OPEN:
+        return Outcome(200, out(api, result.payment))
+    return Outcome(201, out(api, result.payment), replayed=result.outcome == Checked.RESUMED)
 
 
 async def verify_payment(request: Request) -> Response:
@@ -124,10 +118,10 @@ async def verify_payment(request: Request) -> Response:
     principal = await api.guard(request, Scope.WRITE)
     body, _ = await read_body(request, VerifyPaymentIn)
     if body.payment_id is not None:
-        found = await api.payments.repository.get(body.payment_id)
+        found = await api.payments.find(body.payment_id)
     else:
         assert body.order_id is not None
-        found = await api.payments.repository.get_by_order_id(body.order_id)
+        found = await api.payments.find_by_order_id(body.order_id)
     before = await owned_payment(api, principal, found)
     return respond(out(api, await verify_owned(api, request, principal, before)))
 
@@ -136,8 +130,8 @@ async def verify_owned(
     api: Api, request: Request, principal: Principal, before: Payment
 ) -> Payment:
     """Asks the gateway about the payment's order, applies and audits what it says, and
-    returns the payment as it now is. Raises AmountMismatch (after alerting), and
-    `RateLimited` (429) over the per-payment or per-user verify limits."""
+    returns the payment as it now is (`verify_with_gateway`). Raises AmountMismatch (after
+    alerting), and `RateLimited` (429) over the per-payment or per-user verify limits."""
     if before.status == PaymentStatus.CREATED:
         return before  # no gateway order yet: nothing to verify
     settings = api.settings
@@ -146,27 +140,11 @@ async def verify_owned(
     )
     await api.limiter.spend("verify_user", principal.user_id, settings.verify_per_user_per_minute)
     try:
-        after = await verify_with_gateway(api.gateway, api.payments, before, "verify")
+        return await verify_with_gateway(
+            api.gateway, api.payments, before, "verify", actor=api.actor(request, principal)
+        )
     except GatewayNotFound:
         return before
-    except AmountMismatch as exc:
-        await _alert_mismatch(
-            api, before, exc.details.get("reported_amount"), exc.details.get("reported_currency")
-        )
-        raise
-    # Each attempt that failed since we last looked feeds the repeated-failures check once.
-    for _ in set(after.failed_attempts) - set(before.failed_attempts):
-        await api.fraud.record_failure(after.user_id, after.customer.email_hash)
-    if after.status != before.status:
-        await api.audit.append(
-            api.actor(request, principal),
-            "payment.verify",
-            "payment",
-            after.payment_id,
-            before={"status": before.status.value, "captured_amount": before.captured_amount},
-            after={"status": after.status.value, "captured_amount": after.captured_amount},
-        )
-    return after
 
 
 async def up_to_date(api: Api, request: Request, principal: Principal, payment: Payment) -> Payment:
@@ -184,23 +162,11 @@ async def up_to_date(api: Api, request: Request, principal: Principal, payment: 
         return payment
 
 
-async def _alert_mismatch(
-    api: Api, payment: Payment, amount: int | None, currency: str | None
-) -> None:
-    logger.error("gateway amount differs from ours", paymentId=payment.payment_id)
-    await raise_alert(
-        f"amount_mismatch:{payment.payment_id}:{amount}:{currency}",
-        "amount_mismatch",
-        "high",
-        **{**payment.summary(), "reported_amount": amount, "reported_currency": currency},
-    )
-
-
 async def get_payment(request: Request) -> Response:
     api = get_api(request)
     principal = await api.guard(request, Scope.READ)
     payment_id = request.path_params["payment_id"]
-    payment = await owned_payment(api, principal, await api.payments.repository.get(payment_id))
+    payment = await owned_payment(api, principal, await api.payments.find(payment_id))
     return respond(out(api, payment))
 
 
@@ -208,7 +174,7 @@ async def get_payment_status(request: Request) -> Response:
     api = get_api(request)
     principal = await api.guard(request, Scope.READ)
     order_id = request.path_params["order_id"]
-    found = await api.payments.repository.get_by_order_id(order_id)
+    found = await api.payments.find_by_order_id(order_id)
     payment = await owned_payment(api, principal, found)
     return respond(payment_status_out(payment))
 
@@ -228,7 +194,7 @@ async def payment_history(request: Request) -> Response:
     cursor = query.get("cursor")
     if cursor is not None and not _is_payment_id(cursor):
         raise ValidationFailed("cursor is not a payment id", field="cursor")
-    payments = await api.payments.repository.list_for_user(
+    payments = await api.payments.list_for_user(
         principal.user_id,
         statuses=statuses,
         created_from=_instant(query.get("from"), "from"),

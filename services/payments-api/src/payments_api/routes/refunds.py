@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from paycore.auth.tokens import Scope
-from paycore.idempotency.store import IdempotencyKeyReused
+from paycore.payments.models import Payment
 from paycore.refunds.errors import RefundNotFound
+from paycore.refunds.requests import RefundAsk
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,51 +18,19 @@ async def initiate_refund(request: Request) -> Response:
     api = get_api(request)
     principal = await api.guard(request, Scope.REFUND)
     body, parsed = await read_body(request, InitiateRefundIn)
+    ask = RefundAsk(payment_id=body.payment_id, amount=body.amount, reason=body.reason)
+
+    async def payment_of(payment_id: str) -> Payment:
+        found = await owned_payment(api, principal, await api.payments.find(payment_id))
+        # Re-checked first when out of date: a success whose webhook was lost is refundable.
+        return await up_to_date(api, request, principal, found)
 
     async def run(key: str, request_fingerprint: str) -> Outcome:
-        earlier = await api.refunds.repository.get_by_idempotency_key(principal.user_id, key)
-        if earlier is not None:
-            if earlier.request_fingerprint not in (None, request_fingerprint):
-                raise IdempotencyKeyReused()
-            return Outcome(202, refund_out(earlier), replayed=True)
-        found = await api.payments.repository.get(body.payment_id)
-        # Re-checked first when out of date: a success whose webhook was lost is refundable.
-        payment = await up_to_date(
-            api, request, principal, await owned_payment(api, principal, found)
+        actor = api.actor(request, principal)
+        requested = await api.refund_requests.initiate(
+            actor, principal.user_id, key, request_fingerprint, ask, payment_of
         )
-        refund = await api.refunds.request(
-            payment,
-            amount=body.amount,
-            reason=body.reason,
-            user_id=principal.user_id,
-            idempotency_key=key,
-            request_fingerprint=request_fingerprint,
-        )
-        if refund.request_fingerprint != request_fingerprint:
-            # A concurrent same-key request won the insert; it may have had another body.
-            if refund.request_fingerprint is not None:
-                raise IdempotencyKeyReused()
-            return Outcome(202, refund_out(refund), replayed=True)
-        after = await api.payments.get(payment.payment_id)
-        await api.audit.append(
-            api.actor(request, principal),
-            "refund.initiate",
-            "refund",
-            refund.refund_id,
-            before={
-                "payment_id": payment.payment_id,
-                "refundable_amount": payment.refundable_amount,
-                "refund_reserved_amount": payment.refund_reserved_amount,
-            },
-            after={
-                "status": refund.status.value,
-                "amount": refund.amount,
-                "currency": refund.currency,
-                "refundable_amount": after.refundable_amount,
-                "refund_reserved_amount": after.refund_reserved_amount,
-            },
-        )
-        return Outcome(202, refund_out(refund))
+        return Outcome(202, refund_out(requested.refund), replayed=requested.replayed)
 
     return await api.idempotent(request, principal, "refund", parsed, run)
 
@@ -69,7 +38,7 @@ async def initiate_refund(request: Request) -> Response:
 async def get_refund(request: Request) -> Response:
     api = get_api(request)
     principal = await api.guard(request, Scope.READ)
-    refund = await api.refunds.repository.get(request.path_params["refund_id"])
+    refund = await api.refunds.find(request.path_params["refund_id"])
     if refund is None or (refund.user_id != principal.user_id and not principal.is_admin):
         raise RefundNotFound()
     return respond(refund_out(refund))
@@ -78,7 +47,7 @@ async def get_refund(request: Request) -> Response:
 async def list_payment_refunds(request: Request) -> Response:
     api = get_api(request)
     principal = await api.guard(request, Scope.READ)
-    found = await api.payments.repository.get(request.path_params["payment_id"])
+    found = await api.payments.find(request.path_params["payment_id"])
     payment = await owned_payment(api, principal, found)
-    refunds = await api.refunds.repository.list_for_payment(payment.payment_id)
+    refunds = await api.refunds.list_for_payment(payment.payment_id)
     return respond({"items": [refund_out(refund) for refund in refunds]})

@@ -19,9 +19,9 @@ async def payment_timeline(request: Request) -> Response:
     Cashfree reported for the order, oldest first."""
     api = get_api(request)
     principal = await api.guard(request, Scope.READ)
-    found = await api.payments.repository.get(request.path_params["payment_id"])
+    found = await api.payments.find(request.path_params["payment_id"])
     payment = await owned_payment(api, principal, found)
-    attempts = await api.payments.repository.transactions_of(payment.payment_id)
+    attempts = await api.payments.attempts_of(payment.payment_id)
     return respond(
         {
             "history": [
