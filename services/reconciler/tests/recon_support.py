@@ -80,14 +80,14 @@ async def paid_at_gateway(
     return payment
 
 
-async def webhook_log(
+def webhook_log_of(
     order_id: str,
     status: WebhookStatus = WebhookStatus.SUCCESS,
     event_type: str = "PAYMENT_SUCCESS_WEBHOOK",
     **fields: Any,
 ) -> WebhookLog:
-    """A stored webhook log of the order (received as the ingress would store it)."""
-    log = WebhookLog(
+    """A webhook log of the order, as the ingress would store it (not stored)."""
+    return WebhookLog(
         log_id=f"whk_{event_type}_{order_id}",
         event_id=f"evt_{event_type}_{order_id}",
         event_type=event_type,
@@ -98,5 +98,15 @@ async def webhook_log(
         order_id=order_id,
         **fields,
     )
+
+
+async def webhook_log(
+    order_id: str,
+    status: WebhookStatus = WebhookStatus.SUCCESS,
+    event_type: str = "PAYMENT_SUCCESS_WEBHOOK",
+    **fields: Any,
+) -> WebhookLog:
+    """`webhook_log_of`, stored."""
+    log = webhook_log_of(order_id, status, event_type, **fields)
     await log.insert()
     return log

@@ -14,7 +14,8 @@ from paycore.payments.models import PaymentStatus as P
 from paycore.reconciliation.reports import doubts
 from paycore.refunds.models import Refund, RefundStatus
 from paycore.testing import create_payment
-from paycore.webhooks.models import WebhookLog, WebhookStatus
+from paycore.webhooks.models import WebhookLog
+from recon_support import webhook_log_of
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 # 10 000 paise captured: 200 charge and 36 tax leave 9 764 settled.
@@ -79,15 +80,7 @@ def _doubts(
     due_by: datetime = NOW + timedelta(days=1),
 ) -> list[str]:
     """`doubts` with the success webhook applied unless `logs` say otherwise."""
-    applied = WebhookLog(
-        log_id="whk_1",
-        event_id="evt_1",
-        event_type="PAYMENT_SUCCESS_WEBHOOK",
-        body_sha256="0" * 64,
-        signature="sig",
-        timestamp="1700000000000",
-        status=WebhookStatus.SUCCESS,
-    )
+    applied = webhook_log_of("ord_1")
     return doubts(
         payment,
         entries,
