@@ -8,10 +8,11 @@ from paycore.gateway.schemas import (
     GatewayReconEntry,
     GatewayReconEventStatus,
     GatewayReconEventType,
+    GatewayReconPage,
 )
 from paycore.payments.models import Payment, Settlement, SettlementStatus
 from paycore.payments.models import PaymentStatus as P
-from paycore.reconciliation.reports import doubts
+from paycore.reconciliation.reports import WindowReport, doubts
 from paycore.refunds.models import Refund, RefundStatus
 from paycore.testing import create_payment
 from paycore.webhooks.models import WebhookLog
@@ -130,3 +131,14 @@ async def test_open_and_unknown_orders_are_doubtful_only_when_a_report_shows_a_c
     assert _doubts(pending, [_capture()]) == ["captured at the gateway, not here"]
     assert _doubts(None, []) == []
     assert _doubts(None, [_capture()]) == ["unknown to us"]
+
+
+def test_an_event_in_both_reports_counts_once_and_every_reversal_is_kept() -> None:
+    report = WindowReport(NOW - timedelta(hours=1), NOW)
+    capture = _capture()
+    pending = _event(GatewayReconEventType.REFUND, event_status=GatewayReconEventStatus.PENDING)
+    orphan = _event(GatewayReconEventType.REFUND_REVERSAL, order_id=None, refund_id="rfd_9")
+    report.add(GatewayReconPage(entries=[capture, pending]))
+    report.add(GatewayReconPage(entries=[capture, orphan]))
+    assert (report.pages, dict(report.by_order)) == (2, {"ord_1": [capture]})
+    assert report.reversals == [orphan]

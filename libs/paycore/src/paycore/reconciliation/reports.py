@@ -52,19 +52,21 @@ class WindowReport:
     by_order: dict[str, list[GatewayReconEntry]] = field(default_factory=lambda: defaultdict(list))
     reversals: list[GatewayReconEntry] = field(default_factory=list)
     pages: int = 0
+    _seen: set[tuple[str, str | None, str | None, str | None]] = field(default_factory=set)
 
-    def add(self, page: GatewayReconPage, seen: set[tuple[str, str | None, str | None]]) -> None:
+    def add(self, page: GatewayReconPage) -> None:
         self.pages += 1
         for entry in page.entries:
-            if entry.event_status != GatewayReconEventStatus.SUCCEEDED or not entry.order_id:
+            if entry.event_status != GatewayReconEventStatus.SUCCEEDED:
                 continue
-            key = (entry.event_type.value, entry.event_id, entry.order_id)
-            if key in seen:  # the same event in both reports
+            key = (entry.event_type.value, entry.event_id, entry.order_id, entry.refund_id)
+            if key in self._seen:  # the same event in both reports
                 continue
-            seen.add(key)
+            self._seen.add(key)
             if entry.event_type == GatewayReconEventType.REFUND_REVERSAL:
-                self.reversals.append(entry)
-            self.by_order[entry.order_id].append(entry)
+                self.reversals.append(entry)  # with or without its order (alerted then)
+            if entry.order_id:
+                self.by_order[entry.order_id].append(entry)
 
 
 async def read_reports(
@@ -72,7 +74,6 @@ async def read_reports(
 ) -> WindowReport:
     """Both reports of [start, end), every page of `page_size` events (10 to 1000)."""
     report = WindowReport(start, end)
-    seen: set[tuple[str, str | None, str | None]] = set()
 
     async def settlement_recon(cursor: str | None) -> GatewayReconPage:
         query = GatewaySettlementQuery(start=start, end=end, limit=page_size, cursor=cursor)
@@ -86,7 +87,7 @@ async def read_reports(
         cursor: str | None = None
         while True:
             page = await fetch(cursor)
-            report.add(page, seen)
+            report.add(page)
             cursor = page.cursor
             if not cursor or not page.entries:
                 break
