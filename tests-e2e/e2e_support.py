@@ -3,13 +3,18 @@ settings of `infra/local/dev.env`, isolated by their own database, queue and Red
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from paycore.testing import unique_suffix
@@ -106,3 +111,75 @@ def start_service(
         cwd=ROOT,
     )
     return ServiceProcess(name, port, process, log, health)
+
+
+class CuttableLink:
+    """A TCP relay between one service and a server it uses, which the test can cut and
+    restore: a real outage of that server as this one service sees it, while the shared server
+    keeps running for everyone else. `cut` closes the listener and drops every connection
+    (what a crashed server or a broken network looks like); `restore` listens again."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+        self.restore()
+
+    def url(self, url: str) -> str:
+        """`url` with its host and port replaced by this relay's."""
+        parts = urlsplit(url)
+        credentials = parts.netloc.rpartition("@")[0]
+        netloc = f"{credentials}@" if credentials else ""
+        return urlunsplit(parts._replace(netloc=f"{netloc}127.0.0.1:{self.port}"))
+
+    def _run(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
+
+    def restore(self) -> None:
+        self._run(self._listen())
+
+    def cut(self) -> None:
+        self._run(self._cut())
+
+    def close(self) -> None:
+        self.cut()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(
+            self._relay, "127.0.0.1", self.port, reuse_address=True
+        )
+
+    async def _cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._open):
+            writer.transport.abort()
+        self._open.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._open |= {writer, upstream_writer}
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while chunk := await source.read(65536):
+                    sink.write(chunk)
+                    await sink.drain()
+            except OSError:
+                pass
+            finally:
+                sink.transport.abort()
+
+        await asyncio.gather(pump(reader, upstream_writer), pump(upstream_reader, writer))
+        self._open -= {writer, upstream_writer}

@@ -198,16 +198,14 @@ def _family_of(sample: str) -> str:
 def check_selectors_against_scrape(
     found: tuple[list[Selector], set[str]],
     scrape: Scrape,
-    outage_only: Iterable[tuple[str, str, str]] = (),
     catalog: Path = CATALOG_FILE,
 ) -> list[str]:
     """Each selector selects something in the scrape; every value a matcher names is in the
     scrape, or (alternatives of a regex, such as the gateway's error codes) documented. A
     counter or histogram series counts only once it has counted something (> 0): series exposed
-    at 0 in advance prove nothing. `outage_only` lists (metric, label, value)s, or (metric, "",
-    "") for a whole metric, that only an outage of our own stores or broker produces."""
+    at 0 in advance prove nothing. Nothing is excused: a value only a fault produces is
+    produced by causing that fault in the running system."""
     selected, recorded = found
-    excused = set(outage_only)
     documented = catalog_values(catalog)
     errors = []
     for selector in selected:
@@ -218,10 +216,6 @@ def check_selectors_against_scrape(
                 errors.append(f"{selector}: no recording rule makes it")
             continue
         family = _family_of(selector.name)
-        if (family, "", "") in excused or any(
-            (family, m.label, m.value) in excused for m in selector.matchers
-        ):
-            continue
         counts = selector.name.endswith(("_total", "_bucket", "_count", "_sum"))
         candidates = [
             labels
@@ -247,12 +241,9 @@ def check_selectors_against_scrape(
 
 def check_rule_tests_against_scrape(
     scrape: Scrape,
-    outage_only: Iterable[tuple[str, str, str]] = (),
     tests_file: Path = RULE_TESTS_FILE,
 ) -> list[str]:
-    """The promtool tests feed only label values a running system emits (or, for `outage_only`,
-    the code emits in an outage of our own stores)."""
-    excused = set(outage_only)
+    """The promtool tests feed only label values a running system emits."""
     errors = []
     for test in yaml.safe_load(tests_file.read_text())["tests"]:
         for series in test.get("input_series") or []:
@@ -265,8 +256,6 @@ def check_rule_tests_against_scrape(
                 continue
             for matcher in selector.matchers:
                 if matcher.label in TARGET_LABELS:
-                    continue
-                if (_family_of(selector.name), matcher.label, matcher.value) in excused:
                     continue
                 seen = scrape.label_values(selector.name, matcher.label)
                 if matcher.value not in seen:

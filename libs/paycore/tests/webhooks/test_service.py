@@ -120,3 +120,20 @@ class TestFailures:
         assert (alert.kind, alert.detail["log_id"]) == ("webhook_dead_lettered", log.log_id)
         # A later delivery of the same message changes nothing.
         assert (await service.process(log.log_id)).version == failed.version
+
+    async def test_a_dead_lettered_webhook_names_its_order_for_reconciliation(self) -> None:
+        # Its processing failed before it was applied (e.g. Cashfree could not confirm it):
+        # the log still names the order, so reconciliation finds it unapplied.
+        payment = await create_payment()
+        body = settlement_body("SETTLEMENT_SUCCESS", payment.order_id)
+        log = await stored_log("SETTLEMENT_SUCCESS", body)
+        service = WebhookService()
+
+        error = RuntimeError("cashfree 500")
+        await service.record_failure(log.log_id, error, attempt=0, will_retry=True)
+        assert (await service.get(log.log_id)).order_id == payment.order_id
+        await service.record_failure(log.log_id, error, attempt=3, will_retry=False)
+
+        failed = await service.get(log.log_id)
+        assert (failed.status, failed.dead_lettered) == (WebhookStatus.FAILED, True)
+        assert failed.order_id == payment.order_id

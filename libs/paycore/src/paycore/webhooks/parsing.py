@@ -83,6 +83,19 @@ WebhookEvent = (
 )
 
 
+def order_id_of(event: WebhookEvent) -> str | None:
+    """The order the event is about (None for an unknown type or a settlement naming none)."""
+    if isinstance(event, PaymentEvent):
+        return event.attempt.order_id
+    if isinstance(event, RefundEvent | AutoRefundEvent):
+        return event.refund.order_id
+    if isinstance(event, SettlementEvent):
+        return event.settlement.order_id
+    if isinstance(event, DisputeEvent):
+        return event.dispute.order_id
+    return None
+
+
 def is_known_type(event_type: str) -> bool:
     return (
         event_type in PAYMENT_TYPES

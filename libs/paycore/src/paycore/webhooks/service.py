@@ -59,6 +59,7 @@ from paycore.webhooks.parsing import (
     RefundEvent,
     SettlementEvent,
     WebhookEvent,
+    order_id_of,
     parse_webhook,
 )
 from paycore.webhooks.repository import WebhookLogRepository
@@ -199,6 +200,13 @@ class WebhookService:
 
         return await retry_on_conflict(finish, log_id=log.log_id)
 
+    def _order_of(self, log: WebhookLog) -> str | None:
+        try:
+            event = parse_webhook(log.event_type, log.webhook_version, log.raw_body(self.cipher))
+        except Exception:
+            return None  # a body that cannot be read names no order we can trust
+        return order_id_of(event)
+
     async def record_failure(
         self, log_id: str, error: BaseException, *, attempt: int, will_retry: bool
     ) -> None:
@@ -209,8 +217,10 @@ class WebhookService:
             return
         text = f"{type(error).__name__}: {error}"[:500]
         data = {"log_id": log.log_id, "event_type": log.event_type, "attempt": attempt + 1}
+        # The order it is about, so reconciliation finds a webhook that was never applied.
+        order: dict[str, Any] = {"order_id": self._order_of(log)} if log.order_id is None else {}
         if will_retry:
-            changes: dict[str, Any] = {"last_error": text}
+            changes: dict[str, Any] = {"last_error": text, **order}
             events = [OutboxEvent.of("webhook.cashfree.retry", {**data, "error": text})]
         else:
             changes = {
@@ -219,6 +229,7 @@ class WebhookService:
                 "last_error": text,
                 "dead_lettered": True,
                 "processed_at": datetime.now(UTC),
+                **order,
             }
             events = [
                 OutboxEvent.of("webhook.cashfree.failed", {**data, "error": text}),
