@@ -1,9 +1,10 @@
 """Operational truth, proven by a running system: the six services as processes with the
 Cashfree emulator and the SMTP sink, driven through a paid payment refunded in two parts and
 settled, a failed payment, gateway errors, rejected webhooks, a dead-lettered email, refund
-and webhook, a reconciliation run that finds (and heals) the payment whose webhook was
-dead-lettered, and the webhook-ingress losing its broker and then its database (each cut for
-that service alone, by a relay between it and the shared server). Then every service's
+and webhook (its payment then applied by the janitor's re-check), a reconciliation run that
+finds a payment made at Cashfree outside paycore, and the webhook-ingress losing its broker and
+then its database (each cut for that service alone, by a relay between it and the shared
+server). Then every service's
 /metrics is scraped, and
 
 - every series and label value an alert rule, a recording rule or a dashboard panel uses is in
@@ -124,8 +125,10 @@ def system(tmp_path: Path, service_runner: list[ServiceProcess]) -> Iterator[dic
         FRAUD_BLOCK_PER_USER="4",
         # Webhooks are confirmed with Cashfree (get_payment) before they are applied.
         WEBHOOK_CONFIRM_WITH_GATEWAY="true",
-        # An operator's run asked for through the admin API is taken within a second.
+        # An operator's run asked for through the admin API is taken within a second, and the
+        # janitor re-checks each payment when it is due (a minute after it was created).
         RECONCILE_INTERVAL_SECONDS="1",
+        JANITOR_INTERVAL_SECONDS="1",
     )
     # The servers' addresses as the services see them (their settings' defaults, or the env's).
     infra = InfraSettings()
@@ -293,9 +296,8 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
     assert answers[-1].json()["error"]["code"] == "fraud_blocked"
 
     # Cashfree cannot confirm a paid webhook (get_payment fails): the webhook is retried,
-    # then dead-lettered. The payment is delayed, not lost: an operator's reconciliation run
-    # finds the unapplied webhook (a mismatch) and heals the payment from Cashfree's record
-    # through the janitor's check (a janitor transition).
+    # then dead-lettered. The payment is delayed, not lost: the janitor's re-check applies it
+    # from Cashfree's record (checked at the end, when it is due).
     httpx.post(
         faults, json={"kind": "api_500", "operation": "get_payment", "count": 1000}
     ).raise_for_status()
@@ -315,6 +317,37 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
 
     eventually("the unconfirmed webhook to be dead-lettered", webhook_dead_lettered)
     httpx.delete(faults).raise_for_status()
+
+    # A payment made at Cashfree outside paycore (an order someone created with our
+    # credentials), settled: an operator's reconciliation run, asked for through the admin
+    # API, finds it (MISSING_HERE).
+    stranger = httpx.post(
+        f"{emulator.url}/pg/orders",
+        json={
+            "order_id": f"ord_elsewhere_{uuid.uuid4().hex[:12]}",
+            "order_amount": 99.0,
+            "order_currency": "INR",
+            "customer_details": {"customer_id": "walk_in_1", "customer_phone": "9876500001"},
+        },
+        headers={
+            "x-client-id": env["CASHFREE_APP_ID"],
+            "x-client-secret": env["CASHFREE_SECRET_KEY"],
+            "x-api-version": "2025-01-01",
+        },
+        timeout=30,
+    )
+    assert stranger.status_code == 200, stranger.text
+    httpx.post(
+        f"{emulator.url}/_emulator/checkout/{stranger.json()['payment_session_id']}",
+        json={"outcome": "SUCCESS", "payment_method": "upi"},
+        timeout=30,
+    ).raise_for_status()
+    # Settled: Cashfree's reconciliation report lists settled payments.
+    httpx.post(
+        f"{emulator.url}/_emulator/orders/{stranger.json()['order_id']}/settle",
+        json={"status": "SUCCESS"},
+        timeout=10,
+    ).raise_for_status()
     admin_token = mint_token(
         env["JWT_SECRET"], "usr_admin", [Scope.READ, Scope.ADMIN], issuer="paycore", ttl_seconds=600
     )
@@ -335,14 +368,11 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
         if run is None or run["status"] in ("REQUESTED", "RUNNING"):
             return None
         assert run["status"] == "DONE", run
-        return [item for item in runs["items"] if item["run_id"] == run_id]
+        return [item for item in runs["items"] if item["run_id"] == run_id] or [{"kind": None}]
 
     items = eventually("the reconciliation run asked for", run_finished, timeout=60)
-    unapplied = [item for item in items if item["kind"] == "WEBHOOK_UNAPPLIED"]
-    assert [item["payment_id"] for item in unapplied] == [late["payment_id"]], items
-    healed = api.get(f"/payments/{late['payment_id']}")
-    assert healed.status_code == 200, healed.text
-    assert healed.json()["data"]["status"] == "SUCCESS"
+    missing = [item["order_id"] for item in items if item["kind"] == "MISSING_HERE"]
+    assert missing == [stranger.json()["order_id"]], items
 
     # 5. A forged signature (refused), and a signed webhook an hour old (kept, to be confirmed
     # with the gateway: Cashfree's retries can be that late).
@@ -423,12 +453,17 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
                 {"queue": "email-worker.emails", "reason": "exhausted"},
             ),
             ("paycore_webhooks_dead_lettered_total", {"reason": "exhausted"}),
+            # The janitor applied the payment whose webhook was dead-lettered.
+            ("paycore_janitor_transitions_total", {"status": "SUCCESS"}),
         ):
             if not current.counted(name, **labels):
                 return None
         return current
 
-    final = eventually("every job reported", complete, timeout=60)
+    # The janitor's first re-check of a payment is a minute after it was created.
+    final = eventually("every job reported", complete, timeout=120)
+    applied_late = api.get(f"/payments/{late['payment_id']}").json()["data"]
+    assert applied_late["status"] == "SUCCESS", applied_late
 
     # The proofs: every value the rules, panels and promtool tests use, none excused.
     assert check_selectors_against_scrape(rule_and_panel_selectors(), final) == []
@@ -444,7 +479,7 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
         ("paycore_gateway_calls_total", {"outcome": "gateway_server_error"}),
         ("paycore_gateway_calls_total", {"outcome": "ok"}),
         ("paycore_refund_duration_seconds_count", {"outcome": "SUCCESS"}),
-        ("paycore_reconciliation_mismatches_total", {"kind": "WEBHOOK_UNAPPLIED"}),
+        ("paycore_reconciliation_mismatches_total", {"kind": "MISSING_HERE"}),
         ("paycore_janitor_transitions_total", {"status": "SUCCESS"}),
         ("paycore_outbox_failures_total", {"collection": "webhook_logs"}),
         ("paycore_webhooks_received_total", {"result": "error"}),
