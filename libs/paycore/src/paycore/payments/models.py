@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -210,3 +211,14 @@ class Transaction(KeyedDocument):
 
 # Every change of a payment is audited (paycore.kit.audit).
 audited(Payment.Settings.name, "payment")
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """A page of a user's payments: `before_id` is the cursor (the last payment id seen)."""
+
+    statuses: tuple[PaymentStatus, ...] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None  # exclusive
+    before_id: str | None = None
+    limit: int = 20

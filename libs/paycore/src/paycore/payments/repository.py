@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -19,7 +19,13 @@ from paycore.kit.state import (
     guarded_update,
     insert_with_events,
 )
-from paycore.payments.models import Payment, PaymentStatus, Transaction, payment_id_for
+from paycore.payments.models import (
+    HistoryQuery,
+    Payment,
+    PaymentStatus,
+    Transaction,
+    payment_id_for,
+)
 from paycore.payments.states import CAPTURED, OPEN, REFUNDABLE
 
 
@@ -71,30 +77,21 @@ class PaymentRepository:
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Payment | None:
         return await self._one({"user_id": user_id, "idempotency_key": key})
 
-    async def list_for_user(
-        self,
-        user_id: str,
-        *,
-        statuses: Iterable[PaymentStatus] = (),
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-        before_id: str | None = None,
-        limit: int = 20,
-    ) -> list[Payment]:
+    async def list_for_user(self, user_id: str, history: HistoryQuery) -> list[Payment]:
         """Newest first; payment ids sort by creation time, so they double as the cursor."""
         query: dict[str, Any] = {"user_id": user_id}
-        if statuses:
-            query["status"] = {"$in": [status.value for status in statuses]}
+        if history.statuses:
+            query["status"] = {"$in": [status.value for status in history.statuses]}
         created: dict[str, datetime] = {}
-        if created_from is not None:
-            created["$gte"] = created_from
-        if created_to is not None:
-            created["$lt"] = created_to
+        if history.created_from is not None:
+            created["$gte"] = history.created_from
+        if history.created_to is not None:
+            created["$lt"] = history.created_to
         if created:
             query["created_at"] = created
-        if before_id is not None:
-            query["payment_id"] = {"$lt": before_id}
-        cursor = self.collection.find(query).sort("payment_id", DESCENDING).limit(limit)
+        if history.before_id is not None:
+            query["payment_id"] = {"$lt": history.before_id}
+        cursor = self.collection.find(query).sort("payment_id", DESCENDING).limit(history.limit)
         return [Payment.model_validate(raw) async for raw in cursor]
 
     async def list_by_settlement_id(self, cf_settlement_id: str) -> list[Payment]:
@@ -191,34 +188,10 @@ class PaymentRepository:
             history=[record.model_copy(update={"ignored": True})],
         )
 
-    async def note_failed_attempt(
+    async def note_attempt_once(
         self,
         payment: Payment,
-        cf_payment_id: str,
-        record: TransitionRecord,
-        events: Iterable[OutboxEvent],
-    ) -> Payment | None:
-        """Records a failed attempt once (history and events), leaving the status as it is."""
-        return await self._note_attempt_once(
-            payment, "failed_attempts", cf_payment_id, record, events
-        )
-
-    async def note_extra_capture(
-        self,
-        payment: Payment,
-        cf_payment_id: str,
-        record: TransitionRecord,
-        events: Iterable[OutboxEvent],
-    ) -> Payment | None:
-        """Records a success beyond the captured one once (history and events)."""
-        return await self._note_attempt_once(
-            payment, "extra_captures", cf_payment_id, record, events
-        )
-
-    async def _note_attempt_once(
-        self,
-        payment: Payment,
-        attempts_field: str,
+        attempts_field: Literal["failed_attempts", "extra_captures"],
         cf_payment_id: str,
         record: TransitionRecord,
         events: Iterable[OutboxEvent],
@@ -408,6 +381,10 @@ class PaymentRepository:
             {"$set": document, "$setOnInsert": {"created_at": created_at}},
             upsert=True,
         )
+
+    async def transaction(self, cf_payment_id: str) -> Transaction | None:
+        raw = await Transaction.get_pymongo_collection().find_one({"_id": cf_payment_id})
+        return Transaction.model_validate(raw) if raw is not None else None
 
     async def transactions_of(self, payment_id: str, limit: int = 200) -> list[Transaction]:
         """The gateway attempts stored for a payment, oldest first."""

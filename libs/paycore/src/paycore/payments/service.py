@@ -3,9 +3,8 @@ gateway says about a payment (from verify, a webhook or a poll) through it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
 from loguru import logger
@@ -25,7 +24,7 @@ from paycore.kit.state import (
 )
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
 from paycore.payments.metrics import observe_failed_attempt, observe_outcome
-from paycore.payments.models import Payment, PaymentStatus, Transaction
+from paycore.payments.models import HistoryQuery, Payment, PaymentStatus, Transaction
 from paycore.payments.repository import PaymentRepository
 from paycore.payments.states import CAPTURED, CLOSED_UNPAID, OPEN, PAYMENT_STATES
 
@@ -121,25 +120,13 @@ class PaymentService:
     async def find_by_order_id(self, order_id: str) -> Payment | None:
         return await self.repository.get_by_order_id(order_id)
 
-    async def list_for_user(
-        self,
-        user_id: str,
-        *,
-        statuses: Iterable[PaymentStatus] = (),
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-        before_id: str | None = None,
-        limit: int = 20,
-    ) -> list[Payment]:
-        """The user's payments, newest first; `before_id` is the cursor (a payment id)."""
-        return await self.repository.list_for_user(
-            user_id,
-            statuses=statuses,
-            created_from=created_from,
-            created_to=created_to,
-            before_id=before_id,
-            limit=limit,
-        )
+    async def list_for_user(self, user_id: str, history: HistoryQuery) -> list[Payment]:
+        """The user's payments, newest first (`PaymentRepository.list_for_user`)."""
+        return await self.repository.list_for_user(user_id, history)
+
+    async def attempt(self, cf_payment_id: str) -> Transaction | None:
+        """One stored gateway attempt, by Cashfree's payment id."""
+        return await self.repository.transaction(cf_payment_id)
 
     async def attempts_of(self, payment_id: str) -> list[Transaction]:
         """The gateway attempts stored for the payment, oldest first."""
@@ -340,12 +327,10 @@ class PaymentService:
             payment = await current()
             if cf_payment_id in payment.extra_captures:
                 return await self.unchanged(payment, "second_capture")
-            record = TransitionRecord(
-                from_status=payment.status.value,
-                to_status=payment.status.value,
-                evidence=evidence,
-                note=f"second capture {cf_payment_id} of {attempt.amount_minor}: money received",
-                ignored=True,
+            record = history_note(
+                payment,
+                evidence,
+                f"second capture {cf_payment_id} of {attempt.amount_minor}: money received",
             )
             event = OutboxEvent.of(
                 "payment.extra_capture",
@@ -355,8 +340,8 @@ class PaymentService:
                     "extra_amount": attempt.amount_minor,
                 },
             )
-            updated = await self.repository.note_extra_capture(
-                payment, cf_payment_id, record, [event]
+            updated = await self.repository.note_attempt_once(
+                payment, "extra_captures", cf_payment_id, record, [event]
             )
             if updated is None:
                 return CONFLICT
@@ -390,12 +375,8 @@ class PaymentService:
             payment = await current()
             if cf_payment_id in payment.failed_attempts:
                 return await self.unchanged(payment, "duplicate")
-            record = TransitionRecord(
-                from_status=payment.status.value,
-                to_status=payment.status.value,
-                evidence=evidence,
-                note=f"attempt {cf_payment_id} {attempt.status.value}: {reason}",
-                ignored=True,
+            record = history_note(
+                payment, evidence, f"attempt {cf_payment_id} {attempt.status.value}: {reason}"
             )
             events = []
             if payment.status not in CAPTURED:
@@ -407,8 +388,8 @@ class PaymentService:
                     "payment_method": attempt.payment_method,
                 }
                 events = [OutboxEvent.of(kind, data) for kind in ATTEMPT_FAILED_EVENTS]
-            updated = await self.repository.note_failed_attempt(
-                payment, cf_payment_id, record, events
+            updated = await self.repository.note_attempt_once(
+                payment, "failed_attempts", cf_payment_id, record, events
             )
             if updated is None:
                 return CONFLICT
@@ -424,6 +405,17 @@ class PaymentService:
             return TransitionOutcome(updated, changed=False, reason="attempt_failed")
 
         return await retry_on_conflict(note, payment_id=payment.payment_id)
+
+
+def history_note(payment: Payment, evidence: Evidence, note: str) -> TransitionRecord:
+    """A history entry that changes no state: what arrived, kept as `ignored`."""
+    return TransitionRecord(
+        from_status=payment.status.value,
+        to_status=payment.status.value,
+        evidence=evidence,
+        note=note,
+        ignored=True,
+    )
 
 
 def _failure_reason(attempt: GatewayPayment) -> str | None:

@@ -28,7 +28,7 @@ from paycore.kit.state import (
     written,
 )
 from paycore.payments.errors import PaymentNotRefundable, RefundExceedsPayment
-from paycore.payments.models import Payment, PaymentStatus, Transaction
+from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.service import PaymentService, payment_events
 from paycore.payments.states import REFUNDABLE
 from paycore.refunds.errors import ExtraCaptureNotFound, RefundAmountMismatch, RefundNotFound
@@ -59,6 +59,35 @@ def _was_released(refund: Refund) -> bool:
     """The refund was FAILED or CANCELLED before it succeeded: its reservation went back."""
     released = {status.value for status in RELEASES_RESERVATION}
     return any(record.from_status in released for record in refund.history)
+
+
+def _refunded_moves(
+    payment: Payment, refund: Refund, change: int, outcome: str
+) -> tuple[PaymentStatus, TransitionRecord, list[OutboxEvent]]:
+    """Where the payment goes when its refunded amount moves by `change` (minor units: the
+    refund's amount when it succeeds, minus it when the bank sends it back): the status the
+    money says, with the history entry and events of that move."""
+    refunded = payment.refunded_amount + change
+    if refunded <= 0:
+        target = PaymentStatus.SUCCESS
+    elif refunded >= payment.captured_amount:
+        target = PaymentStatus.REFUNDED
+    else:
+        target = PaymentStatus.PARTIALLY_REFUNDED
+    record = TransitionRecord(
+        from_status=payment.status.value,
+        to_status=target.value,
+        evidence=Evidence(source="refund", reference=refund.refund_id),
+        note=f"refund {refund.refund_id} of {refund.amount} {outcome}",
+    )
+    events = payment_events(
+        payment,
+        target,
+        refunded_amount=refunded,
+        refund_id=refund.refund_id,
+        refund_amount=change,
+    )
+    return target, record, events
 
 
 def refund_events(refund: Refund, target: RefundStatus, **extra: Any) -> list[OutboxEvent]:
@@ -238,7 +267,7 @@ class RefundService:
         refund = await self.transition(refund.refund_id, target, evidence, changes, note=note)
         await self.apply_to_payment(refund)
         if contradiction and refund.status == R.SUCCESS:
-            payment = await self.payments.repository.get(refund.payment_id)
+            payment = await self.payments.find(refund.payment_id)
             await raise_alert(
                 f"refund_contradiction:{refund.refund_id}",
                 "refund_success_after_failure",
@@ -319,25 +348,7 @@ class RefundService:
             if not reserved and (refund.refund_id in payment.settled_refunds or not unreserved_due):
                 await self.payments.unchanged(payment, "duplicate")
                 return None  # already applied, or never the payment's money
-            refunded = payment.refunded_amount + refund.amount
-            target = (
-                PaymentStatus.REFUNDED
-                if refunded >= payment.captured_amount
-                else PaymentStatus.PARTIALLY_REFUNDED
-            )
-            record = TransitionRecord(
-                from_status=payment.status.value,
-                to_status=target.value,
-                evidence=Evidence(source="refund", reference=refund.refund_id),
-                note=f"refund {refund.refund_id} of {refund.amount} succeeded",
-            )
-            events = payment_events(
-                payment,
-                target,
-                refunded_amount=refunded,
-                refund_id=refund.refund_id,
-                refund_amount=refund.amount,
-            )
+            target, record, events = _refunded_moves(payment, refund, refund.amount, "succeeded")
             settle = (
                 self.payments.repository.settle_refund
                 if reserved
@@ -513,25 +524,8 @@ class RefundService:
             if refund.refund_id in payment.reversed_refunds:
                 await self.payments.unchanged(payment, "duplicate")
                 return None  # already applied
-            refunded = payment.refunded_amount - refund.amount
-            if refunded <= 0:
-                target = PaymentStatus.SUCCESS
-            elif refunded >= payment.captured_amount:
-                target = PaymentStatus.REFUNDED
-            else:
-                target = PaymentStatus.PARTIALLY_REFUNDED
-            record = TransitionRecord(
-                from_status=payment.status.value,
-                to_status=target.value,
-                evidence=Evidence(source="refund", reference=refund.refund_id),
-                note=f"refund {refund.refund_id} of {refund.amount} reversed: refundable again",
-            )
-            events = payment_events(
-                payment,
-                target,
-                refunded_amount=refunded,
-                refund_id=refund.refund_id,
-                refund_amount=-refund.amount,
+            target, record, events = _refunded_moves(
+                payment, refund, -refund.amount, "reversed: refundable again"
             )
             updated = await self.payments.repository.reverse_refund(
                 payment, refund.refund_id, refund.amount, target, record, events
@@ -552,8 +546,8 @@ class RefundService:
         existing = await self.repository.get(refund_id)
         if existing is not None:
             return existing
-        attempt = await Transaction.get_pymongo_collection().find_one({"_id": cf_payment_id})
-        amount = int(attempt["amount"]) if attempt else payment.amount
+        attempt = await self.payments.attempt(cf_payment_id)
+        amount = attempt.amount if attempt else payment.amount
         refund = Refund(
             refund_id=refund_id,
             payment_id=payment.payment_id,

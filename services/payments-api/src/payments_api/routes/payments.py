@@ -12,7 +12,7 @@ from paycore.money import minimum_amount
 from paycore.payments.checkout import AmountCheck, Checked, CheckoutResult, PaymentOrder
 from paycore.payments.creation import CustomerDetails
 from paycore.payments.errors import PaymentNotFound
-from paycore.payments.models import Payment, PaymentStatus
+from paycore.payments.models import HistoryQuery, Payment, PaymentStatus
 from paycore.payments.states import CLOSED_UNPAID, OPEN
 from paycore.payments.verification import verify_with_gateway
 from starlette.requests import Request
@@ -194,14 +194,14 @@ async def payment_history(request: Request) -> Response:
     cursor = query.get("cursor")
     if cursor is not None and not _is_payment_id(cursor):
         raise ValidationFailed("cursor is not a payment id", field="cursor")
-    payments = await api.payments.list_for_user(
-        principal.user_id,
-        statuses=statuses,
+    history = HistoryQuery(
+        statuses=tuple(statuses),
         created_from=_instant(query.get("from"), "from"),
         created_to=_instant(query.get("to"), "to", end_of_day=True),
         before_id=cursor,
         limit=limit + 1,
     )
+    payments = await api.payments.list_for_user(principal.user_id, history)
     page = payments[:limit]
     next_cursor = page[-1].payment_id if len(payments) > limit else None
     return respond({"items": [out(api, payment) for payment in page], "next_cursor": next_cursor})
