@@ -492,3 +492,28 @@ async def test_every_order_asks_about_orders_the_reports_leave_to_the_janitor(
     assert (thorough.asked_gateway, thorough.healed) == (1, 1)
     assert await _items() == {f"STATUS:{restored.order_id}": (K.STATUS, S.HEALED)}
     assert (await PaymentService().get(restored.payment_id)).status == P.SUCCESS
+
+
+async def test_an_open_break_healed_by_a_later_run_is_marked_healed(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    dropped = await paid_at_gateway(gateway, emulator, P.PENDING)
+    await emulator.control.settle(dropped.order_id)
+    key = f"STATUS:{dropped.order_id}"
+    # An earlier run could not heal it (Cashfree reported another amount, say): open.
+    await ReconciliationItem(
+        item_id=key,
+        run_id="rec_manual_earlier",
+        kind=K.STATUS,
+        order_id=dropped.order_id,
+        payment_id=dropped.payment_id,
+    ).insert()
+    now = datetime.now(UTC)
+
+    run = await ReconciliationEngine(gateway).run(
+        now - timedelta(hours=1), now + timedelta(hours=1)
+    )
+
+    assert (await _items())[key] == (K.STATUS, S.HEALED)
+    assert (run.healed, run.mismatched) == (2, 0)  # the status, and the missed settlement
+    assert (await PaymentService().get(dropped.payment_id)).status == P.SUCCESS

@@ -751,11 +751,15 @@ class ReconciliationEngine:
             last_seen_at=now,
         )
         if not await self.repository.insert_item(item):
-            # Found before: the same item, its alert not raised again. A closed one that broke
-            # again reopens; an operator's resolution stands.
+            # Found before: the same item, its alert not raised again (`seen_again`).
             run.mismatched += not finding.healed
             changes = {"last_run_id": run.run_id, "last_seen_at": now, "detail": finding.detail}
-            await self.repository.seen_again(item.item_id, changes, reopen=not finding.healed)
+            healed = await self.repository.seen_again(
+                item.item_id, changes, healed=finding.healed, at=now
+            )
+            if healed:
+                run.healed += 1
+                HEALED.labels(finding.kind.value).inc()
             return
         if finding.healed:
             run.healed += 1

@@ -104,15 +104,24 @@ class ReconciliationRepository:
             return False
         return True
 
-    async def seen_again(self, item_id: str, changes: Mapping[str, Any], *, reopen: bool) -> None:
-        """Records a later sighting; `reopen` turns a CLOSED item (fixed, then broken again)
-        OPEN. An operator's resolution stands."""
-        if reopen:
-            await self.items.update_one(
+    async def seen_again(
+        self, item_id: str, changes: Mapping[str, Any], *, healed: bool, at: datetime
+    ) -> bool:
+        """Records a later sighting. Healed this time: an OPEN item (an earlier heal failed)
+        turns HEALED; True if it did. Still broken: a CLOSED item (fixed, then broken again)
+        reopens. An operator's resolution stands."""
+        if healed:
+            moved = await self.items.update_one(
+                {"item_id": item_id, "status": ItemStatus.OPEN.value},
+                {"$set": {"status": ItemStatus.HEALED.value, "closed_at": at}},
+            )
+        else:
+            moved = await self.items.update_one(
                 {"item_id": item_id, "status": ItemStatus.CLOSED.value},
                 {"$set": {"status": ItemStatus.OPEN.value, "closed_at": None}},
             )
         await self.items.update_one({"item_id": item_id}, {"$set": dict(changes)})
+        return healed and moved.modified_count == 1
 
     async def open_item_ids(self, order_ids: Iterable[str]) -> list[str]:
         """Open items of these orders."""
