@@ -243,7 +243,7 @@ class Checkout:
                 invoice_number=invoice_number, total=invoice.total, currency=invoice.currency
             )
         if invoice.payment_id is not None:
-            current = await self.payments.repository.get(invoice.payment_id)
+            current = await self.payments.find(invoice.payment_id)
             if current is not None and current.status in CAPTURED:
                 raise InvoiceAlreadyPaid(invoice_number=invoice_number)
             payable = current is not None and current.status != PaymentStatus.CREATED

@@ -304,7 +304,7 @@ class ReconciliationEngine:
         """The order against the reports; asked about at the gateway only when it has an open
         item or the reports leave a doubt (or `every_order`)."""
         entries = report.by_order.get(order_id, [])
-        payment = await self.payments.repository.get_by_order_id(order_id)
+        payment = await self.payments.find_by_order_id(order_id)
         if every_order:
             reasons = ["every order asked for"]
         elif order_id in open_orders:
@@ -329,7 +329,7 @@ class ReconciliationEngine:
         found = doubts(
             payment,
             entries,
-            await self.refunds.repository.list_for_payment(payment.payment_id),
+            await self.refunds.list_for_payment(payment.payment_id),
             await self.webhook_logs.list_for_order(payment.order_id),
             settlement_due_by=_captured_at(payment) + self.sla_for(payment.payment_method),
             grace=self.webhook_grace,
@@ -342,7 +342,7 @@ class ReconciliationEngine:
     async def _reversed(self, entry: GatewayReconEntry) -> None:
         """A refund the bank sent back: the refund turns REVERSED and the money counts as the
         payment's again (once, however often a run sees it)."""
-        if entry.refund_id is None or await self.refunds.repository.get(entry.refund_id) is None:
+        if entry.refund_id is None or await self.refunds.find(entry.refund_id) is None:
             await raise_alert(
                 f"refund_reversal_unmatched:{entry.event_id or entry.refund_id}",
                 "refund_reversal_unmatched",
@@ -361,7 +361,7 @@ class ReconciliationEngine:
 
     async def check_order(self, order_id: str, now: datetime) -> list[Finding]:
         """Compares one order with the gateway; heals the safe classes on the way."""
-        payment = await self.payments.repository.get_by_order_id(order_id)
+        payment = await self.payments.find_by_order_id(order_id)
         try:
             await self.gateway.get_order(order_id)
             attempts = await self.gateway.list_payments(order_id)
@@ -556,10 +556,7 @@ class ReconciliationEngine:
     async def _check_refunds(
         self, payment: Payment, gateway_refunds: list[GatewayRefund]
     ) -> list[Finding]:
-        ours = {
-            r.refund_id: r
-            for r in await self.refunds.repository.list_for_payment(payment.payment_id)
-        }
+        ours = {r.refund_id: r for r in await self.refunds.list_for_payment(payment.payment_id)}
         findings: list[Finding] = []
         for answer in gateway_refunds:
             mine = ours.pop(answer.refund_id, None)

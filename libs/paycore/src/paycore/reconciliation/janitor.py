@@ -185,7 +185,7 @@ class Janitor:
         return repaired
 
     async def _repair_pair(self, payment_id: str, refund_id: str) -> bool:
-        refund = await self.refunds.repository.get(refund_id)
+        refund = await self.refunds.find(refund_id)
         payment = await self.payments.get(payment_id)
         if refund_id not in payment.refund_reservations:
             return False  # repaired meanwhile
@@ -216,7 +216,7 @@ class Janitor:
         """A reservation made before amounts were stored: with exactly one orphan, it is what
         the recorded refunds don't account for; otherwise an operator decides (alerted)."""
         held = payment.refund_reservations
-        recorded = [await self.refunds.repository.get(refund_id) for refund_id in held]
+        recorded = [await self.refunds.find(refund_id) for refund_id in held]
         orphans = [r for r, refund in zip(held, recorded, strict=True) if refund is None]
         if len(orphans) != 1:
             await raise_alert(

@@ -346,7 +346,7 @@ class WebhookService:
                 "reported_currency",
             )
         }
-        payment = await self.payments.repository.get_by_order_id(order_id)
+        payment = await self.payments.find_by_order_id(order_id)
         if payment is not None:
             note = "amount mismatch: not applied"
             evidence = self._evidence(log, **evidence_detail, discrepancy=discrepancy)
@@ -394,7 +394,7 @@ class WebhookService:
         answer = event.refund
         if log.out_of_window:
             answer = await self._confirmed_refund(log, answer)
-        ours = await self.refunds.repository.get(answer.refund_id)
+        ours = await self.refunds.find(answer.refund_id)
         evidence = self._evidence(log, cf_refund_id=answer.gateway_refund_id)
         try:
             refund = await self.refunds.apply_gateway_refund(answer, evidence)
@@ -449,7 +449,7 @@ class WebhookService:
         captured attempt it counts against the refundable amount; of a duplicate capture it
         leaves our amounts alone. Either way the customer is emailed and operators alerted."""
         answer = event.refund
-        payment = await self.payments.repository.get_by_order_id(answer.order_id)
+        payment = await self.payments.find_by_order_id(answer.order_id)
         if payment is None:
             return await self._orphan(log, answer.order_id, cf_refund_id=answer.gateway_refund_id)
         ours = answer.gateway_payment_id in (payment.cf_payment_id, None)
@@ -550,7 +550,7 @@ class WebhookService:
         matched."""
         wire = event.settlement
         if wire.order_id:
-            payment = await self.payments.repository.get_by_order_id(wire.order_id)
+            payment = await self.payments.find_by_order_id(wire.order_id)
             return [payment] if payment is not None else []
         if wire.gateway_settlement_id is None:
             return []
@@ -573,7 +573,7 @@ class WebhookService:
             cursor = page.cursor
             if not cursor or not page.settlements:
                 break
-        found = [await self.payments.repository.get_by_order_id(o) for o in sorted(order_ids)]
+        found = [await self.payments.find_by_order_id(o) for o in sorted(order_ids)]
         return [payment for payment in found if payment is not None]
 
     async def _settle(self, payment: Payment, event: SettlementEvent) -> bool:
@@ -595,7 +595,7 @@ class WebhookService:
         if isinstance(event, PaymentEvent):
             return await self._describe_payment(event.attempt)
         if isinstance(event, RefundEvent):
-            refund = await self.refunds.repository.get(event.refund.refund_id)
+            refund = await self.refunds.find(event.refund.refund_id)
             target = GATEWAY_TARGETS.get(event.refund.status)
             if refund is None:
                 return [f"refund {event.refund.refund_id} is unknown: would be adopted"]
@@ -620,7 +620,7 @@ class WebhookService:
         return [f"event type {event.event_type} is ignored"]
 
     async def _describe_payment(self, attempt: GatewayPayment) -> list[str]:
-        payment = await self.payments.repository.get_by_order_id(attempt.order_id)
+        payment = await self.payments.find_by_order_id(attempt.order_id)
         if payment is None:
             return [f"order {attempt.order_id} is unknown: would be kept as an orphan"]
         target = ATTEMPT_TARGETS.get(attempt.status)
