@@ -353,21 +353,20 @@ async def pipeline(
 async def cleanup(run: str) -> None:
     import aio_pika
     from paycore.kit.events import EXCHANGES
+    from paycore.kit.service import InfraSettings
     from pymongo import AsyncMongoClient
     from redis.asyncio import Redis
 
-    uri = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
+    servers = InfraSettings()  # MONGO_URI, REDIS_URL, RABBITMQ_URL or the local defaults
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongo_uri)
     await mongo.drop_database(f"bench_{run}")
     await mongo.drop_database(f"bench_{run}_i")
     await mongo.close()
-    redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    redis = Redis.from_url(servers.redis_url)
     async for key in redis.scan_iter(f"bench:{run}:*", count=1000):  # both prefixes
         await redis.delete(key)
     await redis.aclose()
-    connection = await aio_pika.connect(
-        os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    )
+    connection = await aio_pika.connect(servers.rabbitmq_url)
     async with connection:
         channel = await connection.channel()
         for prefix in (f"bench-{run}.", f"bench-{run}-i."):
