@@ -80,3 +80,19 @@ async def request_run(start: datetime, end: datetime) -> ReconciliationRun:
     found = await repository.get_run(run.run_id)
     assert found is not None
     return found
+
+
+async def latest_runs(limit: int) -> tuple[list[ReconciliationRun], list[ReconciliationItem]]:
+    """The latest `limit` runs, newest first, and the items they found (the admin's view)."""
+    repository = ReconciliationRepository()
+    runs = await repository.latest_runs(limit)
+    return runs, await repository.items_of([run.run_id for run in runs])
+
+
+async def find_items(
+    *, run_id: str | None, status: str | None, kind: str | None, limit: int
+) -> list[ReconciliationItem]:
+    """Items by run (found first or again by it), status and kind, grouped by kind."""
+    return await ReconciliationRepository().find_items(
+        run_id=run_id, status=status, kind=kind, limit=limit
+    )

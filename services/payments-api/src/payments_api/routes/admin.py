@@ -14,8 +14,7 @@ from paycore.reconciliation.models import (
     ReconciliationItem,
     ReconciliationRun,
 )
-from paycore.reconciliation.operations import request_run, resolve_item
-from paycore.reconciliation.repository import ReconciliationRepository
+from paycore.reconciliation.operations import find_items, latest_runs, request_run, resolve_item
 from paycore.webhooks.models import WebhookLog
 from paycore.webhooks.service import WebhookService
 from starlette.requests import Request
@@ -39,9 +38,7 @@ async def reconciliation(request: Request) -> Response:
     raw = request.query_params.get("limit", "10")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_RUNS:
         raise ValidationFailed(f"limit must be 1 to {MAX_RUNS}", field="limit")
-    repository = ReconciliationRepository()
-    runs = await repository.latest_runs(int(raw))
-    items = await repository.items_of([run.run_id for run in runs])
+    runs, items = await latest_runs(int(raw))
     return respond({"runs": [_run(run) for run in runs], "items": [_item(i) for i in items]})
 
 
@@ -62,9 +59,7 @@ async def reconciliation_items(request: Request) -> Response:
     raw = params.get("limit", "200")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_ITEMS:
         raise ValidationFailed(f"limit must be 1 to {MAX_ITEMS}", field="limit")
-    items = await ReconciliationRepository().find_items(
-        run_id=params.get("run_id"), status=status, kind=kind, limit=int(raw)
-    )
+    items = await find_items(run_id=params.get("run_id"), status=status, kind=kind, limit=int(raw))
     return respond({"items": [_item(item) for item in items]})
 
 
