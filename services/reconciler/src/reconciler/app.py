@@ -11,6 +11,7 @@ from loguru import logger
 from paycore.alerts import AdminAlert
 from paycore.audit.models import AuditRecord
 from paycore.disputes.models import Dispute
+from paycore.fraud.screening import failure_counter
 from paycore.gateway import CashfreeGateway
 from paycore.invoices.models import Invoice
 from paycore.kit.broker import archive_queue
@@ -92,6 +93,9 @@ def build_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gateway = CashfreeGateway(settings)
         engine = reconciliation_engine(settings, gateway)
+        engine.payments.on_attempt_failed = failure_counter(
+            resources, settings.fraud_failure_window_seconds, settings.redis_prefix
+        )
         async with resources.running(loops=scheduled_jobs(settings, engine)):
             app.state.resources = resources
             yield

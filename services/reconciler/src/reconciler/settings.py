@@ -20,6 +20,9 @@ class Settings(InfraSettings, CashfreeSettings):
     )
     default_settlement_sla_hours: float = Field(default=72, gt=0)
     failure_spike_per_minute: int = Field(default=20, ge=1)
+    # The payments-api's repeated-failures window (FRAUD_FAILURE_WINDOW_SECONDS): a failed
+    # attempt the janitor finds counts there too.
+    fraud_failure_window_seconds: int = Field(default=3600, gt=0)
     # Stored webhooks (their sealed bodies name customers) are kept this long once final;
     # dead-lettered ones stay until an operator acts. Longer than Cashfree's retries, whose
     # late copies would otherwise no longer be recognised as duplicates.

@@ -1,16 +1,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from paycore.fraud.screening import FraudScreen, FraudThresholds
+from paycore.fraud.screening import failure_counter
 from paycore.gateway import CashfreeGateway
 from paycore.kit.http import create_app
-from paycore.kit.service import Resources
 from paycore.kit.settings import AppEnv
-from paycore.payments.models import Payment
 from paycore.webhooks.service import Checkpoint
 from starlette.applications import Starlette
 
@@ -27,6 +25,9 @@ def build_app(settings: Settings) -> Starlette:
     resources, consumer = processor_resources(settings)
     gateway = CashfreeGateway(settings)
     service = webhook_service(settings, gateway)
+    service.payments.on_attempt_failed = failure_counter(
+        resources, settings.fraud_failure_window_seconds, settings.redis_prefix
+    )
     if settings.app_env == AppEnv.TEST and settings.webhook_test_hold_file:
         service.checkpoint = hold_forever(Path(settings.webhook_test_hold_file))
     consumer.subscribe(WebhookHandler(service, retry_count=len(settings.retry_delays_ms)))
@@ -36,22 +37,11 @@ def build_app(settings: Settings) -> Starlette:
         try:
             async with resources.running():
                 app.state.resources = resources
-                service.payments.on_attempt_failed = failure_counter(settings, resources)
                 yield
         finally:
             await gateway.aclose()
 
     return create_app(settings, [], lifespan=lifespan, checks=resources.checks(), ready=READY)
-
-
-def failure_counter(
-    settings: Settings, resources: Resources
-) -> Callable[[Payment], Awaitable[None]] | None:
-    """Counts a failed attempt in the fraud repeated-failures window the payments-api reads."""
-    if resources.redis is None:
-        return None
-    thresholds = FraudThresholds(failure_window_seconds=settings.fraud_failure_window_seconds)
-    return FraudScreen(resources.redis, thresholds, prefix=settings.redis_prefix).attempt_failed
 
 
 def hold_forever(marker: Path) -> Checkpoint:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -22,6 +23,7 @@ from paycore.fraud.velocity import SlidingWindows
 from paycore.kit.errors import Forbidden
 from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
+from paycore.kit.service import Resources
 from paycore.kit.state import insert_with_events
 from paycore.payments.models import Payment
 
@@ -204,3 +206,19 @@ class FraudScreen:
             userId=attempt.user_id,
         )
         return Assessment(assessment.decision, assessment.reasons, assessment.counts, signal_id)
+
+
+def failure_counter(
+    resources: Resources, window_seconds: int, prefix: str
+) -> Callable[[Payment], Awaitable[None]]:
+    """`PaymentService.on_attempt_failed` for a service other than the payments-api (webhook
+    processor, reconciler): counts a failed attempt in the repeated-failures window the
+    payments-api screens with (`FRAUD_FAILURE_WINDOW_SECONDS`), through the service's Redis
+    once it is connected."""
+    thresholds = FraudThresholds(failure_window_seconds=window_seconds)
+
+    async def count(payment: Payment) -> None:
+        if resources.redis is not None:
+            await FraudScreen(resources.redis, thresholds, prefix=prefix).attempt_failed(payment)
+
+    return count
