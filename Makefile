@@ -11,7 +11,7 @@ export UV
 PACKAGES := paycore payments_api webhook_ingress webhook_processor refund_worker email_worker \
 	reconciler paycore_web cashfree_emulator smtp_sink
 
-.PHONY: help install infra-up infra-down run test lint format typecheck pytest test-e2e test-chaos \
+.PHONY: help install infra-up infra-down run test lint format api-docs typecheck pytest test-e2e test-chaos \
 	validate-deploy security bench up down clean
 
 help: ## list the targets
@@ -40,6 +40,9 @@ lint: ## ruff check and format check
 format: ## ruff fix and format
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
+
+api-docs: ## regenerate the error table of services/payments-api/API.md from the endpoint table
+	$(UV) run python -m payments_api.openapi services/payments-api/API.md
 
 typecheck: ## mypy strict on every package
 	$(UV) run mypy $(addprefix -p ,$(PACKAGES))

@@ -3,15 +3,8 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from paycore.money import (
-    CURRENCY_EXPONENTS,
-    InvalidAmount,
-    UnknownCurrency,
-    dump_json,
-    load_json,
-    to_major,
-    to_minor,
-)
+from paycore.kit.errors import InvalidAmount, UnknownCurrency
+from paycore.money import CURRENCY_EXPONENTS, dump_json, load_json, to_major, to_minor
 
 currencies = st.sampled_from(sorted(CURRENCY_EXPONENTS))
 minor_amounts = st.integers(min_value=-(10**18), max_value=10**18)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from paycore.kit.events import EXCHANGES
 from paycore.kit.mongo import mongo_client
 from paycore.testing import isolated_settings
 from payments_api.app import build_app
+from payments_api.endpoints import ENDPOINTS, PLATFORM
 from payments_api.ratelimit import WINDOW_SECONDS
 from payments_api.settings import Settings
 from starlette.applications import Starlette
@@ -101,6 +103,31 @@ def new_user() -> str:
     return "usr_" + uuid.uuid4().hex[:12]
 
 
+ROUTES = [
+    (endpoint, re.compile(re.sub(r"{\w+}", "[^/]+", endpoint.path) + "$")) for endpoint in ENDPOINTS
+]
+PLATFORM_CODES = {error.code for error in PLATFORM}
+
+
+async def refusal_is_declared(response: httpx.Response) -> None:
+    """Every error the API answers in any test is one its endpoint declares (the declarations
+    feed /openapi.json and API.md, so every test checks them)."""
+    if response.status_code < 400:
+        return
+    await response.aread()
+    try:
+        code = response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return  # not our error body (e.g. a health check's)
+    method, path = response.request.method, response.request.url.path
+    declared = set(PLATFORM_CODES)
+    for endpoint, pattern in ROUTES:
+        if endpoint.method == method and pattern.match(path):
+            declared |= {error.code for error in endpoint.refusals()}
+            break
+    assert code in declared, f"{method} {path} answered {code}, which its endpoint does not declare"
+
+
 @asynccontextmanager
 async def api_client(emu: RunningEmulator, **overrides: Any) -> AsyncIterator[ApiClient]:
     settings = api_settings(emu, **overrides)
@@ -109,7 +136,9 @@ async def api_client(emu: RunningEmulator, **overrides: Any) -> AsyncIterator[Ap
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://testserver",
+                event_hooks={"response": [refusal_is_declared]},
             ) as http,
         ):
             yield ApiClient(http, app, settings)

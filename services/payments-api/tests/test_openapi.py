@@ -1,10 +1,19 @@
-"""/openapi.json describes exactly the routes the app serves."""
+"""/openapi.json describes exactly the routes the app serves, with each one's response schema
+and declared errors; API.md's error table is generated from the same declarations."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
+from paycore.payments.models import Transaction
 from payments_api.endpoints import ENDPOINTS
+from payments_api.openapi import with_error_table
+from payments_api.responses import AttemptOut
 from payments_api_testing import ApiClient
 from starlette.routing import Route
+
+API_MD = Path(__file__).resolve().parents[1] / "API.md"
 
 
 def served(api: ApiClient) -> set[tuple[str, str]]:
@@ -41,3 +50,60 @@ async def test_bodies_and_idempotency_headers_are_described(api: ApiClient) -> N
             assert schemas[name].get("additionalProperties") is False  # unknown fields refused
     create = schemas["CreatePaymentIn"]
     assert set(create["required"]) == {"amount", "customer"}
+
+
+async def test_every_endpoint_has_its_response_schema_and_declared_errors(api: ApiClient) -> None:
+    document = (await api.http.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    for endpoint in ENDPOINTS:
+        responses = document["paths"][endpoint.path][endpoint.method.lower()]["responses"]
+        success = responses[str(endpoint.status)]["content"]["application/json"]["schema"]
+        ref = success["properties"]["data"]["$ref"]
+        assert ref == f"#/components/schemas/{endpoint.response.__name__}", endpoint.path
+        assert schemas[endpoint.response.__name__]["properties"], endpoint.path
+        documented = {
+            (int(status), code)
+            for status, answer in responses.items()
+            if status != str(endpoint.status)
+            for code in answer["content"]["application/json"]["schema"]["allOf"][1]["properties"][
+                "error"
+            ]["properties"]["code"]["enum"]
+        }
+        assert documented == {(e.status, e.code) for e in endpoint.refusals()}, endpoint.path
+        assert ("invalid_token" in {code for _, code in documented}) == (endpoint.scope is not None)
+    refund = ENDPOINTS[[e.path for e in ENDPOINTS].index("/api/v1/refunds/initiate")]
+    assert {"refund_exceeds_refundable", "payment_not_refundable"} <= {
+        e.code for e in refund.refusals()
+    }
+
+
+def test_api_md_error_table_is_the_declared_one() -> None:
+    """Run `make api-docs` when this fails: API.md's table is generated from the declarations."""
+    text = API_MD.read_text()
+    assert with_error_table(text) == text
+    for code in ("refund_exceeds_refundable", "pay_link_expired", "method_not_allowed"):
+        assert f"`{code}`" in text
+
+
+def test_responses_keep_the_wire_format() -> None:
+    """ISO instants as Python writes them and enum values, as the dict builders did."""
+    at = datetime(2026, 12, 1, 3, 4, 5, 678000, tzinfo=UTC)
+    attempt = Transaction(
+        cf_payment_id="cf_1",
+        payment_id="pay_1",
+        order_id="ord_1",
+        status="FAILED",
+        amount=100,
+        currency="INR",
+        created_at=at,
+    )
+    assert AttemptOut.model_validate(attempt).model_dump(mode="json") == {
+        "cf_payment_id": "cf_1",
+        "status": "FAILED",
+        "amount": 100,
+        "currency": "INR",
+        "payment_method": None,
+        "failure_reason": None,
+        "bank_reference": None,
+        "created_at": "2026-12-01T03:04:05.678000+00:00",
+    }

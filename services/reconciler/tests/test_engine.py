@@ -18,8 +18,8 @@ from paycore.gateway.schemas import (
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
 from paycore.reconciliation.engine import ReconciliationEngine
+from paycore.reconciliation.errors import ReconciliationItemNotOpen
 from paycore.reconciliation.models import ItemStatus, MismatchKind, ReconciliationItem
-from paycore.reconciliation.operations import ReconciliationItemNotOpen
 from paycore.reconciliation.repository import ReconciliationRepository
 from paycore.refunds.repository import RefundRepository
 from paycore.refunds.service import RefundService

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Final
 
-from paycore.kit.errors import ValidationFailed
+from paycore.kit.errors import InvalidAmount, UnknownCurrency
 from paycore.kit.parsing import loads_json
 
 # ISO 4217 minor-unit exponents. A currency missing here is refused rather than guessed.
@@ -34,18 +34,6 @@ CURRENCY_EXPONENTS: Final[Mapping[str, int]] = {
 
 
 _MAX_DIGITS: Final = 30
-
-
-class UnknownCurrency(ValidationFailed, ValueError):
-    """The currency is not supported."""
-
-    code = "unknown_currency"
-
-
-class InvalidAmount(ValidationFailed, ValueError):
-    """The amount is not a valid amount of the currency."""
-
-    code = "invalid_amount"
 
 
 # The largest amount in minor units we accept anywhere (₹10 lakh crore in paise): exact as a

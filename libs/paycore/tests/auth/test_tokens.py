@@ -2,14 +2,8 @@ import time
 
 import jwt
 import pytest
-from paycore.auth.tokens import (
-    InsufficientScope,
-    InvalidToken,
-    Scope,
-    TokenExpired,
-    decode_token,
-    mint_token,
-)
+from paycore.auth.errors import InsufficientScope, InvalidToken, TokenExpired
+from paycore.auth.tokens import Scope, decode_token, mint_token
 
 SECRET = "s" * 64
 

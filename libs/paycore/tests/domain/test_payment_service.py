@@ -3,7 +3,8 @@ import asyncio
 import pytest
 from paycore.alerts import AdminAlert
 from paycore.gateway.schemas import GatewayAttemptStatus, GatewayPayment
-from paycore.kit.state import Evidence, InvalidTransition
+from paycore.kit.errors import InvalidTransition
+from paycore.kit.state import Evidence
 from paycore.payments.errors import AmountMismatch
 from paycore.payments.models import Payment
 from paycore.payments.models import PaymentStatus as P

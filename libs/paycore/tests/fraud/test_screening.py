@@ -3,8 +3,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from paycore.alerts import AdminAlert
+from paycore.fraud.errors import FraudBlocked
 from paycore.fraud.models import FraudDecision, FraudSignal
-from paycore.fraud.screening import Attempt, FraudBlocked, FraudScreen, FraudThresholds, Limit
+from paycore.fraud.screening import Attempt, FraudScreen, FraudThresholds, Limit
 from paycore.kit.mongo import connect_mongo
 from paycore.kit.redis import redis_client
 from paycore.testing import isolated_settings

@@ -3,14 +3,8 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from paycore.idempotency.store import (
-    Claim,
-    IdempotencyKeyReused,
-    IdempotencyStore,
-    RequestInFlight,
-    StoredResponse,
-    fingerprint,
-)
+from paycore.idempotency.errors import IdempotencyKeyReused, RequestInFlight
+from paycore.idempotency.store import Claim, IdempotencyStore, StoredResponse, fingerprint
 from paycore.kit.redis import redis_client
 from paycore.testing import isolated_settings
 from redis.asyncio import Redis

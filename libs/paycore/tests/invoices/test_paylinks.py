@@ -4,7 +4,8 @@ import time
 
 import pytest
 from itsdangerous import URLSafeSerializer
-from paycore.invoices.paylinks import PayLinkExpired, PayLinkInvalid, PayLinks, fill_link
+from paycore.invoices.errors import PayLinkExpired, PayLinkInvalid
+from paycore.invoices.paylinks import PayLinks, fill_link
 
 SECRET = "pay-link-test-secret-0123456789abcdef"
 

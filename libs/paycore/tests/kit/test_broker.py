@@ -15,10 +15,9 @@ from paycore.kit.broker import (
     Consumer,
     Delivery,
     EventPublisher,
-    UnroutableEvent,
     make_broker,
 )
-from paycore.kit.errors import DependencyUnavailable
+from paycore.kit.errors import DependencyUnavailable, UnroutableEvent
 from paycore.kit.events import OutboxEvent
 from paycore.testing import isolated_settings
 

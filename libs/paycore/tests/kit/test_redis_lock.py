@@ -2,7 +2,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from paycore.kit.redis import Lock, LockNotAcquired, redis_client
+from paycore.kit.errors import LockNotAcquired
+from paycore.kit.redis import Lock, redis_client
 from paycore.testing import isolated_settings
 from redis.asyncio import Redis
 

@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 from paycore.audit.models import Actor
 from paycore.audit.trail import AuditTrail
 from paycore.auth.api_keys import ApiKeyService, is_api_key
+from paycore.auth.errors import InvalidToken
 from paycore.auth.tokens import (
     ALGORITHM,
     IDP_ALGORITHMS,
-    InvalidToken,
     JwksVerifier,
     Principal,
     Scope,
@@ -23,6 +23,7 @@ from paycore.auth.tokens import (
 )
 from paycore.fraud.screening import FraudScreen
 from paycore.gateway.interface import PaymentGateway
+from paycore.idempotency.errors import InvalidIdempotencyKey, MissingIdempotencyKey
 from paycore.idempotency.store import IdempotencyStore, StoredResponse, fingerprint
 from paycore.invoices.models import Invoice
 from paycore.invoices.paylinks import PayLinks, fill_link
@@ -30,7 +31,14 @@ from paycore.invoices.service import InvoiceService
 from paycore.kit.audit import acting_as
 from paycore.kit.context import request_id_var
 from paycore.kit.crypto import FieldCipher
-from paycore.kit.errors import AppError, ValidationFailed, error_body, success_body
+from paycore.kit.errors import (
+    AppError,
+    InvalidJson,
+    UnsupportedMediaType,
+    ValidationFailed,
+    error_body,
+    success_body,
+)
 from paycore.kit.http import client_ip
 from paycore.kit.parsing import loads_json
 from paycore.kit.service import Resources
@@ -44,7 +52,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from payments_api.ratelimit import RateLimiter
-from payments_api.schemas import invoice_out
+from payments_api.responses import InvoiceOut
 from payments_api.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -55,35 +63,10 @@ DEVICE_HEADER = "x-device-fingerprint"
 MAX_IDEMPOTENCY_KEY = 255
 
 
-class MissingIdempotencyKey(ValidationFailed):
-    """This request needs an Idempotency-Key header."""
-
-    code = "idempotency_key_required"
-
-
-class InvalidIdempotencyKey(ValidationFailed):
-    """The Idempotency-Key must be 1-255 characters of letters, digits and - _ . :"""
-
-    code = "idempotency_key_invalid"
-
-
-class InvalidJson(ValidationFailed):
-    """The request body is not valid JSON."""
-
-    code = "invalid_json"
-
-
-class UnsupportedMediaType(AppError):
-    """Send the request body as application/json."""
-
-    code = "unsupported_media_type"
-    status = 415
-
-
 @dataclass
 class Outcome:
     status: int
-    data: Any
+    data: BaseModel
     replayed: bool = False  # found the result of an earlier request (the backstop path)
 
 
@@ -111,11 +94,11 @@ class Api:
     def environment(self) -> str:
         return self.settings.cashfree_env.value
 
-    def invoice_view(self, invoice: Invoice) -> dict[str, Any]:
+    def invoice_view(self, invoice: Invoice) -> InvoiceOut:
         """An invoice as its issuer sees it, with a fresh pay link (`INVOICE_PAY_URL`) when
         pay links are on."""
         if self.pay_links is None:
-            return invoice_out(invoice)
+            return InvoiceOut.of(invoice)
         token = self.pay_links.issue(invoice.user_id, invoice.invoice_number)
         url = fill_link(
             self.settings.invoice_pay_url,
@@ -125,7 +108,7 @@ class Api:
             order_id="",
         )
         expires = self.pay_links.expiry().isoformat() if url else None
-        return invoice_out(invoice, pay_url=url, pay_link_expires_at=expires)
+        return InvoiceOut.of(invoice, pay_url=url, pay_link_expires_at=expires)
 
     def client_ip(self, request: Request) -> str | None:
         return client_ip(request)
@@ -245,8 +228,11 @@ def replay(stored: StoredResponse) -> JSONResponse:
     return response
 
 
-def respond(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(success_body(data, request_id_var.get()), status_code=status)
+def respond(data: BaseModel, status: int = 200) -> JSONResponse:
+    """`{data, requestId}` with the response model as JSON."""
+    return JSONResponse(
+        success_body(data.model_dump(mode="json"), request_id_var.get()), status_code=status
+    )
 
 
 async def read_body(request: Request, model: type[M], *, optional: bool = False) -> tuple[M, Any]:

@@ -1,17 +1,79 @@
-"""The API's endpoints as one table: the routes and the OpenAPI document are both built from
-it, so they cannot drift apart."""
+"""The API's endpoints as one table: what each takes, answers and refuses. The routes, the
+OpenAPI document and API.md's error table are all built from it, so they cannot drift apart."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from paycore.auth.errors import ApiKeyRevoked, InsufficientScope, InvalidToken, TokenExpired
 from paycore.auth.tokens import Scope
+from paycore.fraud.errors import FraudBlocked
+from paycore.gateway.errors import GatewayError
+from paycore.idempotency.errors import (
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+    MissingIdempotencyKey,
+    RequestInFlight,
+)
+from paycore.invoices.errors import (
+    CustomerPhoneRequired,
+    InvalidCursor,
+    InvoiceAlreadyExists,
+    InvoiceAlreadyPaid,
+    InvoiceAmountMismatch,
+    InvoiceNotFound,
+    InvoicePaymentInProgress,
+    InvoiceTotalsMismatch,
+    PayLinkExpired,
+    PayLinkInvalid,
+)
+from paycore.kit.errors import (
+    AppError,
+    ChangedConcurrently,
+    DependencyUnavailable,
+    InvalidJson,
+    InvalidTransition,
+    LockNotAcquired,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from paycore.payments.errors import (
+    AmountMismatch,
+    AmountTooLarge,
+    AmountTooSmall,
+    CurrencyNotAllowed,
+    PaymentNotFound,
+    PaymentNotRefundable,
+    RefundExceedsPayment,
+)
+from paycore.reconciliation.errors import ReconciliationItemNotFound, ReconciliationItemNotOpen
+from paycore.refunds.errors import RefundNotFound
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from payments_api.responses import (
+    DeadLetterList,
+    InvoiceOut,
+    InvoicePage,
+    PayLinkView,
+    PaymentOut,
+    PaymentPage,
+    PaymentStatusOut,
+    ReconciliationItemList,
+    ReconciliationItemOut,
+    ReconciliationOut,
+    ReconciliationRunOut,
+    RefundList,
+    RefundOut,
+    TimelineOut,
+)
 from payments_api.routes import admin, invoices, paylinks, payments, refunds, timeline
 from payments_api.schemas import (
     CreateInvoiceIn,
@@ -24,6 +86,48 @@ from payments_api.schemas import (
 )
 
 Handler = Callable[[Request], Awaitable[Response]]
+Errors = tuple[type[AppError], ...]
+
+# Refusals every endpoint may answer, or every endpoint of a kind (added to its own).
+ANY: Errors = (RateLimited, DependencyUnavailable, AppError)
+BEARER: Errors = (InvalidToken, TokenExpired, ApiKeyRevoked, InsufficientScope)
+WITH_BODY: Errors = (ValidationFailed, InvalidJson, UnsupportedMediaType, PayloadTooLarge)
+WITH_QUERY: Errors = (ValidationFailed,)
+IDEMPOTENT: Errors = (
+    MissingIdempotencyKey,
+    InvalidIdempotencyKey,
+    IdempotencyKeyReused,
+    RequestInFlight,
+)
+PAY_LINK: Errors = (PayLinkInvalid, PayLinkExpired, InvoiceNotFound)
+# Answered by the app itself, outside the table: an unknown route or method.
+PLATFORM: Errors = (NotFound, MethodNotAllowed, PayloadTooLarge)
+
+
+def _family(base: type[AppError]) -> Errors:
+    found: list[type[AppError]] = [base]
+    for sub in base.__subclasses__():
+        found += _family(sub)
+    return tuple(found)
+
+
+# What a call to Cashfree may end in (paycore.gateway.errors), and a state change's refusals.
+GATEWAY: Errors = _family(GatewayError)
+STATE: Errors = (InvalidTransition, ChangedConcurrently, LockNotAcquired)
+VERIFY: Errors = (PaymentNotFound, AmountMismatch, *GATEWAY, *STATE)
+OPEN_PAYMENT: Errors = (
+    CurrencyNotAllowed,
+    AmountTooLarge,
+    AmountTooSmall,
+    FraudBlocked,
+    InvoiceNotFound,
+    InvoiceAlreadyPaid,
+    InvoicePaymentInProgress,
+    InvoiceAmountMismatch,
+    *GATEWAY,
+    *STATE,
+)
+PAY_INVOICE: Errors = (*OPEN_PAYMENT, CustomerPhoneRequired)
 
 
 @dataclass(frozen=True)
@@ -33,10 +137,25 @@ class Endpoint:
     handler: Handler
     summary: str
     scope: Scope | None  # None: no bearer token; the pay link's token in the path
+    response: type[BaseModel]  # the `data` of a success
     status: int = 200
     body: type[BaseModel] | None = None
     idempotent: bool = False  # needs an Idempotency-Key
     query: tuple[str, ...] = ()
+    errors: Errors = ()  # what this endpoint refuses beyond what every endpoint of its kind does
+
+    def refusals(self) -> list[type[AppError]]:
+        """Every error this endpoint may answer, by status then code."""
+        kinds = [
+            ANY,
+            BEARER if self.scope else PAY_LINK,
+            WITH_BODY if self.body else (),
+            WITH_QUERY if self.query else (),
+            IDEMPOTENT if self.idempotent else (),
+            self.errors,
+        ]
+        unique = {error.code: error for kind in kinds for error in kind}
+        return sorted(unique.values(), key=lambda error: (error.status, error.code))
 
 
 V1 = "/api/v1"
@@ -49,9 +168,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         payments.create_payment,
         "Create a payment and its Cashfree order; returns what checkout needs.",
         Scope.WRITE,
+        PaymentOut,
         201,
         CreatePaymentIn,
         idempotent=True,
+        errors=OPEN_PAYMENT,
     ),
     Endpoint(
         "POST",
@@ -59,7 +180,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         payments.verify_payment,
         "Ask Cashfree about the order and apply the result; safe to repeat.",
         Scope.WRITE,
+        PaymentOut,
         body=VerifyPaymentIn,
+        errors=VERIFY,
     ),
     Endpoint(
         "GET",
@@ -67,6 +190,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         payments.payment_history,
         "The caller's payments, newest first, with cursor pagination.",
         Scope.READ,
+        PaymentPage,
         query=("status", "from", "to", "limit", "cursor"),
     ),
     Endpoint(
@@ -75,6 +199,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         payments.get_payment_status,
         "A payment's status by order id.",
         Scope.READ,
+        PaymentStatusOut,
+        errors=(PaymentNotFound,),
     ),
     Endpoint(
         "GET",
@@ -82,6 +208,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         timeline.payment_timeline,
         "A payment's state history (with evidence) and its gateway attempts.",
         Scope.READ,
+        TimelineOut,
+        errors=(PaymentNotFound,),
     ),
     Endpoint(
         "GET",
@@ -89,6 +217,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         payments.get_payment,
         "A payment.",
         Scope.READ,
+        PaymentOut,
+        errors=(PaymentNotFound,),
     ),
     Endpoint(
         "POST",
@@ -96,9 +226,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         refunds.initiate_refund,
         "Reserve and request a refund (executed asynchronously).",
         Scope.REFUND,
+        RefundOut,
         202,
         InitiateRefundIn,
         idempotent=True,
+        errors=(
+            PaymentNotFound,
+            PaymentNotRefundable,
+            RefundExceedsPayment,
+            AmountMismatch,
+            *STATE,
+        ),
     ),
     Endpoint(
         "GET",
@@ -106,6 +244,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         refunds.list_payment_refunds,
         "The refunds of a payment.",
         Scope.READ,
+        RefundList,
+        errors=(PaymentNotFound,),
     ),
     Endpoint(
         "GET",
@@ -113,6 +253,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         refunds.get_refund,
         "A refund.",
         Scope.READ,
+        RefundOut,
+        errors=(RefundNotFound,),
     ),
     Endpoint(
         "POST",
@@ -120,9 +262,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         invoices.create_invoice,
         "Issue an invoice; subtotal, tax and total are computed and checked.",
         Scope.WRITE,
+        InvoiceOut,
         201,
         CreateInvoiceIn,
         idempotent=True,
+        errors=(CurrencyNotAllowed, InvoiceTotalsMismatch, InvoiceAlreadyExists),
     ),
     Endpoint(
         "GET",
@@ -130,7 +274,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         invoices.list_invoices,
         "The caller's invoices (an admin may filter any by client email).",
         Scope.READ,
+        InvoicePage,
         query=("client_email", "status", "limit", "cursor"),
+        errors=(InvalidCursor,),
     ),
     Endpoint(
         "GET",
@@ -138,6 +284,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         invoices.get_invoice,
         "An invoice.",
         Scope.READ,
+        InvoiceOut,
+        errors=(InvoiceNotFound,),
     ),
     Endpoint(
         "POST",
@@ -145,9 +293,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         invoices.pay_invoice,
         "Create the payment of the invoice total (or get its open one).",
         Scope.WRITE,
+        PaymentOut,
         201,
         PayInvoiceIn,
         idempotent=True,
+        errors=PAY_INVOICE,
     ),
     Endpoint(
         "GET",
@@ -155,6 +305,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.reconciliation,
         "The latest reconciliation runs and the mismatches they found (admins).",
         Scope.ADMIN,
+        ReconciliationOut,
         query=("limit",),
     ),
     Endpoint(
@@ -163,6 +314,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.reconciliation_items,
         "Reconciliation items (breaks) by run, status and kind (admins).",
         Scope.ADMIN,
+        ReconciliationItemList,
         query=("run_id", "status", "kind", "limit"),
     ),
     Endpoint(
@@ -171,9 +323,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.resolve_reconciliation_item,
         "Close an open reconciliation item with a note (admins; audited).",
         Scope.ADMIN,
+        ReconciliationItemOut,
         200,
         ResolveItemIn,
         idempotent=True,
+        errors=(ReconciliationItemNotFound, ReconciliationItemNotOpen),
     ),
     Endpoint(
         "POST",
@@ -181,6 +335,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.start_reconciliation,
         "Ask the reconciler for a run of the window [start, end) (admins).",
         Scope.ADMIN,
+        ReconciliationRunOut,
         202,
         StartReconciliationIn,
         idempotent=True,
@@ -191,6 +346,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         admin.dead_letters,
         "Dead-lettered webhooks: what they are about and why they failed (admins).",
         Scope.ADMIN,
+        DeadLetterList,
         query=("limit",),
     ),
     Endpoint(
@@ -199,6 +355,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         paylinks.get_pay_link,
         "The invoice a pay link names and its payment (the customer's view; no login).",
         None,
+        PayLinkView,
     ),
     Endpoint(
         "POST",
@@ -206,9 +363,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         paylinks.pay_pay_link,
         "Open the payment of a pay link's invoice (or get its open one).",
         None,
+        PaymentOut,
         201,
         PayInvoiceIn,
         idempotent=True,
+        errors=PAY_INVOICE,
     ),
     Endpoint(
         "POST",
@@ -216,6 +375,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         paylinks.verify_pay_link,
         "Ask Cashfree about a pay link's invoice payment and apply the result.",
         None,
+        PayLinkView,
+        errors=VERIFY,
     ),
 )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paycore.kit.errors import AppError
+from paycore.kit.errors import PayloadTooLarge
 from paycore.kit.http import render_error
 from paycore.kit.parsing import ascii_int
 from starlette.datastructures import Headers, MutableHeaders
@@ -35,13 +35,6 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-class PayloadTooLarge(AppError):
-    """The request body is larger than this API accepts."""
-
-    code = "payload_too_large"
-    status = 413
 
 
 class BodySizeLimitMiddleware:

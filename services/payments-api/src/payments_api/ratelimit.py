@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from loguru import logger
-from paycore.kit.errors import AppError
+from paycore.kit.errors import RateLimited
 from paycore.kit.redis import redis_key
 from prometheus_client import Counter
 from redis.asyncio import Redis
@@ -14,17 +14,6 @@ from redis.exceptions import RedisError
 LIMITED = Counter("paycore_rate_limited_total", "Requests refused by a rate limit.", ["scope"])
 
 WINDOW_SECONDS = 60
-
-
-class RateLimited(AppError):
-    """Too many requests; retry after the number of seconds in Retry-After."""
-
-    code = "rate_limited"
-    status = 429
-
-    def __init__(self, retry_after: int, scope: str) -> None:
-        super().__init__(scope=scope)
-        self.headers["Retry-After"] = str(retry_after)
 
 
 class RateLimiter:

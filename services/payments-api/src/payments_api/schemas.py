@@ -1,15 +1,13 @@
-"""Request bodies (strict: unknown fields and wrong types are refused) and response shapes."""
+"""Request bodies (strict: unknown fields and wrong types are refused); the response shapes
+are in `payments_api.responses`."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
-from paycore.invoices.models import Invoice
 from paycore.money import MAX_MINOR_UNITS, MAX_QUANTITY
-from paycore.payments.models import Payment
-from paycore.refunds.models import Refund
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -134,93 +132,3 @@ class CreateInvoiceIn(StrictBody):
 class PayInvoiceIn(StrictBody):
     customer_phone: Phone | None = None  # when the invoice has no client phone
     return_url: Url | None = None
-
-
-# --- responses ------------------------------------------------------------------------------
-
-
-def payment_out(payment: Payment, *, checkout_base_url: str, environment: str) -> dict[str, Any]:
-    session = payment.payment_session_id
-    return {
-        "payment_id": payment.payment_id,
-        "order_id": payment.order_id,
-        "status": payment.status.value,
-        "amount": payment.amount,
-        "currency": payment.currency,
-        "captured_amount": payment.captured_amount,
-        "refunded_amount": payment.refunded_amount,
-        "refund_reserved_amount": payment.refund_reserved_amount,
-        "refundable_amount": payment.refundable_amount,
-        # Held by open disputes (not refundable), and taken back by lost ones.
-        "disputed_amount": payment.disputed_amount,
-        "chargeback_amount": payment.chargeback_amount,
-        "open_disputes": payment.dispute_holds,
-        "invoice_number": payment.invoice_number,
-        "cf_order_id": payment.cf_order_id,
-        "payment_session_id": session,
-        "checkout_url": checkout_base_url + session if session else None,
-        "environment": environment,
-        "payment_method": payment.payment_method,
-        "failure_reason": payment.failure_reason,
-        "customer_id": payment.customer.customer_id,
-        "metadata": payment.metadata,
-        "risk_flags": payment.risk_flags,
-        "created_at": payment.created_at.isoformat(),
-        "updated_at": payment.updated_at.isoformat(),
-    }
-
-
-def payment_status_out(payment: Payment) -> dict[str, Any]:
-    return {
-        "payment_id": payment.payment_id,
-        "order_id": payment.order_id,
-        "status": payment.status.value,
-        "amount": payment.amount,
-        "currency": payment.currency,
-        "updated_at": payment.updated_at.isoformat(),
-    }
-
-
-def refund_out(refund: Refund) -> dict[str, Any]:
-    return {
-        "refund_id": refund.refund_id,
-        "payment_id": refund.payment_id,
-        "order_id": refund.order_id,
-        "status": refund.status.value,
-        "amount": refund.amount,
-        "currency": refund.currency,
-        "reason": refund.reason,
-        "source": refund.source.value,
-        "arn": refund.arn,
-        "failure_reason": refund.failure_reason,
-        "created_at": refund.created_at.isoformat(),
-        "updated_at": refund.updated_at.isoformat(),
-        "completed_at": refund.completed_at.isoformat() if refund.completed_at else None,
-    }
-
-
-def invoice_out(
-    invoice: Invoice, *, pay_url: str | None = None, pay_link_expires_at: str | None = None
-) -> dict[str, Any]:
-    # The client's name is shown; sealed contact details stay sealed.
-    return {
-        "invoice_number": invoice.invoice_number,
-        "status": invoice.status.value,
-        "currency": invoice.currency,
-        "issue_date": invoice.issue_date.isoformat(),
-        "due_date": invoice.due_date.isoformat(),
-        "client": {"name": invoice.client.name},
-        "items": [item.model_dump() for item in invoice.items],
-        "tax_rate_bps": invoice.tax_rate_bps,
-        "subtotal": invoice.subtotal,
-        "tax": invoice.tax,
-        "total": invoice.total,
-        "notes": invoice.notes,
-        "payment_id": invoice.payment_id,
-        "pay_url": pay_url,
-        "pay_link_expires_at": pay_link_expires_at,
-        "overpaid": bool(invoice.extra_payments),
-        "extra_payments": invoice.extra_payments,
-        "created_at": invoice.created_at.isoformat(),
-        "updated_at": invoice.updated_at.isoformat(),
-    }

@@ -7,17 +7,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from paycore.kit.errors import AppError
 from paycore.kit.redis import Lock, redis_key
 from paycore.kit.service import Resources
-
-
-class RefundBusy(AppError):
-    """Another worker is executing this refund right now; try again shortly."""
-
-    code = "refund_busy"
-    status = 409
-    retryable = True
+from paycore.refunds.errors import RefundBusy
 
 
 class RefundLocks:

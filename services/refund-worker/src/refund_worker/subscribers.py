@@ -8,10 +8,11 @@ from datetime import timedelta
 from loguru import logger
 from paycore.kit.broker import Delivery
 from paycore.kit.errors import ValidationFailed
+from paycore.refunds.errors import RefundBusy
 from paycore.refunds.execution import RefundExecutor
 from paycore.refunds.models import Refund
 
-from refund_worker.locks import RefundBusy, RefundLocks
+from refund_worker.locks import RefundLocks
 
 
 class RefundSubscriber:

@@ -6,20 +6,21 @@ Nothing is parsed before the signature holds; every rejection is counted by reas
 
 from __future__ import annotations
 
-from typing import ClassVar, Final
+from typing import Final
 
 from loguru import logger
 from paycore.gateway import WebhookSignatureError, verify_webhook_signature
-from paycore.kit.errors import AppError, DependencyUnavailable
+from paycore.kit.errors import (
+    AppError,
+    DependencyUnavailable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from paycore.kit.http import render_error
 from paycore.kit.logging import mask_value
 from paycore.kit.parsing import ascii_int
-from paycore.webhooks.intake import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    MalformedWebhookBody,
-    WebhookIntake,
-)
+from paycore.webhooks.errors import MalformedWebhook, MissingWebhookHeaders
+from paycore.webhooks.intake import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookIntake
 from paycore.webhooks.metrics import WEBHOOKS_RECEIVED
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,65 +36,33 @@ PATHS: Final = (
 )
 
 
-class Rejected(AppError):
-    """The webhook was rejected."""
+# What the ingress refuses, each counted under a `result` label; `WebhookSignatureError` only
+# for a signature that does not match (missing or unreadable headers are malformed).
+REJECTIONS: Final = (
+    PayloadTooLarge,
+    MissingWebhookHeaders,
+    WebhookSignatureError,
+    UnsupportedMediaType,
+    MalformedWebhook,
+)
 
-    result: ClassVar[str] = "malformed"  # the metric's label
-
-
-class PayloadTooLarge(Rejected):
-    """The webhook body is larger than allowed."""
-
-    code = "payload_too_large"
-    status = 413
-
-
-class MissingWebhookHeaders(Rejected):
-    """The webhook signature or timestamp header is missing or unreadable."""
-
-    code = "webhook_headers_missing"
-    status = 400
+TOO_LARGE: Final = "The webhook body is larger than allowed."
 
 
-class InvalidWebhookSignature(Rejected):
-    """The webhook signature does not match any active secret."""
-
-    code = "webhook_signature_invalid"
-    status = 401
-    result = "invalid_signature"
-
-
-class UnsupportedMediaType(Rejected):
-    """Webhooks are JSON."""
-
-    code = "unsupported_media_type"
-    status = 415
-
-
-class NotJson(Rejected):
-    """The webhook body is not a JSON object."""
-
-    code = "webhook_malformed"
-    status = 400
-
-
-SIGNATURE_FAILURES: Final[dict[str, type[Rejected]]] = {
-    "missing_signature": MissingWebhookHeaders,
-    "missing_timestamp": MissingWebhookHeaders,
-    "malformed_timestamp": MissingWebhookHeaders,
-    "bad_signature": InvalidWebhookSignature,
-}
+def result_of(error: AppError) -> str:
+    """The metric's label for a rejection."""
+    return "invalid_signature" if isinstance(error, WebhookSignatureError) else "malformed"
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = ascii_int(request.headers.get("content-length"))
     if declared is not None and declared > limit:
-        raise PayloadTooLarge(limit=limit)
+        raise PayloadTooLarge(TOO_LARGE, limit=limit)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise PayloadTooLarge(limit=limit)
+            raise PayloadTooLarge(TOO_LARGE, limit=limit)
     return bytes(body)
 
 
@@ -117,17 +86,19 @@ def verify(raw: bytes, request: Request, settings: Settings) -> bool:
         )
         out_of_window = False
     except WebhookSignatureError as exc:
+        if exc.reason == "bad_signature":
+            raise
         if exc.reason != "stale_timestamp":
-            raise SIGNATURE_FAILURES[exc.reason](reason=exc.reason) from None
+            raise MissingWebhookHeaders(reason=exc.reason) from None
         out_of_window = True  # the signature held (it is checked first)
     content_type = request.headers.get("content-type", "application/json").lower()
     if "json" not in content_type:
-        raise UnsupportedMediaType(content_type=content_type[:100])
+        raise UnsupportedMediaType("Webhooks are JSON.", content_type=content_type[:100])
     return out_of_window
 
 
-def rejection(error: Rejected, request: Request) -> Response:
-    WEBHOOKS_RECEIVED.labels(error.result).inc()
+def rejection(error: AppError, request: Request) -> Response:
+    WEBHOOKS_RECEIVED.labels(result_of(error)).inc()
     logger.warning(
         "webhook rejected",
         reason=error.code,
@@ -143,11 +114,8 @@ async def receive(request: Request) -> Response:
     try:
         raw = await read_body(request, settings.webhook_max_body_bytes)
         out_of_window = verify(raw, request, settings)
-        try:
-            receipt = await intake.accept(raw, request.headers, out_of_window=out_of_window)
-        except MalformedWebhookBody as exc:
-            raise NotJson(exc.message) from None
-    except Rejected as error:
+        receipt = await intake.accept(raw, request.headers, out_of_window=out_of_window)
+    except REJECTIONS as error:
         return rejection(error, request)
     except DependencyUnavailable:
         WEBHOOKS_RECEIVED.labels("error").inc()

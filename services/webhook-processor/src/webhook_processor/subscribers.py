@@ -8,16 +8,9 @@ from typing import Any
 
 from loguru import logger
 from paycore.kit.broker import Delivery, is_retryable
-from paycore.kit.errors import AppError
+from paycore.webhooks.errors import MalformedMessage
 from paycore.webhooks.metrics import WEBHOOK_RETRIES, WEBHOOKS_DEAD_LETTERED
 from paycore.webhooks.service import WebhookService
-
-
-class MalformedMessage(AppError):
-    """The message names no webhook log (a poison message)."""
-
-    code = "malformed_message"
-    status = 422
 
 
 class WebhookHandler:

@@ -1,14 +1,7 @@
 """Bearer tokens (JWT, HS256): who the caller is and what they may do."""
 
-from paycore.auth.tokens import (
-    InsufficientScope,
-    InvalidToken,
-    Principal,
-    Scope,
-    TokenExpired,
-    decode_token,
-    mint_token,
-)
+from paycore.auth.errors import InsufficientScope, InvalidToken, TokenExpired
+from paycore.auth.tokens import Principal, Scope, decode_token, mint_token
 
 __all__ = [
     "InsufficientScope",

@@ -14,18 +14,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from paycore.auth.errors import ApiKeyRevoked, InvalidToken
 from paycore.auth.models import ApiKey
-from paycore.auth.tokens import SUBJECT, InvalidToken, Principal, Scope
+from paycore.auth.tokens import SUBJECT, Principal, Scope
 
 PREFIX: Final = "pck_"
 # last_used_at is written at most this often per key: not one database write per request.
 LAST_USED_RESOLUTION: Final = timedelta(minutes=1)
-
-
-class ApiKeyRevoked(InvalidToken):
-    """This API key has been revoked."""
-
-    code = "api_key_revoked"
 
 
 def is_api_key(token: str) -> bool:

@@ -18,7 +18,8 @@ from typing import Any, Final
 
 import jwt
 
-from paycore.kit.errors import DependencyUnavailable, Forbidden, Unauthorized
+from paycore.auth.errors import InsufficientScope, InvalidToken, TokenExpired
+from paycore.kit.errors import DependencyUnavailable
 
 ALGORITHM: Final = "HS256"
 # What an identity provider may sign with; never HS* (the JWKS is public) and never "none".
@@ -34,24 +35,6 @@ class Scope(StrEnum):
     WRITE = "write"
     REFUND = "refund"
     ADMIN = "admin"
-
-
-class InvalidToken(Unauthorized):
-    """The bearer token is missing, malformed or not signed by us."""
-
-    code = "invalid_token"
-
-
-class TokenExpired(Unauthorized):
-    """The bearer token has expired."""
-
-    code = "token_expired"
-
-
-class InsufficientScope(Forbidden):
-    """The token does not grant the scope this request needs."""
-
-    code = "insufficient_scope"
 
 
 @dataclass(frozen=True)

@@ -1,38 +1,23 @@
-from paycore.kit.errors import AppError
+"""What sending an email meets (status, stable code; the docstring is the message)."""
+
+from paycore.kit.errors import AppError, Conflict, Unprocessable
 
 
-class UnknownEmailType(AppError):
+class UnknownEmailType(Unprocessable, code="unknown_email_type"):
     """No email is defined for this event type."""
 
-    code = "unknown_email_type"
-    status = 422
 
-
-class EmailInFlight(AppError):
+class EmailInFlight(Conflict, code="email_in_flight", retryable=True):
     """Another delivery of this event is sending the email right now; look again later."""
 
-    code = "email_in_flight"
-    status = 409
-    retryable = True
 
-
-class EmailDeliveryFailed(AppError):
+class EmailDeliveryFailed(AppError, code="email_delivery_failed", status=503, retryable=True):
     """The SMTP server could not be reached or refused for now; try again later."""
 
-    code = "email_delivery_failed"
-    status = 503
-    retryable = True
 
-
-class EmailRejected(AppError):
+class EmailRejected(Unprocessable, code="email_rejected"):
     """The SMTP server refused the message for good (e.g. an unknown recipient)."""
 
-    code = "email_rejected"
-    status = 422
 
-
-class EmailDataMissing(AppError):
+class EmailDataMissing(Unprocessable, code="email_data_missing"):
     """The event names a payment, refund or invoice we do not have."""
-
-    code = "email_data_missing"
-    status = 422

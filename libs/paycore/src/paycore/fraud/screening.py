@@ -18,9 +18,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from paycore.alerts import raise_alert
+from paycore.fraud.errors import FraudBlocked
 from paycore.fraud.models import FraudDecision, FraudSignal
 from paycore.fraud.velocity import SlidingWindows
-from paycore.kit.errors import Forbidden
 from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.service import Resources
@@ -31,12 +31,6 @@ DECISIONS = Counter("paycore_fraud_decisions_total", "Fraud screening decisions.
 
 DIMENSIONS: Final = ("user", "ip", "email", "device")
 FAILURE_DIMENSIONS: Final = ("user", "email")
-
-
-class FraudBlocked(Forbidden):
-    """The payment was refused by fraud screening."""
-
-    code = "fraud_blocked"
 
 
 @dataclass(frozen=True)

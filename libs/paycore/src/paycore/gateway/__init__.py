@@ -17,6 +17,7 @@ from paycore.gateway.errors import (
     GatewayTimeout,
     GatewayUnavailable,
     GatewayValidationError,
+    WebhookSignatureError,
 )
 from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.retry import RetryPolicy
@@ -43,11 +44,7 @@ from paycore.gateway.schemas import (
     GatewaySettlementStatus,
     idempotency_key,
 )
-from paycore.gateway.webhook_signature import (
-    WebhookSignatureError,
-    sign_webhook,
-    verify_webhook_signature,
-)
+from paycore.gateway.webhook_signature import sign_webhook, verify_webhook_signature
 
 __all__ = [
     "CashfreeGateway",

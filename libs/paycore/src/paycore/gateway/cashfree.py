@@ -53,8 +53,9 @@ from paycore.gateway.schemas import (
     GatewaySettlementPage,
     GatewaySettlementQuery,
 )
+from paycore.kit.errors import InvalidAmount, UnknownCurrency
 from paycore.kit.settings import CashfreeSettings
-from paycore.money import InvalidAmount, UnknownCurrency, dump_json, load_json
+from paycore.money import dump_json, load_json
 
 W = TypeVar("W", bound=BaseModel)
 T = TypeVar("T")

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from paycore.kit.errors import AppError
 
+# Why a webhook signature was refused (paycore.gateway.webhook_signature).
+SignatureFailure = Literal[
+    "missing_signature",
+    "missing_timestamp",
+    "malformed_timestamp",
+    "stale_timestamp",
+    "bad_signature",
+]
 
-class GatewayError(AppError):
+
+class GatewayError(AppError, code="gateway_error", status=502):
     """The payment gateway call failed."""
 
-    code = "gateway_error"
-    status = 502
     # True when the gateway may have acted although we got no answer: look it up before
     # assuming nothing happened (or repeat with the same idempotency key).
     outcome_unknown: ClassVar[bool] = False
@@ -33,46 +40,28 @@ class GatewayError(AppError):
         self.http_status = http_status
 
 
-class GatewayAuthError(GatewayError):
+class GatewayAuthError(GatewayError, code="gateway_auth_failed"):
     """The gateway rejected our credentials."""
 
-    code = "gateway_auth_failed"
 
-
-class GatewayValidationError(GatewayError):
+class GatewayValidationError(GatewayError, code="gateway_validation_failed", status=400):
     """The gateway rejected the request as invalid."""
 
-    code = "gateway_validation_failed"
-    status = 400
 
-
-class GatewayNotFound(GatewayError):
+class GatewayNotFound(GatewayError, code="gateway_not_found", status=404):
     """The gateway does not know this resource."""
 
-    code = "gateway_not_found"
-    status = 404
 
-
-class GatewayConflict(GatewayError):
+class GatewayConflict(GatewayError, code="gateway_conflict", status=409):
     """The request conflicts with what the gateway already has."""
 
-    code = "gateway_conflict"
-    status = 409
 
-
-class GatewayIdempotencyError(GatewayError):
+class GatewayIdempotencyError(GatewayError, code="gateway_idempotency_conflict", status=409):
     """The idempotency key was already used for a different request."""
 
-    code = "gateway_idempotency_conflict"
-    status = 409
 
-
-class GatewayRateLimited(GatewayError):
+class GatewayRateLimited(GatewayError, code="gateway_rate_limited", status=503, retryable=True):
     """The gateway is rate limiting us; try again later."""
-
-    code = "gateway_rate_limited"
-    status = 503
-    retryable = True
 
     def __init__(self, message: str | None = None, *, retry_after: float, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -80,45 +69,41 @@ class GatewayRateLimited(GatewayError):
         self.headers["Retry-After"] = str(max(1, round(retry_after)))
 
 
-class GatewayServerError(GatewayError):
+class GatewayServerError(GatewayError, code="gateway_server_error", retryable=True):
     """The gateway failed on its side; try again later."""
 
-    code = "gateway_server_error"
-    retryable = True
 
-
-class GatewayOutcomeUnknown(GatewayError):
+# Retryable: a later delivery or poll looks it up again (with the same idempotency key for a
+# write). Never a reason for a negative final state.
+class GatewayOutcomeUnknown(
+    GatewayError, code="gateway_outcome_unknown", status=504, retryable=True
+):
     """The gateway may or may not have acted on the request: look again later, never assume
     it failed (e.g. it said "already exists" and then could not find it)."""
 
-    code = "gateway_outcome_unknown"
-    status = 504
-    # Retryable: a later delivery or poll looks it up again (with the same idempotency key
-    # for a write). Never a reason for a negative final state.
-    retryable = True
     # Repeating blindly is not safe in general: only a lookup (or the same idempotency key,
     # which the client's own retries already use) settles the outcome.
     outcome_unknown = True
 
 
-class GatewayTimeout(GatewayOutcomeUnknown):
+class GatewayTimeout(GatewayOutcomeUnknown, code="gateway_timeout"):
     """No complete answer from the gateway in time; it may have acted on the request."""
 
-    code = "gateway_timeout"
 
-
-class GatewayUnavailable(GatewayError):
+class GatewayUnavailable(GatewayError, code="gateway_unavailable", status=503, retryable=True):
     """The gateway cannot be reached; the request was not sent."""
 
-    code = "gateway_unavailable"
-    status = 503
-    retryable = True
 
-
-class GatewayInvalidResponse(GatewayError):
+class GatewayInvalidResponse(GatewayError, code="gateway_invalid_response"):
     """The gateway answered with something we cannot read."""
 
-    code = "gateway_invalid_response"
+
+class WebhookSignatureError(AppError, code="webhook_signature_invalid", status=401):
+    """The webhook signature does not match any active secret."""
+
+    def __init__(self, reason: SignatureFailure) -> None:
+        super().__init__(reason=reason)
+        self.reason: SignatureFailure = reason
 
 
 _BY_HTTP_STATUS: dict[int, type[GatewayError]] = {

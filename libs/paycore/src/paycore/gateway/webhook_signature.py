@@ -10,28 +10,8 @@ import hashlib
 import hmac
 import time
 from collections.abc import Sequence
-from typing import Literal
 
-from paycore.kit.errors import AppError
-
-SignatureFailure = Literal[
-    "missing_signature",
-    "missing_timestamp",
-    "malformed_timestamp",
-    "stale_timestamp",
-    "bad_signature",
-]
-
-
-class WebhookSignatureError(AppError):
-    """The webhook signature is not valid."""
-
-    code = "webhook_signature_invalid"
-    status = 401
-
-    def __init__(self, reason: SignatureFailure) -> None:
-        super().__init__(f"webhook signature rejected: {reason}", reason=reason)
-        self.reason: SignatureFailure = reason
+from paycore.gateway.errors import WebhookSignatureError
 
 
 def sign_webhook(raw_body: bytes, timestamp_ms: int | str, secret: bytes) -> str:

@@ -21,7 +21,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from paycore.kit.errors import AppError, Conflict
+from paycore.idempotency.errors import IdempotencyKeyReused, RequestInFlight
 from paycore.kit.redis import redis_key
 
 OUTCOMES = Counter(
@@ -41,29 +41,12 @@ IN_FLIGHT: Final = "in_flight"
 DONE: Final = "done"
 
 
-class IdempotencyKeyReused(AppError):
-    """This Idempotency-Key was already used with a different request body."""
-
-    code = "idempotency_key_reused"
-    status = 422
-
-
 def check_same_request(stored_fingerprint: str | None, request_fingerprint: str) -> None:
     """The backstop behind the response cache: a record an earlier request made under this
     key (a payment, a refund) refuses a request with another body (`IdempotencyKeyReused`,
     422). Records stored before fingerprints existed (None) are taken as the same request."""
     if stored_fingerprint not in (None, request_fingerprint):
         raise IdempotencyKeyReused()
-
-
-class RequestInFlight(Conflict):
-    """A request with this Idempotency-Key is still being processed; retry shortly."""
-
-    code = "idempotency_request_in_flight"
-
-    def __init__(self, retry_after_seconds: int = 1, **details: Any) -> None:
-        super().__init__(**details)
-        self.headers["Retry-After"] = str(retry_after_seconds)
 
 
 def fingerprint(user_id: str, method: str, path: str, body: Any) -> str:

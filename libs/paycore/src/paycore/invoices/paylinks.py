@@ -17,25 +17,12 @@ from typing import Final
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from paycore.kit.errors import AppError, NotFound
+from paycore.invoices.errors import PayLinkExpired, PayLinkInvalid
 from paycore.kit.settings import PayLinkSettings
 
 SALT: Final = "paycore.pay-link.v1"
 # A link's lifetime: long enough to pay an invoice after its email, short enough to expire.
 DEFAULT_TTL_SECONDS: Final = 30 * 86_400
-
-
-class PayLinkInvalid(NotFound):
-    """This pay link is not valid: check that it was copied completely."""
-
-    code = "pay_link_invalid"
-
-
-class PayLinkExpired(AppError):
-    """This pay link has expired: ask the merchant for a new one."""
-
-    code = "pay_link_expired"
-    status = 410
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from paycore.kit.context import bound_ids, new_request_id, trace_id_from_traceparent
-from paycore.kit.errors import AppError
+from paycore.kit.errors import AppError, PublishNotConfirmed, UnroutableEvent
 from paycore.kit.events import EXCHANGES, EventEnvelope, OutboxEvent, exchange_for
 from paycore.kit.settings import RabbitSettings
 
@@ -103,20 +103,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     ConnectionError,
 )
-
-
-class PublishNotConfirmed(AppError):
-    """The broker did not confirm the message."""
-
-    code = "publish_not_confirmed"
-    status = 503
-    retryable = True
-
-
-class UnroutableEvent(AppError):
-    """No queue is bound for this event's routing key; it was not delivered."""
-
-    code = "unroutable_event"
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -29,7 +29,21 @@ from paycore.kit.context import (
     request_id_var,
     trace_id_from_traceparent,
 )
-from paycore.kit.errors import AppError, DependencyUnavailable, error_body
+from paycore.kit.errors import (
+    AppError,
+    Conflict,
+    DependencyUnavailable,
+    Forbidden,
+    HttpError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    Unprocessable,
+    UnsupportedMediaType,
+    ValidationFailed,
+    error_body,
+)
 from paycore.kit.metrics import MetricsMiddleware, metrics_endpoint
 from paycore.kit.settings import BaseServiceSettings
 
@@ -37,17 +51,17 @@ HealthCheck = Callable[[], Awaitable[None]]  # raises when the dependency is unu
 
 CLIENT_IP_STATE = "client_ip"
 
-HTTP_ERROR_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "unprocessable_entity",
-    429: "rate_limited",
+# The framework's own refusals (no route, wrong method) as our errors.
+HTTP_ERRORS: dict[int, type[AppError]] = {
+    400: ValidationFailed,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    405: MethodNotAllowed,
+    409: Conflict,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    422: Unprocessable,
 }
 
 
@@ -109,9 +123,10 @@ async def app_error_handler(request: Request, exc: Exception) -> Response:
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    error = AppError(exc.detail if isinstance(exc.detail, str) else None)
-    error.code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")  # type: ignore[misc]
-    error.status = exc.status_code  # type: ignore[misc]
+    kind = HTTP_ERRORS.get(exc.status_code)
+    error = (kind or HttpError)(exc.detail if isinstance(exc.detail, str) else None)
+    if kind is None:
+        error.status = exc.status_code  # type: ignore[misc]
     error.headers = dict(exc.headers or {})
     return render_error(error)
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from redis.asyncio import Redis
 
-from paycore.kit.errors import Conflict
+from paycore.kit.errors import LockNotAcquired
 from paycore.kit.settings import RedisSettings
 
 # Delete or extend the key only if it still holds our token: a lock that expired and was
@@ -39,12 +39,6 @@ def redis_client(settings: RedisSettings) -> Redis:
         socket_connect_timeout=settings.redis_timeout_seconds,
         health_check_interval=30,
     )
-
-
-class LockNotAcquired(Conflict):
-    """The resource is locked by another operation; try again shortly."""
-
-    code = "resource_locked"
 
 
 class Lock:

@@ -20,7 +20,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit import audit
-from paycore.kit.errors import AppError
+from paycore.kit.errors import ChangedConcurrently
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import KeyedDocument
 
@@ -44,21 +44,6 @@ class TransitionRecord(BaseModel):
     note: str | None = None
     # An event that arrived and changed nothing (late, duplicate or weaker evidence).
     ignored: bool = False
-
-
-class InvalidTransition(AppError):
-    """This state change is not allowed from the current state."""
-
-    code = "invalid_transition"
-    status = 409
-
-
-class ChangedConcurrently(AppError):
-    """The resource changed while this request was applying; try again."""
-
-    code = "concurrent_modification"
-    status = 409
-    retryable = True
 
 
 class StateTable(Generic[S]):

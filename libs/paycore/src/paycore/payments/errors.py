@@ -1,27 +1,31 @@
-from paycore.kit.errors import AppError, Conflict, NotFound
+"""What a payment refuses (status, stable code; the docstring is the message)."""
+
+from paycore.kit.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 
 
-class PaymentNotFound(NotFound):
+class PaymentNotFound(NotFound, code="payment_not_found"):
     """No such payment."""
 
-    code = "payment_not_found"
 
-
-class RefundExceedsPayment(Conflict):
+class RefundExceedsPayment(Unprocessable, code="refund_exceeds_refundable"):
     """The refund is larger than what is left to refund on this payment."""
 
-    code = "refund_exceeds_refundable"
-    status = 422
 
-
-class PaymentNotRefundable(Conflict):
+class PaymentNotRefundable(Conflict, code="payment_not_refundable"):
     """Only a successful payment can be refunded."""
 
-    code = "payment_not_refundable"
 
-
-class AmountMismatch(AppError):
+class AmountMismatch(Conflict, code="amount_mismatch"):
     """The gateway reports an amount or currency that differs from the payment's."""
 
-    code = "amount_mismatch"
-    status = 409
+
+class CurrencyNotAllowed(ValidationFailed, code="currency_not_allowed"):
+    """This currency is not accepted."""
+
+
+class AmountTooLarge(ValidationFailed, code="amount_too_large"):
+    """The amount is above the maximum for one payment."""
+
+
+class AmountTooSmall(ValidationFailed, code="amount_too_small"):
+    """The amount is below the currency's minimum for one payment (₹1)."""

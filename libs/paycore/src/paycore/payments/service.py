@@ -12,12 +12,12 @@ from loguru import logger
 from paycore.alerts import raise_alert
 from paycore.gateway.schemas import GatewayAttemptStatus, GatewayPayment
 from paycore.invoices.sync import sync_invoice
+from paycore.kit.errors import InvalidTransition
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import (
     CONFLICT,
     Conflict,
     Evidence,
-    InvalidTransition,
     TransitionRecord,
     read_again_after,
     retry_on_conflict,

@@ -7,23 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 from paycore.audit.models import Actor
 from paycore.audit.trail import AuditTrail
-from paycore.kit.errors import Conflict, NotFound, ValidationFailed
+from paycore.kit.errors import ValidationFailed
+from paycore.reconciliation.errors import ReconciliationItemNotFound, ReconciliationItemNotOpen
 from paycore.reconciliation.models import ItemStatus, ReconciliationItem, ReconciliationRun
 from paycore.reconciliation.repository import ReconciliationRepository
 
 MAX_WINDOW = timedelta(days=31)
-
-
-class ReconciliationItemNotFound(NotFound):
-    """No such reconciliation item."""
-
-    code = "reconciliation_item_not_found"
-
-
-class ReconciliationItemNotOpen(Conflict):
-    """The item is not open (healed, closed by a run, or resolved already)."""
-
-    code = "reconciliation_item_not_open"
 
 
 def run_id_for(schedule: str, start: datetime, end: datetime) -> str:

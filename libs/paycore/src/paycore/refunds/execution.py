@@ -26,9 +26,9 @@ from paycore.gateway.errors import (
 )
 from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.schemas import GatewayRefund, GatewayRefundRequest, idempotency_key
-from paycore.kit.errors import AppError
 from paycore.kit.recheck import UNKNOWN_REFUND, Backoff, Recheck
 from paycore.kit.state import Evidence
+from paycore.refunds.errors import RefundDiffersAtGateway, RefundOutcomeUnknown
 from paycore.refunds.models import Refund, RefundStatus
 from paycore.refunds.service import RefundService
 from paycore.refunds.states import FINAL
@@ -37,21 +37,6 @@ R = RefundStatus
 POLL_PHASE: Final = "UNKNOWN_OUTCOME"
 # Cashfree's refund_note: 3 to 100 characters, or none.
 _NOTE_LENGTH: Final = range(3, 101)
-
-
-class RefundOutcomeUnknown(AppError):
-    """The gateway may or may not have made the refund; it is looked up before any retry."""
-
-    code = "refund_outcome_unknown"
-    status = 504
-    retryable = True
-
-
-class RefundDiffersAtGateway(AppError):
-    """The gateway holds this refund id with another amount, or refuses our idempotency key."""
-
-    code = "refund_differs_at_gateway"
-    status = 409
 
 
 class RefundExecutor:

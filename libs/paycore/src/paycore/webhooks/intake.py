@@ -31,13 +31,14 @@ from redis.exceptions import RedisError
 
 from paycore.kit.broker import EventPublisher
 from paycore.kit.crypto import FieldCipher
-from paycore.kit.errors import AppError, DependencyUnavailable
+from paycore.kit.errors import DependencyUnavailable
 from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.logging import mask_value
 from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.parsing import ascii_int, loads_json
 from paycore.kit.redis import redis_key
+from paycore.webhooks.errors import MalformedWebhook
 from paycore.webhooks.models import BODY_CONTEXT, BodyEncoding, StoredHeader, WebhookLog
 from paycore.webhooks.repository import WebhookLogRepository
 
@@ -47,13 +48,6 @@ TIMESTAMP_HEADER: Final = "x-webhook-timestamp"
 VERSION_HEADER: Final = "x-webhook-version"
 ATTEMPT_HEADER: Final = "x-webhook-attempt"
 IDEMPOTENCY_HEADER: Final = "x-idempotency-key"
-
-
-class MalformedWebhookBody(AppError):
-    """The webhook body is not a JSON object."""
-
-    code = "webhook_malformed"
-    status = 400
 
 
 @dataclass(frozen=True)
@@ -93,9 +87,9 @@ def event_type_of(raw_body: bytes) -> str:
     try:
         body = loads_json(raw_body)
     except ValueError as exc:
-        raise MalformedWebhookBody("the webhook body is not JSON") from exc
+        raise MalformedWebhook("the webhook body is not JSON") from exc
     if not isinstance(body, dict):
-        raise MalformedWebhookBody("the webhook body is not a JSON object")
+        raise MalformedWebhook("the webhook body is not a JSON object")
     event_type = body.get("type")
     return event_type[:100] if isinstance(event_type, str) and event_type else "UNKNOWN"
 
@@ -130,7 +124,7 @@ class WebhookIntake:
         `out_of_window`: its timestamp was outside the window, so the processor confirms it
         with the gateway (the durable dedupe by event id is the replay block).
 
-        Raises `MalformedWebhookBody` (not JSON) or `DependencyUnavailable` (cannot store).
+        Raises `MalformedWebhook` (not JSON) or `DependencyUnavailable` (cannot store).
         """
         event_id = event_id_of(raw_body, headers)
         if await self._seen(event_id):

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from paycore.gateway import mapping
 from paycore.gateway import models as cf
 from paycore.gateway.schemas import GatewayDispute, GatewayPayment, GatewayRefund, GatewaySettlement
-from paycore.money import InvalidAmount, UnknownCurrency, load_json
+from paycore.kit.errors import InvalidAmount, UnknownCurrency
+from paycore.money import load_json
 from paycore.payments.models import SettlementStatus
 from paycore.webhooks.errors import MalformedWebhook, UnsupportedWebhookVersion
 

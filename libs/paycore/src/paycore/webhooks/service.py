@@ -29,10 +29,10 @@ from paycore.gateway.schemas import (
     GatewaySettlementQuery,
 )
 from paycore.kit.crypto import FieldCipher
+from paycore.kit.errors import ChangedConcurrently
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import (
     CONFLICT,
-    ChangedConcurrently,
     Conflict,
     Evidence,
     TransitionRecord,

@@ -4,23 +4,26 @@ dead-lettered webhooks (replayed with `python -m webhook_processor.ops`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from paycore.auth.tokens import Scope
 from paycore.kit.errors import ValidationFailed
 from paycore.reconciliation.models import (
     ItemStatus,
     MismatchKind,
-    ReconciliationItem,
-    ReconciliationRun,
 )
 from paycore.reconciliation.operations import find_items, latest_runs, request_run, resolve_item
-from paycore.webhooks.models import WebhookLog
 from paycore.webhooks.service import WebhookService
 from starlette.requests import Request
 from starlette.responses import Response
 
 from payments_api.api import Outcome, get_api, read_body, respond
+from payments_api.responses import (
+    DeadLetterList,
+    DeadLetterOut,
+    ReconciliationItemList,
+    ReconciliationItemOut,
+    ReconciliationOut,
+    ReconciliationRunOut,
+)
 from payments_api.schemas import ResolveItemIn, StartReconciliationIn
 
 MAX_RUNS = 50
@@ -39,7 +42,12 @@ async def reconciliation(request: Request) -> Response:
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_RUNS:
         raise ValidationFailed(f"limit must be 1 to {MAX_RUNS}", field="limit")
     runs, items = await latest_runs(int(raw))
-    return respond({"runs": [_run(run) for run in runs], "items": [_item(i) for i in items]})
+    return respond(
+        ReconciliationOut(
+            runs=[ReconciliationRunOut.model_validate(run) for run in runs],
+            items=[ReconciliationItemOut.model_validate(item) for item in items],
+        )
+    )
 
 
 async def reconciliation_items(request: Request) -> Response:
@@ -60,7 +68,9 @@ async def reconciliation_items(request: Request) -> Response:
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_ITEMS:
         raise ValidationFailed(f"limit must be 1 to {MAX_ITEMS}", field="limit")
     items = await find_items(run_id=params.get("run_id"), status=status, kind=kind, limit=int(raw))
-    return respond({"items": [_item(item) for item in items]})
+    return respond(
+        ReconciliationItemList(items=[ReconciliationItemOut.model_validate(item) for item in items])
+    )
 
 
 async def resolve_reconciliation_item(request: Request) -> Response:
@@ -73,7 +83,7 @@ async def resolve_reconciliation_item(request: Request) -> Response:
         item = await resolve_item(
             request.path_params["item_id"], body.note, api.actor(request, principal), api.audit
         )
-        return Outcome(200, _item(item))
+        return Outcome(200, ReconciliationItemOut.model_validate(item))
 
     return await api.idempotent(request, principal, "reconciliation-resolve", parsed, run)
 
@@ -86,7 +96,8 @@ async def start_reconciliation(request: Request) -> Response:
     body, parsed = await read_body(request, StartReconciliationIn)
 
     async def run(key: str, request_fingerprint: str) -> Outcome:
-        return Outcome(202, _run(await request_run(body.start, body.end)))
+        run = await request_run(body.start, body.end)
+        return Outcome(202, ReconciliationRunOut.model_validate(run))
 
     return await api.idempotent(request, principal, "reconciliation-run", parsed, run)
 
@@ -103,58 +114,4 @@ async def dead_letters(request: Request) -> Response:
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_DEAD_LETTERS:
         raise ValidationFailed(f"limit must be 1 to {MAX_DEAD_LETTERS}", field="limit")
     logs = await WebhookService(api.payments, api.refunds).dead_lettered(int(raw))
-    return respond({"items": [_dead_letter(log) for log in logs]})
-
-
-def _dead_letter(log: WebhookLog) -> dict[str, Any]:
-    return {
-        "log_id": log.log_id,
-        "event_type": log.event_type,
-        "status": log.status.value,
-        "attempts": log.attempts,
-        "reason": log.reason,
-        "last_error": log.last_error,
-        "order_id": log.order_id,
-        "payment_id": log.payment_id,
-        "refund_id": log.refund_id,
-        "received_at": log.received_at.isoformat(),
-    }
-
-
-def _run(run: ReconciliationRun) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "schedule": run.schedule,
-        "status": run.status,
-        "window_start": run.window_start.isoformat(),
-        "window_end": run.window_end.isoformat(),
-        "checked": run.checked,
-        "asked_gateway": run.asked_gateway,
-        "report_pages": run.report_pages,
-        "matched": run.matched,
-        "mismatched": run.mismatched,
-        "healed": run.healed,
-        "closed": run.closed,
-        "error": run.error,
-        "started_at": run.started_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-    }
-
-
-def _item(item: ReconciliationItem) -> dict[str, Any]:
-    return {
-        "item_id": item.item_id,
-        "run_id": item.run_id,
-        "last_run_id": item.last_run_id,
-        "kind": item.kind.value,
-        "status": item.status.value,
-        "order_id": item.order_id,
-        "payment_id": item.payment_id,
-        "refund_id": item.refund_id,
-        "detail": item.detail,
-        "note": item.note,
-        "resolved_by": item.resolved_by,
-        "created_at": item.created_at.isoformat(),
-        "last_seen_at": item.last_seen_at.isoformat(),
-        "closed_at": item.closed_at.isoformat() if item.closed_at else None,
-    }
+    return respond(DeadLetterList(items=[DeadLetterOut.model_validate(log) for log in logs]))

@@ -5,11 +5,13 @@ from paycore.invoices.models import InvoiceStatus
 from paycore.invoices.service import ClientDetails, DraftItem, InvoiceDraft
 from paycore.kit.errors import ValidationFailed
 from paycore.kit.parsing import ascii_int
+from paycore.payments.errors import CurrencyNotAllowed
 from starlette.requests import Request
 from starlette.responses import Response
 
 from payments_api.api import Api, Outcome, get_api, read_body, respond
-from payments_api.routes.payments import CurrencyNotAllowed, checkout_outcome
+from payments_api.responses import InvoicePage
+from payments_api.routes.payments import checkout_outcome
 from payments_api.schemas import CreateInvoiceIn, PayInvoiceIn
 
 
@@ -86,7 +88,7 @@ async def list_invoices(request: Request) -> Response:
     page = invoices[:limit]
     next_cursor = str(page[-1].id) if len(invoices) > limit else None
     return respond(
-        {"items": [api.invoice_view(invoice) for invoice in page], "next_cursor": next_cursor}
+        InvoicePage(items=[api.invoice_view(invoice) for invoice in page], next_cursor=next_cursor)
     )
 
 

@@ -7,18 +7,14 @@ customer's requests never use up the merchant's own allowance).
 
 from __future__ import annotations
 
-from typing import Any
-
 from paycore.auth.tokens import Principal, Scope
+from paycore.invoices.errors import PayLinkInvalid
 from paycore.invoices.models import Invoice
-from paycore.invoices.paylinks import PayLinkInvalid
-from paycore.payments.models import Payment, Transaction
-from paycore.payments.service import FAILED_ATTEMPTS
-from paycore.payments.states import CAPTURED
 from starlette.requests import Request
 from starlette.responses import Response
 
 from payments_api.api import Api, get_api, respond
+from payments_api.responses import PayLinkView
 from payments_api.routes.invoices import pay_as
 from payments_api.routes.payments import verify_owned
 
@@ -36,10 +32,10 @@ async def _open(request: Request) -> tuple[Api, Principal, Invoice]:
     return api, Principal(user_id=link.user_id, scopes=PAY_LINK_SCOPES), invoice
 
 
-async def _view(api: Api, invoice: Invoice) -> dict[str, Any]:
+async def _view(api: Api, invoice: Invoice) -> PayLinkView:
     payment = await api.payments.find(invoice.payment_id) if invoice.payment_id else None
     attempts = await api.payments.attempts_of(payment.payment_id) if payment else []
-    return pay_link_out(invoice, payment, attempts[-1] if attempts else None)
+    return PayLinkView.of(invoice, payment, attempts[-1] if attempts else None)
 
 
 async def get_pay_link(request: Request) -> Response:
@@ -70,53 +66,3 @@ async def verify_pay_link(request: Request) -> Response:
             await verify_owned(api, request, principal, payment)
         invoice = await api.invoices.get_for(principal.user_id, invoice.invoice_number)
     return respond(await _view(api, invoice))
-
-
-def pay_link_out(
-    invoice: Invoice, payment: Payment | None, last_attempt: Transaction | None
-) -> dict[str, Any]:
-    """What the customer sees: the invoice (no contact details), its payment's state, and
-    whether the latest attempt on its order failed (the order stays payable: a retry pays the
-    same order)."""
-    attempt_failed = (
-        payment is not None
-        and payment.status not in CAPTURED
-        and last_attempt is not None
-        and last_attempt.status in FAILED_ATTEMPTS
-    )
-    return {
-        "invoice": {
-            "invoice_number": invoice.invoice_number,
-            "status": invoice.status.value,
-            "currency": invoice.currency,
-            "issue_date": invoice.issue_date.isoformat(),
-            "due_date": invoice.due_date.isoformat(),
-            "client": {"name": invoice.client.name},
-            "items": [item.model_dump() for item in invoice.items],
-            "tax_rate_bps": invoice.tax_rate_bps,
-            "subtotal": invoice.subtotal,
-            "tax": invoice.tax,
-            "total": invoice.total,
-            "notes": invoice.notes,
-            # The gateway needs a phone: without one on the invoice, the customer gives it.
-            "phone_required": invoice.client.phone is None,
-        },
-        "payment": None
-        if payment is None
-        else {
-            "order_id": payment.order_id,
-            "status": payment.status.value,
-            "amount": payment.amount,
-            "currency": payment.currency,
-            "captured_amount": payment.captured_amount,
-            "refunded_amount": payment.refunded_amount,
-            "payment_method": payment.payment_method,
-            "cf_payment_id": payment.cf_payment_id,
-            "failure_reason": payment.failure_reason,
-            "updated_at": payment.updated_at.isoformat(),
-            "last_attempt_failed": attempt_failed,
-            "last_attempt_reason": last_attempt.failure_reason
-            if attempt_failed and last_attempt
-            else None,
-        },
-    }

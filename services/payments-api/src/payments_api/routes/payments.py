@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from loguru import logger
 from paycore.auth.tokens import Principal, Scope
 from paycore.gateway.errors import GatewayError, GatewayNotFound
-from paycore.kit.errors import ValidationFailed
+from paycore.kit.errors import RateLimited, ValidationFailed
 from paycore.kit.parsing import ascii_int
 from paycore.money import minimum_amount
 from paycore.payments.checkout import AmountCheck, Checked, CheckoutResult, PaymentOrder
 from paycore.payments.creation import CustomerDetails
-from paycore.payments.errors import PaymentNotFound
+from paycore.payments.errors import (
+    AmountTooLarge,
+    AmountTooSmall,
+    CurrencyNotAllowed,
+    PaymentNotFound,
+)
 from paycore.payments.models import HistoryQuery, Payment, PaymentStatus
 from paycore.payments.states import CLOSED_UNPAID, OPEN
 from paycore.payments.verification import verify_with_gateway
@@ -19,36 +23,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from payments_api.api import Api, Outcome, get_api, read_body, respond
-from payments_api.ratelimit import RateLimited
-from payments_api.schemas import (
-    CreatePaymentIn,
-    VerifyPaymentIn,
-    payment_out,
-    payment_status_out,
-)
+from payments_api.responses import PaymentOut, PaymentPage, PaymentStatusOut
+from payments_api.schemas import CreatePaymentIn, VerifyPaymentIn
 from payments_api.settings import Settings
 
 
-class CurrencyNotAllowed(ValidationFailed):
-    """This currency is not accepted."""
-
-    code = "currency_not_allowed"
-
-
-class AmountTooLarge(ValidationFailed):
-    """The amount is above the maximum for one payment."""
-
-    code = "amount_too_large"
-
-
-class AmountTooSmall(ValidationFailed):
-    """The amount is below the currency's minimum for one payment (₹1)."""
-
-    code = "amount_too_small"
-
-
-def out(api: Api, payment: Payment) -> dict[str, Any]:
-    return payment_out(
+def out(api: Api, payment: Payment) -> PaymentOut:
+    return PaymentOut.of(
         payment, checkout_base_url=api.settings.checkout_base_url, environment=api.environment
     )
 
@@ -176,7 +157,7 @@ async def get_payment_status(request: Request) -> Response:
     order_id = request.path_params["order_id"]
     found = await api.payments.find_by_order_id(order_id)
     payment = await owned_payment(api, principal, found)
-    return respond(payment_status_out(payment))
+    return respond(PaymentStatusOut.model_validate(payment))
 
 
 async def payment_history(request: Request) -> Response:
@@ -204,7 +185,9 @@ async def payment_history(request: Request) -> Response:
     payments = await api.payments.list_for_user(principal.user_id, history)
     page = payments[:limit]
     next_cursor = page[-1].payment_id if len(payments) > limit else None
-    return respond({"items": [out(api, payment) for payment in page], "next_cursor": next_cursor})
+    return respond(
+        PaymentPage(items=[out(api, payment) for payment in page], next_cursor=next_cursor)
+    )
 
 
 def _statuses(raw: str | None) -> list[PaymentStatus]:

@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from payments_api.api import Outcome, get_api, read_body, respond
+from payments_api.responses import RefundList, RefundOut
 from payments_api.routes.payments import owned_payment, up_to_date
-from payments_api.schemas import InitiateRefundIn, refund_out
+from payments_api.schemas import InitiateRefundIn
 
 
 async def initiate_refund(request: Request) -> Response:
@@ -30,7 +31,7 @@ async def initiate_refund(request: Request) -> Response:
         requested = await api.refund_requests.initiate(
             actor, principal.user_id, key, request_fingerprint, ask, payment_of
         )
-        return Outcome(202, refund_out(requested.refund), replayed=requested.replayed)
+        return Outcome(202, RefundOut.model_validate(requested.refund), replayed=requested.replayed)
 
     return await api.idempotent(request, principal, "refund", parsed, run)
 
@@ -41,7 +42,7 @@ async def get_refund(request: Request) -> Response:
     refund = await api.refunds.find(request.path_params["refund_id"])
     if refund is None or (refund.user_id != principal.user_id and not principal.is_admin):
         raise RefundNotFound()
-    return respond(refund_out(refund))
+    return respond(RefundOut.model_validate(refund))
 
 
 async def list_payment_refunds(request: Request) -> Response:
@@ -50,4 +51,4 @@ async def list_payment_refunds(request: Request) -> Response:
     found = await api.payments.find(request.path_params["payment_id"])
     payment = await owned_payment(api, principal, found)
     refunds = await api.refunds.list_for_payment(payment.payment_id)
-    return respond({"items": [refund_out(refund) for refund in refunds]})
+    return respond(RefundList(items=[RefundOut.model_validate(refund) for refund in refunds]))
