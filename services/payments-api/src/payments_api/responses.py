@@ -19,7 +19,7 @@ from paycore.reconciliation.models import (
 )
 from paycore.refunds.models import RefundSource, RefundStatus
 from paycore.webhooks.models import WebhookStatus
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, PlainSerializer
 
 Instant = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), return_type=str)]
 
@@ -27,7 +27,11 @@ Instant = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), r
 class Out(BaseModel):
     """A response shape; `Model.model_validate(document)` reads the fields it names."""
 
-    model_config = ConfigDict(from_attributes=True)
+    # A default marks what the document does not hold (filled in by `of`); the answer always
+    # has every field.
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
 
 
 class PaymentOut(Out):
@@ -45,15 +49,15 @@ class PaymentOut(Out):
     # Held by open disputes (not refundable), and taken back by lost ones.
     disputed_amount: int
     chargeback_amount: int
-    open_disputes: list[str]
+    open_disputes: list[str] = Field(validation_alias="dispute_holds")
     invoice_number: str | None
     cf_order_id: str | None
     payment_session_id: str | None
-    checkout_url: str | None
-    environment: str
+    checkout_url: str | None = None  # Cashfree's hosted checkout for the session
+    environment: str = ""  # sandbox | production
     payment_method: str | None
     failure_reason: str | None
-    customer_id: str
+    customer_id: str = Field(validation_alias=AliasPath("customer", "customer_id"))
     metadata: dict[str, str]
     risk_flags: list[str]
     created_at: Instant
@@ -62,31 +66,11 @@ class PaymentOut(Out):
     @classmethod
     def of(cls, payment: Payment, *, checkout_base_url: str, environment: str) -> PaymentOut:
         session = payment.payment_session_id
-        return cls(
-            payment_id=payment.payment_id,
-            order_id=payment.order_id,
-            status=payment.status,
-            amount=payment.amount,
-            currency=payment.currency,
-            captured_amount=payment.captured_amount,
-            refunded_amount=payment.refunded_amount,
-            refund_reserved_amount=payment.refund_reserved_amount,
-            refundable_amount=payment.refundable_amount,
-            disputed_amount=payment.disputed_amount,
-            chargeback_amount=payment.chargeback_amount,
-            open_disputes=payment.dispute_holds,
-            invoice_number=payment.invoice_number,
-            cf_order_id=payment.cf_order_id,
-            payment_session_id=session,
-            checkout_url=checkout_base_url + session if session else None,
-            environment=environment,
-            payment_method=payment.payment_method,
-            failure_reason=payment.failure_reason,
-            customer_id=payment.customer.customer_id,
-            metadata=payment.metadata,
-            risk_flags=payment.risk_flags,
-            created_at=payment.created_at,
-            updated_at=payment.updated_at,
+        return cls.model_validate(payment).model_copy(
+            update={
+                "checkout_url": checkout_base_url + session if session else None,
+                "environment": environment,
+            }
         )
 
 
@@ -182,8 +166,8 @@ class ClientOut(Out):
     name: str
 
 
-class InvoiceOut(Out):
-    """An invoice as its issuer sees it; `pay_url` is a fresh pay link (null when off)."""
+class InvoiceShown(Out):
+    """What anyone shown an invoice sees: no contact details."""
 
     invoice_number: str
     status: InvoiceStatus
@@ -197,10 +181,15 @@ class InvoiceOut(Out):
     tax: int
     total: int
     notes: str | None
+
+
+class InvoiceOut(InvoiceShown):
+    """An invoice as its issuer sees it; `pay_url` is a fresh pay link (null when off)."""
+
     payment_id: str | None
-    pay_url: str | None
-    pay_link_expires_at: str | None
-    overpaid: bool
+    pay_url: str | None = None
+    pay_link_expires_at: str | None = None
+    overpaid: bool = False  # paid more than once: the extra payments are refunded
     extra_payments: list[str]
     created_at: Instant
     updated_at: Instant
@@ -209,26 +198,12 @@ class InvoiceOut(Out):
     def of(
         cls, invoice: Invoice, *, pay_url: str | None = None, pay_link_expires_at: str | None = None
     ) -> InvoiceOut:
-        return cls(
-            invoice_number=invoice.invoice_number,
-            status=invoice.status,
-            currency=invoice.currency,
-            issue_date=invoice.issue_date,
-            due_date=invoice.due_date,
-            client=ClientOut(name=invoice.client.name),
-            items=invoice.items,
-            tax_rate_bps=invoice.tax_rate_bps,
-            subtotal=invoice.subtotal,
-            tax=invoice.tax,
-            total=invoice.total,
-            notes=invoice.notes,
-            payment_id=invoice.payment_id,
-            pay_url=pay_url,
-            pay_link_expires_at=pay_link_expires_at,
-            overpaid=bool(invoice.extra_payments),
-            extra_payments=invoice.extra_payments,
-            created_at=invoice.created_at,
-            updated_at=invoice.updated_at,
+        return cls.model_validate(invoice).model_copy(
+            update={
+                "pay_url": pay_url,
+                "pay_link_expires_at": pay_link_expires_at,
+                "overpaid": bool(invoice.extra_payments),
+            }
         )
 
 
@@ -239,23 +214,9 @@ class InvoicePage(Out):
     next_cursor: str | None
 
 
-class PayLinkInvoice(Out):
-    """The invoice as the customer sees it: no contact details."""
-
-    invoice_number: str
-    status: InvoiceStatus
-    currency: str
-    issue_date: date
-    due_date: date
-    client: ClientOut
-    items: list[InvoiceItem]
-    tax_rate_bps: int
-    subtotal: int
-    tax: int
-    total: int
-    notes: str | None
+class PayLinkInvoice(InvoiceShown):
     # The gateway needs a phone: without one on the invoice, the customer gives it.
-    phone_required: bool
+    phone_required: bool = False
 
 
 class PayLinkPayment(Out):
@@ -272,8 +233,8 @@ class PayLinkPayment(Out):
     cf_payment_id: str | None
     failure_reason: str | None
     updated_at: Instant
-    last_attempt_failed: bool
-    last_attempt_reason: str | None
+    last_attempt_failed: bool = False
+    last_attempt_reason: str | None = None
 
 
 class PayLinkView(Out):
@@ -286,48 +247,21 @@ class PayLinkView(Out):
     def of(
         cls, invoice: Invoice, payment: Payment | None, last_attempt: Transaction | None
     ) -> PayLinkView:
-        attempt_failed = (
-            payment is not None
-            and payment.status not in CAPTURED
-            and last_attempt is not None
-            and last_attempt.status in FAILED_ATTEMPTS
-        )
-        shown = PayLinkInvoice(
-            invoice_number=invoice.invoice_number,
-            status=invoice.status,
-            currency=invoice.currency,
-            issue_date=invoice.issue_date,
-            due_date=invoice.due_date,
-            client=ClientOut(name=invoice.client.name),
-            items=invoice.items,
-            tax_rate_bps=invoice.tax_rate_bps,
-            subtotal=invoice.subtotal,
-            tax=invoice.tax,
-            total=invoice.total,
-            notes=invoice.notes,
-            phone_required=invoice.client.phone is None,
+        shown = PayLinkInvoice.model_validate(invoice).model_copy(
+            update={"phone_required": invoice.client.phone is None}
         )
         if payment is None:
             return cls(invoice=shown, payment=None)
-        return cls(
-            invoice=shown,
-            payment=PayLinkPayment(
-                order_id=payment.order_id,
-                status=payment.status,
-                amount=payment.amount,
-                currency=payment.currency,
-                captured_amount=payment.captured_amount,
-                refunded_amount=payment.refunded_amount,
-                payment_method=payment.payment_method,
-                cf_payment_id=payment.cf_payment_id,
-                failure_reason=payment.failure_reason,
-                updated_at=payment.updated_at,
-                last_attempt_failed=attempt_failed,
-                last_attempt_reason=(
-                    last_attempt.failure_reason if attempt_failed and last_attempt else None
-                ),
-            ),
+        failed = (
+            payment.status not in CAPTURED
+            and last_attempt is not None
+            and last_attempt.status in FAILED_ATTEMPTS
         )
+        reason = last_attempt.failure_reason if failed and last_attempt else None
+        state = PayLinkPayment.model_validate(payment).model_copy(
+            update={"last_attempt_failed": failed, "last_attempt_reason": reason}
+        )
+        return cls(invoice=shown, payment=state)
 
 
 class ReconciliationRunOut(Out):

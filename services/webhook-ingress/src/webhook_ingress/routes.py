@@ -6,7 +6,7 @@ Nothing is parsed before the signature holds; every rejection is counted by reas
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from loguru import logger
 from paycore.gateway import WebhookSignatureError, verify_webhook_signature
@@ -22,6 +22,7 @@ from paycore.kit.parsing import ascii_int
 from paycore.webhooks.errors import MalformedWebhook, MissingWebhookHeaders
 from paycore.webhooks.intake import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookIntake
 from paycore.webhooks.metrics import WEBHOOKS_RECEIVED
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -45,6 +46,14 @@ REJECTIONS: Final = (
     UnsupportedMediaType,
     MalformedWebhook,
 )
+
+
+class Accepted(BaseModel):
+    """The 200 Cashfree gets for a webhook stored now or before (`duplicate`)."""
+
+    status: Literal["accepted", "duplicate"]
+    log_id: str | None = Field(serialization_alias="logId")
+
 
 TOO_LARGE: Final = "The webhook body is larger than allowed."
 
@@ -128,9 +137,10 @@ async def receive(request: Request) -> Response:
         logger.warning(
             "webhook outside the timestamp window: kept for confirmation", eventId=receipt.event_id
         )
-    return JSONResponse(
-        {"status": "duplicate" if receipt.duplicate else "accepted", "logId": receipt.log_id}
+    answer = Accepted(
+        status="duplicate" if receipt.duplicate else "accepted", log_id=receipt.log_id
     )
+    return JSONResponse(answer.model_dump(mode="json", by_alias=True))
 
 
 # Each path also with a trailing slash, answered the same: Starlette would otherwise redirect,
