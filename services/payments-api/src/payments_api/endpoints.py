@@ -88,8 +88,9 @@ from payments_api.schemas import (
 Handler = Callable[[Request], Awaitable[Response]]
 Errors = tuple[type[AppError], ...]
 
-# Refusals every endpoint may answer, or every endpoint of a kind (added to its own).
-ANY: Errors = (RateLimited, DependencyUnavailable, AppError)
+# Refusals every endpoint may answer, or every endpoint of a kind (added to its own). A path
+# whose parameter holds a "/" matches no route: `not_found`.
+ANY: Errors = (NotFound, RateLimited, DependencyUnavailable, AppError)
 BEARER: Errors = (InvalidToken, TokenExpired, ApiKeyRevoked, InsufficientScope)
 WITH_BODY: Errors = (ValidationFailed, InvalidJson, UnsupportedMediaType, PayloadTooLarge)
 WITH_QUERY: Errors = (ValidationFailed,)
