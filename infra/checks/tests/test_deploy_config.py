@@ -243,6 +243,31 @@ class TestObservability:
         assert "alerts.yml: A: severity must be critical, warning or info" in errors
         assert "alerts.yml: no alert uses paycore_payments_total" in errors
 
+    def test_every_alert_has_a_firing_and_a_quiet_promtool_case(self) -> None:
+        rules = checks.load_yaml_documents(checks.PROMETHEUS_DIR / "alerts.yml")[0]
+        tests = checks.load_yaml_documents(checks.PROMETHEUS_DIR / "rules.test.yml")[0]
+        assert checks.check_rule_tests(rules, tests) == []
+        # Without its quiet cases, and then without any case, an alert is reported.
+        for test in tests["tests"]:
+            test["alert_rule_test"] = [
+                case
+                for case in test.get("alert_rule_test") or []
+                if case["alertname"] != "PaycoreQueueBacklog" or case.get("exp_alerts")
+            ]
+        assert checks.check_rule_tests(rules, tests) == [
+            "rules.test.yml: no case where PaycoreQueueBacklog stays quiet"
+        ]
+        for test in tests["tests"]:
+            test["alert_rule_test"] = [
+                case
+                for case in test["alert_rule_test"]
+                if case["alertname"] != "PaycoreQueueBacklog"
+            ]
+        assert checks.check_rule_tests(rules, tests) == [
+            "rules.test.yml: no case where PaycoreQueueBacklog fires",
+            "rules.test.yml: no case where PaycoreQueueBacklog stays quiet",
+        ]
+
     def test_grafana_dashboards_are_consistent(self) -> None:
         errors = checks.check_grafana(checks.grafana_datasources(), checks.grafana_dashboards())
         assert errors == []
