@@ -31,6 +31,10 @@ from redis.asyncio import Redis
 ROOT = Path(__file__).resolve().parents[1]
 OUTAGE = ROOT / "infra/local/outage.sh"
 BUYER = "chaos-buyer@example.com"
+# A work queue holding this many ready messages is overloaded (production: 1000, as
+# PaycoreQueueBacklog). The flood scenario's 40 webhooks leave ~28 ready: the frozen processor
+# holds its prefetch (16) unacknowledged, which the ready count does not include.
+QUEUE_OVERLOAD_MESSAGES = 20
 
 
 async def outage(server: str, action: str) -> None:
@@ -113,6 +117,9 @@ class Stack:
             FRAUD_BLOCK_PER_EMAIL="100000",
             FRAUD_REVIEW_PER_DEVICE="100000",
             FRAUD_BLOCK_PER_DEVICE="100000",
+            # The queue-overload admin alert and the queue gauges, scaled to the flood scenario.
+            QUEUE_OVERLOAD_MESSAGES=str(QUEUE_OVERLOAD_MESSAGES),
+            QUEUE_REPORT_SECONDS="1",
             **overrides,
         )
         return cls(tmp, env, ports)

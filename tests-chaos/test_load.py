@@ -1,6 +1,9 @@
 """Back-pressure: a webhook flood while the processor absorbs nothing (frozen with SIGSTOP, as an
 overloaded processor looks to the broker). The ingress keeps answering fast, its queue holds the
-backlog, nothing is dropped, and the backlog drains once the processor runs again."""
+backlog, the backlog alert's condition holds (the series PaycoreQueueBacklog selects, reported by
+the reconciler while the processor cannot, crosses the overload threshold) and the admins get
+the queue-overload alert, nothing is dropped, and the backlog drains once the processor runs
+again."""
 
 import asyncio
 import os
@@ -9,7 +12,9 @@ import statistics
 import time
 
 import httpx
-from chaos_support import Report, Stack, buyers
+import yaml
+from chaos_support import QUEUE_OVERLOAD_MESSAGES, Report, Stack, buyers
+from observability import ALERTS_FILE, Selector, parse_scrape, selectors
 from test_outages import INGRESS_PATH, signed_webhook
 
 FLOOD = 40
@@ -26,6 +31,35 @@ async def queue_depth(stack: Stack, queue: str) -> int:
     if answer.status_code != 200:
         return 0
     return int(answer.json().get("messages", 0))
+
+
+def backlog_alert_selector() -> Selector:
+    """The series PaycoreQueueBacklog compares with its threshold."""
+    groups = yaml.safe_load(ALERTS_FILE.read_text())["groups"]
+    rule = next(r for g in groups for r in g["rules"] if r.get("alert") == "PaycoreQueueBacklog")
+    [selector] = selectors(rule["expr"], "PaycoreQueueBacklog")
+    return selector
+
+
+async def backlog_metric(stack: Stack, queue: str) -> float:
+    """What the backlog alert sees for `queue` in the reconciler's scrape."""
+    selector = backlog_alert_selector()
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(f"{stack.url('reconciler')}/metrics")).text
+    values = [
+        value
+        for name, labels, value in parse_scrape({"reconciler": text}).all()
+        if name == selector.name
+        and labels.get("queue") == queue
+        and all(m.matches(labels) for m in selector.matchers)
+    ]
+    return max(values, default=0.0)
+
+
+async def overload_alerts(stack: Stack, queue: str) -> int:
+    async with stack.mongo() as client:
+        alerts = client[stack.db_name]["admin_alerts"]
+        return await alerts.count_documents({"kind": "queue_overload", "detail.queue": queue})
 
 
 async def test_webhook_flood_backlog_drains(stack: Stack, report: Report) -> None:
@@ -61,6 +95,16 @@ async def test_webhook_flood_backlog_drains(stack: Stack, report: Report) -> Non
             while backlog < FLOOD and time.monotonic() < deadline:
                 backlog = await queue_depth(stack, queue)
                 await asyncio.sleep(0.5)
+            # The alert's condition, as Prometheus would evaluate it, and the admin alert.
+            label = "webhook-processor.webhooks"
+            seen, alerted = 0.0, 0
+            deadline = time.monotonic() + 30
+            while not (seen >= QUEUE_OVERLOAD_MESSAGES and alerted) and (
+                time.monotonic() < deadline
+            ):
+                seen = await backlog_metric(stack, label)
+                alerted = await overload_alerts(stack, label)
+                await asyncio.sleep(0.5)
         finally:
             os.kill(processor.pid, signal.SIGCONT)
         resumed = time.monotonic()
@@ -76,6 +120,8 @@ async def test_webhook_flood_backlog_drains(stack: Stack, report: Report) -> Non
     report.counts.update(
         counts,
         backlog_max=backlog,
+        backlog_metric=seen,
+        overload_alerts=alerted,
         ingress_probes=len(latencies),
         ingress_p50_s=round(statistics.median(latencies), 3),
         ingress_max_s=round(max(latencies), 3),
@@ -83,6 +129,8 @@ async def test_webhook_flood_backlog_drains(stack: Stack, report: Report) -> Non
         drained_in_s=round(drained_in, 1),
     )
     assert backlog >= FLOOD  # the queue held the whole flood (plus the probes)
+    assert seen >= QUEUE_OVERLOAD_MESSAGES  # PaycoreQueueBacklog's condition held
+    assert alerted >= 1  # the queue-overload admin alert (one per queue and hour)
     assert set(statuses) == {200}
     # Bounded well inside Cashfree's 5 s delivery timeout while the writes of the flood queue up
     # behind each other (the local database serialises writes).

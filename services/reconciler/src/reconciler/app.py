@@ -14,7 +14,7 @@ from paycore.disputes.models import Dispute
 from paycore.fraud.screening import failure_counter
 from paycore.gateway import CashfreeGateway
 from paycore.invoices.models import Invoice
-from paycore.kit.broker import archive_queue
+from paycore.kit.broker import CONSUMER_QUEUES, Consumer, archive_queue
 from paycore.kit.events import EventEnvelope
 from paycore.kit.http import create_app
 from paycore.kit.service import Resources
@@ -72,6 +72,8 @@ def build_app(settings: Settings) -> Starlette:
         outboxes=[Payment, AdminAlert],
     )
     assert resources.broker is not None
+    # Every consumer queue, watched from here too (jobs.watch_queues).
+    watched = [Consumer(resources.broker, settings, name, "", ()) for name in CONSUMER_QUEUES]
 
     @resources.broker.subscriber(archive_queue(settings), ack_policy=AckPolicy.MANUAL)
     async def on_archived_event(body: bytes, msg: RabbitMessage) -> None:
@@ -96,7 +98,7 @@ def build_app(settings: Settings) -> Starlette:
         engine.payments.on_attempt_failed = failure_counter(
             resources, settings.fraud_failure_window_seconds, settings.redis_prefix
         )
-        async with resources.running(loops=scheduled_jobs(settings, engine)):
+        async with resources.running(loops=scheduled_jobs(settings, engine, watched)):
             app.state.resources = resources
             yield
         await gateway.aclose()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 from loguru import logger
+from paycore.alerts import raise_alert
 from paycore.audit.trail import sweep_and_verify
+from paycore.kit.broker import Consumer
 from paycore.kit.metrics import JOB_INTERVAL, JOB_LAST_SUCCESS, JOB_RUNS
 from paycore.kit.redis import Lock, redis_key
 from paycore.kit.service import Resources
@@ -79,8 +81,30 @@ def every(
     return loop
 
 
+async def watch_queues(consumers: Sequence[Consumer], overload: int) -> dict[str, int]:
+    """Reads every queue of `consumers` into the queue gauges (the same series each consumer
+    reports, so they show while a consumer is stopped or stuck), and raises the queue-overload
+    admin alert for a work queue holding `overload` messages or more: once per queue and hour,
+    whichever replica sees it. Returns the work queues' depths by queue."""
+    depths: dict[str, int] = {}
+    for consumer in consumers:
+        depth = (await consumer.report_depths())[consumer.name]
+        depths[consumer.label] = depth
+        if depth >= overload:
+            hour = datetime.now(UTC).strftime("%Y%m%dT%H")
+            await raise_alert(
+                f"queue_overload:{consumer.label}:{hour}",
+                "queue_overload",
+                "high",
+                queue=consumer.label,
+                messages=depth,
+                threshold=overload,
+            )
+    return depths
+
+
 def scheduled_jobs(
-    settings: Settings, engine: ReconciliationEngine
+    settings: Settings, engine: ReconciliationEngine, watched: Sequence[Consumer] = ()
 ) -> list[Callable[[Resources], Awaitable[None]]]:
     async def janitor() -> str:
         rechecked = await engine.janitor.recheck_due_payments()
@@ -122,7 +146,11 @@ def scheduled_jobs(
             logger.error("audit chains broken", resources=broken[:20], count=len(broken))
         return f"checked={checked} broken={len(broken)}"
 
+    async def queues() -> dict[str, int]:
+        return await watch_queues(watched, settings.queue_overload_messages)
+
     return [
+        every("queues", settings.queue_report_seconds, queues, settings),
         every("retention", settings.retention_interval_seconds, retention, settings),
         every("janitor", settings.janitor_interval_seconds, janitor, settings),
         every("reconcile", settings.reconcile_interval_seconds, reconcile, settings),

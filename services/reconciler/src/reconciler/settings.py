@@ -31,5 +31,9 @@ class Settings(InfraSettings, CashfreeSettings):
     # Money invariants (refunded <= captured, no reservation stuck past this).
     invariants_interval_seconds: float = Field(default=300, gt=0)
     reservation_stuck_seconds: float = Field(default=3600, gt=0)
+    # Queues: every consumer queue's depth and consumers, every QUEUE_REPORT_SECONDS; a work
+    # queue holding this many messages raises the queue-overload admin alert (once an hour
+    # per queue; PaycoreQueueBacklog uses the same figure).
+    queue_overload_messages: int = Field(default=1000, ge=1)
     # Audit: move entries a crash left pending, then verify every chain.
     audit_verify_interval_seconds: float = Field(default=3600, gt=0)

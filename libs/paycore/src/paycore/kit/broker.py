@@ -72,6 +72,10 @@ CONSUMER_RETRIES = Counter(
 DEAD_LETTERED = Counter(
     "paycore_dead_lettered_total", "Messages sent to a dead-letter queue.", ["queue", "reason"]
 )
+# Every consumer queue of the system (each service declares its own; the reconciler watches
+# them all, so a backlog shows while its consumer is stopped or stuck).
+CONSUMER_QUEUES = ("webhook-processor.webhooks", "refund-worker.refunds", "email-worker.emails")
+
 DEAD_LETTER_DEPTH = Gauge(
     "paycore_dead_letter_messages",
     "Messages waiting in a dead-letter queue (the .dlq queue's name).",
@@ -396,9 +400,8 @@ class Consumer:
         queue = await self.broker.declare_queue(self.dead_letters)
         # FastStream caches the declared queue; declaring again reads the current depth.
         count = (await queue.declare(timeout=self.timeout)).message_count or 0
-        DEAD_LETTER_DEPTH.labels(self.name).set(count)
+        DEAD_LETTER_DEPTH.labels(self.dead_letters.name.removeprefix(self.prefix)).set(count)
         return count
-        return (await self.report_depths())[self.dead_letters.name]
 
     async def report_depths(self) -> dict[str, int]:
         """Reads every queue's depth and consumer count into the gauges; returns the depths
