@@ -1,8 +1,8 @@
 from enum import StrEnum
 from typing import Self
 
-from paycore.kit.settings import AppEnv, BaseServiceSettings
-from pydantic import Field, SecretStr, field_validator, model_validator
+from paycore.kit.settings import AppEnv, BaseServiceSettings, SigningSecret
+from pydantic import Field, field_validator, model_validator
 
 
 class CheckoutMode(StrEnum):
@@ -23,7 +23,7 @@ class Settings(BaseServiceSettings):
     # a form post must come from this origin.
     web_public_url: str = "http://127.0.0.1:8080"
     # Signs the console's session cookie (which holds the merchant's bearer token).
-    web_session_secret: SecretStr
+    web_session_secret: SigningSecret
     web_session_max_age_seconds: int = Field(default=8 * 3600, gt=0)
     # Secure cookies (HTTPS only); off by default in development and test only.
     web_secure_cookies: bool | None = None
@@ -35,13 +35,6 @@ class Settings(BaseServiceSettings):
     # cashfree_js mode: the SDK's script and its mode.
     cashfree_js_url: str = "https://sdk.cashfree.com/js/v3/cashfree.js"
     cashfree_js_mode: str = Field(default="sandbox", pattern="^(sandbox|production)$")
-
-    @field_validator("web_session_secret")
-    @classmethod
-    def _session_secret_long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters")
-        return value
 
     @field_validator("payments_api_url", "web_public_url")
     @classmethod

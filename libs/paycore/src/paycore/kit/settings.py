@@ -13,10 +13,11 @@ import re
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     AnyUrl,
     Field,
@@ -34,6 +35,29 @@ from pydantic_settings import (
 )
 
 from paycore.kit.client_ip import ClientAddressResolver, parse_networks
+
+
+def _at_least_32_characters(value: SecretStr) -> SecretStr:
+    if len(value.get_secret_value()) < 32:
+        raise ValueError("must be at least 32 characters")
+    return value
+
+
+# A secret that signs (JWT, pay links, session cookies): shorter ones can be guessed offline.
+SigningSecret = Annotated[SecretStr, AfterValidator(_at_least_32_characters)]
+
+
+def url_schemes(*schemes: str) -> AfterValidator:
+    """The check of a URL setting: it starts with one of `schemes` ("must start with …")."""
+    *head, last = schemes
+    named = f"{', '.join(head)} or {last}" if head else last
+
+    def check(value: str) -> str:
+        if not value.startswith(schemes):
+            raise ValueError(f"must start with {named}")
+        return value
+
+    return AfterValidator(check)
 
 
 class AppEnv(StrEnum):
@@ -127,7 +151,9 @@ PLAINTEXT = (
 
 
 class MongoSettings(BaseServiceSettings):
-    mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongo_uri: Annotated[str, url_schemes("mongodb://", "mongodb+srv://")] = (
+        "mongodb://127.0.0.1:27017/?directConnection=true"
+    )
     mongo_db: str = Field(default="paycore", pattern=r"^[A-Za-z0-9_-]{1,63}$")
     # Server selection: how long an operation waits for a reachable server. HTTP services
     # answering callers with their own timeouts set it well under those (a webhook caller gives
@@ -137,13 +163,6 @@ class MongoSettings(BaseServiceSettings):
     mongo_connect_timeout_ms: int = Field(default=5000, gt=0)
     # A reply slower than this fails the operation (retryable) instead of hanging forever.
     mongo_socket_timeout_ms: int = Field(default=30_000, gt=0)
-
-    @field_validator("mongo_uri")
-    @classmethod
-    def _mongo_scheme(cls, value: str) -> str:
-        if not value.startswith(("mongodb://", "mongodb+srv://")):
-            raise ValueError("must start with mongodb:// or mongodb+srv://")
-        return value
 
     @model_validator(mode="after")
     def _mongo_tls(self) -> Self:
@@ -159,18 +178,13 @@ class MongoSettings(BaseServiceSettings):
 
 
 class RedisSettings(BaseServiceSettings):
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: Annotated[str, url_schemes("redis://", "rediss://", "unix://")] = (
+        "redis://127.0.0.1:6379/0"
+    )
     redis_prefix: str = ""  # isolates tests sharing one server
     # Connect and per-command reply bound: a Redis that is down or stuck fails the command
     # (callers fall back to the database or answer 503) instead of holding the request.
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_scheme(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
-        return value
 
     @model_validator(mode="after")
     def _redis_tls(self) -> Self:
@@ -180,7 +194,9 @@ class RedisSettings(BaseServiceSettings):
 
 
 class RabbitSettings(BaseServiceSettings):
-    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    rabbitmq_url: Annotated[str, url_schemes("amqp://", "amqps://")] = (
+        "amqp://guest:guest@127.0.0.1:5672/"
+    )
     # Exchange and queue names get this prefix; tests use one per run.
     broker_prefix: str = ""
     # Delays of the retry queues, in order; the dead-letter queue follows the last.
@@ -197,13 +213,6 @@ class RabbitSettings(BaseServiceSettings):
     outbox_grace_seconds: float = Field(default=5.0, ge=0)
     # How often a service reads its own queues' depths and consumer counts into its metrics.
     queue_report_seconds: float = Field(default=15.0, gt=0)
-
-    @field_validator("rabbitmq_url")
-    @classmethod
-    def _amqp_scheme(cls, value: str) -> str:
-        if not value.startswith(("amqp://", "amqps://")):
-            raise ValueError("must start with amqp:// or amqps://")
-        return value
 
     @model_validator(mode="after")
     def _amqp_tls(self) -> Self:
@@ -264,7 +273,7 @@ class JwtSettings(BaseServiceSettings):
     """Bearer tokens: HS256 with JWT_SECRET (issuer JWT_ISSUER), and when JWT_JWKS_URL is set
     an identity provider's RS256/ES256 tokens (issuer JWT_JWKS_ISSUER, audience JWT_AUDIENCE)."""
 
-    jwt_secret: SecretStr
+    jwt_secret: SigningSecret
     jwt_issuer: str = "paycore"
     # HS256 with one shared secret is for development; switch it off where an IdP signs.
     jwt_hs256_enabled: bool = True
@@ -283,13 +292,6 @@ class JwtSettings(BaseServiceSettings):
         if self.jwt_jwks_url is None and not self.jwt_hs256_enabled:
             raise ValueError("JWT_HS256_ENABLED=false needs JWT_JWKS_URL (or nobody can log in)")
         return self
-
-    @field_validator("jwt_secret")
-    @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters")
-        return value
 
 
 KEY_ID = r"[A-Za-z0-9_-]{1,32}"
@@ -379,17 +381,10 @@ class PayLinkSettings(BaseServiceSettings):
     """Pay links (`paycore.invoices.paylinks`): the payments-api reads them, the payments-api
     and the email-worker issue them. No secret: no pay links."""
 
-    pay_link_secret: SecretStr | None = None
+    pay_link_secret: SigningSecret | None = None
     pay_link_ttl_seconds: int = Field(default=30 * 86_400, gt=0)
     # The customer's invoice page; `{pay_token}` and `{invoice_number}` are filled in.
     invoice_pay_url: str = ""
-
-    @field_validator("pay_link_secret")
-    @classmethod
-    def _pay_link_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters")
-        return value
 
 
 class SmtpSettings(BaseServiceSettings):
