@@ -141,43 +141,64 @@ async def console_home(request: Request) -> Response:
     return RedirectResponse("/console/invoices", 303)
 
 
+# --- lists of invoices and payments ----------------------------------------------------------
+
+
+def list_page(
+    path: str, filter_names: tuple[str, ...], template: str, statuses: tuple[str, ...]
+) -> Callable[[Request], Awaitable[Response]]:
+    """A console page listing the API's `GET path`, 20 a page, filtered by the query's
+    `filter_names`; a filter the API refuses (400) is shown on the page."""
+
+    @signed_in
+    async def page(request: Request, pages: Pages, token: str) -> Response:
+        query = request.query_params
+        filters = {name: query.get(name, "").strip() for name in filter_names}
+        params = {name: value for name, value in filters.items() if value}
+        params["limit"] = "20"
+        error = None
+        found: dict[str, Any] = {"items": [], "next_cursor": None}
+        try:
+            found = await pages.api.call("GET", path, token=token, params=params)
+        except ApiError as failure:
+            if failure.status != 400:
+                raise
+            error = failure.message
+        next_query = (
+            urlencode({**{k: v for k, v in filters.items() if v}, "cursor": found["next_cursor"]})
+            if found["next_cursor"]
+            else None
+        )
+        return pages.render(
+            request,
+            template,
+            {
+                "page": found,
+                "filters": filters,
+                "statuses": statuses,
+                "error": error,
+                "next_query": next_query,
+            },
+        )
+
+    return page
+
+
+invoices = list_page(
+    "/invoices",
+    ("client_email", "status", "cursor"),
+    "console/invoices.html",
+    INVOICE_STATUSES,
+)
+payments = list_page(
+    "/payments/history",
+    ("status", "from", "to", "cursor"),
+    "console/payments.html",
+    PAYMENT_STATUSES,
+)
+
+
 # --- invoices --------------------------------------------------------------------------------
-
-
-@signed_in
-async def invoices(request: Request, pages: Pages, token: str) -> Response:
-    query = request.query_params
-    filters = {
-        "client_email": query.get("client_email", "").strip(),
-        "status": query.get("status", "").strip(),
-        "cursor": query.get("cursor", "").strip(),
-    }
-    params = {name: value for name, value in filters.items() if value}
-    params["limit"] = "20"
-    error = None
-    page: dict[str, Any] = {"items": [], "next_cursor": None}
-    try:
-        page = await pages.api.call("GET", "/invoices", token=token, params=params)
-    except ApiError as failure:
-        if failure.status != 400:
-            raise
-        error = failure.message
-    next_query = (
-        urlencode({**{k: v for k, v in filters.items() if v}, "cursor": page["next_cursor"]})
-        if page["next_cursor"]
-        else None
-    )
-    return pages.render(
-        request,
-        "console/invoices.html",
-        {
-            "page": page,
-            "filters": filters,
-            "statuses": INVOICE_STATUSES,
-            "error": error,
-            "next_query": next_query,
-        },
-    )
 
 
 def _blank_invoice() -> dict[str, Any]:
@@ -343,38 +364,6 @@ async def invoice_detail(request: Request, pages: Pages, token: str) -> Response
 
 
 # --- payments and refunds --------------------------------------------------------------------
-
-
-@signed_in
-async def payments(request: Request, pages: Pages, token: str) -> Response:
-    query = request.query_params
-    filters = {name: query.get(name, "").strip() for name in ("status", "from", "to", "cursor")}
-    params = {name: value for name, value in filters.items() if value}
-    params["limit"] = "20"
-    error = None
-    page: dict[str, Any] = {"items": [], "next_cursor": None}
-    try:
-        page = await pages.api.call("GET", "/payments/history", token=token, params=params)
-    except ApiError as failure:
-        if failure.status != 400:
-            raise
-        error = failure.message
-    next_query = (
-        urlencode({**{k: v for k, v in filters.items() if v}, "cursor": page["next_cursor"]})
-        if page["next_cursor"]
-        else None
-    )
-    return pages.render(
-        request,
-        "console/payments.html",
-        {
-            "page": page,
-            "filters": filters,
-            "statuses": PAYMENT_STATUSES,
-            "error": error,
-            "next_query": next_query,
-        },
-    )
 
 
 async def _payment_page(
