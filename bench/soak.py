@@ -24,7 +24,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests-chaos"), str(ROOT / "tests-e2e"), str(ROOT / "infra/local")]
 
-from chaos_support import SERVICES, Stack, buyers
+from chaos_support import Stack, buyers
+from e2e_support import SERVICES
 
 WARM_UP_SECONDS = 20
 MAX_IN_FLIGHT = 8

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import subprocess
-import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 from cashfree_emulator.control import EmulatorControl
-from e2e_support import SERVICES, ServiceProcess, free_port, isolated_env, start_service
+from e2e_support import SYSTEM, ServiceProcess, start_member, system_env, system_ports
+from paycore import testing
 from paycore.auth.tokens import Scope, mint_token
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
@@ -46,14 +46,8 @@ async def outage(server: str, action: str) -> None:
     assert process.returncode == 0, f"outage.sh {server} {action}: {err.decode()[-500:]}"
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout: float = 60, interval: float = 0.3
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {check.__name__}")
-        await asyncio.sleep(interval)
+# The shared wait with the scenarios' longer defaults: processes restart, servers come back.
+eventually = functools.partial(testing.eventually, timeout=60, interval=0.3)
 
 
 def buyers(count: int) -> list[str]:
@@ -95,11 +89,9 @@ class Stack:
 
     @classmethod
     def create(cls, tmp: Path, **overrides: str) -> Stack:
-        ports = {name: free_port() for name in [*SERVICES, "emulator", "smtp", "inbox"]}
-        env = isolated_env(
-            CASHFREE_BASE_URL=f"http://127.0.0.1:{ports['emulator']}/pg",
-            CHECKOUT_BASE_URL=f"http://127.0.0.1:{ports['emulator']}/checkout/",
-            SMTP_URL=f"smtp://127.0.0.1:{ports['smtp']}",
+        ports = system_ports()
+        env = system_env(
+            ports,
             SMTP_TIMEOUT_SECONDS="5",
             EMAIL_CLAIM_SECONDS="6",
             CASHFREE_TIMEOUT_SECONDS="3",
@@ -129,43 +121,14 @@ class Stack:
     def start(self, name: str) -> ServiceProcess:
         log_dir = self.tmp / f"{name}-{self.restarts[name]}"
         log_dir.mkdir(parents=True, exist_ok=True)
-        if name == "cashfree-emulator":
-            ingress = f"http://127.0.0.1:{self.ports['webhook-ingress']}/api/v1/webhooks/cashfree"
-            process = start_service(
-                name,
-                self.env,
-                log_dir,
-                self.ports["emulator"],
-                module="cashfree_emulator",
-                args=(
-                    "--port",
-                    str(self.ports["emulator"]),
-                    "--refund-delay-seconds",
-                    "0.3",
-                    "--webhook-urls",
-                    ingress,
-                    # Cashfree's redelivery schedule (2, 10, 30 min) shrunk to 1.2, 6, 18 s.
-                    "--webhook-retry-scale",
-                    "0.01",
-                ),
-                health="/_emulator/health",
-            )
-        elif name == "smtp-sink":
-            process = start_service(
-                name,
-                self.env,
-                log_dir,
-                self.ports["inbox"],
-                module="smtp_sink",
-                args=("--port", str(self.ports["smtp"]), "--http-port", str(self.ports["inbox"])),
-            )
-        else:
-            process = start_service(name, self.env, log_dir, self.ports[name])
+        # Cashfree's webhook redelivery schedule (2, 10, 30 min) shrunk to 1.2, 6, 18 s.
+        scale = ("--webhook-retry-scale", "0.01")
+        process = start_member(name, self.env, self.ports, log_dir, emulator_args=scale)
         self.processes[name] = process
         return process
 
     def start_all(self) -> None:
-        for name in ["cashfree-emulator", "smtp-sink", *SERVICES]:
+        for name in SYSTEM:
             self.start(name)
         for process in self.processes.values():
             process.wait_healthy(timeout=90)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 
 import httpx
 from chaos_support import Report, Stack, buyers, outage
-from paycore.gateway import sign_webhook
+from paycore.testing import signed_webhook_headers
 
 INGRESS_PATH = "/api/v1/webhooks/cashfree"
 
@@ -28,14 +28,7 @@ def signed_webhook(secret: str) -> tuple[bytes, dict[str, str]]:
             },
         }
     ).encode()
-    timestamp = str(time.time_ns() // 1_000_000)
-    headers = {
-        "content-type": "application/json",
-        "x-webhook-signature": sign_webhook(body, timestamp, secret.encode()),
-        "x-webhook-timestamp": timestamp,
-        "x-webhook-version": "2025-01-01",
-    }
-    return body, headers
+    return body, signed_webhook_headers(body, secret.encode())
 
 
 async def timed(call: Awaitable[httpx.Response]) -> tuple[int, float]:

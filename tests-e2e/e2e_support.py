@@ -183,3 +183,75 @@ class CuttableLink:
 
         await asyncio.gather(pump(reader, upstream_writer), pump(upstream_reader, writer))
         self._open -= {writer, upstream_writer}
+
+
+# The whole system as processes: the six services, the Cashfree emulator and the SMTP sink.
+EMULATOR, SMTP_SINK = "cashfree-emulator", "smtp-sink"
+SYSTEM = (EMULATOR, SMTP_SINK, *SERVICES)
+
+
+def system_ports() -> dict[str, int]:
+    """A free port for each service, the emulator, the SMTP sink's SMTP and its inbox."""
+    return {name: free_port() for name in [*SERVICES, "emulator", "smtp", "inbox"]}
+
+
+def ingress_url(ports: dict[str, int]) -> str:
+    return f"http://127.0.0.1:{ports['webhook-ingress']}/api/v1/webhooks/cashfree"
+
+
+def system_env(ports: dict[str, int], **overrides: str) -> dict[str, str]:
+    """`isolated_env` with the services pointed at the emulator and the SMTP sink on `ports`."""
+    return isolated_env(
+        CASHFREE_BASE_URL=f"http://127.0.0.1:{ports['emulator']}/pg",
+        CHECKOUT_BASE_URL=f"http://127.0.0.1:{ports['emulator']}/checkout/",
+        SMTP_URL=f"smtp://127.0.0.1:{ports['smtp']}",
+        **overrides,
+    )
+
+
+def start_member(
+    name: str,
+    env: dict[str, str],
+    ports: dict[str, int],
+    log_dir: Path,
+    emulator_args: tuple[str, ...] = (),
+) -> ServiceProcess:
+    """Starts one process of the system (not waiting for it): a service, the emulator (sending
+    its webhooks to the ingress; `emulator_args` added to its command line) or the SMTP sink."""
+    if name == EMULATOR:
+        port = ports["emulator"]
+        args = ("--port", str(port), "--refund-delay-seconds", "0.3")
+        args += ("--webhook-urls", ingress_url(ports), *emulator_args)
+        return start_service(
+            name,
+            env,
+            log_dir,
+            port,
+            module="cashfree_emulator",
+            args=args,
+            health="/_emulator/health",
+        )
+    if name == SMTP_SINK:
+        args = ("--port", str(ports["smtp"]), "--http-port", str(ports["inbox"]))
+        return start_service(name, env, log_dir, ports["inbox"], module="smtp_sink", args=args)
+    return start_service(name, env, log_dir, ports[name])
+
+
+def start_system(
+    env: dict[str, str],
+    ports: dict[str, int],
+    log_dir: Path,
+    started: list[ServiceProcess],
+    timeout: float = 60,
+    own_env: dict[str, dict[str, str]] | None = None,
+) -> dict[str, ServiceProcess]:
+    """Starts the whole system, each process appended to `started` (the `service_runner`
+    fixture stops them), and waits until every one is healthy; returns them by name.
+    `own_env`: a whole environment of its own for some of them, by name."""
+    processes = {}
+    for name in SYSTEM:
+        processes[name] = start_member(name, (own_env or {}).get(name, env), ports, log_dir)
+        started.append(processes[name])
+    for process in processes.values():
+        process.wait_healthy(timeout=timeout)
+    return processes

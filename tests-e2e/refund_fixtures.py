@@ -1,79 +1,58 @@
 """Refunds end to end: the refund-worker and the email-worker together (in this process, or
 the refund-worker as a process where a test kills it), the Cashfree emulator, the SMTP sink,
-and a paid payment whose order is PAID at the emulator."""
+and a paid payment whose order is PAID at the emulator. The workers' settings are their own
+test rigs' (`refund_worker_rig`, `email_worker_rig`), on one shared database and prefix."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import functools
 import os
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
 
 from cashfree_emulator.testing import RunningEmulator
 from email_worker.app import build_app as build_email_worker
 from email_worker.settings import Settings as EmailSettings
-from paycore.gateway import CashfreeGateway, GatewayCustomer, GatewayOrderRequest, idempotency_key
-from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem, InvoiceStatus
-from paycore.kit.broker import Consumer, archive_queue, make_broker, topic_exchange
+from email_worker_rig import worker_settings as email_worker_settings
+from paycore import testing
+from paycore.invoices.models import Invoice, InvoiceClient, InvoiceStatus
+from paycore.kit.broker import Consumer, make_broker
 from paycore.kit.crypto import FieldCipher, cipher_from
-from paycore.kit.events import EXCHANGES
-from paycore.kit.mongo import mongo_client
-from paycore.kit.service import InfraSettings, Resources
+from paycore.kit.service import InfraSettings
 from paycore.kit.settings import CashfreeSettings
 from paycore.payments.models import Customer, Payment
-from paycore.refunds.models import Refund, RefundStatus
+from paycore.refunds.models import RefundStatus
 from paycore.refunds.service import RefundService
-from paycore.testing import create_payment, isolated_settings, unique_suffix
+from paycore.testing import isolated_settings, remove_traces
 from refund_worker.app import build_app as build_refund_worker
 from refund_worker.settings import Settings as RefundSettings
+from refund_worker_rig import worker_settings as refund_worker_settings
 from smtp_sink.testing import RunningSmtpSink
 from starlette.applications import Starlette
 
 BUYER = "buyer@example.com"
 ENCRYPTION_KEY = base64.b64encode(os.urandom(32)).decode()
 
+# Processes and two workers take longer than one worker alone.
+eventually = functools.partial(testing.eventually, timeout=15.0)
+
 
 def shared_infra() -> InfraSettings:
     return isolated_settings(retry_delays_ms=[100, 200, 300])
 
 
-def refund_settings(infra: InfraSettings, emu: RunningEmulator, **overrides: Any) -> RefundSettings:
-    values: dict[str, Any] = {
-        **infra.model_dump(),
-        "cashfree_app_id": emu.app_id,
-        "cashfree_secret_key": emu.secret_key,
-        "cashfree_base_url": emu.api_url,
-        "cashfree_timeout_seconds": 0.5,
-        "cashfree_max_retries": 1,
-        "refund_poll_after_seconds": 0.3,
-        "refund_poll_interval_seconds": 0.1,
-    }
-    return RefundSettings(**(values | overrides))
+def refund_settings(infra: InfraSettings, emu: RunningEmulator) -> RefundSettings:
+    return refund_worker_settings(emu, infra)
 
 
 def email_settings(infra: InfraSettings, sink: RunningSmtpSink) -> EmailSettings:
-    return EmailSettings(
-        **infra.model_dump(),
-        smtp_url=sink.smtp_url,
-        smtp_timeout_seconds=2,
-        payment_encryption_key=ENCRYPTION_KEY,  # type: ignore[arg-type]
-    )
+    return email_worker_settings(sink, infra, payment_encryption_key=ENCRYPTION_KEY)
 
 
 def cipher() -> FieldCipher:
     return cipher_from(base64.b64decode(ENCRYPTION_KEY), "k1")
-
-
-@asynccontextmanager
-async def running(app: Starlette) -> AsyncIterator[Resources]:
-    async with app.router.lifespan_context(app):
-        resources: Resources = app.state.resources
-        yield resources
 
 
 @dataclass
@@ -88,6 +67,18 @@ CONSUMERS = (
     ("email-worker.emails", "email.exchange", ("email.#",)),
     ("refund-worker.refunds", "refund.exchange", ("refund.initiated",)),
 )
+
+
+def consumers(settings: InfraSettings) -> list[Consumer]:
+    """The two workers' consumers, by name only (for removing their queues)."""
+    broker = make_broker(settings)
+    return [Consumer(broker, settings, *consumer) for consumer in CONSUMERS]
+
+
+@asynccontextmanager
+async def running(app: Starlette) -> AsyncIterator[None]:
+    async with app.router.lifespan_context(app):
+        yield
 
 
 @asynccontextmanager
@@ -106,97 +97,28 @@ async def running_workers(
                 await stack.enter_async_context(running(build_refund_worker(workers.refunds)))
             yield workers
     finally:
-        await remove_traces(infra)
-
-
-async def remove_traces(settings: InfraSettings) -> None:
-    broker = make_broker(settings)
-    await broker.connect()
-    queues = [archive_queue(settings)]
-    exchanges = [topic_exchange(settings.broker_prefix, f"{f}.exchange") for f in EXCHANGES]
-    for name, exchange, keys in CONSUMERS:
-        consumer = Consumer(broker, settings, name, exchange, keys)
-        queues += [consumer.work, consumer.dead_letters, *consumer.retries]
-        exchanges.append(consumer.dead_letter_exchange)
-    for queue in queues:
-        declared = await broker.declare_queue(queue)
-        await declared.delete(if_unused=False, if_empty=False)
-    for exchange in exchanges:
-        declared_exchange = await broker.declare_exchange(exchange)
-        await declared_exchange.delete()
-    await broker.stop()
-    client = mongo_client(settings)
-    await client.drop_database(settings.mongo_db)
-    await client.close()
-
-
-def sealed_customer(email: str | None = BUYER) -> Customer:
-    fields = cipher()
-    return Customer(
-        customer_id="cus_e2e",
-        name=fields.seal("Asha", "customer.name"),
-        email=fields.seal(email, "customer.email") if email else None,
-        email_hash=fields.lookup_hash(email) if email else None,
-        phone=fields.seal("9898989898", "customer.phone"),
-        phone_hash=fields.lookup_hash("9898989898"),
-    )
+        await remove_traces(infra, consumers(infra))
 
 
 async def paid_payment(emu: RunningEmulator, settings: CashfreeSettings, amount: int) -> Payment:
-    """A SUCCESS payment with its PAID invoice, whose order is PAID at the emulator."""
-    order_id = f"ord_{uuid.uuid4().hex[:16]}"
-    async with CashfreeGateway(settings) as gateway:
-        order = await gateway.create_order(
-            GatewayOrderRequest(
-                order_id=order_id,
-                amount_minor=amount,
-                currency="INR",
-                customer=GatewayCustomer(customer_id="cus_e2e", phone="9898989898", email=BUYER),
-            ),
-            idempotency_key=idempotency_key("create_order", order_id),
-        )
-    assert order.payment_session_id is not None
-    attempt = await emu.control.pay(order.payment_session_id, "SUCCESS")
-    invoice_number = f"INV-{unique_suffix()}"
-    payment = await create_payment(
-        order_id=order_id,
-        amount=amount,
-        cf_payment_id=str(attempt["cf_payment_id"]),
-        invoice_number=invoice_number,
-        customer=sealed_customer(),
-    )
+    """A SUCCESS payment to BUYER (sealed with ENCRYPTION_KEY, so the emails reach the sink)
+    with its PAID invoice, whose order is PAID at the emulator."""
     fields = cipher()
-    await Invoice(
-        invoice_number=invoice_number,
-        user_id=payment.user_id,
-        currency="INR",
-        issue_date=date(2026, 1, 1),
-        due_date=date(2026, 1, 31),
-        client=InvoiceClient(
-            name="Asha",
-            email=fields.seal(BUYER, "invoice.client.email"),
-            email_hash=fields.lookup_hash(BUYER),
-        ),
-        items=[InvoiceItem(description="Order", quantity=1, unit_price=amount, amount=amount)],
-        tax_rate_bps=0,
-        subtotal=amount,
-        tax=0,
-        total=amount,
-        status=InvoiceStatus.PAID,
-        payment_id=payment.payment_id,
-    ).insert()
-    return payment
-
-
-async def request_refund(payment_id: str, amount: int | None) -> Refund:
-    service = RefundService()
-    payment = await service.payments.get(payment_id)
-    return await service.request(
-        payment,
-        amount=amount,
-        reason="customer returned the goods",
-        user_id=payment.user_id,
-        idempotency_key=unique_suffix(),
+    customer = Customer(
+        customer_id="cus_e2e",
+        name=fields.seal("Asha", "customer.name"),
+        email=fields.seal(BUYER, "customer.email"),
+        email_hash=fields.lookup_hash(BUYER),
+        phone=fields.seal("9898989898", "customer.phone"),
+        phone_hash=fields.lookup_hash("9898989898"),
+    )
+    client = InvoiceClient(
+        name="Asha",
+        email=fields.seal(BUYER, "invoice.client.email"),
+        email_hash=fields.lookup_hash(BUYER),
+    )
+    return await testing.paid_payment(
+        settings, emu.control.pay, amount, customer=customer, client=client, email=BUYER
     )
 
 
@@ -210,11 +132,3 @@ async def invoice_status(payment: Payment) -> InvoiceStatus:
 
 async def refund_status(refund_id: str) -> RefundStatus:
     return (await RefundService().get(refund_id)).status
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the condition never held")
-        await asyncio.sleep(0.05)

@@ -8,50 +8,24 @@ from pathlib import Path
 
 import httpx
 from demo import walk
-from e2e_support import SERVICES, ServiceProcess, free_port, isolated_env, start_service
+from e2e_support import (
+    EMULATOR,
+    SERVICES,
+    SMTP_SINK,
+    ServiceProcess,
+    start_system,
+    system_env,
+    system_ports,
+)
 
 
 def test_invoice_paid_then_refunded_in_two_parts(
     tmp_path: Path, service_runner: list[ServiceProcess]
 ) -> None:
-    ports = {name: free_port() for name in [*SERVICES, "emulator", "smtp", "inbox"]}
-    ingress = f"http://127.0.0.1:{ports['webhook-ingress']}/api/v1/webhooks/cashfree"
-    env = isolated_env(
-        CASHFREE_BASE_URL=f"http://127.0.0.1:{ports['emulator']}/pg",
-        CHECKOUT_BASE_URL=f"http://127.0.0.1:{ports['emulator']}/checkout/",
-        SMTP_URL=f"smtp://127.0.0.1:{ports['smtp']}",
-        REFUND_POLL_AFTER_SECONDS="2",
-        REFUND_POLL_INTERVAL_SECONDS="0.5",
-    )
-    emulator = start_service(
-        "cashfree-emulator",
-        env,
-        tmp_path,
-        ports["emulator"],
-        module="cashfree_emulator",
-        args=(
-            "--port",
-            str(ports["emulator"]),
-            "--refund-delay-seconds",
-            "0.3",
-            "--webhook-urls",
-            ingress,
-        ),
-        health="/_emulator/health",
-    )
-    sink = start_service(
-        "smtp-sink",
-        env,
-        tmp_path,
-        ports["inbox"],
-        module="smtp_sink",
-        args=("--port", str(ports["smtp"]), "--http-port", str(ports["inbox"])),
-    )
-    service_runner.extend([emulator, sink])
-    for name in SERVICES:
-        service_runner.append(start_service(name, env, tmp_path, ports[name]))
-    for process in service_runner:
-        process.wait_healthy(timeout=60)
+    ports = system_ports()
+    env = system_env(ports, REFUND_POLL_AFTER_SECONDS="2", REFUND_POLL_INTERVAL_SECONDS="0.5")
+    system = start_system(env, ports, tmp_path, service_runner)
+    emulator, sink = system[EMULATOR], system[SMTP_SINK]
 
     result = walk(
         {

@@ -35,13 +35,16 @@ import httpx
 import pytest
 from demo import walk
 from e2e_support import (
+    EMULATOR,
     ROOT,
     SERVICES,
+    SMTP_SINK,
     CuttableLink,
     ServiceProcess,
-    free_port,
-    isolated_env,
-    start_service,
+    ingress_url,
+    start_system,
+    system_env,
+    system_ports,
 )
 from observability import (
     Scrape,
@@ -52,8 +55,8 @@ from observability import (
     rule_and_panel_selectors,
 )
 from paycore.auth.tokens import Scope, mint_token
-from paycore.gateway.webhook_signature import sign_webhook
 from paycore.kit.service import InfraSettings
+from paycore.testing import signed_webhook_headers
 from pymongo import MongoClient
 
 # One scenario through six services, the emulator and the sink, with retries through the delay
@@ -110,12 +113,9 @@ async def publish_malformed(env: dict[str, str]) -> None:
 
 @pytest.fixture
 def system(tmp_path: Path, service_runner: list[ServiceProcess]) -> Iterator[dict[str, Any]]:
-    ports = {name: free_port() for name in [*SERVICES, "emulator", "smtp", "inbox"]}
-    ingress = f"http://127.0.0.1:{ports['webhook-ingress']}/api/v1/webhooks/cashfree"
-    env = isolated_env(
-        CASHFREE_BASE_URL=f"http://127.0.0.1:{ports['emulator']}/pg",
-        CHECKOUT_BASE_URL=f"http://127.0.0.1:{ports['emulator']}/checkout/",
-        SMTP_URL=f"smtp://127.0.0.1:{ports['smtp']}",
+    ports = system_ports()
+    env = system_env(
+        ports,
         REFUND_POLL_AFTER_SECONDS="2",
         REFUND_POLL_INTERVAL_SECONDS="0.5",
         QUEUE_REPORT_SECONDS="1",
@@ -134,31 +134,6 @@ def system(tmp_path: Path, service_runner: list[ServiceProcess]) -> Iterator[dic
     infra = InfraSettings()
     env.setdefault("RABBITMQ_URL", infra.rabbitmq_url)
     env.setdefault("MONGO_URI", infra.mongo_uri)
-    emulator = start_service(
-        "cashfree-emulator",
-        env,
-        tmp_path,
-        ports["emulator"],
-        module="cashfree_emulator",
-        args=(
-            "--port",
-            str(ports["emulator"]),
-            "--refund-delay-seconds",
-            "0.3",
-            "--webhook-urls",
-            ingress,
-        ),
-        health="/_emulator/health",
-    )
-    sink = start_service(
-        "smtp-sink",
-        env,
-        tmp_path,
-        ports["inbox"],
-        module="smtp_sink",
-        args=("--port", str(ports["smtp"]), "--http-port", str(ports["inbox"])),
-    )
-    service_runner.extend([emulator, sink])
     # The ingress reaches RabbitMQ and MongoDB through relays the test can cut: an outage of
     # either as the ingress alone sees it (everyone else keeps the shared servers).
     links = {
@@ -170,22 +145,16 @@ def system(tmp_path: Path, service_runner: list[ServiceProcess]) -> Iterator[dic
         "RABBITMQ_URL": links["broker"].url(env["RABBITMQ_URL"]),
         "MONGO_URI": links["database"].url(env["MONGO_URI"]),
     }
-    services = {
-        name: start_service(
-            name, ingress_env if name == "webhook-ingress" else env, tmp_path, ports[name]
-        )
-        for name in SERVICES
-    }
-    service_runner.extend(services.values())
     try:
-        for process in service_runner:
-            process.wait_healthy(timeout=60)
+        system = start_system(
+            env, ports, tmp_path, service_runner, own_env={"webhook-ingress": ingress_env}
+        )
         yield {
             "env": env,
-            "emulator": emulator,
-            "sink": sink,
-            "services": services,
-            "ingress": ingress,
+            "emulator": system[EMULATOR],
+            "sink": system[SMTP_SINK],
+            "services": {name: system[name] for name in SERVICES},
+            "ingress": ingress_url(ports),
             "links": links,
         }
     finally:
@@ -200,13 +169,8 @@ def _host_port(url: str, default_port: int) -> tuple[str, int]:
 
 def signed(env: dict[str, str], body: bytes, timestamp_ms: int | None = None) -> dict[str, str]:
     """The headers Cashfree sends with `body`."""
-    timestamp_ms = timestamp_ms or int(time.time() * 1000)
     secret = env["CASHFREE_WEBHOOK_SECRET"].split(",")[0].encode()
-    return {
-        "content-type": "application/json",
-        "x-webhook-timestamp": str(timestamp_ms),
-        "x-webhook-signature": sign_webhook(body, timestamp_ms, secret),
-    }
+    return signed_webhook_headers(body, secret, timestamp_ms)
 
 
 def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(

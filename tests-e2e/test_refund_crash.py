@@ -16,15 +16,8 @@ from paycore.kit.mongo import connect_mongo
 from paycore.payments.models import Payment, Transaction
 from paycore.payments.service import PaymentService
 from paycore.refunds.models import Refund, RefundStatus
-from paycore.testing import isolated_settings
-from refund_fixtures import (
-    eventually,
-    paid_payment,
-    refund_settings,
-    refund_status,
-    remove_traces,
-    request_refund,
-)
+from paycore.testing import isolated_settings, remove_traces, request_refund
+from refund_fixtures import consumers, eventually, paid_payment, refund_settings, refund_status
 
 MODELS = [Payment, Transaction, Refund, Invoice, AuditRecord]
 
@@ -92,4 +85,4 @@ async def test_worker_killed_mid_call_makes_one_gateway_refund(
         assert second.stop() == 0
     finally:
         await client.close()
-        await remove_traces(infra)
+        await remove_traces(infra, consumers(infra))

@@ -10,13 +10,13 @@ from paycore.invoices.models import InvoiceStatus
 from paycore.payments.models import PaymentStatus
 from paycore.payments.service import PaymentService
 from paycore.refunds.models import RefundStatus
+from paycore.testing import request_refund
 from refund_fixtures import (
     BUYER,
     eventually,
     invoice_status,
     paid_payment,
     refund_status,
-    request_refund,
     running_workers,
 )
 from smtp_sink.testing import RunningSmtpSink, running_smtp_sink

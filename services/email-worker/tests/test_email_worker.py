@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import pytest
 from aio_pika import IncomingMessage
 from email_worker.settings import Settings
-from email_worker_rig import eventually, running_worker, worker_settings
+from email_worker_rig import running_worker, worker_settings
 from paycore.emails.models import EmailLog, EmailStatus
 from paycore.kit.broker import Consumer, EventPublisher
 from paycore.kit.crypto import cipher_for
 from paycore.kit.events import OutboxEvent
 from paycore.payments.models import Customer, Payment
-from paycore.testing import create_payment
+from paycore.testing import create_payment, eventually
 from prometheus_client import REGISTRY
 from smtp_sink.testing import RunningSmtpSink
 

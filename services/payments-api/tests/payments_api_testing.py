@@ -17,11 +17,10 @@ import aio_pika
 import aio_pika.abc
 import aio_pika.exceptions
 import httpx
+import pytest
 from paycore.auth.tokens import mint_token
 from paycore.gateway.schemas import idempotency_key
-from paycore.kit.events import EXCHANGES
-from paycore.kit.mongo import mongo_client
-from paycore.testing import isolated_settings
+from paycore.testing import isolated_settings, remove_traces
 from payments_api.app import build_app
 from payments_api.endpoints import ENDPOINTS, PLATFORM
 from payments_api.ratelimit import WINDOW_SECONDS
@@ -91,6 +90,12 @@ class ApiClient:
             headers=self.headers(user, key=key or new_key()),
         )
 
+    async def verify(self, user: str, payment_id: str) -> httpx.Response:
+        """`POST /payments/verify` as `user` (asks Cashfree, applies the answer)."""
+        return await self.http.post(
+            "/api/v1/payments/verify", json={"payment_id": payment_id}, headers=self.headers(user)
+        )
+
 
 CUSTOMER = {"phone": "9876543210", "name": "Asha Rao", "email": "asha@example.com"}
 
@@ -128,6 +133,23 @@ async def refusal_is_declared(response: httpx.Response) -> None:
     assert code in declared, f"{method} {path} answered {code}, which its endpoint does not declare"
 
 
+@pytest.fixture(scope="session")
+async def emu() -> AsyncIterator[RunningEmulator]:
+    """The Cashfree emulator (a real HTTP server) for the session; conftests import this."""
+    from cashfree_emulator.testing import running_emulator
+
+    async with running_emulator(refund_delay_seconds=0.05) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def api(emu: RunningEmulator) -> AsyncIterator[ApiClient]:
+    """One app per test module (own database, queues and Redis prefix); tests use their own
+    users, so they don't see each other's data."""
+    async with api_client(emu) as client:
+        yield client
+
+
 @asynccontextmanager
 async def api_client(emu: RunningEmulator, **overrides: Any) -> AsyncIterator[ApiClient]:
     settings = api_settings(emu, **overrides)
@@ -143,20 +165,7 @@ async def api_client(emu: RunningEmulator, **overrides: Any) -> AsyncIterator[Ap
         ):
             yield ApiClient(http, app, settings)
     finally:
-        client = mongo_client(settings)
-        await client.drop_database(settings.mongo_db)
-        await client.close()
-        await delete_broker_objects(settings)
-
-
-async def delete_broker_objects(settings: Settings) -> None:
-    """Removes the run's exchanges and event archive (they carry the run's own prefix)."""
-    connection = await aio_pika.connect(settings.rabbitmq_url)
-    async with connection:
-        channel = await connection.channel()
-        await channel.queue_delete(f"{settings.broker_prefix}events.archive")
-        for family in EXCHANGES:
-            await channel.exchange_delete(f"{settings.broker_prefix}{family}.exchange")
+        await remove_traces(settings)  # its database, the exchanges and the event archive
 
 
 @asynccontextmanager

@@ -94,11 +94,7 @@ class TestRepeatedFailures:
             data = response.json()["data"]
             assert data["risk_flags"] == expected_flags
             await emu.control.pay(data["payment_session_id"], "FAILED")
-            verified = await guarded.http.post(
-                "/api/v1/payments/verify",
-                json={"payment_id": data["payment_id"]},
-                headers=guarded.headers(user),
-            )
+            verified = await guarded.verify(user, data["payment_id"])
             # A failed attempt leaves the order payable: the payment stays open.
             assert verified.json()["data"]["status"] == "PENDING"
         blocked = await create(guarded, user)

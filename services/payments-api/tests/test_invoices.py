@@ -44,15 +44,24 @@ def number() -> str:
 
 
 async def verify(api: ApiClient, user: str, payment_id: str) -> Any:
-    answer = await api.http.post(
-        "/api/v1/payments/verify", json={"payment_id": payment_id}, headers=api.headers(user)
-    )
+    answer = await api.verify(user, payment_id)
     assert answer.status_code == 200, answer.text
     return answer.json()["data"]
 
 
 async def issue(api: ApiClient, user: str, body: dict[str, Any], key: str | None = None) -> Any:
     return await api.http.post(INVOICES, json=body, headers=api.headers(user, key=key or new_key()))
+
+
+async def paying(api: ApiClient) -> tuple[str, str, str, dict[str, Any]]:
+    """A new user's invoice with a payment opened for it: the user, the invoice number, its
+    pay URL (`POST` opens or resumes a payment) and the payment as that POST answered."""
+    user, invoice_number = new_user(), number()
+    await issue(api, user, invoice_body(invoice_number))
+    url = f"{INVOICES}/{invoice_number}/pay"
+    opened = await api.http.post(url, headers=api.headers(user, key=new_key()))
+    assert opened.status_code == 201, opened.text
+    return user, invoice_number, url, opened.json()["data"]
 
 
 class TestCreate:
@@ -172,11 +181,7 @@ class TestPay:
         assert again.json()["data"]["payment_id"] == payment["payment_id"]
 
         await emu.control.pay(payment["payment_session_id"], "SUCCESS")
-        await api.http.post(
-            "/api/v1/payments/verify",
-            json={"payment_id": payment["payment_id"]},
-            headers=api.headers(user),
-        )
+        await verify(api, user, payment["payment_id"])
         invoice = await api.http.get(f"{INVOICES}/{invoice_number}", headers=api.headers(user))
         assert invoice.json()["data"]["status"] == "PAID"
         assert invoice.json()["data"]["payment_id"] == payment["payment_id"]
@@ -200,10 +205,7 @@ class TestPay:
         self, api: ApiClient, emu: RunningEmulator
     ) -> None:
         # Issue 11: USER_DROPPED on order A, pay again, B opened and paid, A still payable.
-        user, invoice_number = new_user(), number()
-        await issue(api, user, invoice_body(invoice_number))
-        url = f"{INVOICES}/{invoice_number}/pay"
-        first = (await api.http.post(url, headers=api.headers(user, key=new_key()))).json()["data"]
+        user, invoice_number, url, first = await paying(api)
         await emu.control.pay(first["payment_session_id"], "USER_DROPPED")
         await verify(api, user, first["payment_id"])
         second = await api.http.post(url, headers=api.headers(user, key=new_key()))
@@ -221,10 +223,7 @@ class TestPay:
     async def test_an_expired_order_is_followed_by_a_new_one(
         self, api: ApiClient, emu: RunningEmulator
     ) -> None:
-        user, invoice_number = new_user(), number()
-        await issue(api, user, invoice_body(invoice_number))
-        url = f"{INVOICES}/{invoice_number}/pay"
-        first = (await api.http.post(url, headers=api.headers(user, key=new_key()))).json()["data"]
+        user, _, url, first = await paying(api)
         await emu.control.expire_order(first["order_id"])
         second = await api.http.post(url, headers=api.headers(user, key=new_key()))
         assert second.status_code == 201
@@ -235,10 +234,7 @@ class TestPay:
     async def test_an_order_still_payable_is_terminated_before_a_new_one(
         self, api: ApiClient, emu: RunningEmulator
     ) -> None:
-        user, invoice_number = new_user(), number()
-        await issue(api, user, invoice_body(invoice_number))
-        url = f"{INVOICES}/{invoice_number}/pay"
-        first = (await api.http.post(url, headers=api.headers(user, key=new_key()))).json()["data"]
+        user, _, url, first = await paying(api)
         # Held FAILED (as older code did after one failed attempt) while Cashfree's order is
         # still ACTIVE: a new order may only open once the old one can take no money.
         await Payment.get_pymongo_collection().update_one(
@@ -256,10 +252,7 @@ class TestPay:
     async def test_a_late_success_on_a_closed_order_marks_the_invoice_overpaid(
         self, api: ApiClient, emu: RunningEmulator
     ) -> None:
-        user, invoice_number = new_user(), number()
-        await issue(api, user, invoice_body(invoice_number))
-        url = f"{INVOICES}/{invoice_number}/pay"
-        first = (await api.http.post(url, headers=api.headers(user, key=new_key()))).json()["data"]
+        user, invoice_number, url, first = await paying(api)
         # An attempt is under way when the order expires; it succeeds after all, once the
         # second order is open and paid (3 s later: the steps below take a fraction of that).
         await emu.control.pay(first["payment_session_id"], "SUCCESS", delay_ms=3_000)

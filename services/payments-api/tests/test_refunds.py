@@ -18,11 +18,7 @@ INITIATE = "/api/v1/refunds/initiate"
 async def paid_payment(api: ApiClient, emu: RunningEmulator, user: str, amount: int) -> str:
     data = (await api.create_payment(user, amount=amount)).json()["data"]
     await emu.control.pay(data["payment_session_id"], "SUCCESS")
-    verified = await api.http.post(
-        "/api/v1/payments/verify",
-        json={"payment_id": data["payment_id"]},
-        headers=api.headers(user),
-    )
+    verified = await api.verify(user, data["payment_id"])
     assert verified.json()["data"]["status"] == "SUCCESS"
     return str(data["payment_id"])
 

@@ -18,18 +18,10 @@ from paycore.payments.service import PaymentService
 from paycore.refunds.models import Refund
 from paycore.refunds.models import RefundStatus as R
 from paycore.refunds.service import RefundService
-from paycore.testing import unique_suffix
+from paycore.testing import eventually, request_refund, unique_suffix
 from prometheus_client import REGISTRY
 from refund_worker.settings import Settings
-from refund_worker_rig import (
-    Spy,
-    eventually,
-    invoice_of,
-    paid_payment,
-    request_refund,
-    running_worker,
-    worker_settings,
-)
+from refund_worker_rig import Spy, invoice_of, paid_payment, running_worker, worker_settings
 
 
 @dataclass
@@ -67,6 +59,20 @@ async def settled(payment_id: str, invoice_status: InvoiceStatus) -> Payment:
 
     await eventually(invoice_moved)
     return await PaymentService().get(payment_id)
+
+
+async def held_pending_at_the_gateway(worker: Worker, amount: int) -> tuple[Payment, Refund]:
+    """A paid payment and a refund of `amount` paise the worker submitted, which the gateway
+    holds PENDING until the test resolves it (`control.resolve_refund`)."""
+    payment = await paid_payment(worker.emu, worker.settings)
+    await worker.emu.control.refund_fault("stays_pending")
+    refund = await request_refund(payment.payment_id, amount)
+
+    async def submitted() -> bool:
+        return (await RefundService().get(refund.refund_id)).gateway_status == "PENDING"
+
+    await eventually(submitted)
+    return payment, refund
 
 
 async def audit_records() -> list[AuditRecord]:
@@ -191,14 +197,7 @@ class TestOutcomeUnknown:
         self, worker: Worker
     ) -> None:
         # Issue 11: the amount check holds on the poll path too, not only for webhooks.
-        payment = await paid_payment(worker.emu, worker.settings)
-        await worker.emu.control.refund_fault("stays_pending")
-        refund = await request_refund(payment.payment_id, 2_000)
-
-        async def submitted() -> bool:
-            return (await RefundService().get(refund.refund_id)).gateway_status == "PENDING"
-
-        await eventually(submitted)
+        payment, refund = await held_pending_at_the_gateway(worker, 2_000)
         # The gateway's record of our refund now says another amount (a corrupted record).
         await Refund.get_pymongo_collection().update_one(
             {"_id": refund.refund_id}, {"$set": {"amount": 1_999}}
@@ -283,14 +282,7 @@ class TestGatewayOutcomes:
     async def test_webhook_outcome_first_then_the_worker_changes_nothing(
         self, worker: Worker
     ) -> None:
-        payment = await paid_payment(worker.emu, worker.settings)
-        await worker.emu.control.refund_fault("stays_pending")
-        refund = await request_refund(payment.payment_id, 2_000)
-
-        async def submitted() -> bool:
-            return (await RefundService().get(refund.refund_id)).gateway_status == "PENDING"
-
-        await eventually(submitted)
+        payment, refund = await held_pending_at_the_gateway(worker, 2_000)
         await worker.emu.control.resolve_refund(payment.order_id, refund.refund_id, "SUCCESS")
         async with CashfreeGateway(worker.settings) as gateway:
             answer = await gateway.get_refund(payment.order_id, refund.refund_id)

@@ -43,6 +43,24 @@ async def issued(api: ApiClient, user: str, **overrides: Any) -> dict[str, Any]:
     return data
 
 
+def invoice_form(page: str, invoice_number: str, **changes: Any) -> dict[str, Any]:
+    """The console's new-invoice form filled in (one item of ₹12.34, due in November), with
+    `changes`; its form key is the one on `page`."""
+    return {
+        "idempotency_key": form_key_of(page),
+        "invoice_number": invoice_number,
+        "issue_date": "2026-11-01",
+        "due_date": "2026-11-15",
+        "tax_rate": "18",
+        "client_name": "Asha",
+        "client_email": "asha@example.com",
+        "item_description": ["Design"],
+        "item_quantity": ["1"],
+        "item_unit_price": ["12.34"],
+        **changes,
+    }
+
+
 def pay_path(invoice: dict[str, Any]) -> str:
     return "/pay/" + str(invoice["pay_url"]).rsplit("/pay/", 1)[1]
 
@@ -201,19 +219,16 @@ class TestConsole:
         number = "INV-C-" + new_key()[:8].upper()
         created = await web.post(
             "/console/invoices",
-            {
-                "idempotency_key": form_key_of(form.text),
-                "invoice_number": number,
-                "issue_date": "2026-11-01",
-                "due_date": "2026-11-20",
-                "tax_rate": "18",
-                "client_name": "Asha Rao",
-                "client_email": "asha@example.com",
-                "client_phone": "9876543210",
-                "item_description": ["Design", "", ""],
-                "item_quantity": ["2", "1", "1"],
-                "item_unit_price": ["1,500.50", "", ""],
-            },
+            invoice_form(
+                form.text,
+                number,
+                due_date="2026-11-20",
+                client_name="Asha Rao",
+                client_phone="9876543210",
+                item_description=["Design", "", ""],
+                item_quantity=["2", "1", "1"],
+                item_unit_price=["1,500.50", "", ""],
+            ),
             page=form.text,
         )
         assert created.status_code == 303, created.text
@@ -236,18 +251,7 @@ class TestConsole:
         form = await web.http.get("/console/invoices/new")
         response = await web.post(
             "/console/invoices",
-            {
-                "idempotency_key": form_key_of(form.text),
-                "invoice_number": "INV-BAD-1",
-                "issue_date": "2026-11-01",
-                "due_date": "2026-10-01",
-                "tax_rate": "18",
-                "client_name": "Asha",
-                "client_email": "asha@example.com",
-                "item_description": ["Design"],
-                "item_quantity": ["1"],
-                "item_unit_price": ["12.345"],
-            },
+            invoice_form(form.text, "INV-BAD-1", due_date="2026-10-01", item_unit_price=["12.345"]),
             page=form.text,
         )
         assert response.status_code == 400
@@ -257,36 +261,14 @@ class TestConsole:
         # Refused by the API (due before issue): corrected, the same page's form goes through.
         refused = await web.post(
             "/console/invoices",
-            {
-                "idempotency_key": form_key_of(response.text),
-                "invoice_number": "INV-BAD-" + new_key()[:6],
-                "issue_date": "2026-11-01",
-                "due_date": "2026-10-01",
-                "tax_rate": "18",
-                "client_name": "Asha",
-                "client_email": "asha@example.com",
-                "item_description": ["Design"],
-                "item_quantity": ["1"],
-                "item_unit_price": ["12.34"],
-            },
+            invoice_form(response.text, "INV-BAD-" + new_key()[:6], due_date="2026-10-01"),
             page=response.text,
         )
         assert refused.status_code == 400
         assert "due_date is before issue_date" in refused.text
         fixed = await web.post(
             "/console/invoices",
-            {
-                "idempotency_key": form_key_of(refused.text),
-                "invoice_number": "INV-OK-" + new_key()[:6],
-                "issue_date": "2026-11-01",
-                "due_date": "2026-11-15",
-                "tax_rate": "18",
-                "client_name": "Asha",
-                "client_email": "asha@example.com",
-                "item_description": ["Design"],
-                "item_quantity": ["1"],
-                "item_unit_price": ["12.34"],
-            },
+            invoice_form(refused.text, "INV-OK-" + new_key()[:6]),
             page=refused.text,
         )
         assert fixed.status_code == 303
@@ -318,19 +300,11 @@ class TestConsole:
         assert "Attempts" in detail.text
         assert "success" in detail.text
 
-        too_much = await web.post(
-            f"/console/payments/{payment_id}/refunds",
-            {"idempotency_key": form_key_of(detail.text), "amount": "200000"},
-            page=detail.text,
-        )
+        too_much = await web.refund(payment_id, "200000", detail.text)
         assert too_much.status_code == 400
         assert "more than is left to refund (₹1,77,030.09)" in too_much.text
 
-        partial = await web.post(
-            f"/console/payments/{payment_id}/refunds",
-            {"idempotency_key": form_key_of(too_much.text), "amount": "1000"},
-            page=too_much.text,
-        )
+        partial = await web.refund(payment_id, "1000", too_much.text)
         assert partial.status_code == 303
         after = await web.http.get(f"/console/payments/{payment_id}")
         assert "Left to refund: <strong>₹1,76,030.09</strong>" in after.text
@@ -489,17 +463,9 @@ async def test_a_refund_without_a_final_answer_is_retried_with_the_same_key(
         await web.sign_in("any-token")
         page = await http.get("/console/invoices")
         key = uuid.uuid4().hex
-        first = await web.post(
-            f"/console/payments/{payment_id}/refunds",
-            {"idempotency_key": key, "amount": "100"},
-            page=page.text,
-        )
+        first = await web.refund(payment_id, "100", page.text, key)
         assert first.status_code == 503
         assert form_key_of(first.text) == key
-        again = await web.post(
-            f"/console/payments/{payment_id}/refunds",
-            {"idempotency_key": form_key_of(first.text), "amount": "100"},
-            page=first.text,
-        )
+        again = await web.refund(payment_id, "100", first.text)
         assert again.status_code == 303
     assert keys == [key, key]

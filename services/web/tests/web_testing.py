@@ -51,6 +51,16 @@ class WebClient:
             data = {"csrf_token": csrf_of(page), **data}
         return await self.http.post(path, data=data, headers={"origin": ORIGIN})
 
+    async def refund(
+        self, payment_id: str, amount: str, page: str, key: str | None = None
+    ) -> httpx.Response:
+        """The payment page's refund form sent from `page`, with its form key unless `key`."""
+        return await self.post(
+            f"/console/payments/{payment_id}/refunds",
+            {"idempotency_key": key or form_key_of(page), "amount": amount},
+            page=page,
+        )
+
 
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from faststream.rabbit import RabbitBroker, RabbitQueue
-from paycore.gateway import sign_webhook
 from paycore.kit.broker import make_broker, topic_exchange
 from paycore.kit.events import EventEnvelope
-from paycore.testing import TEST_ENCRYPTION_KEY, SeenEvents, isolated_settings, unique_suffix
+from paycore.testing import (
+    TEST_ENCRYPTION_KEY,
+    SeenEvents,
+    isolated_settings,
+    signed_webhook_headers,
+    unique_suffix,
+)
 from paycore.webhooks.models import WebhookLog
 from paycore.webhooks.repository import from_mongo
 from starlette.applications import Starlette
@@ -54,14 +58,7 @@ def signed_headers(
     timestamp_ms: int | None = None,
     idempotency_key: str | None = None,
 ) -> dict[str, str]:
-    timestamp = str(timestamp_ms if timestamp_ms is not None else time.time_ns() // 1_000_000)
-    headers = {
-        "content-type": "application/json",
-        "x-webhook-signature": sign_webhook(body, timestamp, secret),
-        "x-webhook-timestamp": timestamp,
-        "x-webhook-version": "2025-01-01",
-        "x-webhook-attempt": "1",
-    }
+    headers = signed_webhook_headers(body, secret, timestamp_ms) | {"x-webhook-attempt": "1"}
     if idempotency_key is not None:
         headers["x-idempotency-key"] = idempotency_key
     return headers

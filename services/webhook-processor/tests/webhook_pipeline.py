@@ -10,7 +10,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -24,7 +24,6 @@ from paycore.gateway import (
     GatewayCustomer,
     GatewayOrderRequest,
     idempotency_key,
-    sign_webhook,
 )
 from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem
 from paycore.kit.broker import make_broker, topic_exchange
@@ -37,7 +36,9 @@ from paycore.testing import (
     TEST_ENCRYPTION_KEY,
     SeenEvents,
     create_payment,
+    eventually,
     isolated_settings,
+    signed_webhook_headers,
     unique_suffix,
 )
 from paycore.webhooks.models import WebhookLog
@@ -189,14 +190,7 @@ class Pipeline:
 
     async def post_signed(self, body: bytes, **headers: str) -> httpx.Response:
         """Sends a webhook signed as Cashfree would, straight to the ingress."""
-        timestamp = str(time.time_ns() // 1_000_000)
-        signed = {
-            "content-type": "application/json",
-            "x-webhook-signature": sign_webhook(body, timestamp, SECRET.encode()),
-            "x-webhook-timestamp": timestamp,
-            "x-webhook-version": "2025-01-01",
-            **headers,
-        }
+        signed = signed_webhook_headers(body, SECRET.encode()) | headers
         async with httpx.AsyncClient(timeout=10) as client:
             return await client.post(self.webhook_url, content=body, headers=signed)
 
@@ -289,17 +283,6 @@ async def running_pipeline(
             finally:
                 client = WebhookLog.get_pymongo_collection().database.client
                 await client.drop_database(base.mongo_db)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.05
-) -> None:
-    """Waits until `check()` is true; fails the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)
 
 
 async def wait_for_logs(

@@ -1,18 +1,41 @@
-"""Helpers for tests against the real servers: isolated names per test run."""
+"""Helpers for tests against the real servers: isolated names per test run, a service run in
+the test's process, waiting for what happens asynchronously, and removing what a test made."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from beanie import Document
+from faststream.rabbit import RabbitQueue
+from starlette.applications import Starlette
+
+from paycore.gateway import (
+    CashfreeGateway,
+    GatewayCustomer,
+    GatewayOrderRequest,
+    idempotency_key,
+    sign_webhook,
+)
+from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem, InvoiceStatus
+from paycore.kit.broker import Consumer, archive_queue, make_broker, topic_exchange
 from paycore.kit.crypto import Sealed
-from paycore.kit.events import EventEnvelope
+from paycore.kit.events import EXCHANGES, EventEnvelope
 from paycore.kit.ids import new_id
-from paycore.kit.service import InfraSettings
+from paycore.kit.mongo import connect_mongo, mongo_client
+from paycore.kit.service import InfraSettings, Resources
+from paycore.kit.settings import CashfreeSettings
 from paycore.payments.models import Customer, Payment, PaymentStatus, order_id_for
 from paycore.payments.states import CAPTURED
+from paycore.refunds.models import Refund
+from paycore.refunds.service import RefundService
 
 # A PII key for tests (base64 of 32 bytes); never a deployment's.
 TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LXBpaS1rZXktMzItYnl0ZXMtbG9uZyE="
@@ -93,3 +116,166 @@ async def create_payment(**overrides: Any) -> Payment:
     payment = Payment(**values)
     await payment.insert()
     return payment
+
+
+async def paid_payment(
+    settings: CashfreeSettings,
+    pay: Callable[[str], Awaitable[Mapping[str, Any]]],
+    amount: int = 10_000,
+    *,
+    customer: Customer | None = None,
+    client: InvoiceClient | None = None,
+    email: str | None = None,
+    gateway_amount: int | None = None,
+) -> Payment:
+    """A SUCCESS payment of `amount` paise with its PAID invoice, whose order exists at the
+    gateway (`settings`: the emulator's) and was paid there by `pay(payment_session_id)` (the
+    emulator's `control.pay`, which returns the attempt with its `cf_payment_id`).
+    `gateway_amount`: the order's amount at the gateway when it should differ from ours;
+    `email`: the customer's address the gateway holds; `customer`, `client`: our sealed
+    customer and invoice client (placeholders unless given)."""
+    order_id = f"ord_{uuid.uuid4().hex[:16]}"
+    async with CashfreeGateway(settings) as gateway:
+        order = await gateway.create_order(
+            GatewayOrderRequest(
+                order_id=order_id,
+                amount_minor=gateway_amount or amount,
+                currency="INR",
+                customer=GatewayCustomer(customer_id="cus_test", phone="9898989898", email=email),
+            ),
+            idempotency_key=idempotency_key("create_order", order_id),
+        )
+    assert order.payment_session_id is not None
+    attempt = await pay(order.payment_session_id)
+    invoice_number = f"INV-{unique_suffix()}"
+    overrides: dict[str, Any] = {
+        "order_id": order_id,
+        "amount": amount,
+        "cf_payment_id": str(attempt["cf_payment_id"]),
+        "invoice_number": invoice_number,
+    }
+    if customer is not None:
+        overrides["customer"] = customer
+    payment = await create_payment(**overrides)
+    await Invoice(
+        invoice_number=invoice_number,
+        user_id=payment.user_id,
+        currency="INR",
+        issue_date=date(2026, 1, 1),
+        due_date=date(2026, 1, 31),
+        client=client
+        or InvoiceClient(
+            name="Client", email=Sealed(key_id="k1", nonce="", ciphertext=""), email_hash="h"
+        ),
+        items=[InvoiceItem(description="Work", quantity=1, unit_price=amount, amount=amount)],
+        tax_rate_bps=0,
+        subtotal=amount,
+        tax=0,
+        total=amount,
+        status=InvoiceStatus.PAID,
+        payment_id=payment.payment_id,
+    ).insert()
+    return payment
+
+
+async def request_refund(payment_id: str, amount: int | None, reason: str = "returned") -> Refund:
+    """Asks for a refund of `amount` paise (None: what is left) as the payment's owner would,
+    through `RefundService.request`, with a fresh idempotency key."""
+    service = RefundService()
+    payment = await service.payments.get(payment_id)
+    return await service.request(
+        payment,
+        amount=amount,
+        reason=reason,
+        user_id=payment.user_id,
+        idempotency_key=unique_suffix(),
+    )
+
+
+def signed_webhook_headers(
+    body: bytes, secret: bytes, timestamp_ms: int | None = None
+) -> dict[str, str]:
+    """The headers Cashfree sends a webhook with: its signature over the timestamp (in
+    milliseconds, now unless given) and the raw body, and the API version."""
+    timestamp = str(timestamp_ms if timestamp_ms is not None else time.time_ns() // 1_000_000)
+    return {
+        "content-type": "application/json",
+        "x-webhook-signature": sign_webhook(body, timestamp, secret),
+        "x-webhook-timestamp": timestamp,
+        "x-webhook-version": "2025-01-01",
+    }
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.05
+) -> None:
+    """Waits until `check()` holds, asking every `interval` seconds; raises AssertionError
+    (naming the check) after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            name = getattr(check, "__name__", repr(check))
+            raise AssertionError(f"not true within {timeout}s: {name}")
+        await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def isolated_database(
+    models: Sequence[type[Document]], **overrides: object
+) -> AsyncIterator[InfraSettings]:
+    """A database of its own with `models` bound and indexed; dropped afterwards. Yields the
+    settings (`isolated_settings(**overrides)`)."""
+    settings = isolated_settings(**overrides)
+    client = await connect_mongo(settings, models)
+    try:
+        yield settings
+    finally:
+        await client.drop_database(settings.mongo_db)
+        await client.close()
+
+
+@asynccontextmanager
+async def running_service(
+    app: Starlette, settings: InfraSettings, *, extra_queues: Iterable[RabbitQueue] = ()
+) -> AsyncIterator[Resources]:
+    """A service's app run in this process through its lifespan; yields its `Resources`.
+    Afterwards its consumer queues, the event archive, the exchanges, `extra_queues` and its
+    database are removed (`remove_traces`)."""
+    try:
+        async with app.router.lifespan_context(app):
+            resources: Resources = app.state.resources
+            yield resources
+    finally:
+        started: Resources | None = getattr(app.state, "resources", None)
+        if started is not None:
+            await remove_traces(settings, started.consumers, extra_queues)
+
+
+async def remove_traces(
+    settings: InfraSettings,
+    consumers: Iterable[Consumer] = (),
+    extra_queues: Iterable[RabbitQueue] = (),
+) -> None:
+    """Deletes the queues and exchanges a test's services declared under its broker prefix
+    (the consumers' work, retry and dead-letter queues, the event archive, the five topic
+    exchanges) and drops its database."""
+    consumers = list(consumers)
+    broker = make_broker(settings)
+    await broker.connect()
+    try:
+        queues = [archive_queue(settings), *extra_queues]
+        exchanges = [topic_exchange(settings.broker_prefix, f"{f}.exchange") for f in EXCHANGES]
+        for consumer in consumers:
+            queues += [consumer.work, consumer.dead_letters, *consumer.retries]
+            exchanges.append(consumer.dead_letter_exchange)
+        for queue in queues:
+            declared = await broker.declare_queue(queue)
+            await declared.delete(if_unused=False, if_empty=False)
+        for exchange in exchanges:
+            declared_exchange = await broker.declare_exchange(exchange)
+            await declared_exchange.delete()
+    finally:
+        await broker.stop()
+    client = mongo_client(settings)
+    await client.drop_database(settings.mongo_db)
+    await client.close()

@@ -5,10 +5,9 @@ import pytest
 from paycore.emails.models import EmailLog
 from paycore.invoices.models import Invoice
 from paycore.kit.crypto import FieldCipher, cipher_from
-from paycore.kit.mongo import connect_mongo
 from paycore.kit.service import InfraSettings
 from paycore.payments.models import Payment
-from paycore.testing import isolated_settings
+from paycore.testing import isolated_database
 from smtp_sink.testing import RunningSmtpSink, running_smtp_sink
 
 EMAIL_MODELS = [Payment, Invoice, EmailLog]
@@ -16,11 +15,8 @@ EMAIL_MODELS = [Payment, Invoice, EmailLog]
 
 @pytest.fixture
 async def email_db() -> AsyncIterator[InfraSettings]:
-    settings = isolated_settings()
-    client = await connect_mongo(settings, EMAIL_MODELS)
-    yield settings
-    await client.drop_database(settings.mongo_db)
-    await client.close()
+    async with isolated_database(EMAIL_MODELS) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")

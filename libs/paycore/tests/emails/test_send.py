@@ -47,6 +47,34 @@ async def paid(cipher: FieldCipher, email: str | None = BUYER, **overrides: Any)
     return await create_payment(customer=customer, **overrides)
 
 
+async def issued_invoice(
+    cipher: FieldCipher, invoice_number: str, user_id: str, item: InvoiceItem, tax_rate_bps: int
+) -> EventEnvelope:
+    """An invoice of one item to Ravi Traders, stored; returns its `email.invoice.generated`."""
+    tax = item.amount * tax_rate_bps // 10_000
+    await Invoice(
+        invoice_number=invoice_number,
+        user_id=user_id,
+        currency="INR",
+        issue_date=date(2026, 1, 5),
+        due_date=date(2026, 1, 20),
+        client=InvoiceClient(
+            name="Ravi Traders",
+            email=cipher.seal("accounts@ravi.example", "invoice.client.email"),
+            email_hash=cipher.lookup_hash("accounts@ravi.example"),
+        ),
+        items=[item],
+        tax_rate_bps=tax_rate_bps,
+        subtotal=item.amount,
+        tax=tax,
+        total=item.amount + tax,
+    ).insert()
+    return EventEnvelope(
+        type="email.invoice.generated",
+        data={"invoice_number": invoice_number, "user_id": user_id},
+    )
+
+
 def success_event(payment: Payment) -> EventEnvelope:
     data = {**payment.summary(), "status": "SUCCESS", "previous_status": "PENDING"}
     return EventEnvelope(type="email.payment.success", data=data)
@@ -229,30 +257,8 @@ class TestSendForEvent:
     async def test_invoice_email_goes_to_the_client(
         self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
     ) -> None:
-        invoice = Invoice(
-            invoice_number="INV-2026-001",
-            user_id="usr_1",
-            currency="INR",
-            issue_date=date(2026, 1, 5),
-            due_date=date(2026, 1, 20),
-            client=InvoiceClient(
-                name="Ravi Traders",
-                email=cipher.seal("accounts@ravi.example", "invoice.client.email"),
-                email_hash=cipher.lookup_hash("accounts@ravi.example"),
-            ),
-            items=[
-                InvoiceItem(description="Design", quantity=2, unit_price=50_000, amount=100_000)
-            ],
-            tax_rate_bps=1800,
-            subtotal=100_000,
-            tax=18_000,
-            total=118_000,
-        )
-        await invoice.insert()
-        event = EventEnvelope(
-            type="email.invoice.generated",
-            data={"invoice_number": "INV-2026-001", "user_id": "usr_1"},
-        )
+        design = InvoiceItem(description="Design", quantity=2, unit_price=50_000, amount=100_000)
+        event = await issued_invoice(cipher, "INV-2026-001", "usr_1", design, 1800)
         await service(inbox_cleared, cipher).send_for_event(event)
         [mail] = await inbox_cleared.inbox.wait_for(1)
         assert mail.rcpt_tos == ["accounts@ravi.example"]
@@ -264,28 +270,8 @@ class TestSendForEvent:
         self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
     ) -> None:
         links = PayLinks(PAY_LINK_SECRET)
-        invoice = Invoice(
-            invoice_number="INV-LINK-1",
-            user_id="usr_9",
-            currency="INR",
-            issue_date=date(2026, 1, 5),
-            due_date=date(2026, 1, 20),
-            client=InvoiceClient(
-                name="Ravi Traders",
-                email=cipher.seal("accounts@ravi.example", "invoice.client.email"),
-                email_hash=cipher.lookup_hash("accounts@ravi.example"),
-            ),
-            items=[InvoiceItem(description="Design", quantity=1, unit_price=500, amount=500)],
-            tax_rate_bps=0,
-            subtotal=500,
-            tax=0,
-            total=500,
-        )
-        await invoice.insert()
-        event = EventEnvelope(
-            type="email.invoice.generated",
-            data={"invoice_number": "INV-LINK-1", "user_id": "usr_9"},
-        )
+        design = InvoiceItem(description="Design", quantity=1, unit_price=500, amount=500)
+        event = await issued_invoice(cipher, "INV-LINK-1", "usr_9", design, 0)
         emails = service(
             inbox_cleared,
             cipher,
