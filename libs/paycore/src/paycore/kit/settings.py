@@ -108,6 +108,12 @@ class BaseServiceSettings(BaseSettings):
     def requires_tls(self) -> bool:
         return self.app_env == AppEnv.PRODUCTION and not self.allow_plaintext_transport
 
+    def _encrypted_in_production(self, setting: str, encrypted: bool, how: str) -> Self:
+        """Refuses a connection setting without TLS where production requires it."""
+        if self.requires_tls and not encrypted:
+            raise ValueError(PLAINTEXT.format(name=setting, how=how))
+        return self
+
     @model_validator(mode="after")
     def _ports_differ(self) -> Self:
         if self.metrics_port is not None and self.metrics_port == self.port:
@@ -172,9 +178,7 @@ class MongoSettings(BaseServiceSettings):
         }
         on = options.get("tls", options.get("ssl"))
         tls = on == "true" or (on is None and self.mongo_uri.startswith("mongodb+srv://"))
-        if self.requires_tls and not tls:
-            raise ValueError(PLAINTEXT.format(name="MONGO_URI", how="tls=true or mongodb+srv://"))
-        return self
+        return self._encrypted_in_production("MONGO_URI", tls, "tls=true or mongodb+srv://")
 
 
 class RedisSettings(BaseServiceSettings):
@@ -188,9 +192,8 @@ class RedisSettings(BaseServiceSettings):
 
     @model_validator(mode="after")
     def _redis_tls(self) -> Self:
-        if self.requires_tls and self.redis_url.startswith("redis://"):
-            raise ValueError(PLAINTEXT.format(name="REDIS_URL", how="rediss://"))
-        return self
+        plaintext = self.redis_url.startswith("redis://")
+        return self._encrypted_in_production("REDIS_URL", not plaintext, "rediss://")
 
 
 class RabbitSettings(BaseServiceSettings):
@@ -216,9 +219,8 @@ class RabbitSettings(BaseServiceSettings):
 
     @model_validator(mode="after")
     def _amqp_tls(self) -> Self:
-        if self.requires_tls and self.rabbitmq_url.startswith("amqp://"):
-            raise ValueError(PLAINTEXT.format(name="RABBITMQ_URL", how="amqps://"))
-        return self
+        plaintext = self.rabbitmq_url.startswith("amqp://")
+        return self._encrypted_in_production("RABBITMQ_URL", not plaintext, "amqps://")
 
     @field_validator("retry_delays_ms")
     @classmethod
