@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# What every service reads; those with stores (all but the web pages) read COMMON_ENV.
+SERVICE_ENV = ("APP_ENV", "PORT", "HOST", "LOG_LEVEL", "PROMETHEUS_ENABLED", "SERVICE_NAME")
 COMMON_ENV = (
-    "APP_ENV",
-    "PORT",
-    "HOST",
-    "LOG_LEVEL",
-    "PROMETHEUS_ENABLED",
-    "SERVICE_NAME",
+    *SERVICE_ENV,
     "MONGO_URI",
     "MONGO_DB",
     "REDIS_URL",
@@ -128,12 +125,7 @@ SERVICES: tuple[Deployable, ...] = (
         8080,
         "services/web",
         (
-            "APP_ENV",
-            "PORT",
-            "HOST",
-            "LOG_LEVEL",
-            "PROMETHEUS_ENABLED",
-            "SERVICE_NAME",
+            *SERVICE_ENV,
             "PAYMENTS_API_URL",
             "WEB_PUBLIC_URL",
             "WEB_SESSION_SECRET",

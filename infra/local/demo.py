@@ -123,6 +123,17 @@ def walk(env: dict[str, str]) -> dict[str, Any]:
     def post(path: str, body: dict[str, Any]) -> Any:
         return data(api.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())}))
 
+    def reach(kind: str, path: str, status: str) -> Any:
+        """Waits until the payment or invoice at `path` has `status` (the webhook and the
+        refund-worker get it there); says so."""
+        found = wait_until(
+            f"the {kind} to be {status}",
+            lambda: data(api.get(path)),
+            lambda current: current["status"] == status,
+        )
+        step(f"{kind} {path.rsplit('/', 1)[1]}: {found['status']}")
+        return found
+
     number = f"INV-DEMO-{uuid.uuid4().hex[:6].upper()}"
     invoice = post(
         "/invoices",
@@ -140,6 +151,7 @@ def walk(env: dict[str, str]) -> dict[str, Any]:
 
     payment = post(f"/invoices/{number}/pay", {})
     payment_id = payment["payment_id"]
+
     step(
         f"payment {payment_id} created for order {payment['order_id']}: {payment['status']}, "
         f"checkout {payment.get('checkout_url')}"
@@ -154,18 +166,8 @@ def walk(env: dict[str, str]) -> dict[str, Any]:
     )
     step("customer paid by UPI on the emulator's checkout; Cashfree sends the signed webhook")
 
-    paid = wait_until(
-        "the payment to succeed",
-        lambda: data(api.get(f"/payments/{payment_id}")),
-        lambda p: p["status"] == "SUCCESS",
-    )
-    step(f"webhook applied: payment {paid['status']}")
-    invoice = wait_until(
-        "the invoice to be paid",
-        lambda: data(api.get(f"/invoices/{number}")),
-        lambda i: i["status"] == "PAID",
-    )
-    step(f"invoice {number}: {invoice['status']}")
+    reach("payment", f"/payments/{payment_id}", "SUCCESS")
+    reach("invoice", f"/invoices/{number}", "PAID")
 
     for amount in (total * 40 // 100, None):
         body: dict[str, Any] = {"payment_id": payment_id, "reason": "demo refund"}
@@ -183,18 +185,8 @@ def walk(env: dict[str, str]) -> dict[str, Any]:
         )
         step(f"refund {done['refund_id']}: {done['status']} at Cashfree")
 
-    final = wait_until(
-        "the payment to be refunded",
-        lambda: data(api.get(f"/payments/{payment_id}")),
-        lambda p: p["status"] == "REFUNDED",
-    )
-    step(f"payment {payment_id}: {final['status']}")
-    invoice = wait_until(
-        "the invoice to be refunded",
-        lambda: data(api.get(f"/invoices/{number}")),
-        lambda i: i["status"] == "REFUNDED",
-    )
-    step(f"invoice {number}: {invoice['status']}")
+    final = reach("payment", f"/payments/{payment_id}", "REFUNDED")
+    invoice = reach("invoice", f"/invoices/{number}", "REFUNDED")
 
     messages = wait_until(
         "the emails",
