@@ -41,9 +41,13 @@ class CommandCounter(monitoring.CommandListener):
 
 def _dump_forever(counter: CommandCounter, path: Path) -> None:
     temporary = path.with_suffix(".tmp")
+    written = None
     while True:
-        temporary.write_text(json.dumps(dict(counter.counts)))
-        temporary.replace(path)
+        counts = dict(counter.counts)
+        if counts != written:  # idle: no writes, so the thread costs the service ~nothing
+            temporary.write_text(json.dumps(counts))
+            temporary.replace(path)
+            written = counts
         time.sleep(0.1)
 
 

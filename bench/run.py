@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import contextlib
 import json
 import math
 import os
@@ -38,6 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -134,6 +137,11 @@ class Bench:
                 pid = int(path.read_text().split()[0])
                 if Path(f"/proc/{pid}").exists():
                     self.procs[name] = Proc(name, pid)
+        # Servers started elsewhere (e.g. another mongo-front build behind MONGO_URI):
+        # BENCH_SERVER_PIDS="mongo-front=1234,redis=5678".
+        for item in filter(None, os.environ.get("BENCH_SERVER_PIDS", "").split(",")):
+            name, _, pid_text = item.partition("=")
+            self.procs[name] = Proc(name, int(pid_text))
 
     # --- processes -----------------------------------------------------------------------------
 
@@ -188,6 +196,7 @@ class Bench:
         """Attributes CPU and database commands since `before` to `line`'s operations; waits
         `settle` seconds first so background work the operations caused (outbox relays) counts."""
         time.sleep(settle)
+        self.quiesce()
         cpu_after, counts_after = self.snapshot()
         cpu_before, counts_before = before
         ops = max(line.ops, 1)
@@ -209,12 +218,49 @@ class Bench:
         self.lines.append(line)
         return line
 
-    def wrk_line(self, label: str, url: str, baseline: str | None, **options: Any) -> Line:
-        before = self.snapshot()
-        figures = wrk(
-            label, url, duration=self.args.seconds, connections=self.args.connections,
-            workdir=self.logs, **options,
+    @contextlib.contextmanager
+    def profiled(self, name: str | None, seconds: float) -> Iterator[None]:
+        """With --profile, samples process `name` with py-spy while the line runs and writes
+        its hottest frames (own and total time) to `<logs>/<name>.profile.txt`."""
+        spy = shutil.which("py-spy")
+        if not self.args.profile or name is None or spy is None:
+            yield
+            return
+        raw = self.logs / f"{name}.profile.raw"
+        recorder = subprocess.Popen(
+            [spy, "record", "--pid", str(self.procs[name].pid), "--duration", str(int(seconds)),
+             "--format", "raw", "--output", str(raw), "--nonblocking", "--rate", "200"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+        try:
+            yield
+        finally:
+            recorder.wait(timeout=seconds + 60)
+            if raw.exists():
+                (self.logs / f"{name}.profile.txt").write_text(top_frames(raw.read_text()))
+
+    def quiesce(self, budget: float = 20.0) -> None:
+        """Waits (at most `budget` s) until our services use under 5 % of a core: a service that
+        fell behind a fixed rate keeps working on answers nobody waits for, which would be
+        charged to the next line."""
+        ours = [proc for name, proc in self.procs.items() if name in OURS]
+        deadline = time.monotonic() + budget
+        while time.monotonic() < deadline:
+            before = sum(proc.cpu() for proc in ours)
+            time.sleep(0.5)
+            if sum(proc.cpu() for proc in ours) - before < 0.025:
+                return
+
+    def wrk_line(
+        self, label: str, url: str, baseline: str | None, profile: str | None = None,
+        **options: Any,
+    ) -> Line:  # fmt: skip
+        before = self.snapshot()
+        with self.profiled(profile, self.args.seconds):
+            figures = wrk(
+                label, url, duration=self.args.seconds, connections=self.args.connections,
+                workdir=self.logs, **options,
+            )  # fmt: skip
         line = Line(label, figures.requests, figures.seconds, figures.p50_ms, figures.p99_ms,
                     figures.errors, baseline)  # fmt: skip
         return self.measured(line, before)
@@ -234,12 +280,35 @@ class Bench:
         asyncio.run(post_all(port, path, signed_webhooks(200, tag + "w"), 32))  # warm-up
         webhooks = signed_webhooks(count, tag)
         before = self.snapshot()
-        latencies, statuses, seconds = asyncio.run(post_all(port, path, webhooks, 32))
+        with self.profiled(None if "trivial" in label else "webhook-ingress", 4):
+            latencies, statuses, seconds = asyncio.run(post_all(port, path, webhooks, 32))
         errors = sum(n for status, n in statuses.items() if status >= 300)
         line = Line(label, len(latencies), seconds, percentile(latencies, 50) * 1000,
                     percentile(latencies, 99) * 1000, errors,
                     None if "trivial" in label else "trivial POST, lean client")  # fmt: skip
         return self.measured(line, before)
+
+
+def top_frames(raw: str, count: int = 25) -> str:
+    """py-spy's raw (collapsed) stacks -> the frames with the most samples on top of the stack
+    (own time) and anywhere in it (total time), as percentages of all samples."""
+    own: collections.Counter[str] = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in raw.splitlines():
+        stack, _, number = line.rpartition(" ")
+        if not stack or not number.isdigit():
+            continue
+        frames = stack.split(";")
+        samples += int(number)
+        own[frames[-1]] += int(number)
+        for frame in set(frames):
+            total[frame] += int(number)
+    out = [f"{samples} samples", "", "own time:"]
+    out += [f"{n / samples:6.1%}  {frame}" for frame, n in own.most_common(count)]
+    out += ["", "total time:"]
+    out += [f"{n / samples:6.1%}  {frame}" for frame, n in total.most_common(count * 2)]
+    return "\n".join(out) + "\n"
 
 
 async def post_all(
@@ -434,6 +503,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100, help="open-loop creates per second")
     parser.add_argument("--webhooks", type=int, default=1000, help="webhooks per ingress line")
     parser.add_argument("--pipeline-rates", default="50,100", help="payments/s, 3 s each")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the api create and ingress lines"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required (apt-get install wrk; `make bench` installs it)")
@@ -460,7 +532,6 @@ def main() -> None:
     env = service_env(run, 0, emulator_url) | {
         "PAYMENT_ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
         "CASHFREE_WEBHOOK_SECRET": SECRET_KEY,
-        "OUTBOX_POLL_SECONDS": "0.5",
     }
     try:
         bench.start(
@@ -497,7 +568,8 @@ def main() -> None:
         bench.wrk_line("emulator create-order (wrk)", emulator_url, trivial,
                        headers=emulator_headers, script=WRK_EMULATOR.format(run=f"e{run}"))  # fmt: skip
         bench.wrk_line("payments-api create (wrk)", api_url, trivial, headers=api_headers,
-                       body=create_body, script=WRK_API.format(run=f"a{run}"))  # fmt: skip
+                       body=create_body, script=WRK_API.format(run=f"a{run}"),
+                       profile="payments-api")  # fmt: skip
 
         async def emulator_create(client: httpx.AsyncClient, number: int) -> httpx.Response:
             order = f"r{run}_{number}"
