@@ -48,7 +48,7 @@ def _dump_forever(counter: CommandCounter, path: Path) -> None:
             temporary.write_text(json.dumps(counts))
             temporary.replace(path)
             written = counts
-        time.sleep(0.1)
+        time.sleep(0.25)
 
 
 def main() -> None:
