@@ -1,6 +1,8 @@
 """The repository stands on its own: a fresh clone has no team folder beside it, so nothing may
-point there, and every relative link in its Markdown must name a file of the repository."""
+point there, and every relative link in its Markdown must name a file of the repository. The
+code map (docs/ARCHITECTURE.md) names only files that exist, and every collection."""
 
+import ast
 import re
 import subprocess
 from pathlib import Path
@@ -59,3 +61,40 @@ def test_files_named_by_the_architecture_map_exist() -> None:
         if not any((root / path.removesuffix("/")).exists() for root in PACKAGE_ROOTS)
     ]
     assert missing == []
+
+
+def collection_names() -> set[str]:
+    """Every collection paycore's documents live in: each `Settings.name` of a document class
+    (a string, or a constant of `paycore.kit.audit`), and the audit chain's own collections."""
+    source = ROOT / "libs" / "paycore" / "src" / "paycore"
+    audit = ast.parse((source / "kit" / "audit.py").read_text())
+    constants = {
+        node.target.id: node.value.value
+        for node in audit.body
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    }
+    names = {constants["RECORDS"], constants["SUBJECTS"]}
+    for path in source.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ClassDef) and node.name == "Settings"):
+                continue
+            for statement in node.body:
+                if isinstance(statement, ast.Assign) and [
+                    getattr(t, "id", None) for t in statement.targets
+                ] == ["name"]:
+                    value = statement.value
+                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        names.add(value.value)
+                    elif isinstance(value, ast.Attribute):
+                        names.add(constants[value.attr])
+    return names
+
+
+def test_the_architecture_map_names_every_collection() -> None:
+    text = ARCHITECTURE.read_text()
+    found = collection_names()
+    assert {"payments", "webhook_logs", "audit_logs"} <= found  # the scan still finds them
+    assert sorted(name for name in found if f"`{name}`" not in text) == []
