@@ -8,26 +8,9 @@ concurrent $inc loses updates.
 """
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
 
-import pytest
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-
-MONGO_URI = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[AsyncDatabase]:
-    client: AsyncMongoClient = AsyncMongoClient(MONGO_URI, serverSelectionTimeoutMS=5000)
-    name = f"test_atomicity_{uuid.uuid4().hex[:8]}"
-    try:
-        yield client[name]
-    finally:
-        await client.drop_database(name)
-        await client.close()
 
 
 async def test_guarded_reservations_never_overcommit(db: AsyncDatabase) -> None:

@@ -8,17 +8,11 @@ and MongoDB equality differ: missing fields, nulls, arrays, numbers vs strings, 
 a real MongoDB the comparison holds as well; the explain check is the FerretDB-only part.
 """
 
-import os
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-
-MONGO_URI = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
 
 VALUES: list[Any] = [
     "x", "X", "x ", "", "1", 1, 1.0, 2, None, True, ["x", "y"], ["y"], [{"a": "x"}], [], [None],
@@ -27,19 +21,6 @@ VALUES: list[Any] = [
 ]  # fmt: skip
 MISSING = object()
 STRINGS = sorted({v for v in VALUES if isinstance(v, str)} | {"absent", "y", "[", "null"})
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        MONGO_URI, serverSelectionTimeoutMS=5000
-    )
-    name = f"test_pushdown_{uuid.uuid4().hex[:8]}"
-    try:
-        yield client[name]
-    finally:
-        await client.drop_database(name)
-        await client.close()
 
 
 def documents() -> list[dict[str, Any]]:
