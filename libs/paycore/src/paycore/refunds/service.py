@@ -90,6 +90,17 @@ def _refunded_moves(
     return target, record, events
 
 
+def _initiated(payment: Payment, evidence: Evidence, **fields: Any) -> Refund:
+    """A new refund of `payment`, INITIATED on `evidence`: its first history entry, and
+    `refund.initiated` in its outbox."""
+    refund = Refund(payment_id=payment.payment_id, order_id=payment.order_id, **fields)
+    refund.history = [
+        TransitionRecord(from_status=None, to_status=R.INITIATED.value, evidence=evidence)
+    ]
+    refund.outbox = refund_events(refund, R.INITIATED)
+    return refund
+
+
 def refund_events(refund: Refund, target: RefundStatus, **extra: Any) -> list[OutboxEvent]:
     data = {**refund.summary(), "status": target.value, **extra}
     return [OutboxEvent.of(event_type, data) for event_type in EVENTS_ON_ENTRY[target]]
@@ -150,10 +161,10 @@ class RefundService:
             raise RefundExceedsPayment(
                 requested=amount, refundable=current.refundable_amount, currency=payment.currency
             )
-        refund = Refund(
+        refund = _initiated(
+            payment,
+            Evidence(source="api" if source == RefundSource.API else "webhook"),
             refund_id=refund_id,
-            payment_id=payment.payment_id,
-            order_id=payment.order_id,
             user_id=user_id,
             idempotency_key=idempotency_key,
             amount=amount,
@@ -162,14 +173,6 @@ class RefundService:
             source=source,
             request_fingerprint=request_fingerprint,
         )
-        refund.history = [
-            TransitionRecord(
-                from_status=None,
-                to_status=R.INITIATED.value,
-                evidence=Evidence(source="api" if source == RefundSource.API else "webhook"),
-            )
-        ]
-        refund.outbox = refund_events(refund, R.INITIATED)
         try:
             await self.repository.insert(refund)
         except Exception as exc:
@@ -428,10 +431,10 @@ class RefundService:
         counts_against_payment: bool,
         events: list[OutboxEvent] | None = None,
     ) -> Refund:
-        refund = Refund(
+        refund = _initiated(
+            payment,
+            Evidence(source="gateway", reference=answer.gateway_refund_id),
             refund_id=answer.refund_id,
-            payment_id=payment.payment_id,
-            order_id=payment.order_id,
             user_id=payment.user_id,
             idempotency_key=f"gateway:{answer.refund_id}",
             amount=answer.amount_minor,
@@ -442,20 +445,8 @@ class RefundService:
             counts_against_payment=counts_against_payment,
             reserved=False,
         )
-        refund.history = [
-            TransitionRecord(
-                from_status=None,
-                to_status=R.INITIATED.value,
-                evidence=Evidence(source="gateway", reference=answer.gateway_refund_id),
-            )
-        ]
-        refund.outbox = [*refund_events(refund, R.INITIATED), *(events or [])]
-        try:
-            return await self.repository.insert(refund)
-        except Exception as exc:
-            if not is_duplicate_key(exc):
-                raise
-            return await self.get(answer.refund_id)
+        refund.outbox = [*refund.outbox, *(events or [])]
+        return await self._insert_once(refund)
 
     async def _adopt(
         self, payment: Payment, answer: GatewayRefund, source: RefundSource, reason: str
@@ -548,10 +539,10 @@ class RefundService:
             return existing
         attempt = await self.payments.attempt(cf_payment_id)
         amount = attempt.amount if attempt else payment.amount
-        refund = Refund(
+        refund = _initiated(
+            payment,
+            Evidence(source="operator", reference=by),
             refund_id=refund_id,
-            payment_id=payment.payment_id,
-            order_id=payment.order_id,
             user_id=payment.user_id,
             idempotency_key=f"extra:{cf_payment_id}",
             amount=amount,
@@ -562,20 +553,17 @@ class RefundService:
             counts_against_payment=False,
             reserved=False,
         )
-        refund.history = [
-            TransitionRecord(
-                from_status=None,
-                to_status=R.INITIATED.value,
-                evidence=Evidence(source="operator", reference=by),
-            )
-        ]
-        refund.outbox = refund_events(refund, R.INITIATED)
+        return await self._insert_once(refund)
+
+    async def _insert_once(self, refund: Refund) -> Refund:
+        """Stores a new refund whose id is derived (from the gateway's refund or attempt), or
+        returns the one a concurrent or earlier call stored under that id."""
         try:
             return await self.repository.insert(refund)
         except Exception as exc:
             if not is_duplicate_key(exc):
                 raise
-            return await self.get(refund_id)
+            return await self.get(refund.refund_id)
 
     async def adopt_gateway_refund(self, answer: GatewayRefund) -> Refund:
         """A refund made outside our API (the gateway's dashboard): record it and reserve its
