@@ -22,7 +22,7 @@ from paycore.auth.tokens import mint_token
 from paycore.gateway.schemas import idempotency_key
 from paycore.testing import isolated_settings, remove_traces
 from payments_api.app import build_app
-from payments_api.endpoints import ENDPOINTS, PLATFORM
+from payments_api.endpoints import ENDPOINTS, PLATFORM, Endpoint
 from payments_api.ratelimit import WINDOW_SECONDS
 from payments_api.settings import Settings
 from starlette.applications import Starlette
@@ -114,23 +114,38 @@ ROUTES = [
 PLATFORM_CODES = {error.code for error in PLATFORM}
 
 
-async def refusal_is_declared(response: httpx.Response) -> None:
-    """Every error the API answers in any test is one its endpoint declares (the declarations
-    feed /openapi.json and API.md, so every test checks them)."""
-    if response.status_code < 400:
-        return
-    await response.aread()
-    try:
-        code = response.json()["error"]["code"]
-    except (ValueError, KeyError, TypeError):
-        return  # not our error body (e.g. a health check's)
-    method, path = response.request.method, response.request.url.path
-    declared = set(PLATFORM_CODES)
+def endpoint_of(method: str, path: str) -> Endpoint | None:
     for endpoint, pattern in ROUTES:
         if endpoint.method == method and pattern.match(path):
-            declared |= {error.code for error in endpoint.refusals()}
-            break
-    assert code in declared, f"{method} {path} answered {code}, which its endpoint does not declare"
+            return endpoint
+    return None
+
+
+async def answer_is_declared(response: httpx.Response) -> None:
+    """Every answer the API gives in any test is what its endpoint declares (the declarations
+    feed /openapi.json and API.md, so every test checks them): a success's `data` is exactly
+    its response model (nothing more, nothing less, the same values), an error's code is one
+    the endpoint declares."""
+    endpoint = endpoint_of(response.request.method, response.request.url.path)
+    await response.aread()
+    try:
+        body = response.json()
+    except ValueError:
+        return  # not JSON (e.g. /metrics)
+    where = f"{response.request.method} {response.request.url.path}"
+    if response.status_code < 400:
+        if endpoint is not None and response.status_code in (200, 201, 202):
+            data = body["data"]
+            shaped = endpoint.response.model_validate(data).model_dump(mode="json")
+            assert shaped == data, f"{where} answered other than {endpoint.response.__name__}"
+        return
+    if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
+        return  # not our error body (e.g. a health check's)
+    code = body["error"]["code"]
+    declared = set(PLATFORM_CODES)
+    if endpoint is not None:
+        declared |= {error.code for error in endpoint.refusals()}
+    assert code in declared, f"{where} answered {code}, which its endpoint does not declare"
 
 
 @pytest.fixture(scope="session")
@@ -160,7 +175,7 @@ async def api_client(emu: RunningEmulator, **overrides: Any) -> AsyncIterator[Ap
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app),
                 base_url="http://testserver",
-                event_hooks={"response": [refusal_is_declared]},
+                event_hooks={"response": [answer_is_declared]},
             ) as http,
         ):
             yield ApiClient(http, app, settings)

@@ -28,9 +28,11 @@ class Out(BaseModel):
     """A response shape; `Model.model_validate(document)` reads the fields it names."""
 
     # A default marks what the document does not hold (filled in by `of`); the answer always
-    # has every field.
+    # has every field. By name too: the tests read every answer back into its model.
     model_config = ConfigDict(
-        from_attributes=True, json_schema_serialization_defaults_required=True
+        from_attributes=True,
+        populate_by_name=True,
+        json_schema_serialization_defaults_required=True,
     )
 
 
