@@ -6,7 +6,9 @@
     python -m webhook_processor.ops refund-extra-capture PAYMENT_ID CF_PAYMENT_ID
 
 `replay` moves dead-lettered messages back to the work queue (rate limited) after reopening
-their logs, so the running processors apply them again. `reprocess` applies one stored log here
+their logs, so the running processors apply them again (the same as
+`python -m paycore.dead_letters replay webhook-processor.webhooks`, the command for every
+dead-letter queue). `reprocess` applies one stored log here
 and now (reopening it if it was final); with `--dry-run` it prints the state change it would
 make and changes nothing. `refund-extra-capture` refunds a second capture on one order (the
 `second_capture` alert names it), leaving the payment's own refundable amount alone; the
@@ -21,19 +23,18 @@ import asyncio
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 
-from aio_pika import IncomingMessage
+from paycore import dead_letters
 from paycore.gateway import CashfreeGateway
 from paycore.kit.audit import acting_as
-from paycore.kit.broker import LAST_ERROR_HEADER, Consumer
+from paycore.kit.broker import Consumer
 from paycore.kit.settings import load_settings
 from paycore.webhooks.models import FINAL_STATUSES
 from paycore.webhooks.repository import WebhookLogRepository
 
 from webhook_processor.settings import Settings
-from webhook_processor.wiring import processor_resources, webhook_service
+from webhook_processor.wiring import QUEUE, processor_resources, webhook_service
 
 
 def parser() -> argparse.ArgumentParser:
@@ -112,45 +113,12 @@ async def list_dead_letters(consumer: Consumer, limit: int) -> int:
     return 0
 
 
-def log_id_of(message: IncomingMessage) -> str | None:
-    try:
-        data = json.loads(message.body).get("data", {})
-    except (ValueError, AttributeError):
-        return None
-    log_id = data.get("log_id") if isinstance(data, dict) else None
-    return log_id if isinstance(log_id, str) else None
-
-
 async def replay(consumer: Consumer, only: str | None, per_second: float) -> int:
-    """Reopens each dead letter's log and moves the message back to the work queue; with
-    `only`, the other dead letters are put back where they were."""
-    repository = WebhookLogRepository()
-    interval = 1 / per_second if per_second > 0 else 0.0
-    held: list[IncomingMessage] = []
-    replayed = 0
-    try:
-        while (message := await consumer.take_dead_letter()) is not None:
-            log_id = log_id_of(message)
-            if only is not None and log_id != only:
-                held.append(message)  # unacked until the end: not taken again meanwhile
-                continue
-            started = time.monotonic()
-            log = await repository.get(log_id) if log_id else None
-            if log is not None:
-                await repository.reopen(log, "replayed from the dead-letter queue")
-            await consumer.requeue_dead_letter(message)
-            replayed += 1
-            out(f"replayed {log_id or message.message_id}: {describe_error(message)}")
-            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
-    finally:
-        for message in held:
-            await message.nack(requeue=True)
-    out(f"{replayed} replayed")
+    """The generic dead-letter replay (`paycore.dead_letters`), reopening each webhook's log."""
+    replayed = await dead_letters.replay(
+        consumer, QUEUE, only, per_second, dead_letters.reopen_webhook_log
+    )
     return 0 if replayed or only is None else 1
-
-
-def describe_error(message: IncomingMessage) -> str:
-    return str((message.headers or {}).get(LAST_ERROR_HEADER, "no error recorded"))[:200]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,126 @@
+"""`python -m paycore.dead_letters`, the operator command for every dead-letter queue, on real
+dead letters in the real RabbitMQ: a refund and an email whose handler failed (a bug, so no
+retry) are listed with their error, then replayed once the handler is fixed."""
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+from paycore.kit.broker import Consumer, Delivery, EventPublisher, make_broker
+from paycore.kit.events import OutboxEvent
+from paycore.kit.service import InfraSettings
+from paycore.testing import isolated_settings
+
+QUEUES = {
+    # queue: (exchange, the routing key its service binds, an event it handles)
+    "refund-worker.refunds": ("refund.exchange", "refund.initiated", "refund.initiated"),
+    "email-worker.emails": ("email.exchange", "email.#", "email.payment.success"),
+}
+
+
+class Handler:
+    """Fails with a bug until it is fixed (a redeploy); counts what it handled."""
+
+    def __init__(self) -> None:
+        self.fixed = False
+        self.handled: list[str] = []
+
+    async def handle(self, delivery: Delivery) -> None:
+        if not self.fixed:
+            raise KeyError("template 'payment_success' not found")
+        self.handled.append(delivery.envelope.event_id)
+
+
+@pytest.fixture
+async def settings() -> InfraSettings:
+    return isolated_settings()
+
+
+async def command(settings: InfraSettings, *args: str) -> tuple[int, str]:
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "MONGO_DB": settings.mongo_db,
+        "BROKER_PREFIX": settings.broker_prefix,
+        "REDIS_PREFIX": settings.redis_prefix,
+        "RETRY_DELAYS_MS": str(list(settings.retry_delays_ms)),
+        "QUEUE_EXPIRES_MS": str(settings.queue_expires_ms),
+        "OPERATOR": "alice",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "paycore.dead_letters",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    output, logs = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode in (0, 1), logs.decode()[-2000:]
+    return process.returncode or 0, output.decode()  # what it printed (its logs go to stderr)
+
+
+async def eventually(check: object, timeout: float = 20) -> None:
+    assert callable(check)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "never happened"
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture(params=sorted(QUEUES))
+async def rig(
+    request: pytest.FixtureRequest, settings: InfraSettings
+) -> AsyncIterator[tuple[str, Consumer, Handler, EventPublisher]]:
+    queue = request.param
+    exchange, binding, _ = QUEUES[queue]
+    broker = make_broker(settings)
+    consumer = Consumer(broker, settings, queue, exchange, (binding,))
+    handler = Handler()
+    consumer.subscribe(handler.handle)
+    await broker.connect()
+    await consumer.declare()
+    await broker.start()
+    yield queue, consumer, handler, EventPublisher(broker, settings.broker_prefix)
+    for declared_queue, _ in consumer.queues():
+        declared = await broker.declare_queue(declared_queue)
+        await declared.delete(if_unused=False, if_empty=False)
+    await broker.stop()
+
+
+async def test_a_dead_letter_is_listed_then_replayed_once_the_cause_is_fixed(
+    rig: tuple[str, Consumer, Handler, EventPublisher], settings: InfraSettings
+) -> None:
+    queue, consumer, handler, publisher = rig
+    event = OutboxEvent.of(QUEUES[queue][2], {"payment_id": "pay_1", "refund_id": "rfd_1"})
+    await publisher.publish(event)
+
+    async def dead_lettered() -> bool:
+        return await consumer.dead_letter_count() == 1
+
+    await eventually(dead_lettered)
+
+    code, listed = await command(settings, "list", queue)
+    assert code == 0, listed
+    assert f"{queue}.dlq: 1 message(s)" in listed
+    assert event.envelope.event_id in listed
+    assert "template 'payment_success' not found" in listed
+    assert await consumer.dead_letter_count() == 1  # listing leaves it in place
+
+    handler.fixed = True
+    code, output = await command(settings, "replay", queue, "--id", event.envelope.event_id)
+    assert code == 0, output
+    assert "1 replayed" in output
+
+    async def handled() -> bool:
+        return handler.handled == [event.envelope.event_id]
+
+    await eventually(handled)
+    assert await consumer.dead_letter_count() == 0
+
+    # Nothing left: replaying an id that is not there says so.
+    code, output = await command(settings, "replay", queue, "--id", "evt_missing")
+    assert (code, output.strip().splitlines()[-1]) == (1, "0 replayed")
