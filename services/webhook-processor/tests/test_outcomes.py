@@ -22,10 +22,10 @@ from paycore.money import to_minor
 from paycore.payments.models import Payment, PaymentStatus, SettlementStatus
 from paycore.payments.repository import PaymentRepository
 from paycore.payments.service import PaymentService
+from paycore.payments.settlement import SETTLEMENT_PAGE_SIZE
 from paycore.refunds.models import RefundSource, RefundStatus
 from paycore.refunds.repository import RefundRepository
 from paycore.refunds.service import RefundService
-from paycore.webhooks import service as webhook_service
 from paycore.webhooks.models import WebhookStatus
 from webhook_pipeline import Pipeline, eventually, wait_for_logs
 
@@ -351,7 +351,7 @@ async def test_a_settlement_of_more_than_one_page_of_orders_settles_them_all(
     # One settlement batching more orders than one page of Cashfree's listing holds. The
     # payment webhooks are dropped and the payments marked paid directly: only the
     # settlement's processing is under test.
-    count = webhook_service.SETTLEMENT_PAGE_SIZE + 1
+    count = SETTLEMENT_PAGE_SIZE + 1
     await pipeline.emulator.control.webhook_fault("drop", count=count)
     orders = [await pipeline.new_order(1_000 + n, with_invoice=False) for n in range(count)]
     for _, session in orders:

@@ -10,8 +10,8 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from paycore.invoices.models import Invoice, InvoiceItem, InvoiceStatus
+from paycore.payments.attempts import FAILED_ATTEMPTS
 from paycore.payments.models import Payment, PaymentStatus, Transaction
-from paycore.payments.service import FAILED_ATTEMPTS
 from paycore.payments.states import CAPTURED
 from paycore.reconciliation.models import (
     ItemStatus,

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from loguru import logger
+from paycore.events.payloads import RefundChanged
 from paycore.kit.broker import Delivery
 from paycore.kit.errors import ValidationFailed
 from paycore.refunds.errors import RefundBusy
@@ -21,8 +22,11 @@ class RefundSubscriber:
         self.locks = locks
 
     async def handle(self, delivery: Delivery) -> None:
-        refund_id = delivery.envelope.data.get("refund_id")
-        if not isinstance(refund_id, str) or not refund_id:
+        try:
+            refund_id = delivery.envelope.payload(RefundChanged).refund_id
+        except ValueError as exc:  # pydantic's ValidationError
+            raise ValidationFailed("refund.initiated without a refund") from exc
+        if not refund_id:
             raise ValidationFailed("refund.initiated without a refund_id")
         with logger.contextualize(refundId=refund_id):
             async with self.locks.hold(refund_id):

@@ -4,9 +4,8 @@ the message to its delay queue or its dead-letter queue."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from loguru import logger
+from paycore.events.payloads import WebhookReceived
 from paycore.kit.broker import Delivery, is_retryable
 from paycore.webhooks.errors import MalformedMessage
 from paycore.webhooks.metrics import WEBHOOK_RETRIES, WEBHOOKS_DEAD_LETTERED
@@ -24,8 +23,11 @@ class WebhookHandler:
             WEBHOOKS_DEAD_LETTERED.labels(reason)
 
     async def __call__(self, delivery: Delivery) -> None:
-        log_id: Any = delivery.envelope.data.get("log_id")
-        if not isinstance(log_id, str) or not log_id:
+        try:
+            log_id = delivery.envelope.payload(WebhookReceived).log_id
+        except ValueError as exc:  # pydantic's ValidationError
+            raise MalformedMessage(event_id=delivery.envelope.event_id) from exc
+        if not log_id:
             raise MalformedMessage(event_id=delivery.envelope.event_id)
         with logger.contextualize(logId=log_id, attempt=delivery.attempt):
             try:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from paycore.events.catalog import payload_model
+from paycore.events.payloads import Payload
 from paycore.kit.context import current_headers
 from paycore.kit.ids import new_id
 
 EXCHANGES = ("payment", "webhook", "email", "analytics", "refund")
+
+P = TypeVar("P", bound=Payload)
 
 
 def exchange_for(routing_key: str) -> str:
@@ -39,6 +44,11 @@ class EventEnvelope(BaseModel):
     occurred_at: datetime = Field(default_factory=lambda: now_ms())
     data: dict[str, Any] = Field(default_factory=dict)
 
+    def payload(self, model: builtins.type[P]) -> P:
+        """`data` read as the routing key's payload model (`paycore.events.catalog`);
+        pydantic's `ValidationError` (a `ValueError`) if it does not fit."""
+        return model.model_validate(self.data)
+
 
 class OutboxEvent(BaseModel):
     """An event waiting in a document's outbox, with the ids of the request that made it."""
@@ -47,7 +57,20 @@ class OutboxEvent(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
-    def of(cls, event_type: str, data: dict[str, Any], event_id: str | None = None) -> OutboxEvent:
+    def of(
+        cls, event_type: str, data: dict[str, Any] | Payload, event_id: str | None = None
+    ) -> OutboxEvent:
+        """The event of routing key `event_type`, its `data` checked against the key's payload
+        model (`paycore.events.catalog`): `KeyError` for a key not in the catalog, pydantic's
+        `ValidationError` for data that does not fit. A dict is stored as it is (the wire
+        format is the publisher's); a model as the fields it was given."""
+        model = payload_model(event_type)
+        if isinstance(data, Payload):
+            if not isinstance(data, model):
+                raise TypeError(f"{event_type} carries {model.__name__}, not {type(data).__name__}")
+            data = data.model_dump(exclude_unset=True)
+        else:
+            model.model_validate(data)
         envelope = EventEnvelope(type=event_type, data=data)
         if event_id is not None:
             envelope.event_id = event_id

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 
 from loguru import logger
 from pydantic import BaseModel, Field
@@ -26,6 +26,10 @@ from paycore.kit.mongo import KeyedDocument
 
 S = TypeVar("S", bound=StrEnum)
 T = TypeVar("T")
+
+# What asking for a transition would do: nothing ("duplicate": already there; "changed": not
+# in a state the caller decided from; "refused": the table does not allow it) or "move".
+Verdict = Literal["duplicate", "changed", "refused", "move"]
 
 
 class Evidence(BaseModel):
@@ -60,6 +64,16 @@ class StateTable(Generic[S]):
 
     def is_final(self, state: S) -> bool:
         return not self._transitions.get(state)
+
+    def verdict(self, current: S, target: S, expected: Iterable[S] | None = None) -> Verdict:
+        """What a transition from `current` to `target` would do; `expected`: the states the
+        caller decided from (any other means the document moved meanwhile). The appliers and
+        the operator's dry run both ask this, so they cannot disagree."""
+        if current == target:
+            return "duplicate"
+        if expected is not None and current not in expected:
+            return "changed"
+        return "move" if self.allows(current, target) else "refused"
 
 
 class Conflict(Enum):

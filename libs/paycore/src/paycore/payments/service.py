@@ -22,11 +22,12 @@ from paycore.kit.state import (
     read_again_after,
     retry_on_conflict,
 )
+from paycore.payments.attempts import AttemptAction, AttemptDecision, asked_amount, decide_attempt
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
 from paycore.payments.metrics import observe_failed_attempt, observe_outcome
 from paycore.payments.models import HistoryQuery, Payment, PaymentStatus, Transaction
 from paycore.payments.repository import PaymentRepository
-from paycore.payments.states import CAPTURED, CLOSED_UNPAID, OPEN, PAYMENT_STATES
+from paycore.payments.states import CAPTURED, PAYMENT_STATES
 
 P = PaymentStatus
 
@@ -43,27 +44,6 @@ EVENTS_ON_ENTRY: Final[Mapping[PaymentStatus, tuple[str, ...]]] = {
     P.REFUNDED: ("payment.refunded",),
 }
 
-# Gateway attempt outcome -> our payment state (None: says nothing about the payment). A failed,
-# dropped or voided attempt leaves Cashfree's order ACTIVE and payable until it is paid, expires
-# or is terminated: it is an event on the payment (`FAILED_ATTEMPTS`), not its end.
-ATTEMPT_TARGETS: Final[Mapping[GatewayAttemptStatus, PaymentStatus | None]] = {
-    GatewayAttemptStatus.SUCCEEDED: P.SUCCESS,
-    GatewayAttemptStatus.PENDING: P.PROCESSING,
-    GatewayAttemptStatus.FAILED: None,
-    GatewayAttemptStatus.ABANDONED: None,
-    GatewayAttemptStatus.VOIDED: None,
-    GatewayAttemptStatus.CANCELLED: None,
-    GatewayAttemptStatus.NOT_ATTEMPTED: None,
-    GatewayAttemptStatus.UNKNOWN: None,
-}
-FAILED_ATTEMPTS: Final = frozenset(
-    {
-        GatewayAttemptStatus.FAILED,
-        GatewayAttemptStatus.ABANDONED,
-        GatewayAttemptStatus.VOIDED,
-        GatewayAttemptStatus.CANCELLED,
-    }
-)
 # What the outbox of a payment receives for each failed attempt (the email links back to the
 # same checkout, which is still payable).
 ATTEMPT_FAILED_EVENTS: Final = (
@@ -161,17 +141,16 @@ class PaymentService:
 
         async def attempt() -> TransitionOutcome | Conflict:
             payment = await self.get(payment_id)
-            if payment.status == target:
-                return await self.unchanged(payment, "duplicate")
-            if expected is not None and payment.status not in expected:
-                return await self.unchanged(payment, "changed")
+            verdict = PAYMENT_STATES.verdict(payment.status, target, expected)
+            if verdict in ("duplicate", "changed"):
+                return await self.unchanged(payment, verdict)
             record = TransitionRecord(
                 from_status=payment.status.value,
                 to_status=target.value,
                 evidence=evidence,
                 note=note,
             )
-            if not PAYMENT_STATES.allows(payment.status, target):
+            if verdict == "refused":
                 if not keep_refused:
                     raise InvalidTransition(
                         f"a {payment.status.value} payment cannot become {target.value}",
@@ -231,40 +210,40 @@ class PaymentService:
                 raw=attempt.model_dump(mode="json"),
             )
         )
-        if attempt.status in FAILED_ATTEMPTS:
-            return await self._attempt_failed(payment, attempt, evidence)
-        target = ATTEMPT_TARGETS.get(attempt.status)
-        if target is None:
-            return await self.unchanged(payment, "no_change")
-        if target == P.PROCESSING:
-            # Only an open payment waits on a pending attempt; a later or closed one ignores it.
-            return await self.transition(
-                payment.payment_id,
-                P.PROCESSING,
-                evidence,
-                changes={"payment_method": attempt.payment_method},
-                keep_refused=True,
-                expected=OPEN - {P.PROCESSING},
-            )
-        return await self._succeeded(payment, attempt, evidence)
+        decision = decide_attempt(payment, attempt)
+        match decision.action:
+            case AttemptAction.ATTEMPT_FAILED:
+                return await self._attempt_failed(payment, attempt, evidence)
+            case AttemptAction.NO_CHANGE | AttemptAction.DUPLICATE:
+                return await self.unchanged(payment, decision.action.value)
+            case AttemptAction.AMOUNT_MISMATCH:
+                raise AmountMismatch(
+                    payment_id=payment.payment_id,
+                    expected_amount=payment.amount,
+                    expected_currency=payment.currency,
+                    reported_amount=asked_amount(attempt),
+                    reported_currency=attempt.currency,
+                )
+            case AttemptAction.SECOND_CAPTURE:
+                return await self._second_capture(payment, attempt, evidence)
+            case AttemptAction.PROCESSING:
+                return await self.transition(
+                    payment.payment_id,
+                    P.PROCESSING,
+                    evidence,
+                    changes={"payment_method": attempt.payment_method},
+                    keep_refused=True,
+                    expected=decision.expected,
+                )
+        return await self._capture(payment, attempt, evidence, decision)
 
-    async def _succeeded(
-        self, payment: Payment, attempt: GatewayPayment, evidence: Evidence
+    async def _capture(
+        self,
+        payment: Payment,
+        attempt: GatewayPayment,
+        evidence: Evidence,
+        decision: AttemptDecision,
     ) -> TransitionOutcome:
-        asked = attempt.order_amount_minor
-        asked = attempt.amount_minor if asked is None else asked
-        if asked != payment.amount or attempt.currency != payment.currency:
-            raise AmountMismatch(
-                payment_id=payment.payment_id,
-                expected_amount=payment.amount,
-                expected_currency=payment.currency,
-                reported_amount=asked,
-                reported_currency=attempt.currency,
-            )
-        if payment.status in CAPTURED:
-            if attempt.gateway_payment_id in (payment.cf_payment_id, None):
-                return await self.unchanged(payment, "duplicate")
-            return await self._second_capture(payment, attempt, evidence)
         paid = attempt.amount_minor
         changes: dict[str, Any] = {
             "payment_method": attempt.payment_method,
@@ -278,7 +257,7 @@ class PaymentService:
             "failure_reason": None,
         }
         before = payment.status
-        contradiction = before in CLOSED_UNPAID or before == P.CREATED
+        contradiction = decision.contradiction
         note = (
             f"success for a payment held {before.value}: money received" if contradiction else None
         )
@@ -289,7 +268,7 @@ class PaymentService:
             changes=changes,
             note=note,
             keep_refused=True,
-            expected=OPEN | CLOSED_UNPAID,
+            expected=decision.expected,
         )
         if outcome.reason == "changed":
             # Captured meanwhile by another attempt, or ours: decide again on the new state.

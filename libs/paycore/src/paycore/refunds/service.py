@@ -15,7 +15,7 @@ from typing import Any, Final
 from loguru import logger
 
 from paycore.alerts import raise_alert
-from paycore.gateway.schemas import GatewayRefund, GatewayRefundStatus
+from paycore.gateway.schemas import GatewayRefund
 from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.mongo import is_duplicate_key
@@ -31,6 +31,7 @@ from paycore.payments.errors import PaymentNotRefundable, RefundExceedsPayment
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.service import PaymentService, payment_events
 from paycore.payments.states import REFUNDABLE
+from paycore.refunds.answers import AnswerAction, decide_refund_answer
 from paycore.refunds.errors import ExtraCaptureNotFound, RefundAmountMismatch, RefundNotFound
 from paycore.refunds.metrics import observe_refund_finished
 from paycore.refunds.models import Refund, RefundSource, RefundStatus
@@ -46,12 +47,6 @@ EVENTS_ON_ENTRY: Final[Mapping[RefundStatus, tuple[str, ...]]] = {
     R.FAILED: ("refund.failed", "email.payment.refund"),
     R.CANCELLED: ("refund.cancelled", "email.payment.refund"),
     R.REVERSED: ("refund.reversed",),
-}
-
-GATEWAY_TARGETS: Final[Mapping[GatewayRefundStatus, RefundStatus]] = {
-    GatewayRefundStatus.SUCCEEDED: R.SUCCESS,
-    GatewayRefundStatus.FAILED: R.FAILED,
-    GatewayRefundStatus.CANCELLED: R.CANCELLED,
 }
 
 
@@ -231,7 +226,8 @@ class RefundService:
         refund = await self.repository.get(answer.refund_id)
         if refund is None:
             refund = await self.adopt_gateway_refund(answer)
-        if (refund.amount, refund.currency) != (answer.amount_minor, answer.currency):
+        decision = decide_refund_answer(refund, answer)
+        if decision.action == AnswerAction.AMOUNT_MISMATCH:
             details: dict[str, Any] = {
                 "refund_id": refund.refund_id,
                 "payment_id": refund.payment_id,
@@ -250,12 +246,12 @@ class RefundService:
                 **details,
             )
             raise RefundAmountMismatch(**details)
-        target = GATEWAY_TARGETS.get(answer.status)
         changes: dict[str, Any] = {
             "gateway_status": answer.status.value,
             "cf_refund_id": answer.gateway_refund_id,
         }
-        if target is None:
+        target = decision.target
+        if target is None:  # AnswerAction.INTERIM
             if refund.gateway_status != answer.status.value and refund.status not in FINAL:
                 await self.repository.update_fields(refund, changes)
             return await self.get(refund.refund_id)
@@ -265,7 +261,7 @@ class RefundService:
             "failure_reason": answer.status_description if target != R.SUCCESS else None,
         }
         held = refund.status
-        contradiction = target == R.SUCCESS and held in RELEASES_RESERVATION
+        contradiction = decision.contradiction
         note = f"gateway SUCCESS for a refund held {held.value}: applied" if contradiction else None
         refund = await self.transition(refund.refund_id, target, evidence, changes, note=note)
         await self.apply_to_payment(refund)
@@ -300,9 +296,10 @@ class RefundService:
 
         async def attempt() -> Refund | Conflict:
             refund = await self.get(refund_id)
-            if refund.status == target:
+            verdict = REFUND_STATES.verdict(refund.status, target)
+            if verdict == "duplicate":
                 return refund
-            if not REFUND_STATES.allows(refund.status, target):
+            if verdict == "refused":
                 logger.warning(
                     "refund transition refused",
                     refundId=refund_id,

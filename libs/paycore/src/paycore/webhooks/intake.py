@@ -29,6 +29,7 @@ from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from paycore.events.payloads import WebhookReceived
 from paycore.kit.broker import EventPublisher
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.errors import DependencyUnavailable
@@ -163,8 +164,8 @@ class WebhookIntake:
             delivery_attempt=attempt,
             headers=masked_headers(headers),
         )
-        data = {"log_id": log_id, "event_id": event_id, "event_type": event_type}
-        log.outbox = [OutboxEvent.of(RECEIVED_EVENT, data)]
+        received = WebhookReceived(log_id=log_id, event_id=event_id, event_type=event_type)
+        log.outbox = [OutboxEvent.of(RECEIVED_EVENT, received)]
         return log
 
     async def _publish(self, log_id: str, stored_event: dict[str, Any]) -> bool:

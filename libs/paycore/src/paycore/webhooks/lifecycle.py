@@ -1,0 +1,152 @@
+"""A webhook log's processing lifecycle: RECEIVED → PROCESSING → a final status with its
+outcome, or a failure noted (retry, or FAILED and dead-lettered). Each step is one guarded
+update of the log carrying its events, so a log is finished, and its events published, once."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+from loguru import logger
+
+from paycore.events.payloads import WebhookFailure, WebhookFailureCounted
+from paycore.kit.crypto import FieldCipher
+from paycore.kit.errors import ChangedConcurrently
+from paycore.kit.events import OutboxEvent
+from paycore.kit.state import (
+    CONFLICT,
+    Conflict,
+    read_again_after,
+    retry_on_conflict,
+    written,
+)
+from paycore.webhooks.errors import WebhookLogNotFound
+from paycore.webhooks.metrics import observe_processed
+from paycore.webhooks.models import FINAL_STATUSES, WebhookLog, WebhookStatus
+from paycore.webhooks.outcome import Outcome, admin_alert
+from paycore.webhooks.parsing import order_id_of, parse_webhook
+from paycore.webhooks.repository import WebhookLogRepository
+
+W = WebhookStatus
+
+
+class WebhookLogLifecycle:
+    def __init__(
+        self, repository: WebhookLogRepository | None = None, cipher: FieldCipher | None = None
+    ) -> None:
+        """`cipher` opens sealed bodies (to name the order of a webhook that failed)."""
+        self.repository = repository or WebhookLogRepository()
+        self.cipher = cipher
+
+    async def get(self, log_id: str) -> WebhookLog:
+        log = await self.repository.get(log_id)
+        if log is None:
+            raise WebhookLogNotFound(log_id=log_id)
+        return log
+
+    async def start(self, log: WebhookLog) -> WebhookLog:
+        """Marks the log PROCESSING and counts the attempt."""
+        current = read_again_after(log, lambda: self.get(log.log_id))
+
+        async def start() -> WebhookLog | Conflict:
+            started = await self.repository.update(
+                await current(),
+                {"status": W.PROCESSING.value, "processing_started_at": datetime.now(UTC)},
+                inc={"attempts": 1},
+            )
+            return written(started)
+
+        return await retry_on_conflict(start, log_id=log.log_id)
+
+    async def finish(self, log: WebhookLog, outcome: Outcome) -> WebhookLog:
+        """Writes the outcome and its events onto the log, once (a log another delivery
+        finished meanwhile is returned as it is)."""
+        processed_at = datetime.now(UTC)
+        changes = {
+            "status": outcome.status.value,
+            "outcome": outcome.outcome,
+            "reason": outcome.reason,
+            "order_id": outcome.order_id,
+            "payment_id": outcome.payment_id,
+            "refund_id": outcome.refund_id,
+            "discrepancy": outcome.discrepancy,
+            "processed_at": processed_at,
+            "last_error": None,
+        }
+        current = read_again_after(log, lambda: self.get(log.log_id))
+
+        async def finish() -> WebhookLog | Conflict:
+            log = await current()
+            if log.status in FINAL_STATUSES:
+                return log  # another delivery finished it meanwhile
+            finished = await self.repository.update(log, changes, events=outcome.events)
+            if finished is None:
+                return CONFLICT
+            observe_processed(log, outcome.status, outcome.outcome, processed_at)
+            logger.info(
+                "webhook processed",
+                logId=log.log_id,
+                eventType=log.event_type,
+                status=outcome.status.value,
+                outcome=outcome.outcome,
+                orderId=outcome.order_id,
+                paymentId=outcome.payment_id,
+            )
+            return finished
+
+        return await retry_on_conflict(finish, log_id=log.log_id)
+
+    def _order_of(self, log: WebhookLog) -> str | None:
+        try:
+            event = parse_webhook(log.event_type, log.webhook_version, log.raw_body(self.cipher))
+        except Exception:
+            return None  # a body that cannot be read names no order we can trust
+        return order_id_of(event)
+
+    async def record_failure(
+        self, log_id: str, error: BaseException, *, attempt: int, will_retry: bool
+    ) -> None:
+        """Notes a failed processing attempt: a retry event, or (out of retries, or a poison
+        message) FAILED with the failure, dead-letter and analytics events and an admin alert."""
+        log = await self.repository.get(log_id)
+        if log is None or log.status in FINAL_STATUSES - {W.FAILED}:
+            return
+        text = f"{type(error).__name__}: {error}"[:500]
+        # The order it is about, so reconciliation finds a webhook that was never applied.
+        order: dict[str, Any] = {"order_id": self._order_of(log)} if log.order_id is None else {}
+        failure = WebhookFailure(
+            log_id=log.log_id, event_type=log.event_type, attempt=attempt + 1, error=text
+        )
+        if will_retry:
+            changes: dict[str, Any] = {"last_error": text, **order}
+            events = [OutboxEvent.of("webhook.cashfree.retry", failure)]
+        else:
+            changes = {
+                "status": W.FAILED.value,
+                "reason": text,
+                "last_error": text,
+                "dead_lettered": True,
+                "processed_at": datetime.now(UTC),
+                **order,
+            }
+            counted = WebhookFailureCounted(
+                log_id=log.log_id,
+                event_type=log.event_type,
+                attempt=attempt + 1,
+                error_type=type(error).__name__,
+            )
+            events = [
+                OutboxEvent.of("webhook.cashfree.failed", failure),
+                OutboxEvent.of("webhook.cashfree.deadletter", failure),
+                OutboxEvent.of("analytics.webhook.failure", counted),
+            ]
+            await admin_alert("webhook_dead_lettered", "high", log, error=text, attempt=attempt + 1)
+        current = read_again_after(log, lambda: self.get(log_id))
+
+        async def record() -> WebhookLog | Conflict:
+            return written(await self.repository.update(await current(), changes, events=events))
+
+        # A log changing this often is being processed: that delivery records its own outcome.
+        with contextlib.suppress(ChangedConcurrently):
+            await retry_on_conflict(record, log_id=log_id)
