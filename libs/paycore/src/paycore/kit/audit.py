@@ -17,6 +17,7 @@ removed or reordered record, or a removed tail, fails `verify_resource`. Every l
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -149,7 +150,36 @@ def _chained(
     return record
 
 
+# The drain running in this process for each document. Two at once would race for the same
+# chain position (a refused insert and a re-read, every time a request's drain meets the
+# background drain of its previous change); the later one waits and then reads afresh.
+_draining: dict[str, asyncio.Future[None]] = {}
+
+
 async def drain(
+    collection: AsyncCollection[dict[str, Any]],
+    key: str,
+    document: Mapping[str, Any] | None = None,
+    entry_id: str | None = None,
+) -> int:
+    """`_drain`, one at a time per document in this process (other processes may still run
+    theirs beside it: `_drain` is safe against that)."""
+    slot = f"{collection.full_name}/{key}"
+    loop = asyncio.get_running_loop()
+    while (running := _draining.get(slot)) is not None and running.get_loop() is loop:
+        await asyncio.wait([running])
+        document = None  # older than what that drain wrote
+    done: asyncio.Future[None] = loop.create_future()
+    _draining[slot] = done
+    try:
+        return await _drain(collection, key, document, entry_id)
+    finally:
+        if _draining.get(slot) is done:
+            del _draining[slot]
+        done.set_result(None)
+
+
+async def _drain(
     collection: AsyncCollection[dict[str, Any]],
     key: str,
     document: Mapping[str, Any] | None = None,
