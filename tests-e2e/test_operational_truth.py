@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -56,7 +54,7 @@ from observability import (
 )
 from paycore.auth.tokens import Scope, mint_token
 from paycore.kit.service import InfraSettings
-from paycore.testing import signed_webhook_headers
+from paycore.testing import run_module, signed_webhook_headers
 from pymongo import MongoClient
 
 # One scenario through six services, the emulator and the sink, with retries through the delay
@@ -491,17 +489,7 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
         assert "invoice.refunded" in invoice_actions
     finally:
         client.close()
-    verify = subprocess.run(
-        [sys.executable, "-m", "reconciler.audit", "verify"],
-        check=False,
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert "0 chain(s) broken" in verify.stdout
+    assert "0 chain(s) broken" in run_module("reconciler.audit", "verify", env=env)
 
     for process in services.values():
         assert process.stop() == 0, process.log.read_text()[-2000:]

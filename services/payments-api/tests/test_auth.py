@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +16,7 @@ import pytest
 from cashfree_emulator.testing import RunningEmulator
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from paycore.auth.models import ApiKey
+from paycore.testing import run_module
 from payments_api_testing import ApiClient, api_client, new_user
 
 HISTORY = "/api/v1/payments/history"
@@ -27,16 +26,7 @@ AUDIENCE = "paycore-api"
 
 def admin_command(api: ApiClient, *args: str) -> str:
     env = {**os.environ, "MONGO_URI": api.settings.mongo_uri, "MONGO_DB": api.settings.mongo_db}
-    done = subprocess.run(
-        [sys.executable, "-m", "payments_api.api_keys", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
+    return run_module("payments_api.api_keys", *args, env=env)
 
 
 def bearer(token: str) -> dict[str, str]:

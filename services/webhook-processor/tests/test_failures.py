@@ -2,13 +2,12 @@
 to the dead-letter queue and is replayed by the operator command once fixed."""
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 
 import pytest
 from paycore.payments.models import PaymentStatus
 from paycore.payments.repository import PaymentRepository
+from paycore.testing import run_module
 from paycore.webhooks import parsing
 from paycore.webhooks.models import WebhookStatus
 from webhook_pipeline import Pipeline, eventually, running_pipeline, wait_for_logs
@@ -17,16 +16,7 @@ payments = PaymentRepository()
 
 
 def ops(pipeline: Pipeline, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "webhook_processor.ops", *args],
-        env=pipeline.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return run_module("webhook_processor.ops", *args, env=pipeline.env())
 
 
 def payment_body(order_id: str, amount: str, cf_payment_id: str = "9100001") -> bytes:

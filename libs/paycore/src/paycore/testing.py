@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -204,6 +206,21 @@ def signed_webhook_headers(
         "x-webhook-timestamp": timestamp,
         "x-webhook-version": "2025-01-01",
     }
+
+
+def run_module(module: str, *args: str, env: Mapping[str, str]) -> str:
+    """Runs `python -m module args` (an operator command) with `env` as its whole environment
+    and returns what it printed; fails the test when it exits non-zero (with its output)."""
+    done = subprocess.run(  # noqa: S603 - our own module, with the test's arguments
+        [sys.executable, "-m", module, *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 async def eventually(
