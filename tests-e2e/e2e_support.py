@@ -147,8 +147,15 @@ class CuttableLink:
 
     def close(self) -> None:
         self.cut()
+        self._run(self._finish_relays())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+
+    async def _finish_relays(self) -> None:
+        relays = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in relays:
+            task.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(
