@@ -263,41 +263,29 @@ class PaymentRepository:
         target: PaymentStatus,
         record: TransitionRecord,
         events: Iterable[OutboxEvent],
+        *,
+        reserved: bool = True,
     ) -> Payment | None:
-        """Moves a reservation to refunded; applies once (the reservation must still exist)."""
-        return await self._change(
-            payment,
-            where={"status": payment.status.value, "refund_reservations": refund_id},
-            set_fields={"status": target.value, "last_refund_status": "SUCCESS"},
-            inc={"refund_reserved_amount": -amount, "refunded_amount": amount},
-            pull={"refund_reservations": refund_id},
-            push={"settled_refunds": refund_id},
-            history=[record],
-            events=events,
-        )
-
-    async def settle_released_refund(
-        self,
-        payment: Payment,
-        refund_id: str,
-        amount: int,
-        target: PaymentStatus,
-        record: TransitionRecord,
-        events: Iterable[OutboxEvent],
-    ) -> Payment | None:
-        """A refund we held FAILED or CANCELLED (its reservation already given back) that the
-        gateway says succeeded: the money left, so it counts against refundable now. Applies
-        once (`settled_refunds`). Refundable may go below zero: the alert says so, and no
-        further refund can be reserved."""
-        return await self._change(
-            payment,
-            where={
-                "status": payment.status.value,
+        """Counts a successful refund as refunded, once. `reserved`: its reservation (which must
+        still exist) moves to refunded. Otherwise it is a refund we held FAILED or CANCELLED
+        (its reservation already given back) that the gateway says succeeded: the money left,
+        so it counts against refundable now, once (`settled_refunds`). Refundable may go below
+        zero: the alert says so, and no further refund can be reserved."""
+        if reserved:
+            where: dict[str, Any] = {"refund_reservations": refund_id}
+            inc = {"refund_reserved_amount": -amount, "refunded_amount": amount}
+        else:
+            where = {
                 "refund_reservations": {"$ne": refund_id},
                 "settled_refunds": {"$ne": refund_id},
-            },
+            }
+            inc = {"refundable_amount": -amount, "refunded_amount": amount}
+        return await self._change(
+            payment,
+            where={"status": payment.status.value, **where},
             set_fields={"status": target.value, "last_refund_status": "SUCCESS"},
-            inc={"refundable_amount": -amount, "refunded_amount": amount},
+            inc=inc,
+            pull={"refund_reservations": refund_id} if reserved else None,
             push={"settled_refunds": refund_id},
             history=[record],
             events=events,

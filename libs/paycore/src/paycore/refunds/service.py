@@ -349,14 +349,10 @@ class RefundService:
                 await self.payments.unchanged(payment, "duplicate")
                 return None  # already applied, or never the payment's money
             target, record, events = _refunded_moves(payment, refund, refund.amount, "succeeded")
-            settle = (
-                self.payments.repository.settle_refund
-                if reserved
-                else self.payments.repository.settle_released_refund
+            settled = await self.payments.repository.settle_refund(
+                payment, refund.refund_id, refund.amount, target, record, events, reserved=reserved
             )
-            return written(
-                await settle(payment, refund.refund_id, refund.amount, target, record, events)
-            )
+            return written(settled)
 
         return await retry_on_conflict(attempt, payment_id=refund.payment_id)
 
