@@ -9,9 +9,10 @@ from contextvars import ContextVar
 from typing import Any
 
 import httpx
+from paycore.kit.asgi import HttpMiddleware
 from paycore.kit.context import request_id_var
 from paycore.kit.http import CLIENT_IP_STATE
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 # The browser's address (as paycore.kit.client_ip resolved it), passed on to the API so that
 # its per-IP limits count each customer, not these pages' own address. The API believes it
@@ -19,16 +20,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 forwarded_for: ContextVar[str | None] = ContextVar("forwarded_for", default=None)
 
 
-class ForwardClientMiddleware:
+class ForwardClientMiddleware(HttpMiddleware):
     """Puts the resolved client address of the request into `forwarded_for`."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         address = scope.get("state", {}).get(CLIENT_IP_STATE)
         token = forwarded_for.set(address if isinstance(address, str) else None)
         try:

@@ -7,6 +7,7 @@ import hmac
 import secrets
 from urllib.parse import urlsplit
 
+from paycore.kit.asgi import HttpMiddleware
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -50,9 +51,9 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
+        super().__init__(app)
         self.headers = {
             "content-security-policy": content_security_policy(settings),
             "x-content-type-options": "nosniff",
@@ -67,10 +68,7 @@ class SecurityHeadersMiddleware:
         if settings.secure_cookies:
             self.headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         static = scope["path"].startswith("/static/")
 
         async def send_with_headers(message: Message) -> None:
@@ -86,16 +84,16 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-class SameOriginPostMiddleware:
+class SameOriginPostMiddleware(HttpMiddleware):
     """Refuses a state-changing request another site's page sent: its Origin (or, when a
     browser sends none, its Referer) must be ours. Browsers send Origin on every form post."""
 
     def __init__(self, app: ASGIApp, public_url: str) -> None:
-        self.app = app
+        super().__init__(app)
         self.origin = origin_of(public_url)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

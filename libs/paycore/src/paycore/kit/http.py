@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paycore.kit.asgi import HttpMiddleware
 from paycore.kit.client_ip import FORWARDED_FOR, ClientAddressResolver
 from paycore.kit.context import (
     bound_ids,
@@ -65,19 +66,15 @@ HTTP_ERRORS: dict[int, type[AppError]] = {
 }
 
 
-class RequestContextMiddleware:
+class RequestContextMiddleware(HttpMiddleware):
     """Binds requestId, correlationId, traceId and the caller's address (`clientIp`, see
-    `paycore.kit.client_ip`) for the whole request (pure ASGI, so the context variables reach
-    the handler) and returns the request id to the caller."""
+    `paycore.kit.client_ip`) for the whole request and returns the request id to the caller."""
 
     def __init__(self, app: ASGIApp, resolver: ClientAddressResolver | None = None) -> None:
-        self.app = app
+        super().__init__(app)
         self.resolver = resolver or ClientAddressResolver()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         request_id = _safe_id(headers.get("x-request-id")) or new_request_id()
         correlation_id = _safe_id(headers.get("x-correlation-id")) or request_id

@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paycore.kit.asgi import HttpMiddleware
+
 HTTP_REQUESTS = Counter(
     "paycore_http_requests_total",
     "HTTP requests answered, by route template and status.",
@@ -58,17 +60,14 @@ AUDIT_PENDING_SWEPT = Counter(
 )
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HttpMiddleware):
     """Counts and times requests by route template (never by raw path: ids are unbounded)."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app = app
+        super().__init__(app)
         self.service = service
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = 500
         started = time.perf_counter()
 
