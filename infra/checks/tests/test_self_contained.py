@@ -1,6 +1,7 @@
 """The repository stands on its own: a fresh clone has no team folder beside it, so nothing may
 point there, and every relative link in its Markdown must name a file of the repository. The
-code map (docs/ARCHITECTURE.md) names only files that exist, and every collection."""
+code map (docs/ARCHITECTURE.md) names only files that exist, every collection, and exactly the
+routing keys of the event catalog."""
 
 import ast
 import re
@@ -98,3 +99,14 @@ def test_the_architecture_map_names_every_collection() -> None:
     found = collection_names()
     assert {"payments", "webhook_logs", "audit_logs"} <= found  # the scan still finds them
     assert sorted(name for name in found if f"`{name}`" not in text) == []
+
+
+def test_the_architecture_map_lists_exactly_the_routing_keys_of_the_event_catalog() -> None:
+    catalog = (ROOT / "libs/paycore/src/paycore/events/catalog.py").read_text()
+    published = set(re.findall(r'^\s+"([a-z_]+(?:\.[a-z_]+)+)": \w+,$', catalog, re.MULTILINE))
+    assert {"payment.success", "refund.initiated", "email.admin.alert"} <= published
+    table = ARCHITECTURE.read_text().split("## Who owns which routing key", 1)[1]
+    first_cells = [row.split("|")[1] for row in table.splitlines() if row.startswith("| `")]
+    listed = {key for cell in first_cells for key in re.findall(r"`([a-z_.]+)`", cell)}
+    assert sorted(published - listed) == []  # published, not on the map
+    assert sorted(listed - published) == []  # on the map, not published
