@@ -62,8 +62,10 @@ class ConfirmedRemovals:
     """
 
     def __init__(
-        self, collection: Callable[[], AsyncCollection[dict[str, Any]]], max_batch: int = 500
+        self, collection: Callable[[], AsyncCollection[dict[str, Any]]], max_batch: int = 50
     ) -> None:
+        # A bounded batch: on the local server one write command holds its database's write
+        # lock to the end, so a long one would hold up every other writer.
         self.collection = collection
         self.max_batch = max_batch
         self._waiting: list[tuple[UpdateOne, asyncio.Future[None]]] = []
