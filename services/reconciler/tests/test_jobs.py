@@ -3,11 +3,16 @@ and a job whose lock another replica took is stopped."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import cast
 
 import pytest
+import yaml
 from paycore.kit.redis import Lock, redis_client, redis_key
 from paycore.kit.service import InfraSettings
-from reconciler.jobs import LockLost, run_holding
+from paycore.reconciliation.engine import ReconciliationEngine
+from reconciler.jobs import LockLost, run_holding, scheduled_jobs
+from reconciler.settings import Settings
 from redis.asyncio import Redis
 
 
@@ -53,3 +58,20 @@ async def test_a_job_whose_lock_was_taken_is_stopped(redis: Redis, database: Inf
     with pytest.raises(LockLost):
         await run_holding(mine, job)
     assert stopped.is_set()
+
+
+def test_the_stalled_job_alert_and_its_runbook_name_every_scheduled_job() -> None:
+    """The on-call reads the job list in the alert and the runbook: a job added to
+    scheduled_jobs must appear there too (queues and retention were once missing)."""
+    root = Path(__file__).resolve().parents[3]
+    jobs = scheduled_jobs(Settings.model_construct(), cast(ReconciliationEngine, None))
+    listed = "(" + ", ".join(job.__name__ for job in jobs) + ")"
+    rules = yaml.safe_load((root / "infra/prometheus/alerts.yml").read_text())
+    stalled = next(
+        rule
+        for group in rules["groups"]
+        for rule in group["rules"]
+        if rule.get("alert") == "PaycoreJobStalled"
+    )
+    assert listed in stalled["annotations"]["description"]
+    assert listed in (root / "docs/runbooks/PaycoreJobStalled.md").read_text()
