@@ -7,11 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 from paycore.audit.models import Actor, AuditRecord
+from paycore.audit.repository import AuditRepository
 from paycore.kit import audit
 from paycore.kit.metrics import AUDIT_CHAIN_BREAKS, AUDIT_PENDING_SWEPT, AUDIT_RECORDS_VERIFIED
 
 
 class AuditTrail:
+    def __init__(self, repository: AuditRepository | None = None) -> None:
+        self.repository = repository or AuditRepository()
+
     async def append(
         self,
         actor: Actor,
@@ -26,8 +30,7 @@ class AuditTrail:
         entry = audit.new_entry(
             action, before=before, after=after, actor=actor.model_dump(exclude_none=True)
         )
-        database = AuditRecord.get_pymongo_collection().database
-        await audit.append(database, resource_type, resource_id, entry)
+        await audit.append(self.repository.database, resource_type, resource_id, entry)
 
     async def verify_chain(self) -> tuple[bool, int]:
         """Verifies every resource's chain: (all intact, records checked)."""
@@ -36,23 +39,18 @@ class AuditTrail:
 
     async def broken_chains(self) -> tuple[list[str], int]:
         """(resources whose chain does not verify, records checked)."""
-        return await audit.verify_all(AuditRecord.get_pymongo_collection().database)
+        return await audit.verify_all(self.repository.database)
 
     async def history(self, resource_type: str, resource_id: str) -> list[AuditRecord]:
         """One resource's records in order (pending entries are drained first)."""
-        cursor = (
-            AuditRecord.get_pymongo_collection()
-            .find({"resource_type": resource_type, "resource_id": resource_id})
-            .sort("seq", 1)
-        )
-        return [AuditRecord.model_validate(raw) async for raw in cursor]
+        return await self.repository.history(resource_type, resource_id)
 
 
 async def sweep_and_verify() -> tuple[list[str], int]:
     """The scheduled check (reconciler): moves entries a crashed writer left pending into their
     chains, then verifies every chain and reports the result (`paycore_audit_chain_breaks`,
     alert PaycoreAuditChainBroken). Returns (broken resources, records checked)."""
-    database = AuditRecord.get_pymongo_collection().database
+    database = AuditRepository().database
     for collection_name in [*audit.AUDITED, audit.SUBJECTS]:
         AUDIT_PENDING_SWEPT.inc(await audit.sweep(database[collection_name]))
     broken, checked = await audit.verify_all(database)

@@ -20,11 +20,11 @@ from redis.exceptions import RedisError
 from paycore.alerts import raise_alert
 from paycore.fraud.errors import FraudBlocked
 from paycore.fraud.models import FraudDecision, FraudSignal
+from paycore.fraud.repository import FraudSignalRepository
 from paycore.fraud.velocity import SlidingWindows
 from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.service import Resources
-from paycore.kit.state import insert_with_events
 from paycore.payments.models import Payment
 
 DECISIONS = Counter("paycore_fraud_decisions_total", "Fraud screening decisions.", ["decision"])
@@ -74,6 +74,7 @@ class Assessment:
 class FraudScreen:
     def __init__(self, redis: Redis, thresholds: FraudThresholds, *, prefix: str = "") -> None:
         self.windows = SlidingWindows(redis, prefix)
+        self.signals = FraudSignalRepository()
         self.thresholds = thresholds
         # IPs and device ids are hashed with a per-deployment salt so stored signals and Redis
         # keys never hold them in the clear.
@@ -182,7 +183,7 @@ class FraudScreen:
             device_hash=self._hash(attempt.device) if attempt.device else None,
             outbox=[OutboxEvent.of(f"analytics.fraud.{flagged}", data)],
         )
-        await insert_with_events(signal)
+        await self.signals.insert(signal)
         # One alert per user, decision and reasons per velocity window: the incident, not
         # every request of it.
         window = int(time.time()) // self.thresholds.window_seconds

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -112,7 +112,8 @@ class CashfreeGateway:
         self, request: GatewayOrderRequest, *, idempotency_key: str, request_id: str | None = None
     ) -> GatewayOrder:
         request_id = resolve_request_id(request_id)
-        try:
+
+        async def create() -> GatewayOrder:
             payload = await self._send(
                 "create_order",
                 "POST",
@@ -121,41 +122,15 @@ class CashfreeGateway:
                 idempotency_key=idempotency_key,
                 request_id=request_id,
             )
-        except GatewayError as error:
-            if not _means_already_exists(error) and not isinstance(error, GatewayOutcomeUnknown):
-                raise
-            return await self._existing_order(request, request_id, error)
-        return _read(cf.CfOrder, payload, order_from)
+            return _read(cf.CfOrder, payload, order_from)
 
-    async def _existing_order(
-        self, request: GatewayOrderRequest, request_id: str, error: GatewayError
-    ) -> GatewayOrder:
-        """After a duplicate or a lost answer: the order, if it is the one we asked for."""
-        existing: GatewayOrder | None = None
-        try:
-            existing = await self.get_order(request.order_id, request_id=request_id)
-        except GatewayNotFound:
-            pass
-        except GatewayError:
-            if not isinstance(error, GatewayOutcomeUnknown):
-                raise
-        if existing is None:
-            if isinstance(error, GatewayOutcomeUnknown) or not _says_exists(error):
-                raise error  # not there: the original failure stands (a refusal is one)
-            # "Already exists" yet not found (yet): an unknown outcome, never a refusal.
-            raise GatewayOutcomeUnknown(
-                "the gateway says the order exists but does not find it",
-                order_id=request.order_id,
-                gateway_code=error.gateway_code,
-            ) from error
-        if (existing.amount_minor, existing.currency) != (request.amount_minor, request.currency):
-            # Never hand back someone else's order under our id.
-            raise GatewayConflict(
-                "order id exists at the gateway with another amount or currency",
-                order_id=request.order_id,
-            ) from error
-        logger.bind(operation="create_order", after=error.code).info("gateway order already exists")
-        return existing
+        return await _create_once(
+            "order",
+            create,
+            lambda: self.get_order(request.order_id, request_id=request_id),
+            (request.amount_minor, request.currency),
+            order_id=request.order_id,
+        )
 
     async def get_order(self, order_id: str, *, request_id: str | None = None) -> GatewayOrder:
         payload = await self._send(
@@ -202,7 +177,8 @@ class CashfreeGateway:
         self, request: GatewayRefundRequest, *, idempotency_key: str, request_id: str | None = None
     ) -> GatewayRefund:
         request_id = resolve_request_id(request_id)
-        try:
+
+        async def create() -> GatewayRefund:
             payload = await self._send(
                 "create_refund",
                 "POST",
@@ -211,44 +187,15 @@ class CashfreeGateway:
                 idempotency_key=idempotency_key,
                 request_id=request_id,
             )
-        except GatewayError as error:
-            if not _means_already_exists(error) and not isinstance(error, GatewayOutcomeUnknown):
-                raise
-            return await self._existing_refund(request, request_id, error)
-        return _read(cf.CfRefund, payload, refund_from)
+            return _read(cf.CfRefund, payload, refund_from)
 
-    async def _existing_refund(
-        self, request: GatewayRefundRequest, request_id: str, error: GatewayError
-    ) -> GatewayRefund:
-        """After a 409 (exists, or not allowed) or a lost answer: our refund, if it is there."""
-        existing: GatewayRefund | None = None
-        try:
-            existing = await self.get_refund(
-                request.order_id, request.refund_id, request_id=request_id
-            )
-        except GatewayNotFound:
-            pass  # e.g. 409 refund_not_allowed: no refund of ours exists
-        except GatewayError:
-            if not isinstance(error, GatewayOutcomeUnknown):
-                raise
-        if existing is None:
-            if isinstance(error, GatewayOutcomeUnknown) or not _says_exists(error):
-                raise error  # not there: the original failure stands (a refusal is one)
-            # "Already exists" yet not found (yet): an unknown outcome, never a refusal.
-            raise GatewayOutcomeUnknown(
-                "the gateway says the refund exists but does not find it",
-                refund_id=request.refund_id,
-                gateway_code=error.gateway_code,
-            ) from error
-        if (existing.amount_minor, existing.currency) != (request.amount_minor, request.currency):
-            raise GatewayConflict(
-                "refund id exists at the gateway with another amount or currency",
-                refund_id=request.refund_id,
-            ) from error
-        logger.bind(operation="create_refund", after=error.code).info(
-            "gateway refund already exists"
+        return await _create_once(
+            "refund",
+            create,
+            lambda: self.get_refund(request.order_id, request.refund_id, request_id=request_id),
+            (request.amount_minor, request.currency),
+            refund_id=request.refund_id,
         )
-        return existing
 
     async def get_refund(
         self, order_id: str, refund_id: str, *, request_id: str | None = None
@@ -394,6 +341,51 @@ class CashfreeGateway:
         except httpx.TransportError as exc:
             # Sent, then the connection broke: as unknown as a timeout.
             raise GatewayTimeout("cashfree connection broke before an answer") from exc
+
+
+Created = TypeVar("Created", GatewayOrder, GatewayRefund)
+
+
+async def _create_once(
+    kind: str,
+    create: Callable[[], Awaitable[Created]],
+    fetch: Callable[[], Awaitable[Created]],
+    asked: tuple[int, str],
+    **ids: Any,
+) -> Created:
+    """Creates an order or a refund (`kind`) once. After "already exists" (409) or a lost
+    answer, the one at the gateway is returned if it is ours (same amount and currency, else
+    `GatewayConflict`: never someone else's under our id); if it is not there the original
+    failure stands, and "exists" yet not found is an unknown outcome, never a refusal."""
+    try:
+        return await create()
+    except GatewayError as error:
+        if not _means_already_exists(error) and not isinstance(error, GatewayOutcomeUnknown):
+            raise
+        existing: Created | None = None
+        try:
+            existing = await fetch()
+        except GatewayNotFound:
+            pass  # e.g. 409 refund_not_allowed: none of ours exists
+        except GatewayError:
+            if not isinstance(error, GatewayOutcomeUnknown):
+                raise
+        if existing is None:
+            if isinstance(error, GatewayOutcomeUnknown) or not _says_exists(error):
+                raise  # not there: the original failure stands (a refusal is one)
+            raise GatewayOutcomeUnknown(
+                f"the gateway says the {kind} exists but does not find it",
+                gateway_code=error.gateway_code,
+                **ids,
+            ) from error
+        if (existing.amount_minor, existing.currency) != asked:
+            raise GatewayConflict(
+                f"{kind} id exists at the gateway with another amount or currency", **ids
+            ) from error
+        logger.bind(operation=f"create_{kind}", after=error.code).info(
+            f"gateway {kind} already exists"
+        )
+        return existing
 
 
 def _means_already_exists(error: GatewayError) -> bool:

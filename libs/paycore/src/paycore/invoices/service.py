@@ -5,26 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from pymongo import DESCENDING
-from pymongo.asynchronous.collection import AsyncCollection
-
 from paycore.invoices.errors import (
-    InvalidCursor,
     InvoiceAlreadyExists,
     InvoiceNotFound,
     InvoiceTotalsMismatch,
 )
 from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem, InvoiceStatus
-from paycore.invoices.repository import find_invoice
+from paycore.invoices.repository import InvoiceRepository
 from paycore.invoices.totals import Line, compute_totals, mismatches
-from paycore.kit import audit
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import is_duplicate_key
-from paycore.kit.state import drain_audit_soon, insert_with_events
 
 
 @dataclass(frozen=True)
@@ -66,12 +60,9 @@ class Contact:
 
 
 class InvoiceService:
-    def __init__(self, cipher: FieldCipher) -> None:
+    def __init__(self, cipher: FieldCipher, repository: InvoiceRepository | None = None) -> None:
         self.cipher = cipher
-
-    @property
-    def collection(self) -> AsyncCollection[dict[str, Any]]:
-        return Invoice.get_pymongo_collection()
+        self.repository = repository or InvoiceRepository()
 
     async def create(
         self,
@@ -131,7 +122,7 @@ class InvoiceService:
         )
         invoice.outbox = [OutboxEvent.of("email.invoice.generated", summary(invoice))]
         try:
-            await insert_with_events(invoice)
+            await self.repository.insert(invoice)
         except Exception as exc:
             if not is_duplicate_key(exc):
                 raise
@@ -147,15 +138,14 @@ class InvoiceService:
         return invoice, True
 
     async def _get(self, user_id: str, invoice_number: str) -> Invoice | None:
-        return await find_invoice(user_id, invoice_number)
+        return await self.repository.get(user_id, invoice_number)
 
     async def get_for(self, user_id: str, invoice_number: str, *, admin: bool = False) -> Invoice:
         """The caller's invoice of that number. An admin also finds another user's, when only
         one user has that number. Otherwise `InvoiceNotFound` (never "exists, not yours")."""
         invoice = await self._get(user_id, invoice_number)
         if invoice is None and admin:
-            found = await self.collection.find({"invoice_number": invoice_number}).to_list(2)
-            invoice = Invoice.model_validate(found[0]) if len(found) == 1 else None
+            invoice = await self.repository.only_one_numbered(invoice_number)
         if invoice is None:
             raise InvoiceNotFound(invoice_number=invoice_number)
         return invoice
@@ -171,60 +161,20 @@ class InvoiceService:
         limit: int = 20,
     ) -> list[Invoice]:
         """Newest first. An admin filtering by client email sees every user's invoices."""
-        query: dict[str, Any] = {}
-        if client_email is not None:
-            query["client.email_hash"] = self.cipher.lookup_hash(client_email)
-        if not (admin and client_email is not None):
-            query["user_id"] = user_id
-        if statuses:
-            query["status"] = {"$in": [status.value for status in statuses]}
-        if before is not None:
-            # The cursor is the last invoice number seen: continue after it, newest first.
-            last = await self.collection.find_one({"_id": before}, {"created_at": 1})
-            if last is None:
-                raise InvalidCursor(cursor=before)
-            query["$or"] = [
-                {"created_at": {"$lt": last["created_at"]}},
-                {"created_at": last["created_at"], "_id": {"$lt": before}},
-            ]
-        cursor = (
-            self.collection.find(query)
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .limit(limit)
+        return await self.repository.list_page(
+            user_id=None if admin and client_email is not None else user_id,
+            email_hash=self.cipher.lookup_hash(client_email) if client_email is not None else None,
+            statuses=statuses,
+            before=before,
+            limit=limit,
         )
-        return [Invoice.model_validate(raw) async for raw in cursor]
 
     async def attach_payment(
         self, invoice: Invoice, payment_id: str, previous_payment_id: str | None
     ) -> bool:
         """Points the unpaid invoice at `payment_id`, if it still points at the previous one
         (two concurrent pay requests: one wins, the other learns it lost)."""
-        entry = audit.new_entry(
-            "invoice.payment_attached",
-            before={"payment_id": previous_payment_id},
-            after={"payment_id": payment_id},
-        )
-        update = {
-            # The new payment's versions start again from 0: so must the guard of `sync`.
-            "$set": {
-                "payment_id": payment_id,
-                "payment_version": -1,
-                "updated_at": datetime.now(UTC),
-            },
-            "$inc": {"version": 1},
-        }
-        result = await self.collection.update_one(
-            {
-                "_id": invoice.id,
-                "status": InvoiceStatus.UNPAID.value,
-                "payment_id": previous_payment_id,
-            },
-            audit.pending_update(self.collection, update, entry),
-        )
-        if result.modified_count != 1:
-            return False
-        drain_audit_soon(self.collection, str(invoice.id))
-        return True
+        return await self.repository.attach_payment(invoice, payment_id, previous_payment_id)
 
     def contact(self, invoice: Invoice) -> Contact:
         """The client's contact details, decrypted (for the gateway's customer fields)."""
