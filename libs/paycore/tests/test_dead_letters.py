@@ -19,6 +19,19 @@ QUEUES = {
     "email-worker.emails": ("email.exchange", "email.#", "email.payment.success"),
 }
 
+# Valid for both events' payload models (`paycore.events.catalog`): publishing checks it.
+PAYLOAD = {
+    "payment_id": "pay_1",
+    "order_id": "order_1",
+    "user_id": "user_1",
+    "amount": 10_000,
+    "currency": "INR",
+    "status": "INITIATED",
+    "refund_id": "rfd_1",
+    "source": "API",
+    "created_at": "2026-12-01T00:00:00+00:00",
+}
+
 
 class Handler:
     """Fails with a bug until it is fixed (a redeploy); counts what it handled."""
@@ -95,7 +108,7 @@ async def test_a_dead_letter_is_listed_then_replayed_once_the_cause_is_fixed(
     rig: tuple[str, Consumer, Handler, EventPublisher], settings: InfraSettings
 ) -> None:
     queue, consumer, handler, publisher = rig
-    event = OutboxEvent.of(QUEUES[queue][2], {"payment_id": "pay_1", "refund_id": "rfd_1"})
+    event = OutboxEvent.of(QUEUES[queue][2], PAYLOAD)
     await publisher.publish(event)
 
     async def dead_lettered() -> bool:
