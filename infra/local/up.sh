@@ -58,6 +58,12 @@ start_mongo() {
   fi
   build_mongo_front
   local host=${MONGO_ADDR%:*} port=${MONGO_ADDR##*:}
+  # A front started before the binary was rebuilt still runs the old patch: restart it (the
+  # data stays in var/mongo/data).
+  if pid_alive "$MONGO_PID" && [[ $MONGO_BIN -nt $MONGO_PID ]]; then
+    log "mongo-front was rebuilt: restarting it"
+    stop_pid mongo-front "$MONGO_PID"
+  fi
   if ! pid_alive "$MONGO_PID"; then
     port_open "$host" "$port" && die "$MONGO_ADDR is taken by a process up.sh did not start"
     mkdir -p "$VAR/mongo/data" "$LOGS"
