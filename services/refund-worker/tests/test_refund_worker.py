@@ -15,6 +15,7 @@ from paycore.kit.service import Resources
 from paycore.kit.state import Evidence, finish_audit_drains
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.service import PaymentService
+from paycore.refunds.execution import RefundExecutor
 from paycore.refunds.models import Refund
 from paycore.refunds.models import RefundStatus as R
 from paycore.refunds.service import RefundService
@@ -293,3 +294,35 @@ class TestGatewayOutcomes:
         stored = await settled(payment.payment_id, InvoiceStatus.PARTIALLY_REFUNDED)
         assert stored.refunded_amount == 2_000  # applied once, whoever came first
         assert [h.to_status for h in done.history].count("SUCCESS") == 1
+
+
+class TestRefundsCashfreeMade:
+    async def test_an_auto_refund_is_never_made_again_by_the_worker(self, worker: Worker) -> None:
+        # Found by review of issue 13: an AUTO_REFUND webhook records the refund INITIATED
+        # (under Cashfree's cf_refund_id) and publishes refund.initiated; the worker, reading
+        # it before its outcome was applied, created it at Cashfree: a second refund, of our
+        # captured payment, that our books never saw.
+        payment = await paid_payment(worker.emu, worker.settings)
+        await worker.emu.control.auto_refund(payment.order_id, status="PENDING")
+        async with CashfreeGateway(worker.settings) as gateway:
+            [auto] = await gateway.list_refunds(payment.order_id)
+        assert auto.gateway_refund_id is not None
+        # What the webhook processor records (`webhooks.parsing`: no merchant refund id).
+        answer = auto.model_copy(update={"refund_id": auto.gateway_refund_id})
+        recorded = await RefundService().record_auto_refund(
+            answer, "duplicate payment", Evidence(source="webhook")
+        )
+        assert recorded.status == R.INITIATED
+
+        async def initiated_published() -> bool:
+            return bool(await worker.spy.events("refund.initiated"))
+
+        await eventually(initiated_published)
+        async with CashfreeGateway(worker.settings) as gateway:
+            executor = RefundExecutor(gateway)
+            await executor.submit(recorded.refund_id)
+            await executor.poll(await RefundService().get(recorded.refund_id))
+            refunds = await gateway.list_refunds(payment.order_id)
+        assert await executed_creates(worker.emu) == 0
+        assert [r.gateway_refund_id for r in refunds] == [auto.gateway_refund_id]
+        assert (await RefundService().get(recorded.refund_id)).status == R.INITIATED

@@ -29,7 +29,7 @@ from paycore.gateway.schemas import GatewayRefund, GatewayRefundRequest, idempot
 from paycore.kit.recheck import UNKNOWN_REFUND, Backoff, Recheck
 from paycore.kit.state import Evidence
 from paycore.refunds.errors import RefundDiffersAtGateway, RefundOutcomeUnknown
-from paycore.refunds.models import Refund, RefundStatus
+from paycore.refunds.models import Refund, RefundSource, RefundStatus
 from paycore.refunds.service import RefundService
 from paycore.refunds.states import FINAL
 
@@ -58,6 +58,11 @@ class RefundExecutor:
             # Already decided; finish the payment side in case an earlier run stopped halfway.
             await self.refunds.apply_to_payment(refund)
             return refund
+        if refund.source != RefundSource.API:
+            # Cashfree made it (dashboard, auto-refund): whoever recorded it applies its outcome.
+            # Creating it here would refund the customer a second time (an auto-refund's id is
+            # Cashfree's, unknown as a merchant refund id, so the create would succeed).
+            return refund
         refund = await self.refunds.mark_processing(refund_id)
         if refund.status != R.PROCESSING:
             return refund  # decided meanwhile (a webhook was faster)
@@ -71,9 +76,12 @@ class RefundExecutor:
 
     async def poll(self, refund: Refund) -> Refund:
         """Asks the gateway about a refund that has waited too long for its outcome."""
-        if refund.status == R.INITIATED:
+        if refund.status == R.INITIATED and refund.source == RefundSource.API:
             return await self.submit(refund.refund_id)
         answer = await self._lookup(refund)
+        if answer is None and refund.source != RefundSource.API:
+            # Made by Cashfree, not under our id: its webhook (or reconciliation) decides it.
+            return await self.schedule_next_poll(refund) or refund
         if answer is None:
             # Never reached the gateway (every attempt failed before it got there): make it now,
             # with the same key as always.
