@@ -98,3 +98,40 @@ async def test_report_resolve_and_run_from_the_command_line(
     )
     assert code == 0, said
     assert "DONE: window 2026-01-01 00:00 to 2026-01-01 01:00 UTC, 0 orders checked" in said
+
+
+async def test_a_window_no_run_can_cover_is_refused_before_anything_runs(
+    database: InfraSettings, emulator: RunningEmulator
+) -> None:
+    # Found by review: a reversed or offset-less window used to start a run, ask Cashfree,
+    # store a FAILED run under a nonsense id, and exit 0.
+    await emulator.control.reset()
+    for start, end in (
+        ("2026-01-01T01:00+00:00", "2026-01-01T00:00+00:00"),  # reversed
+        ("2026-01-01T00:00", "2026-01-01T01:00"),  # no UTC offset
+        ("2025-01-01T00:00+00:00", "2026-01-01T00:00+00:00"),  # a year
+    ):
+        code, said = await _cli(database, emulator, "run", "--start", start, "--end", end)
+        assert code == 2, said
+        assert said.startswith("validation_error: "), said
+    assert await ReconciliationRepository().latest_runs() == []
+    assert await emulator.control.calls() == []
+
+    # A run that could not read Cashfree's reports ends FAILED, and says so in its exit code.
+    await emulator.control.fail_next_calls(500, operation="get_settlement_recon", count=10)
+    code, said = await _cli(
+        database,
+        emulator,
+        "run",
+        "--start",
+        "2026-01-01T00:00+00:00",
+        "--end",
+        "2026-01-01T01:00+00:00",
+    )
+    assert code == 1
+    [run] = await ReconciliationRepository().latest_runs()
+    assert run.status == "FAILED"
+
+    code, said = await _cli(database, emulator, "report", "--kind", "SETTLEMENT_AMOUNTS")
+    assert code == 2
+    assert "invalid choice: 'SETTLEMENT_AMOUNTS'" in said

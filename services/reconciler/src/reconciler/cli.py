@@ -24,7 +24,8 @@ from paycore.gateway import CashfreeGateway
 from paycore.kit.errors import AppError
 from paycore.kit.mongo import connect_mongo
 from paycore.kit.settings import load_settings
-from paycore.reconciliation.models import ReconciliationItem, ReconciliationRun
+from paycore.reconciliation.models import MismatchKind, ReconciliationItem, ReconciliationRun
+from paycore.reconciliation.operations import check_window
 from paycore.reconciliation.repository import ReconciliationRepository
 
 from reconciler.app import MODELS, reconciliation_engine
@@ -118,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="list reconciliation items")
     report.add_argument("--run", dest="run_id")
     report.add_argument("--status", choices=["OPEN", "HEALED", "CLOSED", "RESOLVED"])
-    report.add_argument("--kind")
+    report.add_argument("--kind", choices=[kind.value for kind in MismatchKind])
     report.add_argument("--limit", type=int, default=200)
     report.add_argument("--csv", action="store_true")
     resolve = commands.add_parser("resolve", help="close an open item with a note")
@@ -134,10 +135,15 @@ async def main_async(argv: Sequence[str], settings: Settings) -> int:
     gateway = CashfreeGateway(settings)
     try:
         if args.command == "run":
+            try:
+                check_window(args.start, args.end)
+            except AppError as error:
+                sys.stderr.write(f"{error.code}: {error.message}\n")
+                return 2
             engine = reconciliation_engine(settings, gateway)
             run = await engine.run(args.start, args.end, every_order=args.every_order)
             sys.stdout.write(render_run(run) + "\n")
-            return 0
+            return 0 if run.status == "DONE" else 1
         if args.command == "report":
             items = await ReconciliationRepository().find_items(
                 run_id=args.run_id, status=args.status, kind=args.kind, limit=args.limit

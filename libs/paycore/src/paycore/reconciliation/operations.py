@@ -43,10 +43,9 @@ async def resolve_item(
     return item
 
 
-async def request_run(start: datetime, end: datetime) -> ReconciliationRun:
-    """Records a run of [start, end) for the reconciler to make (status REQUESTED); a window
-    asked for again while its run waits or runs is the same run. Raises `ValidationFailed`
-    for an empty, reversed, future or longer-than-31-day window."""
+def check_window(start: datetime, end: datetime) -> None:
+    """Raises `ValidationFailed` unless [start, end) is a window a run can cover: both with a
+    UTC offset, end after start, not in the future, at most 31 days."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValidationFailed("start and end need a UTC offset", field="start")
     if not start < end <= datetime.now(UTC) + timedelta(minutes=1) or end - start > MAX_WINDOW:
@@ -54,6 +53,13 @@ async def request_run(start: datetime, end: datetime) -> ReconciliationRun:
             "the window must end after it starts, not in the future, within 31 days",
             field="end",
         )
+
+
+async def request_run(start: datetime, end: datetime) -> ReconciliationRun:
+    """Records a run of [start, end) for the reconciler to make (status REQUESTED); a window
+    asked for again while its run waits or runs is the same run. Raises `ValidationFailed`
+    for an empty, reversed, future or longer-than-31-day window (`check_window`)."""
+    check_window(start, end)
     repository = ReconciliationRepository()
     run = ReconciliationRun(
         run_id=run_id_for("manual", start, end),
