@@ -15,6 +15,7 @@ from paycore.gateway.schemas import (
     GatewayReconQuery,
     GatewaySettlementQuery,
 )
+from paycore.kit.state import Evidence
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
 from paycore.reconciliation.engine import ReconciliationEngine
@@ -517,3 +518,39 @@ async def test_an_open_break_healed_by_a_later_run_is_marked_healed(
     assert (await _items())[key] == (K.STATUS, S.HEALED)
     assert (run.healed, run.mismatched) == (2, 0)  # the status, and the missed settlement
     assert (await PaymentService().get(dropped.payment_id)).status == P.SUCCESS
+
+
+async def test_an_auto_refund_its_webhook_recorded_is_one_refund_counted_once(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    # Found by review: AUTO_REFUND_STATUS_WEBHOOK names only cf_refund_id (our id for it),
+    # Cashfree's refund listing another refund_id; the run took the listed one for a refund
+    # we lacked and recorded it again: two refunds, an auto-refund of our capture counted
+    # twice against what the customer paid.
+    await emulator.control.configure(refund_delay_seconds=0)
+    duplicate = await paid_at_gateway(gateway, emulator)
+    await emulator.control.auto_refund(duplicate.order_id, status="SUCCESS")
+    ours = await paid_at_gateway(gateway, emulator)
+    await emulator.control.auto_refund(
+        ours.order_id, duplicate_payment=False, status="SUCCESS", amount="40.00"
+    )
+    for payment in (duplicate, ours):
+        await webhook_log(payment.order_id)
+        [listed] = await gateway.list_refunds(payment.order_id)
+        assert listed.gateway_refund_id is not None
+        assert listed.refund_id != listed.gateway_refund_id
+        # What the webhook processor records (`webhooks.parsing`: no merchant refund id).
+        as_webhook = listed.model_copy(update={"refund_id": listed.gateway_refund_id})
+        await RefundService().record_auto_refund(as_webhook, "auto", Evidence(source="webhook"))
+
+    now = datetime.now(UTC)
+    engine = ReconciliationEngine(gateway)
+    run = await engine.run(now - timedelta(hours=1), now + timedelta(hours=1), every_order=True)
+
+    assert run.status == "DONE", run.error
+    refunds = RefundRepository()
+    for payment in (duplicate, ours):
+        [refund] = await refunds.list_for_payment(payment.payment_id)
+        assert refund.status.value == "SUCCESS"
+    assert (await PaymentService().get(ours.payment_id)).refunded_amount == 4_000
+    assert not [k for k in await _items() if k.startswith("REFUND_INCONSISTENT")]

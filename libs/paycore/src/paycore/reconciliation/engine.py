@@ -557,9 +557,13 @@ class ReconciliationEngine:
         self, payment: Payment, gateway_refunds: list[GatewayRefund]
     ) -> list[Finding]:
         ours = {r.refund_id: r for r in await self.refunds.list_for_payment(payment.payment_id)}
+        # Cashfree's own refunds are ours under its cf_refund_id (`RefundService.find_for`).
+        by_gateway_id = {r.cf_refund_id: r.refund_id for r in ours.values() if r.cf_refund_id}
         findings: list[Finding] = []
         for answer in gateway_refunds:
-            mine = ours.pop(answer.refund_id, None)
+            mine = ours.pop(answer.refund_id, None) or ours.pop(
+                by_gateway_id.get(answer.gateway_refund_id or "", ""), None
+            )
             target = GATEWAY_REFUND_FINAL.get(answer.status)
             if target is None:
                 continue  # still pending at the gateway: expected, not yet due

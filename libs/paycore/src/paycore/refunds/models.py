@@ -76,6 +76,9 @@ class Refund(KeyedDocument):
                 unique=True,
             ),
             IndexModel([("payment_id", ASCENDING)], name="payment_id"),
+            IndexModel(
+                [("order_id", ASCENDING), ("cf_refund_id", ASCENDING)], name="order_cf_refund"
+            ),
             IndexModel([("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"),
         ]
 

@@ -30,6 +30,10 @@ class RefundRepository:
     async def get(self, refund_id: str) -> Refund | None:
         return await self._one({"_id": refund_id})
 
+    async def get_by_gateway_id(self, order_id: str, cf_refund_id: str) -> Refund | None:
+        """The order's refund that Cashfree knows as `cf_refund_id` (whatever our id for it)."""
+        return await self._one({"order_id": order_id, "cf_refund_id": cf_refund_id})
+
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Refund | None:
         return await self._one({"user_id": user_id, "idempotency_key": key})
 

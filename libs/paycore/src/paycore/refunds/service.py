@@ -117,6 +117,20 @@ class RefundService:
     async def find(self, refund_id: str) -> Refund | None:
         return await self.repository.get(refund_id)
 
+    async def find_for(self, answer: GatewayRefund) -> tuple[Refund | None, GatewayRefund]:
+        """Our record of the gateway's refund, and the answer under our refund id. A refund
+        Cashfree made itself is known by two ids: its webhook names only `cf_refund_id` (our
+        id for it then), its refund listing a `refund_id` of Cashfree's choosing; both are one
+        refund, recorded and applied once."""
+        refund = await self.repository.get(answer.refund_id)
+        if refund is None and answer.gateway_refund_id:
+            refund = await self.repository.get_by_gateway_id(
+                answer.order_id, answer.gateway_refund_id
+            )
+        if refund is not None and refund.refund_id != answer.refund_id:
+            answer = answer.model_copy(update={"refund_id": refund.refund_id})
+        return refund, answer
+
     async def list_for_payment(self, payment_id: str) -> list[Refund]:
         """The payment's refunds (`RefundRepository.list_for_payment`)."""
         return await self.repository.list_for_payment(payment_id)
@@ -223,7 +237,7 @@ class RefundService:
         A SUCCESS for a refund we hold FAILED or CANCELLED is a contradiction: applied (it
         counts against refundable), kept in the history, and alerted.
         """
-        refund = await self.repository.get(answer.refund_id)
+        refund, answer = await self.find_for(answer)
         if refund is None:
             refund = await self.adopt_gateway_refund(answer)
         decision = decide_refund_answer(refund, answer)
@@ -398,7 +412,8 @@ class RefundService:
         then settled). Of another attempt (a duplicate capture, never in our captured amount)
         it is recorded without touching the payment's amounts. Raises `PaymentNotFound`.
         """
-        if await self.repository.get(answer.refund_id) is None:
+        existing, answer = await self.find_for(answer)
+        if existing is None:
             payment = await self.payments.get_by_order_id(answer.order_id)
             captured = answer.gateway_payment_id in (payment.cf_payment_id, None)
             note = f"gateway auto-refund: {reason}" if reason else "gateway auto-refund"
