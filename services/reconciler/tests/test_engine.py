@@ -554,3 +554,33 @@ async def test_an_auto_refund_its_webhook_recorded_is_one_refund_counted_once(
         assert refund.status.value == "SUCCESS"
     assert (await PaymentService().get(ours.payment_id)).refunded_amount == 4_000
     assert not [k for k in await _items() if k.startswith("REFUND_INCONSISTENT")]
+
+
+async def test_a_refund_of_another_attempt_than_ours_says_is_a_break(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    # Found by review: our record refunds the duplicate attempt, Cashfree's under the same id
+    # refunds the customer's payment (one id, two attempts); amounts alike, so it passed.
+    await emulator.control.configure(refund_delay_seconds=0)
+    payment = await paid_at_gateway(gateway, emulator)
+    await webhook_log(payment.order_id)
+    refund = await RefundService().request(
+        await PaymentService().get(payment.payment_id),
+        amount=3_000,
+        reason="r",
+        user_id=payment.user_id,
+        idempotency_key="k-other-attempt",
+    )
+    await refund_at_gateway(gateway, payment.order_id, refund.refund_id, 3_000)
+    await RefundRepository().collection.update_one(
+        {"_id": refund.refund_id}, {"$set": {"status": "SUCCESS", "cf_payment_id": "1"}}
+    )
+    now = datetime.now(UTC)
+    await ReconciliationEngine(gateway).run(
+        now - timedelta(hours=1), now + timedelta(hours=1), every_order=True
+    )
+    key = f"REFUND_INCONSISTENT:{refund.refund_id}"
+    assert (await _items())[key] == (K.REFUND_INCONSISTENT, S.OPEN)
+    item = await ReconciliationItem.find_one(ReconciliationItem.item_id == key)
+    assert item is not None
+    assert item.detail == {"cf_payment_id": {"ours": "1", "gateway": payment.cf_payment_id}}

@@ -574,6 +574,11 @@ class ReconciliationEngine:
                 ("amount", mine.amount, answer.amount_minor),
                 ("currency", mine.currency, answer.currency),
             )
+            if None not in (mine.cf_payment_id, answer.gateway_payment_id):
+                # Which attempt it refunded: ours of a duplicate is not the customer's payment.
+                fields |= differing(
+                    ("cf_payment_id", mine.cf_payment_id, answer.gateway_payment_id)
+                )
             if fields:
                 findings.append(self._refund_break(payment, answer.refund_id, fields))
         for mine in ours.values():
