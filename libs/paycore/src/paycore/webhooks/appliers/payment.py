@@ -6,7 +6,6 @@ from typing import Any
 
 from loguru import logger
 
-from paycore.gateway.errors import GatewayNotFound
 from paycore.gateway.schemas import GatewayAttemptStatus, GatewayPayment
 from paycore.kit.state import (
     Conflict,
@@ -19,7 +18,6 @@ from paycore.kit.state import (
 from paycore.payments.errors import AmountMismatch, PaymentNotFound
 from paycore.payments.models import Payment
 from paycore.webhooks.context import ApplyContext
-from paycore.webhooks.errors import GatewayDisagrees
 from paycore.webhooks.models import WebhookLog, WebhookStatus
 from paycore.webhooks.outcome import Outcome, admin_alert, discrepancy_of, evidence, orphan
 from paycore.webhooks.parsing import PaymentEvent
@@ -62,12 +60,11 @@ async def confirmed_attempt(
     ctx: ApplyContext, log: WebhookLog, attempt: GatewayPayment
 ) -> GatewayPayment:
     """Cashfree's own record of the attempt, which wins over the webhook's body."""
-    if ctx.gateway is None:
-        raise GatewayDisagrees("no gateway to confirm this webhook with", log_id=log.log_id)
-    try:
-        answer = await ctx.gateway.get_payment(attempt.order_id, attempt.gateway_payment_id)
-    except GatewayNotFound as exc:
-        raise GatewayDisagrees("the gateway does not know this payment", log_id=log.log_id) from exc
+    answer = await ctx.confirmed(
+        log.log_id,
+        "payment",
+        lambda gateway: gateway.get_payment(attempt.order_id, attempt.gateway_payment_id),
+    )
     if answer.status != attempt.status:
         logger.warning(
             "gateway does not confirm the webhook",

@@ -4,7 +4,6 @@ applied through `RefundService`."""
 from __future__ import annotations
 
 from paycore.events.payloads import AutoRefund
-from paycore.gateway.errors import GatewayNotFound
 from paycore.gateway.schemas import GatewayRefund
 from paycore.kit.events import OutboxEvent
 from paycore.payments.errors import PaymentNotFound
@@ -12,7 +11,6 @@ from paycore.refunds.errors import RefundAmountMismatch
 from paycore.refunds.models import RefundStatus
 from paycore.refunds.states import RELEASES_RESERVATION
 from paycore.webhooks.context import ApplyContext
-from paycore.webhooks.errors import GatewayDisagrees
 from paycore.webhooks.models import WebhookLog, WebhookStatus
 from paycore.webhooks.outcome import Outcome, admin_alert, discrepancy_of, evidence, orphan
 from paycore.webhooks.parsing import AutoRefundEvent, RefundEvent
@@ -60,12 +58,11 @@ async def confirmed_refund(
     ctx: ApplyContext, log: WebhookLog, answer: GatewayRefund
 ) -> GatewayRefund:
     """Cashfree's own record of the refund, which wins over the webhook's body."""
-    if ctx.gateway is None:
-        raise GatewayDisagrees("no gateway to confirm this webhook with", log_id=log.log_id)
-    try:
-        return await ctx.gateway.get_refund(answer.order_id, answer.refund_id)
-    except GatewayNotFound as exc:
-        raise GatewayDisagrees("the gateway does not know this refund", log_id=log.log_id) from exc
+    return await ctx.confirmed(
+        log.log_id,
+        "refund",
+        lambda gateway: gateway.get_refund(answer.order_id, answer.refund_id),
+    )
 
 
 async def apply_auto_refund(ctx: ApplyContext, log: WebhookLog, event: AutoRefundEvent) -> Outcome:
