@@ -8,6 +8,7 @@ from cashfree_emulator.testing import RunningEmulator
 from paycore.kit.service import InfraSettings
 from paycore.reconciliation.models import ItemStatus, MismatchKind, ReconciliationItem
 from paycore.reconciliation.repository import ReconciliationRepository
+from paycore.testing import run_module
 from reconciler.cli import render
 
 
@@ -135,3 +136,10 @@ async def test_a_window_no_run_can_cover_is_refused_before_anything_runs(
     code, said = await _cli(database, emulator, "report", "--kind", "SETTLEMENT_AMOUNTS")
     assert code == 2
     assert "invalid choice: 'SETTLEMENT_AMOUNTS'" in said
+
+
+def test_help_needs_no_configuration() -> None:
+    """An on-call engineer reads `--help` before the service's secrets are at hand."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CASHFREE_")}
+    for command in ((), ("run",), ("report",), ("resolve",)):
+        assert "usage:" in run_module("reconciler.cli", *command, "--help", env=env)

@@ -129,8 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def main_async(argv: Sequence[str], settings: Settings) -> int:
-    args = _parser().parse_args(argv)
+async def main_async(args: argparse.Namespace, settings: Settings) -> int:
     client = await connect_mongo(settings, MODELS)
     gateway = CashfreeGateway(settings)
     try:
@@ -165,11 +164,13 @@ async def main_async(argv: Sequence[str], settings: Settings) -> int:
 
 
 def main() -> None:
+    # Arguments first: `--help` and a usage error need no configuration.
+    args = _parser().parse_args(sys.argv[1:])
     settings = load_settings(Settings)
     # The report goes to stdout; warnings and errors, for the operator, to stderr.
     logger.remove()
     logger.add(sys.stderr, level="WARNING", format="{level}: {message} {extra}")
-    sys.exit(asyncio.run(main_async(sys.argv[1:], settings)))
+    sys.exit(asyncio.run(main_async(args, settings)))
 
 
 if __name__ == "__main__":
