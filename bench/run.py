@@ -61,7 +61,7 @@ from payments_api import (  # bench/payments_api.py
     service_env,
     wrk,
 )
-from webhook_bench_support import Connection, percentile
+from webhook_bench_support import percentile, post_all
 from webhook_ingress_bench import signed_webhooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,30 +309,6 @@ def top_frames(raw: str, count: int = 25) -> str:
     out += ["", "total time:"]
     out += [f"{n / samples:6.1%}  {frame}" for frame, n in total.most_common(count * 2)]
     return "\n".join(out) + "\n"
-
-
-async def post_all(
-    port: int, path: str, webhooks: list[tuple[bytes, dict[str, str]]], connections: int
-) -> tuple[list[float], dict[int, int], float]:
-    queue = list(reversed(webhooks))
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-
-    async def worker() -> None:
-        connection = await Connection.open(port)
-        try:
-            while queue:
-                body, headers = queue.pop()
-                started = time.perf_counter()
-                status = await connection.post(path, body, headers)
-                latencies.append(time.perf_counter() - started)
-                statuses[status] = statuses.get(status, 0) + 1
-        finally:
-            await connection.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return latencies, statuses, time.perf_counter() - started
 
 
 # --- the pipeline ---------------------------------------------------------------------------------

@@ -84,6 +84,32 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
+async def post_all(
+    port: int, path: str, webhooks: list[tuple[bytes, dict[str, str]]], connections: int
+) -> tuple[list[float], dict[int, int], float]:
+    """POST every (body, headers) over `connections` keep-alive connections; returns each
+    request's latency (seconds), the count per status and the wall time (seconds)."""
+    queue = list(reversed(webhooks))
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def worker() -> None:
+        connection = await Connection.open(port)
+        try:
+            while queue:
+                body, headers = queue.pop()
+                started = time.perf_counter()
+                status = await connection.post(path, body, headers)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            await connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return latencies, statuses, time.perf_counter() - started
+
+
 class Connection:
     """One keep-alive HTTP/1.1 connection; much lighter than a general client, so the load
     generator takes less of the two cores away from the server it measures."""

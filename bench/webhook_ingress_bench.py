@@ -18,10 +18,10 @@ from paycore.gateway import sign_webhook
 from pymongo import MongoClient
 from webhook_bench_support import (
     SECRET,
-    Connection,
     free_port,
     isolated_env,
     percentile,
+    post_all,
     start,
     stop,
 )
@@ -53,25 +53,7 @@ def signed_webhooks(count: int, tag: str) -> list[tuple[bytes, dict[str, str]]]:
 
 
 async def load(port: int, webhooks: list[tuple[bytes, dict[str, str]]], connections: int) -> dict:
-    queue = list(reversed(webhooks))
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-
-    async def worker() -> None:
-        connection = await Connection.open(port)
-        try:
-            while queue:
-                body, headers = queue.pop()
-                started = time.perf_counter()
-                status = await connection.post(PATH, body, headers)
-                latencies.append(time.perf_counter() - started)
-                statuses[status] = statuses.get(status, 0) + 1
-        finally:
-            await connection.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    elapsed = time.perf_counter() - started
+    latencies, statuses, elapsed = await post_all(port, PATH, webhooks, connections)
     return {
         "requests": len(latencies),
         "per_second": len(latencies) / elapsed,
