@@ -190,6 +190,39 @@ def wrk(
 # --- open loop: a fixed request rate ----------------------------------------------------------
 
 
+def create_calls(
+    run: str,
+    emulator_url: str,
+    emulator_headers: dict[str, str],
+    api_url: str,
+    api_headers: dict[str, str],
+    create_body: str,
+) -> tuple[Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]], ...]:
+    """The two open-loop calls compared at a fixed rate: create an order at the emulator, and
+    create a payment through payments-api (which creates the order there). Each call's number
+    and the clock make its idempotency key unique across lines of one run."""
+
+    async def emulator_create(client: httpx.AsyncClient, number: int) -> httpx.Response:
+        order = f"r{run}_{number}_{time.time_ns()}"
+        return await client.post(
+            f"{emulator_url}/pg/orders",
+            content=(
+                f'{{"order_id":"{order}","order_amount":100.00,"order_currency":"INR",'
+                '"customer_details":{"customer_id":"cus_bench","customer_phone":"9876543210"}}'
+            ),
+            headers={**emulator_headers, "x-idempotency-key": order},
+        )
+
+    async def api_create(client: httpx.AsyncClient, number: int) -> httpx.Response:
+        return await client.post(
+            f"{api_url}/api/v1/payments/create",
+            content=create_body,
+            headers={**api_headers, "idempotency-key": f"r{run}-{number}-{time.time_ns()}"},
+        )
+
+    return emulator_create, api_create
+
+
 async def fixed_rate(
     label: str,
     send: Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]],
@@ -404,23 +437,9 @@ def main() -> None:
 
         saturated_cpu = cpu_seconds(api_pid) - cpu_before
 
-        async def emulator_create(client: httpx.AsyncClient, number: int) -> httpx.Response:
-            order = f"r{run}_{number}"
-            return await client.post(
-                f"{emulator_url}/pg/orders",
-                content=(
-                    f'{{"order_id":"{order}","order_amount":100.00,"order_currency":"INR",'
-                    '"customer_details":{"customer_id":"cus_bench","customer_phone":"9876543210"}}'
-                ),
-                headers={**emulator_headers, "x-idempotency-key": order},
-            )
-
-        async def api_create(client: httpx.AsyncClient, number: int) -> httpx.Response:
-            return await client.post(
-                f"{api_url}/api/v1/payments/create",
-                content=create_body,
-                headers={**api_headers, "idempotency-key": f"r{run}-{number}"},
-            )
+        emulator_create, api_create = create_calls(
+            run, emulator_url, emulator_headers, api_url, api_headers, create_body
+        )
 
         results.append(
             asyncio.run(

@@ -56,6 +56,7 @@ from payments_api import (  # bench/payments_api.py
     WRK_EMULATOR,
     cpu_model,
     cpu_seconds,
+    create_calls,
     fixed_rate,
     free_port,
     service_env,
@@ -555,23 +556,9 @@ def main() -> None:
                        body=create_body, script=WRK_API.format(run=f"a{run}"),
                        profile="payments-api")  # fmt: skip
 
-        async def emulator_create(client: httpx.AsyncClient, number: int) -> httpx.Response:
-            order = f"r{run}_{number}"
-            return await client.post(
-                f"{emulator_url}/pg/orders",
-                content=(
-                    f'{{"order_id":"{order}","order_amount":100.00,"order_currency":"INR",'
-                    '"customer_details":{"customer_id":"cus_bench","customer_phone":"9876543210"}}'
-                ),
-                headers={**emulator_headers, "x-idempotency-key": order},
-            )
-
-        async def api_create(client: httpx.AsyncClient, number: int) -> httpx.Response:
-            return await client.post(
-                f"{api_url}/api/v1/payments/create",
-                content=create_body,
-                headers={**api_headers, "idempotency-key": f"r{run}-{number}-{time.time_ns()}"},
-            )
+        emulator_create, api_create = create_calls(
+            run, emulator_url, emulator_headers, api_url, api_headers, create_body
+        )
 
         for rate in (10.0, args.rate):
             bench.rate_line(f"emulator create-order at {rate:g}/s", emulator_create, rate, None)
