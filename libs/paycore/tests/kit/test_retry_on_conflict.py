@@ -5,7 +5,7 @@ from paycore.kit.state import (
     CONFLICT,
     CONFLICT_TRIES,
     ChangedConcurrently,
-    Conflict,
+    WriteConflict,
     read_again_after,
     retry_on_conflict,
     written,
@@ -15,7 +15,7 @@ from paycore.kit.state import (
 async def test_a_conflict_reads_and_decides_again_until_the_write_lands() -> None:
     tries: list[int] = []
 
-    async def attempt() -> str | Conflict:
+    async def attempt() -> str | WriteConflict:
         tries.append(len(tries))
         return CONFLICT if len(tries) < 3 else "landed"
 
@@ -24,7 +24,7 @@ async def test_a_conflict_reads_and_decides_again_until_the_write_lands() -> Non
 
 
 async def test_none_is_an_answer_not_a_conflict() -> None:
-    async def attempt() -> str | Conflict | None:
+    async def attempt() -> str | WriteConflict | None:
         return None  # "already applied": nothing to write
 
     assert await retry_on_conflict(attempt) is None
@@ -33,7 +33,7 @@ async def test_none_is_an_answer_not_a_conflict() -> None:
 async def test_gives_up_with_the_ids_after_the_last_try() -> None:
     tries = 0
 
-    async def attempt() -> str | Conflict:
+    async def attempt() -> str | WriteConflict:
         nonlocal tries
         tries += 1
         return written(None)

@@ -22,9 +22,9 @@ from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.state import (
     CONFLICT,
-    Conflict,
     Evidence,
     TransitionRecord,
+    WriteConflict,
     guarded_update,
     retry_on_conflict,
 )
@@ -74,7 +74,7 @@ class DisputeService:
     ) -> tuple[Dispute, bool]:
         collection = Dispute.get_pymongo_collection()
 
-        async def attempt() -> tuple[Dispute, bool] | Conflict:
+        async def attempt() -> tuple[Dispute, bool] | WriteConflict:
             raw = await collection.find_one({"_id": answer.dispute_id})
             if raw is None:
                 held = min(answer.amount_minor, max(payment.refundable_amount, 0))
@@ -130,7 +130,7 @@ class DisputeService:
         """Hold while open (or closed with an unknown status), release when won, pay out when
         lost: each once, by membership of the dispute in the payment's `dispute_holds`."""
 
-        async def attempt() -> Payment | Conflict:
+        async def attempt() -> Payment | WriteConflict:
             payment = await self.payments.get(dispute.payment_id)
             holding = dispute.dispute_id in payment.dispute_holds
             settled = dispute.dispute_id in payment.settled_disputes

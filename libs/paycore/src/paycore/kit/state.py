@@ -76,31 +76,31 @@ class StateTable(Generic[S]):
         return "move" if self.allows(current, target) else "refused"
 
 
-class Conflict(Enum):
+class WriteConflict(Enum):
     """What a guarded write attempt returns when the document changed since it was read."""
 
     CONFLICT = "conflict"
 
 
-CONFLICT: Final = Conflict.CONFLICT
+CONFLICT: Final = WriteConflict.CONFLICT
 # Guarded writes a use case tries before giving up with `ChangedConcurrently`: each try reads
 # the document again, so only a document changing this often, continuously, runs out.
 CONFLICT_TRIES: Final = 8
 
 
-def written(updated: T | None) -> T | Conflict:
+def written(updated: T | None) -> T | WriteConflict:
     """A guarded update's answer for `retry_on_conflict`: None (nothing written) is a conflict."""
     return CONFLICT if updated is None else updated
 
 
-async def retry_on_conflict(attempt: Callable[[], Awaitable[T | Conflict]], **ids: Any) -> T:
+async def retry_on_conflict(attempt: Callable[[], Awaitable[T | WriteConflict]], **ids: Any) -> T:
     """Runs `attempt` (read, decide, one guarded write) until it answers something other than
     `CONFLICT`, and returns that. A conflict means the document changed between the read and
     the write (nothing was written), so the next try reads and decides again. Raises
     `ChangedConcurrently(**ids)` after `CONFLICT_TRIES` conflicts in a row."""
     for _ in range(CONFLICT_TRIES):
         result = await attempt()
-        if not isinstance(result, Conflict):
+        if not isinstance(result, WriteConflict):
             return result
     raise ChangedConcurrently(**ids)
 

@@ -16,9 +16,9 @@ from paycore.kit.errors import InvalidTransition
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import (
     CONFLICT,
-    Conflict,
     Evidence,
     TransitionRecord,
+    WriteConflict,
     read_again_after,
     retry_on_conflict,
 )
@@ -139,7 +139,7 @@ class PaymentService:
         older read never applies to a payment that moved meanwhile.
         """
 
-        async def attempt() -> TransitionOutcome | Conflict:
+        async def attempt() -> TransitionOutcome | WriteConflict:
             payment = await self.get(payment_id)
             verdict = PAYMENT_STATES.verdict(payment.status, target, expected)
             if verdict in ("duplicate", "changed"):
@@ -302,7 +302,7 @@ class PaymentService:
         cf_payment_id = attempt.gateway_payment_id
         current = read_again_after(payment, lambda: self.get(payment.payment_id))
 
-        async def note() -> TransitionOutcome | Conflict:
+        async def note() -> TransitionOutcome | WriteConflict:
             payment = await current()
             if cf_payment_id in payment.extra_captures:
                 return await self.unchanged(payment, "second_capture")
@@ -350,7 +350,7 @@ class PaymentService:
         reason = _failure_reason(attempt)
         current = read_again_after(payment, lambda: self.get(payment.payment_id))
 
-        async def note() -> TransitionOutcome | Conflict:
+        async def note() -> TransitionOutcome | WriteConflict:
             payment = await current()
             if cf_payment_id in payment.failed_attempts:
                 return await self.unchanged(payment, "duplicate")

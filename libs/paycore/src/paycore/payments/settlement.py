@@ -10,7 +10,7 @@ from typing import Final
 from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.schemas import GatewaySettlement, GatewaySettlementQuery
 from paycore.kit.events import OutboxEvent
-from paycore.kit.state import CONFLICT, Conflict, read_again_after, retry_on_conflict
+from paycore.kit.state import CONFLICT, WriteConflict, read_again_after, retry_on_conflict
 from paycore.payments.models import Payment, Settlement, SettlementStatus
 from paycore.payments.service import PaymentService
 
@@ -93,7 +93,7 @@ async def record_settlement(
     minor units, from the gateway's record."""
     current_payment = read_again_after(payment, lambda: payments.get(payment.payment_id))
 
-    async def attempt() -> bool | Conflict:
+    async def attempt() -> bool | WriteConflict:
         payment = await current_payment()
         if not changes_settlement(payment.settlement, wire.gateway_settlement_id, status):
             return False  # a repeat, or an earlier stage arriving late

@@ -21,9 +21,9 @@ from paycore.kit.ids import new_id
 from paycore.kit.mongo import is_duplicate_key
 from paycore.kit.state import (
     CONFLICT,
-    Conflict,
     Evidence,
     TransitionRecord,
+    WriteConflict,
     retry_on_conflict,
     written,
 )
@@ -201,7 +201,7 @@ class RefundService:
     async def mark_processing(self, refund_id: str) -> Refund:
         """INITIATED → PROCESSING before the gateway call; counts submit attempts."""
 
-        async def attempt() -> Refund | Conflict:
+        async def attempt() -> Refund | WriteConflict:
             refund = await self.get(refund_id)
             if refund.status != R.INITIATED:
                 if refund.status == R.PROCESSING:
@@ -308,7 +308,7 @@ class RefundService:
     ) -> Refund:
         """Moves the refund to `target` once; a duplicate or refused move changes nothing."""
 
-        async def attempt() -> Refund | Conflict:
+        async def attempt() -> Refund | WriteConflict:
             refund = await self.get(refund_id)
             verdict = REFUND_STATES.verdict(refund.status, target)
             if verdict == "duplicate":
@@ -353,7 +353,7 @@ class RefundService:
         return None
 
     async def _settle(self, refund: Refund) -> Payment | None:
-        async def attempt() -> Payment | Conflict | None:
+        async def attempt() -> Payment | WriteConflict | None:
             payment = await self.payments.get(refund.payment_id)
             reserved = refund.refund_id in payment.refund_reservations
             unreserved_due = refund.counts_against_payment and (
@@ -380,7 +380,7 @@ class RefundService:
             return None
         known_payment_id = payment_id
 
-        async def attempt() -> Payment | Conflict | None:
+        async def attempt() -> Payment | WriteConflict | None:
             payment = await self.payments.get(known_payment_id)
             if refund_id not in payment.refund_reservations:
                 await self.payments.unchanged(payment, "duplicate")
@@ -518,7 +518,7 @@ class RefundService:
         return refund
 
     async def _restore(self, refund: Refund) -> Payment | None:
-        async def attempt() -> Payment | Conflict | None:
+        async def attempt() -> Payment | WriteConflict | None:
             payment = await self.payments.get(refund.payment_id)
             if refund.refund_id in payment.reversed_refunds:
                 await self.payments.unchanged(payment, "duplicate")

@@ -16,7 +16,7 @@ from paycore.kit.errors import ChangedConcurrently
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import (
     CONFLICT,
-    Conflict,
+    WriteConflict,
     read_again_after,
     retry_on_conflict,
     written,
@@ -49,7 +49,7 @@ class WebhookLogLifecycle:
         """Marks the log PROCESSING and counts the attempt."""
         current = read_again_after(log, lambda: self.get(log.log_id))
 
-        async def start() -> WebhookLog | Conflict:
+        async def start() -> WebhookLog | WriteConflict:
             started = await self.repository.update(
                 await current(),
                 {"status": W.PROCESSING.value, "processing_started_at": datetime.now(UTC)},
@@ -76,7 +76,7 @@ class WebhookLogLifecycle:
         }
         current = read_again_after(log, lambda: self.get(log.log_id))
 
-        async def finish() -> WebhookLog | Conflict:
+        async def finish() -> WebhookLog | WriteConflict:
             log = await current()
             if log.status in FINAL_STATUSES:
                 return log  # another delivery finished it meanwhile
@@ -144,7 +144,7 @@ class WebhookLogLifecycle:
             await admin_alert("webhook_dead_lettered", "high", log, error=text, attempt=attempt + 1)
         current = read_again_after(log, lambda: self.get(log_id))
 
-        async def record() -> WebhookLog | Conflict:
+        async def record() -> WebhookLog | WriteConflict:
             return written(await self.repository.update(await current(), changes, events=events))
 
         # A log changing this often is being processed: that delivery records its own outcome.

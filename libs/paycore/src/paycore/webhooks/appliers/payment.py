@@ -8,9 +8,9 @@ from loguru import logger
 
 from paycore.gateway.schemas import GatewayAttemptStatus, GatewayPayment
 from paycore.kit.state import (
-    Conflict,
     Evidence,
     TransitionRecord,
+    WriteConflict,
     read_again_after,
     retry_on_conflict,
     written,
@@ -116,7 +116,7 @@ async def _note_once(
     """Keeps an event that changes no state in the payment's history, once per log."""
     current = read_again_after(payment, lambda: ctx.payments.get(payment.payment_id))
 
-    async def note_once() -> Payment | Conflict | None:
+    async def note_once() -> Payment | WriteConflict | None:
         payment = await current()
         if any(r.evidence.reference == log.log_id for r in payment.history):
             return None
