@@ -39,9 +39,11 @@ class Handler:
     def __init__(self) -> None:
         self.fixed = False
         self.handled: list[str] = []
+        self.failed = 0
 
     async def handle(self, delivery: Delivery) -> None:
         if not self.fixed:
+            self.failed += 1
             raise KeyError("template 'payment_success' not found")
         self.handled.append(delivery.envelope.event_id)
 
@@ -137,3 +139,25 @@ async def test_a_dead_letter_is_listed_then_replayed_once_the_cause_is_fixed(
     # Nothing left: replaying an id that is not there says so.
     code, output = await command(settings, "replay", queue, "--id", "evt_missing")
     assert (code, output.strip().splitlines()[-1]) == (1, "0 replayed")
+
+
+async def test_a_replayed_message_that_fails_again_is_replayed_once_not_in_a_loop(
+    rig: tuple[str, Consumer, Handler, EventPublisher], settings: InfraSettings
+) -> None:
+    queue, consumer, handler, publisher = rig
+    event = OutboxEvent.of(QUEUES[queue][2], PAYLOAD)
+    await publisher.publish(event)
+
+    async def dead_lettered() -> bool:
+        return await consumer.dead_letter_count() == 1
+
+    await eventually(dead_lettered)
+    # Not fixed: the replayed message is dead-lettered again while the replay runs (it once was
+    # taken again and again, 128 replays of one message, until the command happened to stop).
+    for which in (("--all",), ("--id", event.envelope.event_id)):
+        failed_before = handler.failed
+        code, output = await command(settings, "replay", queue, *which)
+        assert code == 0, output
+        assert output.strip().splitlines()[-1] == "1 replayed", output
+        await eventually(dead_lettered)
+        assert handler.failed == failed_before + 1

@@ -103,15 +103,21 @@ async def replay(
     prepare: Prepare | None = None,
 ) -> int:
     """Moves dead letters back to the work queue (all, or the one whose key is `only`); the
-    others are put back where they were. Returns how many were replayed."""
+    others are put back where they were. Returns how many were replayed.
+
+    Each message is replayed at most once per run: one that fails again at once is back in the
+    dead-letter queue while the run goes on, and is left there (not replayed in a loop)."""
     interval = 1 / per_second if per_second > 0 else 0.0
     held: list[IncomingMessage] = []
+    done: set[str] = set()
     replayed = 0
     try:
         while (message := await consumer.take_dead_letter()) is not None:
-            if only is not None and key_of(queue, message) != only:
+            key = key_of(queue, message)
+            if (only is not None and key != only) or key in done:
                 held.append(message)
                 continue
+            done.add(key)
             started = time.monotonic()
             if prepare is not None:
                 await prepare(message)
