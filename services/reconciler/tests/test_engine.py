@@ -584,3 +584,36 @@ async def test_a_refund_of_another_attempt_than_ours_says_is_a_break(
     item = await ReconciliationItem.find_one(ReconciliationItem.item_id == key)
     assert item is not None
     assert item.detail == {"cf_payment_id": {"ours": "1", "gateway": payment.cf_payment_id}}
+
+
+async def test_a_refund_applied_while_the_run_asked_about_it_is_no_heal(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    # Found by the running-system test: the run read our refund PROCESSING, its webhook
+    # applied SUCCESS while the run asked Cashfree, and the run "healed" it (a HEALED item and
+    # a refund.reconciled audit after refund.success) though nothing was missed.
+    await emulator.control.configure(refund_delay_seconds=0)
+    payment = await paid_at_gateway(gateway, emulator)
+    refund = await RefundService().request(
+        await PaymentService().get(payment.payment_id),
+        amount=3_000,
+        reason="r",
+        user_id=payment.user_id,
+        idempotency_key="k-in-flight",
+    )
+    read_by_the_run = await RefundRepository().list_for_payment(payment.payment_id)
+    await refund_at_gateway(gateway, payment.order_id, refund.refund_id, 3_000)
+    answer = await gateway.get_refund(payment.order_id, refund.refund_id)
+    assert answer.status.value == "SUCCEEDED"
+    await RefundService().apply_gateway_refund(answer, Evidence(source="webhook"))
+
+    engine = ReconciliationEngine(gateway)
+
+    async def as_read_before(payment_id: str) -> list[Any]:
+        return read_by_the_run  # the run's read, from before the webhook was applied
+
+    engine.refunds.list_for_payment = as_read_before  # type: ignore[method-assign]
+    findings = await engine._check_refunds(await PaymentService().get(payment.payment_id), [answer])
+    assert findings == []
+    audits = await AuditRecord.find(AuditRecord.resource_id == refund.refund_id).to_list()
+    assert "refund.reconciled" not in [a.action for a in audits]

@@ -567,7 +567,10 @@ class ReconciliationEngine:
             target = GATEWAY_REFUND_FINAL.get(answer.status)
             if target is None:
                 continue  # still pending at the gateway: expected, not yet due
-            if mine is None or (mine.status != target and not _agrees(mine.status, target)):
+            if mine is not None and not _same(mine.status, target):
+                # In flight while we asked: its webhook or the worker may have applied it since.
+                mine = await self.refunds.find(mine.refund_id) or mine
+            if mine is None or not _same(mine.status, target):
                 findings.append(await self._heal_refund(payment, answer, mine, target))
                 continue
             fields = differing(
@@ -814,6 +817,10 @@ class ReconciliationEngine:
     async def refresh_open_gauge(self) -> None:
         for kind, count in (await self.repository.open_counts()).items():
             ITEMS_OPEN.labels(kind).set(count)
+
+
+def _same(ours: RefundStatus, target: RefundStatus) -> bool:
+    return ours == target or _agrees(ours, target)
 
 
 def _agrees(ours: RefundStatus, target: RefundStatus) -> bool:
