@@ -26,6 +26,9 @@ from paycore.refunds.models import Refund
 
 from reconciler.settings import Settings
 
+# An invoice's number is unique per merchant only: its id is the two together.
+ID_HELP = "pay_…, rfd_…, an invoice as <user id>:<invoice number> (usr_demo:INV-7), …"
+
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m reconciler.audit")
@@ -35,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument(
         "resource_type", help="payment, refund, invoice, dispute, reconciliation_item"
     )
-    history.add_argument("resource_id")
+    history.add_argument("resource_id", help=ID_HELP)
     return root
 
 
@@ -55,6 +58,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         records = await AuditTrail().history(args.resource_type, args.resource_id)
         for record in records:
             out(json.dumps(record.model_dump(mode="json", exclude={"id"}), sort_keys=True))
+        if not records:
+            sys.stderr.write(
+                f"no audit records for {args.resource_type} {args.resource_id} ({ID_HELP})\n"
+            )
         return 0 if records else 1
     finally:
         await client.close()
