@@ -11,10 +11,12 @@ from paycore.emails.models import EmailLog, EmailStatus
 from paycore.emails.repository import EmailLogRepository
 from paycore.emails.service import EmailOutcome, EmailService, Sender
 from paycore.emails.transport import SmtpTransport
+from paycore.events.payloads import AdminAlertRaised, RefundChanged
 from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem
 from paycore.invoices.paylinks import PayLinks
+from paycore.invoices.service import summary
 from paycore.kit.crypto import FieldCipher, Sealed
-from paycore.kit.events import EventEnvelope
+from paycore.kit.events import EventEnvelope, OutboxEvent
 from paycore.payments.models import Customer, Payment
 from paycore.testing import create_payment
 from smtp_sink.testing import RunningSmtpSink
@@ -52,7 +54,7 @@ async def issued_invoice(
 ) -> EventEnvelope:
     """An invoice of one item to Ravi Traders, stored; returns its `email.invoice.generated`."""
     tax = item.amount * tax_rate_bps // 10_000
-    await Invoice(
+    invoice = Invoice(
         invoice_number=invoice_number,
         user_id=user_id,
         currency="INR",
@@ -68,16 +70,35 @@ async def issued_invoice(
         subtotal=item.amount,
         tax=tax,
         total=item.amount + tax,
-    ).insert()
-    return EventEnvelope(
-        type="email.invoice.generated",
-        data={"invoice_number": invoice_number, "user_id": user_id},
     )
+    await invoice.insert()
+    return event("email.invoice.generated", summary(invoice))
+
+
+def event(routing_key: str, data: dict[str, Any]) -> EventEnvelope:
+    """The event as its publisher writes it: `data` checked against the key's payload model."""
+    return OutboxEvent.of(routing_key, data).envelope
 
 
 def success_event(payment: Payment) -> EventEnvelope:
     data = {**payment.summary(), "status": "SUCCESS", "previous_status": "PENDING"}
-    return EventEnvelope(type="email.payment.success", data=data)
+    return event("email.payment.success", data)
+
+
+def refund_event(payment: Payment, amount: int, status: str) -> EventEnvelope:
+    """`email.payment.refund` of a refund `rfd_1` of `amount` paise of `payment`."""
+    refund = RefundChanged(
+        refund_id="rfd_1",
+        payment_id=payment.payment_id,
+        order_id=payment.order_id,
+        user_id=payment.user_id,
+        amount=amount,
+        currency=payment.currency,
+        status=status,
+        source="API",
+        created_at=datetime.now(UTC).isoformat(),
+    )
+    return OutboxEvent.of("email.payment.refund", refund).envelope
 
 
 class TestSendForEvent:
@@ -201,11 +222,11 @@ class TestSendForEvent:
     ) -> None:
         payment = await paid(cipher, status="FAILED")
         data = {**payment.summary(), "status": "FAILED", "failure_reason": "CARD_DECLINED"}
-        event = EventEnvelope(type="email.payment.failed", data=data)
+        failed = event("email.payment.failed", data)
         emails = service(
             inbox_cleared, cipher, payment_retry_url="https://shop.example/pay/{payment_id}"
         )
-        await emails.send_for_event(event)
+        await emails.send_for_event(failed)
         [mail] = await inbox_cleared.inbox.wait_for(1)
         assert mail.text is not None
         assert "did not go through: card declined" in mail.text
@@ -225,7 +246,7 @@ class TestSendForEvent:
         )
         for failed in (payment, loose):
             data = {**failed.summary(), "status": "FAILED"}
-            await emails.send_for_event(EventEnvelope(type="email.payment.failed", data=data))
+            await emails.send_for_event(event("email.payment.failed", data))
         mails = await inbox_cleared.inbox.wait_for(2)
         texts = [mail.text or "" for mail in mails]
         [with_link] = [text for text in texts if "https://pay.example/pay/" in text]
@@ -239,15 +260,8 @@ class TestSendForEvent:
         self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
     ) -> None:
         payment = await paid(cipher, amount=10_000)
-        data = {
-            "refund_id": "rfd_1",
-            "payment_id": payment.payment_id,
-            "amount": 4_000,
-            "currency": "INR",
-            "status": "SUCCESS",
-        }
         await service(inbox_cleared, cipher).send_for_event(
-            EventEnvelope(type="email.payment.refund", data=data)
+            refund_event(payment, amount=4_000, status="SUCCESS")
         )
         [mail] = await inbox_cleared.inbox.wait_for(1)
         assert mail.subject == "Refund processed: ₹40.00"
@@ -287,11 +301,12 @@ class TestSendForEvent:
     async def test_admin_alert_goes_to_the_operators(
         self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
     ) -> None:
-        event = EventEnvelope(
-            type="email.admin.alert",
-            data={"alert": "webhook_failures", "severity": "critical", "count": 12},
+        alert = AdminAlertRaised(
+            alert="webhook_failures", severity="critical", alert_id="alr_1", count=12
         )
-        await service(inbox_cleared, cipher, admin_email="ops@example.com").send_for_event(event)
+        await service(inbox_cleared, cipher, admin_email="ops@example.com").send_for_event(
+            OutboxEvent.of("email.admin.alert", alert).envelope
+        )
         [mail] = await inbox_cleared.inbox.wait_for(1)
         assert mail.rcpt_tos == ["ops@example.com"]
         assert mail.subject == "[paycore CRITICAL] webhook_failures"
@@ -309,3 +324,15 @@ class TestSendForEvent:
         with pytest.raises(EmailDataMissing) as missing:
             await service(inbox_cleared, cipher).send_for_event(success_event(payment))
         assert not missing.value.retryable
+
+    async def test_an_event_that_does_not_fit_its_payload_model_is_not_sent_nor_retried(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        partial = EventEnvelope(
+            type="email.invoice.generated", data={"invoice_number": "INV-1", "user_id": "usr_1"}
+        )
+        with pytest.raises(EmailDataMissing) as missing:
+            await service(inbox_cleared, cipher).send_for_event(partial)
+        assert not missing.value.retryable
+        assert "total" in str(missing.value)
+        assert inbox_cleared.inbox.messages() == []

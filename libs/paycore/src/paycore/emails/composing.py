@@ -1,20 +1,29 @@
 """Who gets each email and what its template is given, from the event and our documents.
 
 Events carry ids and amounts, never PII: the address is read from the payment (customer) or
-the invoice (client), sealed at rest, and opened here only to send.
+the invoice (client), sealed at rest, and opened here only to send. Each event is read through
+its routing key's payload model (`paycore.events.catalog`), the one its publisher writes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from loguru import logger
+from pydantic import ValidationError
 
 from paycore.emails.errors import EmailDataMissing
 from paycore.emails.models import EmailKind
+from paycore.events.payloads import (
+    AdminAlertRaised,
+    InvoiceGenerated,
+    Payload,
+    PaymentChanged,
+    RefundChanged,
+)
 from paycore.invoices.paylinks import PayLinks, fill_link
 from paycore.invoices.repository import find_invoice
 from paycore.kit.crypto import FieldCipher, Sealed
@@ -22,6 +31,8 @@ from paycore.kit.events import EventEnvelope
 from paycore.payments.models import Payment
 
 REFUND_SUCCEEDED: Final = "SUCCESS"
+
+P = TypeVar("P", bound=Payload)
 
 
 @dataclass(frozen=True)
@@ -54,7 +65,8 @@ class EmailComposer:
         self.cipher = cipher
 
     async def compose(self, kind: EmailKind, envelope: EventEnvelope) -> Composed:
-        data = envelope.data
+        """The email of `kind` for `envelope`; `EmailDataMissing` when the event does not fit
+        its payload model or names a document we do not have."""
         base = {
             "brand": self.settings.brand,
             "support_email": self.settings.support_email,
@@ -62,19 +74,23 @@ class EmailComposer:
             "reference": None,
         }
         if kind == EmailKind.ADMIN_ALERT:
-            return self._admin_alert(envelope, base)
+            return self._admin_alert(envelope, _read(envelope, AdminAlertRaised), base)
         if kind == EmailKind.INVOICE_GENERATED:
-            return await self._invoice(data, base)
-        return await self._payment_email(kind, data, base)
+            return await self._invoice(_read(envelope, InvoiceGenerated), base)
+        if kind == EmailKind.PAYMENT_REFUND:
+            return await self._refund(_read(envelope, RefundChanged), base)
+        return await self._payment_email(kind, _read(envelope, PaymentChanged), base)
 
-    def _admin_alert(self, envelope: EventEnvelope, base: dict[str, Any]) -> Composed:
-        data = envelope.data
+    def _admin_alert(
+        self, envelope: EventEnvelope, alert: AdminAlertRaised, base: dict[str, Any]
+    ) -> Composed:
+        data = alert.model_dump()  # the incident's facts travel as the model's extra fields
         details = sorted(
             (name, value) for name, value in data.items() if name not in ("alert", "severity")
         )
         context = base | {
-            "alert": str(data.get("alert") or "unspecified"),
-            "severity": str(data.get("severity") or "high"),
+            "alert": alert.alert or "unspecified",
+            "severity": alert.severity or "high",
             "details": details,
             "event_id": envelope.event_id,
             "occurred_at": envelope.occurred_at.isoformat(),
@@ -82,9 +98,46 @@ class EmailComposer:
         return Composed(self.settings.admin_email, context, _refs(data))
 
     async def _payment_email(
-        self, kind: EmailKind, data: Mapping[str, Any], base: dict[str, Any]
+        self, kind: EmailKind, event: PaymentChanged, base: dict[str, Any]
     ) -> Composed:
-        payment_id = _required(data, "payment_id")
+        payment, address, context = await self._to_customer(event.payment_id, base)
+        context |= {
+            "reference": event.payment_id,
+            "amount": event.amount,
+            "currency": event.currency,
+        }
+        if kind == EmailKind.PAYMENT_SUCCESS:
+            context |= {
+                "transaction_id": event.cf_payment_id or payment.cf_payment_id,
+                "invoice_number": event.invoice_number or payment.invoice_number,
+                "payment_method": event.payment_method or payment.payment_method,
+            }
+        else:
+            reason = event.failure_reason or payment.failure_reason
+            context |= {
+                "failure_reason": _readable(reason) if reason else None,
+                "retry_url": self._link(self.settings.payment_retry_url, payment),
+            }
+        return Composed(address, context, _refs(event.model_dump()))
+
+    async def _refund(self, event: RefundChanged, base: dict[str, Any]) -> Composed:
+        """A refund's email: the amount is the refund's, from its own summary."""
+        _, address, context = await self._to_customer(event.payment_id, base)
+        context |= {
+            "reference": event.refund_id,
+            "amount": event.amount,
+            "currency": event.currency,
+            "refund_id": event.refund_id,
+            "status": event.status,
+            "succeeded": event.status == REFUND_SUCCEEDED,
+            "expected_time": self.settings.refund_expected_time,
+        }
+        return Composed(address, context, _refs(event.model_dump()))
+
+    async def _to_customer(
+        self, payment_id: str, base: dict[str, Any]
+    ) -> tuple[Payment, str | None, dict[str, Any]]:
+        """The payment, its customer's address and the context every customer email has."""
         raw = await Payment.get_pymongo_collection().find_one({"_id": payment_id})
         if raw is None:
             raise EmailDataMissing(payment_id=payment_id)
@@ -93,39 +146,15 @@ class EmailComposer:
         address = self._open(customer.email, "customer.email", required=True)
         context = base | {
             "recipient_name": self._open(customer.name, "customer.name", required=False),
-            "reference": data.get("refund_id") or payment_id,
             "payment_id": payment_id,
             "order_id": payment.order_id,
-            "amount": int(data.get("amount", payment.amount)),
-            "currency": str(data.get("currency", payment.currency)),
         }
-        if kind == EmailKind.PAYMENT_SUCCESS:
-            context |= {
-                "transaction_id": data.get("cf_payment_id") or payment.cf_payment_id,
-                "invoice_number": data.get("invoice_number") or payment.invoice_number,
-                "payment_method": data.get("payment_method") or payment.payment_method,
-            }
-        elif kind == EmailKind.PAYMENT_FAILED:
-            reason = data.get("failure_reason") or payment.failure_reason
-            context |= {
-                "failure_reason": _readable(reason) if reason else None,
-                "retry_url": self._link(self.settings.payment_retry_url, payment),
-            }
-        else:  # a refund: the amount is the refund's, from its own summary
-            status = str(_required(data, "status"))
-            context |= {
-                "refund_id": _required(data, "refund_id"),
-                "status": status,
-                "succeeded": status == REFUND_SUCCEEDED,
-                "expected_time": self.settings.refund_expected_time,
-            }
-        return Composed(address, context, _refs(data))
+        return payment, address, context
 
-    async def _invoice(self, data: Mapping[str, Any], base: dict[str, Any]) -> Composed:
-        number = _required(data, "invoice_number")
-        invoice = await find_invoice(str(_required(data, "user_id")), str(number))
+    async def _invoice(self, event: InvoiceGenerated, base: dict[str, Any]) -> Composed:
+        invoice = await find_invoice(event.user_id, event.invoice_number)
         if invoice is None:
-            raise EmailDataMissing(invoice_number=number)
+            raise EmailDataMissing(invoice_number=event.invoice_number)
         address = self._open(invoice.client.email, "invoice.client.email", required=True)
         context = base | {
             "recipient_name": invoice.client.name,
@@ -140,7 +169,7 @@ class EmailComposer:
                 **self._pay_token(invoice.user_id, invoice.invoice_number),
             ),
         }
-        return Composed(address, context, _refs(data))
+        return Composed(address, context, _refs(event.model_dump()))
 
     def _open(self, sealed: Sealed | None, context: str, *, required: bool) -> str | None:
         if sealed is None:
@@ -177,11 +206,14 @@ class EmailComposer:
         return {"pay_token": links.issue(user_id, invoice_number)} if links else {}
 
 
-def _required(data: Mapping[str, Any], name: str) -> Any:
-    value = data.get(name)
-    if value in (None, ""):
-        raise EmailDataMissing(f"the event has no {name}")
-    return value
+def _read(envelope: EventEnvelope, model: type[P]) -> P:
+    """The event's payload as `model`; an event that does not fit cannot be emailed (a replay
+    will not change it), so it is `EmailDataMissing`, not retried."""
+    try:
+        return envelope.payload(model)
+    except ValidationError as exc:
+        missing = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+        raise EmailDataMissing(f"the {envelope.type} event does not fit: {missing}") from exc
 
 
 def _refs(data: Mapping[str, Any]) -> dict[str, str | None]:
