@@ -617,3 +617,43 @@ async def test_a_refund_applied_while_the_run_asked_about_it_is_no_heal(
     assert findings == []
     audits = await AuditRecord.find(AuditRecord.resource_id == refund.refund_id).to_list()
     assert "refund.reconciled" not in [a.action for a in audits]
+
+
+async def test_a_healed_or_closed_item_found_broken_again_reopens_with_one_alert_each_time(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    payment = await paid_at_gateway(gateway, emulator)
+    now = datetime.now(UTC)
+    engine = ReconciliationEngine(gateway)
+    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    key = f"AMOUNT:{payment.order_id}"
+    # An earlier run healed it; our record has drifted since.
+    await ReconciliationItem(
+        item_id=key,
+        run_id="rec_manual_earlier",
+        kind=K.AMOUNT,
+        status=S.HEALED,
+        order_id=payment.order_id,
+        payment_id=payment.payment_id,
+    ).insert()
+    await _set(payment.payment_id, captured_amount=9_000)
+
+    await engine.run(*window)
+    item = await ReconciliationItem.find_one(ReconciliationItem.item_id == key)
+    assert item is not None
+    assert (item.status, item.reopened) == (S.OPEN, 1)
+    assert item.detail == {"captured_amount": {"ours": 9_000, "gateway": 10_000}}
+    assert await _alerts() == [f"reconciliation:{key}:reopened:1"]
+    # Found again while open: no second alert.
+    await engine.run(*window)
+    assert await _alerts() == [f"reconciliation:{key}:reopened:1"]
+
+    # Fixed (closed), then broken again: reopened, its own alert.
+    await _set(payment.payment_id, captured_amount=10_000)
+    await engine.run(*window)
+    assert await _items() == {key: (K.AMOUNT, S.CLOSED)}
+    await _set(payment.payment_id, captured_amount=8_000)
+    await engine.run(*window)
+    await engine.run(*window)
+    assert await _items() == {key: (K.AMOUNT, S.OPEN)}
+    assert await _alerts() == [f"reconciliation:{key}:reopened:{n}" for n in (1, 2)]

@@ -760,9 +760,15 @@ class ReconciliationEngine:
             last_seen_at=now,
         )
         if not await self.repository.insert_item(item):
-            # Found before: the same item, its alert not raised again (`seen_again`).
+            # Found before: the same item, its alert not raised again (`seen_again`), unless
+            # it was healed or closed and is broken again: reopened, with its own alert.
             run.mismatched += not finding.healed
             changes = {"last_run_id": run.run_id, "last_seen_at": now, "detail": finding.detail}
+            if not finding.healed:
+                reopened = await self.repository.reopen(item.item_id)
+                if reopened is not None:
+                    MISMATCHES.labels(finding.kind.value).inc()
+                    await self._alert(run, finding, f"reopened:{reopened}")
             healed = await self.repository.seen_again(
                 item.item_id, changes, healed=finding.healed, at=now
             )
@@ -777,17 +783,29 @@ class ReconciliationEngine:
             return
         run.mismatched += 1
         MISMATCHES.labels(finding.kind.value).inc()
+        await self._alert(run, finding)
+
+    async def _alert(self, run: ReconciliationRun, finding: Finding, reopen: str = "") -> None:
+        """One alert per item and opening: keyed by the item (and, for a reopened item, the
+        how-many-th reopening), so re-runs never repeat it and each reopening is told."""
+        suffix = f":{reopen}" if reopen else ""
         await raise_alert(
-            f"reconciliation:{finding.item_id}",
+            f"reconciliation:{finding.item_id}{suffix}",
             "reconciliation_break",
             "high",
             item_id=finding.item_id,
             break_kind=finding.kind.value,
             run_id=run.run_id,
             fields=finding.detail,
+            reopened=bool(reopen),
             **finding.ids(),
         )
-        logger.warning("reconciliation break", kind=finding.kind.value, orderId=finding.order_id)
+        logger.warning(
+            "reconciliation break",
+            kind=finding.kind.value,
+            orderId=finding.order_id,
+            reopened=bool(reopen),
+        )
 
     async def _close_fixed(self, run: ReconciliationRun, progress: _Progress, now: datetime) -> int:
         """Open items of the orders this run checked that it no longer finds: fixed."""

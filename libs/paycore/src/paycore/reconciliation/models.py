@@ -84,6 +84,7 @@ class ReconciliationItem(Document):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     last_seen_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     closed_at: datetime | None = None
+    reopened: int = 0  # times a HEALED or CLOSED item was found broken again (each alerted)
 
     class Settings:
         name = "reconciliation_items"

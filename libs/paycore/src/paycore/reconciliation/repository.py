@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit.mongo import is_duplicate_key
@@ -108,20 +109,31 @@ class ReconciliationRepository:
         self, item_id: str, changes: Mapping[str, Any], *, healed: bool, at: datetime
     ) -> bool:
         """Records a later sighting. Healed this time: an OPEN item (an earlier heal failed)
-        turns HEALED; True if it did. Still broken: a CLOSED item (fixed, then broken again)
-        reopens. An operator's resolution stands."""
+        turns HEALED; True if it did. Still broken: see `reopen`. An operator's resolution
+        stands."""
+        moved = False
         if healed:
-            moved = await self.items.update_one(
+            result = await self.items.update_one(
                 {"item_id": item_id, "status": ItemStatus.OPEN.value},
                 {"$set": {"status": ItemStatus.HEALED.value, "closed_at": at}},
             )
-        else:
-            moved = await self.items.update_one(
-                {"item_id": item_id, "status": ItemStatus.CLOSED.value},
-                {"$set": {"status": ItemStatus.OPEN.value, "closed_at": None}},
-            )
+            moved = result.modified_count == 1
         await self.items.update_one({"item_id": item_id}, {"$set": dict(changes)})
-        return healed and moved.modified_count == 1
+        return moved
+
+    async def reopen(self, item_id: str) -> int | None:
+        """A HEALED or CLOSED item found broken again turns OPEN; returns how many times it
+        was reopened (1 the first time), None if it was not HEALED or CLOSED (still open, or
+        resolved by an operator)."""
+        raw = await self.items.find_one_and_update(
+            {
+                "item_id": item_id,
+                "status": {"$in": [ItemStatus.HEALED.value, ItemStatus.CLOSED.value]},
+            },
+            {"$set": {"status": ItemStatus.OPEN.value, "closed_at": None}, "$inc": {"reopened": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(raw["reopened"]) if raw is not None else None
 
     async def open_item_ids(self, order_ids: Iterable[str]) -> list[str]:
         """Open items of these orders."""
