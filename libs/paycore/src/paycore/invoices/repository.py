@@ -1,5 +1,5 @@
-"""Invoice queries: every read and write of the `invoices` collection outside the guarded
-payment sync (`sync.py`) goes through here."""
+"""Invoice queries: every read and write of the `invoices` collection goes through here
+(`sync.py` decides what an invoice's payment means for it; the writes are these)."""
 
 from __future__ import annotations
 
@@ -109,3 +109,76 @@ class InvoiceRepository:
             return False
         drain_audit_soon(self.collection, str(invoice.id))
         return True
+
+    async def follow_payment(
+        self, invoice: Invoice, status: InvoiceStatus, *, payment_id: str, payment_version: int
+    ) -> bool:
+        """Sets the invoice's `status` from version `payment_version` of its payment
+        `payment_id`, audited when the status changes; False (nothing written) if the invoice
+        is another payment's now or already saw that version or a later one."""
+        target = status.value
+        update: dict[str, Any] = {
+            "$set": {
+                "status": target,
+                "payment_version": payment_version,
+                "updated_at": datetime.now(UTC),
+            },
+            "$inc": {"version": 1},
+        }
+        changes_status = invoice.status.value != target
+        if changes_status:  # audited in the same write (paycore.kit.audit)
+            entry = audit.new_entry(
+                f"invoice.{target.lower()}",
+                before={"status": invoice.status.value},
+                after={"status": target, "payment_version": payment_version},
+                evidence={"source": "payment", "reference": payment_id},
+            )
+            update = audit.pending_update(self.collection, update, entry)
+        result = await self.collection.update_one(
+            {
+                "_id": invoice.id,
+                "payment_id": payment_id,
+                "payment_version": {"$lt": payment_version},
+            },
+            update,
+        )
+        if result.modified_count != 1:
+            return False
+        if changes_status:
+            drain_audit_soon(self.collection, str(invoice.id))
+        return True
+
+    async def repoint_to_paying(self, invoice: Invoice, payment_id: str) -> bool:
+        """Points the invoice (whatever its status) at `payment_id`, the payment that paid it,
+        if it still points at `invoice.payment_id` (audited); False if it does not any more."""
+        invoice_id = str(invoice.id)
+        entry = audit.new_entry(
+            "invoice.payment_attached",
+            before={"payment_id": invoice.payment_id},
+            after={"payment_id": payment_id},
+            evidence={"source": "payment", "reference": payment_id},
+        )
+        repointed = await self.collection.update_one(
+            {"_id": invoice_id, "payment_id": invoice.payment_id},
+            audit.pending_update(
+                self.collection,
+                {
+                    # The new payment's versions start again from 0: so must the sync's guard.
+                    "$set": {"payment_id": payment_id, "payment_version": -1},
+                    "$inc": {"version": 1},
+                },
+                entry,
+            ),
+        )
+        if repointed.modified_count != 1:
+            return False
+        drain_audit_soon(self.collection, invoice_id)
+        return True
+
+    async def add_extra_payment(self, invoice_id: str, extra: str) -> None:
+        """Records money received beyond the invoice's own capture (`payment_id` or
+        `payment_id:cf_payment_id`), once."""
+        await self.collection.update_one(
+            {"_id": invoice_id, "extra_payments": {"$ne": extra}},
+            {"$push": {"extra_payments": extra}, "$inc": {"version": 1}},
+        )
