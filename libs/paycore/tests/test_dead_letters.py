@@ -1,6 +1,6 @@
 """`python -m paycore.dead_letters`, the operator command for every dead-letter queue, on real
 dead letters in the real RabbitMQ: a refund and an email whose handler failed (a bug, so no
-retry) are listed with their error, then replayed once the handler is fixed."""
+retry) are listed with their error, then replayed once the handler is fixed, or dropped."""
 
 import asyncio
 import os
@@ -8,10 +8,13 @@ import sys
 from collections.abc import AsyncIterator
 
 import pytest
+from paycore.dead_letters import parser
 from paycore.kit.broker import Consumer, Delivery, EventPublisher, make_broker
 from paycore.kit.events import OutboxEvent
 from paycore.kit.service import InfraSettings
-from paycore.testing import isolated_settings
+from paycore.testing import isolated_database, isolated_settings
+from paycore.webhooks.models import WebhookLog, WebhookStatus
+from paycore.webhooks.repository import WebhookLogRepository
 
 QUEUES = {
     # queue: (exchange, the routing key its service binds, an event it handles)
@@ -54,6 +57,11 @@ async def settings() -> InfraSettings:
 
 
 async def command(settings: InfraSettings, *args: str) -> tuple[int, str]:
+    code, output, _ = await command_with_logs(settings, *args)
+    return code, output
+
+
+async def command_with_logs(settings: InfraSettings, *args: str) -> tuple[int, str, str]:
     env = {
         **os.environ,
         "APP_ENV": "test",
@@ -75,7 +83,8 @@ async def command(settings: InfraSettings, *args: str) -> tuple[int, str]:
     )
     output, logs = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode in (0, 1), logs.decode()[-2000:]
-    return process.returncode or 0, output.decode()  # what it printed (its logs go to stderr)
+    # What it printed, and its logs (stderr).
+    return process.returncode or 0, output.decode(), logs.decode()
 
 
 async def eventually(check: object, timeout: float = 20) -> None:
@@ -161,3 +170,101 @@ async def test_a_replayed_message_that_fails_again_is_replayed_once_not_in_a_loo
         assert output.strip().splitlines()[-1] == "1 replayed", output
         await eventually(dead_lettered)
         assert handler.failed == failed_before + 1
+
+
+async def test_drop_deletes_only_the_named_dead_letter_and_prints_what_it_dropped(
+    rig: tuple[str, Consumer, Handler, EventPublisher], settings: InfraSettings
+) -> None:
+    queue, consumer, _, publisher = rig
+    events = [OutboxEvent.of(QUEUES[queue][2], PAYLOAD) for _ in range(3)]
+    for event in events:
+        await publisher.publish(event)
+
+    async def dead_lettered() -> bool:
+        return await consumer.dead_letter_count() == 3
+
+    await eventually(dead_lettered)
+
+    def listed_ids(output: str) -> list[str]:
+        return [line.split('"id": "')[1].split('"')[0] for line in output.splitlines()[1:]]
+
+    code, before = await command(settings, "list", queue)
+    order = listed_ids(before)
+    assert sorted(order) == sorted(e.envelope.event_id for e in events)
+    doomed = order[1]
+
+    # No drop without naming the message.
+    with pytest.raises(SystemExit):
+        parser().parse_args(["drop", queue])
+    with pytest.raises(SystemExit):
+        parser().parse_args(["drop", queue, "--all"])
+
+    code, output, logs = await command_with_logs(settings, "drop", queue, "--id", doomed)
+    assert code == 0, output
+    dropped_line = output.strip().splitlines()[0]
+    assert dropped_line.startswith(f"dropped {doomed}: ")
+    assert f'"event_id": "{doomed}"' in dropped_line
+    assert f'"routing_key": "{QUEUES[queue][2]}"' in dropped_line
+    assert "template 'payment_success' not found" in dropped_line
+    assert output.strip().splitlines()[-1] == "1 dropped"
+    warnings = [line for line in logs.splitlines() if "WARNING" in line]
+    assert any("dropped a dead letter" in line and doomed in line for line in warnings), logs
+
+    # The others stay, in their order.
+    assert await consumer.dead_letter_count() == 2
+    code, after = await command(settings, "list", queue)
+    assert listed_ids(after) == [order[0], order[2]]
+
+    # An id that is not there: nothing is dropped, and the command says so.
+    code, output = await command(settings, "drop", queue, "--id", doomed)
+    assert (code, output.strip().splitlines()[-1]) == (1, "0 dropped")
+    assert await consumer.dead_letter_count() == 2
+
+
+async def test_a_dropped_webhook_dead_letter_keeps_its_log_marked_dropped() -> None:
+    queue = "webhook-processor.webhooks"
+    async with isolated_database([WebhookLog]) as settings:
+        broker = make_broker(settings)
+        consumer = Consumer(broker, settings, queue, "webhook.exchange", ("webhook.cashfree.#",))
+        consumer.subscribe(Handler().handle)
+        await broker.connect()
+        await consumer.declare()
+        await broker.start()
+        try:
+            logs = WebhookLogRepository()
+            log = WebhookLog(
+                log_id="whk_malformed",
+                event_id="sha256:abc",
+                event_type="UNKNOWN",
+                body_sha256="abc",
+                signature="sig",
+                timestamp="1764547200000",
+                status=WebhookStatus.FAILED,
+                dead_lettered=True,
+            )
+            await logs.insert(log)
+            event = OutboxEvent.of(
+                "webhook.cashfree.received", {"log_id": log.log_id, "event_type": "UNKNOWN"}
+            )
+            await EventPublisher(broker, settings.broker_prefix).publish(event)
+
+            async def dead_lettered() -> bool:
+                return await consumer.dead_letter_count() == 1
+
+            await eventually(dead_lettered)
+            code, output = await command(settings, "drop", queue, "--id", log.log_id)
+            assert code == 0, output
+            assert output.strip().splitlines()[-1] == "1 dropped"
+            assert await consumer.dead_letter_count() == 0
+
+            kept = await logs.get(log.log_id)
+            assert kept is not None  # the record of what Cashfree sent stays
+            assert (kept.status, kept.dead_lettered) == (WebhookStatus.FAILED, False)
+            assert kept.dropped_at is not None
+            assert "dropped" in (kept.reason or "")
+            assert [each.log_id for each in await logs.list_dead_lettered()] == []
+        finally:
+            for declared_queue, _ in consumer.queues():
+                declared = await broker.declare_queue(declared_queue)
+                await declared.delete(if_unused=False, if_empty=False)
+            await broker.stop()

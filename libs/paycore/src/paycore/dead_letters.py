@@ -2,6 +2,7 @@
 
     python -m paycore.dead_letters list QUEUE [--limit N]
     python -m paycore.dead_letters replay QUEUE (--all | --id ID) [--per-second N]
+    python -m paycore.dead_letters drop QUEUE --id ID
 
 QUEUE is a consumer queue (`paycore.kit.broker.CONSUMER_QUEUES`), e.g. `email-worker.emails`;
 its dead letters wait in `<QUEUE>.dlq`. `list` prints each dead letter (message id, the error
@@ -9,7 +10,11 @@ that sent it there, when, after how many attempts) and leaves it in place. `repl
 letters back to the work queue with a fresh attempt count, rate limited; with `--id` only the
 one whose message id (or, for webhooks, webhook log id) is ID. Consumers are idempotent, so a
 replayed message that already took effect changes nothing. A webhook's log is reopened first,
-so the processor applies it again. Same settings (environment) as the services.
+so the processor applies it again. `drop` deletes the one dead letter whose key is ID (one that
+can never succeed, e.g. malformed; there is no drop-all) and leaves the others in order; it
+prints and logs (WARNING) its event id, routing key and last error, so the record survives in
+the operator's terminal and the logs. A dropped webhook's log stays, FAILED, marked `dropped_at`.
+Same settings (environment) as the services.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
 from aio_pika import IncomingMessage
+from loguru import logger
 
 from paycore.kit.audit import acting_as
 from paycore.kit.broker import (
@@ -34,7 +41,7 @@ from paycore.kit.broker import (
 )
 from paycore.kit.service import InfraSettings, Resources
 from paycore.kit.settings import load_settings
-from paycore.webhooks.models import WebhookLog
+from paycore.webhooks.models import WebhookLog, WebhookStatus
 from paycore.webhooks.repository import WebhookLogRepository
 
 WEBHOOKS = "webhook-processor.webhooks"
@@ -68,7 +75,26 @@ async def reopen_webhook_log(message: IncomingMessage) -> None:
         await repository.reopen(log, "replayed from the dead-letter queue")
 
 
+async def mark_webhook_log_dropped(message: IncomingMessage) -> None:
+    """The log stays (the record of what Cashfree sent): FAILED, no longer dead-lettered."""
+    log_id = webhook_log_id(message)
+    repository = WebhookLogRepository()
+    log = await repository.get(log_id) if log_id else None
+    if log is not None:
+        error = describe(WEBHOOKS, message)["error"]
+        await repository.update(
+            log,
+            {
+                "status": WebhookStatus.FAILED.value,
+                "dead_lettered": False,
+                "reason": f"dropped from the dead-letter queue by an operator: {error}",
+                "dropped_at": datetime.now(UTC),
+            },
+        )
+
+
 PREPARE: dict[str, Prepare] = {WEBHOOKS: reopen_webhook_log}
+ON_DROP: dict[str, Prepare] = {WEBHOOKS: mark_webhook_log_dropped}
 
 
 def describe(queue: str, message: IncomingMessage) -> dict[str, object]:
@@ -133,6 +159,53 @@ async def replay(
     return replayed
 
 
+def routing_key_of(message: IncomingMessage) -> str | None:
+    """The routing key it was first published with (the envelope's type; the dead-letter
+    copy itself was routed by the dead-letter queue's name)."""
+    try:
+        kind = json.loads(message.body).get("type")
+    except (ValueError, AttributeError):
+        return None
+    return kind if isinstance(kind, str) else None
+
+
+async def drop(consumer: Consumer, queue: str, only: str, on_drop: Prepare | None = None) -> int:
+    """Deletes the dead letter whose key is `only` (acked, never to be seen again); the others
+    are put back where they were. Returns how many were dropped (0 or 1)."""
+    held: list[IncomingMessage] = []
+    dropped = 0
+    try:
+        while (message := await consumer.take_dead_letter()) is not None:
+            if dropped or key_of(queue, message) != only:
+                held.append(message)
+                continue
+            details = describe(queue, message)
+            event_id, routing_key = str(message.message_id), routing_key_of(message)
+            if on_drop is not None:
+                await on_drop(message)
+            await message.ack()
+            dropped = 1
+            logger.warning(
+                # In the message too: a plain-text log shows no extras.
+                "dropped a dead letter of {queue}: {key} (event {event_id}, routing key"
+                " {routing_key}): {error}",
+                queue=queue,
+                key=details["id"],
+                event_id=event_id,
+                routing_key=routing_key,
+                error=details["error"],
+            )
+            out(
+                f"dropped {details['id']}: "
+                + json.dumps({"event_id": event_id, "routing_key": routing_key, **details})
+            )
+    finally:
+        for message in held:
+            await message.nack(requeue=True)
+    out(f"{dropped} dropped")
+    return dropped
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m paycore.dead_letters")
     commands = root.add_subparsers(dest="command", required=True)
@@ -145,6 +218,12 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true")
     which.add_argument("--id", dest="only", help="a message id (webhooks: the log id, whk_…)")
     again.add_argument("--per-second", type=float, default=20.0)
+    # Only by id: a message is dropped after it was looked at (`list`), never in bulk.
+    removal = commands.add_parser("drop", help="delete one dead letter that can never succeed")
+    removal.add_argument("queue", choices=CONSUMER_QUEUES)
+    removal.add_argument(
+        "--id", dest="only", required=True, help="a message id (webhooks: the log id, whk_…)"
+    )
     return root
 
 
@@ -157,6 +236,9 @@ async def run(args: argparse.Namespace, settings: InfraSettings) -> int:
         consumer = Consumer(resources.broker, settings, args.queue, "", ())
         if args.command == "list":
             return await list_dead_letters(consumer, args.queue, args.limit)
+        if args.command == "drop":
+            dropped = await drop(consumer, args.queue, args.only, ON_DROP.get(args.queue))
+            return 0 if dropped else 1
         prepare = PREPARE.get(args.queue)
         replayed = await replay(consumer, args.queue, args.only, args.per_second, prepare)
         return 0 if replayed or args.only is None else 1

@@ -40,6 +40,14 @@ async def test_metrics_count_requests_by_route_template() -> None:
     assert "/things/42" not in metrics
 
 
+async def test_a_scrape_has_no_created_series() -> None:
+    async with client() as http:
+        await http.get("/things/42")  # a counter and a histogram child exist
+        metrics = (await http.get("/metrics")).text
+    assert "paycore_http_request_duration_seconds_count{" in metrics
+    assert [line for line in metrics.splitlines() if "_created" in line] == []
+
+
 async def test_metrics_can_be_switched_off() -> None:
     async with client(prometheus_enabled=False) as http:
         assert (await http.get("/metrics")).status_code == 404

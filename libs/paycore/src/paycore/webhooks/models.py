@@ -81,6 +81,7 @@ class WebhookLog(Document):
     processing_started_at: datetime | None = None
     processed_at: datetime | None = None
     reopened_at: datetime | None = None  # by an operator's replay or reprocess
+    dropped_at: datetime | None = None  # an operator deleted its dead letter (never applied)
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     class Settings:
