@@ -186,9 +186,12 @@ async def test_no_break_for_a_settlement_not_yet_due(
 async def test_webhooks_never_received_or_never_applied_are_breaks_until_fixed(
     gateway: CashfreeGateway, emulator: RunningEmulator
 ) -> None:
-    never_received, never_applied = [
-        (await paid_at_gateway(gateway, emulator)).order_id for _ in range(2)
-    ]
+    received, applied = [await paid_at_gateway(gateway, emulator) for _ in range(2)]
+    never_received, never_applied = received.order_id, applied.order_id
+    # Our record disagrees with the gateway's (a bad migration, say): the dropped webhook is
+    # not healed by anything, so it is a break of its own.
+    await _set(received.payment_id, captured_amount=9_000)
+    amount = f"AMOUNT:{never_received}"
     log = await webhook_log(
         never_applied, WebhookStatus.FAILED, reason="malformed", dead_lettered=True
     )
@@ -199,28 +202,34 @@ async def test_webhooks_never_received_or_never_applied_are_breaks_until_fixed(
 
     # Within Cashfree's retries a missing webhook is not due yet.
     await engine.run(*window)
-    assert await _items() == {unapplied: (K.WEBHOOK_UNAPPLIED, S.OPEN)}
+    assert await _items() == {
+        unapplied: (K.WEBHOOK_UNAPPLIED, S.OPEN),
+        amount: (K.AMOUNT, S.OPEN),
+    }
 
     await engine.run(*window, now=now + timedelta(hours=2))
     assert await _items() == {
         unapplied: (K.WEBHOOK_UNAPPLIED, S.OPEN),
         missing: (K.WEBHOOK_MISSING, S.OPEN),
+        amount: (K.AMOUNT, S.OPEN),
     }
-    alerted = sorted(f"reconciliation:{key}" for key in (unapplied, missing))
+    alerted = sorted(f"reconciliation:{key}" for key in (unapplied, missing, amount))
     assert await _alerts() == alerted
     # Found again on the next run: the same items, no second alert.
     again = await engine.run(*window, now=now + timedelta(hours=2, minutes=30))
-    assert (again.mismatched, await _alerts()) == (2, alerted)
+    assert (again.mismatched, await _alerts()) == (3, alerted)
 
     # Replayed by an operator, and Cashfree's dashboard resend arrives.
     await WebhookLog.get_pymongo_collection().update_one(
         {"log_id": log.log_id}, {"$set": {"status": "SUCCESS", "dead_lettered": False}}
     )
     await webhook_log(never_received)
+    await _set(received.payment_id, captured_amount=10_000)
     await engine.run(*window, now=now + timedelta(hours=3))
     assert await _items() == {
         unapplied: (K.WEBHOOK_UNAPPLIED, S.CLOSED),
         missing: (K.WEBHOOK_MISSING, S.CLOSED),
+        amount: (K.AMOUNT, S.CLOSED),
     }
     assert await _alerts() == alerted
 
@@ -657,3 +666,29 @@ async def test_a_healed_or_closed_item_found_broken_again_reopens_with_one_alert
     await engine.run(*window)
     assert await _items() == {key: (K.AMOUNT, S.OPEN)}
     assert await _alerts() == [f"reconciliation:{key}:reopened:{n}" for n in (1, 2)]
+
+
+async def test_a_dropped_webhook_the_janitor_healed_is_recorded_healed_without_an_alert(
+    gateway: CashfreeGateway, emulator: RunningEmulator
+) -> None:
+    dropped = await paid_at_gateway(gateway, emulator, P.PENDING)
+    now = datetime.now(UTC)
+    engine = ReconciliationEngine(gateway)
+    # The janitor's first re-check applies the gateway's record (the webhook never came).
+    await engine.janitor.verify(await PaymentService().get(dropped.payment_id))
+    assert (await PaymentService().get(dropped.payment_id)).status == P.SUCCESS
+    key = f"WEBHOOK_MISSING:{dropped.order_id}"
+
+    run = await engine.run(
+        now - timedelta(hours=1), now + timedelta(hours=1), now=now + timedelta(hours=2)
+    )
+    run = await engine.run(
+        now - timedelta(hours=1), now + timedelta(hours=1), now=now + timedelta(hours=3)
+    )
+
+    item = await ReconciliationItem.find_one(ReconciliationItem.item_id == key)
+    assert item is not None
+    assert item.status == S.HEALED
+    assert item.detail["healed_by"]["source"] != "webhook"
+    assert run.mismatched == 0
+    assert await _alerts() == []

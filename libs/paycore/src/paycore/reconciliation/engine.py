@@ -20,7 +20,8 @@ attempts, refunds and settlements and compares them with ours:
   UTR), and
   no settlement past the payment method's SLA (SETTLEMENT_DELAYED); before the SLA a missing
   settlement is expected, not a break;
-- webhook logs: a success whose webhook never reached us (WEBHOOK_MISSING) and webhooks
+- webhook logs: a success whose webhook never reached us (WEBHOOK_MISSING; HEALED, not
+  alerted, when our payment already holds what the gateway captured) and webhooks
   received but never applied (WEBHOOK_UNAPPLIED), each past a grace for Cashfree's retries.
 
 Each break is a `ReconciliationItem` keyed by kind and subject, so a later run updates the same
@@ -386,9 +387,11 @@ class ReconciliationEngine:
                     },
                 )
             ]
-        findings = await self._check_webhooks(payment, succeeded, now)
+        findings: list[Finding] = []
         if payment.status not in CAPTURED and succeeded:
             payment = await self._heal_payment(payment, findings)
+        # After the heal: a dropped webhook whose payment now agrees with the gateway is healed.
+        findings = await self._check_webhooks(payment, succeeded, now) + findings
         if payment.status not in CAPTURED:
             return findings
         if not succeeded:
@@ -440,6 +443,14 @@ class ReconciliationEngine:
             and when is not None
             and now - when > self.webhook_grace
         ):
+            # The money is right when our payment holds what the gateway captured (the janitor
+            # or this run applied its record, audited): the dropped webhook is kept as a HEALED
+            # item, with no alert. Otherwise it stays open and is alerted.
+            agrees = (
+                payment.status in CAPTURED
+                and payment.captured_amount == captured.amount_minor
+                and payment.currency == captured.currency
+            )
             findings.append(
                 Finding(
                     MismatchKind.WEBHOOK_MISSING,
@@ -448,8 +459,10 @@ class ReconciliationEngine:
                         "webhook": differs(None, SUCCESS_WEBHOOK),
                         "gateway_payment_id": captured.gateway_payment_id,
                         "captured_at": when.isoformat(),
+                        **({"healed_by": _captured_by(payment)} if agrees else {}),
                     },
                     payment_id=payment.payment_id,
+                    healed=agrees,
                 )
             )
         for log in logs:
@@ -851,3 +864,16 @@ def _captured_at(payment: Payment) -> datetime:
         if record.to_status == PaymentStatus.SUCCESS.value:
             return record.at
     return payment.created_at
+
+
+def _captured_by(payment: Payment) -> dict[str, Any] | None:
+    """The evidence of the transition that captured the payment (who applied the gateway's
+    record, e.g. the janitor's `verify`), or None when its history holds none."""
+    for record in reversed(payment.history):
+        if record.to_status == PaymentStatus.SUCCESS.value and not record.ignored:
+            return {
+                "source": record.evidence.source,
+                "reference": record.evidence.reference,
+                "at": record.at.isoformat(),
+            }
+    return None
