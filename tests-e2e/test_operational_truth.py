@@ -347,7 +347,9 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
         assert answer.status_code == expected, answer.text
 
     # 6. The ingress loses its broker: a paid webhook is stored and answered 200, its publish
-    # fails (an outbox failure), and the outbox publishes it once the broker is back.
+    # fails (an outbox failure, counted by the ingress), and the outbox sweep publishes it. The
+    # sweep of webhook logs runs in whichever process holds its lock: the ingress (once its
+    # broker is back) or the webhook-processor (which relays this collection too, at once).
     links["broker"].cut()
     created = create_payment()
     assert created.status_code == 201, created.text
@@ -365,8 +367,6 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
         return (failures or 0) >= 1
 
     eventually("the ingress's outbox to fail a publish", outbox_failed)
-    waiting = api.get(f"/payments/{stored_first['payment_id']}").json()["data"]
-    assert waiting["status"] != "SUCCESS", waiting  # stored, not yet published
     links["broker"].restore()
 
     def applied() -> bool:

@@ -37,6 +37,7 @@ from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.logging import mask_value
 from paycore.kit.mongo import is_duplicate_key
+from paycore.kit.outbox import RELAY_FAILURES, RELAYED
 from paycore.kit.parsing import ascii_int, loads_json
 from paycore.kit.redis import redis_key
 from paycore.webhooks.errors import MalformedWebhook
@@ -169,22 +170,36 @@ class WebhookIntake:
         return log
 
     async def _publish(self, log_id: str, stored_event: dict[str, Any]) -> bool:
+        # This is the collection's outbox fast path, so its outcomes are counted here, by the
+        # process that met them: the sweep that retries a failure may run in another process
+        # (whoever holds the collection's sweep lock, e.g. the webhook-processor), which would
+        # publish it without ever seeing this one's broker fail.
+        collection = WebhookLog.get_settings().name or WebhookLog.__name__
         # Known to be disconnected: answer now rather than wait for the confirm timeout.
         if not await self.publisher.broker.ping(timeout=0.01):
+            RELAY_FAILURES.labels(collection).inc()
             logger.warning("broker unavailable; the outbox sweep will publish", logId=log_id)
             return False
         try:
             event = OutboxEvent.model_validate(stored_event)
             await self.publisher.publish(event, timeout=self.publish_timeout_seconds)
-            await self.repository.remove_published(log_id, stored_event)
         except Exception as exc:
             # Stored: the outbox sweep publishes it when the broker is back.
+            RELAY_FAILURES.labels(collection).inc()
             logger.warning(
                 "webhook stored but not published; the outbox sweep will publish it",
                 logId=log_id,
                 error=repr(exc)[:300],
             )
             return False
+        RELAYED.labels(collection, "fast").inc()
+        try:
+            await self.repository.remove_published(log_id, stored_event)
+        except PyMongoError as exc:
+            # Published: the sweep publishes it again, and the processor ignores the repeat.
+            logger.warning(
+                "webhook published but left in its outbox", logId=log_id, error=repr(exc)[:300]
+            )
         return True
 
     async def _seen(self, event_id: str) -> bool:
