@@ -86,6 +86,20 @@ async def test_report_resolve_and_run_from_the_command_line(
         "alice",
     )
     assert (code, said.strip()) == (0, "SETTLEMENT_AMOUNT:ord_short resolved by alice: credited")
+    # Not open any more: the operator is told what it is now.
+    code, said = await _cli(
+        database, emulator, "resolve", "STATUS:ord_healed", "--note", "x", "--by", "alice"
+    )
+    assert code == 1
+    assert "reconciliation_item_not_open" in said
+    assert "(it is HEALED)" in said
+
+    # A report cut by --limit says so.
+    code, table = await _cli(database, emulator, "report", "--limit", "1")
+    assert code == 0, table
+    assert table.splitlines()[-1] == "showing 1 of 2; use --limit 2 to see all"
+    code, table = await _cli(database, emulator, "report", "--limit", "2")
+    assert "showing" not in table
 
     code, said = await _cli(
         database,

@@ -5,7 +5,9 @@
     uv run python -m reconciler.cli resolve ITEM_ID --note "refunded by hand" --by alice
 
 `report` prints the items as a table a person can read (or CSV for a spreadsheet): one line per
-break, with what differs as `field: ours → gateway`. Amounts are in minor units (paise).
+break, with what differs as `field: ours → gateway`. Amounts are in minor units (paise). At
+most `--limit` items (200) are shown; when more match it says "showing N of M; use --limit".
+`resolve` on an item that is not open says its current status.
 """
 
 from __future__ import annotations
@@ -144,17 +146,24 @@ async def main_async(args: argparse.Namespace, settings: Settings) -> int:
             sys.stdout.write(render_run(run) + "\n")
             return 0 if run.status == "DONE" else 1
         if args.command == "report":
-            items = await ReconciliationRepository().find_items(
-                run_id=args.run_id, status=args.status, kind=args.kind, limit=args.limit
-            )
+            repository = ReconciliationRepository()
+            query = {"run_id": args.run_id, "status": args.status, "kind": args.kind}
+            items = await repository.find_items(**query, limit=args.limit)
             sys.stdout.write(render(items, "csv" if args.csv else "table"))
+            total = await repository.count_items(**query)
+            if total > len(items):
+                # Cut by --limit: said, never silent (on stderr, so a CSV stays a CSV).
+                cut = f"showing {len(items)} of {total}; use --limit {total} to see all\n"
+                (sys.stderr if args.csv else sys.stdout).write(cut)
             return 0
         try:
             item = await reconciliation_engine(settings, gateway).resolve(
                 args.item_id, args.note, args.by
             )
         except AppError as error:
-            sys.stderr.write(f"{error.code}: {error.message} {args.item_id}\n")
+            status = error.details.get("status")
+            now = f" (it is {status})" if status else ""
+            sys.stderr.write(f"{error.code}: {error.message} {args.item_id}{now}\n")
             return 1
         sys.stdout.write(f"{item.item_id} resolved by {item.resolved_by}: {item.note}\n")
         return 0

@@ -200,12 +200,25 @@ class ReconciliationRepository:
     ) -> list[ReconciliationItem]:
         """Items by run (found first or again by it), status and kind; grouped by kind, then
         oldest first."""
-        query: dict[str, Any] = {}
-        if run_id is not None:
-            query["$or"] = [{"run_id": run_id}, {"last_run_id": run_id}]
-        if status is not None:
-            query["status"] = status
-        if kind is not None:
-            query["kind"] = kind
+        query = _items_query(run_id=run_id, status=status, kind=kind)
         cursor = self.items.find(query).sort([("kind", 1), ("created_at", 1)]).limit(limit)
         return [ReconciliationItem.model_validate(raw) async for raw in cursor]
+
+    async def count_items(
+        self, *, run_id: str | None = None, status: str | None = None, kind: str | None = None
+    ) -> int:
+        """How many items `find_items` would list without its limit."""
+        return await self.items.count_documents(
+            _items_query(run_id=run_id, status=status, kind=kind)
+        )
+
+
+def _items_query(*, run_id: str | None, status: str | None, kind: str | None) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if run_id is not None:
+        query["$or"] = [{"run_id": run_id}, {"last_run_id": run_id}]
+    if status is not None:
+        query["status"] = status
+    if kind is not None:
+        query["kind"] = kind
+    return query
