@@ -12,7 +12,7 @@ from paycore.dead_letters import parser
 from paycore.kit.broker import Consumer, Delivery, EventPublisher, make_broker
 from paycore.kit.events import OutboxEvent
 from paycore.kit.service import InfraSettings
-from paycore.testing import isolated_database, isolated_settings
+from paycore.testing import eventually, isolated_database, isolated_settings
 from paycore.webhooks.models import WebhookLog, WebhookStatus
 from paycore.webhooks.repository import WebhookLogRepository
 
@@ -87,12 +87,13 @@ async def command_with_logs(settings: InfraSettings, *args: str) -> tuple[int, s
     return process.returncode or 0, output.decode(), logs.decode()
 
 
-async def eventually(check: object, timeout: float = 20) -> None:
-    assert callable(check)
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "never happened"
-        await asyncio.sleep(0.1)
+async def dead_letters_reach(consumer: Consumer, count: int) -> None:
+    """Waits until `consumer`'s dead-letter queue holds `count` messages."""
+
+    async def reached() -> bool:
+        return await consumer.dead_letter_count() == count
+
+    await eventually(reached, timeout=20)
 
 
 @pytest.fixture(params=sorted(QUEUES))
@@ -121,11 +122,7 @@ async def test_a_dead_letter_is_listed_then_replayed_once_the_cause_is_fixed(
     queue, consumer, handler, publisher = rig
     event = OutboxEvent.of(QUEUES[queue][2], PAYLOAD)
     await publisher.publish(event)
-
-    async def dead_lettered() -> bool:
-        return await consumer.dead_letter_count() == 1
-
-    await eventually(dead_lettered)
+    await dead_letters_reach(consumer, 1)
 
     code, listed = await command(settings, "list", queue)
     assert code == 0, listed
@@ -142,7 +139,7 @@ async def test_a_dead_letter_is_listed_then_replayed_once_the_cause_is_fixed(
     async def handled() -> bool:
         return handler.handled == [event.envelope.event_id]
 
-    await eventually(handled)
+    await eventually(handled, timeout=20)
     assert await consumer.dead_letter_count() == 0
 
     # Nothing left: replaying an id that is not there says so.
@@ -156,11 +153,7 @@ async def test_a_replayed_message_that_fails_again_is_replayed_once_not_in_a_loo
     queue, consumer, handler, publisher = rig
     event = OutboxEvent.of(QUEUES[queue][2], PAYLOAD)
     await publisher.publish(event)
-
-    async def dead_lettered() -> bool:
-        return await consumer.dead_letter_count() == 1
-
-    await eventually(dead_lettered)
+    await dead_letters_reach(consumer, 1)
     # Not fixed: the replayed message is dead-lettered again while the replay runs (it once was
     # taken again and again, 128 replays of one message, until the command happened to stop).
     for which in (("--all",), ("--id", event.envelope.event_id)):
@@ -168,7 +161,7 @@ async def test_a_replayed_message_that_fails_again_is_replayed_once_not_in_a_loo
         code, output = await command(settings, "replay", queue, *which)
         assert code == 0, output
         assert output.strip().splitlines()[-1] == "1 replayed", output
-        await eventually(dead_lettered)
+        await dead_letters_reach(consumer, 1)
         assert handler.failed == failed_before + 1
 
 
@@ -179,11 +172,7 @@ async def test_drop_deletes_only_the_named_dead_letter_and_prints_what_it_droppe
     events = [OutboxEvent.of(QUEUES[queue][2], PAYLOAD) for _ in range(3)]
     for event in events:
         await publisher.publish(event)
-
-    async def dead_lettered() -> bool:
-        return await consumer.dead_letter_count() == 3
-
-    await eventually(dead_lettered)
+    await dead_letters_reach(consumer, 3)
 
     def listed_ids(output: str) -> list[str]:
         return [line.split('"id": "')[1].split('"')[0] for line in output.splitlines()[1:]]
@@ -247,11 +236,7 @@ async def test_a_dropped_webhook_dead_letter_keeps_its_log_marked_dropped() -> N
                 "webhook.cashfree.received", {"log_id": log.log_id, "event_type": "UNKNOWN"}
             )
             await EventPublisher(broker, settings.broker_prefix).publish(event)
-
-            async def dead_lettered() -> bool:
-                return await consumer.dead_letter_count() == 1
-
-            await eventually(dead_lettered)
+            await dead_letters_reach(consumer, 1)
             code, output = await command(settings, "drop", queue, "--id", log.log_id)
             assert code == 0, output
             assert output.strip().splitlines()[-1] == "1 dropped"
