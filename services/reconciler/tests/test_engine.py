@@ -22,6 +22,7 @@ from paycore.reconciliation.engine import ReconciliationEngine
 from paycore.reconciliation.errors import ReconciliationItemNotOpen
 from paycore.reconciliation.models import ItemStatus, MismatchKind, ReconciliationItem
 from paycore.reconciliation.repository import ReconciliationRepository
+from paycore.refunds.models import Refund
 from paycore.refunds.repository import RefundRepository
 from paycore.refunds.service import RefundService
 from paycore.testing import create_payment
@@ -44,6 +45,14 @@ async def _items() -> dict[str, tuple[MismatchKind, ItemStatus]]:
 
 async def _set(payment_id: str, **fields: Any) -> None:
     await PaymentService().repository.collection.update_one({"_id": payment_id}, {"$set": fields})
+
+
+async def _refund_3000(payment_id: str, idempotency_key: str) -> Refund:
+    """Asks for a refund of ₹30 (3,000 paise) of the payment through our refund service."""
+    payment = await PaymentService().get(payment_id)
+    return await RefundService().request(
+        payment, amount=3_000, reason="r", user_id=payment.user_id, idempotency_key=idempotency_key
+    )
 
 
 async def _alerts() -> list[str]:
@@ -314,13 +323,7 @@ async def test_a_refund_the_gateway_never_made_stays_open_until_it_does(
     await emulator.control.configure(refund_delay_seconds=0)
     payment = await paid_at_gateway(gateway, emulator)
     await webhook_log(payment.order_id)
-    refund = await RefundService().request(
-        await PaymentService().get(payment.payment_id),
-        amount=3_000,
-        reason="r",
-        user_id=payment.user_id,
-        idempotency_key="k-never-sent",
-    )
+    refund = await _refund_3000(payment.payment_id, "k-never-sent")
     # Recorded final here (a bad manual fix, say), never sent to Cashfree: our final refund
     # cannot be undone by the engine, so it stays a break for a person.
     await RefundRepository().collection.update_one(
@@ -573,13 +576,7 @@ async def test_a_refund_of_another_attempt_than_ours_says_is_a_break(
     await emulator.control.configure(refund_delay_seconds=0)
     payment = await paid_at_gateway(gateway, emulator)
     await webhook_log(payment.order_id)
-    refund = await RefundService().request(
-        await PaymentService().get(payment.payment_id),
-        amount=3_000,
-        reason="r",
-        user_id=payment.user_id,
-        idempotency_key="k-other-attempt",
-    )
+    refund = await _refund_3000(payment.payment_id, "k-other-attempt")
     await refund_at_gateway(gateway, payment.order_id, refund.refund_id, 3_000)
     await RefundRepository().collection.update_one(
         {"_id": refund.refund_id}, {"$set": {"status": "SUCCESS", "cf_payment_id": "1"}}
@@ -603,13 +600,7 @@ async def test_a_refund_applied_while_the_run_asked_about_it_is_no_heal(
     # a refund.reconciled audit after refund.success) though nothing was missed.
     await emulator.control.configure(refund_delay_seconds=0)
     payment = await paid_at_gateway(gateway, emulator)
-    refund = await RefundService().request(
-        await PaymentService().get(payment.payment_id),
-        amount=3_000,
-        reason="r",
-        user_id=payment.user_id,
-        idempotency_key="k-in-flight",
-    )
+    refund = await _refund_3000(payment.payment_id, "k-in-flight")
     read_by_the_run = await RefundRepository().list_for_payment(payment.payment_id)
     await refund_at_gateway(gateway, payment.order_id, refund.refund_id, 3_000)
     answer = await gateway.get_refund(payment.order_id, refund.refund_id)
