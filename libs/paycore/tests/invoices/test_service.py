@@ -7,12 +7,12 @@ from paycore.audit.trail import AuditTrail
 from paycore.invoices.errors import InvoiceAlreadyExists, InvoiceNotFound, InvoiceTotalsMismatch
 from paycore.invoices.models import Invoice, InvoiceStatus
 from paycore.invoices.service import ClientDetails, DraftItem, InvoiceDraft, InvoiceService
-from paycore.invoices.sync import sync_invoice
 from paycore.kit.crypto import cipher_from
 from paycore.kit.ids import new_id
 from paycore.kit.mongo import connect_mongo, mongo_client
 from paycore.kit.state import Evidence, finish_audit_drains
 from paycore.payments.models import PaymentStatus
+from paycore.payments.repository import PaymentRepository
 from paycore.payments.service import PaymentService
 from paycore.refunds.service import RefundService
 from paycore.testing import create_payment, isolated_settings
@@ -94,14 +94,14 @@ class TestAttach:
             user_id="usr_1",
         )
         assert await service.attach_payment(invoice, failed.payment_id, None)
-        await sync_invoice(failed)
+        await PaymentRepository().sync_invoice(failed)
         paid = await create_payment(
             invoice_number=invoice.invoice_number, version=1, user_id="usr_1"
         )
         current = await service.get_for("usr_1", invoice.invoice_number)
         assert not await service.attach_payment(current, paid.payment_id, None)  # lost race
         assert await service.attach_payment(current, paid.payment_id, failed.payment_id)
-        assert await sync_invoice(paid)
+        assert await PaymentRepository().sync_invoice(paid)
         assert (await service.get_for("usr_1", invoice.invoice_number)).status == InvoiceStatus.PAID
 
 

@@ -10,11 +10,17 @@ overpaid (`extra_payments`) and raises a critical alert, once per capture.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from paycore.alerts import raise_alert
 from paycore.invoices.models import Invoice, InvoiceStatus
 from paycore.invoices.repository import InvoiceRepository, find_invoice
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.states import CAPTURED
+
+# Whether a payment (by id) took money: `PaymentRepository.is_captured`, passed in because that
+# repository syncs invoices on every write, so it imports this module.
+CapturedCheck = Callable[[str], Awaitable[bool]]
 
 
 def invoice_status(payment: Payment) -> InvoiceStatus:
@@ -31,15 +37,16 @@ def invoice_status(payment: Payment) -> InvoiceStatus:
     return InvoiceStatus.PAID
 
 
-async def sync_invoice(payment: Payment | None) -> bool:
-    """Sets the status of the payment's invoice; True if it changed."""
+async def sync_invoice(payment: Payment | None, *, is_captured: CapturedCheck) -> bool:
+    """Sets the status of the payment's invoice; True if it changed. `is_captured` answers for
+    the invoice's own payment when another one of its payments took money."""
     if payment is None or payment.invoice_number is None:
         return False
     invoice = await find_invoice(payment.user_id, payment.invoice_number)
     if invoice is None or invoice.id is None:
         return False
     if payment.status in CAPTURED:
-        await _note_money_received(payment, invoice)
+        await _note_money_received(payment, invoice, is_captured)
     return await InvoiceRepository().follow_payment(
         invoice,
         invoice_status(payment),
@@ -48,18 +55,19 @@ async def sync_invoice(payment: Payment | None) -> bool:
     )
 
 
-async def _note_money_received(payment: Payment, invoice: Invoice) -> None:
+async def _note_money_received(
+    payment: Payment, invoice: Invoice, is_captured: CapturedCheck
+) -> None:
     """A captured payment that is not (or not only) what its invoice counts as paid."""
     number = payment.invoice_number
     invoice_id = str(invoice.id)
     extra = [f"{payment.payment_id}:{cf}" for cf in payment.extra_captures]
     if invoice.payment_id != payment.payment_id:
-        # The payments collection is read here, not through `PaymentRepository`: that
-        # repository syncs invoices on every write, so it imports this module.
-        current = await Payment.get_pymongo_collection().find_one({"_id": invoice.payment_id})
-        unpaid = current is None or current["status"] not in {s.value for s in CAPTURED}
         # The invoice's own payment took no money: this one paid it.
-        if unpaid and await InvoiceRepository().repoint_to_paying(invoice, payment.payment_id):
+        paid_by_own = invoice.payment_id is not None and await is_captured(invoice.payment_id)
+        if not paid_by_own and await InvoiceRepository().repoint_to_paying(
+            invoice, payment.payment_id
+        ):
             await raise_alert(
                 f"invoice_paid_by_earlier_payment:{number}:{payment.payment_id}",
                 "invoice_paid_by_earlier_payment",

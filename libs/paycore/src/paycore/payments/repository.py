@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from paycore.invoices.sync import sync_invoice
+from paycore.invoices import sync
 from paycore.kit import audit
 from paycore.kit.events import OutboxEvent
 from paycore.kit.recheck import Recheck
@@ -54,8 +54,18 @@ class PaymentRepository:
         if raw is None:
             return None
         payment: Payment = Payment.model_validate(raw)
-        await sync_invoice(payment)
+        await self.sync_invoice(payment)
         return payment
+
+    async def sync_invoice(self, payment: Payment) -> bool:
+        """Brings the payment's invoice in step with it (`paycore.invoices.sync`); True if the
+        invoice changed."""
+        return await sync.sync_invoice(payment, is_captured=self.is_captured)
+
+    async def is_captured(self, payment_id: str) -> bool:
+        """Whether the payment took money (SUCCESS or later); False if there is no such one."""
+        raw = await self.collection.find_one({"_id": payment_id}, {"status": 1})
+        return raw is not None and raw["status"] in CAPTURED
 
     async def _one(self, query: Mapping[str, Any]) -> Payment | None:
         raw = await self.collection.find_one(dict(query))

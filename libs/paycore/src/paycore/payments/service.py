@@ -11,7 +11,6 @@ from loguru import logger
 
 from paycore.alerts import raise_alert
 from paycore.gateway.schemas import GatewayAttemptStatus, GatewayPayment
-from paycore.invoices.sync import sync_invoice
 from paycore.kit.errors import InvalidTransition
 from paycore.kit.events import OutboxEvent
 from paycore.kit.state import (
@@ -116,7 +115,7 @@ class PaymentService:
         """An outcome that wrote nothing (a repeat, or a decision made on an older read). Its
         invoice is still brought in step: a crash between a payment's write and its invoice's
         is repaired by the repeat (`sync_invoice` is version-guarded, so usually a no-op)."""
-        await sync_invoice(payment)
+        await self.repository.sync_invoice(payment)
         return TransitionOutcome(payment, changed=False, reason=reason)
 
     async def transition(
