@@ -1,12 +1,10 @@
 """The operator's dry run: what processing a stored webhook would change, in words, changing
 nothing. It asks the same decision functions the appliers act on (`decide_attempt`,
 `decide_refund_answer`, `changes_settlement`, `settled_payments`, the state tables' `verdict`),
-so it cannot describe something the processor would not do."""
+so it cannot describe something the processor would not do. Which describer answers for an
+event is the appliers' dispatch table (`appliers.HANDLERS`), kind for kind."""
 
 from __future__ import annotations
-
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
 
 from paycore.kit.state import Verdict
 from paycore.payments.attempts import AttemptAction, asked_amount, decide_attempt
@@ -21,7 +19,6 @@ from paycore.webhooks.parsing import (
     PaymentEvent,
     RefundEvent,
     SettlementEvent,
-    WebhookEvent,
 )
 
 
@@ -104,22 +101,3 @@ async def describe_settlement(ctx: ApplyContext, event: SettlementEvent) -> list
         else:
             lines.append(f"payment {payment.payment_id} settlement stays {held}")
     return lines
-
-
-Describer = Callable[[ApplyContext, Any], Awaitable[list[str]]]
-
-# The dry run's counterpart of `appliers.APPLIERS`, kind for kind.
-DESCRIBERS: Final[Mapping[type[WebhookEvent], Describer]] = {
-    PaymentEvent: describe_payment,
-    RefundEvent: describe_refund,
-    AutoRefundEvent: describe_auto_refund,
-    SettlementEvent: describe_settlement,
-    DisputeEvent: describe_dispute,
-}
-
-
-async def describe(ctx: ApplyContext, event_type: str, event: WebhookEvent) -> list[str]:
-    describer = DESCRIBERS.get(type(event))
-    if describer is None:
-        return [f"event type {event_type} is ignored"]
-    return await describer(ctx, event)

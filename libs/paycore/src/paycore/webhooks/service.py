@@ -8,8 +8,9 @@ analytics, failure notices) go into the log's own outbox in the same update that
 so they are published once per log as well.
 
 Where each part lives: the log's lifecycle in `lifecycle.py`, one applier per event kind in
-`appliers/` (dispatch table `APPLIERS`), the operator's dry run in `dry_run.py`; the rules they
-apply in their domains (`payments.attempts`, `refunds.answers`, `payments.settlement`).
+`appliers/` and the operator's dry run in `dry_run.py` (one dispatch table for both,
+`appliers.HANDLERS`); the rules they apply in their domains (`payments.attempts`,
+`refunds.answers`, `payments.settlement`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from paycore.gateway.interface import PaymentGateway
 from paycore.kit.crypto import FieldCipher
 from paycore.payments.service import PaymentService
 from paycore.refunds.service import RefundService
-from paycore.webhooks.appliers import apply_event
+from paycore.webhooks.appliers import apply_event, describe_event
 from paycore.webhooks.context import ApplyContext
-from paycore.webhooks.dry_run import describe
 from paycore.webhooks.lifecycle import WebhookLogLifecycle
 from paycore.webhooks.models import FINAL_STATUSES, WebhookLog
 from paycore.webhooks.parsing import parse_webhook
@@ -93,4 +93,4 @@ class WebhookService:
         if log.status in FINAL_STATUSES:
             lines.append("final: a delivery changes nothing (reprocess reopens it first)")
         event = parse_webhook(log.event_type, log.webhook_version, log.raw_body(self.cipher))
-        return lines + await describe(self.context, log.event_type, event)
+        return lines + await describe_event(self.context, log.event_type, event)
