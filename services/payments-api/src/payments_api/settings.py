@@ -1,7 +1,7 @@
 from typing import Self
 from urllib.parse import urlsplit
 
-from paycore.kit.service import InfraSettings
+from paycore.kit.service import FailFastInfraSettings
 from paycore.kit.settings import (
     AppEnv,
     CashfreeSettings,
@@ -14,15 +14,11 @@ from pydantic import Field, field_validator, model_validator
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})  # noqa: S104 - compared, not bound
 
 
-class Settings(InfraSettings, CashfreeSettings, JwtSettings, EncryptionSettings, PayLinkSettings):
+class Settings(
+    FailFastInfraSettings, CashfreeSettings, JwtSettings, EncryptionSettings, PayLinkSettings
+):
     service_name: str = "payments-api"
     port: int = 8000
-    # Fail fast (answer 503) when a dependency is down, well inside the caller's timeout:
-    # a database that is unreachable answers in about 0.3 s, a stuck one in 3 s.
-    mongo_timeout_ms: int = Field(default=300, gt=0)
-    mongo_connect_timeout_ms: int = Field(default=2000, gt=0)
-    mongo_socket_timeout_ms: int = Field(default=3000, gt=0)
-    redis_timeout_seconds: float = Field(default=1.0, gt=0)
 
     # Payments: integer minor units, currencies by ISO code.
     payment_max_amount: int = Field(default=10_000_000_00, gt=0)  # ₹1 crore

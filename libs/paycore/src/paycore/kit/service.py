@@ -17,6 +17,7 @@ from typing import Any
 from beanie import Document
 from faststream.rabbit import RabbitBroker
 from loguru import logger
+from pydantic import Field
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
@@ -32,6 +33,17 @@ from paycore.kit.state import finish_audit_drains, listen_outbox, stop_listening
 
 class InfraSettings(MongoSettings, RedisSettings, RabbitSettings):
     """The three servers every service uses."""
+
+
+class FailFastInfraSettings(InfraSettings):
+    """The three servers, for a service that answers HTTP callers: fail fast (answer 503) when a
+    dependency is down, well inside the caller's timeout. A database that is unreachable
+    answers in about 0.3 s, a stuck one in 3 s."""
+
+    mongo_timeout_ms: int = Field(default=300, gt=0)
+    mongo_connect_timeout_ms: int = Field(default=2000, gt=0)
+    mongo_socket_timeout_ms: int = Field(default=3000, gt=0)
+    redis_timeout_seconds: float = Field(default=1.0, gt=0)
 
 
 BackgroundLoop = Callable[["Resources"], Awaitable[None]]
