@@ -40,7 +40,7 @@ from paycore.kit.errors import (
     success_body,
 )
 from paycore.kit.http import client_ip
-from paycore.kit.parsing import loads_json
+from paycore.kit.parsing import ascii_int, loads_json
 from paycore.kit.service import Resources
 from paycore.payments.checkout import Caller, Checkout
 from paycore.payments.creation import PaymentCreator
@@ -48,6 +48,7 @@ from paycore.payments.service import PaymentService
 from paycore.refunds.requests import RefundRequests
 from paycore.refunds.service import RefundService
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -233,6 +234,25 @@ def respond(data: BaseModel, status: int = 200) -> JSONResponse:
     return JSONResponse(
         success_body(data.model_dump(mode="json"), request_id_var.get()), status_code=status
     )
+
+
+def query_of(request: Request, *allowed: str) -> QueryParams:
+    """The request's query parameters; 400 naming those not in `allowed`."""
+    query = request.query_params
+    unknown = set(query.keys()) - set(allowed)
+    if unknown:
+        raise ValidationFailed(unknown_parameters=sorted(unknown))
+    return query
+
+
+def int_param(raw: str | None, name: str, *, default: int, maximum: int) -> int:
+    """A query parameter of 1 to `maximum`; `default` when it is absent; else 400."""
+    if raw is None:
+        return default
+    value = ascii_int(raw)
+    if value is None or not 1 <= value <= maximum:
+        raise ValidationFailed(f"{name} must be 1 to {maximum}", field=name)
+    return value
 
 
 async def read_body(request: Request, model: type[M], *, optional: bool = False) -> tuple[M, Any]:

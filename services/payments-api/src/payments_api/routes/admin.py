@@ -15,7 +15,7 @@ from paycore.webhooks.service import WebhookService
 from starlette.requests import Request
 from starlette.responses import Response
 
-from payments_api.api import Outcome, get_api, read_body, respond
+from payments_api.api import Outcome, get_api, int_param, query_of, read_body, respond
 from payments_api.responses import (
     DeadLetterList,
     DeadLetterOut,
@@ -35,13 +35,10 @@ async def reconciliation(request: Request) -> Response:
     """`{runs, items}`: the latest `limit` runs (default 10) and their mismatches."""
     api = get_api(request)
     await api.guard(request, Scope.ADMIN)
-    unknown = set(request.query_params.keys()) - {"limit"}
-    if unknown:
-        raise ValidationFailed(unknown_parameters=sorted(unknown))
-    raw = request.query_params.get("limit", "10")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_RUNS:
-        raise ValidationFailed(f"limit must be 1 to {MAX_RUNS}", field="limit")
-    runs, items = await latest_runs(int(raw))
+    query = query_of(request, "limit")
+    runs, items = await latest_runs(
+        int_param(query.get("limit"), "limit", default=10, maximum=MAX_RUNS)
+    )
     return respond(
         ReconciliationOut(
             runs=[ReconciliationRunOut.model_validate(run) for run in runs],
@@ -55,19 +52,14 @@ async def reconciliation_items(request: Request) -> Response:
     `kind`, grouped by kind (at most `limit`, default 200)."""
     api = get_api(request)
     await api.guard(request, Scope.ADMIN)
-    params = request.query_params
-    unknown = set(params.keys()) - {"run_id", "status", "kind", "limit"}
-    if unknown:
-        raise ValidationFailed(unknown_parameters=sorted(unknown))
+    params = query_of(request, "run_id", "status", "kind", "limit")
     status, kind = params.get("status"), params.get("kind")
     if status is not None and status not in ItemStatus.__members__:
         raise ValidationFailed(f"status must be one of {', '.join(ItemStatus)}", field="status")
     if kind is not None and kind not in MismatchKind.__members__:
         raise ValidationFailed(f"kind must be one of {', '.join(MismatchKind)}", field="kind")
-    raw = params.get("limit", "200")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ITEMS:
-        raise ValidationFailed(f"limit must be 1 to {MAX_ITEMS}", field="limit")
-    items = await find_items(run_id=params.get("run_id"), status=status, kind=kind, limit=int(raw))
+    limit = int_param(params.get("limit"), "limit", default=200, maximum=MAX_ITEMS)
+    items = await find_items(run_id=params.get("run_id"), status=status, kind=kind, limit=limit)
     return respond(
         ReconciliationItemList(items=[ReconciliationItemOut.model_validate(item) for item in items])
     )
@@ -107,11 +99,7 @@ async def dead_letters(request: Request) -> Response:
     are about and why they failed; never their bodies (they name customers)."""
     api = get_api(request)
     await api.guard(request, Scope.ADMIN)
-    unknown = set(request.query_params.keys()) - {"limit"}
-    if unknown:
-        raise ValidationFailed(unknown_parameters=sorted(unknown))
-    raw = request.query_params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DEAD_LETTERS:
-        raise ValidationFailed(f"limit must be 1 to {MAX_DEAD_LETTERS}", field="limit")
-    logs = await WebhookService(api.payments, api.refunds).dead_lettered(int(raw))
+    query = query_of(request, "limit")
+    limit = int_param(query.get("limit"), "limit", default=50, maximum=MAX_DEAD_LETTERS)
+    logs = await WebhookService(api.payments, api.refunds).dead_lettered(limit)
     return respond(DeadLetterList(items=[DeadLetterOut.model_validate(log) for log in logs]))

@@ -9,7 +9,7 @@ from paycore.payments.errors import CurrencyNotAllowed
 from starlette.requests import Request
 from starlette.responses import Response
 
-from payments_api.api import Api, Outcome, get_api, read_body, respond
+from payments_api.api import Api, Outcome, get_api, query_of, read_body, respond
 from payments_api.responses import InvoicePage
 from payments_api.routes.payments import checkout_outcome
 from payments_api.schemas import CreateInvoiceIn, PayInvoiceIn
@@ -56,10 +56,7 @@ async def list_invoices(request: Request) -> Response:
     """The caller's invoices, newest first; an admin filtering by client_email sees all."""
     api = get_api(request)
     principal = await api.guard(request, Scope.READ)
-    query = request.query_params
-    unknown = set(query.keys()) - {"client_email", "status", "limit", "cursor"}
-    if unknown:
-        raise ValidationFailed(unknown_parameters=sorted(unknown))
+    query = query_of(request, "client_email", "status", "limit", "cursor")
     limit = ascii_int(query.get("limit", "20"))
     if limit is None or not 1 <= limit <= api.settings.history_max_page_size:
         raise ValidationFailed("limit out of range", field="limit")

@@ -6,7 +6,6 @@ from loguru import logger
 from paycore.auth.tokens import Principal, Scope
 from paycore.gateway.errors import GatewayError, GatewayNotFound
 from paycore.kit.errors import RateLimited, ValidationFailed
-from paycore.kit.parsing import ascii_int
 from paycore.money import minimum_amount
 from paycore.payments.checkout import AmountCheck, Checked, CheckoutResult, PaymentOrder
 from paycore.payments.creation import CustomerDetails
@@ -22,7 +21,7 @@ from paycore.payments.verification import verify_with_gateway
 from starlette.requests import Request
 from starlette.responses import Response
 
-from payments_api.api import Api, Outcome, get_api, read_body, respond
+from payments_api.api import Api, Outcome, get_api, int_param, query_of, read_body, respond
 from payments_api.responses import PaymentOut, PaymentPage, PaymentStatusOut
 from payments_api.schemas import CreatePaymentIn, VerifyPaymentIn
 from payments_api.settings import Settings
@@ -164,12 +163,9 @@ async def payment_history(request: Request) -> Response:
     """The caller's payments, newest first; `cursor` is the last payment id of a page."""
     api = get_api(request)
     principal = await api.guard(request, Scope.READ)
-    query = request.query_params
-    unknown = set(query.keys()) - {"status", "from", "to", "limit", "cursor"}
-    if unknown:
-        raise ValidationFailed(unknown_parameters=sorted(unknown))
+    query = query_of(request, "status", "from", "to", "limit", "cursor")
     statuses = _statuses(query.get("status"))
-    limit = _int_param(
+    limit = int_param(
         query.get("limit"), "limit", default=20, maximum=api.settings.history_max_page_size
     )
     cursor = query.get("cursor")
@@ -199,15 +195,6 @@ def _statuses(raw: str | None) -> list[PaymentStatus]:
         raise ValidationFailed(
             "unknown status", field="status", allowed=[s.value for s in PaymentStatus]
         ) from None
-
-
-def _int_param(raw: str | None, name: str, *, default: int, maximum: int) -> int:
-    if raw is None:
-        return default
-    value = ascii_int(raw)
-    if value is None or not 1 <= value <= maximum:
-        raise ValidationFailed(f"{name} must be 1 to {maximum}", field=name)
-    return value
 
 
 def _instant(raw: str | None, name: str, *, end_of_day: bool = False) -> datetime | None:
