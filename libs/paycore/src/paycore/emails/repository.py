@@ -69,32 +69,19 @@ class EmailLogRepository:
         return Claim(ClaimResult.CLAIMED, taken)
 
     async def mark_sent(self, log: EmailLog, changes: Mapping[str, Any]) -> EmailLog | None:
-        now = datetime.now(UTC)
-        return await self._update(
-            log, {**changes, "status": EmailStatus.SENT.value, "sent_at": now, "lease_until": None}
-        )
+        return await self._finish(log, EmailStatus.SENT, {**changes, "sent_at": datetime.now(UTC)})
 
     async def mark_failed(self, log: EmailLog, error: str, changes: Mapping[str, Any]) -> None:
-        await self._update(
-            log,
-            {
-                **changes,
-                "status": EmailStatus.FAILED.value,
-                "last_error": error,
-                "lease_until": None,
-            },
-        )
+        await self._finish(log, EmailStatus.FAILED, {**changes, "last_error": error})
 
     async def mark_skipped(self, log: EmailLog, reason: str, changes: Mapping[str, Any]) -> None:
-        await self._update(
-            log,
-            {
-                **changes,
-                "status": EmailStatus.SKIPPED.value,
-                "skip_reason": reason,
-                "lease_until": None,
-            },
-        )
+        await self._finish(log, EmailStatus.SKIPPED, {**changes, "skip_reason": reason})
+
+    async def _finish(
+        self, log: EmailLog, status: EmailStatus, changes: Mapping[str, Any]
+    ) -> EmailLog | None:
+        """Ends this delivery's claim: the status it reached, and the lease given back."""
+        return await self._update(log, {**changes, "status": status.value, "lease_until": None})
 
     async def _update(
         self, log: EmailLog, changes: Mapping[str, Any], inc: Mapping[str, int] | None = None
