@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from paycore.reconciliation.models import MismatchKind, ReconciliationItem, ReconciliationRun
 from paycore.webhooks.models import WebhookLog, WebhookStatus
 from payments_api_testing import ApiClient, new_key, new_user
@@ -133,3 +134,24 @@ async def test_admins_list_resolve_and_request_reconciliation(api: ApiClient) ->
         headers=api.headers("ops", "admin", new_key()),
     )
     assert refused.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/admin/reconciliation",
+        "/api/v1/admin/reconciliation/items",
+        "/api/v1/admin/dead-letters",
+    ],
+)
+async def test_admin_lists_refuse_a_bad_limit_and_unknown_parameters(
+    api: ApiClient, path: str
+) -> None:
+    headers = api.headers("ops", "admin")
+    for limit in ("0", "100000", "ten", "²", "١"):
+        response = await api.http.get(path, params={"limit": limit}, headers=headers)
+        assert response.status_code == 400, (limit, response.text)
+        assert response.json()["error"]["details"]["field"] == "limit"
+    response = await api.http.get(path, params={"page": "2"}, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"unknown_parameters": ["page"]}
