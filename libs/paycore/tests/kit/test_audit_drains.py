@@ -1,5 +1,6 @@
 """Drains of one chain in one process run one at a time: concurrent appends to one resource
-write each record once, with no refused insert (a race for the same chain position)."""
+write each record once, with no refused insert (a race for the same chain position); and a
+drain moves all the entries waiting in one insert and one head update."""
 
 import asyncio
 import os
@@ -16,18 +17,31 @@ MONGO_URI = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnec
 
 
 class Inserts(monitoring.CommandListener):
+    """Audit records inserted (documents), the insert commands carrying them, the commands
+    refused, and the writes to the audited documents."""
+
     def __init__(self) -> None:
         self.records = 0
+        self.commands = 0
+        self.refused = 0
+        self.head_writes = 0
+        self._records_inserts: set[int] = set()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.command_name == "insert" and event.command.get("insert") == audit.RECORDS:
-            self.records += 1
+            self._records_inserts.add(event.request_id)
+            self.commands += 1
+            self.records += len(event.command["documents"])
+        elif event.command_name == "findAndModify":
+            self.head_writes += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        if event.request_id in self._records_inserts and event.reply.get("writeErrors"):
+            self.refused += 1
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+        if event.request_id in self._records_inserts:
+            self.refused += 1
 
 
 @pytest.fixture
@@ -56,8 +70,46 @@ async def test_concurrent_appends_to_one_chain_insert_each_record_once(
         )
     )
 
-    assert inserts.records == count
+    assert (inserts.records, inserts.refused) == (count, 0)
     subject = await db[audit.SUBJECTS].find_one({"_id": "recon_item:ri_1"})
     assert subject is not None
     assert subject[audit.PENDING] == []
     assert await audit.verify_resource(db, "recon_item:ri_1", subject[audit.HEAD]) == (True, count)
+
+
+async def test_a_drain_moves_every_waiting_entry_in_two_writes(
+    database: tuple[AsyncDatabase[dict[str, Any]], Inserts],
+) -> None:
+    db, inserts = database
+    subjects = db[audit.SUBJECTS]
+    entries = [audit.new_entry("item.note", after={"n": n}) for n in range(5)]
+    await subjects.insert_one({"_id": "recon_item:ri_2", audit.PENDING: entries})
+
+    assert await audit.drain(subjects, "recon_item:ri_2") == 5
+
+    assert (inserts.commands, inserts.records, inserts.head_writes) == (1, 5, 1)
+    subject = await subjects.find_one({"_id": "recon_item:ri_2"})
+    assert subject is not None
+    assert subject[audit.PENDING] == []
+    assert await audit.verify_resource(db, "recon_item:ri_2", subject[audit.HEAD]) == (True, 5)
+    actions = [r["after"]["n"] async for r in db[audit.RECORDS].find().sort("seq", 1)]
+    assert actions == [0, 1, 2, 3, 4]
+
+
+async def test_a_drain_adopts_the_record_a_stopped_drain_wrote_and_moves_the_rest(
+    database: tuple[AsyncDatabase[dict[str, Any]], Inserts],
+) -> None:
+    db, _ = database
+    subjects = db[audit.SUBJECTS]
+    entries = [audit.new_entry("item.note", after={"n": n}) for n in range(3)]
+    await subjects.insert_one({"_id": "recon_item:ri_3", audit.PENDING: entries})
+    # A drain that wrote the first record and stopped before moving the head.
+    first = audit._chained("recon_item", "ri_3", entries[0], {"seq": 0, "hash": audit.GENESIS})
+    await db[audit.RECORDS].insert_one(first)
+
+    assert await audit.drain(subjects, "recon_item:ri_3") == 2
+
+    subject = await subjects.find_one({"_id": "recon_item:ri_3"})
+    assert subject is not None
+    assert subject[audit.PENDING] == []
+    assert await audit.verify_resource(db, "recon_item:ri_3", subject[audit.HEAD]) == (True, 3)

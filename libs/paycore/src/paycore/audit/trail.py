@@ -27,9 +27,7 @@ class AuditTrail:
         after: dict[str, Any] | None = None,
     ) -> None:
         """Records an action `actor` took on an existing resource (payment.create, ...)."""
-        entry = audit.new_entry(
-            action, before=before, after=after, actor=actor.model_dump(exclude_none=True)
-        )
+        entry = action_entry(actor, action, before=before, after=after)
         await audit.append(self.repository.database, resource_type, resource_id, entry)
 
     async def verify_chain(self) -> tuple[bool, int]:
@@ -44,6 +42,20 @@ class AuditTrail:
     async def history(self, resource_type: str, resource_id: str) -> list[AuditRecord]:
         """One resource's records in order (pending entries are drained first)."""
         return await self.repository.history(resource_type, resource_id)
+
+
+def action_entry(
+    actor: Actor,
+    action: str,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The audit entry of an action `actor` takes now: for `AuditTrail.append`, or to go in
+    with the write that takes the action (`guarded_update(also_audit=...)`)."""
+    return audit.new_entry(
+        action, before=before, after=after, actor=actor.model_dump(exclude_none=True)
+    )
 
 
 async def sweep_and_verify() -> tuple[list[str], int]:

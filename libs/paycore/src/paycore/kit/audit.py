@@ -12,7 +12,8 @@ Chains are per resource (`payment:pay_…`), so appends for different resources 
 each other. A record holds its position (`seq`, from 1) and the previous record's hash; the
 resource's document holds the chain's head (`audit_head`: last position and hash). A changed,
 removed or reordered record, or a removed tail, fails `verify_resource`. Every look-up is by
-`_id`; moving an entry costs two writes.
+`_id`; moving the pending entries costs two writes (one insert of their records, one head update),
+however many there are.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, Final
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from paycore.kit.context import request_id_var, trace_id_var
 
@@ -40,6 +41,10 @@ PENDING: Final = "audit_pending"
 SUBJECTS: Final = "audit_subjects"
 HEAD: Final = "audit_head"
 GENESIS: Final = "0" * 64
+# Entries moved into a chain per write pair at most: on the local server one write command
+# holds its database's write lock to the end, so a long one would hold up every other writer.
+MAX_BATCH: Final = 50
+DUPLICATE_KEY_CODES: Final = (11000, 11001)
 
 # Collections whose changes are audited -> the resource type their records name.
 AUDITED: dict[str, str] = {}
@@ -107,13 +112,16 @@ def new_entry(
 
 
 def pending_update(
-    collection: AsyncCollection[dict[str, Any]], update: Mapping[str, Any], entry: dict[str, Any]
+    collection: AsyncCollection[dict[str, Any]],
+    update: Mapping[str, Any],
+    *entries: dict[str, Any],
 ) -> dict[str, Any]:
-    """`update` with `entry` pushed to `audit_pending`, if the collection is audited."""
+    """`update` with `entries` pushed to `audit_pending` in order, if the collection is
+    audited."""
     if collection.name not in AUDITED:
         return dict(update)
     pushes = dict(update.get("$push") or {})
-    pushes[PENDING] = entry
+    pushes[PENDING] = {"$each": list(entries)}
     return {**update, "$push": pushes}
 
 
@@ -191,9 +199,10 @@ async def _drain(
     entry, so many writers of one document share the work instead of each doing all of it).
 
     The chain's head (last position and hash) lives in the document (`audit_head`), so moving
-    an entry is two writes: the record, then the head and the pending list together. Two
-    drains at once are safe: a position is taken once (unique `_id`), and the loser adopts the
-    winner's record, which holds the same entry (entries move in list order).
+    entries is two writes however many move at once (up to `MAX_BATCH`): the records, then the
+    head and the pending list together. Two drains at once are safe: a position is taken once
+    (unique `_id`), and the loser adopts the winner's record, which holds the same entry
+    (entries move in list order).
     """
     if collection.name == SUBJECTS:
         resource_type, _, resource_id = key.partition(":")
@@ -210,34 +219,64 @@ async def _drain(
             if current is None:
                 return moved
         entries: list[dict[str, Any]] = current.get(PENDING) or []
-        if not entries or (
-            entry_id is not None and all(e.get("entry_id") != entry_id for e in entries)
-        ):
+        ids = [e.get("entry_id") for e in entries]
+        if not entries or (entry_id is not None and entry_id not in ids):
             return moved
-        entry = entries[0]
+        if entry_id is not None:
+            entries = entries[: ids.index(entry_id) + 1]
         head = current.get(HEAD) or {"seq": 0, "hash": GENESIS}
-        record = _chained(resource_type, resource_id, entry, head)
-        try:
-            await records.insert_one(record)
-        except DuplicateKeyError:
-            taken = await records.find_one({"_id": record["_id"]})
-            if taken is None or taken.get("entry_id") != entry["entry_id"]:
-                current = None  # another drain moved on: read again
-                continue
-            record = taken  # written by a drain that stopped half way, or runs beside us
-        else:
-            moved += 1
+        chain = _chain(resource_type, resource_id, entries[:MAX_BATCH], head)
+        stored, inserted = await _store(records, chain)
+        if not stored:
+            current = None  # another drain moved on: read again
+            continue
+        moved += inserted
+        last = stored[-1]
         at_head = {HEAD: {"$exists": False}} if head["seq"] == 0 else {f"{HEAD}.seq": head["seq"]}
-        # Remove exactly this stored value (FerretDB's $pull takes values, not conditions).
+        # Remove exactly these stored values (FerretDB's $pull takes values, not conditions).
         current = await collection.find_one_and_update(
             {"_id": key, **at_head},
             {
-                "$set": {HEAD: {"seq": record["seq"], "hash": record["hash"]}},
-                "$pull": {PENDING: entry},
+                "$set": {HEAD: {"seq": last["seq"], "hash": last["hash"]}},
+                "$pullAll": {PENDING: entries[: len(stored)]},
             },
             return_document=ReturnDocument.AFTER,
         )  # None: another drain advanced the head; read again
     raise RuntimeError(f"audit entries of {key} could not be drained")
+
+
+def _chain(
+    resource_type: str, resource_id: str, entries: list[dict[str, Any]], head: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The records `entries` become after `head`, each chained to the one before."""
+    chain: list[dict[str, Any]] = []
+    for entry in entries:
+        head = _chained(resource_type, resource_id, entry, head)
+        chain.append(head)
+    return chain
+
+
+async def _store(
+    records: AsyncCollection[dict[str, Any]], chain: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int]:
+    """Inserts the chain's next records in one command: (the records now at the first
+    positions, as many as could be placed; how many of them this call inserted). A position
+    already taken holds our entry if a drain that stopped half way (or runs beside us) moved
+    it, which is adopted; another entry there means another drain moved on: ([], 0)."""
+    try:
+        await records.insert_many(chain)  # ordered: stops at the first position taken
+        return chain, len(chain)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors") or []
+        if not errors or any(e.get("code") not in DUPLICATE_KEY_CODES for e in errors):
+            raise
+        inserted = errors[0]["index"]
+    if inserted:
+        return chain[:inserted], inserted
+    taken = await records.find_one({"_id": chain[0]["_id"]})
+    if taken is None or taken.get("entry_id") != chain[0]["entry_id"]:
+        return [], 0
+    return [taken], 0
 
 
 async def append(

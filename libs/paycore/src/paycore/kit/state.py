@@ -139,11 +139,15 @@ async def guarded_update(
     events: Iterable[OutboxEvent] = (),
     push: Mapping[str, Any] | None = None,
     pull: Mapping[str, Any] | None = None,
+    also_audit: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any] | None:
     """Applies the change only if the document `_id == key` is still at `version` (and matches
     `where`). Returns the updated document, or None if it changed in between (nothing was
     written). New outbox events are handed to this process's relay (`notify_outbox`). In an
-    audited collection the same write records who changed what (`paycore.kit.audit`).
+    audited collection the same write records who changed what (`paycore.kit.audit`), and
+    then the entries `also_audit` (`audit.new_entry`: actions taken with this change, such as
+    `payment.create`); with those, this returns once they are in their chain, as
+    `audit.append` would, instead of draining in the background.
     """
     now = datetime.now(UTC)
     update: dict[str, Any] = {
@@ -176,13 +180,16 @@ async def guarded_update(
     )
     updated = await collection.find_one_and_update(
         {"_id": key, **dict(where or {}), "version": version},
-        audit.pending_update(collection, update, entry),
+        audit.pending_update(collection, update, entry, *also_audit),
         return_document=ReturnDocument.AFTER,
     )
     if updated is not None and outbox_entries:
         notify_outbox(collection.name, key, list(events))
     if updated is not None and collection.name in audit.AUDITED:
-        drain_audit_soon(collection, key, updated, entry["entry_id"])
+        if also_audit:
+            await drain_audit(collection, key, updated, also_audit[-1]["entry_id"])
+        else:
+            drain_audit_soon(collection, key, updated, entry["entry_id"])
     return updated
 
 

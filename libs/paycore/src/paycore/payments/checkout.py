@@ -30,7 +30,7 @@ from paycore.invoices.errors import (
 from paycore.invoices.models import InvoiceStatus
 from paycore.invoices.service import InvoiceService
 from paycore.kit.state import Evidence
-from paycore.payments.creation import CustomerDetails, NewPayment, PaymentCreator
+from paycore.payments.creation import CustomerDetails, NewPayment, PaymentCreator, audited
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.states import CAPTURED, OPEN
 from paycore.payments.verification import verify_with_gateway
@@ -181,9 +181,8 @@ class Checkout:
         if not started.created:
             return await self._resume(caller, started.payment, new.return_url)
         payment = await self._attach_to_invoice(started.payment)
-        payment = await self.creator.open_order(payment, return_url=new.return_url)
-        await self.audit.append(
-            caller.actor, "payment.create", "payment", payment.payment_id, after=_audited(payment)
+        payment = await self.creator.open_order(
+            payment, return_url=new.return_url, created_by=caller.actor
         )
         return CheckoutResult(payment, Checked.CREATED)
 
@@ -201,8 +200,8 @@ class Checkout:
             "payment.create",
             "payment",
             opened.payment_id,
-            before=_audited(payment),
-            after=_audited(opened),
+            before=audited(payment),
+            after=audited(opened),
         )
         return CheckoutResult(opened, Checked.RESUMED)
 
@@ -311,15 +310,3 @@ class _InvoiceFields:
     amount: int
     currency: str
     customer: CustomerDetails
-
-
-def _audited(payment: Payment) -> dict[str, object]:
-    return {
-        "status": payment.status.value,
-        "amount": payment.amount,
-        "currency": payment.currency,
-        "order_id": payment.order_id,
-        "cf_order_id": payment.cf_order_id,
-        "invoice_number": payment.invoice_number,
-        "risk_flags": payment.risk_flags,
-    }

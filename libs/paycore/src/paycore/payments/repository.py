@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -180,14 +180,17 @@ class PaymentRepository:
         record: TransitionRecord,
         events: Iterable[OutboxEvent] = (),
         changes: Mapping[str, Any] | None = None,
+        also_audit: Sequence[dict[str, Any]] = (),
     ) -> Payment | None:
-        """One guarded update: status, version, fields, history and outbox move together."""
+        """One guarded update: status, version, fields, history and outbox move together (and
+        the audit entries `also_audit` of actions taken with it: `guarded_update`)."""
         return await self._change(
             payment,
             where={"status": payment.status.value},
             set_fields={**dict(changes or {}), "status": target.value},
             history=[record],
             events=events,
+            also_audit=also_audit,
         )
 
     async def record_ignored(self, payment: Payment, record: TransitionRecord) -> Payment | None:
