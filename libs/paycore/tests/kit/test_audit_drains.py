@@ -58,6 +58,25 @@ async def database() -> AsyncIterator[tuple[AsyncDatabase[dict[str, Any]], Inser
         await client.close()
 
 
+async def drained_chain_length(db: AsyncDatabase[dict[str, Any]], subject_id: str) -> int:
+    """The subject's chain length, after checking nothing waits and the chain verifies."""
+    subject = await db[audit.SUBJECTS].find_one({"_id": subject_id})
+    assert subject is not None
+    assert subject[audit.PENDING] == []
+    intact, length = await audit.verify_resource(db, subject_id, subject[audit.HEAD])
+    assert intact
+    return length
+
+
+async def waiting_entries(
+    db: AsyncDatabase[dict[str, Any]], subject_id: str, count: int
+) -> list[dict[str, Any]]:
+    """`count` entries left pending on the subject (by a writer that stopped before its drain)."""
+    entries = [audit.new_entry("item.note", after={"n": n}) for n in range(count)]
+    await db[audit.SUBJECTS].insert_one({"_id": subject_id, audit.PENDING: entries})
+    return entries
+
+
 async def test_concurrent_appends_to_one_chain_insert_each_record_once(
     database: tuple[AsyncDatabase[dict[str, Any]], Inserts],
 ) -> None:
@@ -71,10 +90,7 @@ async def test_concurrent_appends_to_one_chain_insert_each_record_once(
     )
 
     assert (inserts.records, inserts.refused) == (count, 0)
-    subject = await db[audit.SUBJECTS].find_one({"_id": "recon_item:ri_1"})
-    assert subject is not None
-    assert subject[audit.PENDING] == []
-    assert await audit.verify_resource(db, "recon_item:ri_1", subject[audit.HEAD]) == (True, count)
+    assert await drained_chain_length(db, "recon_item:ri_1") == count
 
 
 async def test_a_drain_moves_every_waiting_entry_in_two_writes(
@@ -82,16 +98,12 @@ async def test_a_drain_moves_every_waiting_entry_in_two_writes(
 ) -> None:
     db, inserts = database
     subjects = db[audit.SUBJECTS]
-    entries = [audit.new_entry("item.note", after={"n": n}) for n in range(5)]
-    await subjects.insert_one({"_id": "recon_item:ri_2", audit.PENDING: entries})
+    await waiting_entries(db, "recon_item:ri_2", 5)
 
     assert await audit.drain(subjects, "recon_item:ri_2") == 5
 
     assert (inserts.commands, inserts.records, inserts.head_writes) == (1, 5, 1)
-    subject = await subjects.find_one({"_id": "recon_item:ri_2"})
-    assert subject is not None
-    assert subject[audit.PENDING] == []
-    assert await audit.verify_resource(db, "recon_item:ri_2", subject[audit.HEAD]) == (True, 5)
+    assert await drained_chain_length(db, "recon_item:ri_2") == 5
     actions = [r["after"]["n"] async for r in db[audit.RECORDS].find().sort("seq", 1)]
     assert actions == [0, 1, 2, 3, 4]
 
@@ -101,15 +113,11 @@ async def test_a_drain_adopts_the_record_a_stopped_drain_wrote_and_moves_the_res
 ) -> None:
     db, _ = database
     subjects = db[audit.SUBJECTS]
-    entries = [audit.new_entry("item.note", after={"n": n}) for n in range(3)]
-    await subjects.insert_one({"_id": "recon_item:ri_3", audit.PENDING: entries})
+    entries = await waiting_entries(db, "recon_item:ri_3", 3)
     # A drain that wrote the first record and stopped before moving the head.
     first = audit._chained("recon_item", "ri_3", entries[0], {"seq": 0, "hash": audit.GENESIS})
     await db[audit.RECORDS].insert_one(first)
 
     assert await audit.drain(subjects, "recon_item:ri_3") == 2
 
-    subject = await subjects.find_one({"_id": "recon_item:ri_3"})
-    assert subject is not None
-    assert subject[audit.PENDING] == []
-    assert await audit.verify_resource(db, "recon_item:ri_3", subject[audit.HEAD]) == (True, 3)
+    assert await drained_chain_length(db, "recon_item:ri_3") == 3
