@@ -17,9 +17,9 @@ async def arm_api_faults(stack: Stack, operation: str) -> list[str]:
     async with stack.emulator() as emu:
         await emu.fail_next_calls(500, operation=operation)
         await emu.fail_next_calls(429, operation=operation, retry_after_seconds=1)
-        await emu.slow_next_calls(1.0, operation=operation)
-        await emu.hang_next_calls(PAST_THE_TIMEOUT, operation=operation)
-        await emu.lose_next_response(operation, seconds=PAST_THE_TIMEOUT)
+        await emu.hold_next_calls("slow", 1.0, operation=operation)
+        await emu.hold_next_calls("hang", PAST_THE_TIMEOUT, operation=operation)
+        await emu.hold_next_calls("lose", PAST_THE_TIMEOUT, operation=operation)
         await emu.fail_next_calls(502, operation=operation)
     return ["500", "429", "slow", "timeout before acting", "answer lost after acting", "502"]
 

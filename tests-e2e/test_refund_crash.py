@@ -50,7 +50,7 @@ async def test_worker_killed_mid_call_makes_one_gateway_refund(
         await emu.control.reset()
         payment = await paid_payment(emu, refund_settings(infra, emu), 10_000)
         # Cashfree makes the refund, then holds the answer well past the moment of the kill.
-        await emu.control.lose_next_response("create_refund", seconds=20)
+        await emu.control.hold_next_calls("lose", 20, operation="create_refund")
         first = start_service("refund-worker", env, tmp_path)
         service_runner.append(first)
         await asyncio.to_thread(first.wait_healthy)

@@ -53,7 +53,7 @@ async def test_operation_filter_and_count(
 async def test_hanging_call_is_not_executed(
     api: httpx.AsyncClient, emulator: RunningEmulator, order_body: Any
 ) -> None:
-    await emulator.control.hang_next_calls(0.6, operation="create_order")
+    await emulator.control.hold_next_calls("hang", 0.6, operation="create_order")
     with pytest.raises(httpx.TimeoutException):
         await api.post("/orders", json=order_body(order_id="hang_1"), timeout=0.2)
     assert (await api.get("/orders/hang_1")).status_code == 404
@@ -62,7 +62,7 @@ async def test_hanging_call_is_not_executed(
 async def test_slow_call_is_executed_and_answered_late(
     api: httpx.AsyncClient, emulator: RunningEmulator, order_body: Any
 ) -> None:
-    await emulator.control.slow_next_calls(0.5, operation="create_order")
+    await emulator.control.hold_next_calls("slow", 0.5, operation="create_order")
     started = time.monotonic()
     answer = await api.post("/orders", json=order_body(order_id="slow_1"), timeout=5)
     assert answer.status_code == 200, answer.text
@@ -73,7 +73,7 @@ async def test_slow_call_is_executed_and_answered_late(
 async def test_response_lost_after_the_order_is_created(
     api: httpx.AsyncClient, emulator: RunningEmulator, order_body: Any
 ) -> None:
-    await emulator.control.lose_next_response("create_order", seconds=0.6)
+    await emulator.control.hold_next_calls("lose", 0.6, operation="create_order")
     headers = {"x-idempotency-key": "lost-1"}
     with pytest.raises(httpx.TimeoutException):
         await api.post("/orders", json=order_body(order_id="lost_1"), headers=headers, timeout=0.2)
@@ -87,7 +87,7 @@ async def test_response_lost_connection_is_dropped(
     api: httpx.AsyncClient, emulator: RunningEmulator, paid_order: Any
 ) -> None:
     order = await paid_order()
-    await emulator.control.lose_next_response("create_refund", seconds=0)
+    await emulator.control.hold_next_calls("lose", 0, operation="create_refund")
     with pytest.raises(httpx.TransportError):
         await api.post(
             f"/orders/{order['order_id']}/refunds",

@@ -127,7 +127,7 @@ class TestConcurrency:
     ) -> None:
         user, key = new_user(), new_key()
         # The gateway holds the first request's call (then drops it; the client retries).
-        await emu.control.hang_next_calls(0.6, operation="create_order")
+        await emu.control.hold_next_calls("hang", 0.6, operation="create_order")
         first = asyncio.create_task(api.create_payment(user, key=key))
         await asyncio.sleep(0.2)
         second = await api.create_payment(user, key=key)
@@ -187,7 +187,7 @@ class TestLostGatewayAnswer:
         user, key = new_user(), new_key()
         # Cashfree creates the order but the answer never arrives, and the look-up that would
         # settle it at once fails too: the request ends without knowing.
-        await emu.control.lose_next_response("create_order", seconds=1.0)
+        await emu.control.hold_next_calls("lose", 1.0, operation="create_order")
         await emu.control.fail_next_calls(500, operation="get_order")
         first = await fragile.create_payment(user, key=key)
         assert first.status_code == 504

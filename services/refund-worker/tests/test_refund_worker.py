@@ -162,8 +162,8 @@ class TestOutcomeUnknown:
         payment = await paid_payment(worker.emu, worker.settings)
         # Executed at the gateway, but the answer never arrives; the client's own look-up
         # times out too: the worker only knows the outcome is unknown.
-        await worker.emu.control.lose_next_response("create_refund", seconds=1.0, count=2)
-        await worker.emu.control.hang_next_calls(1.0, operation="get_refund", count=2)
+        await worker.emu.control.hold_next_calls("lose", 1.0, operation="create_refund", count=2)
+        await worker.emu.control.hold_next_calls("hang", 1.0, operation="get_refund", count=2)
         refund = await request_refund(payment.payment_id, 2_500)
         await refund_reaches(refund.refund_id, R.SUCCESS, timeout=15)
         assert await executed_creates(worker.emu) == 1

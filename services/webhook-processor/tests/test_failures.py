@@ -128,7 +128,7 @@ async def test_a_gateway_timeout_is_retried_never_dead_lettered_on_first_attempt
     async with running_pipeline(processor_overrides=overrides) as pipeline:
         payment, session = await pipeline.new_order()
         # Confirming the success with Cashfree times out once, then answers.
-        await pipeline.emulator.control.hang_next_calls(2.0, operation="get_payment")
+        await pipeline.emulator.control.hold_next_calls("hang", 2.0, operation="get_payment")
 
         await pipeline.emulator.control.pay(session, "SUCCESS")
 

@@ -2,7 +2,7 @@
 
 import asyncio
 from decimal import Decimal
-from typing import Any, Literal, Self
+from typing import Any, Final, Literal, Self
 
 import httpx
 
@@ -22,6 +22,18 @@ from cashfree_emulator.schemas import (
 from cashfree_emulator.wire import JsonObject, JsonValue, dumps, loads
 
 Amount = Decimal | int | str
+
+# The faults that hold the next calls `seconds`, by what they do with each call.
+HELD_CALLS: Final = {
+    "hang": FaultKind.API_TIMEOUT,  # not executed: the connection is held, then dropped
+    "slow": FaultKind.API_SLOW,  # executed and answered normally, late
+    "lose": FaultKind.RESPONSE_LOST,  # executed, but its response is held, then dropped
+}
+Hold = Literal["hang", "slow", "lose"]
+
+
+def _decimal(amount: Amount | None) -> Decimal | None:
+    return None if amount is None else Decimal(amount)
 
 
 class EmulatorControlError(Exception):
@@ -143,49 +155,20 @@ class EmulatorControl:
             retry_after_seconds=retry_after_seconds,
         )
 
-    async def hang_next_calls(
+    async def hold_next_calls(
         self,
+        how: Hold,
         seconds: float,
         *,
         count: int = 1,
         operation: str | None = None,
         app_id: str | None = None,
     ) -> Fault:
-        """The calls are not executed; the connection is held `seconds`, then dropped."""
-        return await self._timed(FaultKind.API_TIMEOUT, seconds, count, operation, app_id)
-
-    async def slow_next_calls(
-        self,
-        seconds: float,
-        *,
-        count: int = 1,
-        operation: str | None = None,
-        app_id: str | None = None,
-    ) -> Fault:
-        """The calls are executed and answered normally, each `seconds` late."""
-        return await self._timed(FaultKind.API_SLOW, seconds, count, operation, app_id)
-
-    async def lose_next_response(
-        self,
-        operation: str | None = None,
-        *,
-        seconds: float = 30.0,
-        count: int = 1,
-        app_id: str | None = None,
-    ) -> Fault:
-        """The call is executed but its response never arrives (held, then dropped)."""
-        return await self._timed(FaultKind.RESPONSE_LOST, seconds, count, operation, app_id)
-
-    async def _timed(
-        self,
-        kind: FaultKind,
-        seconds: float,
-        count: int,
-        operation: str | None,
-        app_id: str | None,
-    ) -> Fault:
+        """Hold the next `count` calls `seconds` (`HELD_CALLS`): `hang` does not execute them
+        and drops the connection, `slow` answers them normally but late, `lose` executes them
+        and drops the connection (the response never arrives)."""
         return await self.fault(
-            kind, count=count, operation=operation, app_id=app_id, seconds=seconds
+            HELD_CALLS[how], count=count, operation=operation, app_id=app_id, seconds=seconds
         )
 
     async def webhook_fault(
@@ -236,13 +219,10 @@ class EmulatorControl:
             "outcome": outcome,
             "payment_method": payment_method,
             "delay_ms": delay_ms,
+            "failure_reason": failure_reason,
+            "amount": _decimal(amount),
         }
-        if failure_reason is not None:
-            body["failure_reason"] = failure_reason
-        if amount is not None:
-            body["amount"] = Decimal(amount)
-        result: JsonObject = await self._call("POST", f"/checkout/{payment_session_id}", body)
-        return result
+        return await self._post(f"/checkout/{payment_session_id}", body)
 
     async def settle(
         self,
@@ -254,13 +234,8 @@ class EmulatorControl:
     ) -> JsonObject:
         """Create or move the order's settlement and send SETTLEMENT_<status>; `short_by`
         (rupees) makes a new settlement pay less than its charges explain."""
-        body: JsonObject = {"status": status}
-        if short_by is not None:
-            body["short_by"] = Decimal(short_by)
-        result: JsonObject = await self._call(
-            "POST", f"/orders/{order_id}/settle", body, app_id=app_id
-        )
-        return result
+        body: JsonObject = {"status": status, "short_by": _decimal(short_by)}
+        return await self._post(f"/orders/{order_id}/settle", body, app_id=app_id)
 
     async def settle_together(
         self,
@@ -289,22 +264,15 @@ class EmulatorControl:
         body: JsonObject = {
             "dispute_type": dispute_type,
             "respond_within_days": respond_within_days,
+            "amount": _decimal(amount),
         }
-        if amount is not None:
-            body["amount"] = Decimal(amount)
-        result: JsonObject = await self._call(
-            "POST", f"/orders/{order_id}/disputes", body, app_id=app_id
-        )
-        return result
+        return await self._post(f"/orders/{order_id}/disputes", body, app_id=app_id)
 
     async def move_dispute(
         self, dispute_id: str, status: str, *, app_id: str | None = None
     ) -> JsonObject:
         """Sends DISPUTE_UPDATED, or DISPUTE_CLOSED for a `..._MERCHANT_WON|LOST|ACCEPTED`."""
-        result: JsonObject = await self._call(
-            "POST", f"/disputes/{dispute_id}", {"status": status}, app_id=app_id
-        )
-        return result
+        return await self._post(f"/disputes/{dispute_id}", {"status": status}, app_id=app_id)
 
     async def auto_refund(
         self,
@@ -317,15 +285,13 @@ class EmulatorControl:
         app_id: str | None = None,
     ) -> JsonObject:
         """A refund Cashfree starts itself; sends AUTO_REFUND_STATUS_WEBHOOK after the delay."""
-        body: JsonObject = {"duplicate_payment": duplicate_payment, "status": status}
-        if amount is not None:
-            body["amount"] = Decimal(amount)
-        if reason is not None:
-            body["reason"] = reason
-        result: JsonObject = await self._call(
-            "POST", f"/orders/{order_id}/auto-refund", body, app_id=app_id
-        )
-        return result
+        body: JsonObject = {
+            "duplicate_payment": duplicate_payment,
+            "status": status,
+            "amount": _decimal(amount),
+            "reason": reason,
+        }
+        return await self._post(f"/orders/{order_id}/auto-refund", body, app_id=app_id)
 
     async def dashboard_refund(
         self,
@@ -338,15 +304,13 @@ class EmulatorControl:
         app_id: str | None = None,
     ) -> JsonObject:
         """A refund made in the merchant dashboard (we never requested it)."""
-        body: JsonObject = {"refund_amount": Decimal(refund_amount), "resolve_to": resolve_to}
-        if refund_id is not None:
-            body["refund_id"] = refund_id
-        if refund_note is not None:
-            body["refund_note"] = refund_note
-        result: JsonObject = await self._call(
-            "POST", f"/orders/{order_id}/refunds", body, app_id=app_id
-        )
-        return result
+        body: JsonObject = {
+            "refund_amount": Decimal(refund_amount),
+            "resolve_to": resolve_to,
+            "refund_id": refund_id,
+            "refund_note": refund_note,
+        }
+        return await self._post(f"/orders/{order_id}/refunds", body, app_id=app_id)
 
     async def resolve_refund(
         self,
@@ -359,26 +323,20 @@ class EmulatorControl:
     ) -> JsonObject:
         """Move a PENDING/ONHOLD refund now (sends REFUND_STATUS_WEBHOOK for final states).
         `contradict`: move a FAILED or CANCELLED refund to SUCCESS after all."""
-        result: JsonObject = await self._call(
-            "POST",
+        return await self._post(
             f"/orders/{order_id}/refunds/{refund_id}/resolve",
             {"status": status, "contradict": contradict},
             app_id=app_id,
         )
-        return result
 
     async def reverse_refund(
         self, order_id: str, refund_id: str, *, app_id: str | None = None
     ) -> JsonObject:
         """The bank sends a successful refund back: recon shows a REFUND_REVERSAL credit."""
-        result: JsonObject = await self._call(
-            "POST", f"/orders/{order_id}/refunds/{refund_id}/reverse", app_id=app_id
-        )
-        return result
+        return await self._post(f"/orders/{order_id}/refunds/{refund_id}/reverse", app_id=app_id)
 
     async def expire_order(self, order_id: str, *, app_id: str | None = None) -> JsonObject:
-        result: JsonObject = await self._call("POST", f"/orders/{order_id}/expire", app_id=app_id)
-        return result
+        return await self._post(f"/orders/{order_id}/expire", app_id=app_id)
 
     # Observation
 
@@ -424,6 +382,15 @@ class EmulatorControl:
         query = {"operation": operation, "app_id": app_id, "method": method}
         rows = await self._call("GET", "/calls", params=query)
         return [ApiCall.model_validate(row) for row in rows]
+
+    async def _post(
+        self, path: str, body: JsonObject | None = None, *, app_id: str | None = None
+    ) -> JsonObject:
+        """POSTs the body without its None fields (the control API's defaults apply to them);
+        returns the JSON object answered."""
+        sent = None if body is None else {k: v for k, v in body.items() if v is not None}
+        result: JsonObject = await self._call("POST", path, sent, app_id=app_id)
+        return result
 
     async def _call(
         self,

@@ -26,7 +26,7 @@ def open_dispute(
     amount: Decimal | None,
     respond_within_days: int,
 ) -> Dispute:
-    paid = [p for p in emulator.store.payments_of(order) if p.status == "SUCCESS"]
+    paid = emulator.store.successful_payments(order)
     if not paid:
         raise conflict("order_not_paid", "only a paid order can be disputed")
     now = now_ist()

@@ -114,7 +114,7 @@ def auto_refund(
     if request.duplicate_payment:
         payment = record_extra_success(emulator, order)
     else:
-        paid = [p for p in emulator.store.payments_of(order) if p.status == "SUCCESS"]
+        paid = emulator.store.successful_payments(order)
         if not paid:
             raise conflict("refund_not_allowed", "the order has no successful payment")
         payment = paid[-1]

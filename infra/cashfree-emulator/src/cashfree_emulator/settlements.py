@@ -69,7 +69,7 @@ def settle_orders(emulator: Emulator, orders: list[Order], status: str) -> list[
 def _new_settlement(emulator: Emulator, order: Order, status: str) -> Settlement:
     if status == "REVERSED":
         raise conflict("settlement_not_found", "the order has no settlement to reverse")
-    paid = [p for p in emulator.store.payments_of(order) if p.status == "SUCCESS"]
+    paid = emulator.store.successful_payments(order)
     if not paid:
         raise conflict("order_not_paid", "only paid orders are settled")
     payment_amount = sum((p.amount for p in paid), Decimal(0))

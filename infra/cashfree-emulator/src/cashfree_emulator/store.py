@@ -83,6 +83,9 @@ class Store:
             if p.app_id == order.app_id and p.order_id == order.order_id
         ]
 
+    def successful_payments(self, order: Order) -> list[Payment]:
+        return [p for p in self.payments_of(order) if p.status == "SUCCESS"]
+
     def refunds_of(self, order: Order) -> list[Refund]:
         return [
             r

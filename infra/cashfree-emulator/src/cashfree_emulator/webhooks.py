@@ -5,6 +5,7 @@ import contextlib
 import copy
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,21 @@ def _shift_amounts(node: Any, delta: Decimal) -> None:
             _shift_amounts(item, delta)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One event on its way to one URL, with the webhook faults armed for it."""
+
+    merchant: MerchantConfig
+    event_type: str
+    body: bytes
+    url: str
+    faults: dict[FaultKind, Fault]
+
+    @property
+    def fault_names(self) -> str | None:
+        return ",".join(sorted(kind.value for kind in self.faults)) or None
+
+
 class WebhookDispatcher:
     def __init__(self, emulator: "Emulator") -> None:
         self._emulator = emulator
@@ -59,19 +75,12 @@ class WebhookDispatcher:
         body = dumps(payload).encode()
         urls = dict.fromkeys(u for u in [*merchant.webhook_urls, *extra_urls] if u)
         for url in urls:
-            self._emulator.spawn(self._deliver(merchant, event_type, body, url, faults))
+            self._emulator.spawn(self._deliver(Delivery(merchant, event_type, body, url, faults)))
 
-    async def _deliver(
-        self,
-        merchant: MerchantConfig,
-        event_type: str,
-        body: bytes,
-        url: str,
-        faults: dict[FaultKind, Fault],
-    ) -> None:
-        fault_names = ",".join(sorted(kind.value for kind in faults)) or None
+    async def _deliver(self, delivery: Delivery) -> None:
+        faults = delivery.faults
         if FaultKind.WEBHOOK_DROP in faults:
-            self._record(merchant, event_type, url, 1, {}, body, None, None, "dropped", fault_names)
+            self._record(delivery, 1, {}, None, None, "dropped")
             return
         delay = faults.get(FaultKind.WEBHOOK_DELAY)
         if delay is not None:
@@ -82,12 +91,7 @@ class WebhookDispatcher:
         duplicate = faults.get(FaultKind.WEBHOOK_DUPLICATE)
         copies = duplicate.copies if duplicate else 1
         await asyncio.gather(
-            *(
-                self._deliver_with_retries(
-                    merchant, event_type, body, url, faults, fault_names, hold is None
-                )
-                for _ in range(copies)
-            )
+            *(self._deliver_with_retries(delivery, hold is None) for _ in range(copies))
         )
 
     async def _wait_for_next_webhook(self, timeout: float) -> None:
@@ -99,16 +103,8 @@ class WebhookDispatcher:
         finally:
             self._held.remove(released)
 
-    async def _deliver_with_retries(
-        self,
-        merchant: MerchantConfig,
-        event_type: str,
-        body: bytes,
-        url: str,
-        faults: dict[FaultKind, Fault],
-        fault_names: str | None,
-        releases_held: bool,
-    ) -> None:
+    async def _deliver_with_retries(self, delivery: Delivery, releases_held: bool) -> None:
+        merchant, body, faults = delivery.merchant, delivery.body, delivery.faults
         stale = faults.get(FaultKind.WEBHOOK_STALE_TIMESTAMP)
         secret = merchant.secret_key
         if FaultKind.WEBHOOK_BAD_SIGNATURE in faults:
@@ -125,21 +121,10 @@ class WebhookDispatcher:
             }
             if merchant.webhook_version == "2025-01-01":
                 headers["x-idempotency-key"] = payload_idempotency_key(body)
-            status, error = await self._post(url, body, headers)
+            status, error = await self._post(delivery.url, body, headers)
             delivered = status is not None and 200 <= status < 300
             outcome = "delivered" if delivered else "failed"
-            self._record(
-                merchant,
-                event_type,
-                url,
-                attempt,
-                headers,
-                body,
-                status,
-                error,
-                outcome,
-                fault_names,
-            )
+            self._record(delivery, attempt, headers, status, error, outcome)
             if attempt == 1 and releases_held:
                 for held in list(self._held):
                     held.set()
@@ -162,31 +147,27 @@ class WebhookDispatcher:
 
     def _record(
         self,
-        merchant: MerchantConfig,
-        event_type: str,
-        url: str,
+        delivery: Delivery,
         attempt: int,
         headers: dict[str, str],
-        body: bytes,
         status: int | None,
         error: str | None,
         outcome: str,
-        fault: str | None,
     ) -> None:
         store = self._emulator.store
         store.deliveries.append(
             WebhookAttempt(
                 id=store.next_record_id(),
-                app_id=merchant.app_id,
-                event_type=event_type,
-                url=url,
+                app_id=delivery.merchant.app_id,
+                event_type=delivery.event_type,
+                url=delivery.url,
                 attempt=attempt,
                 headers=headers,
-                body=body.decode(),
+                body=delivery.body.decode(),
                 status_code=status,
                 error=error,
                 outcome=outcome,
-                fault=fault,
+                fault=delivery.fault_names,
                 sent_at=iso(now_ist()) or "",
             )
         )

@@ -427,13 +427,13 @@ class TestFaults:
         self, gateway: CashfreeGateway, emu: RunningEmulator
     ) -> None:
         request = await create(gateway)
-        await emu.control.hang_next_calls(HELD_SECONDS, count=1, operation="get_order")
+        await emu.control.hold_next_calls("hang", HELD_SECONDS, count=1, operation="get_order")
         assert (await gateway.get_order(request.order_id)).order_id == request.order_id
 
     async def test_hung_reads_beyond_the_budget_time_out(
         self, gateway: CashfreeGateway, emu: RunningEmulator
     ) -> None:
-        await emu.control.hang_next_calls(HELD_SECONDS, count=3, operation="get_order")
+        await emu.control.hold_next_calls("hang", HELD_SECONDS, count=3, operation="get_order")
         with pytest.raises(GatewayTimeout):
             await gateway.get_order("ord_any")
 
@@ -441,7 +441,7 @@ class TestFaults:
         self, gateway: CashfreeGateway, emu: RunningEmulator
     ) -> None:
         request = new_order()
-        await emu.control.lose_next_response("create_order", seconds=HELD_SECONDS)
+        await emu.control.hold_next_calls("lose", HELD_SECONDS, operation="create_order")
         order = await gateway.create_order(request, idempotency_key="k-" + request.order_id)
         assert order.order_id == request.order_id
         calls = await emu.control.calls(operation="create_order")
@@ -452,7 +452,7 @@ class TestFaults:
     ) -> None:
         gateway = make_gateway(max_retries=0)
         request = new_order()
-        await emu.control.lose_next_response("create_order", seconds=HELD_SECONDS)
+        await emu.control.hold_next_calls("lose", HELD_SECONDS, operation="create_order")
         order = await gateway.create_order(request, idempotency_key="k-" + request.order_id)
         assert order.amount_minor == request.amount_minor
         assert [c.operation for c in await emu.control.calls()] == ["create_order", "get_order"]
@@ -462,7 +462,7 @@ class TestFaults:
     ) -> None:
         order = await paid_order(gateway, emu)
         request = refund_of(order)
-        await emu.control.lose_next_response("create_refund", seconds=HELD_SECONDS)
+        await emu.control.hold_next_calls("lose", HELD_SECONDS, operation="create_refund")
         refund = await gateway.create_refund(request, idempotency_key="r-" + request.refund_id)
         assert refund.refund_id == request.refund_id
         assert len(await gateway.list_refunds(order.order_id)) == 1
@@ -473,7 +473,7 @@ class TestFaults:
         gateway = make_gateway(max_retries=0)
         order = await paid_order(gateway, emu)
         request = refund_of(order)
-        await emu.control.lose_next_response("create_refund", seconds=HELD_SECONDS)
+        await emu.control.hold_next_calls("lose", HELD_SECONDS, operation="create_refund")
         refund = await gateway.create_refund(request, idempotency_key="r-" + request.refund_id)
         assert refund.refund_id == request.refund_id
 

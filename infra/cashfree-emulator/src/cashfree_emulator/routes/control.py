@@ -1,6 +1,6 @@
 """The `/_emulator/` control API (real Cashfree has none of this): state, faults, triggers."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -123,37 +123,25 @@ async def pay(request: Request, emulator: Emulator) -> JsonValue:
     return payment_entity(payment, order)
 
 
-async def events(request: Request, emulator: Emulator) -> JsonValue:
+def _matching(request: Request, rows: Iterable[BaseModel], fields: dict[str, str]) -> JsonValue:
+    """The rows whose fields equal every query parameter sent; `fields` maps a parameter's name
+    to the field it filters."""
     query = request.query_params
     return [
-        attempt.model_dump(mode="json")
-        for attempt in emulator.store.deliveries
-        if all(
-            query.get(name) in (None, value)
-            for name, value in (
-                ("app_id", attempt.app_id),
-                ("type", attempt.event_type),
-                ("url", attempt.url),
-                ("outcome", attempt.outcome),
-            )
-        )
+        row.model_dump(mode="json")
+        for row in rows
+        if all(query.get(name) in (None, getattr(row, field)) for name, field in fields.items())
     ]
+
+
+async def events(request: Request, emulator: Emulator) -> JsonValue:
+    fields = {"app_id": "app_id", "type": "event_type", "url": "url", "outcome": "outcome"}
+    return _matching(request, emulator.store.deliveries, fields)
 
 
 async def calls(request: Request, emulator: Emulator) -> JsonValue:
-    query = request.query_params
-    return [
-        call.model_dump(mode="json")
-        for call in emulator.store.calls
-        if all(
-            query.get(name) in (None, value)
-            for name, value in (
-                ("app_id", call.app_id),
-                ("operation", call.operation),
-                ("method", call.method),
-            )
-        )
-    ]
+    fields = {"app_id": "app_id", "operation": "operation", "method": "method"}
+    return _matching(request, emulator.store.calls, fields)
 
 
 async def settle(request: Request, emulator: Emulator) -> JsonValue:
