@@ -41,7 +41,7 @@ format: ## ruff fix and format
 	$(UV) run ruff check --fix .
 	$(UV) run ruff format .
 
-api-docs: ## regenerate the error table of services/payments-api/API.md from the endpoint table
+api-docs: ## regenerate the endpoint, answer and error tables of services/payments-api/API.md from the endpoint table
 	$(UV) run python -m payments_api.openapi services/payments-api/API.md
 
 typecheck: ## mypy strict on every package

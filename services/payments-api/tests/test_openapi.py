@@ -1,14 +1,16 @@
 """/openapi.json describes exactly the routes the app serves, with each one's response schema
-and declared errors; API.md's error table is generated from the same declarations."""
+and declared errors; API.md's endpoint table, answer models and error table are generated from
+the same declarations."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
+from paycore.kit.apidocs import markers
 from paycore.payments.models import Transaction
 from payments_api.endpoints import ENDPOINTS
-from payments_api.openapi import with_error_table
+from payments_api.openapi import with_generated_sections
 from payments_api.responses import AttemptOut
 from payments_api_testing import ApiClient
 from starlette.routing import Route
@@ -77,12 +79,32 @@ async def test_every_endpoint_has_its_response_schema_and_declared_errors(api: A
     }
 
 
-def test_api_md_error_table_is_the_declared_one() -> None:
-    """Run `make api-docs` when this fails: API.md's table is generated from the declarations."""
+def generated(text: str, name: str) -> str:
+    begin, end = markers(name)
+    return text.split(begin)[1].split(end)[0].strip()
+
+
+def test_api_md_tables_are_the_declared_ones() -> None:
+    """Run `make api-docs` when this fails: API.md's endpoint table, answer models and error
+    table are generated from the declarations."""
     text = API_MD.read_text()
-    assert with_error_table(text) == text
+    assert with_generated_sections(text) == text
     for code in ("refund_exceeds_refundable", "pay_link_expired", "method_not_allowed"):
-        assert f"`{code}`" in text
+        assert f"`{code}`" in generated(text, "errors")
+
+
+def test_api_md_lists_every_endpoint_with_its_scope_and_idempotency() -> None:
+    rows = [line.split(" | ") for line in generated(API_MD.read_text(), "endpoints").splitlines()]
+    declared = {
+        (f"| `{e.method} {e.path}`", e.scope.value if e.scope else "pay link", e.idempotent)
+        for e in ENDPOINTS
+    }
+    listed = {(row[0], row[1], row[2].endswith("Idempotency-Key")) for row in rows[2:]}
+    assert declared <= listed
+    assert len(listed - declared) == len([r for r in rows[2:] if r[1] == "none"])  # platform
+    create = next(row for row in rows if row[0] == "| `POST /api/v1/payments/create`")
+    assert create[2].startswith("`amount`, `currency?`, `customer` {`phone`")
+    assert create[3].startswith("`201` `PaymentOut`")
 
 
 def test_responses_keep_the_wire_format() -> None:

@@ -32,12 +32,11 @@ from paycore.webhooks.models import WebhookLog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
 
 from payments_api.api import DEVICE_HEADER, IDEMPOTENCY_HEADER, REPLAYED_HEADER, Api
 from payments_api.endpoints import api_routes
 from payments_api.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
-from payments_api.openapi import openapi_endpoint
+from payments_api.openapi import openapi_route
 from payments_api.ratelimit import RateLimiter
 from payments_api.routes.payments import amount_check
 from payments_api.settings import Settings
@@ -153,7 +152,7 @@ def build_app(settings: Settings) -> Starlette:
 
     return create_app(
         settings,
-        [*api_routes(), Route("/openapi.json", openapi_endpoint, methods=["GET"])],
+        [*api_routes(), openapi_route],
         lifespan=lifespan,
         checks=resources.checks(),
         ready=READY,

@@ -3,7 +3,7 @@ OpenAPI document and API.md's error table are all built from it, so they cannot 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from paycore.auth.errors import ApiKeyRevoked, InsufficientScope, InvalidToken, TokenExpired
@@ -52,6 +52,7 @@ from paycore.payments.errors import (
     RefundExceedsPayment,
 )
 from paycore.reconciliation.errors import ReconciliationItemNotFound, ReconciliationItemNotOpen
+from paycore.reconciliation.models import ItemStatus, MismatchKind
 from paycore.refunds.errors import RefundNotFound
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -144,6 +145,7 @@ class Endpoint:
     idempotent: bool = False  # needs an Idempotency-Key
     query: tuple[str, ...] = ()
     errors: Errors = ()  # what this endpoint refuses beyond what every endpoint of its kind does
+    description: str = ""  # what the summary leaves out: limits, other answers
 
     def refusals(self) -> list[type[AppError]]:
         """Every error this endpoint may answer, by status then code."""
@@ -161,6 +163,11 @@ class Endpoint:
 
 V1 = "/api/v1"
 
+
+def _listed(values: Iterable[str]) -> str:
+    return ", ".join(f"`{value}`" for value in values)
+
+
 # Order matters: literal paths before the parameterised ones they would otherwise match.
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
@@ -174,6 +181,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         CreatePaymentIn,
         idempotent=True,
         errors=OPEN_PAYMENT,
+        description="`amount` > 0 and at most `PAYMENT_MAX_AMOUNT`; `currency` one of `ALLOWED_CURRENCIES`; "
+        "`metadata` at most 20 string pairs, keys `[A-Za-z][A-Za-z0-9_]*`. The payment starts "
+        "`PENDING` with `payment_session_id`, `checkout_url`, `environment` and its `risk_flags`; "
+        "`200` with the invoice's open payment when `invoice_number` already has one.",
     ),
     Endpoint(
         "POST",
@@ -184,6 +195,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         PaymentOut,
         body=VerifyPaymentIn,
         errors=VERIFY,
+        description="Exactly one of `payment_id`, `order_id`. Applies what Cashfree reports about the order "
+        "and all its attempts (order amount and currency checked); a failed attempt leaves the "
+        "payment open while the order is payable. Limited per payment and per user (`429`).",
     ),
     Endpoint(
         "GET",
@@ -193,6 +207,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         Scope.READ,
         PaymentPage,
         query=("status", "from", "to", "limit", "cursor"),
+        description="`status` a comma list; `from`, `to` an ISO date or date-time (a date `to` includes that "
+        "day); `limit` 1-100, default 20.",
     ),
     Endpoint(
         "GET",
@@ -211,6 +227,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         Scope.READ,
         TimelineOut,
         errors=(PaymentNotFound,),
+        description="State changes oldest first, and the gateway's attempts on the order.",
     ),
     Endpoint(
         "GET",
@@ -238,6 +255,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             AmountMismatch,
             *STATE,
         ),
+        description="`amount` omitted: all still refundable. The refund is `INITIATED`; the refund worker "
+        "executes it. A payment whose order can still change and whose janitor check is due is "
+        "asked of Cashfree first, so a success whose webhook was lost is refundable.",
     ),
     Endpoint(
         "GET",
@@ -268,6 +288,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         CreateInvoiceIn,
         idempotent=True,
         errors=(CurrencyNotAllowed, InvoiceTotalsMismatch, InvoiceAlreadyExists),
+        description="`invoice_number` unique per issuing user: 1-64 of letters, digits, `_ . -`, starting "
+        "with a letter or digit; `tax_rate` a percent with at most 2 decimals. Tax rounds half "
+        "up to the paisa; any `subtotal`, `tax`, `total` or item `amount` sent must match.",
     ),
     Endpoint(
         "GET",
@@ -278,6 +301,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         InvoicePage,
         query=("client_email", "status", "limit", "cursor"),
         errors=(InvalidCursor,),
+        description="An admin's `client_email` finds every user's invoices for that email.",
     ),
     Endpoint(
         "GET",
@@ -287,6 +311,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         Scope.READ,
         InvoiceOut,
         errors=(InvoiceNotFound,),
+        description="The caller's invoice of that number (an admin also finds another user's when only one "
+        "user has the number).",
     ),
     Endpoint(
         "POST",
@@ -299,6 +325,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         PayInvoiceIn,
         idempotent=True,
         errors=PAY_INVOICE,
+        description="`customer_phone` when the invoice has no client phone. `200` with the open payment if "
+        "one exists.",
     ),
     Endpoint(
         "GET",
@@ -308,6 +336,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         Scope.ADMIN,
         ReconciliationOut,
         query=("limit",),
+        description="`limit` 1-50, default 10. A run's `asked_gateway` counts the payments of `checked` "
+        "asked about at Cashfree one by one.",
     ),
     Endpoint(
         "GET",
@@ -317,6 +347,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         Scope.ADMIN,
         ReconciliationItemList,
         query=("run_id", "status", "kind", "limit"),
+        description=f"`status` one of {_listed(ItemStatus)}; `kind` one of {_listed(MismatchKind)}; `limit` "
+        "1-500, default 200. Grouped by kind; `item_id` (`<kind>:<order or refund id>`) is the "
+        "same across runs, `detail` gives each differing field as `{ours, gateway}`, `run_id` "
+        "is the run that found it first.",
     ),
     Endpoint(
         "POST",
@@ -329,6 +363,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ResolveItemIn,
         idempotent=True,
         errors=(ReconciliationItemNotFound, ReconciliationItemNotOpen),
+        description="`note` 1-500 characters. The item becomes `RESOLVED` with the note; "
+        "`409 reconciliation_item_not_open` if it is not open.",
     ),
     Endpoint(
         "POST",
@@ -340,6 +376,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         202,
         StartReconciliationIn,
         idempotent=True,
+        description="`start`, `end` ISO-8601 with an offset; at most 31 days, not in the future. The run is "
+        "`REQUESTED` until the reconciler takes it (within `RECONCILE_INTERVAL_SECONDS`).",
     ),
     Endpoint(
         "GET",
@@ -349,6 +387,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         Scope.ADMIN,
         DeadLetterList,
         query=("limit",),
+        description="`limit` 1-200, default 50. Oldest first, never the body. Replay: "
+        "`python -m webhook_processor.ops replay`.",
     ),
     Endpoint(
         "GET",
@@ -357,6 +397,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "The invoice a pay link names and its payment (the customer's view; no login).",
         None,
         PayLinkView,
+        description="No contact details (`invoice.phone_required` says whether a phone must be sent); "
+        "`payment` is the invoice's current payment or null.",
     ),
     Endpoint(
         "POST",
@@ -369,6 +411,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         PayInvoiceIn,
         idempotent=True,
         errors=PAY_INVOICE,
+        description="As `POST /api/v1/invoices/{invoice_number}/pay`, for the invoice's issuer.",
     ),
     Endpoint(
         "POST",
