@@ -221,11 +221,14 @@ class TestRejections:
         await self.expect_rejected(ingress, body, headers, 415, "malformed")
 
 
-async def test_the_public_app_serves_only_webhooks_health_and_metrics(ingress: Ingress) -> None:
+async def test_the_public_app_serves_only_webhooks_health_metrics_and_its_document(
+    ingress: Ingress,
+) -> None:
     paths = {getattr(route, "path", None) for route in ingress.app.routes}
     assert PATH in paths
     assert "/metrics" in paths
-    assert all(p.startswith(("/api/", "/health", "/metrics")) for p in paths if p)
+    assert "/openapi.json" in paths
+    assert all(p.startswith(("/api/", "/health", "/metrics", "/openapi.json")) for p in paths if p)
     metrics = await ingress.client.get("/metrics")
     assert "paycore_webhooks_received_total" in metrics.text
 

@@ -8,6 +8,7 @@ from paycore.webhooks.intake import WebhookIntake
 from paycore.webhooks.models import WebhookLog
 from starlette.applications import Starlette
 
+from webhook_ingress.openapi import openapi_route
 from webhook_ingress.routes import routes
 from webhook_ingress.settings import Settings
 
@@ -37,4 +38,10 @@ def build_app(settings: Settings) -> Starlette:
             )
             yield
 
-    return create_app(settings, routes, lifespan=lifespan, checks=resources.checks(), ready=READY)
+    return create_app(
+        settings,
+        [*routes, openapi_route],
+        lifespan=lifespan,
+        checks=resources.checks(),
+        ready=READY,
+    )

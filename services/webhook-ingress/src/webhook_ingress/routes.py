@@ -6,7 +6,7 @@ Nothing is parsed before the signature holds; every rejection is counted by reas
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from loguru import logger
 from paycore.gateway import WebhookSignatureError, verify_webhook_signature
@@ -20,9 +20,15 @@ from paycore.kit.http import render_error
 from paycore.kit.logging import mask_value
 from paycore.kit.parsing import ascii_int
 from paycore.webhooks.errors import MalformedWebhook, MissingWebhookHeaders
-from paycore.webhooks.intake import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookIntake
+from paycore.webhooks.intake import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    VERSION_HEADER,
+    WebhookIntake,
+)
 from paycore.webhooks.metrics import WEBHOOKS_RECEIVED
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -46,6 +52,56 @@ REJECTIONS: Final = (
     UnsupportedMediaType,
     MalformedWebhook,
 )
+
+
+# What else a delivery may get: a dependency down (503: Cashfree delivers it again later) or a
+# bug (500).
+REFUSALS: Final = (*REJECTIONS, DependencyUnavailable, AppError)
+
+
+class Header(NamedTuple):
+    name: str
+    required: bool
+    description: str
+
+
+# The headers a webhook is checked and stored by.
+HEADERS: Final = (
+    Header(
+        SIGNATURE_HEADER,
+        required=True,
+        description="base64(HMAC-SHA256(client secret, timestamp + raw body)), checked before "
+        "anything is parsed.",
+    ),
+    Header(
+        TIMESTAMP_HEADER,
+        required=True,
+        description="Milliseconds since the epoch. Outside the window a correctly signed "
+        "webhook is still kept, and confirmed with Cashfree before it changes anything.",
+    ),
+    Header(
+        VERSION_HEADER,
+        required=False,
+        description="The payload format (e.g. `2025-01-01`), stored with the log.",
+    ),
+    Header(
+        IDEMPOTENCY_HEADER,
+        required=False,
+        description="One per unique payload: the event id a repeat is recognised by (else the "
+        "body's SHA-256).",
+    ),
+)
+
+
+class SignedWebhook(BaseModel):
+    """Cashfree's webhook: a JSON object stored byte for byte once its signature holds; only
+    `type` is read here, the webhook processor parses the rest."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str | None = None  # e.g. PAYMENT_SUCCESS_WEBHOOK; missing: stored as UNKNOWN
+    event_time: str | None = None
+    data: dict[str, Any] | None = None
 
 
 class Accepted(BaseModel):

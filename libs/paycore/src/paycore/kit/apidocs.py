@@ -22,7 +22,7 @@ from paycore.kit.errors import AppError
 # document itself.
 PLATFORM_PATHS: dict[str, str] = {
     "/health": "Liveness.",
-    "/health/ready": "Readiness: every dependency up.",
+    "/health/ready": "Readiness: the dependencies the service needs are up.",
     "/health/database": "MongoDB round trip.",
     "/health/queues": "RabbitMQ reachable.",
     "/health/redis": "Redis round trip.",
