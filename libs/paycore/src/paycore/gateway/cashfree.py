@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final, Literal, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -26,7 +25,6 @@ from paycore.gateway.errors import (
     GatewayValidationError,
     error_for_response,
 )
-from paycore.gateway.interface import PaymentGateway
 from paycore.gateway.mapping import (
     order_from,
     order_request_body,
@@ -59,14 +57,38 @@ from paycore.money import dump_json, load_json
 
 W = TypeVar("W", bound=BaseModel)
 T = TypeVar("T")
+Created = TypeVar("Created", GatewayOrder, GatewayRefund)
 
 # Cashfree answers a duplicate create with 409, or (refunds, per its notes) with a 400 code.
 _ALREADY_EXISTS_CODES: Final = frozenset({"order_already_exists", "refund_id_already_exists"})
 _CONNECT_TIMEOUT_CAP: Final = 5.0
 
+# Cashfree PG endpoints (docs/cashfree-pg-api.md): operation -> (HTTP method, path under the
+# base URL). A `{name}` in a path is filled with that id, percent-encoded.
+_ROUTES: Final[dict[str, tuple[str, str]]] = {
+    "create_order": ("POST", "orders"),
+    "get_order": ("GET", "orders/{order_id}"),
+    "terminate_order": ("PATCH", "orders/{order_id}"),
+    "list_payments": ("GET", "orders/{order_id}/payments"),
+    "get_payment": ("GET", "orders/{order_id}/payments/{payment_id}"),
+    "create_refund": ("POST", "orders/{order_id}/refunds"),
+    "get_refund": ("GET", "orders/{order_id}/refunds/{refund_id}"),
+    "list_refunds": ("GET", "orders/{order_id}/refunds"),
+    "list_settlements": ("POST", "settlements"),
+    "get_order_settlements": ("GET", "orders/{order_id}/settlements"),
+    "settlement_recon": ("POST", "settlement/recon"),
+    "pg_recon": ("POST", "recon"),
+}
+# POSTs that only read (the query is the body): as safe to repeat as a GET.
+_QUERIES: Final = frozenset({"list_settlements", "settlement_recon", "pg_recon"})
+
 
 class CashfreeGateway:
-    """`PaymentGateway` over Cashfree's PG REST API (httpx, async)."""
+    """The payment gateway (`PaymentGateway`) over Cashfree's PG REST API (httpx, async).
+
+    Amounts are minor units and statuses ours (`schemas`). Mutating calls take the caller's
+    idempotency key (`schemas.idempotency_key`): repeating a call with the same key never
+    creates a second order or refund. Failures raise `GatewayError` subclasses (`errors`)."""
 
     def __init__(
         self,
@@ -98,12 +120,7 @@ class CashfreeGateway:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     # --- orders ---------------------------------------------------------------------------
@@ -111,170 +128,185 @@ class CashfreeGateway:
     async def create_order(
         self, request: GatewayOrderRequest, *, idempotency_key: str, request_id: str | None = None
     ) -> GatewayOrder:
-        request_id = resolve_request_id(request_id)
-
-        async def create() -> GatewayOrder:
-            payload = await self._send(
-                "create_order",
-                "POST",
-                "orders",
-                body=order_request_body(request),
-                idempotency_key=idempotency_key,
-                request_id=request_id,
-            )
-            return _read(cf.CfOrder, payload, order_from)
-
-        return await _create_once(
-            "order",
-            create,
-            lambda: self.get_order(request.order_id, request_id=request_id),
-            (request.amount_minor, request.currency),
-            order_id=request.order_id,
+        """Creates the order, or returns it if it already exists with the same amount."""
+        body = order_request_body(request)
+        ids = {"order_id": request.order_id}
+        return await self._create_once(
+            "order", cf.CfOrder, order_from, body, request, idempotency_key, request_id, ids
         )
 
     async def get_order(self, order_id: str, *, request_id: str | None = None) -> GatewayOrder:
-        payload = await self._send(
-            "get_order", "GET", f"orders/{_segment(order_id)}", request_id=request_id
-        )
-        return _read(cf.CfOrder, payload, order_from)
+        return await self._call("get_order", cf.CfOrder, order_from, request_id, order_id=order_id)
 
     async def terminate_order(
         self, order_id: str, *, idempotency_key: str, request_id: str | None = None
     ) -> GatewayOrder:
-        payload = await self._send(
-            "terminate_order",
-            "PATCH",
-            f"orders/{_segment(order_id)}",
-            body=cf.CfTerminateOrderRequest(),
-            idempotency_key=idempotency_key,
-            request_id=request_id,
+        body, key = cf.CfTerminateOrderRequest(), idempotency_key
+        return await self._call(
+            "terminate_order", cf.CfOrder, order_from, request_id, body, key, order_id=order_id
         )
-        return _read(cf.CfOrder, payload, order_from)
 
     # --- payments -------------------------------------------------------------------------
 
     async def list_payments(
         self, order_id: str, *, request_id: str | None = None
     ) -> list[GatewayPayment]:
-        payload = await self._send(
-            "list_payments", "GET", f"orders/{_segment(order_id)}/payments", request_id=request_id
-        )
-        return [
-            _read(cf.CfPayment, item, lambda wire: payment_from(wire, order_id))
-            for item in _items(payload)
-        ]
+        payload = await self._send("list_payments", request_id, order_id=order_id)
+        return _read_each(cf.CfPayment, _items(payload), lambda wire: payment_from(wire, order_id))
 
     async def get_payment(
         self, order_id: str, gateway_payment_id: str, *, request_id: str | None = None
     ) -> GatewayPayment:
-        path = f"orders/{_segment(order_id)}/payments/{_segment(gateway_payment_id)}"
-        payload = await self._send("get_payment", "GET", path, request_id=request_id)
-        return _read(cf.CfPayment, payload, lambda wire: payment_from(wire, order_id))
+        return await self._call(
+            "get_payment",
+            cf.CfPayment,
+            lambda wire: payment_from(wire, order_id),
+            request_id,
+            order_id=order_id,
+            payment_id=gateway_payment_id,
+        )
 
     # --- refunds --------------------------------------------------------------------------
 
     async def create_refund(
         self, request: GatewayRefundRequest, *, idempotency_key: str, request_id: str | None = None
     ) -> GatewayRefund:
-        request_id = resolve_request_id(request_id)
-
-        async def create() -> GatewayRefund:
-            payload = await self._send(
-                "create_refund",
-                "POST",
-                f"orders/{_segment(request.order_id)}/refunds",
-                body=refund_request_body(request),
-                idempotency_key=idempotency_key,
-                request_id=request_id,
-            )
-            return _read(cf.CfRefund, payload, refund_from)
-
-        return await _create_once(
-            "refund",
-            create,
-            lambda: self.get_refund(request.order_id, request.refund_id, request_id=request_id),
-            (request.amount_minor, request.currency),
-            refund_id=request.refund_id,
+        """Creates the refund, or returns it if it already exists with the same amount."""
+        body = refund_request_body(request)
+        ids = {"order_id": request.order_id, "refund_id": request.refund_id}
+        return await self._create_once(
+            "refund", cf.CfRefund, refund_from, body, request, idempotency_key, request_id, ids
         )
 
     async def get_refund(
         self, order_id: str, refund_id: str, *, request_id: str | None = None
     ) -> GatewayRefund:
-        path = f"orders/{_segment(order_id)}/refunds/{_segment(refund_id)}"
-        payload = await self._send("get_refund", "GET", path, request_id=request_id)
-        return _read(cf.CfRefund, payload, refund_from)
+        return await self._call(
+            "get_refund",
+            cf.CfRefund,
+            refund_from,
+            request_id,
+            order_id=order_id,
+            refund_id=refund_id,
+        )
 
     async def list_refunds(
         self, order_id: str, *, request_id: str | None = None
     ) -> list[GatewayRefund]:
-        payload = await self._send(
-            "list_refunds", "GET", f"orders/{_segment(order_id)}/refunds", request_id=request_id
-        )
-        return [_read(cf.CfRefund, item, refund_from) for item in _items(payload)]
+        payload = await self._send("list_refunds", request_id, order_id=order_id)
+        return _read_each(cf.CfRefund, _items(payload), refund_from)
 
     # --- settlements and reconciliation ---------------------------------------------------
 
     async def list_settlements(
         self, query: GatewaySettlementQuery, *, request_id: str | None = None
     ) -> GatewaySettlementPage:
-        payload = await self._send(
-            "list_settlements",
-            "POST",
-            "settlements",
-            body=settlements_request_body(query),
-            request_id=request_id,
-            read_only=True,
+        body = settlements_request_body(query)
+        return await self._call(
+            "list_settlements", cf.CfSettlementPage, settlement_page_from, request_id, body
         )
-        return _read(cf.CfSettlementPage, payload, settlement_page_from)
 
     async def get_order_settlements(
         self, order_id: str, *, request_id: str | None = None
     ) -> list[GatewaySettlement]:
-        path = f"orders/{_segment(order_id)}/settlements"
-        payload = await self._send("get_order_settlements", "GET", path, request_id=request_id)
-        page = _read(cf.CfSettlementPage, payload, lambda wire: wire)
-        return [_read(cf.CfSettlement, item, settlement_from) for item in page.data]
+        page = await self._call(
+            "get_order_settlements", cf.CfSettlementPage, _as_is, request_id, order_id=order_id
+        )
+        return _read_each(cf.CfSettlement, page.data, settlement_from)
 
     async def settlement_recon(
         self, query: GatewaySettlementQuery, *, request_id: str | None = None
     ) -> GatewayReconPage:
-        payload = await self._send(
-            "settlement_recon",
-            "POST",
-            "settlement/recon",
-            body=settlements_request_body(query),
-            request_id=request_id,
-            read_only=True,
+        body = settlements_request_body(query)
+        return await self._call(
+            "settlement_recon", cf.CfReconPage, recon_page_from, request_id, body
         )
-        return _read(cf.CfReconPage, payload, recon_page_from)
 
     async def pg_recon(
         self, query: GatewayReconQuery, *, request_id: str | None = None
     ) -> GatewayReconPage:
-        payload = await self._send(
-            "pg_recon",
-            "POST",
-            "recon",
-            body=recon_request_body(query),
-            request_id=request_id,
-            read_only=True,
-        )
-        return _read(cf.CfReconPage, payload, recon_page_from)
+        body = recon_request_body(query)
+        return await self._call("pg_recon", cf.CfReconPage, recon_page_from, request_id, body)
 
     # --- transport ------------------------------------------------------------------------
+
+    async def _create_once(
+        self,
+        kind: Literal["order", "refund"],
+        model: type[W],
+        convert: Callable[[W], Created],
+        body: BaseModel,
+        asked: GatewayOrderRequest | GatewayRefundRequest,
+        idempotency_key: str,
+        request_id: str | None,
+        ids: dict[str, str],
+    ) -> Created:
+        """Creates an order or a refund (`kind`) once. After "already exists" (409) or a lost
+        answer, the one at the gateway is returned if it is ours (same amount and currency, else
+        `GatewayConflict`: never someone else's under our id); if it is not there the original
+        failure stands, and "exists" yet not found is an unknown outcome, never a refusal."""
+        request_id = resolve_request_id(request_id)
+        own_id: dict[str, Any] = {f"{kind}_id": ids[f"{kind}_id"]}  # named in the errors
+        try:
+            return await self._call(
+                f"create_{kind}", model, convert, request_id, body, idempotency_key, **ids
+            )
+        except GatewayError as error:
+            if not _means_already_exists(error) and not isinstance(error, GatewayOutcomeUnknown):
+                raise
+            existing: Created | None = None
+            try:
+                existing = await self._call(f"get_{kind}", model, convert, request_id, **ids)
+            except GatewayNotFound:
+                pass  # e.g. 409 refund_not_allowed: none of ours exists
+            except GatewayError:
+                if not isinstance(error, GatewayOutcomeUnknown):
+                    raise
+            if existing is None:
+                if isinstance(error, GatewayOutcomeUnknown) or not _says_exists(error):
+                    raise  # not there: the original failure stands (a refusal is one)
+                raise GatewayOutcomeUnknown(
+                    f"the gateway says the {kind} exists but does not find it",
+                    gateway_code=error.gateway_code,
+                    **own_id,
+                ) from error
+            if (existing.amount_minor, existing.currency) != (asked.amount_minor, asked.currency):
+                raise GatewayConflict(
+                    f"{kind} id exists at the gateway with another amount or currency", **own_id
+                ) from error
+            logger.bind(operation=f"create_{kind}", after=error.code).info(
+                f"gateway {kind} already exists"
+            )
+            return existing
+
+    async def _call(
+        self,
+        operation: str,
+        model: type[W],
+        convert: Callable[[W], T],
+        request_id: str | None,
+        body: BaseModel | None = None,
+        idempotency_key: str | None = None,
+        /,
+        **ids: str,
+    ) -> T:
+        """`_send`, then the answer read as `model` and mapped to our type by `convert`."""
+        payload = await self._send(operation, request_id, body, idempotency_key, **ids)
+        return _read(model, payload, convert)
 
     async def _send(
         self,
         operation: str,
-        method: str,
-        path: str,
-        *,
         request_id: str | None,
         body: BaseModel | None = None,
         idempotency_key: str | None = None,
-        read_only: bool = False,
+        /,
+        **ids: str,
     ) -> object:
-        """One logical call: attempts with bounded, jittered retries where repeating is safe."""
+        """One logical call of `operation` (a `_ROUTES` key, `ids` filled into its path):
+        attempts with bounded, jittered retries where repeating is safe; the JSON answer."""
+        method, route = _ROUTES[operation]
+        path = route.format_map({name: quote(value, safe="") for name, value in ids.items()})
         headers = {"x-request-id": resolve_request_id(request_id)}
         if idempotency_key is not None:
             headers["x-idempotency-key"] = idempotency_key
@@ -283,7 +315,7 @@ class CashfreeGateway:
             headers["content-type"] = "application/json"
             content = dump_json(body.model_dump(exclude_none=True))
         # Reads never change anything; a write repeated with the same key is replayed, not redone.
-        repeat_is_safe = method == "GET" or read_only or idempotency_key is not None
+        repeat_is_safe = method == "GET" or operation in _QUERIES or idempotency_key is not None
         attempt = 0
         while True:
             try:
@@ -343,51 +375,6 @@ class CashfreeGateway:
             raise GatewayTimeout("cashfree connection broke before an answer") from exc
 
 
-Created = TypeVar("Created", GatewayOrder, GatewayRefund)
-
-
-async def _create_once(
-    kind: str,
-    create: Callable[[], Awaitable[Created]],
-    fetch: Callable[[], Awaitable[Created]],
-    asked: tuple[int, str],
-    **ids: Any,
-) -> Created:
-    """Creates an order or a refund (`kind`) once. After "already exists" (409) or a lost
-    answer, the one at the gateway is returned if it is ours (same amount and currency, else
-    `GatewayConflict`: never someone else's under our id); if it is not there the original
-    failure stands, and "exists" yet not found is an unknown outcome, never a refusal."""
-    try:
-        return await create()
-    except GatewayError as error:
-        if not _means_already_exists(error) and not isinstance(error, GatewayOutcomeUnknown):
-            raise
-        existing: Created | None = None
-        try:
-            existing = await fetch()
-        except GatewayNotFound:
-            pass  # e.g. 409 refund_not_allowed: none of ours exists
-        except GatewayError:
-            if not isinstance(error, GatewayOutcomeUnknown):
-                raise
-        if existing is None:
-            if isinstance(error, GatewayOutcomeUnknown) or not _says_exists(error):
-                raise  # not there: the original failure stands (a refusal is one)
-            raise GatewayOutcomeUnknown(
-                f"the gateway says the {kind} exists but does not find it",
-                gateway_code=error.gateway_code,
-                **ids,
-            ) from error
-        if (existing.amount_minor, existing.currency) != asked:
-            raise GatewayConflict(
-                f"{kind} id exists at the gateway with another amount or currency", **ids
-            ) from error
-        logger.bind(operation=f"create_{kind}", after=error.code).info(
-            f"gateway {kind} already exists"
-        )
-        return existing
-
-
 def _means_already_exists(error: GatewayError) -> bool:
     if isinstance(error, GatewayConflict):
         return True
@@ -400,10 +387,6 @@ def _says_exists(error: GatewayError) -> bool:
     return code in _ALREADY_EXISTS_CODES or (
         isinstance(error, GatewayConflict) and (code is None or "exist" in code)
     )
-
-
-def _segment(value: str) -> str:
-    return quote(value, safe="")
 
 
 def _payload(response: httpx.Response) -> object:
@@ -425,6 +408,10 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def _as_is(wire: W) -> W:
+    return wire
+
+
 def _items(payload: object) -> list[object]:
     # Spec: a JSON array. A single object is read as a list of one rather than refused.
     if isinstance(payload, list):
@@ -442,7 +429,5 @@ def _read(model: type[W], payload: object, convert: Callable[[W], T]) -> T:
         ) from exc
 
 
-if TYPE_CHECKING:
-
-    def _is_a_payment_gateway(gateway: CashfreeGateway) -> PaymentGateway:
-        return gateway  # mypy proves CashfreeGateway implements the interface
+def _read_each(model: type[W], payloads: Sequence[object], convert: Callable[[W], T]) -> list[T]:
+    return [_read(model, payload, convert) for payload in payloads]

@@ -1,4 +1,5 @@
-"""Translation between our types (`schemas`) and Cashfree's wire format (`models`)."""
+"""Translation between our types (`schemas`, named `ours.` here) and Cashfree's wire format
+(`models`, named `cf.`)."""
 
 from __future__ import annotations
 
@@ -7,90 +8,69 @@ from decimal import Decimal
 from typing import Final
 
 from paycore.gateway import models as cf
-from paycore.gateway.schemas import (
-    GatewayAttemptError,
-    GatewayAttemptStatus,
-    GatewayDispute,
-    GatewayDisputeOutcome,
-    GatewayOrder,
-    GatewayOrderRequest,
-    GatewayOrderStatus,
-    GatewayPayment,
-    GatewayReconEntry,
-    GatewayReconEventStatus,
-    GatewayReconEventType,
-    GatewayReconPage,
-    GatewayReconQuery,
-    GatewayRefund,
-    GatewayRefundRequest,
-    GatewayRefundStatus,
-    GatewaySettlement,
-    GatewaySettlementPage,
-    GatewaySettlementQuery,
-    GatewaySettlementStatus,
-)
+from paycore.gateway import schemas as ours
 from paycore.money import to_major, to_minor
 
 # Cashfree settles in INR; a settlement or recon row without a currency is INR.
 _SETTLEMENT_CURRENCY: Final = "INR"
 
 ORDER_STATUSES: Final = {
-    cf.CfOrderStatus.ACTIVE: GatewayOrderStatus.OPEN,
-    cf.CfOrderStatus.PAID: GatewayOrderStatus.PAID,
-    cf.CfOrderStatus.EXPIRED: GatewayOrderStatus.EXPIRED,
-    cf.CfOrderStatus.TERMINATED: GatewayOrderStatus.TERMINATED,
-    cf.CfOrderStatus.TERMINATION_REQUESTED: GatewayOrderStatus.TERMINATING,
-    cf.CfOrderStatus.UNKNOWN: GatewayOrderStatus.UNKNOWN,
+    cf.CfOrderStatus.ACTIVE: ours.GatewayOrderStatus.OPEN,
+    cf.CfOrderStatus.PAID: ours.GatewayOrderStatus.PAID,
+    cf.CfOrderStatus.EXPIRED: ours.GatewayOrderStatus.EXPIRED,
+    cf.CfOrderStatus.TERMINATED: ours.GatewayOrderStatus.TERMINATED,
+    cf.CfOrderStatus.TERMINATION_REQUESTED: ours.GatewayOrderStatus.TERMINATING,
+    cf.CfOrderStatus.UNKNOWN: ours.GatewayOrderStatus.UNKNOWN,
 }
 
 ATTEMPT_STATUSES: Final = {
-    cf.CfPaymentStatus.SUCCESS: GatewayAttemptStatus.SUCCEEDED,
-    cf.CfPaymentStatus.PENDING: GatewayAttemptStatus.PENDING,
-    cf.CfPaymentStatus.NOT_ATTEMPTED: GatewayAttemptStatus.NOT_ATTEMPTED,
-    cf.CfPaymentStatus.FAILED: GatewayAttemptStatus.FAILED,
-    cf.CfPaymentStatus.USER_DROPPED: GatewayAttemptStatus.ABANDONED,
-    cf.CfPaymentStatus.VOID: GatewayAttemptStatus.VOIDED,
-    cf.CfPaymentStatus.CANCELLED: GatewayAttemptStatus.CANCELLED,
-    cf.CfPaymentStatus.UNKNOWN: GatewayAttemptStatus.UNKNOWN,
+    cf.CfPaymentStatus.SUCCESS: ours.GatewayAttemptStatus.SUCCEEDED,
+    cf.CfPaymentStatus.PENDING: ours.GatewayAttemptStatus.PENDING,
+    cf.CfPaymentStatus.NOT_ATTEMPTED: ours.GatewayAttemptStatus.NOT_ATTEMPTED,
+    cf.CfPaymentStatus.FAILED: ours.GatewayAttemptStatus.FAILED,
+    cf.CfPaymentStatus.USER_DROPPED: ours.GatewayAttemptStatus.ABANDONED,
+    cf.CfPaymentStatus.VOID: ours.GatewayAttemptStatus.VOIDED,
+    cf.CfPaymentStatus.CANCELLED: ours.GatewayAttemptStatus.CANCELLED,
+    cf.CfPaymentStatus.UNKNOWN: ours.GatewayAttemptStatus.UNKNOWN,
 }
 
 REFUND_STATUSES: Final = {
-    cf.CfRefundStatus.PENDING: GatewayRefundStatus.PENDING,
-    cf.CfRefundStatus.ONHOLD: GatewayRefundStatus.ON_HOLD,
-    cf.CfRefundStatus.SUCCESS: GatewayRefundStatus.SUCCEEDED,
-    cf.CfRefundStatus.FAILED: GatewayRefundStatus.FAILED,
-    cf.CfRefundStatus.CANCELLED: GatewayRefundStatus.CANCELLED,
-    cf.CfRefundStatus.UNKNOWN: GatewayRefundStatus.UNKNOWN,
+    cf.CfRefundStatus.PENDING: ours.GatewayRefundStatus.PENDING,
+    cf.CfRefundStatus.ONHOLD: ours.GatewayRefundStatus.ON_HOLD,
+    cf.CfRefundStatus.SUCCESS: ours.GatewayRefundStatus.SUCCEEDED,
+    cf.CfRefundStatus.FAILED: ours.GatewayRefundStatus.FAILED,
+    cf.CfRefundStatus.CANCELLED: ours.GatewayRefundStatus.CANCELLED,
+    cf.CfRefundStatus.UNKNOWN: ours.GatewayRefundStatus.UNKNOWN,
 }
 
 SETTLEMENT_STATUSES: Final = {
-    cf.CfSettlementStatus.SUCCESS: GatewaySettlementStatus.SETTLED,
-    cf.CfSettlementStatus.PENDING: GatewaySettlementStatus.PENDING,
-    cf.CfSettlementStatus.PENDING_WITH_CASHFREE: GatewaySettlementStatus.PENDING,
-    cf.CfSettlementStatus.PENDING_WITH_BANK: GatewaySettlementStatus.PENDING,
-    cf.CfSettlementStatus.FAILED: GatewaySettlementStatus.FAILED,
-    cf.CfSettlementStatus.UNKNOWN: GatewaySettlementStatus.UNKNOWN,
+    cf.CfSettlementStatus.SUCCESS: ours.GatewaySettlementStatus.SETTLED,
+    cf.CfSettlementStatus.PENDING: ours.GatewaySettlementStatus.PENDING,
+    cf.CfSettlementStatus.PENDING_WITH_CASHFREE: ours.GatewaySettlementStatus.PENDING,
+    cf.CfSettlementStatus.PENDING_WITH_BANK: ours.GatewaySettlementStatus.PENDING,
+    cf.CfSettlementStatus.FAILED: ours.GatewaySettlementStatus.FAILED,
+    cf.CfSettlementStatus.UNKNOWN: ours.GatewaySettlementStatus.UNKNOWN,
 }
 
 RECON_EVENT_TYPES: Final = {
-    cf.CfReconEventType.PAYMENT: GatewayReconEventType.PAYMENT,
-    cf.CfReconEventType.REFUND: GatewayReconEventType.REFUND,
-    cf.CfReconEventType.REFUND_REVERSAL: GatewayReconEventType.REFUND_REVERSAL,
-    cf.CfReconEventType.DISPUTE: GatewayReconEventType.DISPUTE,
-    cf.CfReconEventType.DISPUTE_REVERSAL: GatewayReconEventType.DISPUTE_REVERSAL,
-    cf.CfReconEventType.CHARGEBACK: GatewayReconEventType.CHARGEBACK,
-    cf.CfReconEventType.CHARGEBACK_REVERSAL: GatewayReconEventType.CHARGEBACK_REVERSAL,
-    cf.CfReconEventType.OTHER_ADJUSTMENT: GatewayReconEventType.ADJUSTMENT,
-    cf.CfReconEventType.SETTLEMENT: GatewayReconEventType.SETTLEMENT,
-    cf.CfReconEventType.UNKNOWN: GatewayReconEventType.UNKNOWN,
+    cf.CfReconEventType.PAYMENT: ours.GatewayReconEventType.PAYMENT,
+    cf.CfReconEventType.REFUND: ours.GatewayReconEventType.REFUND,
+    cf.CfReconEventType.REFUND_REVERSAL: ours.GatewayReconEventType.REFUND_REVERSAL,
+    cf.CfReconEventType.DISPUTE: ours.GatewayReconEventType.DISPUTE,
+    cf.CfReconEventType.DISPUTE_REVERSAL: ours.GatewayReconEventType.DISPUTE_REVERSAL,
+    cf.CfReconEventType.CHARGEBACK: ours.GatewayReconEventType.CHARGEBACK,
+    cf.CfReconEventType.CHARGEBACK_REVERSAL: ours.GatewayReconEventType.CHARGEBACK_REVERSAL,
+    cf.CfReconEventType.OTHER_ADJUSTMENT: ours.GatewayReconEventType.ADJUSTMENT,
+    cf.CfReconEventType.SETTLEMENT: ours.GatewayReconEventType.SETTLEMENT,
+    cf.CfReconEventType.UNKNOWN: ours.GatewayReconEventType.UNKNOWN,
 }
 
 RECON_EVENT_STATUSES: Final = {
-    cf.CfReconEventStatus.SUCCESS: GatewayReconEventStatus.SUCCEEDED,
-    cf.CfReconEventStatus.PENDING: GatewayReconEventStatus.PENDING,
-    cf.CfReconEventStatus.FAILED: GatewayReconEventStatus.FAILED,
-    cf.CfReconEventStatus.CANCELLED: GatewayReconEventStatus.CANCELLED,
-    cf.CfReconEventStatus.UNKNOWN: GatewayReconEventStatus.UNKNOWN,
+    cf.CfReconEventStatus.SUCCESS: ours.GatewayReconEventStatus.SUCCEEDED,
+    cf.CfReconEventStatus.PENDING: ours.GatewayReconEventStatus.PENDING,
+    cf.CfReconEventStatus.FAILED: ours.GatewayReconEventStatus.FAILED,
+    cf.CfReconEventStatus.CANCELLED: ours.GatewayReconEventStatus.CANCELLED,
+    cf.CfReconEventStatus.UNKNOWN: ours.GatewayReconEventStatus.UNKNOWN,
 }
 
 
@@ -109,7 +89,7 @@ def _minor(amount: Decimal | None, currency: str) -> int | None:
     return None if amount is None else to_minor(amount, currency)
 
 
-def order_request_body(request: GatewayOrderRequest) -> cf.CfCreateOrderRequest:
+def order_request_body(request: ours.GatewayOrderRequest) -> cf.CfCreateOrderRequest:
     meta = None
     if request.return_url or request.notify_url:
         meta = cf.CfOrderMeta(return_url=request.return_url, notify_url=request.notify_url)
@@ -130,7 +110,7 @@ def order_request_body(request: GatewayOrderRequest) -> cf.CfCreateOrderRequest:
     )
 
 
-def refund_request_body(request: GatewayRefundRequest) -> cf.CfCreateRefundRequest:
+def refund_request_body(request: ours.GatewayRefundRequest) -> cf.CfCreateRefundRequest:
     return cf.CfCreateRefundRequest(
         refund_id=request.refund_id,
         refund_amount=to_major(request.amount_minor, request.currency),
@@ -139,7 +119,7 @@ def refund_request_body(request: GatewayRefundRequest) -> cf.CfCreateRefundReque
     )
 
 
-def settlements_request_body(query: GatewaySettlementQuery) -> cf.CfSettlementsRequest:
+def settlements_request_body(query: ours.GatewaySettlementQuery) -> cf.CfSettlementsRequest:
     return cf.CfSettlementsRequest(
         pagination=cf.CfPagination(limit=query.limit, cursor=query.cursor),
         filters=cf.CfSettlementFilters(
@@ -151,15 +131,15 @@ def settlements_request_body(query: GatewaySettlementQuery) -> cf.CfSettlementsR
     )
 
 
-def recon_request_body(query: GatewayReconQuery) -> cf.CfReconRequest:
+def recon_request_body(query: ours.GatewayReconQuery) -> cf.CfReconRequest:
     return cf.CfReconRequest(
         pagination=cf.CfPagination(limit=query.limit, cursor=query.cursor),
         filters=cf.CfReconFilters(start_date=_utc_z(query.start), end_date=_utc_z(query.end)),
     )
 
 
-def order_from(wire: cf.CfOrder) -> GatewayOrder:
-    return GatewayOrder(
+def order_from(wire: cf.CfOrder) -> ours.GatewayOrder:
+    return ours.GatewayOrder(
         order_id=wire.order_id,
         gateway_order_id=wire.cf_order_id,
         amount_minor=to_minor(wire.order_amount, wire.order_currency),
@@ -171,18 +151,18 @@ def order_from(wire: cf.CfOrder) -> GatewayOrder:
     )
 
 
-def payment_from(wire: cf.CfPayment, order_id: str) -> GatewayPayment:
+def payment_from(wire: cf.CfPayment, order_id: str) -> ours.GatewayPayment:
     currency = wire.payment_currency or wire.order_currency or _SETTLEMENT_CURRENCY
     error = None
     if wire.error_details is not None:
         details = wire.error_details
-        error = GatewayAttemptError(
+        error = ours.GatewayAttemptError(
             code=details.error_code,
             description=details.error_description,
             reason=details.error_reason,
             source=details.error_source,
         )
-    return GatewayPayment(
+    return ours.GatewayPayment(
         order_id=wire.order_id or order_id,
         gateway_payment_id=wire.cf_payment_id,
         status=ATTEMPT_STATUSES[wire.payment_status],
@@ -207,16 +187,16 @@ _DISPUTE_WON: Final = ("_MERCHANT_WON",)
 _DISPUTE_LOST: Final = ("_MERCHANT_LOST", "_MERCHANT_ACCEPTED", "_INSUFFICIENT_EVIDENCE")
 
 
-def dispute_from(wire: cf.CfDispute, order: cf.CfDisputeOrder, closed: bool) -> GatewayDispute:
+def dispute_from(wire: cf.CfDispute, order: cf.CfDisputeOrder, closed: bool) -> ours.GatewayDispute:
     currency = order.payment_currency or order.order_currency or _SETTLEMENT_CURRENCY
     status = wire.dispute_status.upper()
     if status.endswith(_DISPUTE_WON):
-        outcome = GatewayDisputeOutcome.WON
+        outcome = ours.GatewayDisputeOutcome.WON
     elif status.endswith(_DISPUTE_LOST):
-        outcome = GatewayDisputeOutcome.LOST
+        outcome = ours.GatewayDisputeOutcome.LOST
     else:
-        outcome = GatewayDisputeOutcome.UNKNOWN if closed else GatewayDisputeOutcome.OPEN
-    return GatewayDispute(
+        outcome = ours.GatewayDisputeOutcome.UNKNOWN if closed else ours.GatewayDisputeOutcome.OPEN
+    return ours.GatewayDispute(
         dispute_id=wire.dispute_id,
         dispute_type=wire.dispute_type,
         status=status,
@@ -231,8 +211,8 @@ def dispute_from(wire: cf.CfDispute, order: cf.CfDisputeOrder, closed: bool) -> 
     )
 
 
-def refund_from(wire: cf.CfRefund) -> GatewayRefund:
-    return GatewayRefund(
+def refund_from(wire: cf.CfRefund) -> ours.GatewayRefund:
+    return ours.GatewayRefund(
         order_id=wire.order_id,
         refund_id=wire.refund_id,
         gateway_refund_id=wire.cf_refund_id,
@@ -247,15 +227,17 @@ def refund_from(wire: cf.CfRefund) -> GatewayRefund:
     )
 
 
-def settlement_from(wire: cf.CfSettlement) -> GatewaySettlement:
+def settlement_from(wire: cf.CfSettlement) -> ours.GatewaySettlement:
     currency = wire.settlement_currency or wire.order_currency or _SETTLEMENT_CURRENCY
     utr = wire.settlement_utr or wire.transfer_utr
     if wire.status is not None:
         status = SETTLEMENT_STATUSES[wire.status]
     else:
         # The 2025-01-01 entity has no status: a transfer UTR means the money moved.
-        status = GatewaySettlementStatus.SETTLED if utr else GatewaySettlementStatus.PENDING
-    return GatewaySettlement(
+        status = (
+            ours.GatewaySettlementStatus.SETTLED if utr else ours.GatewaySettlementStatus.PENDING
+        )
+    return ours.GatewaySettlement(
         gateway_settlement_id=wire.cf_settlement_id,
         order_id=wire.order_id,
         gateway_payment_id=wire.cf_payment_id,
@@ -270,17 +252,17 @@ def settlement_from(wire: cf.CfSettlement) -> GatewaySettlement:
     )
 
 
-def settlement_page_from(wire: cf.CfSettlementPage) -> GatewaySettlementPage:
-    return GatewaySettlementPage(
+def settlement_page_from(wire: cf.CfSettlementPage) -> ours.GatewaySettlementPage:
+    return ours.GatewaySettlementPage(
         settlements=[settlement_from(item) for item in wire.data],
         cursor=wire.cursor or None,
     )
 
 
-def recon_entry_from(wire: cf.CfReconItem) -> GatewayReconEntry:
+def recon_entry_from(wire: cf.CfReconItem) -> ours.GatewayReconEntry:
     currency = wire.event_currency or wire.order_currency or _SETTLEMENT_CURRENCY
     sale_type = (wire.sale_type or "").upper()
-    return GatewayReconEntry(
+    return ours.GatewayReconEntry(
         event_id=wire.event_id,
         event_type=RECON_EVENT_TYPES[wire.event_type],
         event_status=RECON_EVENT_STATUSES[wire.event_status],
@@ -297,7 +279,7 @@ def recon_entry_from(wire: cf.CfReconItem) -> GatewayReconEntry:
     )
 
 
-def recon_page_from(wire: cf.CfReconPage) -> GatewayReconPage:
-    return GatewayReconPage(
+def recon_page_from(wire: cf.CfReconPage) -> ours.GatewayReconPage:
+    return ours.GatewayReconPage(
         entries=[recon_entry_from(item) for item in wire.data], cursor=wire.cursor
     )
