@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from types import TracebackType
 from typing import Self
 from urllib.parse import quote
 
@@ -65,10 +64,5 @@ class Lock:
             raise LockNotAcquired(key=self.key)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.release()
