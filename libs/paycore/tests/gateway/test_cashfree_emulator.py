@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from paycore.gateway import (
     verify_webhook_signature,
 )
 from paycore.kit.settings import CashfreeSettings
+from paycore.testing import eventually
 
 CLIENT_TIMEOUT = 0.5
 HELD_SECONDS = 1.0  # a faulted call is held longer than the client waits
@@ -126,14 +127,6 @@ def refund_of(
     )
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], attempts: int = 250) -> None:
-    for _ in range(attempts):
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the condition never held")
-
-
 class TestOrders:
     async def test_create_get_and_terminate(self, gateway: CashfreeGateway) -> None:
         request = new_order(17000)
@@ -216,7 +209,7 @@ class TestRefunds:
             fetched = await gateway.get_refund(order.order_id, request.refund_id)
             return fetched.status is GatewayRefundStatus.SUCCEEDED
 
-        await eventually(succeeded)
+        await eventually(succeeded, timeout=5.0, interval=0.02)
         [listed] = await gateway.list_refunds(order.order_id)
         assert listed.refund_id == request.refund_id
 
@@ -232,7 +225,7 @@ class TestRefunds:
             fetched = await gateway.get_refund(order.order_id, request.refund_id)
             return fetched.status is GatewayRefundStatus.FAILED
 
-        await eventually(failed)
+        await eventually(failed, timeout=5.0, interval=0.02)
 
     async def test_refund_on_unpaid_order_is_a_conflict(self, gateway: CashfreeGateway) -> None:
         order = await create(gateway)
