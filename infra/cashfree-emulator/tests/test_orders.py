@@ -5,6 +5,14 @@ import httpx
 import pytest
 
 
+def order_with_amount(amount: bytes) -> bytes:
+    """An order body written by hand, so the amount's number text reaches the emulator as is."""
+    return (
+        b'{"order_amount": ' + amount + b', "order_currency": "INR", '
+        b'"customer_details": {"customer_id": "cus_1", "customer_phone": "9876543210"}}'
+    )
+
+
 async def test_create_order_returns_order_entity(api: httpx.AsyncClient, order_body: Any) -> None:
     response = await api.post(
         "/orders",
@@ -26,11 +34,7 @@ async def test_create_order_returns_order_entity(api: httpx.AsyncClient, order_b
 async def test_order_amount_keeps_its_two_decimals_on_the_wire(
     api: httpx.AsyncClient, order_body: Any
 ) -> None:
-    raw = (
-        b'{"order_amount": 10.10, "order_currency": "INR", '
-        b'"customer_details": {"customer_id": "cus_1", "customer_phone": "9876543210"}}'
-    )
-    response = await api.post("/orders", content=raw)
+    response = await api.post("/orders", content=order_with_amount(b"10.10"))
     assert b'"order_amount":10.10' in response.content
 
 
@@ -96,10 +100,7 @@ async def test_amount_validation_uses_the_exact_number_text(
     api: httpx.AsyncClient, order_body: Any
 ) -> None:
     # 1.005 is not representable as a float; the text has three decimals and is refused.
-    raw = (
-        b'{"order_amount": 1.005, "order_currency": "INR", '
-        b'"customer_details": {"customer_id": "cus_1", "customer_phone": "9876543210"}}'
-    )
+    raw = order_with_amount(b"1.005")
     assert (await api.post("/orders", content=raw)).json()["code"] == "order_amount_invalid"
 
 
