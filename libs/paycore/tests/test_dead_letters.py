@@ -2,9 +2,7 @@
 dead letters in the real RabbitMQ: a refund and an email whose handler failed (a bug, so no
 retry) are listed with their error, then replayed once the handler is fixed, or dropped."""
 
-import asyncio
 import os
-import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,7 +10,7 @@ from paycore.dead_letters import parser
 from paycore.kit.broker import Consumer, Delivery, EventPublisher, make_broker
 from paycore.kit.events import OutboxEvent
 from paycore.kit.service import InfraSettings
-from paycore.testing import eventually, isolated_database, isolated_settings
+from paycore.testing import eventually, isolated_database, isolated_settings, run_module_async
 from paycore.webhooks.models import WebhookLog, WebhookStatus
 from paycore.webhooks.repository import WebhookLogRepository
 
@@ -72,19 +70,10 @@ async def command_with_logs(settings: InfraSettings, *args: str) -> tuple[int, s
         "QUEUE_EXPIRES_MS": str(settings.queue_expires_ms),
         "OPERATOR": "alice",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "paycore.dead_letters",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    output, logs = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode in (0, 1), logs.decode()[-2000:]
+    code, output, logs = await run_module_async("paycore.dead_letters", *args, env=env)
+    assert code in (0, 1), logs[-2000:]
     # What it printed, and its logs (stderr).
-    return process.returncode or 0, output.decode(), logs.decode()
+    return code, output, logs
 
 
 async def dead_letters_reach(consumer: Consumer, count: int) -> None:
@@ -96,10 +85,21 @@ async def dead_letters_reach(consumer: Consumer, count: int) -> None:
     await eventually(reached, timeout=20)
 
 
+Rig = tuple[str, Consumer, Handler, EventPublisher]
+
+
+async def dead_lettered(rig: Rig, count: int = 1) -> list[OutboxEvent]:
+    """Publishes `count` events the rig's handler fails on; returns them once dead-lettered."""
+    queue, consumer, _, publisher = rig
+    events = [OutboxEvent.of(QUEUES[queue][2], PAYLOAD) for _ in range(count)]
+    for event in events:
+        await publisher.publish(event)
+    await dead_letters_reach(consumer, count)
+    return events
+
+
 @pytest.fixture(params=sorted(QUEUES))
-async def rig(
-    request: pytest.FixtureRequest, settings: InfraSettings
-) -> AsyncIterator[tuple[str, Consumer, Handler, EventPublisher]]:
+async def rig(request: pytest.FixtureRequest, settings: InfraSettings) -> AsyncIterator[Rig]:
     queue = request.param
     exchange, binding, _ = QUEUES[queue]
     broker = make_broker(settings)
@@ -117,12 +117,10 @@ async def rig(
 
 
 async def test_a_dead_letter_is_listed_then_replayed_once_the_cause_is_fixed(
-    rig: tuple[str, Consumer, Handler, EventPublisher], settings: InfraSettings
+    rig: Rig, settings: InfraSettings
 ) -> None:
-    queue, consumer, handler, publisher = rig
-    event = OutboxEvent.of(QUEUES[queue][2], PAYLOAD)
-    await publisher.publish(event)
-    await dead_letters_reach(consumer, 1)
+    queue, consumer, handler, _ = rig
+    [event] = await dead_lettered(rig)
 
     code, listed = await command(settings, "list", queue)
     assert code == 0, listed
@@ -148,12 +146,10 @@ async def test_a_dead_letter_is_listed_then_replayed_once_the_cause_is_fixed(
 
 
 async def test_a_replayed_message_that_fails_again_is_replayed_once_not_in_a_loop(
-    rig: tuple[str, Consumer, Handler, EventPublisher], settings: InfraSettings
+    rig: Rig, settings: InfraSettings
 ) -> None:
-    queue, consumer, handler, publisher = rig
-    event = OutboxEvent.of(QUEUES[queue][2], PAYLOAD)
-    await publisher.publish(event)
-    await dead_letters_reach(consumer, 1)
+    queue, consumer, handler, _ = rig
+    [event] = await dead_lettered(rig)
     # Not fixed: the replayed message is dead-lettered again while the replay runs (it once was
     # taken again and again, 128 replays of one message, until the command happened to stop).
     for which in (("--all",), ("--id", event.envelope.event_id)):
@@ -166,13 +162,10 @@ async def test_a_replayed_message_that_fails_again_is_replayed_once_not_in_a_loo
 
 
 async def test_drop_deletes_only_the_named_dead_letter_and_prints_what_it_dropped(
-    rig: tuple[str, Consumer, Handler, EventPublisher], settings: InfraSettings
+    rig: Rig, settings: InfraSettings
 ) -> None:
-    queue, consumer, _, publisher = rig
-    events = [OutboxEvent.of(QUEUES[queue][2], PAYLOAD) for _ in range(3)]
-    for event in events:
-        await publisher.publish(event)
-    await dead_letters_reach(consumer, 3)
+    queue, consumer, _, _ = rig
+    events = await dead_lettered(rig, 3)
 
     def listed_ids(output: str) -> list[str]:
         return [line.split('"id": "')[1].split('"')[0] for line in output.splitlines()[1:]]

@@ -1,15 +1,15 @@
 """The operator's CLI as an operator runs it: a separate process, the service's settings."""
 
-import asyncio
 import os
-import sys
 
 from cashfree_emulator.testing import RunningEmulator
 from paycore.kit.service import InfraSettings
 from paycore.reconciliation.models import ItemStatus, MismatchKind, ReconciliationItem
 from paycore.reconciliation.repository import ReconciliationRepository
-from paycore.testing import run_module
+from paycore.testing import run_module, run_module_async
 from reconciler.cli import render
+
+AN_HOUR = ("--start", "2026-01-01T00:00+00:00", "--end", "2026-01-01T01:00+00:00")
 
 
 async def _cli(settings: InfraSettings, emulator: RunningEmulator, *args: str) -> tuple[int, str]:
@@ -23,19 +23,9 @@ async def _cli(settings: InfraSettings, emulator: RunningEmulator, *args: str) -
         "CASHFREE_SECRET_KEY": emulator.secret_key,
         "CASHFREE_BASE_URL": emulator.api_url,
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "reconciler.cli",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
+    code, out, err = await run_module_async("reconciler.cli", *args, env=env)
     # What a person reads is stdout (stderr: warnings and errors).
-    return process.returncode, out.decode() if process.returncode == 0 else err.decode()
+    return code, out if code == 0 else err
 
 
 async def test_report_resolve_and_run_from_the_command_line(
@@ -101,16 +91,7 @@ async def test_report_resolve_and_run_from_the_command_line(
     code, table = await _cli(database, emulator, "report", "--limit", "2")
     assert "showing" not in table
 
-    code, said = await _cli(
-        database,
-        emulator,
-        "run",
-        "--start",
-        "2026-01-01T00:00+00:00",
-        "--end",
-        "2026-01-01T01:00+00:00",
-        "--every-order",
-    )
+    code, said = await _cli(database, emulator, "run", *AN_HOUR, "--every-order")
     assert code == 0, said
     assert "DONE: window 2026-01-01 00:00 to 2026-01-01 01:00 UTC, 0 orders checked" in said
 
@@ -134,15 +115,7 @@ async def test_a_window_no_run_can_cover_is_refused_before_anything_runs(
 
     # A run that could not read Cashfree's reports ends FAILED, and says so in its exit code.
     await emulator.control.fail_next_calls(500, operation="get_settlement_recon", count=10)
-    code, said = await _cli(
-        database,
-        emulator,
-        "run",
-        "--start",
-        "2026-01-01T00:00+00:00",
-        "--end",
-        "2026-01-01T01:00+00:00",
-    )
+    code, said = await _cli(database, emulator, "run", *AN_HOUR)
     assert code == 1
     [run] = await ReconciliationRepository().latest_runs()
     assert run.status == "FAILED"

@@ -223,6 +223,24 @@ def run_module(module: str, *args: str, env: Mapping[str, str]) -> str:
     return done.stdout
 
 
+async def run_module_async(module: str, *args: str, env: Mapping[str, str]) -> tuple[int, str, str]:
+    """Runs `python -m module args` with `env` as its whole environment without blocking the
+    event loop (the test's servers keep running); returns (exit code, stdout, stderr), whatever
+    the exit code, after at most 60 seconds."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        *args,
+        env=dict(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
 async def eventually(
     check: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.05
 ) -> None:
