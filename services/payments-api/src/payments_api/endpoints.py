@@ -28,6 +28,7 @@ from paycore.invoices.errors import (
     PayLinkExpired,
     PayLinkInvalid,
 )
+from paycore.kit.apidocs import by_status
 from paycore.kit.errors import (
     AppError,
     ChangedConcurrently,
@@ -157,8 +158,7 @@ class Endpoint:
             IDEMPOTENT if self.idempotent else (),
             self.errors,
         ]
-        unique = {error.code: error for kind in kinds for error in kind}
-        return sorted(unique.values(), key=lambda error: (error.status, error.code))
+        return by_status(error for kind in kinds for error in kind)
 
 
 V1 = "/api/v1"

@@ -77,7 +77,7 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
     for endpoint in ENDPOINTS:
         operation = _operation(endpoint, schemas)
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
-    paths.update(apidocs.platform_paths(apidocs.PLATFORM_PATHS))
+    paths.update(apidocs.platform_paths())
     return apidocs.document(
         "paycore payments-api",
         paths,

@@ -61,7 +61,7 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
         for method in sorted(route.methods or ()):
             if method != "HEAD":
                 paths.setdefault(route.path, {})[method.lower()] = _operation(route.path, schemas)
-    paths.update(apidocs.platform_paths(apidocs.PLATFORM_PATHS))
+    paths.update(apidocs.platform_paths())
     return apidocs.document("paycore webhook-ingress", paths, schemas, version=version)
 
 

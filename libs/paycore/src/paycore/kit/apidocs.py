@@ -114,19 +114,18 @@ def parameter(
     return found
 
 
-def platform_paths(served: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """The GET operations of the platform paths among `served` (no credentials, 200)."""
+def platform_paths() -> dict[str, dict[str, Any]]:
+    """The GET operations of the platform paths (no credentials, 200)."""
     return {
         path: {
             "get": {
                 "operationId": "platform_" + re.sub(r"\W+", "_", path).strip("_"),
-                "summary": PLATFORM_PATHS[path],
+                "summary": summary,
                 "security": [],
                 "responses": {"200": {"description": "OK"}},
             }
         }
-        for path in served
-        if path in PLATFORM_PATHS
+        for path, summary in PLATFORM_PATHS.items()
     }
 
 
