@@ -1,7 +1,7 @@
 """The repository stands on its own: a fresh clone has no team folder beside it, so nothing may
 point there, and every relative link in its Markdown must name a file of the repository. The
-code map (docs/ARCHITECTURE.md) names only files that exist, every collection, and exactly the
-routing keys of the event catalog."""
+code map (docs/ARCHITECTURE.md) names only files that exist, every collection (queried only by
+the modules its row names), and exactly the routing keys of the event catalog."""
 
 import ast
 import re
@@ -110,3 +110,40 @@ def test_the_architecture_map_lists_exactly_the_routing_keys_of_the_event_catalo
     listed = {key for cell in first_cells for key in re.findall(r"`([a-z_.]+)`", cell)}
     assert sorted(published - listed) == []  # published, not on the map
     assert sorted(listed - published) == []  # on the map, not published
+
+
+# Beanie's class-level queries, and the raw collection behind a document class.
+QUERIES = {"get_pymongo_collection", "find", "find_one", "find_many", "find_all", "aggregate"}
+QUERIES |= {"count", "get", "delete_all", "update_all"}
+
+
+def query_modules() -> dict[str, set[str]]:
+    """For each document class on the map, the modules it names as its owner and its queries."""
+    table = ARCHITECTURE.read_text().split("## Who owns which collection", 1)[1].split("\n## ")[0]
+    rows = [row.split("|")[2:5] for row in table.splitlines() if row.startswith("| `")]
+    return {
+        document: set(re.findall(r"`([\w/.]+\.py)`", owner + queries))
+        for documents, owner, queries in rows
+        for document in re.findall(r"`(\w+)`", documents)
+    }
+
+
+def test_each_collection_is_queried_only_by_the_modules_the_map_names() -> None:
+    allowed = query_modules()
+    assert {"Payment", "Dispute", "WebhookLog"} <= set(allowed)  # the table still parses
+    seen, elsewhere = set(), []
+    for root in (ROOT / "libs" / "paycore" / "src", *sorted(ROOT.glob("services/*/src"))):
+        for path in root.rglob("*.py"):
+            module = str(path.relative_to(root))
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id in allowed
+                    and node.attr in QUERIES
+                ):
+                    seen.add((module, node.value.id))
+                    if module not in allowed[node.value.id]:
+                        elsewhere.append(f"{module}:{node.lineno} {node.value.id}.{node.attr}")
+    assert ("paycore/payments/repository.py", "Payment") in seen  # the scan still finds them
+    assert elsewhere == []

@@ -35,6 +35,14 @@ O = GatewayDisputeOutcome
 FINAL: Final = frozenset({O.WON, O.LOST})
 
 
+async def count_open_disputes() -> int:
+    """Disputes and chargebacks not yet won or lost (the gateway's outcome open or unknown)."""
+    open_outcomes = [O.OPEN.value, O.UNKNOWN.value]
+    return await Dispute.get_pymongo_collection().count_documents(
+        {"outcome": {"$in": open_outcomes}}
+    )
+
+
 @dataclass(frozen=True)
 class DisputeApplied:
     dispute: Dispute

@@ -29,6 +29,7 @@ from paycore.invoices.repository import find_invoice
 from paycore.kit.crypto import FieldCipher, Sealed
 from paycore.kit.events import EventEnvelope
 from paycore.payments.models import Payment
+from paycore.payments.repository import PaymentRepository
 
 REFUND_SUCCEEDED: Final = "SUCCESS"
 
@@ -138,10 +139,9 @@ class EmailComposer:
         self, payment_id: str, base: dict[str, Any]
     ) -> tuple[Payment, str | None, dict[str, Any]]:
         """The payment, its customer's address and the context every customer email has."""
-        raw = await Payment.get_pymongo_collection().find_one({"_id": payment_id})
-        if raw is None:
+        payment = await PaymentRepository().get(payment_id)
+        if payment is None:
             raise EmailDataMissing(payment_id=payment_id)
-        payment = Payment.model_validate(raw)
         customer = payment.customer
         address = self._open(customer.email, "customer.email", required=True)
         context = base | {

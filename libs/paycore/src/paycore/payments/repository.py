@@ -165,13 +165,30 @@ class PaymentRepository:
         )
 
     async def list_holding_reservations(
-        self, untouched_since: datetime, limit: int
+        self, untouched_since: datetime, limit: int | None = None
     ) -> list[Payment]:
         """Payments holding a refund reservation, not updated since `untouched_since`, least
-        recently updated first."""
+        recently updated first; at most `limit` (None: all)."""
         query = {"refund_reservations.0": {"$exists": True}, "updated_at": {"$lt": untouched_since}}
-        cursor = self.collection.find(query).sort("updated_at", ASCENDING).limit(limit)
+        cursor = self.collection.find(query).sort("updated_at", ASCENDING).limit(limit or 0)
         return [Payment.model_validate(raw) async for raw in cursor]
+
+    async def ids_refunded_beyond_captured(self) -> list[str]:
+        """Payments whose refunded plus reserved amount exceeds what was captured, or whose
+        refundable amount went negative (a money invariant: never allowed)."""
+        touched = {"$or": [{"refunded_amount": {"$gt": 0}}, {"refund_reserved_amount": {"$gt": 0}}]}
+        fields = [
+            "captured_amount",
+            "refunded_amount",
+            "refund_reserved_amount",
+            "refundable_amount",
+        ]
+        found = []
+        async for raw in self.collection.find(touched, dict.fromkeys(fields, 1)):
+            spent = raw.get("refunded_amount", 0) + raw.get("refund_reserved_amount", 0)
+            if spent > raw.get("captured_amount", 0) or raw.get("refundable_amount", 0) < 0:
+                found.append(raw["_id"])
+        return found
 
     async def transition(
         self,

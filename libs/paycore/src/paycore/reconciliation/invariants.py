@@ -14,10 +14,9 @@ from typing import Final
 
 from prometheus_client import Gauge
 
-from paycore.disputes.models import Dispute
-from paycore.gateway.schemas import GatewayDisputeOutcome
-from paycore.payments.models import Payment
-from paycore.refunds.models import Refund
+from paycore.disputes.service import count_open_disputes
+from paycore.payments.repository import PaymentRepository
+from paycore.refunds.repository import RefundRepository
 from paycore.refunds.states import FINAL
 
 VIOLATIONS: Final = Gauge(
@@ -26,7 +25,6 @@ VIOLATIONS: Final = Gauge(
     "(refunded_exceeds_captured, reservation_stuck).",
     ["kind"],
 )
-KINDS: Final = ("refunded_exceeds_captured", "reservation_stuck")
 DISPUTES_OPEN: Final = Gauge(
     "paycore_disputes_open", "Disputes and chargebacks still open (not yet won or lost)."
 )
@@ -34,33 +32,19 @@ DISPUTES_OPEN: Final = Gauge(
 
 async def check_money_invariants(stuck_after: timedelta) -> dict[str, list[str]]:
     """The payment ids breaking each invariant; also sets the gauge."""
-    payments = Payment.get_pymongo_collection()
-    found: dict[str, list[str]] = {kind: [] for kind in KINDS}
-    fields = {
-        "captured_amount": 1,
-        "refunded_amount": 1,
-        "refund_reserved_amount": 1,
-        "refundable_amount": 1,
+    payments, refunds = PaymentRepository(), RefundRepository()
+    found: dict[str, list[str]] = {
+        "refunded_exceeds_captured": await payments.ids_refunded_beyond_captured(),
+        "reservation_stuck": [],
     }
-    touched = {"$or": [{"refunded_amount": {"$gt": 0}}, {"refund_reserved_amount": {"$gt": 0}}]}
-    async for raw in payments.find(touched, fields):
-        spent = raw.get("refunded_amount", 0) + raw.get("refund_reserved_amount", 0)
-        if spent > raw.get("captured_amount", 0) or raw.get("refundable_amount", 0) < 0:
-            found["refunded_exceeds_captured"].append(raw["_id"])
     cutoff = datetime.now(UTC) - stuck_after
-    held = {"refund_reservations.0": {"$exists": True}, "updated_at": {"$lt": cutoff}}
-    async for raw in payments.find(held, {"refund_reservations": 1}):
-        for refund_id in raw.get("refund_reservations") or []:
-            refund = await Refund.get_pymongo_collection().find_one(
-                {"_id": refund_id}, {"status": 1}
-            )
-            if refund is None or refund["status"] in {status.value for status in FINAL}:
-                found["reservation_stuck"].append(raw["_id"])
+    for payment in await payments.list_holding_reservations(cutoff):
+        for refund_id in payment.refund_reservations:
+            refund = await refunds.get(refund_id)
+            if refund is None or refund.status in FINAL:
+                found["reservation_stuck"].append(payment.payment_id)
                 break
     for kind, payment_ids in found.items():
         VIOLATIONS.labels(kind).set(len(payment_ids))
-    open_outcomes = [GatewayDisputeOutcome.OPEN.value, GatewayDisputeOutcome.UNKNOWN.value]
-    DISPUTES_OPEN.set(
-        await Dispute.get_pymongo_collection().count_documents({"outcome": {"$in": open_outcomes}})
-    )
+    DISPUTES_OPEN.set(await count_open_disputes())
     return found
