@@ -103,7 +103,7 @@ def test_api_md_lists_every_endpoint_with_its_scope_and_idempotency() -> None:
     assert declared <= listed
     assert len(listed - declared) == len([r for r in rows[2:] if r[1] == "none"])  # platform
     create = next(row for row in rows if row[0] == "| `POST /api/v1/payments/create`")
-    assert create[2].startswith("`amount`, `currency?`, `customer` {`phone`")
+    assert create[2].startswith("`CreatePaymentIn`: `amount`, `currency?`, `customer` {`phone`")
     assert create[3].startswith("`201` `PaymentOut`")
 
 

@@ -88,7 +88,8 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
 
 
 def _request_cell(endpoint: Endpoint) -> str:
-    parts = [apidocs.field_list(endpoint.body, request=True)] if endpoint.body else []
+    body = endpoint.body
+    parts = [f"`{body.__name__}`: {apidocs.field_list(body, request=True)}"] if body else []
     if endpoint.query:
         parts.append("query " + ", ".join(f"`{name}?`" for name in endpoint.query))
     if endpoint.idempotent:
