@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from cashfree_emulator.emulator import Emulator
 from cashfree_emulator.errors import conflict, not_found
+from cashfree_emulator.orders import paid_payments
 from cashfree_emulator.records import Dispute, Order
 from cashfree_emulator.webhook_payloads import dispute_event
 from cashfree_emulator.wire import now_ist
@@ -26,9 +27,7 @@ def open_dispute(
     amount: Decimal | None,
     respond_within_days: int,
 ) -> Dispute:
-    paid = emulator.store.successful_payments(order)
-    if not paid:
-        raise conflict("order_not_paid", "only a paid order can be disputed")
+    paid = paid_payments(emulator.store, order, "only a paid order can be disputed")
     now = now_ist()
     dispute = Dispute(
         app_id=order.app_id,

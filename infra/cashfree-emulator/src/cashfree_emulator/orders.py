@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from cashfree_emulator.errors import conflict, invalid
-from cashfree_emulator.records import Order
+from cashfree_emulator.records import Order, Payment
 from cashfree_emulator.store import Store, random_token
 from cashfree_emulator.validation import (
     EMAIL_PATTERN,
@@ -66,6 +66,14 @@ def current_order(store: Store, app_id: str, order_id: str) -> Order:
     order = store.order(app_id, order_id)
     expire_if_due(order)
     return order
+
+
+def paid_payments(store: Store, order: Order, refusal: str) -> list[Payment]:
+    """The order's successful payments; 409 `order_not_paid` with `refusal` if none."""
+    paid = store.successful_payments(order)
+    if not paid:
+        raise conflict("order_not_paid", refusal)
+    return paid
 
 
 def expire_if_due(order: Order) -> None:

@@ -6,6 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from cashfree_emulator.emulator import Emulator
 from cashfree_emulator.errors import conflict
+from cashfree_emulator.orders import paid_payments
 from cashfree_emulator.records import Order, Settlement
 from cashfree_emulator.store import random_digits
 from cashfree_emulator.webhook_payloads import settlement_event
@@ -69,9 +70,7 @@ def settle_orders(emulator: Emulator, orders: list[Order], status: str) -> list[
 def _new_settlement(emulator: Emulator, order: Order, status: str) -> Settlement:
     if status == "REVERSED":
         raise conflict("settlement_not_found", "the order has no settlement to reverse")
-    paid = emulator.store.successful_payments(order)
-    if not paid:
-        raise conflict("order_not_paid", "only paid orders are settled")
+    paid = paid_payments(emulator.store, order, "only paid orders are settled")
     payment_amount = sum((p.amount for p in paid), Decimal(0))
     service_charge = _round(payment_amount * emulator.config.service_charge_rate)
     service_tax = _round(service_charge * GST_RATE)
