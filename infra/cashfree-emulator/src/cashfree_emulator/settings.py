@@ -33,24 +33,18 @@ class EmulatorSettings(BaseModel):
     service_charge_rate: Decimal = Field(default=Decimal("0.02"), ge=0, lt=1)
     auto_settle_seconds: float | None = Field(default=None, ge=0)
 
+    # The default merchant's fields and the runtime config's carry their models' names, so each
+    # is copied by name.
     def initial_merchants(self) -> list[MerchantConfig]:
-        default = MerchantConfig(
-            app_id=self.app_id,
-            secret_key=self.secret_key,
-            webhook_urls=self.webhook_urls,
-            webhook_version=self.webhook_version,
-            rate_limit_per_minute=self.rate_limit_per_minute,
-        )
+        default = MerchantConfig.model_validate(self._fields_of(MerchantConfig))
         return [default, *self.merchants]
 
     def initial_config(self) -> EmulatorConfig:
-        return EmulatorConfig(
-            refund_delay_seconds=self.refund_delay_seconds,
-            webhook_retry_scale=self.webhook_retry_scale,
-            webhook_timeout_seconds=self.webhook_timeout_seconds,
-            service_charge_rate=self.service_charge_rate,
-            auto_settle_seconds=self.auto_settle_seconds,
-        )
+        return EmulatorConfig.model_validate(self._fields_of(EmulatorConfig))
+
+    def _fields_of(self, model: type[BaseModel]) -> dict[str, object]:
+        """The settings that `model` has a field for (its other fields keep their defaults)."""
+        return self.model_dump(include=set(model.model_fields))
 
 
 def from_text(name: str, raw: str) -> object:
