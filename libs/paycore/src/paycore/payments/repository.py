@@ -36,7 +36,7 @@ class PaymentRepository:
 
     async def insert(self, payment: Payment) -> Payment:
         """Inserts a new payment; a duplicate key (id or idempotency key) raises."""
-        await insert_with_events(payment)
+        await insert_with_events(payment, plain_dump=True)
         return payment
 
     async def _change(self, payment: Payment, **change: Any) -> Payment | None:
