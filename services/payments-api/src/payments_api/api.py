@@ -3,7 +3,6 @@ authenticate and rate-limit, read a strict body, run idempotently, answer."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -199,8 +198,10 @@ class Api:
         except BaseException:
             await begun.release()
             raise
-        response = respond(outcome.data, outcome.status)
-        await begun.complete(StoredResponse(outcome.status, json.loads(bytes(response.body))))
+        # The answer's body is stored as the JSON value it is, not parsed back from its bytes.
+        body_out = answer_body(outcome.data)
+        response = JSONResponse(body_out, status_code=outcome.status)
+        await begun.complete(StoredResponse(outcome.status, body_out))
         if outcome.replayed:
             response.headers[REPLAYED_HEADER] = "true"
         return response
@@ -231,9 +232,12 @@ def replay(stored: StoredResponse) -> JSONResponse:
 
 def respond(data: BaseModel, status: int = 200) -> JSONResponse:
     """`{data, requestId}` with the response model as JSON."""
-    return JSONResponse(
-        success_body(data.model_dump(mode="json"), request_id_var.get()), status_code=status
-    )
+    return JSONResponse(answer_body(data), status_code=status)
+
+
+def answer_body(data: BaseModel) -> dict[str, Any]:
+    """`{data, requestId}` as JSON values."""
+    return success_body(data.model_dump(mode="json"), request_id_var.get())
 
 
 def query_of(request: Request, *allowed: str) -> QueryParams:
