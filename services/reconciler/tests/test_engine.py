@@ -60,6 +60,22 @@ async def _alerts() -> list[str]:
     return sorted(a.alert_id for a in found)
 
 
+def _hour_around(now: datetime) -> tuple[datetime, datetime]:
+    return now - timedelta(hours=1), now + timedelta(hours=1)
+
+
+async def _run_leaves(
+    engine: ReconciliationEngine,
+    window: tuple[datetime, datetime],
+    items: dict[str, tuple[MismatchKind, ItemStatus]],
+    alerts: list[str],
+) -> None:
+    """Runs the engine over `window`; then every item and every alert are exactly these."""
+    await engine.run(*window)
+    assert await _items() == items
+    assert await _alerts() == alerts
+
+
 async def test_every_break_kind_is_found_once_healed_where_safe_and_closed_when_fixed(
     gateway: CashfreeGateway, emulator: RunningEmulator
 ) -> None:
@@ -92,7 +108,7 @@ async def test_every_break_kind_is_found_once_healed_where_safe_and_closed_when_
     await emulator.control.settle("ord_theirs_only")  # the gateway's report lists it then
 
     engine = ReconciliationEngine(gateway, default_settlement_sla=timedelta(days=2))
-    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    window = _hour_around(now)
     first = await engine.run(*window)
 
     assert first.status == "DONE", first.error
@@ -206,7 +222,7 @@ async def test_webhooks_never_received_or_never_applied_are_breaks_until_fixed(
     )
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway)
-    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    window = _hour_around(now)
     unapplied, missing = f"WEBHOOK_UNAPPLIED:{log.log_id}", f"WEBHOOK_MISSING:{never_received}"
 
     # Within Cashfree's retries a missing webhook is not due yet.
@@ -271,7 +287,7 @@ async def test_an_invoice_paid_by_two_payments_is_a_duplicate_until_one_is_refun
     payments = [await paid_at_gateway(gateway, emulator, invoice_number="INV-7") for _ in range(2)]
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway)
-    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    window = _hour_around(now)
 
     await engine.run(*window)
     key = f"DUPLICATE_CAPTURE:invoice:{payments[0].user_id}:INV-7"
@@ -285,9 +301,10 @@ async def test_an_invoice_paid_by_two_payments_is_a_duplicate_until_one_is_refun
     await PaymentService().repository.collection.update_one(
         {"_id": payments[1].payment_id}, {"$set": {"status": "REFUNDED"}}
     )
-    await engine.run(*window)
-    assert await _items() == {key: (K.DUPLICATE_CAPTURE, S.CLOSED)}
-    assert await _alerts() == [f"reconciliation:{key}"]  # alerted once, never again
+    # Alerted once, never again.
+    await _run_leaves(
+        engine, window, {key: (K.DUPLICATE_CAPTURE, S.CLOSED)}, [f"reconciliation:{key}"]
+    )
 
 
 async def test_a_captured_amount_that_differs_is_an_amount_break_with_both_figures(
@@ -298,7 +315,7 @@ async def test_a_captured_amount_that_differs_is_an_amount_break_with_both_figur
     await _set(payment.payment_id, captured_amount=9_000)
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway)
-    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    window = _hour_around(now)
     key = f"AMOUNT:{payment.order_id}"
 
     await engine.run(*window)
@@ -307,14 +324,10 @@ async def test_a_captured_amount_that_differs_is_an_amount_break_with_both_figur
     assert item.status == S.OPEN
     assert item.detail == {"captured_amount": {"ours": 9_000, "gateway": 10_000}}
     # Found again: the same item, alerted once.
-    await engine.run(*window)
-    assert await _items() == {key: (K.AMOUNT, S.OPEN)}
-    assert await _alerts() == [f"reconciliation:{key}"]
+    await _run_leaves(engine, window, {key: (K.AMOUNT, S.OPEN)}, [f"reconciliation:{key}"])
 
     await _set(payment.payment_id, captured_amount=10_000)
-    await engine.run(*window)
-    assert await _items() == {key: (K.AMOUNT, S.CLOSED)}
-    assert await _alerts() == [f"reconciliation:{key}"]
+    await _run_leaves(engine, window, {key: (K.AMOUNT, S.CLOSED)}, [f"reconciliation:{key}"])
 
 
 async def test_a_refund_the_gateway_never_made_stays_open_until_it_does(
@@ -331,7 +344,7 @@ async def test_a_refund_the_gateway_never_made_stays_open_until_it_does(
     )
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway)
-    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    window = _hour_around(now)
     key = f"REFUND_INCONSISTENT:{refund.refund_id}"
 
     first = await engine.run(*window)
@@ -345,9 +358,9 @@ async def test_a_refund_the_gateway_never_made_stays_open_until_it_does(
 
     # The refund is made at Cashfree after all: the next run finds it consistent.
     await refund_at_gateway(gateway, payment.order_id, refund.refund_id, 3_000)
-    await engine.run(*window)
-    assert await _items() == {key: (K.REFUND_INCONSISTENT, S.CLOSED)}
-    assert await _alerts() == [f"reconciliation:{key}"]
+    await _run_leaves(
+        engine, window, {key: (K.REFUND_INCONSISTENT, S.CLOSED)}, [f"reconciliation:{key}"]
+    )
 
 
 async def test_money_missing_on_either_side_closes_once_both_sides_hold_it(
@@ -359,7 +372,7 @@ async def test_money_missing_on_either_side_closes_once_both_sides_hold_it(
     await emulator.control.settle(theirs_only)
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway)
-    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    window = _hour_around(now)
     at_gateway, here = f"MISSING_AT_GATEWAY:{ours_only.order_id}", f"MISSING_HERE:{theirs_only}"
     alerted = sorted(f"reconciliation:{key}" for key in (at_gateway, here))
 
@@ -405,7 +418,7 @@ async def test_a_run_reads_every_report_page_and_asks_only_about_orders_left_in_
         orders.append(payment.order_id)
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway, report_page_size=10)
-    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    window = _hour_around(now)
 
     async def cashfree_calls() -> Counter[str]:
         return Counter(call.operation for call in await emulator.control.calls())
@@ -450,7 +463,7 @@ async def test_nothing_depends_on_whether_pg_recon_lists_captures_before_they_se
     await emulator.control.pay(await order_in_gateway(gateway, theirs, 5_000))
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway)
-    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    window = _hour_around(now)
     missing_here = {f"MISSING_HERE:{theirs}": (K.MISSING_HERE, S.OPEN)}
 
     first = await engine.run(*window)
@@ -461,9 +474,7 @@ async def test_nothing_depends_on_whether_pg_recon_lists_captures_before_they_se
 
     # Once it settles, the settlement report lists it under either reading.
     await emulator.control.settle(theirs)
-    await engine.run(*window)
-    assert await _items() == missing_here
-    assert await _alerts() == [f"reconciliation:MISSING_HERE:{theirs}"]
+    await _run_leaves(engine, window, missing_here, [f"reconciliation:MISSING_HERE:{theirs}"])
 
 
 async def test_a_report_that_cannot_be_read_fails_the_run_and_its_window_runs_again(
@@ -473,7 +484,7 @@ async def test_a_report_that_cannot_be_read_fails_the_run_and_its_window_runs_ag
     await emulator.control.fail_next_calls(500, operation="get_recon")
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway)
-    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    window = _hour_around(now)
 
     failed = await engine.run(*window)
     assert failed.status == "FAILED"
@@ -496,7 +507,7 @@ async def test_every_order_asks_about_orders_the_reports_leave_to_the_janitor(
     restored = await paid_at_gateway(gateway, emulator, P.PENDING)
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway)
-    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    window = _hour_around(now)
 
     usual = await engine.run(*window)
     assert (usual.checked, usual.asked_gateway, await _items()) == (1, 0, {})
@@ -625,7 +636,7 @@ async def test_a_healed_or_closed_item_found_broken_again_reopens_with_one_alert
     payment = await paid_at_gateway(gateway, emulator)
     now = datetime.now(UTC)
     engine = ReconciliationEngine(gateway)
-    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    window = _hour_around(now)
     key = f"AMOUNT:{payment.order_id}"
     # An earlier run healed it; our record has drifted since.
     await ReconciliationItem(
@@ -654,9 +665,12 @@ async def test_a_healed_or_closed_item_found_broken_again_reopens_with_one_alert
     assert await _items() == {key: (K.AMOUNT, S.CLOSED)}
     await _set(payment.payment_id, captured_amount=8_000)
     await engine.run(*window)
-    await engine.run(*window)
-    assert await _items() == {key: (K.AMOUNT, S.OPEN)}
-    assert await _alerts() == [f"reconciliation:{key}:reopened:{n}" for n in (1, 2)]
+    await _run_leaves(
+        engine,
+        window,
+        {key: (K.AMOUNT, S.OPEN)},
+        [f"reconciliation:{key}:reopened:{n}" for n in (1, 2)],
+    )
 
 
 async def test_a_dropped_webhook_the_janitor_healed_is_recorded_healed_without_an_alert(
