@@ -17,12 +17,16 @@ from typing import Any
 
 from beanie import Document
 from faststream.rabbit import RabbitQueue
+from pymongo import AsyncMongoClient, monitoring
+from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
 
 from paycore.gateway import (
     CashfreeGateway,
+    GatewayAttemptStatus,
     GatewayCustomer,
     GatewayOrderRequest,
+    GatewayPayment,
     idempotency_key,
     sign_webhook,
 )
@@ -118,6 +122,23 @@ async def create_payment(**overrides: Any) -> Payment:
     payment = Payment(**values)
     await payment.insert()
     return payment
+
+
+def gateway_attempt(
+    order_id: str,
+    status: GatewayAttemptStatus,
+    amount: int = 10_000,
+    gateway_payment_id: str = "cf_1",
+) -> GatewayPayment:
+    """Cashfree's answer about one UPI payment attempt on `order_id` (`amount` in paise)."""
+    return GatewayPayment(
+        order_id=order_id,
+        gateway_payment_id=gateway_payment_id,
+        status=status,
+        amount_minor=amount,
+        currency="INR",
+        payment_method="upi",
+    )
 
 
 async def paid_payment(
@@ -266,6 +287,23 @@ async def isolated_database(
         yield settings
     finally:
         await client.drop_database(settings.mongo_db)
+        await client.close()
+
+
+@asynccontextmanager
+async def raw_database(
+    prefix: str, *listeners: monitoring.CommandListener
+) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """A database of its own (`<prefix>_<random>`) through PyMongo alone (no Beanie), every
+    command it sends seen by `listeners`; dropped afterwards."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongo_uri(), serverSelectionTimeoutMS=5000, event_listeners=listeners
+    )
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    try:
+        yield client[name]
+    finally:
+        await client.drop_database(name)
         await client.close()
 
 

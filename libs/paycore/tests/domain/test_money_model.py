@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paycore.gateway.schemas import (
     GatewayAttemptStatus,
-    GatewayPayment,
     GatewayRefund,
     GatewayRefundStatus,
 )
@@ -29,7 +28,7 @@ from paycore.payments.service import PaymentService
 from paycore.payments.states import CAPTURED
 from paycore.refunds.models import Refund
 from paycore.refunds.service import RefundService
-from paycore.testing import create_payment, unique_suffix
+from paycore.testing import create_payment, gateway_attempt, unique_suffix
 
 pytestmark = pytest.mark.usefixtures("domain_db")
 
@@ -73,17 +72,6 @@ class Model:
     outcome: dict[str, GatewayRefundStatus] = field(default_factory=dict)
 
 
-def attempt(order_id: str, status: GatewayAttemptStatus) -> GatewayPayment:
-    return GatewayPayment(
-        order_id=order_id,
-        gateway_payment_id="cf_model_1",
-        status=status,
-        amount_minor=AMOUNT,
-        currency="INR",
-        payment_method="upi",
-    )
-
-
 def answer(refund: Refund, order_id: str, status: GatewayRefundStatus) -> GatewayRefund:
     return GatewayRefund(
         order_id=order_id,
@@ -109,7 +97,9 @@ async def test_any_sequence_keeps_the_money_invariants(sequence: list[Step]) -> 
     was_captured = False
     for step in sequence:
         if step[0] == "attempt":
-            await payments.apply_attempt(attempt(payment.order_id, step[1]), EVIDENCE)
+            await payments.apply_attempt(
+                gateway_attempt(payment.order_id, step[1], AMOUNT, "cf_model_1"), EVIDENCE
+            )
             if step[1] == GatewayAttemptStatus.SUCCEEDED:
                 model.captured = AMOUNT
         elif step[0] == "refund":

@@ -2,29 +2,29 @@ import asyncio
 
 import pytest
 from paycore.alerts import AdminAlert
-from paycore.gateway.schemas import GatewayAttemptStatus, GatewayPayment
+from paycore.gateway.schemas import GatewayAttemptStatus
 from paycore.kit.errors import InvalidTransition
 from paycore.kit.state import Evidence
 from paycore.payments.errors import AmountMismatch
 from paycore.payments.models import Payment
 from paycore.payments.models import PaymentStatus as P
-from paycore.payments.service import PaymentService
-from paycore.testing import create_payment
+from paycore.payments.service import PaymentService, TransitionOutcome
+from paycore.testing import create_payment, gateway_attempt
 
 pytestmark = pytest.mark.usefixtures("domain_db")
 
 WEBHOOK = Evidence(source="webhook", reference="whl_1")
 
 
-def attempt(order_id: str, status: GatewayAttemptStatus, amount: int = 10_000) -> GatewayPayment:
-    return GatewayPayment(
-        order_id=order_id,
-        gateway_payment_id="cf_1",
-        status=status,
-        amount_minor=amount,
-        currency="INR",
-        payment_method="upi",
+async def late_after_success(
+    service: PaymentService, status: GatewayAttemptStatus
+) -> TransitionOutcome:
+    """A pending payment paid by one attempt, then an attempt in `status` arriving late."""
+    payment = await create_payment(status=P.PENDING)
+    await service.apply_attempt(
+        gateway_attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
     )
+    return await service.apply_attempt(gateway_attempt(payment.order_id, status), WEBHOOK)
 
 
 class TestTransition:
@@ -73,7 +73,7 @@ class TestApplyAttempt:
     async def test_success_captures_the_amount(self) -> None:
         payment = await create_payment(status=P.PENDING)
         outcome = await PaymentService().apply_attempt(
-            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
+            gateway_attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
         )
         assert outcome.payment.status == P.SUCCESS
         assert outcome.payment.captured_amount == outcome.payment.refundable_amount == 10_000
@@ -81,16 +81,10 @@ class TestApplyAttempt:
         assert types == ["payment.success", "email.payment.success", "analytics.payment.success"]
 
     async def test_late_failure_does_not_undo_success(self) -> None:
-        payment = await create_payment(status=P.PENDING)
         service = PaymentService()
-        await service.apply_attempt(
-            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
-        )
-        late = await service.apply_attempt(
-            attempt(payment.order_id, GatewayAttemptStatus.FAILED), WEBHOOK
-        )
+        late = await late_after_success(service, GatewayAttemptStatus.FAILED)
         assert not late.changed
-        stored = await service.get(payment.payment_id)
+        stored = await service.get(late.payment.payment_id)
         assert stored.status == P.SUCCESS
         assert stored.history[-1].ignored
         assert stored.history[-1].to_status == "SUCCESS"
@@ -108,7 +102,7 @@ class TestApplyAttempt:
             counted.append(failed.payment_id)
 
         service = PaymentService(on_attempt_failed=count)
-        dropped = attempt(payment.order_id, GatewayAttemptStatus.ABANDONED)
+        dropped = gateway_attempt(payment.order_id, GatewayAttemptStatus.ABANDONED)
         await service.apply_attempt(dropped, WEBHOOK)
         await service.apply_attempt(dropped, Evidence(source="verify"))  # the same, again
         await service.apply_attempt(
@@ -120,7 +114,7 @@ class TestApplyAttempt:
         payment = await create_payment(status=P.PENDING)
         with pytest.raises(AmountMismatch):
             await PaymentService().apply_attempt(
-                attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED, amount=1), WEBHOOK
+                gateway_attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED, amount=1), WEBHOOK
             )
         assert (await PaymentService().get(payment.payment_id)).status == P.PENDING
 
@@ -128,7 +122,7 @@ class TestApplyAttempt:
         payment = await create_payment(status=P.PENDING)
         service = PaymentService()
         outcome = await service.apply_attempt(
-            attempt(payment.order_id, GatewayAttemptStatus.ABANDONED), WEBHOOK
+            gateway_attempt(payment.order_id, GatewayAttemptStatus.ABANDONED), WEBHOOK
         )
         assert outcome.reason == "attempt_failed"
         assert outcome.payment.status == P.PENDING  # Cashfree's order is still payable
@@ -144,12 +138,12 @@ class TestApplyAttempt:
         assert (failed["failure_reason"], failed["cf_payment_id"]) == ("USER_DROPPED", "cf_1")
         # The same attempt again (a redelivered webhook, a verify) announces nothing twice.
         again = await service.apply_attempt(
-            attempt(payment.order_id, GatewayAttemptStatus.ABANDONED), WEBHOOK
+            gateway_attempt(payment.order_id, GatewayAttemptStatus.ABANDONED), WEBHOOK
         )
         assert len(again.payment.outbox) == 3
         # The customer pays on the same order after all.
         paid = await service.apply_attempt(
-            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED).model_copy(
+            gateway_attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED).model_copy(
                 update={"gateway_payment_id": "cf_2"}
             ),
             WEBHOOK,
@@ -161,7 +155,7 @@ class TestApplyAttempt:
         service = PaymentService()
         for paid, surcharge, offer in ((10_042, 42, 0), (9_000, 0, 1_000)):
             payment = await create_payment(status=P.PENDING)
-            answer = attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED, amount=paid)
+            answer = gateway_attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED, amount=paid)
             answer = answer.model_copy(update={"order_amount_minor": 10_000})
             outcome = await service.apply_attempt(answer, WEBHOOK)
             stored = outcome.payment
@@ -174,7 +168,7 @@ class TestApplyAttempt:
 
     async def test_the_order_amount_decides_a_mismatch(self) -> None:
         payment = await create_payment(status=P.PENDING)
-        answer = attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED).model_copy(
+        answer = gateway_attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED).model_copy(
             update={"order_amount_minor": 9_999}
         )
         with pytest.raises(AmountMismatch):
@@ -187,7 +181,7 @@ class TestApplyAttempt:
         payment = await create_payment(status=held)
         service = PaymentService()
         outcome = await service.apply_attempt(
-            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
+            gateway_attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
         )
         assert outcome.changed
         assert outcome.reason == "contradiction"
@@ -195,7 +189,7 @@ class TestApplyAttempt:
         assert outcome.payment.captured_amount == 10_000
         assert f"held {held.value}" in (outcome.payment.history[-1].note or "")
         await service.apply_attempt(
-            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
+            gateway_attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
         )
         alerts = await AdminAlert.find(AdminAlert.kind == "payment_success_after_close").to_list()
         assert [a.severity for a in alerts] == ["critical"]
@@ -205,9 +199,9 @@ class TestApplyAttempt:
         payment = await create_payment(status=P.PENDING)
         service = PaymentService()
         await service.apply_attempt(
-            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
+            gateway_attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
         )
-        second = attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED).model_copy(
+        second = gateway_attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED).model_copy(
             update={"gateway_payment_id": "cf_2"}
         )
         for _ in range(2):
@@ -225,12 +219,5 @@ class TestApplyAttempt:
         assert alerts[0].detail["extra_cf_payment_id"] == "cf_2"
 
     async def test_a_pending_attempt_never_reopens_a_paid_payment(self) -> None:
-        payment = await create_payment(status=P.PENDING)
-        service = PaymentService()
-        await service.apply_attempt(
-            attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED), WEBHOOK
-        )
-        late = await service.apply_attempt(
-            attempt(payment.order_id, GatewayAttemptStatus.PENDING), WEBHOOK
-        )
+        late = await late_after_success(PaymentService(), GatewayAttemptStatus.PENDING)
         assert late.payment.status == P.SUCCESS

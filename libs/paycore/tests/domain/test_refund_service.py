@@ -7,10 +7,11 @@ from paycore.invoices.models import InvoiceStatus
 from paycore.invoices.sync import invoice_status
 from paycore.kit.state import Evidence
 from paycore.payments.errors import PaymentNotRefundable, RefundExceedsPayment
+from paycore.payments.models import Payment
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
 from paycore.refunds.errors import RefundAmountMismatch
-from paycore.refunds.models import RefundSource
+from paycore.refunds.models import Refund, RefundSource
 from paycore.refunds.models import RefundStatus as R
 from paycore.refunds.service import RefundService
 from paycore.testing import create_payment, unique_suffix
@@ -32,6 +33,14 @@ def gateway_refund(
         currency="INR",
         status=status,
     )
+
+
+async def requested(amount: int) -> tuple[RefundService, Payment, Refund]:
+    """A captured payment of 10 000 paise, and a refund of `amount` of it asked through the
+    returned service."""
+    payment = await create_payment(amount=10_000)
+    service = RefundService()
+    return service, payment, await request(service, payment.payment_id, amount)
 
 
 async def request(service: RefundService, payment_id: str, amount: int | None):
@@ -97,9 +106,7 @@ class TestRequest:
 
 class TestApplyGatewayRefund:
     async def test_partial_then_rest_ends_refunded_once(self) -> None:
-        payment = await create_payment(amount=10_000)
-        service = RefundService()
-        first = await request(service, payment.payment_id, 4_000)
+        service, payment, first = await requested(4_000)
         second = await request(service, payment.payment_id, None)
         for refund in (first, second):
             answer = gateway_refund(
@@ -115,9 +122,7 @@ class TestApplyGatewayRefund:
         assert len(refunded_events) == 2
 
     async def test_cancelled_refund_releases_the_reservation(self) -> None:
-        payment = await create_payment(amount=10_000)
-        service = RefundService()
-        refund = await request(service, payment.payment_id, 3_000)
+        service, payment, refund = await requested(3_000)
         answer = gateway_refund(
             refund.refund_id, payment.order_id, GatewayRefundStatus.CANCELLED, 3_000
         )
@@ -156,9 +161,7 @@ class TestContradictionsAndMismatches:
     async def test_a_success_for_a_refund_held_failed_is_applied_and_alerted_once(
         self, held: GatewayRefundStatus
     ) -> None:
-        payment = await create_payment(amount=10_000)
-        service = RefundService()
-        refund = await request(service, payment.payment_id, 3_000)
+        service, payment, refund = await requested(3_000)
         await service.apply_gateway_refund(
             gateway_refund(refund.refund_id, payment.order_id, held, 3_000), GATEWAY
         )
@@ -182,9 +185,7 @@ class TestContradictionsAndMismatches:
         ]
 
     async def test_a_success_after_failure_beyond_refundable_still_counts(self) -> None:
-        payment = await create_payment(amount=10_000)
-        service = RefundService()
-        failed = await request(service, payment.payment_id, 6_000)
+        service, payment, failed = await requested(6_000)
         await service.apply_gateway_refund(
             gateway_refund(failed.refund_id, payment.order_id, GatewayRefundStatus.FAILED, 6_000),
             GATEWAY,
@@ -212,9 +213,7 @@ class TestContradictionsAndMismatches:
     async def test_another_amount_is_never_applied_on_any_path(
         self, status: GatewayRefundStatus
     ) -> None:
-        payment = await create_payment(amount=10_000)
-        service = RefundService()
-        refund = await request(service, payment.payment_id, 3_000)
+        service, payment, refund = await requested(3_000)
         answer = gateway_refund(refund.refund_id, payment.order_id, status, 3_001)
         for _ in range(2):
             with pytest.raises(RefundAmountMismatch):
@@ -227,9 +226,7 @@ class TestContradictionsAndMismatches:
         assert alerts[0].detail["reported_amount"] == 3_001
 
     async def test_a_dashboard_refund_beyond_refundable_still_counts_once(self) -> None:
-        payment = await create_payment(amount=10_000)
-        service = RefundService()
-        mine = await request(service, payment.payment_id, 8_000)
+        service, payment, mine = await requested(8_000)
         answer = gateway_refund(
             "dashboard_9", payment.order_id, GatewayRefundStatus.SUCCEEDED, 5_000
         )

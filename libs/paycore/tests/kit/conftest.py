@@ -1,10 +1,8 @@
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from paycore.testing import mongo_uri
-from pymongo import AsyncMongoClient
+from paycore.testing import raw_database
 from pymongo.asynchronous.database import AsyncDatabase
 
 
@@ -12,12 +10,5 @@ from pymongo.asynchronous.database import AsyncDatabase
 async def db() -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
     """A database of the test's own on the server, through PyMongo alone (no Beanie); dropped
     afterwards."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        mongo_uri(), serverSelectionTimeoutMS=5000
-    )
-    name = f"test_raw_{uuid.uuid4().hex[:8]}"
-    try:
-        yield client[name]
-    finally:
-        await client.drop_database(name)
-        await client.close()
+    async with raw_database("test_raw") as database:
+        yield database

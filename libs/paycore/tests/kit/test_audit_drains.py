@@ -3,17 +3,14 @@ write each record once, with no refused insert (a race for the same chain positi
 drain moves all the entries waiting in one insert and one head update."""
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from paycore.kit import audit
-from pymongo import AsyncMongoClient, monitoring
+from paycore.testing import raw_database
+from pymongo import monitoring
 from pymongo.asynchronous.database import AsyncDatabase
-
-MONGO_URI = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
 
 
 class Inserts(monitoring.CommandListener):
@@ -47,15 +44,8 @@ class Inserts(monitoring.CommandListener):
 @pytest.fixture
 async def database() -> AsyncIterator[tuple[AsyncDatabase[dict[str, Any]], Inserts]]:
     inserts = Inserts()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        MONGO_URI, serverSelectionTimeoutMS=5000, event_listeners=[inserts]
-    )
-    name = f"test_drains_{uuid.uuid4().hex[:8]}"
-    try:
-        yield client[name], inserts
-    finally:
-        await client.drop_database(name)
-        await client.close()
+    async with raw_database("test_drains", inserts) as db:
+        yield db, inserts
 
 
 async def drained_chain_length(db: AsyncDatabase[dict[str, Any]], subject_id: str) -> int:

@@ -3,18 +3,15 @@ server: concurrent removals take fewer `update` commands than documents, and onl
 values named are removed."""
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from paycore.kit.outbox import ConfirmedRemovals
-from pymongo import AsyncMongoClient, monitoring
+from paycore.testing import raw_database
+from pymongo import monitoring
 from pymongo.asynchronous.collection import AsyncCollection
-
-MONGO_URI = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
 
 
 class Updates(monitoring.CommandListener):
@@ -35,15 +32,8 @@ class Updates(monitoring.CommandListener):
 @pytest.fixture
 async def collection() -> AsyncIterator[tuple[AsyncCollection[dict[str, Any]], Updates]]:
     updates = Updates()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        MONGO_URI, serverSelectionTimeoutMS=5000, event_listeners=[updates]
-    )
-    name = f"test_removals_{uuid.uuid4().hex[:8]}"
-    try:
-        yield client[name]["documents"], updates
-    finally:
-        await client.drop_database(name)
-        await client.close()
+    async with raw_database("test_removals", updates) as db:
+        yield db["documents"], updates
 
 
 def event(n: int) -> dict[str, Any]:

@@ -87,27 +87,23 @@ class TestSettlement:
 
 @pytest.mark.usefixtures("db")
 class TestFailures:
-    async def test_a_retried_failure_keeps_the_log_open_with_a_retry_event(self) -> None:
+    @staticmethod
+    async def malformed_and_recorded(service: WebhookService, *, will_retry: bool) -> WebhookLog:
+        """A log whose processing fails (an empty body), its failure recorded; as stored then."""
         log = await stored_log("PAYMENT_SUCCESS_WEBHOOK", b"{}")
-        service = WebhookService()
         with pytest.raises(MalformedWebhook) as failure:
             await service.process(log.log_id)
+        await service.record_failure(log.log_id, failure.value, attempt=0, will_retry=will_retry)
+        return await service.get(log.log_id)
 
-        await service.record_failure(log.log_id, failure.value, attempt=0, will_retry=True)
-
-        noted = await service.get(log.log_id)
+    async def test_a_retried_failure_keeps_the_log_open_with_a_retry_event(self) -> None:
+        noted = await self.malformed_and_recorded(WebhookService(), will_retry=True)
         assert noted.status == WebhookStatus.PROCESSING
         assert [e.envelope.type for e in noted.outbox] == ["webhook.cashfree.retry"]
 
     async def test_a_final_failure_is_dead_lettered_with_its_events(self) -> None:
-        log = await stored_log("PAYMENT_SUCCESS_WEBHOOK", b"{}")
         service = WebhookService()
-        with pytest.raises(MalformedWebhook) as failure:
-            await service.process(log.log_id)
-
-        await service.record_failure(log.log_id, failure.value, attempt=0, will_retry=False)
-
-        failed = await service.get(log.log_id)
+        failed = await self.malformed_and_recorded(service, will_retry=False)
         assert failed.status == WebhookStatus.FAILED
         assert failed.dead_lettered
         assert "MalformedWebhook" in (failed.last_error or "")
@@ -117,9 +113,9 @@ class TestFailures:
             "analytics.webhook.failure",
         ]
         [alert] = await AdminAlert.find_all().to_list()
-        assert (alert.kind, alert.detail["log_id"]) == ("webhook_dead_lettered", log.log_id)
+        assert (alert.kind, alert.detail["log_id"]) == ("webhook_dead_lettered", failed.log_id)
         # A later delivery of the same message changes nothing.
-        assert (await service.process(log.log_id)).version == failed.version
+        assert (await service.process(failed.log_id)).version == failed.version
 
     async def test_a_dead_lettered_webhook_names_its_order_for_reconciliation(self) -> None:
         # Its processing failed before it was applied (e.g. Cashfree could not confirm it):
