@@ -19,6 +19,7 @@ from paycore.kit.crypto import FieldCipher, Sealed
 from paycore.kit.events import EventEnvelope, OutboxEvent
 from paycore.payments.models import Customer, Payment
 from paycore.testing import create_payment
+from smtp_sink import ReceivedEmail
 from smtp_sink.testing import RunningSmtpSink
 
 pytestmark = pytest.mark.usefixtures("email_db")
@@ -85,6 +86,14 @@ def success_event(payment: Payment) -> EventEnvelope:
     return event("email.payment.success", data)
 
 
+async def one_mail(sink: RunningSmtpSink) -> tuple[ReceivedEmail, str]:
+    """The one mail the sink received (waiting for it) and its plain-text part, which every
+    mail we send has."""
+    [mail] = await sink.inbox.wait_for(1)
+    assert mail.text is not None
+    return mail, mail.text
+
+
 def refund_event(payment: Payment, amount: int, status: str) -> EventEnvelope:
     """`email.payment.refund` of a refund `rfd_1` of `amount` paise of `payment`."""
     refund = RefundChanged(
@@ -109,12 +118,11 @@ class TestSendForEvent:
         event = success_event(payment)
         outcome = await service(inbox_cleared, cipher).send_for_event(event)
         assert outcome == EmailOutcome.SENT
-        [mail] = await inbox_cleared.inbox.wait_for(1)
+        mail, text = await one_mail(inbox_cleared)
         assert mail.rcpt_tos == [BUYER]
         assert mail.subject == "Payment received: ₹1,234.56"
-        assert mail.text is not None
-        assert "Hello Asha," in mail.text
-        assert "cf_42" in mail.text
+        assert "Hello Asha," in text
+        assert "cf_42" in text
         assert mail.html is not None
         assert "₹1,234.56" in mail.html
         assert mail.headers["X-Paycore-Event-Id"] == event.event_id
@@ -227,10 +235,9 @@ class TestSendForEvent:
             inbox_cleared, cipher, payment_retry_url="https://shop.example/pay/{payment_id}"
         )
         await emails.send_for_event(failed)
-        [mail] = await inbox_cleared.inbox.wait_for(1)
-        assert mail.text is not None
-        assert "did not go through: card declined" in mail.text
-        assert f"https://shop.example/pay/{payment.payment_id}" in mail.text
+        _, text = await one_mail(inbox_cleared)
+        assert "did not go through: card declined" in text
+        assert f"https://shop.example/pay/{payment.payment_id}" in text
 
     async def test_a_failed_invoice_payment_links_to_its_pay_pages(
         self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
@@ -263,10 +270,9 @@ class TestSendForEvent:
         await service(inbox_cleared, cipher).send_for_event(
             refund_event(payment, amount=4_000, status="SUCCESS")
         )
-        [mail] = await inbox_cleared.inbox.wait_for(1)
+        mail, text = await one_mail(inbox_cleared)
         assert mail.subject == "Refund processed: ₹40.00"
-        assert mail.text is not None
-        assert "within 5-7 working days" in mail.text
+        assert "within 5-7 working days" in text
 
     async def test_invoice_email_goes_to_the_client(
         self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
@@ -274,11 +280,10 @@ class TestSendForEvent:
         design = InvoiceItem(description="Design", quantity=2, unit_price=50_000, amount=100_000)
         event = await issued_invoice(cipher, "INV-2026-001", "usr_1", design, 1800)
         await service(inbox_cleared, cipher).send_for_event(event)
-        [mail] = await inbox_cleared.inbox.wait_for(1)
+        mail, text = await one_mail(inbox_cleared)
         assert mail.rcpt_tos == ["accounts@ravi.example"]
         assert mail.subject == "Invoice INV-2026-001: ₹1,180.00 due 2026-01-20"
-        assert mail.text is not None
-        assert "Tax (18%): ₹180.00" in mail.text
+        assert "Tax (18%): ₹180.00" in text
 
     async def test_invoice_email_carries_a_signed_pay_link(
         self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
@@ -293,9 +298,8 @@ class TestSendForEvent:
             pay_links=links,
         )
         await emails.send_for_event(event)
-        [mail] = await inbox_cleared.inbox.wait_for(1)
-        assert mail.text is not None
-        token = mail.text.split("Pay this invoice: https://pay.example/pay/")[1].split()[0]
+        _, text = await one_mail(inbox_cleared)
+        token = text.split("Pay this invoice: https://pay.example/pay/")[1].split()[0]
         assert links.read(token).invoice_number == "INV-LINK-1"
 
     async def test_admin_alert_goes_to_the_operators(

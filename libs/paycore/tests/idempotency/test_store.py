@@ -24,6 +24,15 @@ def key() -> str:
     return uuid.uuid4().hex
 
 
+async def claimed(
+    store: IdempotencyStore, k: str, namespace: str = "payment", user: str = "u"
+) -> Claim:
+    """Begins a request (fingerprint "fp") under key `k`; asserts it is the first: a Claim."""
+    claim = await store.begin(namespace, user, k, "fp")
+    assert isinstance(claim, Claim)
+    return claim
+
+
 class TestFingerprint:
     def test_ignores_key_order_and_spacing(self) -> None:
         assert fingerprint("u", "post", "/p", {"a": 1, "b": [1, 2]}) == fingerprint(
@@ -46,8 +55,7 @@ class TestFingerprint:
 class TestStore:
     async def test_first_claims_then_completion_is_replayed(self, store: IdempotencyStore) -> None:
         k = key()
-        claim = await store.begin("payment", "u", k, "fp")
-        assert isinstance(claim, Claim)
+        claim = await claimed(store, k)
         with pytest.raises(RequestInFlight) as busy:
             await store.begin("payment", "u", k, "fp")
         assert busy.value.headers["Retry-After"] == "1"
@@ -59,8 +67,7 @@ class TestStore:
         self, store: IdempotencyStore
     ) -> None:
         k = key()
-        claim = await store.begin("payment", "u", k, "fp")
-        assert isinstance(claim, Claim)
+        claim = await claimed(store, k)
         with pytest.raises(IdempotencyKeyReused):
             await store.begin("payment", "u", k, "other")
         await claim.complete(StoredResponse(201, {}))
@@ -69,26 +76,23 @@ class TestStore:
 
     async def test_release_lets_a_retry_claim(self, store: IdempotencyStore) -> None:
         k = key()
-        claim = await store.begin("payment", "u", k, "fp")
-        assert isinstance(claim, Claim)
+        claim = await claimed(store, k)
         await claim.release()
-        assert isinstance(await store.begin("payment", "u", k, "fp"), Claim)
+        await claimed(store, k)
 
     async def test_a_crashed_claim_expires(self, store: IdempotencyStore) -> None:
         k = key()
-        assert isinstance(await store.begin("payment", "u", k, "fp"), Claim)
+        await claimed(store, k)
         await asyncio.sleep(1.1)
-        assert isinstance(await store.begin("payment", "u", k, "fp"), Claim)
+        await claimed(store, k)
 
     async def test_an_expired_claim_is_not_released_by_its_old_owner(
         self, store: IdempotencyStore
     ) -> None:
         k = key()
-        old = await store.begin("payment", "u", k, "fp")
-        assert isinstance(old, Claim)
+        old = await claimed(store, k)
         await asyncio.sleep(1.1)
-        new = await store.begin("payment", "u", k, "fp")
-        assert isinstance(new, Claim)
+        await claimed(store, k)  # a new owner
         await old.release()
         with pytest.raises(RequestInFlight):
             await store.begin("payment", "u", k, "fp")
@@ -103,9 +107,9 @@ class TestStore:
 
     async def test_namespaces_and_users_are_separate(self, store: IdempotencyStore) -> None:
         k = key()
-        assert isinstance(await store.begin("payment", "u", k, "fp"), Claim)
-        assert isinstance(await store.begin("refund", "u", k, "fp"), Claim)
-        assert isinstance(await store.begin("payment", "v", k, "fp"), Claim)
+        await claimed(store, k)
+        await claimed(store, k, "refund")
+        await claimed(store, k, user="v")
 
     async def test_unreachable_redis_degrades_to_a_no_op_claim(self) -> None:
         redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
