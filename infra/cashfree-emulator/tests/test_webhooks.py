@@ -66,7 +66,7 @@ async def test_failed_and_dropped_webhooks(
 
 
 async def test_version_2023_has_no_idempotency_header_and_older_shape(
-    emulator: RunningEmulator, receiver: WebhookReceiver, new_order: Any
+    emulator: RunningEmulator, receiver: WebhookReceiver, paid_order: Any
 ) -> None:
     await emulator.control.add_merchant(
         emulator.app_id,
@@ -74,8 +74,7 @@ async def test_version_2023_has_no_idempotency_header_and_older_shape(
         webhook_urls=[receiver.url],
         webhook_version="2023-08-01",
     )
-    order = await new_order()
-    await emulator.control.pay(order["payment_session_id"])
+    await paid_order()
     [hook] = await receiver.wait_for(1)
     assert hook.headers["x-webhook-version"] == "2023-08-01"
     assert "x-idempotency-key" not in hook.headers
@@ -85,22 +84,20 @@ async def test_version_2023_has_no_idempotency_header_and_older_shape(
 
 
 async def test_notify_url_receives_payment_webhooks(
-    emulator: RunningEmulator, receiver: WebhookReceiver, new_order: Any
+    receiver: WebhookReceiver, paid_order: Any
 ) -> None:
     async with webhook_receiver() as per_order:
-        order = await new_order(order_meta={"notify_url": per_order.url})
-        await emulator.control.pay(order["payment_session_id"])
+        await paid_order(order_meta={"notify_url": per_order.url})
         [hook] = await per_order.wait_for(1)
     assert json.loads(hook.body)["type"] == "PAYMENT_SUCCESS_WEBHOOK"
     await receiver.wait_for(1)
 
 
 async def test_failed_delivery_is_retried_on_the_scaled_schedule(
-    emulator: RunningEmulator, receiver: WebhookReceiver, new_order: Any
+    emulator: RunningEmulator, receiver: WebhookReceiver, paid_order: Any
 ) -> None:
     receiver.respond_with(500, 503)
-    order = await new_order()
-    await emulator.control.pay(order["payment_session_id"])
+    await paid_order()
     hooks = await receiver.wait_for(3, timeout=3)
     assert [h.headers["x-webhook-attempt"] for h in hooks] == ["1", "2", "3"]
     assert hooks[0].body == hooks[1].body == hooks[2].body
@@ -119,14 +116,13 @@ async def test_failed_delivery_is_retried_on_the_scaled_schedule(
 
 
 async def test_unreachable_receiver_is_retried_four_times_in_all(
-    emulator: RunningEmulator, new_order: Any
+    emulator: RunningEmulator, paid_order: Any
 ) -> None:
     await emulator.control.add_merchant(
         emulator.app_id, emulator.secret_key, webhook_urls=["http://127.0.0.1:9/unreachable"]
     )
     await emulator.control.configure(webhook_retry_scale=0.0001)
-    order = await new_order()
-    await emulator.control.pay(order["payment_session_id"])
+    await paid_order()
     attempts = await emulator.control.wait_for_events(4, timeout=3)
     assert [a.attempt for a in attempts] == [1, 2, 3, 4]
     assert all(a.status_code is None and a.error for a in attempts)
@@ -146,11 +142,10 @@ class TestWebhookFaults:
         assert dropped[0].event_type == "PAYMENT_SUCCESS_WEBHOOK"
 
     async def test_duplicate(
-        self, emulator: RunningEmulator, receiver: WebhookReceiver, new_order: Any
+        self, emulator: RunningEmulator, receiver: WebhookReceiver, paid_order: Any
     ) -> None:
         await emulator.control.webhook_fault("duplicate", copies=3)
-        order = await new_order()
-        await emulator.control.pay(order["payment_session_id"])
+        await paid_order()
         hooks = await receiver.wait_for(3)
         assert len({h.body for h in hooks}) == 1
         assert len({h.headers["x-idempotency-key"] for h in hooks}) == 1
@@ -179,31 +174,28 @@ class TestWebhookFaults:
         ]
 
     async def test_bad_signature(
-        self, emulator: RunningEmulator, receiver: WebhookReceiver, new_order: Any
+        self, emulator: RunningEmulator, receiver: WebhookReceiver, paid_order: Any
     ) -> None:
         await emulator.control.webhook_fault("bad_signature")
-        order = await new_order()
-        await emulator.control.pay(order["payment_session_id"])
+        await paid_order()
         [hook] = await receiver.wait_for(1)
         assert not is_validly_signed(emulator, hook.headers, hook.body)
 
     async def test_stale_timestamp_is_still_signed(
-        self, emulator: RunningEmulator, receiver: WebhookReceiver, new_order: Any
+        self, emulator: RunningEmulator, receiver: WebhookReceiver, paid_order: Any
     ) -> None:
         await emulator.control.webhook_fault("stale_timestamp", age_seconds=3600)
-        order = await new_order()
-        await emulator.control.pay(order["payment_session_id"])
+        await paid_order()
         [hook] = await receiver.wait_for(1)
         age_ms = time.time() * 1000 - int(hook.headers["x-webhook-timestamp"])
         assert 3_590_000 < age_ms < 3_610_000
         assert is_validly_signed(emulator, hook.headers, hook.body)
 
     async def test_amount_mismatch(
-        self, emulator: RunningEmulator, receiver: WebhookReceiver, new_order: Any
+        self, emulator: RunningEmulator, receiver: WebhookReceiver, paid_order: Any
     ) -> None:
         await emulator.control.webhook_fault("amount_mismatch", amount_delta="5.00")
-        order = await new_order(order_amount=170)
-        await emulator.control.pay(order["payment_session_id"])
+        await paid_order(order_amount=170)
         [hook] = await receiver.wait_for(1)
         data = json.loads(hook.body)["data"]
         assert data["order"]["order_amount"] == 175
@@ -211,12 +203,11 @@ class TestWebhookFaults:
         assert is_validly_signed(emulator, hook.headers, hook.body)
 
     async def test_fault_only_hits_the_next_n(
-        self, emulator: RunningEmulator, receiver: WebhookReceiver, new_order: Any
+        self, emulator: RunningEmulator, receiver: WebhookReceiver, paid_order: Any
     ) -> None:
         await emulator.control.webhook_fault("bad_signature", count=1)
         for _ in range(2):
-            order = await new_order()
-            await emulator.control.pay(order["payment_session_id"])
+            await paid_order()
         hooks = await receiver.wait_for(2)
         signed = sorted(is_validly_signed(emulator, h.headers, h.body) for h in hooks)
         assert signed == [False, True]
@@ -276,10 +267,9 @@ async def test_auto_refund_webhook(
 
 
 async def test_events_log_lists_every_attempt(
-    emulator: RunningEmulator, receiver: WebhookReceiver, new_order: Any
+    emulator: RunningEmulator, receiver: WebhookReceiver, paid_order: Any
 ) -> None:
-    order = await new_order()
-    await emulator.control.pay(order["payment_session_id"])
+    await paid_order()
     await receiver.wait_for(1)
     [attempt] = await emulator.control.wait_for_events(1, app_id=emulator.app_id)
     assert attempt.url == receiver.url
