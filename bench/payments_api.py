@@ -74,25 +74,33 @@ class Server:
     log: Path
 
 
-def start(
-    name: str, args: Sequence[str], env: dict[str, str], health_url: str, logs: Path
-) -> Server:
-    log = logs / f"{name}.log"
+def launch(
+    name: str, args: Sequence[str], env: dict[str, str], health_url: str, log: Path, timeout: float
+) -> subprocess.Popen[bytes]:
+    """Starts `python args` (output to `log`) and waits until `health_url` answers 200; raises
+    RuntimeError with the log's tail if it exits first or is not healthy within `timeout` s."""
     process = subprocess.Popen(
         [sys.executable, *args], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
         try:
             if httpx.get(health_url, timeout=1).status_code == 200:
-                return Server(name, process, log)
+                return process
         except httpx.TransportError:
             pass
         time.sleep(0.2)
     process.kill()
     raise RuntimeError(f"{name} did not become healthy:\n{log.read_text()[-3000:]}")
+
+
+def start(
+    name: str, args: Sequence[str], env: dict[str, str], health_url: str, logs: Path
+) -> Server:
+    log = logs / f"{name}.log"
+    return Server(name, launch(name, args, env, health_url, log, timeout=60), log)
 
 
 def stop(server: Server) -> None:

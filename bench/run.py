@@ -59,6 +59,7 @@ from payments_api import (  # bench/payments_api.py
     create_calls,
     fixed_rate,
     free_port,
+    launch,
     service_env,
     wrk,
 )
@@ -152,23 +153,9 @@ class Bench:
         if counts_file is not None:
             env = {**env, "BENCH_COUNTS": str(counts_file)}
             args = [str(ROOT / "bench/instrumented.py"), *args[1:]]  # instead of "-m"
-        process = subprocess.Popen(
-            [sys.executable, *args], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(health, timeout=1).status_code == 200:
-                    self.procs[name] = Proc(name, process.pid, process, counts_file)
-                    return health.split("/", 3)[2]
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        process.kill()
-        raise RuntimeError(f"{name} did not become healthy:\n{log.read_text()[-3000:]}")
+        process = launch(name, args, env, health, log, timeout=90)
+        self.procs[name] = Proc(name, process.pid, process, counts_file)
+        return health.split("/", 3)[2]
 
     def stop(self, name: str) -> None:
         proc = self.procs.pop(name)
