@@ -15,12 +15,14 @@ from payments_api_testing import ApiClient, new_key, new_user
 INITIATE = "/api/v1/refunds/initiate"
 
 
-async def paid_payment(api: ApiClient, emu: RunningEmulator, user: str, amount: int) -> str:
+async def paid_payment(api: ApiClient, emu: RunningEmulator, amount: int) -> tuple[str, str]:
+    """A payment of `amount` paise by a new user, paid and verified: (user, payment_id)."""
+    user = new_user()
     data = (await api.create_payment(user, amount=amount)).json()["data"]
     await emu.control.pay(data["payment_session_id"], "SUCCESS")
     verified = await api.verify(user, data["payment_id"])
     assert verified.json()["data"]["status"] == "SUCCESS"
-    return str(data["payment_id"])
+    return user, str(data["payment_id"])
 
 
 async def initiate(api: ApiClient, user: str, key: str | None = None, **body: Any) -> Any:
@@ -36,8 +38,7 @@ class TestInitiate:
     async def test_twenty_concurrent_partial_refunds_never_exceed_the_capture(
         self, api: ApiClient, emu: RunningEmulator
     ) -> None:
-        user = new_user()
-        payment_id = await paid_payment(api, emu, user, 10_000)
+        user, payment_id = await paid_payment(api, emu, 10_000)
         amounts = [700, 1_300] * 10  # 20 000 asked of 10 000
         responses = await asyncio.gather(
             *(initiate(api, user, payment_id=payment_id, amount=amount) for amount in amounts)
@@ -60,8 +61,7 @@ class TestInitiate:
     async def test_omitted_amount_refunds_everything_left(
         self, api: ApiClient, emu: RunningEmulator
     ) -> None:
-        user = new_user()
-        payment_id = await paid_payment(api, emu, user, 5_000)
+        user, payment_id = await paid_payment(api, emu, 5_000)
         partial = await initiate(api, user, payment_id=payment_id, amount=1_000)
         rest = await initiate(api, user, payment_id=payment_id, reason="customer asked")
         assert partial.status_code == rest.status_code == 202
@@ -75,8 +75,7 @@ class TestInitiate:
     async def test_refund_carries_its_event_and_audit(
         self, api: ApiClient, emu: RunningEmulator
     ) -> None:
-        user = new_user()
-        payment_id = await paid_payment(api, emu, user, 2_000)
+        user, payment_id = await paid_payment(api, emu, 2_000)
         response = await initiate(api, user, payment_id=payment_id, amount=500)
         refund_id = response.json()["data"]["refund_id"]
         raw = await Refund.get_pymongo_collection().find_one({"refund_id": refund_id})
@@ -93,8 +92,8 @@ class TestInitiate:
     async def test_replays_and_refuses_another_body_under_the_same_key(
         self, api: ApiClient, emu: RunningEmulator
     ) -> None:
-        user, key = new_user(), new_key()
-        payment_id = await paid_payment(api, emu, user, 2_000)
+        user, payment_id = await paid_payment(api, emu, 2_000)
+        key = new_key()
         first = await initiate(api, user, key, payment_id=payment_id, amount=300)
         again = await initiate(api, user, key, payment_id=payment_id, amount=300)
         other = await initiate(api, user, key, payment_id=payment_id, amount=301)
@@ -115,14 +114,13 @@ class TestInitiate:
     async def test_someone_elses_payment_is_not_found(
         self, api: ApiClient, emu: RunningEmulator
     ) -> None:
-        payment_id = await paid_payment(api, emu, new_user(), 1_000)
+        _, payment_id = await paid_payment(api, emu, 1_000)
         response = await initiate(api, new_user(), payment_id=payment_id, amount=100)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "payment_not_found"
 
     async def test_needs_the_refund_scope(self, api: ApiClient, emu: RunningEmulator) -> None:
-        user = new_user()
-        payment_id = await paid_payment(api, emu, user, 1_000)
+        user, payment_id = await paid_payment(api, emu, 1_000)
         response = await api.http.post(
             INITIATE,
             json={"payment_id": payment_id},
@@ -136,8 +134,7 @@ class TestRead:
     async def test_owner_reads_refunds_of_a_payment(
         self, api: ApiClient, emu: RunningEmulator
     ) -> None:
-        user = new_user()
-        payment_id = await paid_payment(api, emu, user, 3_000)
+        user, payment_id = await paid_payment(api, emu, 3_000)
         first = (await initiate(api, user, payment_id=payment_id, amount=100)).json()["data"]
         second = (await initiate(api, user, payment_id=payment_id, amount=200)).json()["data"]
         listed = await api.http.get(

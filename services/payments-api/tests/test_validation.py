@@ -29,6 +29,12 @@ def error_of(response: Any) -> dict[str, Any]:
     return dict(body["error"])
 
 
+def assert_error(response: Any, status: int, code: str) -> None:
+    """The response is the error envelope with this HTTP status and error code."""
+    assert response.status_code == status, response.text
+    assert error_of(response)["code"] == code
+
+
 class TestBody:
     @pytest.mark.parametrize(
         ("body", "field"),
@@ -63,13 +69,11 @@ class TestBody:
 
     async def test_amount_above_the_maximum(self, api: ApiClient) -> None:
         response = await post_create(api, valid(amount=api.settings.payment_max_amount + 1))
-        assert response.status_code == 400
-        assert error_of(response)["code"] == "amount_too_large"
+        assert_error(response, 400, "amount_too_large")
 
     async def test_currency_outside_the_allow_list(self, api: ApiClient) -> None:
         response = await post_create(api, valid(currency="USD"))
-        assert response.status_code == 400
-        assert error_of(response)["code"] == "currency_not_allowed"
+        assert_error(response, 400, "currency_not_allowed")
 
     async def test_invalid_json(self, api: ApiClient) -> None:
         response = await api.http.post(
@@ -77,8 +81,7 @@ class TestBody:
             content=b'{"amount": ',
             headers={**api.headers(new_user(), key=new_key()), "content-type": "application/json"},
         )
-        assert response.status_code == 400
-        assert error_of(response)["code"] == "invalid_json"
+        assert_error(response, 400, "invalid_json")
 
     async def test_not_an_object(self, api: ApiClient) -> None:
         response = await post_create(api, [1, 2])
@@ -86,8 +89,7 @@ class TestBody:
 
     async def test_empty_body(self, api: ApiClient) -> None:
         response = await api.http.post(CREATE, headers=api.headers(new_user(), key=new_key()))
-        assert response.status_code == 400
-        assert error_of(response)["code"] == "validation_error"
+        assert_error(response, 400, "validation_error")
 
     async def test_not_json(self, api: ApiClient) -> None:
         response = await api.http.post(
@@ -98,14 +100,12 @@ class TestBody:
                 "content-type": "application/x-www-form-urlencoded",
             },
         )
-        assert response.status_code == 415
-        assert error_of(response)["code"] == "unsupported_media_type"
+        assert_error(response, 415, "unsupported_media_type")
 
     async def test_body_over_the_limit(self, api: ApiClient) -> None:
         big = valid(metadata={f"k{i}": "x" * 200 for i in range(20)}, padding="y" * 70_000)
         response = await post_create(api, big)
-        assert response.status_code == 413
-        assert error_of(response)["code"] == "payload_too_large"
+        assert_error(response, 413, "payload_too_large")
 
     async def test_chunked_body_over_the_limit(self, api: ApiClient) -> None:
         async def chunks():  # type: ignore[no-untyped-def]
@@ -117,15 +117,13 @@ class TestBody:
             content=chunks(),
             headers={**api.headers(new_user(), key=new_key()), "content-type": "application/json"},
         )
-        assert response.status_code == 413
-        assert error_of(response)["code"] == "payload_too_large"
+        assert_error(response, 413, "payload_too_large")
 
     async def test_verify_needs_exactly_one_id(self, api: ApiClient) -> None:
         response = await api.http.post(
             "/api/v1/payments/verify", json={}, headers=api.headers(new_user())
         )
-        assert response.status_code == 400
-        assert error_of(response)["code"] == "validation_error"
+        assert_error(response, 400, "validation_error")
 
     @pytest.mark.parametrize(
         "query",
@@ -135,27 +133,23 @@ class TestBody:
         response = await api.http.get(
             f"/api/v1/payments/history?{query}", headers=api.headers(new_user(), "read")
         )
-        assert response.status_code == 400
-        assert error_of(response)["code"] == "validation_error"
+        assert_error(response, 400, "validation_error")
 
 
 class TestIdempotencyHeader:
     async def test_missing(self, api: ApiClient) -> None:
         response = await api.http.post(CREATE, json=valid(), headers=api.headers(new_user()))
-        assert response.status_code == 400
-        assert error_of(response)["code"] == "idempotency_key_required"
+        assert_error(response, 400, "idempotency_key_required")
 
     async def test_invalid(self, api: ApiClient) -> None:
         response = await post_create(api, valid(), **{"idempotency-key": "has spaces!"})
-        assert response.status_code == 400
-        assert error_of(response)["code"] == "idempotency_key_invalid"
+        assert_error(response, 400, "idempotency_key_invalid")
 
 
 class TestAuth:
     async def test_no_token(self, api: ApiClient) -> None:
         response = await api.http.get("/api/v1/payments/history")
-        assert response.status_code == 401
-        assert error_of(response)["code"] == "invalid_token"
+        assert_error(response, 401, "invalid_token")
 
     @pytest.mark.parametrize(
         "token",
@@ -177,16 +171,14 @@ class TestAuth:
         response = await api.http.get(
             "/api/v1/payments/history", headers={"authorization": f"Bearer {token}"}
         )
-        assert response.status_code == 401
-        assert error_of(response)["code"] == "invalid_token"
+        assert_error(response, 401, "invalid_token")
 
     async def test_expired_token(self, api: ApiClient) -> None:
         token = api.token("usr_x", "read", ttl_seconds=-120)
         response = await api.http.get(
             "/api/v1/payments/history", headers={"authorization": f"Bearer {token}"}
         )
-        assert response.status_code == 401
-        assert error_of(response)["code"] == "token_expired"
+        assert_error(response, 401, "token_expired")
 
     @pytest.mark.parametrize(
         ("method", "path", "scopes"),
@@ -201,17 +193,14 @@ class TestAuth:
         response = await api.http.request(
             method, path, json=valid(), headers=api.headers(new_user(), scopes, key=new_key())
         )
-        assert response.status_code == 403
-        assert error_of(response)["code"] == "insufficient_scope"
+        assert_error(response, 403, "insufficient_scope")
 
 
 class TestRouting:
     async def test_unknown_route(self, api: ApiClient) -> None:
         response = await api.http.get("/api/v1/nothing-here")
-        assert response.status_code == 404
-        assert error_of(response)["code"] == "not_found"
+        assert_error(response, 404, "not_found")
 
     async def test_wrong_method(self, api: ApiClient) -> None:
         response = await api.http.delete(CREATE)
-        assert response.status_code == 405
-        assert error_of(response)["code"] == "method_not_allowed"
+        assert_error(response, 405, "method_not_allowed")
