@@ -26,7 +26,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from processes import launch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,28 +72,6 @@ class Server:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
-
-
-def launch(
-    name: str, args: Sequence[str], env: dict[str, str], health_url: str, log: Path, timeout: float
-) -> subprocess.Popen[bytes]:
-    """Starts `python args` (output to `log`) and waits until `health_url` answers 200; raises
-    RuntimeError with the log's tail if it exits first or is not healthy within `timeout` s."""
-    process = subprocess.Popen(
-        [sys.executable, *args], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(health_url, timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"{name} did not become healthy:\n{log.read_text()[-3000:]}")
 
 
 def start(

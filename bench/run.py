@@ -59,10 +59,10 @@ from payments_api import (  # bench/payments_api.py
     create_calls,
     fixed_rate,
     free_port,
-    launch,
     service_env,
     wrk,
 )
+from processes import launch
 from webhook_bench_support import percentile, post_all
 from webhook_ingress_bench import signed_webhooks
 
