@@ -89,8 +89,7 @@ class TestCustomerPages:
     async def test_pay_now_goes_to_checkout_and_back_to_a_verified_success(
         self, web: WebClient, api: ApiClient, emu: RunningEmulator
     ) -> None:
-        invoice = await issued(api, new_user())
-        path = pay_path(invoice)
+        path = pay_path(await issued(api, new_user()))
         response = await pay_now(web, path)
         assert response.status_code == 303
         checkout = response.headers["location"]
@@ -118,8 +117,7 @@ class TestCustomerPages:
     async def test_a_failed_payment_offers_a_retry(
         self, web: WebClient, api: ApiClient, emu: RunningEmulator
     ) -> None:
-        invoice = await issued(api, new_user())
-        path = pay_path(invoice)
+        path = pay_path(await issued(api, new_user()))
         first = await pay_now(web, path)
         await emu.control.pay(first.headers["location"].rsplit("/", 1)[1], "FAILED")
         result = await web.http.get(path + "/return")
