@@ -174,10 +174,7 @@ async def test_an_amount_mismatch_never_marks_success_and_alerts(pipeline: Pipel
     assert stored.status == PaymentStatus.PENDING
     assert any(r.evidence.reference == log.log_id and r.ignored for r in stored.history)
 
-    async def alerted() -> bool:
-        return len(await emails.of_type("email.admin.alert", log_id=log.log_id)) == 1
-
-    await eventually(alerted)
+    await emails.one_arrives("email.admin.alert", log_id=log.log_id)
     assert await emails.of_type("email.payment.success", payment_id=payment.payment_id) == []
 
 
@@ -199,10 +196,7 @@ async def test_a_settlement_is_recorded_on_the_payment(pipeline: Pipeline) -> No
     assert stored.settlement.settled_amount is not None
     assert stored.settlement.settled_amount < 10_000  # minus charges
 
-    async def announced() -> bool:
-        return len(await events.of_type("payment.settled", payment_id=payment.payment_id)) == 1
-
-    await eventually(announced)
+    await events.one_arrives("payment.settled", payment_id=payment.payment_id)
 
 
 async def test_an_auto_refund_of_a_duplicate_capture_is_a_refund_that_leaves_our_amounts(
@@ -258,10 +252,7 @@ async def test_an_auto_refund_of_our_capture_counts_against_refundable(
     assert invoice is not None
     assert invoice.status == InvoiceStatus.PARTIALLY_REFUNDED
 
-    async def emailed() -> bool:
-        return len(await emails.of_type("email.payment.refund", refund_id=refund.refund_id)) == 1
-
-    await eventually(emailed)
+    await emails.one_arrives("email.payment.refund", refund_id=refund.refund_id)
 
 
 async def test_a_webhook_outside_the_window_is_confirmed_with_the_gateway(
