@@ -56,8 +56,12 @@ async def test_a_hundred_concurrent_copies_make_one_transition_and_one_email(
 
     await pipeline.emulator.control.pay(session, "SUCCESS")
 
-    attempts = await pipeline.emulator.control.wait_for_events(100, timeout=20)
-    assert {attempt.status_code for attempt in attempts} == {200}
+    # Every copy is acknowledged; on a loaded machine a copy's first try may time out, and
+    # Cashfree (the emulator) sends it again, so count the delivered tries.
+    delivered = await pipeline.emulator.control.wait_for_events(
+        100, outcome="delivered", timeout=60
+    )
+    assert {attempt.status_code for attempt in delivered} == {200}
     [log] = await wait_for_logs(pipeline, 1, order_id=payment.order_id)
     assert log.status == WebhookStatus.SUCCESS
     stored = await payment_of(payment.payment_id)
