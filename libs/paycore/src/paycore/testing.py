@@ -38,6 +38,7 @@ from paycore.kit.ids import new_id
 from paycore.kit.mongo import connect_mongo, mongo_client
 from paycore.kit.service import InfraSettings, Resources
 from paycore.kit.settings import CashfreeSettings
+from paycore.kit.state import finish_audit_drains
 from paycore.payments.models import Customer, Payment, PaymentStatus, order_id_for
 from paycore.payments.states import CAPTURED
 from paycore.refunds.models import Refund
@@ -286,6 +287,7 @@ async def isolated_database(
     try:
         yield settings
     finally:
+        await finish_audit_drains()  # before the client closes under them
         await client.drop_database(settings.mongo_db)
         await client.close()
 

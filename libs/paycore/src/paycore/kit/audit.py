@@ -14,11 +14,18 @@ resource's document holds the chain's head (`audit_head`: last position and hash
 removed or reordered record, or a removed tail, fails `verify_resource`. Every look-up is by
 `_id`; moving the pending entries costs two writes (one insert of their records, one head update),
 however many there are.
+
+The background drains that follow state changes (`drain_later`) also share those two writes
+across documents: they wait briefly (`LINGER_SECONDS`) for the changes of other documents and
+move all their entries in one insert and one bulk update of the heads (a group commit), so a
+service changing one document after another pays two writes per batch, not per change. The
+records are the same as one document at a time, so chains and their verification do not change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import uuid
@@ -27,7 +34,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -45,6 +52,8 @@ GENESIS: Final = "0" * 64
 # holds its database's write lock to the end, so a long one would hold up every other writer.
 MAX_BATCH: Final = 50
 DUPLICATE_KEY_CODES: Final = (11000, 11001)
+# How long a background drain waits for other documents' drains to share its two writes.
+LINGER_SECONDS: Final = 0.2
 
 # Collections whose changes are audited -> the resource type their records name.
 AUDITED: dict[str, str] = {}
@@ -171,20 +180,218 @@ async def drain(
     entry_id: str | None = None,
 ) -> int:
     """`_drain`, one at a time per document in this process (other processes may still run
-    theirs beside it: `_drain` is safe against that)."""
-    slot = f"{collection.full_name}/{key}"
+    theirs beside it: `_drain` is safe against that). Background drains of the document still
+    waiting for their batch (`drain_later`) are served by this one."""
+    slot = _slot(collection, key)
     loop = asyncio.get_running_loop()
+    batched = _batch_of(collection).take(key)
+    if batched:
+        entry_id = None  # they wait for entries written before: move them all
     while (running := _draining.get(slot)) is not None and running.get_loop() is loop:
         await asyncio.wait([running])
         document = None  # older than what that drain wrote
     done: asyncio.Future[None] = loop.create_future()
     _draining[slot] = done
+    failure: BaseException | None = None
     try:
         return await _drain(collection, key, document, entry_id)
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         if _draining.get(slot) is done:
             del _draining[slot]
         done.set_result(None)
+        _settle(batched, failure)
+
+
+def _slot(collection: AsyncCollection[dict[str, Any]], key: str) -> str:
+    return f"{collection.full_name}/{key}"
+
+
+def _settle(futures: list[asyncio.Future[None]], failure: BaseException | None) -> None:
+    for future in futures:
+        if future.done():  # its caller was cancelled
+            continue
+        if failure is None:
+            future.set_result(None)
+        else:
+            future.set_exception(failure)
+
+
+def _resource_of(collection: AsyncCollection[dict[str, Any]], key: str) -> tuple[str, str] | None:
+    """(resource type, resource id) of the chain a document's entries go to; None if the
+    collection is not audited."""
+    if collection.name == SUBJECTS:
+        resource_type, _, resource_id = key.partition(":")
+        return resource_type, resource_id
+    if collection.name in AUDITED:
+        return AUDITED[collection.name], key
+    return None
+
+
+def _at_head(head: Mapping[str, Any]) -> dict[str, Any]:
+    """The filter that finds the document still at `head`."""
+    return {HEAD: {"$exists": False}} if head["seq"] == 0 else {f"{HEAD}.seq": head["seq"]}
+
+
+async def _move_together(
+    collection: AsyncCollection[dict[str, Any]], documents: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """Moves all pending entries of these documents (key -> the document as last written) in
+    two writes: one insert of every record, one bulk update of every head and pending list,
+    each guarded by the head it was chained from. Returns the keys of the documents it could
+    not move (a record position taken, or a head that moved meanwhile: another drain ran),
+    which the caller drains on its own (`drain`), as safe as ever."""
+    records: list[dict[str, Any]] = []
+    owners: list[str] = []
+    heads: dict[str, UpdateOne] = {}
+    for key, document in documents.items():
+        resource = _resource_of(collection, key)
+        entries: list[dict[str, Any]] = list(document.get(PENDING) or [])
+        if resource is None or not entries:
+            continue
+        head = document.get(HEAD) or {"seq": 0, "hash": GENESIS}
+        chain = _chain(*resource, entries, head)
+        records += chain
+        owners += [key] * len(chain)
+        # Exactly these stored values leave the pending list (entries pushed meanwhile stay).
+        heads[key] = UpdateOne(
+            {"_id": key, **_at_head(head)},
+            {
+                "$set": {HEAD: {"seq": chain[-1]["seq"], "hash": chain[-1]["hash"]}},
+                "$pullAll": {PENDING: entries},
+            },
+        )
+    if not records:
+        return []
+    refused: set[str] = set()
+    try:
+        await collection.database[RECORDS].insert_many(records, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors") or []
+        if not errors or any(e.get("code") not in DUPLICATE_KEY_CODES for e in errors):
+            raise
+        refused = {owners[error["index"]] for error in errors}
+    moving = {key: op for key, op in heads.items() if key not in refused}
+    if moving:
+        result = await collection.bulk_write(list(moving.values()), ordered=False)
+        if result.matched_count < len(moving):
+            # A head moved meanwhile; the answer does not say whose, so each goes its own way
+            # (finding its entries moved, or adopting its records).
+            return [*refused, *moving]
+    return list(refused)
+
+
+class _Batch:
+    """Background drains of one collection's documents waiting to share their two writes."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self.collection = collection
+        self.loop = asyncio.get_running_loop()
+        # key -> (the newest document written, the drains waiting for it)
+        self.waiting: dict[str, tuple[Mapping[str, Any] | None, list[asyncio.Future[None]]]] = {}
+        self.writer: asyncio.Task[None] | None = None
+        self.hurry = asyncio.Event()  # set: write now, without waiting for company
+
+    async def drain(self, key: str, document: Mapping[str, Any] | None) -> None:
+        future: asyncio.Future[None] = self.loop.create_future()
+        if key in self.waiting:
+            known, futures = self.waiting[key]
+            self.waiting[key] = (_newer(known, document), [*futures, future])
+        else:
+            self.waiting[key] = (document, [future])
+        if self.writer is None or self.writer.done():
+            self.writer = self.loop.create_task(self._write())
+        await future
+
+    def take(self, key: str) -> list[asyncio.Future[None]]:
+        """The drains waiting for `key`, which the caller now serves."""
+        return self.waiting.pop(key, (None, []))[1]
+
+    async def _write(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.hurry.wait(), LINGER_SECONDS)
+        self.hurry.clear()
+        while self.waiting:
+            keys = list(self.waiting)[:MAX_BATCH]
+            batch = {key: self.waiting.pop(key) for key in keys}
+            failure: BaseException | None = None
+            try:
+                await self._move({key: document for key, (document, _) in batch.items()})
+            except Exception as exc:
+                failure = exc
+            for _, futures in batch.values():
+                _settle(futures, failure)
+
+    async def _move(self, batch: Mapping[str, Mapping[str, Any] | None]) -> None:
+        together: dict[str, Mapping[str, Any]] = {}
+        alone: list[str] = []
+        for key, document in batch.items():
+            running = _draining.get(_slot(self.collection, key))
+            if (
+                document is None
+                or len(document.get(PENDING) or []) > MAX_BATCH
+                or (running is not None and running.get_loop() is self.loop)
+            ):
+                alone.append(key)  # unknown, long, or a drain of this document is running
+            else:
+                together[key] = document
+        slots = {_slot(self.collection, key): self.loop.create_future() for key in together}
+        _draining.update(slots)
+        try:
+            refused = await _move_together(self.collection, together)
+        finally:
+            for slot, done in slots.items():
+                if _draining.get(slot) is done:
+                    del _draining[slot]
+                done.set_result(None)
+        for key in [*alone, *refused]:
+            await drain(self.collection, key)
+
+
+def _newer(
+    known: Mapping[str, Any] | None, document: Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    """Of two writes' answers for one document, the later (higher version); None if either is
+    unknown (the document is then read afresh)."""
+    if known is None or document is None:
+        return None
+    return document if document.get("version", 0) >= known.get("version", 0) else known
+
+
+_batches: dict[str, _Batch] = {}
+
+
+def _batch_of(collection: AsyncCollection[dict[str, Any]]) -> _Batch:
+    batch = _batches.get(collection.full_name)
+    if batch is None or batch.loop is not asyncio.get_running_loop():
+        batch = _batches[collection.full_name] = _Batch(collection)  # the old loop has ended
+    return batch
+
+
+def hurry_drains() -> None:
+    """Makes this loop's waiting background drains write now (at shutdown, before the client
+    closes, and in tests)."""
+    loop = asyncio.get_running_loop()
+    for batch in _batches.values():
+        if batch.loop is loop:
+            batch.hurry.set()
+
+
+async def drain_later(
+    collection: AsyncCollection[dict[str, Any]],
+    key: str,
+    document: Mapping[str, Any] | None = None,
+) -> None:
+    """Moves the document's pending entries into its chain within about `LINGER_SECONDS`,
+    sharing the two writes with the other documents of the collection drained meanwhile (the
+    background drain of a state change: nothing waits on it but shutdown). `document`: the
+    document as just written, if the caller has it. Raises what the writes raised; the entries
+    then stay pending for the sweep."""
+    if _resource_of(collection, key) is None:
+        return
+    await _batch_of(collection).drain(key, document)
 
 
 async def _drain(
@@ -232,7 +439,7 @@ async def _drain(
             continue
         moved += inserted
         last = stored[-1]
-        at_head = {HEAD: {"$exists": False}} if head["seq"] == 0 else {f"{HEAD}.seq": head["seq"]}
+        at_head = _at_head(head)
         # Remove exactly these stored values (FerretDB's $pull takes values, not conditions).
         current = await collection.find_one_and_update(
             {"_id": key, **at_head},

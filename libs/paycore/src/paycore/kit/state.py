@@ -189,7 +189,7 @@ async def guarded_update(
         if also_audit:
             await drain_audit(collection, key, updated, also_audit[-1]["entry_id"])
         else:
-            drain_audit_soon(collection, key, updated, entry["entry_id"])
+            drain_audit_soon(collection, key, updated)
     return updated
 
 
@@ -210,18 +210,34 @@ def drain_audit_soon(
     collection: AsyncCollection[dict[str, Any]],
     key: str,
     document: Mapping[str, Any] | None = None,
-    entry_id: str | None = None,
 ) -> None:
-    """`drain_audit` in the background: a state change never waits for its audit record (the
-    entry is already stored with the change; `finish_audit_drains` waits at shutdown)."""
-    task = asyncio.get_running_loop().create_task(drain_audit(collection, key, document, entry_id))
+    """Moves the document's audit entries into its chain in the background, in one batch with
+    the other documents drained meanwhile (`audit.drain_later`): a state change never waits
+    for its audit record (the entry is already stored with the change; `finish_audit_drains`
+    waits at shutdown). If that fails, the entries stay pending for the reconciler's sweep."""
+    task = asyncio.get_running_loop().create_task(_drain_later(collection, key, document))
     _draining.add(task)
     task.add_done_callback(_draining.discard)
 
 
+async def _drain_later(
+    collection: AsyncCollection[dict[str, Any]],
+    key: str,
+    document: Mapping[str, Any] | None = None,
+) -> None:
+    try:
+        await audit.drain_later(collection, key, document)
+    except Exception as exc:
+        logger.warning(
+            "audit entries left pending", collection=collection.name, key=key, error=repr(exc)
+        )
+
+
 async def finish_audit_drains() -> None:
-    """Waits for the background drains this process started (at shutdown, and in tests)."""
+    """Waits for the background drains this process started (at shutdown, and in tests), which
+    then write at once instead of waiting for other documents' drains."""
     while _draining:
+        audit.hurry_drains()
         await asyncio.gather(*list(_draining), return_exceptions=True)
 
 

@@ -128,6 +128,7 @@ class PaymentService:
         note: str | None = None,
         keep_refused: bool = False,
         expected: frozenset[PaymentStatus] | None = None,
+        read: Payment | None = None,
     ) -> TransitionOutcome:
         """Moves the payment to `target` once, with its history entry and outbox events.
 
@@ -135,11 +136,18 @@ class PaymentService:
         nothing: with `keep_refused` (evidence from the gateway) it is kept in the history,
         otherwise `InvalidTransition` is raised. `expected`: the states the caller decided
         from; in any other state nothing is written ("changed"), so a decision made on an
-        older read never applies to a payment that moved meanwhile.
+        older read never applies to a payment that moved meanwhile. `read`: the payment as the
+        caller just read it, decided on first instead of reading it again (the guarded update
+        refuses it if it moved; the next try reads afresh).
         """
 
+        async def fresh() -> Payment:
+            return await self.get(payment_id)
+
+        current = fresh if read is None else read_again_after(read, fresh)
+
         async def attempt() -> TransitionOutcome | WriteConflict:
-            payment = await self.get(payment_id)
+            payment = await current()
             verdict = PAYMENT_STATES.verdict(payment.status, target, expected)
             if verdict in ("duplicate", "changed"):
                 return await self.unchanged(payment, verdict)
@@ -233,6 +241,7 @@ class PaymentService:
                     changes={"payment_method": attempt.payment_method},
                     keep_refused=True,
                     expected=decision.expected,
+                    read=payment,
                 )
         return await self._capture(payment, attempt, evidence, decision)
 
@@ -268,6 +277,7 @@ class PaymentService:
             note=note,
             keep_refused=True,
             expected=decision.expected,
+            read=payment,
         )
         if outcome.reason == "changed":
             # Captured meanwhile by another attempt, or ours: decide again on the new state.

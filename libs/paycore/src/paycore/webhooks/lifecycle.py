@@ -1,6 +1,14 @@
-"""A webhook log's processing lifecycle: RECEIVED → PROCESSING → a final status with its
-outcome, or a failure noted (retry, or FAILED and dead-lettered). Each step is one guarded
-update of the log carrying its events, so a log is finished, and its events published, once."""
+"""A webhook log's processing lifecycle: RECEIVED → a final status with its outcome, or a
+failure noted (retry, or FAILED and dead-lettered). Each step is one guarded update of the log
+carrying its events, so a log is finished, and its events published, once.
+
+Processing writes the log once, at the end (`finish`): no PROCESSING mark first. That mark
+guarded nothing: it was no lease (two deliveries could both pass it), and what keeps a webhook
+from applying twice is the guarded update of the payment or refund itself (a redelivery finds
+the state already there: "duplicate"). A processor killed mid-message leaves the log RECEIVED,
+the message unacknowledged, and the redelivery applies it again idempotently and finishes it.
+What the mark gave, the count of attempts killed before they finished, is no longer kept:
+`attempts` counts the attempts that finished or failed (`finish`, `record_failure`)."""
 
 from __future__ import annotations
 
@@ -45,23 +53,10 @@ class WebhookLogLifecycle:
             raise WebhookLogNotFound(log_id=log_id)
         return log
 
-    async def start(self, log: WebhookLog) -> WebhookLog:
-        """Marks the log PROCESSING and counts the attempt."""
-        current = read_again_after(log, lambda: self.get(log.log_id))
-
-        async def start() -> WebhookLog | WriteConflict:
-            started = await self.repository.update(
-                await current(),
-                {"status": W.PROCESSING.value, "processing_started_at": datetime.now(UTC)},
-                inc={"attempts": 1},
-            )
-            return written(started)
-
-        return await retry_on_conflict(start, log_id=log.log_id)
-
-    async def finish(self, log: WebhookLog, outcome: Outcome) -> WebhookLog:
-        """Writes the outcome and its events onto the log, once (a log another delivery
-        finished meanwhile is returned as it is)."""
+    async def finish(self, log: WebhookLog, outcome: Outcome, started_at: datetime) -> WebhookLog:
+        """Writes the outcome and its events onto the log and counts the attempt, in one write,
+        once (a log another delivery finished meanwhile is returned as it is). `started_at`:
+        when this attempt began (kept as `processing_started_at`)."""
         processed_at = datetime.now(UTC)
         changes = {
             "status": outcome.status.value,
@@ -71,6 +66,7 @@ class WebhookLogLifecycle:
             "payment_id": outcome.payment_id,
             "refund_id": outcome.refund_id,
             "discrepancy": outcome.discrepancy,
+            "processing_started_at": started_at,
             "processed_at": processed_at,
             "last_error": None,
         }
@@ -80,7 +76,9 @@ class WebhookLogLifecycle:
             log = await current()
             if log.status in FINAL_STATUSES:
                 return log  # another delivery finished it meanwhile
-            finished = await self.repository.update(log, changes, events=outcome.events)
+            finished = await self.repository.update(
+                log, changes, events=outcome.events, inc={"attempts": 1}
+            )
             if finished is None:
                 return CONFLICT
             observe_processed(log, outcome.status, outcome.outcome, processed_at)
@@ -145,7 +143,10 @@ class WebhookLogLifecycle:
         current = read_again_after(log, lambda: self.get(log_id))
 
         async def record() -> WebhookLog | WriteConflict:
-            return written(await self.repository.update(await current(), changes, events=events))
+            noted = await self.repository.update(
+                await current(), changes, events=events, inc={"attempts": 1}
+            )
+            return written(noted)
 
         # A log changing this often is being processed: that delivery records its own outcome.
         with contextlib.suppress(ChangedConcurrently):

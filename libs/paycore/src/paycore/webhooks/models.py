@@ -22,7 +22,9 @@ class BodySealed(Exception):
 
 class WebhookStatus(StrEnum):
     RECEIVED = "RECEIVED"  # stored by the ingress, not yet applied
-    PROCESSING = "PROCESSING"  # a processor took it (a crash leaves it here; redelivery resumes)
+    # No longer written: processing writes the log once, at the end (lifecycle.py). Logs stored
+    # by older processors may hold it (a crash left it there); it reads as not yet applied.
+    PROCESSING = "PROCESSING"
     SUCCESS = "SUCCESS"  # applied, or recorded as changing nothing
     FAILED = "FAILED"  # cannot be applied: malformed, amount mismatch, or out of retries
     ORPHANED = "ORPHANED"  # about an order or settlement we do not know; an admin was alerted
@@ -67,7 +69,7 @@ class WebhookLog(Document):
     headers: list[StoredHeader] = Field(default_factory=list)  # masked
     status: WebhookStatus = WebhookStatus.RECEIVED
     version: int = 0  # guards every change (`guarded_update`)
-    attempts: int = 0  # processing attempts
+    attempts: int = 0  # processing attempts that finished or failed (not one killed mid-way)
     reason: str | None = None  # why FAILED / ORPHANED / IGNORED, or the last retried error
     outcome: str | None = None  # what applying it did: applied, duplicate, refused, …
     order_id: str | None = None
@@ -78,7 +80,7 @@ class WebhookLog(Document):
     last_error: str | None = None
     outbox: list[OutboxEvent] = Field(default_factory=list)
     received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    processing_started_at: datetime | None = None
+    processing_started_at: datetime | None = None  # when the attempt that finished it began
     processed_at: datetime | None = None
     reopened_at: datetime | None = None  # by an operator's replay or reprocess
     dropped_at: datetime | None = None  # an operator deleted its dead letter (never applied)

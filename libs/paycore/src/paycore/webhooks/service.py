@@ -16,6 +16,7 @@ Where each part lives: the log's lifecycle in `lifecycle.py`, one applier per ev
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from paycore.gateway.interface import PaymentGateway
 from paycore.kit.crypto import FieldCipher
@@ -73,12 +74,12 @@ class WebhookService:
         log = await self.logs.get(log_id)
         if log.status in FINAL_STATUSES:
             return log
-        log = await self.logs.start(log)
+        started_at = datetime.now(UTC)
         event = parse_webhook(log.event_type, log.webhook_version, log.raw_body(self.cipher))
         outcome = await apply_event(self.context, log, event)
         if self.checkpoint is not None:
             await self.checkpoint(log.log_id)
-        return await self.logs.finish(log, outcome)
+        return await self.logs.finish(log, outcome, started_at)
 
     async def record_failure(
         self, log_id: str, error: BaseException, *, attempt: int, will_retry: bool
