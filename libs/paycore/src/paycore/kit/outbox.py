@@ -52,6 +52,10 @@ OLDEST = Gauge(
 )
 
 
+# How long the relay's removals wait to share their write (far below the sweep's grace).
+REMOVAL_LINGER = 0.2
+
+
 class ConfirmedRemovals:
     """Removes confirmed events from their documents' outboxes, many documents per write.
 
@@ -59,15 +63,23 @@ class ConfirmedRemovals:
     holds; callers arriving while a write is in flight share the next one (a group commit): under
     load, one `update` command (unordered, one `$pullAll` of exact stored values per `_id`)
     serves many documents instead of one write per event. Raises what the write raised.
+
+    `linger_seconds`: how long the first caller waits for others before writing, for callers
+    nothing waits on (the relay's background publishes: events published one by one, as a
+    sequential consumer writes them, still share removals). 0 for a caller that answers after.
     """
 
     def __init__(
-        self, collection: Callable[[], AsyncCollection[dict[str, Any]]], max_batch: int = 50
+        self,
+        collection: Callable[[], AsyncCollection[dict[str, Any]]],
+        max_batch: int = 50,
+        linger_seconds: float = 0.0,
     ) -> None:
         # A bounded batch: on the local server one write command holds its database's write
         # lock to the end, so a long one would hold up every other writer.
         self.collection = collection
         self.max_batch = max_batch
+        self.linger_seconds = linger_seconds
         self._waiting: list[tuple[UpdateOne, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -84,6 +96,8 @@ class ConfirmedRemovals:
         await future
 
     async def _write(self) -> None:
+        if self.linger_seconds:
+            await asyncio.sleep(self.linger_seconds)
         while self._waiting:
             batch = self._waiting[: self.max_batch]
             del self._waiting[: self.max_batch]
@@ -123,7 +137,8 @@ class OutboxRelay:
         self.lock_key = redis_key(lock_prefix, "lock", "outbox", self.name)
         RELAY_FAILURES.labels(self.name)  # exposed at 0, so rate() sees the first failure
         self._in_flight: set[asyncio.Task[None]] = set()
-        self.removals = ConfirmedRemovals(lambda: self.collection)
+        # Nothing waits on a removal here (the grace keeps the sweep away far longer).
+        self.removals = ConfirmedRemovals(lambda: self.collection, linger_seconds=REMOVAL_LINGER)
 
     @property
     def collection(self) -> AsyncCollection[dict[str, Any]]:

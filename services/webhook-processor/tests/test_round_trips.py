@@ -1,0 +1,94 @@
+"""MongoDB writes per webhook, counted with a PyMongo command listener on the real pipeline
+(issue 17): the ingress stores an accepted webhook in one insert (its outbox removal shared with
+other webhooks'); the processor applies a payment webhook with one write of the log, one of the
+transaction and one guarded update of the payment, and the audit records and outbox removals
+those leave behind share their writes across webhooks."""
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from paycore.kit import audit
+from paycore.kit.state import finish_audit_drains
+from paycore.payments.models import Payment, PaymentStatus
+from paycore.payments.repository import PaymentRepository
+from pymongo import monitoring
+from webhook_pipeline import Pipeline, eventually, running_pipeline
+
+WRITES = frozenset({"insert", "update", "delete", "findAndModify"})
+WEBHOOKS = 6
+
+
+class WriteCounter(monitoring.CommandListener):
+    """Counts write commands by `command collection`, for one database."""
+
+    def __init__(self) -> None:
+        self.database: str | None = None
+        self.writes: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.database_name == self.database and event.command_name in WRITES:
+            self.writes[f"{event.command_name} {event.command.get(event.command_name)}"] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+# Registered before the pipeline's services build their clients (a listener cannot be removed:
+# it counts only the database it is pointed at).
+COUNTER = WriteCounter()
+monitoring.register(COUNTER)
+
+
+async def settled(pipeline: Pipeline, payments: list[Payment]) -> None:
+    """Waits until every payment is SUCCESS with its events published and audit records
+    chained, and every log is final with its outbox empty."""
+    repository = PaymentRepository()
+
+    async def done() -> bool:
+        logs = await pipeline.logs()
+        if len(logs) < len(payments) or any(log.processed_at is None or log.outbox for log in logs):
+            return False
+        for payment in payments:
+            raw = await repository.collection.find_one({"_id": payment.payment_id})
+            if raw is None or raw["status"] != PaymentStatus.SUCCESS.value or raw["outbox"]:
+                return False
+            if raw.get(audit.PENDING):
+                return False
+        return True
+
+    await eventually(done, timeout=30)
+
+
+async def test_writes_per_accepted_and_per_applied_payment_webhook() -> None:
+    async with running_pipeline() as pipeline:
+        orders = [await pipeline.new_order(with_invoice=False) for _ in range(WEBHOOKS)]
+        COUNTER.database = pipeline.base.mongo_db
+        COUNTER.writes.clear()
+
+        await asyncio.gather(
+            *(pipeline.emulator.control.pay(session, "SUCCESS") for _, session in orders)
+        )
+        await settled(pipeline, [payment for payment, _ in orders])
+        await finish_audit_drains()
+        writes: dict[str, Any] = dict(COUNTER.writes)
+        COUNTER.database = None
+        print(writes)
+
+    # Ingress: one insert per accepted webhook; the confirmed `received` events leave the
+    # outboxes in shared removals (at most one each).
+    assert writes.pop("insert webhook_logs") == WEBHOOKS
+    assert writes.pop("update webhook_logs", 0) <= WEBHOOKS
+    # Processor, per applied webhook: the log written once (no PROCESSING mark), the gateway
+    # attempt stored once, the payment's one guarded update (status, outbox, audit entry).
+    assert writes.pop("findAndModify webhook_logs") == WEBHOOKS
+    assert writes.pop("update transactions") == WEBHOOKS
+    assert writes.pop("findAndModify payments") == WEBHOOKS
+    # Left behind, shared across webhooks: the audit records (inserts) and their chain heads
+    # with the outbox removals (updates of payments): never more than one of each per webhook.
+    assert 1 <= writes.pop("insert audit_logs") <= WEBHOOKS
+    assert 1 <= writes.pop("update payments") <= 2 * WEBHOOKS
+    assert writes == {}
