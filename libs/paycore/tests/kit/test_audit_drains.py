@@ -1,6 +1,7 @@
 """Drains of one chain in one process run one at a time: concurrent appends to one resource
-write each record once, with no refused insert (a race for the same chain position); and a
-drain moves all the entries waiting in one insert and one head update."""
+write each record once, with no refused insert (a race for the same chain position); a drain
+moves all the entries waiting in one insert and one head update; and the background drains
+after state changes of many documents share one insert and one bulk update of their heads."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -8,6 +9,8 @@ from typing import Any
 
 import pytest
 from paycore.kit import audit
+from paycore.kit.state import finish_audit_drains, guarded_update
+from paycore.payments.models import Payment
 from paycore.testing import raw_database
 from pymongo import monitoring
 from pymongo.asynchronous.database import AsyncDatabase
@@ -22,6 +25,7 @@ class Inserts(monitoring.CommandListener):
         self.commands = 0
         self.refused = 0
         self.head_writes = 0
+        self.updates = 0  # update commands (the shared head writes of background drains)
         self._records_inserts: set[int] = set()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
@@ -31,6 +35,8 @@ class Inserts(monitoring.CommandListener):
             self.records += len(event.command["documents"])
         elif event.command_name == "findAndModify":
             self.head_writes += 1
+        elif event.command_name == "update":
+            self.updates += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         if event.request_id in self._records_inserts and event.reply.get("writeErrors"):
@@ -111,3 +117,28 @@ async def test_a_drain_adopts_the_record_a_stopped_drain_wrote_and_moves_the_res
     assert await audit.drain(subjects, "recon_item:ri_3") == 2
 
     assert await drained_chain_length(db, "recon_item:ri_3") == 3
+
+
+async def test_the_drains_after_state_changes_of_many_documents_share_two_writes(
+    database: tuple[AsyncDatabase[dict[str, Any]], Inserts], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, inserts = database
+    monkeypatch.setattr(audit, "LINGER_SECONDS", 30.0)  # until finish_audit_drains, however slow
+    payments = db[Payment.Settings.name]  # audited as "payment"
+    keys = [f"pay_{n}" for n in range(5)]
+    await payments.insert_many([{"_id": key, "version": 0} for key in keys])
+    for key in keys:
+        for version in (0, 1):  # two changes each: both entries move in the same batch
+            changed = await guarded_update(payments, key, version=version, set_fields={"n": 1})
+            assert changed is not None
+    writes_before = inserts.head_writes  # the ten guarded updates themselves
+
+    await finish_audit_drains()
+
+    # One insert of the ten records, one update of the five heads and pending lists.
+    assert (inserts.commands, inserts.records, inserts.refused) == (1, 10, 0)
+    assert (inserts.updates, inserts.head_writes - writes_before) == (1, 0)
+    async for document in payments.find({}):
+        assert document[audit.PENDING] == []
+        resource = f"payment:{document['_id']}"
+        assert await audit.verify_resource(db, resource, document[audit.HEAD]) == (True, 2)

@@ -193,6 +193,9 @@ class WebhookIntake:
             )
             return False
         RELAYED.labels(collection, "fast").inc()
+        # The one write after the insert, shared with concurrent webhooks' (ConfirmedRemovals):
+        # it tells the sweep the event went out. Left for the processor to clear, the event
+        # could not be told from one never published while it waits in the queue.
         try:
             await self.repository.remove_published(log_id, stored_event)
         except PyMongoError as exc:
