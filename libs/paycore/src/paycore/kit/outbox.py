@@ -137,8 +137,10 @@ class OutboxRelay:
         self.lock_key = redis_key(lock_prefix, "lock", "outbox", self.name)
         RELAY_FAILURES.labels(self.name)  # exposed at 0, so rate() sees the first failure
         self._in_flight: set[asyncio.Task[None]] = set()
-        # Nothing waits on a removal here (the grace keeps the sweep away far longer).
-        self.removals = ConfirmedRemovals(lambda: self.collection, linger_seconds=REMOVAL_LINGER)
+        # Nothing waits on a removal here; lingering well inside the grace period, so the sweep
+        # does not take an event whose removal is only waiting for company.
+        linger = min(REMOVAL_LINGER, grace_seconds / 5)
+        self.removals = ConfirmedRemovals(lambda: self.collection, linger_seconds=linger)
 
     @property
     def collection(self) -> AsyncCollection[dict[str, Any]]:
