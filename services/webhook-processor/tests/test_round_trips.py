@@ -76,17 +76,23 @@ async def test_writes_per_accepted_and_per_applied_payment_webhook() -> None:
         await finish_audit_drains()
         writes: dict[str, Any] = dict(COUNTER.writes)
         COUNTER.database = None
-        print(writes)
+        for payment, _ in orders:  # applied once each, however many runs
+            stored = await PaymentRepository().get(payment.payment_id)
+            assert stored is not None
+            assert [r.to_status for r in stored.history if not r.ignored].count("SUCCESS") == 1
 
     # Ingress: one insert per accepted webhook; the confirmed `received` events leave the
     # outboxes in shared removals (at most one each).
     assert writes.pop("insert webhook_logs") == WEBHOOKS
     assert writes.pop("update webhook_logs", 0) <= WEBHOOKS
-    # Processor, per applied webhook: the log written once (no PROCESSING mark), the gateway
-    # attempt stored once, the payment's one guarded update (status, outbox, audit entry).
-    assert writes.pop("findAndModify webhook_logs") == WEBHOOKS
-    assert writes.pop("update transactions") == WEBHOOKS
-    assert writes.pop("findAndModify payments") == WEBHOOKS
+    # Processor: each run that applies a webhook stores the gateway attempt once, makes one
+    # guarded update of the payment (status, outbox, audit entry) and writes the log once (no
+    # PROCESSING mark). A redelivery racing the first run (the broker requeues a message when
+    # a channel drops) is one more run, whose guarded updates are refused: so runs >= webhooks.
+    runs = writes.pop("update transactions")
+    assert runs >= WEBHOOKS
+    assert writes.pop("findAndModify webhook_logs") == runs
+    assert WEBHOOKS <= writes.pop("findAndModify payments") <= runs
     # Left behind, shared across webhooks: the audit records (inserts) and their chain heads
     # with the outbox removals (updates of payments): never more than one of each per webhook.
     assert 1 <= writes.pop("insert audit_logs") <= WEBHOOKS
