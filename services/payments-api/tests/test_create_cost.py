@@ -5,7 +5,6 @@ adds a round trip to the create path fails here."""
 
 from __future__ import annotations
 
-import collections
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from paycore.kit.state import finish_audit_drains
 from paycore.payments.models import Payment
-from paycore.testing import eventually
+from paycore.testing import CommandCounter, eventually
 from payments_api_testing import ApiClient, api_client, new_user
 from pymongo import monitoring
 
@@ -24,29 +23,8 @@ CREATES = 10
 NOT_COUNTED: ContextVar[bool] = ContextVar("not_counted", default=False)
 
 
-class CommandCounter(monitoring.CommandListener):
-    """Commands sent to one database, by name and collection (`insert payments`, ...)."""
-
-    def __init__(self) -> None:
-        self.database: str | None = None
-        self.counts: collections.Counter[str] = collections.Counter()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.database_name != self.database or NOT_COUNTED.get():
-            return
-        collection = event.command.get(event.command_name)
-        if isinstance(collection, str):
-            self.counts[f"{event.command_name} {collection}"] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 # Registered once for the process: it counts only the database a test points it at.
-COUNTER = CommandCounter()
+COUNTER = CommandCounter(counted=lambda: not NOT_COUNTED.get())
 monitoring.register(COUNTER)
 
 

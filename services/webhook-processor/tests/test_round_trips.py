@@ -5,13 +5,13 @@ transaction and one guarded update of the payment, and the audit records and out
 those leave behind share their writes across webhooks."""
 
 import asyncio
-from collections import Counter
 from typing import Any
 
 from paycore.kit import audit
 from paycore.kit.state import finish_audit_drains
 from paycore.payments.models import Payment, PaymentStatus
 from paycore.payments.repository import PaymentRepository
+from paycore.testing import CommandCounter
 from pymongo import monitoring
 from webhook_pipeline import Pipeline, eventually, running_pipeline
 
@@ -19,27 +19,9 @@ WRITES = frozenset({"insert", "update", "delete", "findAndModify"})
 WEBHOOKS = 6
 
 
-class WriteCounter(monitoring.CommandListener):
-    """Counts write commands by `command collection`, for one database."""
-
-    def __init__(self) -> None:
-        self.database: str | None = None
-        self.writes: Counter[str] = Counter()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.database_name == self.database and event.command_name in WRITES:
-            self.writes[f"{event.command_name} {event.command.get(event.command_name)}"] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 # Registered before the pipeline's services build their clients (a listener cannot be removed:
 # it counts only the database it is pointed at).
-COUNTER = WriteCounter()
+COUNTER = CommandCounter()
 monitoring.register(COUNTER)
 
 
@@ -67,14 +49,18 @@ async def test_writes_per_accepted_and_per_applied_payment_webhook() -> None:
     async with running_pipeline() as pipeline:
         orders = [await pipeline.new_order(with_invoice=False) for _ in range(WEBHOOKS)]
         COUNTER.database = pipeline.base.mongo_db
-        COUNTER.writes.clear()
+        COUNTER.counts.clear()
 
         await asyncio.gather(
             *(pipeline.emulator.control.pay(session, "SUCCESS") for _, session in orders)
         )
         await settled(pipeline, [payment for payment, _ in orders])
         await finish_audit_drains()
-        writes: dict[str, Any] = dict(COUNTER.writes)
+        writes: dict[str, Any] = {
+            command: count
+            for command, count in COUNTER.counts.items()
+            if command.split()[0] in WRITES
+        }
         COUNTER.database = None
         for payment, _ in orders:  # applied once each, however many runs
             stored = await PaymentRepository().get(payment.payment_id)

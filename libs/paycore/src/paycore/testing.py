@@ -4,6 +4,7 @@ the test's process, waiting for what happens asynchronously, and removing what a
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import subprocess
 import sys
@@ -69,6 +70,31 @@ def isolated_settings(**overrides: object) -> InfraSettings:
     }
     values.update(overrides)
     return InfraSettings(**values)  # type: ignore[arg-type]
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Commands sent to one database (`database`; None counts nothing), by name and
+    collection (`insert payments`, `findAndModify webhook_logs`, ...). Register it once per
+    process with `pymongo.monitoring.register`, before the clients it should see are built (a
+    listener cannot be removed); `counted()` False leaves a command out (a test's own reads)."""
+
+    def __init__(self, counted: Callable[[], bool] = lambda: True) -> None:
+        self.database: str | None = None
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._counted = counted
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.database_name != self.database or not self._counted():
+            return
+        collection = event.command.get(event.command_name)
+        if isinstance(collection, str):
+            self.counts[f"{event.command_name} {collection}"] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 @dataclass

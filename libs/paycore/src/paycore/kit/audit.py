@@ -40,6 +40,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from paycore.kit.context import request_id_var, trace_id_var
+from paycore.kit.futures import settle
 
 RECORDS: Final = "audit_logs"
 PENDING: Final = "audit_pending"
@@ -202,21 +203,11 @@ async def drain(
         if _draining.get(slot) is done:
             del _draining[slot]
         done.set_result(None)
-        _settle(batched, failure)
+        settle(batched, failure)
 
 
 def _slot(collection: AsyncCollection[dict[str, Any]], key: str) -> str:
     return f"{collection.full_name}/{key}"
-
-
-def _settle(futures: list[asyncio.Future[None]], failure: BaseException | None) -> None:
-    for future in futures:
-        if future.done():  # its caller was cancelled
-            continue
-        if failure is None:
-            future.set_result(None)
-        else:
-            future.set_exception(failure)
 
 
 def _resource_of(collection: AsyncCollection[dict[str, Any]], key: str) -> tuple[str, str] | None:
@@ -322,7 +313,7 @@ class _Batch:
             except Exception as exc:
                 failure = exc
             for _, futures in batch.values():
-                _settle(futures, failure)
+                settle(futures, failure)
 
     async def _move(self, batch: Mapping[str, Mapping[str, Any] | None]) -> None:
         together: dict[str, Mapping[str, Any]] = {}

@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from paycore.kit.broker import EventPublisher
 from paycore.kit.context import bound_ids
 from paycore.kit.events import OutboxEvent
+from paycore.kit.futures import settle
 from paycore.kit.redis import Lock, redis_key
 from paycore.kit.state import to_mongo
 
@@ -106,13 +107,7 @@ class ConfirmedRemovals:
                 await self.collection().bulk_write([op for op, _ in batch], ordered=False)
             except Exception as exc:
                 outcome = exc
-            for _, future in batch:
-                if future.done():  # its caller was cancelled
-                    continue
-                if outcome is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(outcome)
+            settle([future for _, future in batch], outcome)
 
 
 class OutboxRelay:
