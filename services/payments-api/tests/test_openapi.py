@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from paycore.kit.apidocs import markers
+from paycore.kit.apidocs import PLATFORM_PATHS, markers
 from paycore.payments.models import Transaction
 from payments_api.endpoints import ENDPOINTS
 from payments_api.openapi import with_generated_sections
@@ -129,3 +129,19 @@ def test_responses_keep_the_wire_format() -> None:
         "bank_reference": None,
         "created_at": "2026-12-01T03:04:05.678000+00:00",
     }
+
+
+async def test_every_platform_path_declares_the_answer_it_gives(api: ApiClient) -> None:
+    document = (await api.http.get("/openapi.json")).json()
+    for path in PLATFORM_PATHS:
+        answer = await api.http.get(path)
+        responses = document["paths"][path]["get"]["responses"]
+        assert str(answer.status_code) in responses, path
+        content = responses[str(answer.status_code)]["content"]
+        media_type = answer.headers["content-type"].split(";")[0]
+        schema = content[media_type]["schema"]
+        if schema.get("properties"):  # the body holds the required fields and no others
+            body = answer.json()
+            assert set(schema["required"]) <= set(body) <= set(schema["properties"]), path
+    for path in ("/health/ready", "/health/database"):
+        assert "503" in document["paths"][path]["get"]["responses"]

@@ -114,15 +114,63 @@ def parameter(
     return found
 
 
+_UP_OR_DOWN: dict[str, Any] = {"enum": ["up", "down"]}
+
+# What each platform path answers (`paycore.kit.http.health_routes`): its body's schema, and
+# whether it answers 503 with the same body when what it checks is down.
+_HEALTH: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "service"],
+    "properties": {"status": {"const": "ok"}, "service": {"type": "string"}},
+}
+_READINESS: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "service", "requires", "dependencies"],
+    "properties": {
+        "status": {"enum": ["ok", "degraded"]},
+        "service": {"type": "string"},
+        "requires": {"type": "array", "items": {"type": "string"}},
+        "dependencies": {"type": "object", "additionalProperties": _UP_OR_DOWN},
+    },
+}
+_DEPENDENCY: dict[str, Any] = {
+    "type": "object",
+    "required": ["dependency", "status", "latencyMs"],
+    "properties": {
+        "dependency": {"type": "string"},
+        "status": _UP_OR_DOWN,
+        "latencyMs": {"type": "number"},
+        "error": {"type": "string", "description": "The failure's type name, when down."},
+    },
+}
+
+
+def _platform_answers(path: str) -> dict[str, Any]:
+    if path == "/metrics":
+        return {
+            "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+        }
+    if path == "/openapi.json":
+        return {"200": {"description": "OK", "content": json_content({"type": "object"})}}
+    if path == "/health":
+        return {"200": {"description": "OK", "content": json_content(_HEALTH)}}
+    body = json_content(_READINESS if path == "/health/ready" else _DEPENDENCY)
+    return {
+        "200": {"description": "Up.", "content": body},
+        "503": {"description": "Down (the same body says what).", "content": body},
+    }
+
+
 def platform_paths() -> dict[str, dict[str, Any]]:
-    """The GET operations of the platform paths (no credentials, 200)."""
+    """The GET operations of the platform paths (no credentials), with what each answers: a
+    readiness or dependency check answers 503 when down."""
     return {
         path: {
             "get": {
                 "operationId": "platform_" + re.sub(r"\W+", "_", path).strip("_"),
                 "summary": summary,
                 "security": [],
-                "responses": {"200": {"description": "OK"}},
+                "responses": _platform_answers(path),
             }
         }
         for path, summary in PLATFORM_PATHS.items()
