@@ -27,8 +27,7 @@ from paycore.kit.errors import AppError
 from paycore.kit.mongo import connect_mongo
 from paycore.kit.settings import load_settings
 from paycore.reconciliation.models import MismatchKind, ReconciliationItem, ReconciliationRun
-from paycore.reconciliation.operations import check_window
-from paycore.reconciliation.repository import ReconciliationRepository
+from paycore.reconciliation.operations import check_window, count_items, find_items
 
 from reconciler.app import MODELS, reconciliation_engine
 from reconciler.settings import Settings
@@ -146,11 +145,10 @@ async def main_async(args: argparse.Namespace, settings: Settings) -> int:
             sys.stdout.write(render_run(run) + "\n")
             return 0 if run.status == "DONE" else 1
         if args.command == "report":
-            repository = ReconciliationRepository()
             query = {"run_id": args.run_id, "status": args.status, "kind": args.kind}
-            items = await repository.find_items(**query, limit=args.limit)
+            items = await find_items(**query, limit=args.limit)
             sys.stdout.write(render(items, "csv" if args.csv else "table"))
-            total = await repository.count_items(**query)
+            total = await count_items(**query)
             if total > len(items):
                 # Cut by --limit: said, never silent (on stderr, so a CSV stays a CSV).
                 cut = f"showing {len(items)} of {total}; use --limit {total} to see all\n"

@@ -91,3 +91,8 @@ async def find_items(
     return await ReconciliationRepository().find_items(
         run_id=run_id, status=status, kind=kind, limit=limit
     )
+
+
+async def count_items(*, run_id: str | None, status: str | None, kind: str | None) -> int:
+    """How many items `find_items` would list without its limit."""
+    return await ReconciliationRepository().count_items(run_id=run_id, status=status, kind=kind)
