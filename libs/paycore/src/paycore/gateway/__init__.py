@@ -1,4 +1,5 @@
-"""The payment gateway: one interface (`PaymentGateway`), Cashfree behind it.
+"""The payment gateway: `PaymentGateway`, the type services depend on (for now an alias of
+the one client, `CashfreeGateway`; `interface.py`).
 
 Services import from here; Cashfree's wire format and statuses stay inside this package.
 """
