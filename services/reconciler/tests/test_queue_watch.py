@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 from faststream.rabbit import RabbitBroker
 from paycore.alerts import AdminAlert
+from paycore.alerts.queues import watch_queues
 from paycore.kit.broker import Consumer, make_broker
 from paycore.kit.service import InfraSettings
 from prometheus_client import REGISTRY
-from reconciler.jobs import watch_queues
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ def build_app(settings: Settings) -> Starlette:
         outboxes=[Payment, AdminAlert],
     )
     assert resources.broker is not None
-    # Every consumer queue, watched from here too (jobs.watch_queues).
+    # Every consumer queue, watched from here too (paycore.alerts.queues.watch_queues).
     watched = [Consumer(resources.broker, settings, name, "", ()) for name in CONSUMER_QUEUES]
 
     @resources.broker.subscriber(archive_queue(settings), ack_policy=AckPolicy.MANUAL)

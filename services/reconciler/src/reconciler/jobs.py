@@ -8,7 +8,7 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 from loguru import logger
-from paycore.alerts import raise_alert
+from paycore.alerts.queues import watch_queues
 from paycore.audit.trail import sweep_and_verify
 from paycore.kit.broker import Consumer
 from paycore.kit.metrics import JOB_INTERVAL, JOB_LAST_SUCCESS, JOB_RUNS
@@ -79,28 +79,6 @@ def every(
 
     loop.__name__ = name
     return loop
-
-
-async def watch_queues(consumers: Sequence[Consumer], overload: int) -> dict[str, int]:
-    """Reads every queue of `consumers` into the queue gauges (the same series each consumer
-    reports, so they show while a consumer is stopped or stuck), and raises the queue-overload
-    admin alert for a work queue holding `overload` messages or more: once per queue and hour,
-    whichever replica sees it. Returns the work queues' depths by queue."""
-    depths: dict[str, int] = {}
-    for consumer in consumers:
-        depth = (await consumer.report_depths())[consumer.name]
-        depths[consumer.label] = depth
-        if depth >= overload:
-            hour = datetime.now(UTC).strftime("%Y%m%dT%H")
-            await raise_alert(
-                f"queue_overload:{consumer.label}:{hour}",
-                "queue_overload",
-                "high",
-                queue=consumer.label,
-                messages=depth,
-                threshold=overload,
-            )
-    return depths
 
 
 def scheduled_jobs(
