@@ -54,8 +54,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def scratch_front(binary: Path) -> Iterator[str]:
-    """Start `binary` on a free port with its own socket and data dir; yield its URI."""
+def scratch_front(binary: Path) -> Iterator[tuple[str, int]]:
+    """Start `binary` on a free port with its own socket and data dir; yield its URI and pid."""
     tmp = Path(tempfile.mkdtemp(prefix="mongo-front-bench-"))
     port = free_port()
     log = (tmp / "front.log").open("wb")
@@ -85,7 +85,7 @@ def scratch_front(binary: Path) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     sys.exit(f"{binary} did not open port {port} within 30 s")
                 time.sleep(0.1)
-        yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        yield f"mongodb://127.0.0.1:{port}/?directConnection=true", proc.pid
     finally:
         proc.terminate()
         try:
@@ -211,7 +211,7 @@ def main() -> None:
     for name, path in binaries:
         print(f"{name}: scratch instance of {path}", file=sys.stderr)
         with ExitStack() as stack:
-            uri = stack.enter_context(scratch_front(Path(path)))
+            uri, _ = stack.enter_context(scratch_front(Path(path)))
             all_results.append((name, measure(uri, sizes, args.samples, args.budget)))
     for name, uri in uris:
         print(f"{name}: {uri}", file=sys.stderr)
