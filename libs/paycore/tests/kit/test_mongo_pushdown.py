@@ -1,4 +1,4 @@
-"""The local server's index pushdown changes no result (infra/local/mongo-front's FerretDB patch).
+"""The local server's pushdown changes no result (infra/local/mongo-front's FerretDB patch).
 
 FerretDB, as patched, narrows a query with a top-level string equality on an indexed field to
 that index's entries (plus every document whose field is an array) and re-checks the whole
@@ -8,6 +8,7 @@ and MongoDB equality differ: missing fields, nulls, arrays, numbers vs strings, 
 a real MongoDB the comparison holds as well; the explain check is the FerretDB-only part.
 """
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -124,3 +125,57 @@ async def test_ferretdb_pushes_the_indexed_equality_down(
     for query in ({"f": 1}, {"f": None}, {"n": "x"}):
         plan = await db.command("explain", {"find": indexed.name, "filter": query})
         assert plan["filterPushdown"] is False, (query, plan)
+
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+# Values of `o` around a path `o.0.t` / `o.t`: missing, scalars, empty and non-empty containers,
+# the index and the document-field readings of "0", and values of the other types.
+CONTAINERS: list[Any] = [
+    None, 1, "s", T0, [], {}, [T0], [{"t": T0}], [{"t": "s"}], [{"t": 5}], [{"t": None}],
+    [{}, {"t": T0}], [{"0": {"t": T0}}], {"0": {"t": T0}}, {"t": T0}, {"t": [T0, 7]},
+    {"x": 1}, [None], [{"t": T0 + timedelta(days=2)}], ["[]"], {"0": []},
+]  # fmt: skip
+
+
+def range_filters() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for path in ("o.0.t", "o.t", "o.0"):
+        for bound in (T0 + timedelta(days=1), T0, "t", "s", 5, 5.5, 0):
+            out += [
+                {path: {"$lt": bound}},
+                {path: {"$lte": bound}},
+                {path: {"$gt": bound}},
+                {path: {"$gte": bound}, "n": {"$gte": 0}},
+                {path: {"$gte": bound, "$lt": T0 + timedelta(days=3)}},
+            ]
+    return out
+
+
+async def test_range_on_a_dotted_path_finds_the_same_documents_narrowed_or_not(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    # FerretDB narrows a top-level `a.b: {$lt: v}` (also $lte, $gt, $gte) to the documents whose
+    # `a` is a non-empty array or document; `{"$and": [filter]}` is the same filter unnarrowed.
+    coll = db["containers"]
+    docs = [{"_id": f"c{n}", "n": n, "o": v} for n, v in enumerate(CONTAINERS)]
+    await coll.insert_many([*docs, {"_id": "missing", "n": -1}])
+    for query in range_filters():
+        expected = await ids(coll, {"$and": [query]})
+        assert await ids(coll, query) == expected, query
+        assert await coll.count_documents(query) == len(expected), query
+        limited = [d["_id"] async for d in coll.find(query, {"_id": 1}).sort("n", 1).limit(2)]
+        unnarrowed = coll.find({"$and": [query]}, {"_id": 1}).sort("n", 1).limit(2)
+        assert limited == [d["_id"] async for d in unnarrowed], query
+    # Through an array's first element and through a document's field "0" alike.
+    assert {"c7", "c13"} <= set(await ids(coll, {"o.0.t": {"$lt": T0 + timedelta(days=1)}}))
+    info = await db.client.admin.command("buildInfo")
+    if "ferretdbVersion" not in info:
+        return
+    for query, pushed in (
+        ({"o.0.t": {"$lt": T0}}, True),
+        ({"o.0.t": {"$lte": None}}, False),  # null also matches a missing value
+        ({"o.0.t": {"$lt": T0, "$exists": True}}, False),
+        ({"$and": [{"o.0.t": {"$lt": T0}}]}, False),
+    ):
+        plan = await db.command("explain", {"find": coll.name, "filter": query})
+        assert plan["filterPushdown"] is pushed, (query, plan)
