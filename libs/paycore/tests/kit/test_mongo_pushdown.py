@@ -179,3 +179,31 @@ async def test_range_on_a_dotted_path_finds_the_same_documents_narrowed_or_not(
     ):
         plan = await db.command("explain", {"find": coll.name, "filter": query})
         assert plan["filterPushdown"] is pushed, (query, plan)
+
+
+async def test_id_in_list_finds_the_same_documents_narrowed_or_not(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    # FerretDB narrows `_id: {$in: [strings]}` to `_id IN (...)` on the `_id_` index.
+    indexed, _ = await twins(db)
+    queries: list[dict[str, Any]] = [
+        {"_id": {"$in": ["d0a"]}},
+        {"_id": {"$in": ["d0a", "d1b", "nope", "d0a"]}},
+        {"_id": {"$in": ["d2a", "d3b"]}, "g": "a"},
+        {"g": "b", "_id": {"$in": ["d2a", "d3b", "d4b"]}, "n": {"$gte": 4}},
+        {"_id": {"$in": ["d5a", 5, None]}},  # not narrowed: other types
+        {"_id": {"$in": []}},
+        {"_id": {"$nin": ["d0a"]}},
+    ]
+    for query in queries:
+        expected = await ids(indexed, {"$and": [query]})
+        assert await ids(indexed, query) == expected, query
+        assert await indexed.count_documents(query) == len(expected), query
+    assert await ids(indexed, queries[1]) == ["d0a", "d1b"]
+    info = await db.client.admin.command("buildInfo")
+    if "ferretdbVersion" not in info:
+        return
+    plan = await db.command("explain", {"find": indexed.name, "filter": queries[1]})
+    assert any("USING INDEX" in step for step in plan["queryPlanner"]["Plan"]), plan
+    plan = await db.command("explain", {"find": indexed.name, "filter": queries[4]})
+    assert plan["filterPushdown"] is False, plan
