@@ -50,6 +50,15 @@ async def test_reprocess_dry_run_prints_the_change_and_makes_none(ingress_only: 
     assert applied.status == PaymentStatus.SUCCESS
     assert "is already SUCCESS" in ops(pipeline, "reprocess", log.log_id, "--dry-run")
 
+    # Without the dry run a final log is reopened and processed again: nothing changes twice.
+    again = ops(pipeline, "reprocess", log.log_id)
+
+    assert "SUCCESS" in again
+    assert "applied" not in again
+    [reprocessed] = await pipeline.logs()
+    assert reprocessed.status == WebhookStatus.SUCCESS
+    assert reprocessed.reopened_at is not None
+
 
 async def test_a_second_capture_is_refunded_with_one_command(pipeline: Pipeline) -> None:
     payment, session = await pipeline.new_order(amount=10_000)

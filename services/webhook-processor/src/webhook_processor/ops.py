@@ -30,8 +30,7 @@ from paycore.gateway import CashfreeGateway
 from paycore.kit.audit import acting_as
 from paycore.kit.broker import Consumer
 from paycore.kit.settings import load_settings
-from paycore.webhooks.models import FINAL_STATUSES
-from paycore.webhooks.repository import WebhookLogRepository
+from paycore.webhooks.service import WebhookService
 
 from webhook_processor.settings import Settings
 from webhook_processor.wiring import QUEUE, processor_resources, webhook_service
@@ -71,11 +70,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             acting_as(
                 "operator", os.environ.get("OPERATOR") or os.environ.get("USER") or "operator"
             )
+            service = webhook_service(settings, gateway)
             if args.command == "dead-letters":
-                return await list_dead_letters(consumer, args.limit)
+                return await list_dead_letters(consumer, service, args.limit)
             if args.command == "replay":
                 return await replay(consumer, args.log_id, args.per_second)
-            service = webhook_service(settings, gateway)
             if args.command == "refund-extra-capture":
                 refund = await service.refunds.refund_extra_capture(
                     args.payment_id, args.cf_payment_id, by="operator"
@@ -86,19 +85,16 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 for line in await service.plan(args.log_id):
                     out(line)
                 return 0
-            log = await service.get(args.log_id)
-            if log.status in FINAL_STATUSES:
-                await WebhookLogRepository().reopen(log, "reprocessed by an operator")
-            done = await service.process(args.log_id)
+            done = await service.reprocess(args.log_id)
             out(f"{done.log_id} {done.status.value} {done.outcome or ''} {done.reason or ''}")
             return 0
     finally:
         await gateway.aclose()
 
 
-async def list_dead_letters(consumer: Consumer, limit: int) -> int:
+async def list_dead_letters(consumer: Consumer, service: WebhookService, limit: int) -> int:
     depth = await consumer.dead_letter_count()
-    logs = await WebhookLogRepository().list_dead_lettered(limit)
+    logs = await service.dead_lettered(limit)
     out(f"dead-letter queue {consumer.dead_letters.name}: {depth} message(s)")
     for log in logs:
         line = {

@@ -81,6 +81,14 @@ class WebhookService:
             await self.checkpoint(log.log_id)
         return await self.logs.finish(log, outcome, started_at)
 
+    async def reprocess(self, log_id: str) -> WebhookLog:
+        """The operator's reprocess: a final log is reopened first (noted on it), then
+        processed like a delivery. Raises `WebhookLogNotFound`."""
+        log = await self.logs.get(log_id)
+        if log.status in FINAL_STATUSES:
+            await self.logs.repository.reopen(log, "reprocessed by an operator")
+        return await self.process(log_id)
+
     async def record_failure(
         self, log_id: str, error: BaseException, *, attempt: int, will_retry: bool
     ) -> None:
