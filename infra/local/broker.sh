@@ -6,6 +6,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case ${1:-} in
+  stop | pause | resume)
+    own_rabbit || die "the RabbitMQ node on this machine is not this checkout's ($RABBIT_DIR): not touching it"
+    ;;&
   stop)
     rabbitmqctl -q stop "$RABBITMQ_PID_FILE" >/dev/null
     rm -f "$RABBITMQ_PID_FILE"

@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stop_rabbit() {
-  if pid_alive "$RABBITMQ_PID_FILE"; then
+  if own_rabbit; then
     # Given the pid file, `stop` returns only once the node process has exited. A wedged node
     # (e.g. Mnesia overloaded by thousands of leftover queues) can make it wait forever: bound it.
     timeout 60 rabbitmqctl -q stop "$RABBITMQ_PID_FILE" >/dev/null || stop_pid rabbitmq "$RABBITMQ_PID_FILE"

@@ -46,6 +46,14 @@ alive() {
 # pid_alive PIDFILE: true if the file names a live process.
 pid_alive() { [[ -s $1 ]] && alive "$(cat "$1")"; }
 
+# own_rabbit: true if the RabbitMQ node running is this checkout's. rabbitmqctl reaches a node by
+# its name (rabbit@host), the same for every checkout on the machine, so without this check a
+# second checkout's `stop` would stop the first one's node.
+own_rabbit() {
+  pid_alive "$RABBITMQ_PID_FILE" &&
+    grep -qzxF "RABBITMQ_MNESIA_BASE=$RABBITMQ_MNESIA_BASE" "/proc/$(cat "$RABBITMQ_PID_FILE")/environ" 2>/dev/null
+}
+
 # wait_for WHAT BUDGET_SECONDS LOGFILE CMD...: poll CMD every 0.2 s until it succeeds.
 # CMD returning 2 means "the process died": give up at once. On failure show the log tail.
 wait_for() {
