@@ -402,12 +402,10 @@ async def _drain(
     (unique `_id`), and the loser adopts the winner's record, which holds the same entry
     (entries move in list order).
     """
-    if collection.name == SUBJECTS:
-        resource_type, _, resource_id = key.partition(":")
-    elif collection.name in AUDITED:
-        resource_type, resource_id = AUDITED[collection.name], key
-    else:
+    resource = _resource_of(collection, key)
+    if resource is None:
         return 0
+    resource_type, resource_id = resource
     records = collection.database[RECORDS]
     moved = 0
     current = document
