@@ -501,6 +501,27 @@ class TestTolerantParsing:
     @pytest.mark.parametrize(
         ("wire", "ours"),
         [
+            ("PAYMENT", GatewayReconEventType.PAYMENT),
+            ("REFUND_REVERSAL", GatewayReconEventType.REFUND_REVERSAL),
+            ("OTHER_ADJUSTMENT", GatewayReconEventType.ADJUSTMENT),
+            ("ADJUSTMENT", GatewayReconEventType.UNKNOWN),  # our name, not Cashfree's
+            ("BRAND_NEW", GatewayReconEventType.UNKNOWN),
+        ],
+    )
+    async def test_every_recon_event_type(
+        self, gateway: CashfreeGateway, fake: FakeCashfree, wire: str, ours: GatewayReconEventType
+    ) -> None:
+        item = {"event_type": wire, "event_status": "SUCCESS", "event_amount": 1}
+        fake.answers = [ok(json.dumps({"data": [item]}).encode())]
+        query = GatewayReconQuery(
+            start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 1, 2, tzinfo=UTC)
+        )
+        [entry] = (await gateway.pg_recon(query)).entries
+        assert entry.event_type is ours
+
+    @pytest.mark.parametrize(
+        ("wire", "ours"),
+        [
             ("ACTIVE", GatewayOrderStatus.OPEN),
             ("PAID", GatewayOrderStatus.PAID),
             ("EXPIRED", GatewayOrderStatus.EXPIRED),

@@ -52,19 +52,6 @@ SETTLEMENT_STATUSES: Final = {
     cf.CfSettlementStatus.UNKNOWN: ours.GatewaySettlementStatus.UNKNOWN,
 }
 
-RECON_EVENT_TYPES: Final = {
-    cf.CfReconEventType.PAYMENT: ours.GatewayReconEventType.PAYMENT,
-    cf.CfReconEventType.REFUND: ours.GatewayReconEventType.REFUND,
-    cf.CfReconEventType.REFUND_REVERSAL: ours.GatewayReconEventType.REFUND_REVERSAL,
-    cf.CfReconEventType.DISPUTE: ours.GatewayReconEventType.DISPUTE,
-    cf.CfReconEventType.DISPUTE_REVERSAL: ours.GatewayReconEventType.DISPUTE_REVERSAL,
-    cf.CfReconEventType.CHARGEBACK: ours.GatewayReconEventType.CHARGEBACK,
-    cf.CfReconEventType.CHARGEBACK_REVERSAL: ours.GatewayReconEventType.CHARGEBACK_REVERSAL,
-    cf.CfReconEventType.OTHER_ADJUSTMENT: ours.GatewayReconEventType.ADJUSTMENT,
-    cf.CfReconEventType.SETTLEMENT: ours.GatewayReconEventType.SETTLEMENT,
-    cf.CfReconEventType.UNKNOWN: ours.GatewayReconEventType.UNKNOWN,
-}
-
 RECON_EVENT_STATUSES: Final = {
     cf.CfReconEventStatus.SUCCESS: ours.GatewayReconEventStatus.SUCCEEDED,
     cf.CfReconEventStatus.PENDING: ours.GatewayReconEventStatus.PENDING,
@@ -264,7 +251,7 @@ def recon_entry_from(wire: cf.CfReconItem) -> ours.GatewayReconEntry:
     sale_type = (wire.sale_type or "").upper()
     return ours.GatewayReconEntry(
         event_id=wire.event_id,
-        event_type=RECON_EVENT_TYPES[wire.event_type],
+        event_type=wire.event_type,
         event_status=RECON_EVENT_STATUSES[wire.event_status],
         is_credit={"CREDIT": True, "DEBIT": False}.get(sale_type),
         currency=currency,

@@ -25,11 +25,17 @@ from pydantic import (
     model_validator,
 )
 
+from paycore.gateway.schemas import GatewayReconEventType
+
+
+def _warn_unknown(kind: str, value: object) -> None:
+    logger.bind(enum=kind, value=str(value)[:40]).warning("unknown gateway status")
+
 
 class _Tolerant(StrEnum):
     @classmethod
     def _missing_(cls, value: object) -> _Tolerant:
-        logger.bind(enum=cls.__name__, value=str(value)[:40]).warning("unknown gateway status")
+        _warn_unknown(cls.__name__, value)
         return cls("UNKNOWN")
 
 
@@ -71,19 +77,6 @@ class CfSettlementStatus(_Tolerant):
     UNKNOWN = "UNKNOWN"
 
 
-class CfReconEventType(_Tolerant):
-    PAYMENT = "PAYMENT"
-    REFUND = "REFUND"
-    REFUND_REVERSAL = "REFUND_REVERSAL"
-    DISPUTE = "DISPUTE"
-    DISPUTE_REVERSAL = "DISPUTE_REVERSAL"
-    CHARGEBACK = "CHARGEBACK"
-    CHARGEBACK_REVERSAL = "CHARGEBACK_REVERSAL"
-    OTHER_ADJUSTMENT = "OTHER_ADJUSTMENT"
-    SETTLEMENT = "SETTLEMENT"
-    UNKNOWN = "UNKNOWN"
-
-
 class CfReconEventStatus(_Tolerant):
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"
@@ -119,9 +112,25 @@ def _lenient_datetime(value: object, handler: ValidatorFunctionWrapHandler) -> o
         return None
 
 
+# Our recon event types by the names Cashfree gives them: the same, but OTHER_ADJUSTMENT.
+_RECON_EVENT_TYPES: dict[str, GatewayReconEventType] = {
+    "OTHER_ADJUSTMENT" if kind is GatewayReconEventType.ADJUSTMENT else kind.value: kind
+    for kind in GatewayReconEventType
+}
+
+
+def _recon_event_type(value: object) -> GatewayReconEventType:
+    kind = _RECON_EVENT_TYPES.get(value) if isinstance(value, str) else None
+    if kind is None:
+        _warn_unknown("CfReconEventType", value)
+        return GatewayReconEventType.UNKNOWN
+    return kind
+
+
 CfId = Annotated[str, BeforeValidator(_id_as_string)]
 OptionalText = Annotated[str | None, BeforeValidator(_missing_marker_as_none)]
 LenientDatetime = Annotated[datetime | None, WrapValidator(_lenient_datetime)]
+CfReconEventType = Annotated[GatewayReconEventType, BeforeValidator(_recon_event_type)]
 
 
 class CfModel(BaseModel):
@@ -357,7 +366,7 @@ class CfSettlementPage(CfModel):
 
 class CfReconItem(CfModel):
     event_id: CfId | None = None
-    event_type: CfReconEventType = CfReconEventType.UNKNOWN
+    event_type: CfReconEventType = GatewayReconEventType.UNKNOWN
     event_status: CfReconEventStatus = CfReconEventStatus.UNKNOWN
     sale_type: OptionalText = None  # CREDIT or DEBIT
     event_amount: Decimal | None = None
