@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from loguru import logger
 
@@ -309,45 +309,39 @@ class PaymentService:
         Recorded on the payment and alerted once; the operator refunds it (or Cashfree
         auto-refunds it, which arrives as an auto-refund)."""
         cf_payment_id = attempt.gateway_payment_id
-        current = read_again_after(payment, lambda: self.get(payment.payment_id))
 
-        async def note() -> TransitionOutcome | WriteConflict:
-            payment = await current()
-            if cf_payment_id in payment.extra_captures:
-                return await self.unchanged(payment, "second_capture")
-            record = history_note(
-                payment,
-                evidence,
-                f"second capture {cf_payment_id} of {attempt.amount_minor}: money received",
-            )
-            event = OutboxEvent.of(
-                "payment.extra_capture",
-                {
-                    **payment.summary(),
-                    "extra_cf_payment_id": cf_payment_id,
-                    "extra_amount": attempt.amount_minor,
-                },
-            )
-            updated = await self.repository.note_attempt_once(
-                payment, "extra_captures", cf_payment_id, record, [event]
-            )
-            if updated is None:
-                return CONFLICT
-            await raise_alert(
-                f"second_capture:{payment.payment_id}:{cf_payment_id}",
-                "second_capture",
-                "critical",
+        def extra_capture(payment: Payment) -> list[OutboxEvent]:
+            data = {
                 **payment.summary(),
-                extra_cf_payment_id=cf_payment_id,
-                extra_amount=attempt.amount_minor,
-                refund_command=(
-                    "python -m webhook_processor.ops refund-extra-capture "
-                    f"{payment.payment_id} {cf_payment_id}"
-                ),
-            )
-            return TransitionOutcome(updated, changed=False, reason="second_capture")
+                "extra_cf_payment_id": cf_payment_id,
+                "extra_amount": attempt.amount_minor,
+            }
+            return [OutboxEvent.of("payment.extra_capture", data)]
 
-        return await retry_on_conflict(note, payment_id=payment.payment_id)
+        noted = await self._note_attempt_once(
+            payment,
+            "extra_captures",
+            cf_payment_id,
+            evidence=evidence,
+            note=f"second capture {cf_payment_id} of {attempt.amount_minor}: money received",
+            events_of=extra_capture,
+            repeat="second_capture",
+        )
+        if isinstance(noted, TransitionOutcome):
+            return noted
+        await raise_alert(
+            f"second_capture:{noted.payment_id}:{cf_payment_id}",
+            "second_capture",
+            "critical",
+            **noted.summary(),
+            extra_cf_payment_id=cf_payment_id,
+            extra_amount=attempt.amount_minor,
+            refund_command=(
+                "python -m webhook_processor.ops refund-extra-capture "
+                f"{noted.payment_id} {cf_payment_id}"
+            ),
+        )
+        return TransitionOutcome(noted, changed=False, reason="second_capture")
 
     async def _attempt_failed(
         self, payment: Payment, attempt: GatewayPayment, evidence: Evidence
@@ -357,42 +351,70 @@ class PaymentService:
         "attempt_failed" the first time, "duplicate" after."""
         cf_payment_id = attempt.gateway_payment_id
         reason = _failure_reason(attempt)
+
+        def attempt_failed(payment: Payment) -> list[OutboxEvent]:
+            if payment.status in CAPTURED:
+                return []
+            data = {
+                **payment.summary(),
+                "cf_payment_id": cf_payment_id,
+                "attempt_status": attempt.status.value,
+                "failure_reason": reason,
+                "payment_method": attempt.payment_method,
+            }
+            return [OutboxEvent.of(kind, data) for kind in ATTEMPT_FAILED_EVENTS]
+
+        noted = await self._note_attempt_once(
+            payment,
+            "failed_attempts",
+            cf_payment_id,
+            evidence=evidence,
+            note=f"attempt {cf_payment_id} {attempt.status.value}: {reason}",
+            events_of=attempt_failed,
+            repeat="duplicate",
+        )
+        if isinstance(noted, TransitionOutcome):
+            return noted
+        observe_failed_attempt(attempt.payment_method)
+        if self.on_attempt_failed is not None:
+            await self.on_attempt_failed(noted)
+        logger.info(
+            "payment attempt failed; the order stays payable",
+            paymentId=noted.payment_id,
+            cfPaymentId=cf_payment_id,
+            reason=reason,
+        )
+        return TransitionOutcome(noted, changed=False, reason="attempt_failed")
+
+    async def _note_attempt_once(
+        self,
+        payment: Payment,
+        attempts_field: Literal["failed_attempts", "extra_captures"],
+        cf_payment_id: str,
+        *,
+        evidence: Evidence,
+        note: str,
+        events_of: Callable[[Payment], list[OutboxEvent]],
+        repeat: str,
+    ) -> Payment | TransitionOutcome:
+        """Adds attempt `cf_payment_id` to the payment's `attempts_field` once, with a history
+        `note` and the events `events_of` the payment, in one guarded write that leaves the
+        status as it is; after a conflict it reads the payment again and decides again.
+        Returns the payment as written, or, if the attempt is noted already, the outcome that
+        wrote nothing, with reason `repeat`."""
         current = read_again_after(payment, lambda: self.get(payment.payment_id))
 
-        async def note() -> TransitionOutcome | WriteConflict:
+        async def note_once() -> Payment | TransitionOutcome | WriteConflict:
             payment = await current()
-            if cf_payment_id in payment.failed_attempts:
-                return await self.unchanged(payment, "duplicate")
-            record = history_note(
-                payment, evidence, f"attempt {cf_payment_id} {attempt.status.value}: {reason}"
-            )
-            events = []
-            if payment.status not in CAPTURED:
-                data = {
-                    **payment.summary(),
-                    "cf_payment_id": cf_payment_id,
-                    "attempt_status": attempt.status.value,
-                    "failure_reason": reason,
-                    "payment_method": attempt.payment_method,
-                }
-                events = [OutboxEvent.of(kind, data) for kind in ATTEMPT_FAILED_EVENTS]
+            if cf_payment_id in getattr(payment, attempts_field):
+                return await self.unchanged(payment, repeat)
+            record = history_note(payment, evidence, note)
             updated = await self.repository.note_attempt_once(
-                payment, "failed_attempts", cf_payment_id, record, events
+                payment, attempts_field, cf_payment_id, record, events_of(payment)
             )
-            if updated is None:
-                return CONFLICT
-            observe_failed_attempt(attempt.payment_method)
-            if self.on_attempt_failed is not None:
-                await self.on_attempt_failed(updated)
-            logger.info(
-                "payment attempt failed; the order stays payable",
-                paymentId=payment.payment_id,
-                cfPaymentId=cf_payment_id,
-                reason=reason,
-            )
-            return TransitionOutcome(updated, changed=False, reason="attempt_failed")
+            return CONFLICT if updated is None else updated
 
-        return await retry_on_conflict(note, payment_id=payment.payment_id)
+        return await retry_on_conflict(note_once, payment_id=payment.payment_id)
 
 
 def history_note(payment: Payment, evidence: Evidence, note: str) -> TransitionRecord:
