@@ -99,21 +99,17 @@ class Checkout:
         """A payment of `order.amount`; with an `invoice_number`, of that invoice (the amount
         must be its total: `InvoiceAmountMismatch`), or its payment still open. The handler
         checks the amount against `check_amount` before it runs this idempotently."""
+        if order.invoice_number is not None:
+            return await self._pay_invoice(
+                caller,
+                key,
+                request_fingerprint,
+                order.invoice_number,
+                order.return_url,
+                order=order,
+            )
         # No look-up first for a plain payment: the insert meets the (user, key) unique index
         # if an earlier request made it, and the creator then resumes that one.
-        if order.invoice_number is not None:
-            existing = await self.creator.existing(caller.user_id, key, request_fingerprint)
-            if existing is not None:
-                return await self._resume(caller, existing, order.return_url)
-            fields = await self._invoice_payment(
-                caller.user_id,
-                order.invoice_number,
-                amount=order.amount,
-                currency=order.currency,
-                customer=order.customer,
-            )
-            if isinstance(fields, _StillOpen):
-                return CheckoutResult(fields.payment, Checked.STILL_OPEN)
         new = NewPayment(
             user_id=caller.user_id,
             idempotency_key=key,
@@ -121,7 +117,6 @@ class Checkout:
             amount=order.amount,
             currency=order.currency,
             customer=order.customer,
-            invoice_number=order.invoice_number,
             metadata=order.metadata,
             return_url=order.return_url,
         )
@@ -139,10 +134,28 @@ class Checkout:
     ) -> CheckoutResult:
         """A payment of the invoice's total for its client (`phone` when the invoice has none:
         else `CustomerPhoneRequired`), or its payment still open."""
+        return await self._pay_invoice(
+            caller, key, request_fingerprint, invoice_number, return_url, phone=phone
+        )
+
+    async def _pay_invoice(
+        self,
+        caller: Caller,
+        key: str,
+        request_fingerprint: str,
+        invoice_number: str,
+        return_url: str | None,
+        *,
+        order: PaymentOrder | None = None,
+        phone: str | None = None,
+    ) -> CheckoutResult:
+        """A new payment of the invoice's total, the one an earlier request with the same key
+        made, or the invoice's payment still open. `order`: the payment as the client asked it
+        (its customer pays, its metadata is kept); else the invoice's client pays."""
         existing = await self.creator.existing(caller.user_id, key, request_fingerprint)
         if existing is not None:
             return await self._resume(caller, existing, return_url)
-        fields = await self._invoice_payment(caller.user_id, invoice_number, phone=phone)
+        fields = await self._invoice_payment(caller.user_id, invoice_number, order, phone)
         if isinstance(fields, _StillOpen):
             return CheckoutResult(fields.payment, Checked.STILL_OPEN)
         # The same rules as a plain payment, before any order exists (a zero total, a total
@@ -156,6 +169,7 @@ class Checkout:
             currency=fields.currency,
             customer=fields.customer,
             invoice_number=invoice_number,
+            metadata=order.metadata if order is not None else {},
             return_url=return_url,
         )
         return await self._open(caller, new)
@@ -222,22 +236,16 @@ class Checkout:
         return payment
 
     async def _invoice_payment(
-        self,
-        user_id: str,
-        invoice_number: str,
-        *,
-        amount: int | None = None,
-        currency: str | None = None,
-        customer: CustomerDetails | None = None,
-        phone: str | None = None,
+        self, user_id: str, invoice_number: str, order: PaymentOrder | None, phone: str | None
     ) -> _InvoiceFields | _StillOpen:
         """What a new payment of this invoice must be, or the invoice's payment still open
         (its checkout is still usable, so a second pay request gets it instead of a second
-        order)."""
+        order). An `order` must ask for the invoice's total (`InvoiceAmountMismatch`)."""
         invoice = await self.invoices.get_for(user_id, invoice_number)
         if invoice.status != InvoiceStatus.UNPAID:
             raise InvoiceAlreadyPaid(invoice_number=invoice_number, status=invoice.status.value)
-        if amount is not None and (amount, currency) != (invoice.total, invoice.currency):
+        asked = (order.amount, order.currency) if order is not None else None
+        if asked is not None and asked != (invoice.total, invoice.currency):
             raise InvoiceAmountMismatch(
                 invoice_number=invoice_number, total=invoice.total, currency=invoice.currency
             )
@@ -248,14 +256,15 @@ class Checkout:
             payable = current is not None and current.status != PaymentStatus.CREATED
             if payable and current is not None and await self._order_still_payable(current):
                 return _StillOpen(current)
-        if customer is None:
-            contact = self.invoices.contact(invoice)
-            phone = phone or contact.phone
-            if phone is None:
-                raise CustomerPhoneRequired(invoice_number=invoice_number)
-            # The gateway wants names of 3+ characters; a shorter one is left out.
-            name = contact.name if 3 <= len(contact.name) <= 100 else None
-            customer = CustomerDetails(phone=phone, name=name, email=contact.email)
+        if order is not None:
+            return _InvoiceFields(invoice.total, invoice.currency, order.customer)
+        contact = self.invoices.contact(invoice)
+        phone = phone or contact.phone
+        if phone is None:
+            raise CustomerPhoneRequired(invoice_number=invoice_number)
+        # The gateway wants names of 3+ characters; a shorter one is left out.
+        name = contact.name if 3 <= len(contact.name) <= 100 else None
+        customer = CustomerDetails(phone=phone, name=name, email=contact.email)
         return _InvoiceFields(invoice.total, invoice.currency, customer)
 
     async def _order_still_payable(self, payment: Payment) -> bool:
