@@ -8,11 +8,27 @@ publisher adds for one case (`extra="allow"`) so that checking it never drops an
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
 class Payload(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
+
+    @classmethod
+    def fields_of(cls, source: object) -> dict[str, Any]:
+        """This model's fields, in its order, read from `source`'s attributes of the same names
+        as the wire carries them: enums as their values, datetimes as ISO 8601 strings."""
+        return {name: _wire(getattr(source, name)) for name in cls.model_fields}
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 # --- payments -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from paycore.events.payloads import PaymentSummary
 from paycore.kit.audit import audited
 from paycore.kit.crypto import Sealed
 from paycore.kit.events import OutboxEvent
@@ -167,18 +168,8 @@ class Payment(KeyedDocument):
         return amounts[-1] if amounts else None
 
     def summary(self) -> dict[str, Any]:
-        """What events say about a payment (never PII)."""
-        return {
-            "payment_id": self.payment_id,
-            "order_id": self.order_id,
-            "user_id": self.user_id,
-            "amount": self.amount,
-            "currency": self.currency,
-            "status": self.status.value,
-            "invoice_number": self.invoice_number,
-            "cf_payment_id": self.cf_payment_id,
-            "refunded_amount": self.refunded_amount,
-        }
+        """What events say about a payment (never PII): the fields of `PaymentSummary`."""
+        return PaymentSummary.fields_of(self)
 
 
 class Transaction(KeyedDocument):

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
+from paycore.events.payloads import RefundChanged
 from paycore.kit.audit import audited
 from paycore.kit.events import OutboxEvent
 from paycore.kit.mongo import KeyedDocument
@@ -83,18 +84,8 @@ class Refund(KeyedDocument):
         ]
 
     def summary(self) -> dict[str, Any]:
-        return {
-            "refund_id": self.refund_id,
-            "payment_id": self.payment_id,
-            "order_id": self.order_id,
-            "user_id": self.user_id,
-            "amount": self.amount,
-            "currency": self.currency,
-            "status": self.status.value,
-            "reason": self.reason,
-            "source": self.source.value,
-            "created_at": self.created_at.isoformat(),
-        }
+        """What refund events say about the refund: the fields of `RefundChanged`."""
+        return RefundChanged.fields_of(self)
 
 
 # Every change of a refund is audited (paycore.kit.audit).
