@@ -19,7 +19,7 @@ from paycore.disputes.models import Dispute
 from paycore.gateway.schemas import GatewayDispute, GatewayDisputeOutcome
 from paycore.kit import audit
 from paycore.kit.events import OutboxEvent
-from paycore.kit.mongo import is_duplicate_key
+from paycore.kit.mongo import insert_new
 from paycore.kit.state import (
     CONFLICT,
     Evidence,
@@ -101,11 +101,7 @@ class DisputeService:
                     reason=answer.reason,
                     history=[_record_of(None, answer, evidence)],
                 )
-                try:
-                    await dispute.insert()
-                except Exception as exc:
-                    if not is_duplicate_key(exc):
-                        raise
+                if not await insert_new(dispute):
                     return CONFLICT
                 entry = audit.new_entry(
                     f"dispute.{answer.outcome.value.lower()}",

@@ -16,7 +16,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.emails.models import EmailLog, EmailStatus
-from paycore.kit.mongo import is_duplicate_key
+from paycore.kit.mongo import find_one, is_duplicate_key
 
 
 class ClaimResult(StrEnum):
@@ -37,8 +37,7 @@ class EmailLogRepository:
         return EmailLog.get_pymongo_collection()
 
     async def get(self, key: str) -> EmailLog | None:
-        raw = await self.collection.find_one({"_id": key})
-        return EmailLog.model_validate(raw) if raw is not None else None
+        return await find_one(EmailLog, {"_id": key})
 
     async def claim(self, log: EmailLog, lease: timedelta) -> Claim:
         now = datetime.now(UTC)

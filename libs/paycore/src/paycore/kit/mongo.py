@@ -7,8 +7,8 @@ start after the first (docs/ferretdb-compat.md §4).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Self, TypeVar
 
 from beanie import Document, init_beanie
 from loguru import logger
@@ -17,6 +17,8 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from paycore.kit.settings import MongoSettings
+
+D = TypeVar("D", bound=Document)
 
 
 class KeyedDocument(Document):
@@ -75,6 +77,25 @@ async def ensure_indexes(models: Sequence[type[Document]]) -> None:
                 raise ValueError(f"{model.__name__}: every index needs an explicit name")
             await collection.create_indexes([index.index])
     logger.debug("indexes ensured", models=[model.__name__ for model in models])
+
+
+async def find_one(model: type[D], query: Mapping[str, Any]) -> D | None:
+    """The first document of `model`'s collection that matches `query`, read as `model`;
+    None if there is none."""
+    raw = await model.get_pymongo_collection().find_one(dict(query))
+    return model.model_validate(raw) if raw is not None else None
+
+
+async def insert_new(document: Document) -> bool:
+    """Inserts `document`; False, with nothing written, if a document with one of its unique
+    keys is stored already. Any other failure raises."""
+    try:
+        await document.insert()
+    except Exception as exc:
+        if not is_duplicate_key(exc):
+            raise
+        return False
+    return True
 
 
 def is_duplicate_key(exc: BaseException) -> bool:

@@ -12,6 +12,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from paycore.invoices import sync
 from paycore.kit import audit
 from paycore.kit.events import OutboxEvent
+from paycore.kit.mongo import find_one
 from paycore.kit.recheck import Recheck
 from paycore.kit.state import (
     TransitionRecord,
@@ -67,25 +68,21 @@ class PaymentRepository:
         raw = await self.collection.find_one({"_id": payment_id}, {"status": 1})
         return raw is not None and raw["status"] in CAPTURED
 
-    async def _one(self, query: Mapping[str, Any]) -> Payment | None:
-        raw = await self.collection.find_one(dict(query))
-        return Payment.model_validate(raw) if raw is not None else None
-
     async def get(self, payment_id: str) -> Payment | None:
-        return await self._one({"_id": payment_id})
+        return await find_one(Payment, {"_id": payment_id})
 
     async def get_by_order_id(self, order_id: str) -> Payment | None:
         """Our order ids name their payment (`ord_X` belongs to `pay_X`): one `_id` look-up.
         An order id of another shape (none of ours, or made by hand) is searched for."""
         payment_id = payment_id_for(order_id)
         if payment_id is not None:
-            found = await self._one({"_id": payment_id, "order_id": order_id})
+            found = await find_one(Payment, {"_id": payment_id, "order_id": order_id})
             if found is not None:
                 return found
-        return await self._one({"order_id": order_id})
+        return await find_one(Payment, {"order_id": order_id})
 
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Payment | None:
-        return await self._one({"user_id": user_id, "idempotency_key": key})
+        return await find_one(Payment, {"user_id": user_id, "idempotency_key": key})
 
     async def list_for_user(self, user_id: str, history: HistoryQuery) -> list[Payment]:
         """Newest first; payment ids sort by creation time, so they double as the cursor."""
@@ -401,8 +398,7 @@ class PaymentRepository:
         )
 
     async def transaction(self, cf_payment_id: str) -> Transaction | None:
-        raw = await Transaction.get_pymongo_collection().find_one({"_id": cf_payment_id})
-        return Transaction.model_validate(raw) if raw is not None else None
+        return await find_one(Transaction, {"_id": cf_payment_id})
 
     async def transactions_of(self, payment_id: str, limit: int = 200) -> list[Transaction]:
         """The gateway attempts stored for a payment, oldest first."""

@@ -13,7 +13,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from paycore.kit.mongo import is_duplicate_key
+from paycore.kit.mongo import find_one, insert_new
 from paycore.reconciliation.models import (
     ItemStatus,
     MismatchKind,
@@ -45,17 +45,12 @@ class ReconciliationRepository:
     # Runs -------------------------------------------------------------------------------
 
     async def get_run(self, run_id: str) -> ReconciliationRun | None:
-        raw = await self.runs.find_one({"_id": run_id})
-        return ReconciliationRun.model_validate(raw) if raw is not None else None
+        return await find_one(ReconciliationRun, {"_id": run_id})
 
     async def insert_run(self, run: ReconciliationRun) -> ReconciliationRun:
         """Inserts the run, or returns the window's run inserted before (by anyone)."""
-        try:
-            await run.insert()
+        if await insert_new(run):
             return run
-        except Exception as exc:
-            if not is_duplicate_key(exc):
-                raise
         found = await self.get_run(run.run_id)
         assert found is not None  # the duplicate key names it
         return found
@@ -92,18 +87,11 @@ class ReconciliationRepository:
     # Items --------------------------------------------------------------------------------
 
     async def get_item(self, item_id: str) -> ReconciliationItem | None:
-        raw = await self.items.find_one({"item_id": item_id})
-        return ReconciliationItem.model_validate(raw) if raw is not None else None
+        return await find_one(ReconciliationItem, {"item_id": item_id})
 
     async def insert_item(self, item: ReconciliationItem) -> bool:
         """Inserts a break found for the first time; False if its item exists already."""
-        try:
-            await item.insert()
-        except Exception as exc:
-            if not is_duplicate_key(exc):
-                raise
-            return False
-        return True
+        return await insert_new(item)
 
     async def seen_again(
         self, item_id: str, changes: Mapping[str, Any], *, healed: bool, at: datetime

@@ -10,6 +10,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit.events import OutboxEvent
+from paycore.kit.mongo import find_one
 from paycore.kit.state import TransitionRecord, guarded_update, insert_with_events
 from paycore.refunds.models import Refund, RefundStatus
 
@@ -23,19 +24,15 @@ class RefundRepository:
         await insert_with_events(refund)
         return refund
 
-    async def _one(self, query: Mapping[str, Any]) -> Refund | None:
-        raw = await self.collection.find_one(dict(query))
-        return Refund.model_validate(raw) if raw is not None else None
-
     async def get(self, refund_id: str) -> Refund | None:
-        return await self._one({"_id": refund_id})
+        return await find_one(Refund, {"_id": refund_id})
 
     async def get_by_gateway_id(self, order_id: str, cf_refund_id: str) -> Refund | None:
         """The order's refund that Cashfree knows as `cf_refund_id` (whatever our id for it)."""
-        return await self._one({"order_id": order_id, "cf_refund_id": cf_refund_id})
+        return await find_one(Refund, {"order_id": order_id, "cf_refund_id": cf_refund_id})
 
     async def get_by_idempotency_key(self, user_id: str, key: str) -> Refund | None:
-        return await self._one({"user_id": user_id, "idempotency_key": key})
+        return await find_one(Refund, {"user_id": user_id, "idempotency_key": key})
 
     async def list_for_payment(self, payment_id: str) -> list[Refund]:
         cursor = self.collection.find({"payment_id": payment_id}).sort("refund_id", DESCENDING)
