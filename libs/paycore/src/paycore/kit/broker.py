@@ -371,15 +371,7 @@ class Consumer:
             SOURCE_QUEUE_HEADER: self.name,
         }
         try:
-            await self.broker.publish(
-                msg.body,
-                queue=queue,
-                persist=True,
-                headers=copy_headers,
-                content_type=msg.content_type,
-                correlation_id=msg.correlation_id,
-                message_id=msg.message_id,
-            )
+            await self._publish_copy(msg, queue, copy_headers)
         except Exception:
             # Could not park the copy: put the original back rather than lose it.
             logger.exception("could not forward a failed message; requeueing it", queue=queue)
@@ -446,13 +438,20 @@ class Consumer:
             if not k.startswith("x-") and k != ATTEMPT_HEADER
         }
         headers["paycore-replayed-at"] = datetime.now(UTC).isoformat()
+        await self._publish_copy(message, self.name, headers)
+        await message.ack()
+
+    async def _publish_copy(
+        self, message: RabbitMessage | IncomingMessage, queue: str, headers: dict[str, Any]
+    ) -> None:
+        """Publishes a persistent copy of `message` to `queue` with `headers`: the same body,
+        content type, correlation id and message id, so it stays the same message."""
         await self.broker.publish(
             message.body,
-            queue=self.name,
+            queue=queue,
             persist=True,
             headers=headers,
             content_type=message.content_type,
             correlation_id=message.correlation_id,
             message_id=message.message_id,
         )
-        await message.ack()
