@@ -110,17 +110,7 @@ class Checkout:
             )
         # No look-up first for a plain payment: the insert meets the (user, key) unique index
         # if an earlier request made it, and the creator then resumes that one.
-        new = NewPayment(
-            user_id=caller.user_id,
-            idempotency_key=key,
-            request_fingerprint=request_fingerprint,
-            amount=order.amount,
-            currency=order.currency,
-            customer=order.customer,
-            metadata=order.metadata,
-            return_url=order.return_url,
-        )
-        return await self._open(caller, new)
+        return await self._open(caller, key, request_fingerprint, order)
 
     async def pay_invoice(
         self,
@@ -155,28 +145,33 @@ class Checkout:
         existing = await self.creator.existing(caller.user_id, key, request_fingerprint)
         if existing is not None:
             return await self._resume(caller, existing, return_url)
-        fields = await self._invoice_payment(caller.user_id, invoice_number, order, phone)
-        if isinstance(fields, _StillOpen):
-            return CheckoutResult(fields.payment, Checked.STILL_OPEN)
+        payable = await self._invoice_payment(
+            caller.user_id, invoice_number, order, phone=phone, return_url=return_url
+        )
+        if isinstance(payable, _StillOpen):
+            return CheckoutResult(payable.payment, Checked.STILL_OPEN)
         # The same rules as a plain payment, before any order exists (a zero total, a total
         # over the maximum, a currency no longer accepted: 400, never a 500).
-        self.check_amount(fields.amount, fields.currency)
+        self.check_amount(payable.amount, payable.currency)
+        return await self._open(caller, key, request_fingerprint, payable)
+
+    async def _open(
+        self, caller: Caller, key: str, request_fingerprint: str, order: PaymentOrder
+    ) -> CheckoutResult:
+        """Screens, inserts and opens a new payment of `order`. If an earlier request with the
+        same key made one, the insert hits the unique index and that payment is resumed
+        instead."""
         new = NewPayment(
             user_id=caller.user_id,
             idempotency_key=key,
             request_fingerprint=request_fingerprint,
-            amount=fields.amount,
-            currency=fields.currency,
-            customer=fields.customer,
-            invoice_number=invoice_number,
-            metadata=order.metadata if order is not None else {},
-            return_url=return_url,
+            amount=order.amount,
+            currency=order.currency,
+            customer=order.customer,
+            invoice_number=order.invoice_number,
+            metadata=order.metadata,
+            return_url=order.return_url,
         )
-        return await self._open(caller, new)
-
-    async def _open(self, caller: Caller, new: NewPayment) -> CheckoutResult:
-        """Screens, inserts and opens a new payment. If an earlier request with the same key
-        made one, the insert hits the unique index and that payment is resumed instead."""
         email = new.customer.email
         assessment = await self.fraud.screen(
             Attempt(
@@ -236,11 +231,18 @@ class Checkout:
         return payment
 
     async def _invoice_payment(
-        self, user_id: str, invoice_number: str, order: PaymentOrder | None, phone: str | None
-    ) -> _InvoiceFields | _StillOpen:
+        self,
+        user_id: str,
+        invoice_number: str,
+        order: PaymentOrder | None,
+        *,
+        phone: str | None,
+        return_url: str | None,
+    ) -> PaymentOrder | _StillOpen:
         """What a new payment of this invoice must be, or the invoice's payment still open
         (its checkout is still usable, so a second pay request gets it instead of a second
-        order). An `order` must ask for the invoice's total (`InvoiceAmountMismatch`)."""
+        order): the client's `order` if it asks for the invoice's total (else
+        `InvoiceAmountMismatch`), without one the total for the invoice's client."""
         invoice = await self.invoices.get_for(user_id, invoice_number)
         if invoice.status != InvoiceStatus.UNPAID:
             raise InvoiceAlreadyPaid(invoice_number=invoice_number, status=invoice.status.value)
@@ -257,7 +259,7 @@ class Checkout:
             if payable and current is not None and await self._order_still_payable(current):
                 return _StillOpen(current)
         if order is not None:
-            return _InvoiceFields(invoice.total, invoice.currency, order.customer)
+            return order
         contact = self.invoices.contact(invoice)
         phone = phone or contact.phone
         if phone is None:
@@ -265,7 +267,13 @@ class Checkout:
         # The gateway wants names of 3+ characters; a shorter one is left out.
         name = contact.name if 3 <= len(contact.name) <= 100 else None
         customer = CustomerDetails(phone=phone, name=name, email=contact.email)
-        return _InvoiceFields(invoice.total, invoice.currency, customer)
+        return PaymentOrder(
+            invoice.total,
+            invoice.currency,
+            customer,
+            invoice_number=invoice_number,
+            return_url=return_url,
+        )
 
     async def _order_still_payable(self, payment: Payment) -> bool:
         """True if the payment's Cashfree order can still be paid (its checkout is reused).
@@ -312,10 +320,3 @@ class Checkout:
 @dataclass(frozen=True)
 class _StillOpen:
     payment: Payment
-
-
-@dataclass(frozen=True)
-class _InvoiceFields:
-    amount: int
-    currency: str
-    customer: CustomerDetails
