@@ -1,17 +1,17 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
 from paycore.gateway.schemas import GatewayDisputeOutcome
 from paycore.kit.audit import audited
-from paycore.kit.mongo import KeyedDocument
+from paycore.kit.mongo import TimestampedDocument
 from paycore.kit.state import TransitionRecord
 
 
-class Dispute(KeyedDocument):
+class Dispute(TimestampedDocument):
     """A dispute or chargeback against one of our payments, as the gateway last reported it."""
 
     key_field = "dispute_id"
@@ -31,8 +31,6 @@ class Dispute(KeyedDocument):
     reason: str | None = None
     version: int = 0
     history: list[TransitionRecord] = Field(default_factory=list)
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     class Settings:
         name = "disputes"

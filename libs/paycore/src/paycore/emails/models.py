@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
-from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
-from paycore.kit.mongo import KeyedDocument
+from paycore.kit.mongo import TimestampedDocument
 
 
 class EmailKind(StrEnum):
@@ -35,7 +34,7 @@ class EmailStatus(StrEnum):
     SKIPPED = "SKIPPED"  # nothing to send (no address on file)
 
 
-class EmailLog(KeyedDocument):
+class EmailLog(TimestampedDocument):
     """One email for one event: the unique `key` makes a second delivery of the event find
     this record instead of sending again."""
 
@@ -60,8 +59,6 @@ class EmailLog(KeyedDocument):
     payment_id: str | None = None
     refund_id: str | None = None
     invoice_number: str | None = None
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     sent_at: datetime | None = None
 
     class Settings:

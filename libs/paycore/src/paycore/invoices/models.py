@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -11,7 +11,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from paycore.kit.audit import audited
 from paycore.kit.crypto import Sealed
 from paycore.kit.events import OutboxEvent
-from paycore.kit.mongo import KeyedDocument
+from paycore.kit.mongo import TimestampedDocument
 
 
 class InvoiceStatus(StrEnum):
@@ -46,7 +46,7 @@ def invoice_key(user_id: str, invoice_number: str) -> str:
     return f"{quote(user_id, safe='')}:{quote(invoice_number, safe='')}"
 
 
-class Invoice(KeyedDocument):
+class Invoice(TimestampedDocument):
     """`_id` is `invoice_key(user_id, invoice_number)`; invoices stored before numbers were
     per user keep their number as `_id` (see `InvoiceService` look-ups, which find both)."""
 
@@ -80,8 +80,6 @@ class Invoice(KeyedDocument):
     request_fingerprint: str | None = None
     version: int = 0
     outbox: list[OutboxEvent] = Field(default_factory=list)
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @model_validator(mode="before")
     @classmethod

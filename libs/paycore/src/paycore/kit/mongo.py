@@ -8,6 +8,7 @@ start after the first (docs/ferretdb-compat.md §4).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Self, TypeVar
 
 from beanie import Document, init_beanie
@@ -36,6 +37,14 @@ class KeyedDocument(Document):
         if self.id is None:
             self.id = getattr(self, self.key_field)
         return self
+
+
+class TimestampedDocument(KeyedDocument):
+    """A keyed document that keeps when it was made (`created_at`) and last written
+    (`updated_at`: every `guarded_update` sets it, and so must any other write)."""
+
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 def mongo_client(settings: MongoSettings) -> AsyncMongoClient[dict[str, Any]]:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -12,7 +12,7 @@ from paycore.events.payloads import PaymentSummary
 from paycore.kit.audit import audited
 from paycore.kit.crypto import Sealed
 from paycore.kit.events import OutboxEvent
-from paycore.kit.mongo import KeyedDocument
+from paycore.kit.mongo import TimestampedDocument
 from paycore.kit.recheck import Recheck
 from paycore.kit.state import TransitionRecord
 
@@ -75,7 +75,7 @@ class Customer(BaseModel):
     phone_hash: str
 
 
-class Payment(KeyedDocument):
+class Payment(TimestampedDocument):
     key_field = "payment_id"
 
     payment_id: str  # pay_…
@@ -142,8 +142,6 @@ class Payment(KeyedDocument):
     risk_flags: list[str] = Field(default_factory=list)
     history: list[TransitionRecord] = Field(default_factory=list)
     outbox: list[OutboxEvent] = Field(default_factory=list)
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     class Settings:
         name = "payments"
@@ -172,7 +170,7 @@ class Payment(KeyedDocument):
         return PaymentSummary.fields_of(self)
 
 
-class Transaction(KeyedDocument):
+class Transaction(TimestampedDocument):
     """One gateway payment attempt, with the gateway's raw answer."""
 
     key_field = "cf_payment_id"
@@ -189,8 +187,6 @@ class Transaction(KeyedDocument):
     bank_reference: str | None = None
     failure_reason: str | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     class Settings:
         name = "transactions"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -10,7 +10,7 @@ from pymongo import ASCENDING, IndexModel
 from paycore.events.payloads import RefundChanged
 from paycore.kit.audit import audited
 from paycore.kit.events import OutboxEvent
-from paycore.kit.mongo import KeyedDocument
+from paycore.kit.mongo import TimestampedDocument
 from paycore.kit.recheck import Recheck
 from paycore.kit.state import TransitionRecord
 
@@ -30,7 +30,7 @@ class RefundSource(StrEnum):
     AUTO = "AUTO"  # the gateway's own auto-refund
 
 
-class Refund(KeyedDocument):
+class Refund(TimestampedDocument):
     key_field = "refund_id"
 
     refund_id: str  # rfd_…, also the gateway's refund_id
@@ -63,8 +63,6 @@ class Refund(KeyedDocument):
     request_fingerprint: str | None = None  # of the creating API request (idempotency backstop)
     history: list[TransitionRecord] = Field(default_factory=list)
     outbox: list[OutboxEvent] = Field(default_factory=list)
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     completed_at: datetime | None = None
 
     class Settings:
