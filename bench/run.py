@@ -17,11 +17,18 @@ queue prefix and Redis prefix of their own (removed afterwards). Then measures, 
 5. the pipeline at a fixed rate: the emulator's checkout pays a PENDING payment and signs the
    webhook; latency from that signature's timestamp to the payment's SUCCESS `updated_at`.
 
+Beside the api's closed-loop create, the **library floor** (`bench/floor_app.py`): the same
+round trips through the same client libraries and nothing else, so its CPU per request is the
+libraries' cost and the api's excess over it is ours. `--create-only` runs just the
+closed-loop lines of a create (trivial, emulator, api, floor: about 90 s).
+
 For every line: operations per second, p50/p99, errors, the ratio of its throughput to the
 trivial endpoint's with the same client, each process's CPU time per operation (from
 `/proc/<pid>/stat`: our services, the emulator, and the local servers when their pid files are
-in this checkout's `var/`), and MongoDB commands per operation (all / writes) per service.
-Memory: each process's RSS after start-up (at rest) and at the end (after load).
+in this checkout's `var/`), MongoDB commands per operation (all / writes) per service, and the
+other round trips per operation (Redis round trips and commands, HTTP requests, AMQP publishes).
+Memory: each process's RSS after start-up (at rest) and at the end (after load); CPU per second
+at rest (what a line's CPU per op carries divided by its rate).
 """
 
 from __future__ import annotations
@@ -67,8 +74,16 @@ from webhook_bench_support import percentile, post_all
 from webhook_ingress_bench import signed_webhooks
 
 ROOT = Path(__file__).resolve().parents[1]
+EMULATOR_HEADERS = {
+    "x-client-id": APP_ID, "x-client-secret": SECRET_KEY, "x-api-version": "2025-01-01",
+    "content-type": "application/json",
+}  # fmt: skip
+CREATE_BODY = f'{{"amount":10000,"currency":"INR","customer":{CUSTOMER}}}'
+WRK_FLOOR = WRK_API.replace("/api/v1/payments/create", "/create")
 WRITES = {"insert", "update", "delete", "findAndModify"}
-OURS = ("payments-api", "webhook-ingress", "pipeline-ingress", "webhook-processor")
+OURS = (
+    "payments-api", "library-floor", "webhook-ingress", "pipeline-ingress", "webhook-processor",
+)  # fmt: skip
 SERVER_PID_FILES = {
     "mongo-front": "var/mongo/mongo-front.pid",
     "rabbitmq": "var/rabbitmq/rabbitmq.pid",
@@ -120,6 +135,8 @@ class Line:
     load: str = ""
     cpu_ms: dict[str, float] = field(default_factory=dict)
     db: dict[str, tuple[float, float]] = field(default_factory=dict)  # service -> (all, writes)
+    # service -> other round trips per op ("redis:round trips", "http:requests", ...)
+    other: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -133,6 +150,7 @@ class Bench:
         self.logs = Path(tempfile.mkdtemp(prefix="bench-"))
         self.procs: dict[str, Proc] = {}
         self.lines: list[Line] = []
+        self.rest_cpu_ms: dict[str, float] = {}  # process -> CPU ms per second at rest
         for name, relative in SERVER_PID_FILES.items():
             path = ROOT / relative
             if path.exists():
@@ -195,7 +213,11 @@ class Bench:
                 line.cpu_ms[name] = used / ops * 1000
         for name, after in counts_after.items():
             earlier = counts_before.get(name, {})
-            diff = {key: value - earlier.get(key, 0) for key, value in after.items()}
+            every = {key: value - earlier.get(key, 0) for key, value in after.items()}
+            other = {key: n / ops for key, n in every.items() if ":" in key and n}
+            if other:
+                line.other[name] = other
+            diff = {key: n for key, n in every.items() if ":" not in key}  # MongoDB commands
             total = sum(diff.values())
             writes = sum(v for key, v in diff.items() if key.split()[0] in WRITES)
             if total:
@@ -210,7 +232,7 @@ class Bench:
     def profiled(self, name: str | None, seconds: float) -> Iterator[None]:
         """With --profile, samples process `name` with py-spy while the line runs and writes
         its hottest frames (own and total time) to `<logs>/<name>.profile.txt`."""
-        spy = shutil.which("py-spy")
+        spy = shutil.which("py-spy") or shutil.which("py-spy", path=Path.home() / ".local/bin")
         if not self.args.profile or name is None or spy is None:
             yield
             return
@@ -226,6 +248,14 @@ class Bench:
             recorder.wait(timeout=seconds + 60)
             if raw.exists():
                 (self.logs / f"{name}.profile.txt").write_text(top_frames(raw.read_text()))
+
+    def measure_rest(self, seconds: float = 3.0) -> None:
+        """Each process's CPU per second with no load (timers, heartbeats, sweeps): a line's
+        CPU per op carries this share divided by its rate, large when the rate is low."""
+        before = {name: proc.cpu() for name, proc in self.procs.items()}
+        time.sleep(seconds)
+        for name, proc in self.procs.items():
+            self.rest_cpu_ms[name] = (proc.cpu() - before[name]) / seconds * 1000
 
     def quiesce(self, budget: float = 20.0) -> None:
         """Waits (at most `budget` s) until our services use under 5 % of a core: a service that
@@ -420,6 +450,7 @@ async def _queues(prefix: str) -> list[str]:
 
 SHORT = {
     "payments-api": "api",
+    "library-floor": "floor",
     "webhook-ingress": "ingress",
     "pipeline-ingress": "pipeline ingress",
     "webhook-processor": "processor",
@@ -431,14 +462,30 @@ SHORT = {
 }
 
 
+def other_round_trips(line: Line) -> str:
+    """`api redis 4.0 (6.0 cmds), http 1.0, amqp 2.0; floor ...` for the services that made
+    any (from `bench/instrumented.py`'s counters)."""
+    parts = []
+    for name, counts in line.other.items():
+        redis = counts.get("redis:round trips", 0.0)
+        figures = (
+            [f"redis {redis:.1f} ({counts.get('redis:commands', 0.0):.1f} cmds)"] if redis else []
+        )
+        figures += [f"http {counts['http:requests']:.1f}"] if "http:requests" in counts else []
+        figures += [f"amqp {counts['amqp:publishes']:.1f}"] if "amqp:publishes" in counts else []
+        if figures:
+            parts.append(f"{SHORT.get(name, name)} {', '.join(figures)}")
+    return "; ".join(parts) or "-"
+
+
 def table(bench: Bench) -> str:
     by_label = {line.label: line for line in bench.lines}
     rows = [
         (
             "| measurement | ops/s | ×trivial | p50 ms | p99 ms | errors | CPU ms/op per process "
-            "| MongoDB commands/op (writes) | load avg |"
+            "| MongoDB commands/op (writes) | other round trips/op | load avg |"
         ),
-        "|---|---:|---:|---:|---:|---:|---|---|---|",
+        "|---|---:|---:|---:|---:|---:|---|---|---|---|",
     ]
     for line in bench.lines:
         base = by_label.get(line.baseline or "")
@@ -451,14 +498,21 @@ def table(bench: Bench) -> str:
         )
         rows.append(
             f"| {line.label} | {line.rate:,.0f} | {ratio} | {line.p50_ms:.1f} | {line.p99_ms:.1f} "
-            f"| {line.errors} | {cpu} | {db or '-'} | {line.load} |"
+            f"| {line.errors} | {cpu} | {db or '-'} | {other_round_trips(line)} | {line.load} |"
         )
     memory = ", ".join(
         f"{SHORT.get(p.name, p.name)} {p.rss_rest:.0f}→{rss_mib(p.pid):.0f}"
         for p in bench.procs.values()
         if p.process is not None and p.process.poll() is None
     )
-    return "\n".join(rows) + f"\n\nRSS MiB at rest→after load: {memory}\n"
+    rest = ", ".join(
+        f"{SHORT.get(name, name)} {ms:.1f}" for name, ms in bench.rest_cpu_ms.items() if ms >= 0.05
+    )
+    return (
+        "\n".join(rows)
+        + f"\n\nRSS MiB at rest→after load: {memory}\n"
+        + f"CPU ms per second at rest, before the lines: {rest or '-'}\n"
+    )
 
 
 def main() -> None:
@@ -471,6 +525,10 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the api create and ingress lines"
     )
+    parser.add_argument(
+        "--create-only", action="store_true",
+        help="only the closed-loop lines of a create: trivial, emulator, api, library floor",
+    )  # fmt: skip
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required (apt-get install wrk; `make bench` installs it)")
@@ -480,20 +538,16 @@ def main() -> None:
     started = time.monotonic()
     bench = Bench(args)
     run = bench.run
-    emulator_port, api_port, trivial_port, ingress_port, pipeline_port, processor_port = (
-        free_port() for _ in range(6)
-    )
+    ports = [free_port() for _ in range(7)]
+    emulator_port, api_port, trivial_port, ingress_port, pipeline_port, processor_port = ports[:6]
+    floor_url = f"http://127.0.0.1:{ports[6]}"
     emulator_url = f"http://127.0.0.1:{emulator_port}"
     api_url = f"http://127.0.0.1:{api_port}"
     trivial_url = f"http://127.0.0.1:{trivial_port}"
     webhook_path = "/api/v1/webhooks/cashfree"
     token = mint_token(JWT_SECRET, "usr_bench", ["write"], issuer="paycore", ttl_seconds=7200)
     api_headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    emulator_headers = {
-        "x-client-id": APP_ID, "x-client-secret": SECRET_KEY, "x-api-version": "2025-01-01",
-        "content-type": "application/json",
-    }  # fmt: skip
-    create_body = f'{{"amount":10000,"currency":"INR","customer":{CUSTOMER}}}'
+    emulator_headers, create_body = EMULATOR_HEADERS, CREATE_BODY
     env = service_env(run, 0, emulator_url) | {
         "PAYMENT_ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
         "CASHFREE_WEBHOOK_SECRET": SECRET_KEY,
@@ -514,6 +568,14 @@ def main() -> None:
         )  # fmt: skip
         bench.start("payments-api", ["-m", "payments_api"], env | {"PORT": str(api_port)},
                     f"{api_url}/health/ready")  # fmt: skip
+        # The same round trips with nothing of ours: after the api, whose start-up declared
+        # the exchanges it publishes to.
+        bench.start("library-floor", ["-m", str(ROOT / "bench/floor_app.py"), "--port", str(ports[6])],
+                    env | {"BENCH_EMULATOR_URL": emulator_url}, f"{floor_url}/ping")  # fmt: skip
+        if args.create_only:
+            create_lines(bench, api_headers, api_url, floor_url, trivial_url, emulator_url)
+            report(bench, table(bench), time.monotonic() - started)
+            return
         # The ingress line's webhooks name orders nobody created: its own ingress, prefix and
         # database, with no processor behind it (one would raise an alert for each).
         alone = env | {"PORT": str(ingress_port), "MONGO_DB": f"bench_{run}_i",
@@ -527,21 +589,7 @@ def main() -> None:
         ):
             bench.start(name, ["-m", module], env | {"PORT": str(port)},
                         f"http://127.0.0.1:{port}/health/ready")  # fmt: skip
-        # Warm-up: pools, first-call imports, the audit chain head.
-        wrk("warm-up", api_url, duration=3, connections=4, headers=api_headers, body=create_body,
-            script=WRK_API.format(run=f"w{run}"), workdir=bench.logs)  # fmt: skip
-        time.sleep(2)
-        for proc in bench.procs.values():
-            proc.rss_rest = rss_mib(proc.pid)
-
-        trivial = "trivial POST /echo (wrk)"
-        bench.wrk_line(trivial, f"{trivial_url}/echo", None,
-                       headers={"content-type": "application/json"}, body=create_body, script="")  # fmt: skip
-        bench.wrk_line("emulator create-order (wrk)", emulator_url, trivial,
-                       headers=emulator_headers, script=WRK_EMULATOR.format(run=f"e{run}"))  # fmt: skip
-        bench.wrk_line("payments-api create (wrk)", api_url, trivial, headers=api_headers,
-                       body=create_body, script=WRK_API.format(run=f"a{run}"),
-                       profile="payments-api")  # fmt: skip
+        create_lines(bench, api_headers, api_url, floor_url, trivial_url, emulator_url)
 
         emulator_create, api_create = create_calls(
             run, emulator_url, emulator_headers, api_url, api_headers, create_body
@@ -570,6 +618,37 @@ def main() -> None:
             print(f"clean-up unfinished after 60 s: drop bench_{run}* by hand", file=sys.stderr)
 
 
+def create_lines(
+    bench: Bench, api_headers: dict[str, str], api_url: str, floor_url: str, trivial_url: str,
+    emulator_url: str,
+) -> None:  # fmt: skip
+    """The closed-loop lines: trivial, the emulator's create-order, the api's create and the
+    library floor's (`bench/floor_app.py`: the create's round trips and nothing else)."""
+    run = bench.run
+    # Warm-up: pools, first-call imports, the audit chain head.
+    for label, url, script in (
+        ("warm-up", api_url, WRK_API),
+        ("floor warm-up", floor_url, WRK_FLOOR),
+    ):
+        wrk(label, url, duration=3, connections=4, headers=api_headers, body=CREATE_BODY,
+            script=script.format(run=f"w{run}"), workdir=bench.logs)  # fmt: skip
+    time.sleep(2)
+    for proc in bench.procs.values():
+        proc.rss_rest = rss_mib(proc.pid)
+    bench.measure_rest()
+    trivial = "trivial POST /echo (wrk)"
+    bench.wrk_line(trivial, f"{trivial_url}/echo", None,
+                   headers={"content-type": "application/json"}, body=CREATE_BODY, script="")  # fmt: skip
+    bench.wrk_line("emulator create-order (wrk)", emulator_url, trivial,
+                   headers=EMULATOR_HEADERS, script=WRK_EMULATOR.format(run=f"e{run}"))  # fmt: skip
+    bench.wrk_line("payments-api create (wrk)", api_url, trivial, headers=api_headers,
+                   body=CREATE_BODY, script=WRK_API.format(run=f"a{run}"),
+                   profile="payments-api")  # fmt: skip
+    bench.wrk_line("library floor of a create (wrk)", floor_url, trivial, headers=api_headers,
+                   body=CREATE_BODY, script=WRK_FLOOR.format(run=f"f{run}"),
+                   profile="library-floor")  # fmt: skip
+
+
 def report(bench: Bench, output: str, seconds: float) -> None:
     """Prints the table (before the clean-up, which a slow server may hold up)."""
     args = bench.args
@@ -581,8 +660,10 @@ def report(bench: Bench, output: str, seconds: float) -> None:
     print(output)
     added = {line.label: line for line in bench.lines}
     for rate in (10.0, args.rate):
-        gateway = added[f"emulator create-order at {rate:g}/s"]
-        ours = added[f"payments-api create at {rate:g}/s"]
+        gateway = added.get(f"emulator create-order at {rate:g}/s")
+        ours = added.get(f"payments-api create at {rate:g}/s")
+        if gateway is None or ours is None:  # --create-only
+            continue
         print(f"added over the gateway at {rate:g}/s: p50 {ours.p50_ms - gateway.p50_ms:+.1f} ms, "
               f"p99 {ours.p99_ms - gateway.p99_ms:+.1f} ms")  # fmt: skip
     print(f"logs and per-line command counts: {bench.logs}", flush=True)

@@ -1,3 +1,4 @@
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -97,3 +98,49 @@ class TestScreen:
         assessment = await screen.screen(attempt())
         assert assessment.decision == FraudDecision.ALLOW
         assert assessment.signal_id is None
+
+
+class TestWindows:
+    async def test_attempts_older_than_the_window_leave_it_and_do_not_count(
+        self, screen: FraudScreen
+    ) -> None:
+        one = attempt()
+        key = screen.windows._key("attempts", "user", one.user_id)
+        old_ms = int(time.time() * 1000) - (THRESHOLDS.window_seconds + 5) * 1000
+        await screen.windows.redis.zadd(key, {"old": old_ms})
+        assessment = await screen.assess(one)
+        assert assessment.counts["user"] == 1
+        assert await screen.windows.redis.zscore(key, "old") is None
+        ttl_ms = await screen.windows.redis.pttl(key)
+        assert 0 < ttl_ms <= THRESHOLDS.window_seconds * 1000
+
+    async def test_failures_are_read_within_their_window_without_being_added(
+        self, screen: FraudScreen
+    ) -> None:
+        one = attempt(email_hash="e" * 32)
+        key = screen.windows._key("failures", "email", "e" * 32)
+        old_ms = int(time.time() * 1000) - (THRESHOLDS.failure_window_seconds + 5) * 1000
+        await screen.windows.redis.zadd(key, {"old": old_ms})
+        await screen.record_failure(one.user_id, one.email_hash)
+        first = await screen.assess(one)
+        second = await screen.assess(one)
+        assert first.counts["failures_email"] == second.counts["failures_email"] == 1
+        assert first.counts["failures_user"] == 1
+        assert second.counts["email"] == 2  # each screen is one more attempt
+
+    async def test_a_screen_is_one_round_trip(self, screen: FraudScreen) -> None:
+        await screen.assess(attempt())  # the server learns the script (once per server)
+        calls: list[tuple[object, ...]] = []
+        redis = screen.windows.redis
+        original = redis.execute_command
+
+        async def counted(*args: object, **options: object) -> object:
+            calls.append(args)
+            return await original(*args, **options)
+
+        redis.execute_command = counted  # type: ignore[method-assign]
+        try:
+            await screen.assess(attempt(ip="10.0.0.1", email_hash="f" * 32, device="d"))
+        finally:
+            redis.execute_command = original  # type: ignore[method-assign]
+        assert [call[0] for call in calls] == ["EVALSHA"]

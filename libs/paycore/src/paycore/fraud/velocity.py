@@ -5,16 +5,37 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping
+from typing import Final
 
 from redis.asyncio import Redis
 
 from paycore.kit.redis import redis_key
+
+# KEYS: the hit keys, then the read keys. ARGV (ms, computed by the caller: Lua's numbers
+# print with 14 digits): number of hit keys, member, now, hits' cutoff, hits' expiry, reads'
+# cutoff. Per hit key: add, trim the window, count, expire (the pipeline's four commands);
+# per read key: count since the cutoff. Returns the counts in key order.
+HIT_AND_COUNT: Final = """
+local hits, member, now = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local counts = {}
+for i = 1, hits do
+  redis.call('ZADD', KEYS[i], now, member)
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[4])
+  counts[i] = redis.call('ZCARD', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[5])
+end
+for i = hits + 1, #KEYS do
+  counts[i] = redis.call('ZCOUNT', KEYS[i], ARGV[6], '+inf')
+end
+return counts
+"""
 
 
 class SlidingWindows:
     def __init__(self, redis: Redis, prefix: str = "") -> None:
         self.redis = redis
         self.prefix = prefix
+        self._hit_and_count = redis.register_script(HIT_AND_COUNT)
 
     def _key(self, kind: str, dimension: str, subject: str) -> str:
         return redis_key(self.prefix, "fraud", kind, dimension, subject)
@@ -29,33 +50,25 @@ class SlidingWindows:
     ) -> dict[str, int]:
         """Records one attempt per (dimension → subject) in `hits` and returns each count in
         the window including it; also counts `reads` (e.g. failures) without adding. One round
-        trip: everything goes in one pipeline."""
+        trip: one server-side script (`HIT_AND_COUNT`), atomic, instead of four commands per
+        hit and one per read sent and answered one by one. Raises redis-py's `RedisError`."""
         now_ms = int(time.time() * 1000)
         member = f"{now_ms}-{secrets.token_hex(4)}"  # unique, so equal timestamps all count
-        pipe = self.redis.pipeline(transaction=False)
-        order: list[str] = []
-        for dimension, subject in hits.items():
-            key = self._key("attempts", dimension, subject)
-            pipe.zadd(key, {member: now_ms})
-            pipe.zremrangebyscore(key, "-inf", now_ms - window_seconds * 1000)
-            pipe.zcard(key)
-            pipe.pexpire(key, window_seconds * 1000)
-            order.append(dimension)
-        for dimension, subject in (reads or {}).items():
-            key = self._key(read_kind, dimension, subject)
-            pipe.zcount(key, now_ms - read_window_seconds * 1000, "+inf")
-            order.append(f"{read_kind}_{dimension}")
-        results = await pipe.execute()
-        counts: dict[str, int] = {}
-        position = 0
-        for name in order:
-            if name in hits:
-                counts[name] = int(results[position + 2])
-                position += 4
-            else:
-                counts[name] = int(results[position])
-                position += 1
-        return counts
+        reads = reads or {}
+        keys = [self._key("attempts", dimension, subject) for dimension, subject in hits.items()]
+        keys += [self._key(read_kind, dimension, subject) for dimension, subject in reads.items()]
+        window_ms = window_seconds * 1000
+        args: list[int | str] = [
+            len(hits),
+            member,
+            now_ms,
+            now_ms - window_ms,
+            window_ms,
+            now_ms - read_window_seconds * 1000,
+        ]
+        results = await self._hit_and_count(keys=keys, args=args)
+        names = [*hits, *(f"{read_kind}_{dimension}" for dimension in reads)]
+        return {name: int(count) for name, count in zip(names, results, strict=True)}
 
     async def hit(self, kind: str, subjects: Mapping[str, str], window_seconds: int) -> None:
         """Records one event (e.g. a failed payment) for each subject."""
