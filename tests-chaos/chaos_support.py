@@ -16,6 +16,7 @@ import signal
 import subprocess
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,13 +38,24 @@ BUYER = "chaos-buyer@example.com"
 QUEUE_OVERLOAD_MESSAGES = 20
 
 
-async def outage(server: str, action: str) -> None:
+async def _outage(server: str, action: str) -> None:
     """Stops or starts a local server (infra/local/outage.sh)."""
     process = await asyncio.create_subprocess_exec(
         str(OUTAGE), server, action, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     _, err = await process.communicate()
     assert process.returncode == 0, f"outage.sh {server} {action}: {err.decode()[-500:]}"
+
+
+@contextlib.asynccontextmanager
+async def server_down(server: str) -> AsyncIterator[None]:
+    """A local server (`mongodb`, `rabbitmq`, `redis`) stopped for the block, and always
+    started again: every process on the machine shares it."""
+    await _outage(server, "stop")
+    try:
+        yield
+    finally:
+        await _outage(server, "start")
 
 
 # The shared wait with the scenarios' longer defaults: processes restart, servers come back.

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable
 
 import httpx
-from chaos_support import Report, Stack, buyers, outage
+from chaos_support import Report, Stack, buyers, server_down
 from paycore.testing import signed_webhook_headers
 
 INGRESS_PATH = "/api/v1/webhooks/cashfree"
@@ -46,18 +46,19 @@ async def test_database_outage(stack: Stack, report: Report) -> None:
         ingress = httpx.AsyncClient(base_url=stack.url("webhook-ingress"), timeout=10)
         answers: list[tuple[int, float]] = []
         api_answers: list[tuple[int, float]] = []
-        await outage("mongodb", "stop")
         try:
-            await stack.pay_all(payments)
-            for _ in range(8):
-                body, headers = signed_webhook(secret)
-                answers.append(
-                    await timed(ingress.post(INGRESS_PATH, content=body, headers=headers))
-                )
-                api_answers.append(await timed(api.get(f"/payments/{payments[0]['payment_id']}")))
-            await asyncio.sleep(2)
+            async with server_down("mongodb"):
+                await stack.pay_all(payments)
+                for _ in range(8):
+                    body, headers = signed_webhook(secret)
+                    answers.append(
+                        await timed(ingress.post(INGRESS_PATH, content=body, headers=headers))
+                    )
+                    api_answers.append(
+                        await timed(api.get(f"/payments/{payments[0]['payment_id']}"))
+                    )
+                await asyncio.sleep(2)
         finally:
-            await outage("mongodb", "start")
             await ingress.aclose()
         await stack.all_succeeded([p["payment_id"] for p in payments])
         counts = await stack.payment_counts([p["payment_id"] for p in payments])
@@ -88,12 +89,9 @@ async def test_broker_outage(stack: Stack, report: Report) -> None:
         payments = [await stack.create_payment(api, email=e) for e in emails]
         ids = [p["payment_id"] for p in payments]
         await stack.pay_all(payments[:8])
-        await outage("rabbitmq", "stop")
-        try:
+        async with server_down("rabbitmq"):
             await stack.pay_all(payments[8:])
             await asyncio.sleep(2)
-        finally:
-            await outage("rabbitmq", "start")
         await stack.all_succeeded(ids)
         counts = await stack.payment_counts(ids)
     counts |= await stack.email_counts(emails)
@@ -113,12 +111,9 @@ async def test_redis_flush_and_restart(stack: Stack, report: Report) -> None:
         orders = [p["order_id"] for p in payments]
         await stack.pay_all(payments[:5])
         await stack.flush_redis()
-        await outage("redis", "stop")
-        try:
+        async with server_down("redis"):
             await stack.pay_all(payments[5:])
             await asyncio.sleep(1)
-        finally:
-            await outage("redis", "start")
         await stack.all_succeeded(ids)
         requested = [await stack.request_refund(api, pid, 2_500) for pid in ids[:5]]
         await stack.flush_redis()
