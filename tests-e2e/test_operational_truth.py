@@ -172,6 +172,32 @@ def signed(env: dict[str, str], body: bytes, timestamp_ms: int | None = None) ->
     return signed_webhook_headers(body, secret, timestamp_ms)
 
 
+def api_client(env: dict[str, str], api_url: str, user_id: str, *scopes: Scope) -> httpx.Client:
+    """The payments-api as `user_id` with `scopes` (a ten-minute token)."""
+    token = mint_token(env["JWT_SECRET"], user_id, list(scopes), issuer="paycore", ttl_seconds=600)
+    return httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def pay_at_checkout(
+    emulator: ServiceProcess, session_id: str, outcome: str, method: str, **details: str
+) -> None:
+    """The customer's attempt on the session at the emulator's checkout."""
+    httpx.post(
+        f"{emulator.url}/_emulator/checkout/{session_id}",
+        json={"outcome": outcome, "payment_method": method, **details},
+        timeout=30,
+    ).raise_for_status()
+
+
+def settle_at_gateway(emulator: ServiceProcess, order_id: str) -> None:
+    """Cashfree settles the order's payment (its reconciliation report lists it from then on)."""
+    httpx.post(
+        f"{emulator.url}/_emulator/orders/{order_id}/settle",
+        json={"status": "SUCCESS"},
+        timeout=10,
+    ).raise_for_status()
+
+
 def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
     system: dict[str, Any],
 ) -> None:
@@ -193,21 +219,14 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
     )
     paid = result["payment"]
     assert paid["status"] == "REFUNDED"
-    httpx.post(
-        f"{emulator.url}/_emulator/orders/{paid['order_id']}/settle",
-        json={"status": "SUCCESS"},
-        timeout=10,
-    ).raise_for_status()
+    settle_at_gateway(emulator, paid["order_id"])
 
     # 2. The SMTP relay goes away: the emails from here on fail, are retried, and dead-lettered.
     system["sink"].stop()
 
     # 3. Cashfree failing: create_order answers 500 until our retries run out (the API
     # answers 5xx), then once more and the retry succeeds; that payment then fails.
-    token = mint_token(
-        env["JWT_SECRET"], "usr_ops", [Scope.READ, Scope.WRITE], issuer="paycore", ttl_seconds=600
-    )
-    api = httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    api = api_client(env, api_url, "usr_ops", Scope.READ, Scope.WRITE)
 
     def create_payment(user: httpx.Client = api) -> httpx.Response:
         return user.post(
@@ -219,6 +238,11 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
             headers={"Idempotency-Key": uuid.uuid4().hex},
         )
 
+    def new_payment() -> dict[str, Any]:
+        created = create_payment()
+        assert created.status_code == 201, created.text
+        return created.json()["data"]
+
     faults = f"{emulator.url}/_emulator/faults"
     httpx.post(
         faults, json={"kind": "api_500", "operation": "create_order", "count": 10}
@@ -226,18 +250,14 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
     assert create_payment().status_code >= 500
     httpx.delete(faults).raise_for_status()
     httpx.post(faults, json={"kind": "api_500", "operation": "create_order"}).raise_for_status()
-    created = create_payment()
-    assert created.status_code == 201, created.text
-    failing = created.json()["data"]
-    httpx.post(
-        f"{emulator.url}/_emulator/checkout/{failing['payment_session_id']}",
-        json={
-            "outcome": "FAILED",
-            "payment_method": "card",
-            "failure_reason": "INSUFFICIENT_FUNDS",
-        },
-        timeout=30,
-    ).raise_for_status()
+    failing = new_payment()
+    pay_at_checkout(
+        emulator,
+        failing["payment_session_id"],
+        "FAILED",
+        "card",
+        failure_reason="INSUFFICIENT_FUNDS",
+    )
     # A failed attempt leaves the order payable; the customer gives up and it expires at
     # Cashfree: verifying the payment closes it.
     httpx.post(
@@ -248,12 +268,7 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
     assert verified.json()["data"]["status"] == "EXPIRED"
 
     # 4. A burst of payments from one user: fraud screening blocks the fifth.
-    fraud_token = mint_token(
-        env["JWT_SECRET"], "usr_burst", [Scope.READ, Scope.WRITE], issuer="paycore", ttl_seconds=600
-    )
-    burst = httpx.Client(
-        base_url=api_url, headers={"Authorization": f"Bearer {fraud_token}"}, timeout=30
-    )
+    burst = api_client(env, api_url, "usr_burst", Scope.READ, Scope.WRITE)
     answers = [create_payment(burst) for _ in range(5)]
     assert answers[-1].status_code in (403, 422), answers[-1].text
     assert answers[-1].json()["error"]["code"] == "fraud_blocked"
@@ -264,14 +279,8 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
     httpx.post(
         faults, json={"kind": "api_500", "operation": "get_payment", "count": 1000}
     ).raise_for_status()
-    confirmed_late = create_payment()
-    assert confirmed_late.status_code == 201, confirmed_late.text
-    late = confirmed_late.json()["data"]
-    httpx.post(
-        f"{emulator.url}/_emulator/checkout/{late['payment_session_id']}",
-        json={"outcome": "SUCCESS", "payment_method": "netbanking"},
-        timeout=30,
-    ).raise_for_status()
+    late = new_payment()
+    pay_at_checkout(emulator, late["payment_session_id"], "SUCCESS", "netbanking")
 
     def webhook_dead_lettered() -> bool:
         return bool(
@@ -300,23 +309,10 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
         timeout=30,
     )
     assert stranger.status_code == 200, stranger.text
-    httpx.post(
-        f"{emulator.url}/_emulator/checkout/{stranger.json()['payment_session_id']}",
-        json={"outcome": "SUCCESS", "payment_method": "upi"},
-        timeout=30,
-    ).raise_for_status()
+    pay_at_checkout(emulator, stranger.json()["payment_session_id"], "SUCCESS", "upi")
     # Settled: Cashfree's reconciliation report lists settled payments.
-    httpx.post(
-        f"{emulator.url}/_emulator/orders/{stranger.json()['order_id']}/settle",
-        json={"status": "SUCCESS"},
-        timeout=10,
-    ).raise_for_status()
-    admin_token = mint_token(
-        env["JWT_SECRET"], "usr_admin", [Scope.READ, Scope.ADMIN], issuer="paycore", ttl_seconds=600
-    )
-    admin = httpx.Client(
-        base_url=api_url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
-    )
+    settle_at_gateway(emulator, stranger.json()["order_id"])
+    admin = api_client(env, api_url, "usr_admin", Scope.READ, Scope.ADMIN)
     asked = admin.post(
         "/admin/reconciliation/runs",
         json={"start": began.isoformat(), "end": datetime.now(UTC).isoformat()},
@@ -351,14 +347,8 @@ def test_every_alert_panel_and_audit_record_is_backed_by_the_running_system(
     # sweep of webhook logs runs in whichever process holds its lock: the ingress (once its
     # broker is back) or the webhook-processor (which relays this collection too, at once).
     links["broker"].cut()
-    created = create_payment()
-    assert created.status_code == 201, created.text
-    stored_first = created.json()["data"]
-    httpx.post(
-        f"{emulator.url}/_emulator/checkout/{stored_first['payment_session_id']}",
-        json={"outcome": "SUCCESS", "payment_method": "upi"},
-        timeout=30,
-    ).raise_for_status()
+    stored_first = new_payment()
+    pay_at_checkout(emulator, stored_first["payment_session_id"], "SUCCESS", "upi")
 
     def outbox_failed() -> bool:
         failures = scrape(services).value(
