@@ -3,7 +3,13 @@ import time
 import jwt
 import pytest
 from paycore.auth.errors import InsufficientScope, InvalidToken, TokenExpired
-from paycore.auth.tokens import Scope, decode_token, mint_token
+from paycore.auth.tokens import (
+    LEEWAY_SECONDS,
+    Scope,
+    VerifiedTokens,
+    decode_token,
+    mint_token,
+)
 
 SECRET = "s" * 64
 
@@ -55,3 +61,44 @@ class TestTokens:
     def test_invalid(self, token: str) -> None:
         with pytest.raises(InvalidToken):
             decode_token(SECRET, token, issuer="paycore")
+
+
+class TestVerifiedTokens:
+    def test_a_repeat_is_answered_without_decoding_again(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        tokens = VerifiedTokens(SECRET, issuer="paycore")
+        token = mint_token(SECRET, "usr_1", ["write"], issuer="paycore")
+        first = tokens.verify(token)
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("decoded again")
+
+        monkeypatch.setattr(jwt, "decode", refuse)
+        assert tokens.known(token) == tokens.verify(token) == first
+
+    def test_a_known_token_is_refused_once_expired(self) -> None:
+        tokens = VerifiedTokens(SECRET, issuer="paycore")
+        # Valid for one more second: expired 29 s ago, within the 30 s leeway.
+        token = mint_token(SECRET, "u", ["read"], issuer="paycore", ttl_seconds=1 - LEEWAY_SECONDS)
+        assert tokens.verify(token).user_id == "u"
+        time.sleep(1.1)
+        assert tokens.known(token) is None
+        with pytest.raises(TokenExpired):
+            tokens.verify(token)
+
+    def test_a_refused_token_is_not_remembered(self) -> None:
+        tokens = VerifiedTokens(SECRET, issuer="paycore")
+        forged = mint_token("x" * 64, "u", ["admin"], issuer="paycore")
+        for _ in range(2):
+            with pytest.raises(InvalidToken):
+                tokens.verify(forged)
+        assert tokens.known(forged) is None
+
+    def test_memory_is_bounded_oldest_first(self) -> None:
+        tokens = VerifiedTokens(SECRET, issuer="paycore", max_tokens=2)
+        issued = [mint_token(SECRET, f"u{n}", ["read"], issuer="paycore") for n in range(3)]
+        for token in issued:
+            tokens.verify(token)
+        assert tokens.known(issued[0]) is None
+        assert [tokens.known(token) is not None for token in issued[1:]] == [True, True]

@@ -17,7 +17,7 @@ from paycore.auth.tokens import (
     JwksVerifier,
     Principal,
     Scope,
-    decode_token,
+    VerifiedTokens,
     token_algorithm,
 )
 from paycore.fraud.screening import FraudScreen
@@ -86,6 +86,7 @@ class Api:
     limiter: RateLimiter
     api_keys: ApiKeyService
     jwks: JwksVerifier | None
+    hs256: VerifiedTokens
     checkout: Checkout
     refund_requests: RefundRequests
     pay_links: PayLinks | None = None
@@ -145,13 +146,14 @@ class Api:
             raise InvalidToken("send Authorization: Bearer <token>")
         if is_api_key(token):
             return await self.api_keys.authenticate(token)
+        hs256_enabled = self.settings.jwt_hs256_enabled
+        if hs256_enabled and (known := self.hs256.known(token)) is not None:
+            return known  # verified on an earlier request, not expired since
         algorithm = token_algorithm(token)
         if algorithm in IDP_ALGORITHMS and self.jwks is not None:
             return await self.jwks.decode(token)
-        if algorithm == ALGORITHM and self.settings.jwt_hs256_enabled:
-            return decode_token(
-                self.settings.jwt_secret.get_secret_value(), token, issuer=self.settings.jwt_issuer
-            )
+        if algorithm == ALGORITHM and hs256_enabled:
+            return self.hs256.verify(token)
         raise InvalidToken("this kind of token is not accepted here")
 
     def caller(self, request: Request, principal: Principal) -> Caller:

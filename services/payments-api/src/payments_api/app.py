@@ -9,7 +9,7 @@ from paycore.audit.models import AuditRecord
 from paycore.audit.trail import AuditTrail
 from paycore.auth.api_keys import ApiKeyService
 from paycore.auth.models import ApiKey
-from paycore.auth.tokens import JwksVerifier
+from paycore.auth.tokens import JwksVerifier, VerifiedTokens
 from paycore.fraud.models import FraudSignal
 from paycore.fraud.screening import FraudScreen, FraudThresholds, Limit
 from paycore.gateway.cashfree import CashfreeGateway
@@ -124,6 +124,7 @@ def build_api(settings: Settings, resources: Resources, gateway: CashfreeGateway
         pay_links=pay_links_from(settings),
         api_keys=ApiKeyService(),
         jwks=jwks_verifier(settings),
+        hs256=VerifiedTokens(settings.jwt_secret.get_secret_value(), issuer=settings.jwt_issuer),
     )
 
 
