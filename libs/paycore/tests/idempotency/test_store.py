@@ -63,6 +63,15 @@ class TestStore:
         replay = await store.begin("payment", "u", k, "fp")
         assert replay == StoredResponse(201, {"data": 1}, {})
 
+    async def test_a_body_already_rendered_is_stored_as_sent(self, store: IdempotencyStore) -> None:
+        k = key()
+        claim = await claimed(store, k)
+        body = {"data": {"amount": 100, "name": "Zoë"}, "requestId": "r1"}
+        sent = '{"data":{"amount":100,"name":"Zoë"},"requestId":"r1"}'
+        await claim.complete(StoredResponse(201, body, {"x": "1"}, body_json=sent))
+        replay = await store.begin("payment", "u", k, "fp")
+        assert replay == StoredResponse(201, body, {"x": "1"})
+
     async def test_other_fingerprint_is_refused_in_flight_and_after(
         self, store: IdempotencyStore
     ) -> None:

@@ -200,10 +200,11 @@ class Api:
         except BaseException:
             await begun.release()
             raise
-        # The answer's body is stored as the JSON value it is, not parsed back from its bytes.
+        # The answer's body is encoded once: the stored answer holds the bytes sent.
         body_out = answer_body(outcome.data)
         response = JSONResponse(body_out, status_code=outcome.status)
-        await begun.complete(StoredResponse(outcome.status, body_out))
+        stored = StoredResponse(outcome.status, body_out, body_json=bytes(response.body).decode())
+        await begun.complete(stored)
         if outcome.replayed:
             response.headers[REPLAYED_HEADER] = "true"
         return response

@@ -61,6 +61,9 @@ class StoredResponse:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    # `body` as the JSON text the caller already rendered, if it has it: stored as it is
+    # instead of being encoded a second time.
+    body_json: str | None = None
 
 
 @dataclass
@@ -137,17 +140,18 @@ class IdempotencyStore:
         raise RequestInFlight()
 
     async def save(self, claim: Claim, response: StoredResponse) -> None:
-        value = json.dumps(
-            {
-                "state": DONE,
-                "fingerprint": claim.fingerprint,
-                "token": claim.token,
-                "status": response.status,
-                "body": response.body,
-                "headers": response.headers,
-            },
-            default=str,
-        )
+        outcome = {
+            "state": DONE,
+            "fingerprint": claim.fingerprint,
+            "token": claim.token,
+            "status": response.status,
+            "headers": response.headers,
+        }
+        body = response.body_json
+        if body is None:
+            body = json.dumps(response.body, default=str)
+        # The same JSON object as encoding it with the body inside, without encoding it twice.
+        value = json.dumps(outcome, default=str)[:-1] + ',"body":' + body + "}"
         try:
             await self.redis.set(claim.redis_key, value, ex=self.ttl_seconds)
         except RedisError as exc:
