@@ -20,8 +20,6 @@ from paycore.gateway.errors import (
     GatewayInvalidResponse,
     GatewayNotFound,
     GatewayOutcomeUnknown,
-    GatewayTimeout,
-    GatewayUnavailable,
     GatewayValidationError,
     error_for_response,
 )
@@ -51,6 +49,7 @@ from paycore.gateway.schemas import (
     GatewaySettlementPage,
     GatewaySettlementQuery,
 )
+from paycore.gateway.transport import AiohttpTransport, Answer, HttpxTransport, Transport
 from paycore.kit.errors import InvalidAmount, UnknownCurrency
 from paycore.kit.settings import CashfreeSettings
 from paycore.money import dump_json, load_json
@@ -84,7 +83,8 @@ _QUERIES: Final = frozenset({"list_settlements", "settlement_recon", "pg_recon"}
 
 
 class CashfreeGateway:
-    """The payment gateway (`PaymentGateway`) over Cashfree's PG REST API (httpx, async).
+    """The payment gateway (`PaymentGateway`) over Cashfree's PG REST API (async; sent with
+    aiohttp, or through `transport`, an httpx transport, when given: see `transport.py`).
 
     Amounts are minor units and statuses ours (`schemas`). Mutating calls take the caller's
     idempotency key (`schemas.idempotency_key`): repeating a call with the same key never
@@ -100,22 +100,23 @@ class CashfreeGateway:
     ) -> None:
         self._retry = retry_policy or RetryPolicy(max_retries=settings.cashfree_max_retries)
         self._sleep = sleep
+        self._base_url = settings.cashfree_url + "/"
         timeout = settings.cashfree_timeout_seconds
-        self._client = httpx.AsyncClient(
-            base_url=settings.cashfree_url + "/",
-            transport=transport,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, _CONNECT_TIMEOUT_CAP)),
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-            headers={
-                "x-client-id": settings.cashfree_app_id,
-                "x-client-secret": settings.cashfree_secret_key.get_secret_value(),
-                "x-api-version": settings.cashfree_api_version,
-                "accept": "application/json",
-            },
+        connect_timeout = min(timeout, _CONNECT_TIMEOUT_CAP)
+        headers = {
+            "x-client-id": settings.cashfree_app_id,
+            "x-client-secret": settings.cashfree_secret_key.get_secret_value(),
+            "x-api-version": settings.cashfree_api_version,
+            "accept": "application/json",
+        }
+        self._transport: Transport = (
+            AiohttpTransport(headers, timeout, connect_timeout)
+            if transport is None
+            else HttpxTransport(transport, headers, timeout, connect_timeout)
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -345,12 +346,10 @@ class CashfreeGateway:
         outcome = "ok"
         started = time.perf_counter()
         try:
-            response = await self._request(method, path, headers, content)
-            payload = _payload(response)
-            if not response.is_success:
-                raise error_for_response(
-                    response.status_code, payload, retry_after=_retry_after(response)
-                )
+            answer = await self._transport.send(method, self._base_url + path, headers, content)
+            payload = _payload(answer)
+            if not answer.is_success:
+                raise error_for_response(answer.status, payload, retry_after=_retry_after(answer))
             if payload is None:
                 raise GatewayInvalidResponse("cashfree answered without a JSON body")
             return payload
@@ -360,19 +359,6 @@ class CashfreeGateway:
         finally:
             GATEWAY_CALLS.labels(operation, outcome).inc()
             GATEWAY_CALL_DURATION.labels(operation).observe(time.perf_counter() - started)
-
-    async def _request(
-        self, method: str, path: str, headers: dict[str, str], content: bytes | None
-    ) -> httpx.Response:
-        try:
-            return await self._client.request(method, path, headers=headers, content=content)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise GatewayUnavailable("cashfree cannot be reached") from exc
-        except httpx.TimeoutException as exc:
-            raise GatewayTimeout("cashfree did not answer in time") from exc
-        except httpx.TransportError as exc:
-            # Sent, then the connection broke: as unknown as a timeout.
-            raise GatewayTimeout("cashfree connection broke before an answer") from exc
 
 
 def _means_already_exists(error: GatewayError) -> bool:
@@ -389,19 +375,19 @@ def _says_exists(error: GatewayError) -> bool:
     )
 
 
-def _payload(response: httpx.Response) -> object:
-    if not response.content:
+def _payload(answer: Answer) -> object:
+    if not answer.content:
         return None
     try:
-        return load_json(response.content)
+        return load_json(answer.content)
     except ValueError:
-        if response.is_success:
+        if answer.is_success:
             raise GatewayInvalidResponse("cashfree answered with invalid JSON") from None
         return None  # an error page from a proxy: the status code still says enough
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("x-ratelimit-retry") or response.headers.get("retry-after")
+def _retry_after(answer: Answer) -> float | None:
+    raw = answer.headers.get("x-ratelimit-retry") or answer.headers.get("retry-after")
     try:
         return max(0.0, float(raw)) if raw is not None else None
     except ValueError:
