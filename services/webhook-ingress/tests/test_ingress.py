@@ -20,6 +20,7 @@ from paycore.gateway import verify_webhook_signature
 from paycore.kit.crypto import cipher_for
 from paycore.webhooks.models import BodySealed, WebhookLog, WebhookStatus
 from prometheus_client import REGISTRY
+from webhook_ingress.routes import Accepted
 
 
 def received(result: str) -> float:
@@ -40,6 +41,8 @@ class TestAccept:
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"] == "accepted"
         [log] = await ingress.logs()
+        documented = Accepted(status="accepted", log_id=log.log_id)
+        assert answer.json() == documented.model_dump(mode="json", by_alias=True)
         assert log.raw_body(cipher_for(ingress.settings)) == body
         assert log.body_sha256 == hashlib.sha256(body).hexdigest()
         assert log.event_id == "idem-key-1"

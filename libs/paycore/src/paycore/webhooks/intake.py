@@ -60,12 +60,12 @@ class Receipt:
     published: bool = False
 
 
-def event_id_of(raw_body: bytes, headers: Mapping[str, str]) -> str:
-    """Cashfree's `x-idempotency-key` (one per unique payload), else the body's SHA-256."""
+def event_id_of(body_sha256: str, headers: Mapping[str, str]) -> str:
+    """Cashfree's `x-idempotency-key` (one per unique payload), else the body's SHA-256 (hex)."""
     key = (headers.get(IDEMPOTENCY_HEADER) or "").strip()
     if key and len(key) <= 200:
         return key
-    return "sha256:" + hashlib.sha256(raw_body).hexdigest()
+    return "sha256:" + body_sha256
 
 
 def stored_body(raw_body: bytes) -> tuple[str, BodyEncoding]:
@@ -128,26 +128,33 @@ class WebhookIntake:
 
         Raises `MalformedWebhook` (not JSON) or `DependencyUnavailable` (cannot store).
         """
-        event_id = event_id_of(raw_body, headers)
-        if await self._seen(event_id):
+        body_sha256 = hashlib.sha256(raw_body).hexdigest()
+        event_id = event_id_of(body_sha256, headers)
+        key = self._key(event_id)
+        if await self._seen(key):
             return Receipt(None, event_id, duplicate=True)
         event_type = event_type_of(raw_body)
-        log = self._new_log(raw_body, headers, event_id, event_type)
+        log = self._new_log(raw_body, body_sha256, headers, event_id, event_type)
         log.out_of_window = out_of_window
         try:
             stored = await self.repository.insert(log)
         except PyMongoError as exc:
             if is_duplicate_key(exc):
-                await self._remember(event_id, "stored")
+                await self._remember(key, "stored")
                 return Receipt(None, event_id, duplicate=True)
             logger.error("cannot store webhook", eventId=event_id, error=repr(exc)[:300])
             raise DependencyUnavailable("the webhook could not be stored; retry") from exc
-        await self._remember(event_id, log.log_id)
-        published = await self._publish(log.log_id, stored["outbox"][0])
+        await self._remember(key, log.log_id)
+        published = await self._publish(log.log_id, log.outbox[0], stored["outbox"][0])
         return Receipt(log.log_id, event_id, duplicate=False, published=published)
 
     def _new_log(
-        self, raw_body: bytes, headers: Mapping[str, str], event_id: str, event_type: str
+        self,
+        raw_body: bytes,
+        body_sha256: str,
+        headers: Mapping[str, str],
+        event_id: str,
+        event_type: str,
     ) -> WebhookLog:
         body, encoding = stored_body(raw_body)
         log_id = new_id("whk")
@@ -159,7 +166,7 @@ class WebhookIntake:
             webhook_version=headers.get(VERSION_HEADER) or None,
             sealed_body=self.cipher.seal(body, BODY_CONTEXT),
             body_encoding=encoding,
-            body_sha256=hashlib.sha256(raw_body).hexdigest(),
+            body_sha256=body_sha256,
             signature=headers.get(SIGNATURE_HEADER, ""),
             timestamp=headers.get(TIMESTAMP_HEADER, ""),
             delivery_attempt=attempt,
@@ -169,7 +176,9 @@ class WebhookIntake:
         log.outbox = [OutboxEvent.of(RECEIVED_EVENT, received)]
         return log
 
-    async def _publish(self, log_id: str, stored_event: dict[str, Any]) -> bool:
+    async def _publish(self, log_id: str, event: OutboxEvent, stored_event: dict[str, Any]) -> bool:
+        """Publishes `event` (the log's outbox entry; `stored_event` is it as stored, the exact
+        value its removal matches) and waits for the confirm; True if published."""
         # This is the collection's outbox fast path, so its outcomes are counted here, by the
         # process that met them: the sweep that retries a failure may run in another process
         # (whoever holds the collection's sweep lock, e.g. the webhook-processor), which would
@@ -181,7 +190,6 @@ class WebhookIntake:
             logger.warning("broker unavailable; the outbox sweep will publish", logId=log_id)
             return False
         try:
-            event = OutboxEvent.model_validate(stored_event)
             await self.publisher.publish(event, timeout=self.publish_timeout_seconds)
         except Exception as exc:
             # Stored: the outbox sweep publishes it when the broker is back.
@@ -205,16 +213,16 @@ class WebhookIntake:
             )
         return True
 
-    async def _seen(self, event_id: str) -> bool:
+    async def _seen(self, key: str) -> bool:
         try:
-            return bool(await self.redis.exists(self._key(event_id)))
+            return bool(await self.redis.exists(key))
         except RedisError as exc:
             # Only the fast path: the unique index still catches the duplicate.
             logger.warning("webhook dedupe cache unavailable", error=repr(exc)[:200])
             return False
 
-    async def _remember(self, event_id: str, log_id: str) -> None:
+    async def _remember(self, key: str, log_id: str) -> None:
         try:
-            await self.redis.set(self._key(event_id), log_id, ex=self.dedupe_ttl_seconds)
+            await self.redis.set(key, log_id, ex=self.dedupe_ttl_seconds)
         except RedisError as exc:
             logger.warning("webhook dedupe cache unavailable", error=repr(exc)[:200])

@@ -11,13 +11,15 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit.events import OutboxEvent
 from paycore.kit.outbox import ConfirmedRemovals
-from paycore.kit.state import guarded_update, to_mongo
+from paycore.kit.state import guarded_update
 from paycore.webhooks.models import FINAL_STATUSES, WebhookLog, WebhookStatus
 
 # The log id is also the document's `_id`: FerretDB (the local server) looks documents up
 # quickly only by `_id`, and on MongoDB it is the primary index anyway. The outbox relays of
 # this collection use the same key (`Resources(outboxes=[(WebhookLog, KEY)])`).
 KEY = "_id"
+# Beanie's own fields: the document's `_id` is KEY, and there is no revision.
+_NOT_STORED = frozenset({"id", "revision_id"})
 
 
 def from_mongo(raw: Mapping[str, Any]) -> WebhookLog:
@@ -34,10 +36,8 @@ class WebhookLogRepository:
         """Stores a new log and returns the document as stored; a duplicate event id raises
         (check with `kit.mongo.is_duplicate_key`). Its outbox is not handed to a relay: the
         ingress publishes it itself, the sweep catches what that misses."""
-        document: dict[str, Any] = {
-            KEY: log.log_id,
-            **to_mongo(log.model_dump(exclude={"id", "revision_id"})),
-        }
+        # model_dump already gives plain values all the way down (no second walk: to_mongo).
+        document: dict[str, Any] = {KEY: log.log_id, **log.model_dump(exclude=_NOT_STORED)}
         await self.collection.insert_one(document)
         return document
 
