@@ -12,7 +12,7 @@ counters of `bench/instrumented.py`), so a floor that drifts from the create's s
 
 `POST /create` (an `Idempotency-Key` header, a JSON body), in the create's order:
 
-1. Redis: the rate limit (one pipeline: INCR + EXPIRE for the IP and the user);
+1. Redis: the rate limit (`RATE_LIMIT`: one EVALSHA, INCR + EXPIRE for the IP and the user);
 2. Redis: the idempotency claim (SET NX EX);
 3. Redis: the fraud screen (`FRAUD_ROUND_TRIP`: one EVALSHA of the same script, same keys);
 4. MongoDB: insert the payment (a document of the stored payment's shape);
@@ -50,6 +50,15 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 REMOVAL_LINGER_SECONDS = 0.2  # as the relay's (paycore.kit.outbox.REMOVAL_LINGER)
+# The script of payments_api.ratelimit.COUNT (not importable here: bench/payments_api.py).
+RATE_LIMIT = """
+local counts = {}
+for i = 1, #KEYS do
+  counts[i] = redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ARGV[1])
+end
+return counts
+"""
 
 
 def now_ms() -> datetime:
@@ -109,6 +118,7 @@ class Floor:
             socket_timeout=3, socket_connect_timeout=3, health_check_interval=30,
         )  # fmt: skip
         self.fraud_script = self.redis.register_script(HIT_AND_COUNT)
+        self.rate_limit = self.redis.register_script(RATE_LIMIT)
         self.prefix = os.environ.get("REDIS_PREFIX", "") + "floor:"
         self.http = httpx.AsyncClient(
             base_url=os.environ["BENCH_EMULATOR_URL"] + "/pg/",
@@ -133,11 +143,8 @@ class Floor:
         body = json.loads(await request.body())
         key = request.headers.get("idempotency-key") or uuid.uuid4().hex
         user, window = "usr_bench", int(time.time()) // 60
-        pipe = self.redis.pipeline(transaction=False)
-        for scope, subject in (("ip", "127.0.0.1"), ("user", user)):
-            pipe.incr(f"{self.prefix}ratelimit:{scope}:{subject}:{window}")
-            pipe.expire(f"{self.prefix}ratelimit:{scope}:{subject}:{window}", 65)
-        await pipe.execute()
+        limits = [f"{self.prefix}ratelimit:{scope}:{window}" for scope in ("ip:127.0.0.1", user)]
+        await self.rate_limit(keys=limits, args=[65])
         claim = f"{self.prefix}idempotency:payment:{user}:{key}"
         await self.redis.set(claim, '{"state":"in_flight"}', nx=True, ex=60)
         await self.screen(user)
