@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
-from typing import Self
+from typing import Final, Self
 from urllib.parse import quote
 
 from redis.asyncio import Redis
@@ -23,11 +24,20 @@ return 0
 """
 
 
+# What `quote` leaves as it is: a part made only of these is its own encoding.
+_PLAIN: Final = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def redis_key(prefix: str, *parts: str | int) -> str:
     """`prefix` + the parts joined by `:`, each percent-encoded (`:` → `%3A`, `%` → `%25`), so
     parts that come from callers can never run into each other: user `a:b` with key `c` and
-    user `a` with key `b:c` are two keys. Plain ids (letters, digits, `-_.~`) read unchanged."""
-    return prefix + ":".join(quote(str(part), safe="") for part in parts)
+    user `a` with key `b:c` are two keys. Plain ids (letters, digits, `-_.~`) read unchanged
+    (and skip the encoder: a request builds about ten keys)."""
+    return prefix + ":".join(_encoded(str(part)) for part in parts)
+
+
+def _encoded(part: str) -> str:
+    return part if _PLAIN.fullmatch(part) else quote(part, safe="")
 
 
 def redis_client(settings: RedisSettings) -> Redis:
