@@ -251,19 +251,28 @@ class Aiohttp:
 
 
 class Gateway:
-    """The whole `CashfreeGateway.create_order`: the client above plus the request and answer
-    models, the error mapping and the metrics."""
+    """The whole `CashfreeGateway.create_order`: its client (aiohttp) plus the request and
+    answer models, the error mapping and the metrics."""
 
     label = "CashfreeGateway.create_order (whole call)"
 
     def __init__(self, url: str, run: str) -> None:
-        settings = CashfreeSettings(
-            cashfree_app_id=APP_ID,
-            cashfree_secret_key=SECRET_KEY,  # type: ignore[arg-type]
-            cashfree_base_url=url + "/pg",  # type: ignore[arg-type]
+        self.gateway, self.run = (
+            CashfreeGateway(self.settings(url), transport=self.transport()),
+            run,
         )
-        self.gateway, self.run = CashfreeGateway(settings), run
         self.customer = GatewayCustomer(customer_id="cus_bench", phone="9876543210")
+
+    @staticmethod
+    def settings(url: str) -> CashfreeSettings:
+        return CashfreeSettings(
+            cashfree_app_id=APP_ID,
+            cashfree_secret_key=SECRET_KEY,
+            cashfree_base_url=url + "/pg",
+        )
+
+    def transport(self) -> httpx.AsyncBaseTransport | None:
+        return None  # its own: aiohttp
 
     async def __aenter__(self) -> Send:
         return self.send
@@ -282,6 +291,16 @@ class Gateway:
             request, idempotency_key=f"{self.run}-{n}", request_id=f"req_{self.run}_{n}"
         )
         return b""
+
+
+class GatewayOverHttpx(Gateway):
+    """The same call sent as before aiohttp: an httpx.AsyncClient over httpx's own transport."""
+
+    label = "CashfreeGateway.create_order over httpx (as before)"
+
+    def transport(self) -> httpx.AsyncBaseTransport | None:
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=20)
+        return httpx.AsyncHTTPTransport(limits=limits)
 
 
 # --- the measurement --------------------------------------------------------------------------
@@ -331,6 +350,7 @@ def main() -> None:
         lambda run: HttpxTransport(url, run),
         lambda run: HttpcorePool(url, run),
         lambda run: Aiohttp(url, run),
+        lambda run: GatewayOverHttpx(url, run),
         lambda run: Gateway(url, run),
     ]
     figures: dict[str, list[tuple[float, float]]] = {}
