@@ -1,8 +1,10 @@
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
 from loguru import logger
 from paycore.kit.context import bound_ids
-from paycore.kit.logging import JsonFormatter, mask_text
+from paycore.kit.logging import BEARER, CARD, EMAIL, MASK, PHONE, JsonFormatter, mask_text
 
 
 def capture(lines: list[str]):
@@ -65,3 +67,26 @@ def test_secrets_and_pii_are_masked_by_the_filter() -> None:
 
 def test_mask_text_keeps_what_is_not_sensitive() -> None:
     assert mask_text("order ord_123 for 1000 paise") == "order ord_123 for 1000 paise"
+
+
+def all_four_substitutions(text: str) -> str:
+    text = BEARER.sub(r"\1" + MASK, text)
+    text = CARD.sub(MASK, text)
+    text = EMAIL.sub(r"\1***@\2", text)
+    return PHONE.sub(r"\1******\2", text)
+
+
+# Text made of what the patterns look for: digits, separators, @, dots, letters of "bearer".
+MASKABLE = st.text(alphabet="0123456789 -+@._aAbBeErR\t", max_size=60)
+
+
+@given(st.one_of(MASKABLE, st.text(max_size=60)))
+def test_mask_text_skips_only_text_no_pattern_can_match(text: str) -> None:
+    assert mask_text(text) == all_four_substitutions(text)
+
+
+def test_mask_text_still_masks_each_kind() -> None:
+    assert mask_text("Authorization: bearer abc.def") == "Authorization: bearer ***"
+    assert mask_text("card 4111 1111 1111 1111 ok") == "card *** ok"
+    assert mask_text("mail asha@example.com") == "mail a***@example.com"
+    assert mask_text("call 9876543210") == "call 98******10"
