@@ -609,11 +609,12 @@ async def test_a_refund_applied_while_the_run_asked_about_it_is_no_heal(
     # Found by the running-system test: the run read our refund PROCESSING, its webhook
     # applied SUCCESS while the run asked Cashfree, and the run "healed" it (a HEALED item and
     # a refund.reconciled audit after refund.success) though nothing was missed.
-    await emulator.control.configure(refund_delay_seconds=0)
     payment = await paid_at_gateway(gateway, emulator)
     refund = await _refund_3000(payment.payment_id, "k-in-flight")
     read_by_the_run = await RefundRepository().list_for_payment(payment.payment_id)
-    await refund_at_gateway(gateway, payment.order_id, refund.refund_id, 3_000)
+    # Resolved by the control call, not by the emulator's timer racing the next request.
+    await refund_at_gateway(gateway, payment.order_id, refund.refund_id, 3_000, note="PENDING")
+    await emulator.control.resolve_refund(payment.order_id, refund.refund_id, "SUCCESS")
     answer = await gateway.get_refund(payment.order_id, refund.refund_id)
     assert answer.status.value == "SUCCEEDED"
     await RefundService().apply_gateway_refund(answer, Evidence(source="webhook"))
