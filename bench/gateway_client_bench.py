@@ -119,13 +119,14 @@ class HttpxPaycore:
 
     label = "httpx.AsyncClient as paycore configures it"
 
-    def __init__(self, url: str, run: str) -> None:
+    def __init__(self, url: str, run: str, trust_env: bool = True) -> None:
         self.run = run
         self.client = httpx.AsyncClient(
             base_url=url + "/pg/",
             timeout=httpx.Timeout(10.0, connect=5.0),
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
             headers=fixed_headers(),
+            trust_env=trust_env,
         )
 
     async def __aenter__(self) -> Send:
@@ -152,14 +153,7 @@ class HttpxLean(HttpxPaycore):
     label = "httpx.AsyncClient, no cookies, trust_env=False"
 
     def __init__(self, url: str, run: str) -> None:
-        self.run = run
-        self.client = httpx.AsyncClient(
-            base_url=url + "/pg/",
-            timeout=httpx.Timeout(10.0, connect=5.0),
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-            headers=fixed_headers(),
-            trust_env=False,
-        )
+        super().__init__(url, run, trust_env=False)
         self.client._cookies = NoCookies()
 
 

@@ -67,12 +67,19 @@ async def test_nobody_listening_is_unavailable() -> None:
     assert isinstance(raised.value.__cause__, aiohttp.ClientConnectorError)
 
 
-async def test_connection_cut_mid_answer_is_an_unknown_outcome(serve: Serve) -> None:
-    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500")
+def answering(raw: bytes) -> Answer:
+    """Writes `raw` back (then the connection is closed)."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(raw)
         await writer.drain()
 
-    url, heads = await serve(cut)
+    return answer
+
+
+async def test_connection_cut_mid_answer_is_an_unknown_outcome(serve: Serve) -> None:
+    cut = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500"
+    url, heads = await serve(answering(cut))
     async with gateway_at(url) as gateway:
         with pytest.raises(GatewayTimeout) as raised:
             await gateway.get_order("ord_1")
@@ -81,11 +88,8 @@ async def test_connection_cut_mid_answer_is_an_unknown_outcome(serve: Serve) -> 
 
 
 async def test_redirect_is_not_followed_and_ids_stay_encoded(serve: Serve) -> None:
-    async def redirect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 302 Found\r\nlocation: /elsewhere\r\ncontent-length: 0\r\n\r\n")
-        await writer.drain()
-
-    url, heads = await serve(redirect)
+    redirect = b"HTTP/1.1 302 Found\r\nlocation: /elsewhere\r\ncontent-length: 0\r\n\r\n"
+    url, heads = await serve(answering(redirect))
     async with gateway_at(url) as gateway:
         with pytest.raises(GatewayError):
             await gateway.get_order("ord/1 x")
