@@ -16,7 +16,7 @@ counters of `bench/instrumented.py`), so a floor that drifts from the create's s
 2. Redis: the idempotency claim (SET NX EX);
 3. Redis: the fraud screen (`FRAUD_ROUND_TRIP`: one EVALSHA of the same script, same keys);
 4. MongoDB: insert the payment (a document of the stored payment's shape);
-5. HTTP: the emulator's create-order (httpx, the gateway client's options);
+5. HTTP: the emulator's create-order (aiohttp, the gateway transport's options);
 6. MongoDB: the PENDING transition (findAndModify, the whole document back);
 7. MongoDB: the audit drain (insert of two records, findAndModify of the chain head);
 8. Redis: the idempotency answer (SET EX);
@@ -38,10 +38,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import aiohttp
 import uvicorn
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange
-from paycore.fraud.velocity import HIT_AND_COUNT
 from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -50,7 +49,24 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 REMOVAL_LINGER_SECONDS = 0.2  # as the relay's (paycore.kit.outbox.REMOVAL_LINGER)
-# The script of payments_api.ratelimit.COUNT (not importable here: bench/payments_api.py).
+# Copies, so that the floor runs beside any version of the services: the options of
+# paycore.gateway.transport, and the scripts of payments_api.ratelimit.COUNT and
+# paycore.fraud.velocity.HIT_AND_COUNT.
+MAX_CONNECTIONS, KEEPALIVE_SECONDS = 50, 5.0
+HIT_AND_COUNT = """
+local hits, member, now = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local counts = {}
+for i = 1, hits do
+  redis.call('ZADD', KEYS[i], now, member)
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[4])
+  counts[i] = redis.call('ZCARD', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[5])
+end
+for i = hits + 1, #KEYS do
+  counts[i] = redis.call('ZCOUNT', KEYS[i], ARGV[6], '+inf')
+end
+return counts
+"""
 RATE_LIMIT = """
 local counts = {}
 for i = 1, #KEYS do
@@ -120,13 +136,8 @@ class Floor:
         self.fraud_script = self.redis.register_script(HIT_AND_COUNT)
         self.rate_limit = self.redis.register_script(RATE_LIMIT)
         self.prefix = os.environ.get("REDIS_PREFIX", "") + "floor:"
-        self.http = httpx.AsyncClient(
-            base_url=os.environ["BENCH_EMULATOR_URL"] + "/pg/",
-            timeout=httpx.Timeout(10, connect=3),
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-            headers={"x-client-id": "TEST_APP_ID", "x-client-secret": "TEST_SECRET_KEY",
-                     "x-api-version": "2025-01-01", "accept": "application/json"},
-        )  # fmt: skip
+        self.orders_url = os.environ["BENCH_EMULATOR_URL"] + "/pg/orders"
+        self.http: aiohttp.ClientSession | None = None  # made in the running loop
         self.broker = RabbitBroker(
             os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"),
             default_channel=Channel(publisher_confirms=True, on_return_raises=True),
@@ -151,15 +162,16 @@ class Floor:
         payment_id = "pay_" + uuid.uuid4().hex[:20]
         payment = new_payment(payment_id, user, key, body)
         await self.payments.insert_one(payment)
-        answer = await self.http.post(
-            "orders",
-            content=json.dumps({"order_id": payment["order_id"], "order_amount": 100.0,
-                                "order_currency": "INR",
-                                "customer_details": {"customer_id": "cus_bench",
-                                                     "customer_phone": "9876543210"}}),
+        assert self.http is not None
+        async with self.http.request(
+            "POST", self.orders_url, allow_redirects=False,
+            data=json.dumps({"order_id": payment["order_id"], "order_amount": 100.0,
+                             "order_currency": "INR",
+                             "customer_details": {"customer_id": "cus_bench",
+                                                  "customer_phone": "9876543210"}}).encode(),
             headers={"content-type": "application/json", "x-idempotency-key": payment_id},
-        )  # fmt: skip
-        order = answer.json()
+        ) as answer:  # fmt: skip
+            order = json.loads(await answer.read())
         events = [event("payment.created", payment), event("payment.pending", payment)]
         entries = [self.entry("payment.pending"), self.entry("payment.create")]
         stored = await self.payments.find_one_and_update(
@@ -240,13 +252,22 @@ class Floor:
     async def running(self, app: Starlette) -> AsyncIterator[None]:
         await self.broker.connect()
         await self.broker.start()
+        self.http = aiohttp.ClientSession(
+            headers={"x-client-id": "TEST_APP_ID", "x-client-secret": "TEST_SECRET_KEY",
+                     "x-api-version": "2025-01-01", "accept": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_connect=3, sock_read=10),
+            connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS,
+                                           keepalive_timeout=KEEPALIVE_SECONDS),
+            cookie_jar=aiohttp.DummyCookieJar(), trust_env=True,
+        )  # fmt: skip
         remover = asyncio.create_task(self.remove_published())
         try:
             yield
         finally:
             remover.cancel()
             await self.broker.stop()
-            await self.http.aclose()
+            if self.http is not None:
+                await self.http.close()
             await self.redis.aclose()
             await self.mongo.close()
 

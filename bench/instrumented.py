@@ -7,7 +7,8 @@ A PyMongo command listener (registered globally before the service creates its c
 every command sent to the server by name and collection (`update payments`, `find audit`, ...);
 heartbeats are not commands and are not counted. The other clients are counted by wrapping the
 one library call each round trip goes through (`OTHER_COUNTERS`, keys with a colon): Redis
-round trips and commands (a pipeline or a script is one round trip), HTTP requests (httpx) and
+round trips and commands (a pipeline or a script is one round trip), HTTP requests (httpx,
+aiohttp) and
 AMQP publishes (aiormq). A daemon thread writes the counts as JSON to `$BENCH_COUNTS` every
 0.25 s, so the benchmark reads them from outside without touching the service.
 """
@@ -44,7 +45,8 @@ class CommandCounter(monitoring.CommandListener):
 
 
 def count_other_round_trips(counts: collections.Counter[str]) -> None:
-    """Wraps redis-py, httpx and aiormq so each round trip (and Redis command) counts."""
+    """Wraps redis-py, httpx, aiohttp and aiormq so each round trip (and Redis command) counts."""
+    import aiohttp
     import aiormq
     import httpx
     from redis.asyncio.client import Pipeline, Redis
@@ -64,6 +66,7 @@ def count_other_round_trips(counts: collections.Counter[str]) -> None:
         Pipeline.execute, "redis:round trips", commands=lambda pipe: len(pipe.command_stack)
     )
     httpx.AsyncClient.send = counted(httpx.AsyncClient.send, "http:requests")  # type: ignore[method-assign]
+    aiohttp.ClientSession._request = counted(aiohttp.ClientSession._request, "http:requests")  # type: ignore[method-assign]
     aiormq.Channel.basic_publish = counted(aiormq.Channel.basic_publish, "amqp:publishes")  # type: ignore[method-assign]
 
 
