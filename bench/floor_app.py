@@ -41,6 +41,8 @@ from typing import Any
 import aiohttp
 import uvicorn
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange
+from paycore.fraud.velocity import HIT_AND_COUNT
+from paycore.gateway.transport import KEEPALIVE_SECONDS, MAX_CONNECTIONS
 from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -49,24 +51,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 REMOVAL_LINGER_SECONDS = 0.2  # as the relay's (paycore.kit.outbox.REMOVAL_LINGER)
-# Copies, so that the floor runs beside any version of the services: the options of
-# paycore.gateway.transport, and the scripts of payments_api.ratelimit.COUNT and
-# paycore.fraud.velocity.HIT_AND_COUNT.
-MAX_CONNECTIONS, KEEPALIVE_SECONDS = 50, 5.0
-HIT_AND_COUNT = """
-local hits, member, now = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local counts = {}
-for i = 1, hits do
-  redis.call('ZADD', KEYS[i], now, member)
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[4])
-  counts[i] = redis.call('ZCARD', KEYS[i])
-  redis.call('PEXPIRE', KEYS[i], ARGV[5])
-end
-for i = hits + 1, #KEYS do
-  counts[i] = redis.call('ZCOUNT', KEYS[i], ARGV[6], '+inf')
-end
-return counts
-"""
+# The script of payments_api.ratelimit.COUNT (not importable here: bench/payments_api.py
+# shadows the package).
 RATE_LIMIT = """
 local counts = {}
 for i = 1, #KEYS do
