@@ -105,7 +105,7 @@ class Stack:
         env = system_env(
             ports,
             SMTP_TIMEOUT_SECONDS="5",
-            EMAIL_CLAIM_SECONDS="6",
+            EMAIL_CLAIM_SECONDS="10",
             CASHFREE_TIMEOUT_SECONDS="3",
             REFUND_POLL_AFTER_SECONDS="1",
             REFUND_POLL_INTERVAL_SECONDS="0.5",

@@ -16,6 +16,7 @@ from paycore.kit.events import EventEnvelope, OutboxEvent
 from paycore.payments.models import Customer, Payment
 from paycore.testing import create_payment, eventually
 from prometheus_client import REGISTRY
+from pydantic import ValidationError
 from smtp_sink.testing import RunningSmtpSink
 
 BUYER = "buyer@example.com"
@@ -161,3 +162,12 @@ async def test_an_event_without_an_email_goes_straight_to_the_dead_letter_queue(
 def unlisted(routing_key: str, data: dict[str, object]) -> OutboxEvent:
     """An event of a key paycore never publishes (`OutboxEvent.of` refuses those)."""
     return OutboxEvent(envelope=EventEnvelope(type=routing_key, data=data))
+
+
+def test_a_claim_shorter_than_an_smtp_conversation_and_its_record_is_refused(
+    sink: RunningSmtpSink,
+) -> None:
+    # A redelivery could otherwise take over an email still being sent, and send it again.
+    with pytest.raises(ValidationError, match="EMAIL_CLAIM_SECONDS must be at least"):
+        worker_settings(sink, smtp_timeout_seconds=5, email_claim_seconds=6)
+    assert worker_settings(sink, smtp_timeout_seconds=5, email_claim_seconds=10)

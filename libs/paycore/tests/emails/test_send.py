@@ -1,15 +1,16 @@
 """The send use case against the real database and a real SMTP server (the sink)."""
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from paycore.emails.composing import EmailComposer, EmailSettings
+from paycore.emails.composing import Composed, EmailComposer, EmailSettings
 from paycore.emails.errors import EmailDataMissing, EmailDeliveryFailed, EmailInFlight
-from paycore.emails.models import EmailLog, EmailStatus
+from paycore.emails.models import EmailKind, EmailLog, EmailStatus
 from paycore.emails.repository import EmailLogRepository
-from paycore.emails.service import EmailOutcome, EmailService, Sender
+from paycore.emails.service import RECORD_ALLOWANCE, EmailOutcome, EmailService, Sender
 from paycore.emails.transport import SmtpTransport
 from paycore.events.payloads import AdminAlertRaised, RefundChanged
 from paycore.invoices.models import Invoice, InvoiceClient, InvoiceItem
@@ -28,14 +29,52 @@ BUYER = "buyer@example.com"
 PAY_LINK_SECRET = "pay-link-test-secret-0123456789abcdef"
 
 
-def service(sink: RunningSmtpSink, cipher: FieldCipher, **settings: Any) -> EmailService:
+def service(
+    sink: RunningSmtpSink,
+    cipher: FieldCipher,
+    *,
+    composer: EmailComposer | None = None,
+    repository: EmailLogRepository | None = None,
+    smtp_timeout: float = 2,
+    lease: timedelta = timedelta(seconds=30),
+    **settings: Any,
+) -> EmailService:
     return EmailService(
-        SmtpTransport.from_url(sink.smtp_url, timeout=2),
-        EmailComposer(EmailSettings(**settings), cipher),
+        SmtpTransport.from_url(sink.smtp_url, timeout=smtp_timeout),
+        composer or EmailComposer(EmailSettings(**settings), cipher),
         Sender("paycore <payments@paycore.local>"),
         cipher=cipher,
-        lease=timedelta(seconds=30),
+        lease=lease,
+        repository=repository,
     )
+
+
+class HeldComposer(EmailComposer):
+    """The real composer, stalled before it starts until the test lets it go (a worker whose
+    CPU is starved)."""
+
+    def __init__(self, cipher: FieldCipher) -> None:
+        super().__init__(EmailSettings(), cipher)
+        self.composing = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def compose(self, kind: EmailKind, envelope: EventEnvelope) -> Composed:
+        self.composing.set()
+        await self.go.wait()
+        return await super().compose(kind, envelope)
+
+
+class HeldSentRecord(EmailLogRepository):
+    """The real repository, whose SENT write waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.recording_sent = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def mark_sent(self, log: EmailLog, changes: Mapping[str, Any]) -> EmailLog | None:
+        self.recording_sent.set()
+        await self.go.wait()
+        return await super().mark_sent(log, changes)
 
 
 async def paid(cipher: FieldCipher, email: str | None = BUYER, **overrides: Any) -> Payment:
@@ -340,3 +379,61 @@ class TestSendForEvent:
         assert not missing.value.retryable
         assert "total" in str(missing.value)
         assert inbox_cleared.inbox.messages() == []
+
+
+class TestOneSenderPerEmail:
+    """What a redelivery of the event meets while, or after, another delivery sends."""
+
+    async def test_a_cancellation_after_the_server_accepted_still_records_it_sent(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        event = success_event(await paid(cipher))
+        record = HeldSentRecord()
+        handler = asyncio.create_task(
+            service(inbox_cleared, cipher, repository=record).send_for_event(event)
+        )
+        await record.recording_sent.wait()  # the server said 250
+        handler.cancel()  # the broker connection dropped: its channel cancels the handler
+        await asyncio.sleep(0.1)
+        record.go.set()
+        with pytest.raises(asyncio.CancelledError):
+            await handler
+        log = await EmailLogRepository().get(f"{event.event_id}:payment_success")
+        assert log is not None
+        assert log.status == EmailStatus.SENT
+        redelivered = await service(inbox_cleared, cipher).send_for_event(event)
+        assert redelivered == EmailOutcome.DUPLICATE
+        assert len(inbox_cleared.inbox.messages()) == 1
+
+    async def test_a_delivery_overtaken_before_its_conversation_sends_nothing(
+        self, inbox_cleared: RunningSmtpSink, cipher: FieldCipher
+    ) -> None:
+        event = success_event(await paid(cipher))
+        stalled = HeldComposer(cipher)
+        # The shortest claim allowed: a 1 s conversation and the time to record it.
+        shortest = timedelta(seconds=1) + RECORD_ALLOWANCE
+        first = asyncio.create_task(
+            service(
+                inbox_cleared, cipher, composer=stalled, smtp_timeout=1, lease=shortest
+            ).send_for_event(event)
+        )
+        await stalled.composing.wait()  # claimed, then stalled (a starved CPU) past its claim
+        await asyncio.sleep(shortest.total_seconds() + 0.2)
+        # The redelivery of the event takes the expired claim over and sends.
+        assert await service(inbox_cleared, cipher).send_for_event(event) == EmailOutcome.SENT
+        stalled.go.set()
+        with pytest.raises(EmailInFlight):
+            await first
+        await asyncio.sleep(0.2)
+        assert len(inbox_cleared.inbox.messages()) == 1
+
+    def test_a_claim_shorter_than_a_conversation_and_its_record_is_refused(
+        self, cipher: FieldCipher
+    ) -> None:
+        with pytest.raises(ValueError, match="must outlast an SMTP conversation"):
+            EmailService(
+                SmtpTransport.from_url("smtp://127.0.0.1:1025", timeout=5),
+                EmailComposer(EmailSettings(), cipher),
+                Sender("paycore <payments@paycore.local>"),
+                lease=timedelta(seconds=6),
+            )

@@ -67,6 +67,10 @@ class EmailLogRepository:
             return Claim(ClaimResult.BUSY, existing)
         return Claim(ClaimResult.CLAIMED, taken)
 
+    async def renew(self, log: EmailLog, lease_until: datetime) -> EmailLog | None:
+        """Extends this delivery's claim; None if another delivery changed the record since."""
+        return await self._update(log, {"lease_until": lease_until})
+
     async def mark_sent(self, log: EmailLog, changes: Mapping[str, Any]) -> EmailLog | None:
         return await self._finish(log, EmailStatus.SENT, {**changes, "sent_at": datetime.now(UTC)})
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import email.utils
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from enum import StrEnum
+from typing import Any
 
 from loguru import logger
 
@@ -31,6 +32,11 @@ from paycore.emails.repository import ClaimResult, EmailLogRepository
 from paycore.emails.transport import MailTransport
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.events import EventEnvelope
+from paycore.kit.futures import finish_before_cancelling
+
+# What a claim must still hold after a whole SMTP conversation (`MailTransport.timeout`): time
+# to write the SENT record. A lease that ran out before it would let a redelivery send again.
+RECORD_ALLOWANCE = timedelta(seconds=5)
 
 
 class EmailOutcome(StrEnum):
@@ -72,6 +78,13 @@ class EmailService:
         self.cipher = cipher
         self.lease = lease
         self.repository = repository or EmailLogRepository()
+        # The claim held when a conversation starts: it ends, and is recorded, inside it.
+        self.conversation = timedelta(seconds=transport.timeout) + RECORD_ALLOWANCE
+        if lease < self.conversation:
+            raise ValueError(
+                f"the claim ({lease.total_seconds():g} s) must outlast an SMTP conversation and"
+                f" its record ({self.conversation.total_seconds():g} s)"
+            )
 
     async def send_for_event(self, envelope: EventEnvelope) -> EmailOutcome:
         """Sends the email this event calls for, unless a delivery of it already did."""
@@ -110,6 +123,30 @@ class EmailService:
             "recipient": mask_address(composed.address),
             "recipient_hash": self.cipher.lookup_hash(composed.address) if self.cipher else None,
         }
+
+        log = await self._hold_for_sending(log)
+        # A cancellation (the broker connection dropped: its channel cancels the handler) must
+        # not fall between the server's 250 and our record of it, or the redelivery would send
+        # again once the lease ran out: the conversation and its record finish first.
+        return await finish_before_cancelling(self._send(log, kind, message, details))
+
+    async def _hold_for_sending(self, log: EmailLog) -> EmailLog:
+        """The claim renewed if less of it is left than a whole SMTP conversation and its
+        record can take. Raises `EmailInFlight` if another delivery took the email over
+        meanwhile (it sends it; this one must not)."""
+        now = datetime.now(UTC)
+        if log.lease_until is not None and log.lease_until - now >= self.conversation:
+            return log
+        renewed = await self.repository.renew(log, now + self.lease)
+        if renewed is None:
+            logger.warning("claim lost before sending; the other delivery sends", emailKey=log.key)
+            raise EmailInFlight(email_key=log.key)
+        return renewed
+
+    async def _send(
+        self, log: EmailLog, kind: EmailKind, message: EmailMessage, details: dict[str, Any]
+    ) -> EmailOutcome:
+        key = log.key
 
         async def record_sent(reply: str) -> None:
             # The server has it: from its reply until this write lands is the only window in

@@ -23,6 +23,11 @@ Accepted = Callable[[str], Awaitable[None]]
 
 
 class MailTransport(Protocol):
+    @property
+    def timeout(self) -> float:
+        """Seconds one whole conversation may last (connect to the server's reply)."""
+        ...
+
     async def send(self, message: EmailMessage, accepted: Accepted) -> str:
         """Hands the message to the mail server, awaits `accepted(reply)` as soon as the server
         took it, and returns the reply. Raises `EmailDeliveryFailed` (try again later) or
