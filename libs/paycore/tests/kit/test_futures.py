@@ -19,6 +19,15 @@ class Step:
         return "recorded"
 
 
+async def cancelled_while_running(step: Step) -> asyncio.Task[str]:
+    """The step run through `finish_before_cancelling`, and its caller cancelled once."""
+    caller = asyncio.create_task(finish_before_cancelling(step.run()))
+    await asyncio.sleep(0.01)
+    caller.cancel()
+    await asyncio.sleep(0.01)
+    return caller
+
+
 async def test_without_a_cancellation_the_result_passes_through() -> None:
     step = Step()
     step.release.set()
@@ -27,9 +36,7 @@ async def test_without_a_cancellation_the_result_passes_through() -> None:
 
 async def test_a_cancelled_caller_waits_for_the_step_then_is_cancelled() -> None:
     step = Step()
-    caller = asyncio.create_task(finish_before_cancelling(step.run()))
-    await asyncio.sleep(0.01)
-    caller.cancel()
+    caller = await cancelled_while_running(step)
     await asyncio.sleep(0.05)
     assert not caller.done()
     step.release.set()
@@ -40,10 +47,7 @@ async def test_a_cancelled_caller_waits_for_the_step_then_is_cancelled() -> None
 
 async def test_a_second_cancellation_passes_at_once_and_the_step_runs_on() -> None:
     step = Step()
-    caller = asyncio.create_task(finish_before_cancelling(step.run()))
-    await asyncio.sleep(0.01)
-    caller.cancel()
-    await asyncio.sleep(0.01)
+    caller = await cancelled_while_running(step)
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):
         await caller
