@@ -463,17 +463,18 @@ SHORT = {
 
 
 def other_round_trips(line: Line) -> str:
-    """`api redis 4.0 (6.0 cmds), http 1.0, amqp 2.0; floor ...` for the services that made
-    any (from `bench/instrumented.py`'s counters)."""
+    """`api redis 4.0 (6.0 cmds), http 1.0, amqp 2.0; floor ...` for the services that made at
+    least 0.05 per op (from `bench/instrumented.py`'s counters; below that, the background
+    sweeps of an idle service)."""
     parts = []
     for name, counts in line.other.items():
         redis = counts.get("redis:round trips", 0.0)
-        figures = (
-            [f"redis {redis:.1f} ({counts.get('redis:commands', 0.0):.1f} cmds)"] if redis else []
-        )
-        figures += [f"http {counts['http:requests']:.1f}"] if "http:requests" in counts else []
-        figures += [f"amqp {counts['amqp:publishes']:.1f}"] if "amqp:publishes" in counts else []
-        if figures:
+        http = counts.get("http:requests", 0.0)
+        amqp = counts.get("amqp:publishes", 0.0)
+        figures = [f"redis {redis:.1f} ({counts.get('redis:commands', 0.0):.1f} cmds)"]
+        figures += [f"http {http:.1f}"] if http >= 0.05 else []
+        figures += [f"amqp {amqp:.1f}"] if amqp >= 0.05 else []
+        if max(redis, http, amqp) >= 0.05:
             parts.append(f"{SHORT.get(name, name)} {', '.join(figures)}")
     return "; ".join(parts) or "-"
 
