@@ -50,6 +50,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+LOCAL_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"  # pragma: allowlist secret
 REMOVAL_LINGER_SECONDS = 0.2  # as the relay's (paycore.kit.outbox.REMOVAL_LINGER)
 # The script of payments_api.ratelimit.COUNT (not importable here: bench/payments_api.py
 # shadows the package).
@@ -125,7 +126,7 @@ class Floor:
         self.orders_url = os.environ["BENCH_EMULATOR_URL"] + "/pg/orders"
         self.http: aiohttp.ClientSession | None = None  # made in the running loop
         self.broker = RabbitBroker(
-            os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+            os.environ.get("RABBITMQ_URL", LOCAL_RABBITMQ),
             default_channel=Channel(publisher_confirms=True, on_return_raises=True),
             logger=None,
         )

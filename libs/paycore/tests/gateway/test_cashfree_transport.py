@@ -99,7 +99,7 @@ async def test_redirect_is_not_followed_and_ids_stay_encoded(serve: Serve) -> No
     sent = dict(line.lower().split(": ", 1) for line in header_lines if line)
     expected = {
         "x-client-id": "test_app_id",
-        "x-client-secret": "test_secret_key",
+        "x-client-secret": "test_secret_key",  # pragma: allowlist secret
         "x-api-version": "2025-01-01",
         "accept": "application/json",
     }
