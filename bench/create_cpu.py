@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import collections
 import cProfile
-import importlib.util
 import json
 import os
 import pstats
@@ -36,22 +35,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# This folder last: its scripts' helpers (`processes`) stay importable, and its
-# `payments_api.py` does not shadow the service's package.
-sys.path.remove(str(ROOT / "bench"))
-sys.path.append(str(ROOT / "bench"))
-
-
-def bench_module(name: str) -> Any:
-    """A script of this folder, imported under its own name: `bench/payments_api.py` would
-    shadow the `payments_api` package if this folder were on the path."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / f"bench/{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 async def post(app: Any, path: str, body: bytes, headers: dict[str, str]) -> int:
@@ -77,9 +60,9 @@ async def post(app: Any, path: str, body: bytes, headers: dict[str, str]) -> int
 
 async def measure(which: str, args: argparse.Namespace) -> dict[str, float]:
     """Starts the app `which` (api | floor) in this process, warms it up, and measures."""
+    import payments_api_bench as numbers
     from paycore.auth.tokens import mint_token
 
-    numbers = bench_module("payments_api")
     token = mint_token(numbers.JWT_SECRET, "usr_bench", ["write"], issuer="paycore")
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
     body = f'{{"amount":10000,"currency":"INR","customer":{numbers.CUSTOMER}}}'.encode()
@@ -92,7 +75,9 @@ async def measure(which: str, args: argparse.Namespace) -> dict[str, float]:
         configure_logging("payments-api", "test", "WARNING")
         app, path = build_app(load_settings(Settings)), "/api/v1/payments/create"
     else:
-        app, path = bench_module("floor_app").build_app(), "/create"
+        import floor_app
+
+        app, path = floor_app.build_app(), "/create"
     async with app.router.lifespan_context(app):
         for n in range(30):
             await post(app, path, body, {**headers, "idempotency-key": f"w{which}{n}{time.time()}"})
@@ -159,7 +144,7 @@ def main() -> None:
     if args.one:
         child(args)
         return
-    numbers = bench_module("payments_api")
+    import payments_api_bench as numbers
     from paycore.testing import TEST_ENCRYPTION_KEY
 
     run = f"cpu{int(time.time())}"

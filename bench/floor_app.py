@@ -43,6 +43,7 @@ import uvicorn
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange
 from paycore.fraud.velocity import HIT_AND_COUNT
 from paycore.gateway.transport import KEEPALIVE_SECONDS, MAX_CONNECTIONS
+from payments_api.ratelimit import COUNT as RATE_LIMIT
 from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -52,16 +53,6 @@ from starlette.routing import Route
 
 LOCAL_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"  # pragma: allowlist secret
 REMOVAL_LINGER_SECONDS = 0.2  # as the relay's (paycore.kit.outbox.REMOVAL_LINGER)
-# The script of payments_api.ratelimit.COUNT (not importable here: bench/payments_api.py
-# shadows the package).
-RATE_LIMIT = """
-local counts = {}
-for i = 1, #KEYS do
-  counts[i] = redis.call('INCR', KEYS[i])
-  redis.call('EXPIRE', KEYS[i], ARGV[1])
-end
-return counts
-"""
 
 
 def now_ms() -> datetime:

@@ -1,6 +1,6 @@
 """Create-payment benchmark: the real payments-api against the Cashfree emulator.
 
-    uv run python bench/payments_api.py [--duration 15] [--connections 16] [--rate 100]
+    uv run python bench/payments_api_bench.py [--duration 15] [--connections 16] [--rate 100]
 
 Starts, as separate processes on 127.0.0.1: the emulator, the payments-api (uvicorn, one
 worker, the real MongoDB front, Redis and RabbitMQ) and `bench/trivial_app.py`. Then, in one run:
