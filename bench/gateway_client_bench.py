@@ -32,7 +32,7 @@ import uvloop
 from paycore.gateway.cashfree import CashfreeGateway
 from paycore.gateway.schemas import GatewayCustomer, GatewayOrderRequest
 from paycore.kit.settings import CashfreeSettings
-from payments_api import APP_ID, SECRET_KEY, cpu_model, free_port
+from payments_api_bench import APP_ID, SECRET_KEY, cpu_model, free_port
 from processes import launch
 
 PATH = "/pg/orders"

@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 import uvloop
-from payments_api import cpu_model
+from payments_api_bench import cpu_model
 from pymongo import MongoClient
 from webhook_bench_support import isolated_env
 from webhook_ingress_bench import PATH, signed_webhooks

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import uvloop
-from payments_api import cpu_model
+from payments_api_bench import cpu_model
 from pymongo import MongoClient
 from webhook_bench_support import isolated_env
 from webhook_ingress_bench import signed_webhooks

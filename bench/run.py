@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from payments_api import (  # bench/payments_api.py
+from payments_api_bench import (
     APP_ID,
     CUSTOMER,
     JWT_SECRET,
