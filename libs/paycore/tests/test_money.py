@@ -1,3 +1,4 @@
+import json
 from decimal import Decimal
 
 import pytest
@@ -79,3 +80,15 @@ def test_dump_json_refuses_floats() -> None:
 def test_load_json_keeps_numbers_exact() -> None:
     parsed = load_json(b'{"order_amount": 10.34, "n": 3}')
     assert parsed == {"order_amount": Decimal("10.34"), "n": 3}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+)
+
+
+@given(value=json_values)
+def test_dump_json_writes_everything_but_decimals_as_json_dumps_does(value: object) -> None:
+    expected = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    assert dump_json(value) == expected

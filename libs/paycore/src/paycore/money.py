@@ -6,9 +6,9 @@ bare JSON number (`10.34`), which is what Cashfree expects in a request body.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Final
 
 from paycore.kit.errors import InvalidAmount, UnknownCurrency
@@ -106,16 +106,24 @@ def dump_json(value: object) -> bytes:
 
 
 def _encode(value: object) -> str:
+    # The scalars as `json.dumps(value, ensure_ascii=False)` writes them, without building a
+    # JSON encoder per value (a gateway body has about twenty: 60 µs of the create).
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise InvalidAmount("amount must be finite", amount=str(value))
         return format(value, "f")
-    if value is None or isinstance(value, bool | int | str):
-        return json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, str):
+        return encode_basestring(value)
     if isinstance(value, float):
         raise TypeError("floats are not written to gateway bodies; use Decimal")
     if isinstance(value, Mapping):
-        items = (f"{json.dumps(str(k), ensure_ascii=False)}:{_encode(v)}" for k, v in value.items())
+        items = (f"{encode_basestring(str(k))}:{_encode(v)}" for k, v in value.items())
         return "{" + ",".join(items) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(_encode(item) for item in value) + "]"
