@@ -83,20 +83,20 @@ def _now_ms() -> datetime:
 def plain(value: Any) -> Any:
     """A JSON value (dates as ISO strings), so it hashes the same after a round trip, with keys
     a document may hold: a query operator (`$ne`) becomes `op_ne`, a dotted path `a/b`."""
-    return _storable_keys(json.loads(json.dumps(value, default=str)))
+    return _PLAIN_DECODER.decode(_PLAIN_ENCODER.encode(value))
 
 
-def _storable_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            ("op_" + key[1:] if key.startswith("$") else key).replace(".", "/"): _storable_keys(
-                item
-            )
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_storable_keys(item) for item in value]
-    return value
+def _storable_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {
+        ("op_" + key[1:] if key.startswith("$") else key).replace(".", "/"): item
+        for key, item in pairs
+    }
+
+
+# Built once: `json.dumps` and `json.loads` build a new coder per call when given options.
+_PLAIN_ENCODER = json.JSONEncoder(default=str)
+_PLAIN_DECODER = json.JSONDecoder(object_pairs_hook=_storable_object)
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
 
 def new_entry(
@@ -136,7 +136,7 @@ def pending_update(
 
 
 def record_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = _CANONICAL_ENCODER.encode(body)
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
