@@ -3,6 +3,7 @@ import pytest
 from paycore.kit.errors import NotFound
 from paycore.kit.http import create_app
 from paycore.kit.settings import BaseServiceSettings
+from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -38,6 +39,26 @@ async def test_metrics_count_requests_by_route_template() -> None:
         metrics = (await http.get("/metrics")).text
     assert 'route="/things/{thing_id}"' in metrics
     assert "/things/42" not in metrics
+
+
+async def test_metrics_count_every_request_of_a_series() -> None:
+    labels = {"service": "test", "method": "GET", "route": "/things/{thing_id}", "status": "404"}
+
+    def answered() -> float:
+        return REGISTRY.get_sample_value("paycore_http_requests_total", labels) or 0.0
+
+    def timed() -> float:
+        duration = {k: v for k, v in labels.items() if k != "status"}
+        return (
+            REGISTRY.get_sample_value("paycore_http_request_duration_seconds_count", duration)
+            or 0.0
+        )
+
+    before = answered(), timed()
+    async with client() as http:
+        for thing in ("1", "2", "3"):
+            await http.get(f"/things/{thing}")
+    assert (answered(), timed()) == (before[0] + 3, before[1] + 3)
 
 
 async def test_a_scrape_has_no_created_series() -> None:
