@@ -12,6 +12,7 @@ import pytest
 from cashfree_emulator.testing import RunningEmulator
 from loguru import logger
 from paycore.kit.logging import JsonFormatter
+from payments_api.middleware import SECURITY_HEADERS, SecurityHeadersMiddleware
 from payments_api_testing import (
     CUSTOMER,
     ApiClient,
@@ -22,6 +23,10 @@ from payments_api_testing import (
     new_user,
 )
 from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 ALLOWED_ORIGIN = "https://shop.example"
 
@@ -49,6 +54,19 @@ class TestHeaders:
             assert headers["strict-transport-security"].startswith("max-age=")
             assert headers["x-frame-options"] == "DENY"
             assert headers["x-request-id"]
+
+    async def test_a_header_the_answer_sets_is_kept_and_the_rest_added(self) -> None:
+        async def cached(request: Request) -> Response:
+            return PlainTextResponse("ok", headers={"cache-control": "max-age=60"})
+
+        app = SecurityHeadersMiddleware(Starlette(routes=[Route("/", cached)]))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            response = await http.get("/")
+        assert response.headers.get_list("cache-control") == ["max-age=60"]
+        for name, value in SECURITY_HEADERS.items():
+            if name != "cache-control":
+                assert response.headers.get_list(name) == [value]
 
     async def test_cors_allows_only_listed_origins(self, strict: ApiClient) -> None:
         preflight = {

@@ -6,7 +6,7 @@ from paycore.kit.asgi import HttpMiddleware
 from paycore.kit.errors import PayloadTooLarge
 from paycore.kit.http import render_error
 from paycore.kit.parsing import ascii_int
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SECURITY_HEADERS = {
@@ -17,15 +17,22 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
 }
+# As ASGI carries them, so a response gets them in one pass over its headers.
+_RAW_SECURITY_HEADERS = [
+    (name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
+]
 
 
 class SecurityHeadersMiddleware(HttpMiddleware):
+    """Adds each of `SECURITY_HEADERS` the response does not set itself."""
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
+                headers = list(message.get("headers", ()))
+                present = {name for name, _ in headers}
+                headers += [header for header in _RAW_SECURITY_HEADERS if header[0] not in present]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
