@@ -4,7 +4,8 @@ counting its round trips.
     BENCH_COUNTS=/tmp/counts.json python bench/instrumented.py payments_api
 
 A PyMongo command listener (registered globally before the service creates its client) counts
-every command sent to the server by name and collection (`update payments`, `find audit`, ...);
+every command sent to the server by name and collection (`update payments`, `find audit`, ...)
+and, for writes, their statements (`statements:update payments`: a bulk write is one command);
 heartbeats are not commands and are not counted. The other clients are counted by wrapping the
 one library call each round trip goes through (`OTHER_COUNTERS`, keys with a colon): Redis
 round trips and commands (a pipeline or a script is one round trip), HTTP requests (httpx,
@@ -27,6 +28,9 @@ from typing import Any
 
 from pymongo import monitoring
 
+# The list holding a write command's statements (PyMongo puts it in the event's command).
+STATEMENTS = {"insert": "documents", "update": "updates", "delete": "deletes"}
+
 
 class CommandCounter(monitoring.CommandListener):
     def __init__(self) -> None:
@@ -35,7 +39,13 @@ class CommandCounter(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         target = event.command.get(event.command_name)
         collection = target if isinstance(target, str) else ""
-        self.counts[f"{event.command_name} {collection}".strip()] += 1
+        command = f"{event.command_name} {collection}".strip()
+        self.counts[command] += 1
+        # A bulk write is one command of many statements, each of which the server runs (and
+        # FerretDB reads and rewrites its whole document for) on its own.
+        statements = event.command.get(STATEMENTS.get(event.command_name, ""))
+        if isinstance(statements, list):
+            self.counts[f"statements:{command}"] += len(statements)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
