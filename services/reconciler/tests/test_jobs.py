@@ -9,9 +9,9 @@ from typing import cast
 import pytest
 import yaml
 from paycore.kit.redis import Lock, redis_client, redis_key
-from paycore.kit.service import InfraSettings
+from paycore.kit.service import InfraSettings, Resources
 from paycore.reconciliation.engine import ReconciliationEngine
-from reconciler.jobs import LockLost, run_holding, scheduled_jobs
+from reconciler.jobs import LockLost, every, run_holding, scheduled_jobs
 from reconciler.settings import Settings
 from redis.asyncio import Redis
 
@@ -58,6 +58,35 @@ async def test_a_job_whose_lock_was_taken_is_stopped(redis: Redis, database: Inf
     with pytest.raises(LockLost):
         await run_holding(mine, job)
     assert stopped.is_set()
+
+
+async def test_a_killed_holder_keeps_the_job_from_the_others_only_until_its_lock_expires(
+    redis: Redis, database: InfraSettings
+) -> None:
+    # Found by the chaos suite: a reconciler killed mid-job held the queue watch's lock for a
+    # minute, and the backlog alert saw nothing while a flood waited in the queue.
+    settings = Settings.model_construct(redis_prefix=database.redis_prefix, job_lock_seconds=0.6)
+    key = redis_key(database.redis_prefix, "lock", "job", "queues")
+    await redis.set(key, "a-killed-replica", px=600)  # never released: its holder is gone
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    ran: list[tuple[float, int]] = []
+    first_run = asyncio.Event()
+
+    async def job() -> None:
+        ran.append((loop.time() - started, await redis.pttl(key)))
+        first_run.set()
+
+    resources = Resources(database, redis=redis)
+    loop_task = asyncio.create_task(every("queues", 0.05, job, settings)(resources))
+    try:
+        await asyncio.wait_for(first_run.wait(), timeout=5)
+    finally:
+        resources.stopping.set()
+        await asyncio.wait_for(loop_task, timeout=5)  # the loop ends when the service stops
+    waited, expiry_ms = ran[0]
+    assert 0.5 <= waited < 2  # not before the dead holder's lock expired, soon after
+    assert 0 < expiry_ms <= 600  # and its own lock is the configured length
 
 
 def test_the_stalled_job_alert_and_its_runbook_name_every_scheduled_job() -> None:

@@ -21,8 +21,6 @@ from paycore.webhooks.repository import WebhookLogRepository
 
 from reconciler.settings import Settings
 
-LOCK_TTL_MS = 60_000  # a crashed holder blocks the job this long at most
-
 
 class LockLost(Exception):
     """Another replica took the job's lock (this one could not extend it in time)."""
@@ -62,8 +60,11 @@ def every(
     async def loop(resources: Resources) -> None:
         assert resources.redis is not None
         key = redis_key(settings.redis_prefix, "lock", "job", name)
-        while True:
-            lock = Lock(resources.redis, key, LOCK_TTL_MS)
+        # Ends when the service stops, not only when cancelled: on Python 3.11 a cancellation
+        # that lands as a Redis reply arrives is lost inside asyncio.wait_for (redis-py's
+        # reads), and the loop would run on through the shutdown.
+        while not resources.stopping.is_set():
+            lock = Lock(resources.redis, key, int(settings.job_lock_seconds * 1000))
             if await lock.acquire():
                 try:
                     result = await run_holding(lock, job)
@@ -75,7 +76,8 @@ def every(
                     logger.exception("job failed; tried again next interval", job=name)
                 finally:
                     await lock.release()
-            await asyncio.sleep(interval)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(resources.stopping.wait(), timeout=interval)
 
     loop.__name__ = name
     return loop

@@ -37,3 +37,7 @@ class Settings(InfraSettings, CashfreeSettings):
     queue_overload_messages: int = Field(default=1000, ge=1)
     # Audit: move entries a crash left pending, then verify every chain.
     audit_verify_interval_seconds: float = Field(default=3600, gt=0)
+    # Each job's lock expires this long after its holder last extended it (every third of
+    # it): how long a killed replica keeps the others from running the job, the queue watch
+    # included. Short, so a crash does not blind the backlog alert for a minute.
+    job_lock_seconds: float = Field(default=15, gt=0)
