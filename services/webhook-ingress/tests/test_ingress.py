@@ -4,6 +4,7 @@ import asyncio
 import hashlib
 import time
 
+import httpx
 import pytest
 from ingress_support import (
     PATH,
@@ -18,8 +19,11 @@ from ingress_support import (
 from loguru import logger
 from paycore.gateway import verify_webhook_signature
 from paycore.kit.crypto import cipher_for
+from paycore.kit.mongo import connect_mongo
+from paycore.testing import eventually
 from paycore.webhooks.models import BodySealed, WebhookLog, WebhookStatus
 from prometheus_client import REGISTRY
+from webhook_ingress.app import build_app
 from webhook_ingress.routes import Accepted
 
 
@@ -53,11 +57,26 @@ class TestAccept:
         assert log.timestamp == headers["x-webhook-timestamp"]
         assert log.delivery_attempt == 1
         assert "x-webhook-signature" not in {h.name for h in log.headers}
-        assert log.outbox == []  # published with a confirm, then removed
         [event] = await ingress.drain()
         assert event.type == "webhook.cashfree.received"
         assert event.data["log_id"] == log.log_id
         assert received("accepted") == before + 1
+
+    async def test_the_published_event_leaves_the_outbox_after_the_answer(
+        self, ingress: Ingress
+    ) -> None:
+        # The 200 needs the insert and the confirm only; the removal follows, shared.
+        bodies = [payment_body(order_id=f"order-{n}") for n in range(5)]
+        answers = await asyncio.gather(*(ingress.post(b, signed_headers(b)) for b in bodies))
+        assert [a.status_code for a in answers] == [200] * 5
+        logs = await ingress.logs()
+        assert len(logs) == 5
+
+        async def all_removed() -> bool:
+            return all(log.outbox == [] for log in await ingress.logs())
+
+        await eventually(all_removed, timeout=5)
+        assert len(await ingress.drain()) == 5
 
     async def test_the_stored_body_holds_no_customer_contact_in_the_clear(
         self, ingress: Ingress
@@ -252,3 +271,21 @@ async def test_logs_name_the_real_caller_not_a_spoofed_forwarded_for() -> None:
         logger.remove(handler)
     addresses = {line.get("clientIp") for line in lines if "clientIp" in line}
     assert addresses == {"203.0.113.50"}
+
+
+async def test_a_stopping_ingress_finishes_its_pending_removals() -> None:
+    settings = ingress_settings(outbox_grace_seconds=30)  # removals linger 0.2 s
+    app = build_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingress") as client:
+            body = payment_body()
+            assert (await client.post(PATH, content=body, headers=signed_headers(body))).is_success
+    # Stopped within the linger: the removal was written before the database closed.
+    client = await connect_mongo(settings, [WebhookLog])
+    try:
+        [log] = [raw async for raw in WebhookLog.get_pymongo_collection().find({})]
+        assert log["outbox"] == []
+    finally:
+        await client.drop_database(settings.mongo_db)
+        await client.close()

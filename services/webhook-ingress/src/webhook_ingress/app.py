@@ -3,9 +3,11 @@ from contextlib import asynccontextmanager
 
 from paycore.kit.crypto import cipher_for
 from paycore.kit.http import create_app
+from paycore.kit.outbox import removal_linger
 from paycore.kit.service import Resources
 from paycore.webhooks.intake import WebhookIntake
 from paycore.webhooks.models import WebhookLog
+from paycore.webhooks.repository import WebhookLogRepository
 from starlette.applications import Starlette
 
 from webhook_ingress.openapi import openapi_route
@@ -28,15 +30,19 @@ def build_app(settings: Settings) -> Starlette:
             assert resources.redis is not None
             app.state.resources = resources
             app.state.settings = settings
-            app.state.intake = WebhookIntake(
+            app.state.intake = intake = WebhookIntake(
                 resources.publisher,
                 resources.redis,
                 cipher_for(settings),
+                WebhookLogRepository(removal_linger(settings.outbox_grace_seconds)),
                 redis_prefix=settings.redis_prefix,
                 dedupe_ttl_seconds=settings.webhook_dedupe_ttl_seconds,
                 publish_timeout_seconds=settings.webhook_publish_timeout_seconds,
             )
-            yield
+            try:
+                yield
+            finally:
+                await intake.finish_in_flight()
 
     return create_app(
         settings,

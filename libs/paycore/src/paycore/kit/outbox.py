@@ -57,6 +57,12 @@ OLDEST = Gauge(
 REMOVAL_LINGER = 0.2
 
 
+def removal_linger(grace_seconds: float) -> float:
+    """Seconds a removal nothing waits on may linger for company: well inside the sweep's grace,
+    so the sweep does not take an event whose removal is only waiting to be written."""
+    return min(REMOVAL_LINGER, grace_seconds / 5)
+
+
 class ConfirmedRemovals:
     """Removes confirmed events from their documents' outboxes, many documents per write.
 
@@ -132,10 +138,10 @@ class OutboxRelay:
         self.lock_key = redis_key(lock_prefix, "lock", "outbox", self.name)
         RELAY_FAILURES.labels(self.name)  # exposed at 0, so rate() sees the first failure
         self._in_flight: set[asyncio.Task[None]] = set()
-        # Nothing waits on a removal here; lingering well inside the grace period, so the sweep
-        # does not take an event whose removal is only waiting for company.
-        linger = min(REMOVAL_LINGER, grace_seconds / 5)
-        self.removals = ConfirmedRemovals(lambda: self.collection, linger_seconds=linger)
+        # Nothing waits on a removal here.
+        self.removals = ConfirmedRemovals(
+            lambda: self.collection, linger_seconds=removal_linger(grace_seconds)
+        )
 
     @property
     def collection(self) -> AsyncCollection[dict[str, Any]]:

@@ -2,11 +2,14 @@
 
 Publishing is the outbox pattern with the ingress as its own fast path. The log is inserted
 with its `webhook.cashfree.received` event in its outbox; the ingress then publishes that event
-inline, waits for the broker's confirm, and removes it. If the broker is down or slow, the
+inline and waits for the broker's confirm before the 200; the removal from the outbox follows in
+the background, shared with the other webhooks of the same moment (one write for many, so an
+accepted webhook costs one write of its own). If the broker is down or slow, the
 webhook is still stored and Cashfree still gets its 200: the event stays in the outbox, and the
 outbox relay's sweep (any ingress instance, `Resources(outboxes=[(WebhookLog, KEY)])`)
 publishes it once the grace period has passed and the broker is back. A crash between the
-confirm and the removal publishes twice; the processor ignores a log that is already final.
+confirm and the removal (or a removal that fails) publishes twice; the processor ignores a log
+that is already final.
 
 The body is stored sealed with the PII cipher (it names the customer); its SHA-256 and the
 signature stay in the clear, so a stored webhook can be verified once opened.
@@ -18,6 +21,7 @@ would make Cashfree's retry look like a duplicate.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from collections.abc import Mapping
@@ -115,6 +119,7 @@ class WebhookIntake:
         self.redis_prefix = redis_prefix
         self.dedupe_ttl_seconds = dedupe_ttl_seconds
         self.publish_timeout_seconds = publish_timeout_seconds
+        self._removing: set[asyncio.Task[None]] = set()
 
     def _key(self, event_id: str) -> str:
         return redis_key(self.redis_prefix, "webhook", "event", event_id)
@@ -201,9 +206,14 @@ class WebhookIntake:
             )
             return False
         RELAYED.labels(collection, "fast").inc()
-        # The one write after the insert, shared with concurrent webhooks' (ConfirmedRemovals):
-        # it tells the sweep the event went out. Left for the processor to clear, the event
-        # could not be told from one never published while it waits in the queue.
+        # Tells the sweep the event went out. Nothing waits on it: the 200 needs only the
+        # insert and the confirm, and removals lingering together share one write.
+        task = asyncio.create_task(self._remove_published(log_id, stored_event))
+        self._removing.add(task)
+        task.add_done_callback(self._removing.discard)
+        return True
+
+    async def _remove_published(self, log_id: str, stored_event: dict[str, Any]) -> None:
         try:
             await self.repository.remove_published(log_id, stored_event)
         except PyMongoError as exc:
@@ -211,7 +221,11 @@ class WebhookIntake:
             logger.warning(
                 "webhook published but left in its outbox", logId=log_id, error=repr(exc)[:300]
             )
-        return True
+
+    async def finish_in_flight(self) -> None:
+        """Waits for the removals still pending (at shutdown, before the database closes)."""
+        if self._removing:
+            await asyncio.gather(*self._removing, return_exceptions=True)
 
     async def _seen(self, key: str) -> bool:
         try:

@@ -41,9 +41,12 @@ class WebhookLogRepository:
         await self.collection.insert_one(document)
         return document
 
-    def __init__(self) -> None:
-        # Concurrent webhooks share one write for their removals (see ConfirmedRemovals).
-        self._removals = ConfirmedRemovals(lambda: self.collection)
+    def __init__(self, removal_linger_seconds: float = 0.0) -> None:
+        # Webhooks accepted within the linger share one write for their removals (see
+        # ConfirmedRemovals and kit.outbox.removal_linger).
+        self._removals = ConfirmedRemovals(
+            lambda: self.collection, linger_seconds=removal_linger_seconds
+        )
 
     async def remove_published(self, log_id: str, stored_event: Mapping[str, Any]) -> None:
         """Drops one confirmed event from the outbox (exact stored value, as the relay does)."""
