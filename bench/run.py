@@ -372,8 +372,9 @@ async def create_payments(
 
 async def pipeline(
     bench: Bench, rate: float, seconds: float, emulator_url: str, api_url: str,
-    api_headers: dict[str, str],
+    api_headers: dict[str, str], profile: bool = False,
 ) -> None:  # fmt: skip
+    """One line `webhook -> SUCCESS at <rate>/s`; `profile`: py-spy the processor (--profile)."""
     from cashfree_emulator.control import EmulatorControl
     from pymongo import AsyncMongoClient
 
@@ -384,12 +385,13 @@ async def pipeline(
     control = EmulatorControl(emulator_url, timeout=60)
     started = time.perf_counter()
     pays = []
-    for n, payment in enumerate(payments):
-        delay = started + n / rate - time.perf_counter()  # open loop: on schedule, whatever
-        if delay > 0:
-            await asyncio.sleep(delay)
-        pays.append(asyncio.create_task(control.pay(payment["payment_session_id"], "SUCCESS")))
-    await asyncio.gather(*pays)
+    with bench.profiled("webhook-processor" if profile else None, seconds + 1):
+        for n, payment in enumerate(payments):
+            delay = started + n / rate - time.perf_counter()  # open loop: on schedule
+            if delay > 0:
+                await asyncio.sleep(delay)
+            pays.append(asyncio.create_task(control.pay(payment["payment_session_id"], "SUCCESS")))
+        await asyncio.gather(*pays)
     achieved = count / (time.perf_counter() - started)
 
     uri = os.environ.get("MONGO_URI", "mongodb://127.0.0.1:27017/?directConnection=true")
@@ -547,7 +549,9 @@ def main() -> None:
     parser.add_argument("--webhooks", type=int, default=1000, help="webhooks per ingress line")
     parser.add_argument("--pipeline-rates", default="50,100", help="payments/s, 3 s each")
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy the api create and ingress lines"
+        "--profile",
+        action="store_true",
+        help="py-spy the api create, ingress and first pipeline lines",
     )
     parser.add_argument(
         "--create-only", action="store_true",
@@ -628,8 +632,11 @@ def main() -> None:
                            args.webhooks, "i")  # fmt: skip
         bench.stop("webhook-ingress")
         try:
-            for rate in (float(r) for r in args.pipeline_rates.split(",") if r):
-                asyncio.run(pipeline(bench, rate, 3, emulator_url, api_url, api_headers))
+            rates = [float(r) for r in args.pipeline_rates.split(",") if r]
+            for n, rate in enumerate(rates):  # one profile of the processor: the first line
+                asyncio.run(
+                    pipeline(bench, rate, 3, emulator_url, api_url, api_headers, profile=n == 0)
+                )
         except Exception as exc:  # the lines measured so far are still worth printing
             print(f"pipeline not measured: {exc!r}"[-3000:], file=sys.stderr)
         report(bench, table(bench), time.monotonic() - started)
