@@ -103,9 +103,11 @@ class ConfirmedRemovals:
         await future
 
     async def _write(self) -> None:
-        if self.linger_seconds:
-            await asyncio.sleep(self.linger_seconds)
         while self._waiting:
+            # Before every batch, not only the first: callers arriving during a write also
+            # wait for company rather than go out a few at a time.
+            if self.linger_seconds:
+                await asyncio.sleep(self.linger_seconds)
             batch = self._waiting[: self.max_batch]
             del self._waiting[: self.max_batch]
             outcome: BaseException | None = None
