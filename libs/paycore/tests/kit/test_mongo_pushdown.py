@@ -207,3 +207,95 @@ async def test_id_in_list_finds_the_same_documents_narrowed_or_not(
     assert any("USING INDEX" in step for step in plan["queryPlanner"]["Plan"]), plan
     plan = await db.command("explain", {"find": indexed.name, "filter": queries[4]})
     assert plan["filterPushdown"] is False, plan
+
+
+# Values of `outbox` around the sweep's path `outbox.0.envelope.occurred_at`: the normal shapes
+# (empty, one or more events), missing and scalar outboxes, the document-field reading of "0",
+# arrays at the deeper levels (FerretDB stores no array directly in an array), first elements
+# without the path, and values of other types.
+EARLY, LATE, OLD = T0 - timedelta(days=1), T0 + timedelta(days=2), datetime(1960, 1, 1, tzinfo=UTC)
+OUTBOXES: list[Any] = [
+    [], [{"envelope": {"occurred_at": T0}}], [{"envelope": {"occurred_at": LATE}}],
+    [{"envelope": {"occurred_at": LATE}}, {"envelope": {"occurred_at": EARLY}}],
+    [{"envelope": {"occurred_at": OLD}, "headers": {}}], None, 1, "s", T0, {},
+    {"0": {"envelope": {"occurred_at": T0}}}, {"1": {"envelope": {"occurred_at": T0}}},
+    [{"envelope": [{"occurred_at": T0}]}],
+    [{"envelope": [{"occurred_at": LATE}, {"occurred_at": EARLY}]}],
+    [{"envelope": {"occurred_at": [LATE, EARLY]}}], [{"envelope": {"occurred_at": []}}],
+    [{}, {"envelope": {"occurred_at": T0}}],
+    [{"0": {"envelope": {"occurred_at": T0}}}], [{"envelope": {}}], [{"envelope": "x"}], [5],
+    [None], *[[{"envelope": {"occurred_at": v}}] for v in (
+        5, 5.5, -1, int(T0.timestamp() * 1000), str(T0), "", None, True, {"x": 1}, {},
+    )],
+]  # fmt: skip
+
+
+async def outbox_twins(
+    db: AsyncDatabase[dict[str, Any]],
+) -> tuple[AsyncCollection[dict[str, Any]], AsyncCollection[dict[str, Any]]]:
+    indexed, scanned = db["outbox_indexed"], db["outbox_scanned"]
+    await indexed.create_index([("outbox.0.envelope.occurred_at", 1)], name="outbox_due")
+    # Other shapes of dotted index: a name after the array, an index past the first element.
+    await indexed.create_index([("outbox.envelope.occurred_at", 1)])
+    await indexed.create_index([("outbox.1.envelope.occurred_at", -1)])
+    docs = [{"_id": f"o{n}", "n": n, "outbox": v} for n, v in enumerate(OUTBOXES)]
+    for collection in (indexed, scanned):
+        await collection.insert_many([*docs, {"_id": "missing", "n": -1}])
+    return indexed, scanned
+
+
+def outbox_filters() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    paths = ("outbox.0.envelope.occurred_at", "outbox.envelope.occurred_at")
+    for path in (*paths, "outbox.1.envelope.occurred_at"):
+        for bound in (T0, T0 + timedelta(days=1), EARLY, OLD, datetime(1970, 1, 1, tzinfo=UTC)):
+            out += [
+                {path: {"$lt": bound}},
+                {path: {"$lte": bound}},
+                {path: {"$gt": bound}},
+                {path: {"$gte": bound}},
+                {path: {"$gte": EARLY, "$lt": bound}},
+                {path: {"$lt": bound}, "n": {"$gte": 2}},
+            ]
+        for bound in (5, 5.5, "s", int(T0.timestamp() * 1000)):  # not dates: not on the index
+            out += [{path: {"$lt": bound}}, {path: {"$gte": bound}}]
+    return out
+
+
+async def test_outbox_range_finds_the_same_documents_with_and_without_the_index(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    indexed, scanned = await outbox_twins(db)
+    for query in outbox_filters():
+        expected = await ids(scanned, {"$and": [query]})
+        assert await ids(scanned, query) == expected, query
+        assert await ids(indexed, query) == expected, query
+        assert await indexed.count_documents(query) == len(expected), query
+        limited = [d["_id"] async for d in indexed.find(query, {"_id": 1}).sort("n", 1).limit(3)]
+        assert limited == sorted(expected, key=lambda i: -1 if i == "missing" else int(i[1:]))[:3]
+    # The sweep's filter: the waiting first events, through an array's first element and a
+    # document's field "0", deeper arrays included; not empty outboxes, nor non-dates.
+    due = await ids(indexed, {"outbox.0.envelope.occurred_at": {"$lt": T0 + timedelta(days=1)}})
+    assert {"o1", "o4", "o10", "o12", "o13", "o14"} <= set(due), due
+    assert not {"o0", "o2", "o3", "o9", "o16", "missing"} & set(due), due
+
+
+async def test_ferretdb_searches_the_outbox_index_for_the_sweep(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    indexed, scanned = await outbox_twins(db)
+    info = await db.client.admin.command("buildInfo")
+    if "ferretdbVersion" not in info:
+        return  # a real MongoDB: it plans with its own indexes
+    sweep = {"outbox.0.envelope.occurred_at": {"$lt": datetime.now(UTC)}}
+    for collection, searched in ((indexed, True), (scanned, False)):
+        plan = await db.command("explain", {"find": collection.name, "filter": sweep})
+        steps = plan["queryPlanner"]["Plan"]
+        assert any("USING INDEX" in s and "outbox_due (<expr><?)" in s for s in steps) is searched
+    # A lower bound alone, or a bound that is not a date, is left to the scan.
+    for query in (
+        {"outbox.0.envelope.occurred_at": {"$gt": T0}},
+        {"outbox.0.envelope.occurred_at": {"$lt": 5}},
+    ):
+        plan = await db.command("explain", {"find": indexed.name, "filter": query})
+        assert not any("USING INDEX" in s for s in plan["queryPlanner"]["Plan"]), (query, plan)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
-from paycore.kit.events import OutboxEvent
+from paycore.kit.events import OUTBOX_DUE_INDEX, OutboxEvent
 from paycore.kit.mongo import KeyedDocument
 
 
@@ -27,4 +27,7 @@ class AdminAlert(KeyedDocument):
 
     class Settings:
         name = "admin_alerts"
-        indexes = [IndexModel([("alert_id", ASCENDING)], name="alert_id_unique", unique=True)]
+        indexes = [
+            IndexModel([("alert_id", ASCENDING)], name="alert_id_unique", unique=True),
+            OUTBOX_DUE_INDEX,
+        ]

@@ -6,7 +6,7 @@ from enum import StrEnum
 from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from paycore.kit.events import OutboxEvent
+from paycore.kit.events import OUTBOX_DUE_INDEX, OutboxEvent
 from paycore.kit.mongo import KeyedDocument
 
 
@@ -40,4 +40,5 @@ class FraudSignal(KeyedDocument):
         indexes = [
             IndexModel([("signal_id", ASCENDING)], name="signal_id_unique", unique=True),
             IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_created"),
+            OUTBOX_DUE_INDEX,
         ]

@@ -10,7 +10,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from paycore.kit.audit import audited
 from paycore.kit.crypto import Sealed
-from paycore.kit.events import OutboxEvent
+from paycore.kit.events import OUTBOX_DUE_INDEX, OutboxEvent
 from paycore.kit.mongo import TimestampedDocument
 
 
@@ -100,6 +100,7 @@ class Invoice(TimestampedDocument):
             IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_created"),
             IndexModel([("client.email_hash", ASCENDING)], name="client_email_hash"),
             IndexModel([("payment_id", ASCENDING)], name="payment_id"),
+            OUTBOX_DUE_INDEX,
         ]
 
 

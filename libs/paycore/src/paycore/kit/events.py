@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from pymongo import ASCENDING, IndexModel
 
 from paycore.events.catalog import payload_model
 from paycore.events.payloads import Payload
@@ -16,6 +17,13 @@ from paycore.kit.ids import new_id
 EXCHANGES = ("payment", "webhook", "email", "analytics", "refund")
 
 P = TypeVar("P", bound=Payload)
+
+# When a document's oldest waiting event occurred: the outbox relay's sweep selects on it.
+OUTBOX_DUE = "outbox.0.envelope.occurred_at"
+# Every model with an `outbox` declares this index, so that a sweep reads the documents whose
+# events wait, not the collection (MongoDB indexes the array's first element by position; the
+# local server builds it on the expression its range pushdown searches: infra/local/README.md).
+OUTBOX_DUE_INDEX = IndexModel([(OUTBOX_DUE, ASCENDING)], name="outbox_due")
 
 
 def exchange_for(routing_key: str) -> str:

@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 
 from paycore.kit.broker import EventPublisher
 from paycore.kit.context import bound_ids
-from paycore.kit.events import OutboxEvent
+from paycore.kit.events import OUTBOX_DUE, OutboxEvent
 from paycore.kit.futures import settle
 from paycore.kit.redis import Lock, redis_key
 from paycore.kit.state import to_mongo
@@ -203,7 +203,7 @@ class OutboxRelay:
         cutoff = datetime.now(UTC) - (self.grace if grace is None else grace)
         documents = (
             await self.collection.find(
-                {"outbox.0.envelope.occurred_at": {"$lt": cutoff}},
+                {OUTBOX_DUE: {"$lt": cutoff}},  # searches OUTBOX_DUE_INDEX
                 {"outbox": 1},
             )
             .limit(self.batch)

@@ -11,7 +11,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from paycore.events.payloads import PaymentSummary
 from paycore.kit.audit import audited
 from paycore.kit.crypto import Sealed
-from paycore.kit.events import OutboxEvent
+from paycore.kit.events import OUTBOX_DUE_INDEX, OutboxEvent
 from paycore.kit.mongo import TimestampedDocument
 from paycore.kit.recheck import Recheck
 from paycore.kit.state import TransitionRecord
@@ -158,6 +158,7 @@ class Payment(TimestampedDocument):
             ),
             IndexModel([("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"),
             IndexModel([("recheck.due_at", ASCENDING)], name="recheck_due"),
+            OUTBOX_DUE_INDEX,
         ]
 
     def reserved_for(self, refund_id: str) -> int | None:

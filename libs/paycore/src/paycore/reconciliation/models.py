@@ -8,7 +8,7 @@ from beanie import Document
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
-from paycore.kit.events import OutboxEvent
+from paycore.kit.events import OUTBOX_DUE_INDEX, OutboxEvent
 from paycore.kit.mongo import KeyedDocument
 
 
@@ -62,7 +62,10 @@ class ReconciliationRun(KeyedDocument):
 
     class Settings:
         name = "reconciliation_runs"
-        indexes = [IndexModel([("run_id", ASCENDING)], name="run_id_unique", unique=True)]
+        indexes = [
+            IndexModel([("run_id", ASCENDING)], name="run_id_unique", unique=True),
+            OUTBOX_DUE_INDEX,
+        ]
 
 
 class ReconciliationItem(Document):

@@ -9,7 +9,7 @@ from pymongo import ASCENDING, IndexModel
 
 from paycore.events.payloads import RefundChanged
 from paycore.kit.audit import audited
-from paycore.kit.events import OutboxEvent
+from paycore.kit.events import OUTBOX_DUE_INDEX, OutboxEvent
 from paycore.kit.mongo import TimestampedDocument
 from paycore.kit.recheck import Recheck
 from paycore.kit.state import TransitionRecord
@@ -79,6 +79,7 @@ class Refund(TimestampedDocument):
                 [("order_id", ASCENDING), ("cf_refund_id", ASCENDING)], name="order_cf_refund"
             ),
             IndexModel([("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"),
+            OUTBOX_DUE_INDEX,
         ]
 
     def summary(self) -> dict[str, Any]:

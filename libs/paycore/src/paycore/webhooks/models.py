@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
 from paycore.kit.crypto import FieldCipher, Sealed
-from paycore.kit.events import OutboxEvent
+from paycore.kit.events import OUTBOX_DUE_INDEX, OutboxEvent
 
 # The context raw bodies are sealed under (paycore.kit.crypto).
 BODY_CONTEXT = "webhook.body"
@@ -97,6 +97,7 @@ class WebhookLog(Document):
                 [("dead_lettered", ASCENDING), ("received_at", ASCENDING)], name="dead_lettered"
             ),
             IndexModel([("received_at", ASCENDING)], name="received_at"),  # retention
+            OUTBOX_DUE_INDEX,
         ]
 
     def raw_body(self, cipher: FieldCipher | None = None) -> bytes:
