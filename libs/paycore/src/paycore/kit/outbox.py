@@ -9,7 +9,8 @@ publishes it twice, which consumers absorb: they are idempotent).
   (`publish_soon`), in the background, so a request never waits on the broker.
 - Sweep: one process per collection at a time (a Redis lock) publishes events older than a
   grace period: those whose writer crashed or met a broker outage. The grace keeps the two
-  paths apart, so in the normal path each event is published once.
+  paths apart, so in the normal path each event is published once. It searches the model's
+  `outbox_due` index (`kit.events.OUTBOX_DUE_INDEX`), so it reads the waiting documents only.
 """
 
 from __future__ import annotations
