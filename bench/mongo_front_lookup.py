@@ -191,6 +191,11 @@ def parse_named(values: list[str], what: str) -> list[tuple[str, str]]:
     return out
 
 
+def binaries_or_built(values: list[str]) -> list[tuple[str, str]]:
+    """The `--binary NAME=PATH` values, or the binary up.sh built."""
+    return parse_named(values, "binary") or [("built", str(ROOT / "infra/local/bin/mongo-front"))]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

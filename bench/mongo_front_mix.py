@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from mongo_front_lookup import ROOT, parse_named, scratch_front
+from mongo_front_lookup import binaries_or_built, scratch_front
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
 
@@ -75,6 +75,16 @@ def payment(pid: str, now: dt.datetime, outbox: list[dict[str, Any]]) -> dict[st
     return doc
 
 
+def create_payment_indexes(payments: Collection[dict[str, Any]]) -> None:
+    """The payments-api's indexes on `payments` (but `outbox_due`)."""
+    payments.create_index("payment_id", unique=True)
+    payments.create_index("order_id", unique=True)
+    payments.create_index([("user_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True)
+    payments.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
+    payments.create_index([("user_id", ASCENDING), ("created_at", ASCENDING)])
+    payments.create_index("recheck.due_at")
+
+
 class Mix:
     def __init__(self, db: Any) -> None:
         self.payments: Collection[dict[str, Any]] = db["payments"]
@@ -85,12 +95,7 @@ class Mix:
 
     def prepare(self, docs: int) -> None:
         p = self.payments
-        p.create_index("payment_id", unique=True)
-        p.create_index("order_id", unique=True)
-        p.create_index([("user_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True)
-        p.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
-        p.create_index([("user_id", ASCENDING), ("created_at", ASCENDING)])
-        p.create_index("recheck.due_at")
+        create_payment_indexes(p)
         self.audit.create_index([("resource_type", ASCENDING), ("resource_id", ASCENDING)])
         now = dt.datetime.now(dt.UTC)
         batch = [payment(f"pay_old{i:07d}", now, []) for i in range(docs)]
@@ -188,9 +193,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--rounds", type=int, default=1, help="alternate the binaries this often")
     args = ap.parse_args()
-    binaries = parse_named(args.binary, "binary") or [
-        ("built", str(ROOT / "infra/local/bin/mongo-front"))
-    ]
+    binaries = binaries_or_built(args.binary)
     print(f"{os.cpu_count()} cores; {args.threads} threads, {args.docs} payments, "
           f"{args.seconds:g} s per run")  # fmt: skip
     print("| binary | commands/s | CPU ms/command | CPU % | RSS MiB | load avg |")

@@ -22,8 +22,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mongo_front_lookup import ROOT, parse_named, scratch_front
-from mongo_front_mix import cpu_seconds, envelope, payment
+from mongo_front_lookup import binaries_or_built, scratch_front
+from mongo_front_mix import cpu_seconds, create_payment_indexes, envelope, payment
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
 
@@ -31,12 +31,7 @@ SWEEP = "outbox.0.envelope.occurred_at"
 
 
 def create_indexes(payments: Collection[dict[str, Any]], outbox_due: bool) -> None:
-    payments.create_index("payment_id", unique=True)
-    payments.create_index("order_id", unique=True)
-    payments.create_index([("user_id", ASCENDING), ("idempotency_key", ASCENDING)], unique=True)
-    payments.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
-    payments.create_index([("user_id", ASCENDING), ("created_at", ASCENDING)])
-    payments.create_index("recheck.due_at")
+    create_payment_indexes(payments)
     if outbox_due:
         payments.create_index([(SWEEP, ASCENDING)], name="outbox_due")
 
@@ -97,9 +92,7 @@ def main() -> None:
     ap.add_argument("--sweeps", type=int, default=40)
     ap.add_argument("--writes", type=int, default=200)
     args = ap.parse_args()
-    binaries = parse_named(args.binary, "binary") or [
-        ("built", str(ROOT / "infra/local/bin/mongo-front"))
-    ]
+    binaries = binaries_or_built(args.binary)
     print(f"{os.cpu_count()} cores; {args.waiting} waiting, {args.sweeps} sweeps, "
           f"{args.writes} inserts + removals")  # fmt: skip
     print("| binary | payments | CPU ms/sweep | CPU ms/insert+removal (outbox_due / none) | load |")
