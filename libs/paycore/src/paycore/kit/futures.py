@@ -1,4 +1,4 @@
-"""Answering the callers that wait on a shared write (the group commits of `kit.outbox` and
+"""Answering the callers that wait on a shared write (the group commits of `kit.mongo` and
 `kit.audit`), and finishing a step its caller's cancellation must not cut in two."""
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def settle(futures: Iterable[asyncio.Future[None]], failure: BaseException | None) -> None:
-    """Resolves each waiting future with None, or `failure` if the shared write failed (a
+def settle(
+    futures: Iterable[asyncio.Future[Any]], failure: BaseException | None, result: Any = None
+) -> None:
+    """Resolves each waiting future with `result`, or `failure` if the shared write failed (a
     future whose caller was cancelled is already done and left alone)."""
     for future in futures:
         if future.done():
             continue
         if failure is None:
-            future.set_result(None)
+            future.set_result(result)
         else:
             future.set_exception(failure)
 

@@ -7,16 +7,19 @@ start after the first (docs/ferretdb-compat.md §4).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self, TypeVar
 
 from beanie import Document, init_beanie
 from loguru import logger
 from pydantic import Field, model_validator
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from paycore.kit.futures import settle
 from paycore.kit.settings import MongoSettings
 
 D = TypeVar("D", bound=Document)
@@ -120,3 +123,59 @@ def is_duplicate_key(exc: BaseException) -> bool:
         and exc.code == 1
         and "UNIQUE constraint" in str(exc.details or exc)
     )
+
+
+class GroupCommit:
+    """Writes the updates of concurrent callers to one collection in one unordered bulk write.
+
+    A caller waits for the write that carried its update; callers arriving while a write is in
+    flight share the next one (a group commit): under load, one `update` command serves many
+    documents instead of one write each. Raises what the write raised.
+
+    `linger_seconds`: how long each write waits for more callers before it goes (0: at once),
+    worth it where callers come one after another faster than the wait, and the wait delays
+    nothing a reader sees. `max_batch` bounds a write: on the local server one write command
+    holds its database's write lock to the end, so a long one would hold up every other writer.
+    """
+
+    def __init__(
+        self,
+        collection: Callable[[], AsyncCollection[dict[str, Any]]],
+        max_batch: int = 50,
+        linger_seconds: float = 0.0,
+    ) -> None:
+        self.collection = collection
+        self.max_batch = max_batch
+        self.linger_seconds = linger_seconds
+        self._waiting: list[tuple[UpdateOne, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def write(self, update: UpdateOne) -> bool:
+        """Writes `update` with the others waiting. True if every statement of that write
+        matched a document (so this one did); False if one did not, which may be this one or
+        another (a guarded caller then reads its document to know)."""
+        loop = asyncio.get_running_loop()
+        if self._writer is not None and self._writer.get_loop() is not loop:
+            self._writer, self._waiting = None, []  # left by a loop that has ended
+        future: asyncio.Future[bool] = loop.create_future()
+        self._waiting.append((update, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        while self._waiting:
+            # Before every batch, not only the first: callers arriving during a write also
+            # wait for company rather than go out a few at a time.
+            if self.linger_seconds:
+                await asyncio.sleep(self.linger_seconds)
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            outcome: BaseException | None = None
+            all_matched = False
+            try:
+                result = await self.collection().bulk_write([op for op, _ in batch], ordered=False)
+                all_matched = result.matched_count + result.upserted_count == len(batch)
+            except Exception as exc:
+                outcome = exc
+            settle([future for _, future in batch], outcome, all_matched)

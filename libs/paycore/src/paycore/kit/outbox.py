@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 from paycore.kit.broker import EventPublisher
 from paycore.kit.context import bound_ids
 from paycore.kit.events import OUTBOX_DUE, OutboxEvent
-from paycore.kit.futures import settle
+from paycore.kit.mongo import GroupCommit
 from paycore.kit.redis import Lock, redis_key
 from paycore.kit.state import to_mongo
 
@@ -64,59 +64,21 @@ def removal_linger(grace_seconds: float) -> float:
     return min(REMOVAL_LINGER, grace_seconds / 5)
 
 
-class ConfirmedRemovals:
+class ConfirmedRemovals(GroupCommit):
     """Removes confirmed events from their documents' outboxes, many documents per write.
 
     A caller waits for the write that removed its events, so "confirm, remove, then go on" still
-    holds; callers arriving while a write is in flight share the next one (a group commit): under
-    load, one `update` command (unordered, one `$pullAll` of exact stored values per `_id`)
-    serves many documents instead of one write per event. Raises what the write raised.
-
-    `linger_seconds`: how long the first caller waits for others before writing, for callers
-    nothing waits on (the relay's background publishes: events published one by one, as a
-    sequential consumer writes them, still share removals). 0 for a caller that answers after.
+    holds; concurrent callers share one `update` command (`GroupCommit`: unordered, one
+    `$pullAll` of exact stored values per `_id`) instead of one write per event. Raises what
+    the write raised. A linger is for callers nothing waits on (the relay's background
+    publishes: events published one by one still share removals); 0 for a caller that answers
+    after.
     """
-
-    def __init__(
-        self,
-        collection: Callable[[], AsyncCollection[dict[str, Any]]],
-        max_batch: int = 50,
-        linger_seconds: float = 0.0,
-    ) -> None:
-        # A bounded batch: on the local server one write command holds its database's write
-        # lock to the end, so a long one would hold up every other writer.
-        self.collection = collection
-        self.max_batch = max_batch
-        self.linger_seconds = linger_seconds
-        self._waiting: list[tuple[UpdateOne, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
 
     async def remove(self, key: str, stored: list[dict[str, Any]]) -> None:
         """Removes exactly these stored values from the outbox of document `key` (events
         appended meanwhile stay)."""
-        loop = asyncio.get_running_loop()
-        if self._writer is not None and self._writer.get_loop() is not loop:
-            self._writer, self._waiting = None, []  # left by a loop that has ended
-        future: asyncio.Future[None] = loop.create_future()
-        self._waiting.append((UpdateOne({"_id": key}, {"$pullAll": {"outbox": stored}}), future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
-        await future
-
-    async def _write(self) -> None:
-        while self._waiting:
-            # Before every batch, not only the first: callers arriving during a write also
-            # wait for company rather than go out a few at a time.
-            if self.linger_seconds:
-                await asyncio.sleep(self.linger_seconds)
-            batch = self._waiting[: self.max_batch]
-            del self._waiting[: self.max_batch]
-            outcome: BaseException | None = None
-            try:
-                await self.collection().bulk_write([op for op, _ in batch], ordered=False)
-            except Exception as exc:
-                outcome = exc
-            settle([future for _, future in batch], outcome)
+        await self.write(UpdateOne({"_id": key}, {"$pullAll": {"outbox": stored}}))
 
 
 class OutboxRelay:

@@ -16,7 +16,7 @@ from typing import Any, Final, Generic, Literal, TypeVar
 
 from loguru import logger
 from pydantic import BaseModel, Field
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit import audit
@@ -191,6 +191,29 @@ async def guarded_update(
         else:
             drain_audit_soon(collection, key, updated)
     return updated
+
+
+def guarded_statement(
+    key: str,
+    *,
+    version: int,
+    set_fields: Mapping[str, Any],
+    inc: Mapping[str, int] | None = None,
+    events: Iterable[OutboxEvent] = (),
+    now: datetime,
+) -> UpdateOne:
+    """`guarded_update`'s write as one statement of a shared bulk write (`kit.mongo.GroupCommit`),
+    for a collection that is not audited: it changes nothing if the document `_id == key` moved
+    past `version`. `now` is stored as `updated_at`. Once it is written, the caller hands the
+    events to this process's relay (`notify_outbox`)."""
+    update: dict[str, Any] = {
+        "$set": {**to_mongo(dict(set_fields)), "updated_at": now},
+        "$inc": {"version": 1, **dict(inc or {})},
+    }
+    outbox_entries = to_mongo(list(events))
+    if outbox_entries:
+        update["$push"] = {"outbox": {"$each": outbox_entries}}
+    return UpdateOne({"_id": key, "version": version}, update)
 
 
 def _action(collection_name: str, records: Sequence[TransitionRecord]) -> str:

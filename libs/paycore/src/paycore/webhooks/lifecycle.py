@@ -56,7 +56,11 @@ class WebhookLogLifecycle:
     async def finish(self, log: WebhookLog, outcome: Outcome, started_at: datetime) -> WebhookLog:
         """Writes the outcome and its events onto the log and counts the attempt, in one write,
         once (a log another delivery finished meanwhile is returned as it is). `started_at`:
-        when this attempt began (kept as `processing_started_at`)."""
+        when this attempt began (kept as `processing_started_at`).
+
+        The write is shared with the other logs finished meanwhile (`update_shared`: one bulk
+        write for the messages the processor handles at once); only if the log changed since
+        `log` was read is it decided again on a fresh read and written alone."""
         processed_at = datetime.now(UTC)
         changes = {
             "status": outcome.status.value,
@@ -70,30 +74,39 @@ class WebhookLogLifecycle:
             "processed_at": processed_at,
             "last_error": None,
         }
-        current = read_again_after(log, lambda: self.get(log.log_id))
+        inc = {"attempts": 1}
+        if log.status in FINAL_STATUSES:
+            return log
+        finished = await self.repository.update_shared(log, changes, events=outcome.events, inc=inc)
+        if finished is not None:
+            return self._finished(log, outcome, processed_at, finished)
 
-        async def finish() -> WebhookLog | WriteConflict:
-            log = await current()
-            if log.status in FINAL_STATUSES:
-                return log  # another delivery finished it meanwhile
-            finished = await self.repository.update(
-                log, changes, events=outcome.events, inc={"attempts": 1}
-            )
+        async def finish_alone() -> WebhookLog | WriteConflict:
+            fresh = await self.get(log.log_id)
+            if fresh.status in FINAL_STATUSES:
+                return fresh  # another delivery finished it meanwhile
+            finished = await self.repository.update(fresh, changes, events=outcome.events, inc=inc)
             if finished is None:
                 return CONFLICT
-            observe_processed(log, outcome.status, outcome.outcome, processed_at)
-            logger.info(
-                "webhook processed",
-                logId=log.log_id,
-                eventType=log.event_type,
-                status=outcome.status.value,
-                outcome=outcome.outcome,
-                orderId=outcome.order_id,
-                paymentId=outcome.payment_id,
-            )
-            return finished
+            return self._finished(fresh, outcome, processed_at, finished)
 
-        return await retry_on_conflict(finish, log_id=log.log_id)
+        return await retry_on_conflict(finish_alone, log_id=log.log_id)
+
+    @staticmethod
+    def _finished(
+        log: WebhookLog, outcome: Outcome, processed_at: datetime, finished: WebhookLog
+    ) -> WebhookLog:
+        observe_processed(log, outcome.status, outcome.outcome, processed_at)
+        logger.info(
+            "webhook processed",
+            logId=log.log_id,
+            eventType=log.event_type,
+            status=outcome.status.value,
+            outcome=outcome.outcome,
+            orderId=outcome.order_id,
+            paymentId=outcome.payment_id,
+        )
+        return finished
 
     def _order_of(self, log: WebhookLog) -> str | None:
         try:

@@ -10,8 +10,9 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from paycore.kit.events import OutboxEvent
+from paycore.kit.mongo import GroupCommit
 from paycore.kit.outbox import ConfirmedRemovals
-from paycore.kit.state import guarded_update
+from paycore.kit.state import guarded_statement, guarded_update, notify_outbox, to_mongo
 from paycore.webhooks.models import FINAL_STATUSES, WebhookLog, WebhookStatus
 
 # The log id is also the document's `_id`: FerretDB (the local server) looks documents up
@@ -20,6 +21,11 @@ from paycore.webhooks.models import FINAL_STATUSES, WebhookLog, WebhookStatus
 KEY = "_id"
 # Beanie's own fields: the document's `_id` is KEY, and there is no revision.
 _NOT_STORED = frozenset({"id", "revision_id"})
+# How long a shared update (`update_shared`: the processor's final write of a log) waits for
+# other logs' to share its bulk write. The processor handles up to `prefetch_count` messages
+# at once, and the final write follows the payment's own update: only the message's ack and
+# the log's events wait.
+SHARED_LINGER_SECONDS = 0.1
 
 
 def from_mongo(raw: Mapping[str, Any]) -> WebhookLog:
@@ -47,6 +53,8 @@ class WebhookLogRepository:
         self._removals = ConfirmedRemovals(
             lambda: self.collection, linger_seconds=removal_linger_seconds
         )
+        # Logs finished at about the same time share one write (see `update`).
+        self._shared = GroupCommit(lambda: self.collection, linger_seconds=SHARED_LINGER_SECONDS)
 
     async def remove_published(self, log_id: str, stored_event: Mapping[str, Any]) -> None:
         """Drops one confirmed event from the outbox (exact stored value, as the relay does)."""
@@ -100,6 +108,39 @@ class WebhookLogRepository:
         )
         return from_mongo(raw) if raw is not None else None
 
+    async def update_shared(
+        self,
+        log: WebhookLog,
+        changes: Mapping[str, Any],
+        *,
+        events: Iterable[OutboxEvent] = (),
+        inc: Mapping[str, int] | None = None,
+    ) -> WebhookLog | None:
+        """`update`, written in one bulk write with the other logs' updated meanwhile (it waits
+        up to SHARED_LINGER_SECONDS for them): the log as written, or None if it changed in
+        between (nothing written). Its events go to the relay once written."""
+        events = list(events)
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as stored: milliseconds
+        statement = guarded_statement(
+            log.log_id, version=log.version, set_fields=changes, inc=inc, events=events, now=now
+        )
+        if await self._shared.write(statement):
+            # The log as the statement left it, without reading it back.
+            document = log.model_dump(exclude=_NOT_STORED) | to_mongo(dict(changes))
+            document |= {"updated_at": now, "outbox": [*document["outbox"], *to_mongo(events)]}
+            for field, step in {"version": 1, **dict(inc or {})}.items():
+                document[field] += step
+            written: WebhookLog | None = from_mongo(document)
+        else:
+            # A statement of the shared write changed nothing: this one or another log's.
+            written = await self.get(log.log_id)
+            if written is not None and not _written_by(written, log.version, now, events):
+                written = None
+        if written is not None:
+            notify_outbox(self.collection.name, log.log_id, events)
+        return written
+
     async def list_for_order(self, order_id: str) -> list[WebhookLog]:
         """Every log naming this order, oldest first."""
         cursor = self.collection.find({"order_id": order_id}).sort("received_at", ASCENDING)
@@ -127,3 +168,16 @@ class WebhookLogRepository:
                 "reopened_at": datetime.now(UTC),
             },
         )
+
+
+def _written_by(
+    stored: WebhookLog, version: int, updated_at: datetime, events: list[OutboxEvent]
+) -> bool:
+    """Whether `stored` is the log as one update from `version` at `updated_at` (milliseconds)
+    with `events` left it: the next version, that time, those events in its outbox."""
+    stored_ids = {event.envelope.event_id for event in stored.outbox}
+    return (
+        stored.version == version + 1
+        and stored.updated_at == updated_at
+        and all(event.envelope.event_id in stored_ids for event in events)
+    )
