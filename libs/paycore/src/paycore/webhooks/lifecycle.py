@@ -8,7 +8,11 @@ from applying twice is the guarded update of the payment or refund itself (a red
 the state already there: "duplicate"). A processor killed mid-message leaves the log RECEIVED,
 the message unacknowledged, and the redelivery applies it again idempotently and finishes it.
 What the mark gave, the count of attempts killed before they finished, is no longer kept:
-`attempts` counts the attempts that finished or failed (`finish`, `record_failure`)."""
+`attempts` counts the attempts that finished or failed (`finish`, `record_failure`).
+
+The final write is shared: the processor handles several messages at once, and the logs they
+finish within `repository.SHARED_LINGER_SECONDS` go in one bulk write. Each message is still
+acknowledged only after its log's write landed (the handler awaits it)."""
 
 from __future__ import annotations
 
