@@ -1,22 +1,32 @@
 """The processing use case against the real database (no broker: events stay in outboxes)."""
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from paycore.alerts import AdminAlert
+from paycore.events.payloads import WebhookFailure
 from paycore.invoices.models import Invoice
+from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.mongo import connect_mongo
-from paycore.kit.state import finish_audit_drains
+from paycore.kit.state import finish_audit_drains, listen_outbox, stop_listening
 from paycore.payments.models import Payment, SettlementStatus, Transaction
 from paycore.payments.repository import PaymentRepository
 from paycore.refunds.models import Refund
-from paycore.testing import create_payment, isolated_settings
+from paycore.testing import CommandCounter, create_payment, isolated_settings
 from paycore.webhooks.errors import MalformedWebhook
+from paycore.webhooks.lifecycle import WebhookLogLifecycle
 from paycore.webhooks.models import WebhookLog, WebhookStatus
+from paycore.webhooks.outcome import Outcome
 from paycore.webhooks.repository import WebhookLogRepository
 from paycore.webhooks.service import WebhookService
+from pymongo import monitoring
+
+# Registered before the tests' clients are built (a listener cannot be removed).
+COUNTER = CommandCounter()
+monitoring.register(COUNTER)
 
 
 @pytest.fixture
@@ -135,3 +145,102 @@ class TestFailures:
         failed = await service.get(log.log_id)
         assert (failed.status, failed.dead_lettered) == (WebhookStatus.FAILED, True)
         assert failed.order_id == payment.order_id
+
+
+SUCCESS = ("PAYMENT_SUCCESS_WEBHOOK", b"{}")
+
+
+def outcome(log: WebhookLog, name: str) -> Outcome:
+    """An outcome with one event of its own (any catalogued event will do)."""
+    event = OutboxEvent.of(
+        "webhook.cashfree.retry",
+        WebhookFailure(log_id=log.log_id, event_type=log.event_type, attempt=1, error=name),
+    )
+    return Outcome(WebhookStatus.SUCCESS, name, events=[event])
+
+
+def event_ids(log: WebhookLog) -> list[str]:
+    return [event.envelope.event_id for event in log.outbox]
+
+
+def written(log: WebhookLog) -> tuple[object, ...]:
+    """What a finish writes (times aside: the stored ones are in milliseconds)."""
+    return (log.status, log.outcome, log.attempts, log.version, event_ids(log))
+
+
+@pytest.mark.usefixtures("db")
+class TestSharedFinish:
+    """A log's final write shared with the logs finished at the same time (one bulk write):
+    each log written once with its own outcome and events, a log finished twice at once
+    keeping one outcome, a log changed since it was read decided again."""
+
+    async def test_logs_finished_at_once_share_one_write(self) -> None:
+        lifecycle = WebhookLogLifecycle()
+        logs = [await stored_log(*SUCCESS) for _ in range(8)]
+        outcomes = [outcome(log, f"applied {n}") for n, log in enumerate(logs)]
+        COUNTER.database = WebhookLog.get_pymongo_collection().database.name
+        COUNTER.counts.clear()
+
+        finished = await asyncio.gather(
+            *(
+                lifecycle.finish(log, o, log.received_at)
+                for log, o in zip(logs, outcomes, strict=True)
+            )
+        )
+
+        COUNTER.database = None
+        assert dict(COUNTER.counts) == {"update webhook_logs": 1}
+        for log, o, answer in zip(logs, outcomes, finished, strict=True):
+            stored = await lifecycle.get(log.log_id)
+            assert (stored.status, stored.outcome, stored.attempts) == (
+                WebhookStatus.SUCCESS,
+                o.outcome,
+                1,
+            )
+            assert stored.version == log.version + 1
+            assert event_ids(stored) == [o.events[0].envelope.event_id]
+            assert written(answer) == written(stored)  # as written, without reading it back
+
+    async def test_a_log_finished_twice_at_once_keeps_one_outcome(self) -> None:
+        lifecycle = WebhookLogLifecycle()
+        log = await stored_log(*SUCCESS)
+        first, second = outcome(log, "applied"), outcome(log, "duplicate")
+        announced: list[str] = []  # the events handed to the relay
+
+        def relay(key: str, events: Sequence[OutboxEvent]) -> None:
+            announced.extend(event.envelope.event_id for event in events)
+
+        listen_outbox("webhook_logs", relay)
+        try:
+            answers = await asyncio.gather(
+                lifecycle.finish(log, first, log.received_at),
+                lifecycle.finish(log, second, log.received_at),
+            )
+        finally:
+            stop_listening("webhook_logs", relay)
+
+        stored = await lifecycle.get(log.log_id)
+        assert stored.attempts == 1
+        assert stored.version == log.version + 1
+        # Only the outcome written carries its event; the other delivery's is not stored.
+        [kept] = [o for o in (first, second) if o.outcome == stored.outcome]
+        assert event_ids(stored) == announced == [kept.events[0].envelope.event_id]
+        assert [written(answer) for answer in answers] == [written(stored)] * 2
+
+    async def test_a_log_changed_since_it_was_read_is_decided_again(self) -> None:
+        lifecycle = WebhookLogLifecycle()
+        log = await stored_log(*SUCCESS)
+        # Another delivery failed meanwhile and noted it (a retry): the log is at the next version.
+        await lifecycle.record_failure(log.log_id, TimeoutError("slow"), attempt=0, will_retry=True)
+
+        finished = await lifecycle.finish(log, outcome(log, "applied"), log.received_at)
+
+        stored = await lifecycle.get(log.log_id)
+        assert written(finished) == written(stored)
+        assert (stored.status, stored.outcome, stored.attempts) == (
+            WebhookStatus.SUCCESS,
+            "applied",
+            2,
+        )
+        assert stored.last_error is None
+        assert len(stored.outbox) == 2  # the retry note's event and this outcome's
