@@ -62,9 +62,9 @@ class WebhookLogLifecycle:
         once (a log another delivery finished meanwhile is returned as it is). `started_at`:
         when this attempt began (kept as `processing_started_at`).
 
-        The write is shared with the other logs finished meanwhile (`update_shared`: one bulk
-        write for the messages the processor handles at once); only if the log changed since
-        `log` was read is it decided again on a fresh read and written alone."""
+        The write is shared with the other logs finished meanwhile (`update(shared=True)`: one
+        bulk write for the messages the processor handles at once); only if the log changed
+        since `log` was read is it decided again on a fresh read and written alone."""
         processed_at = datetime.now(UTC)
         changes = {
             "status": outcome.status.value,
@@ -81,7 +81,9 @@ class WebhookLogLifecycle:
         inc = {"attempts": 1}
         if log.status in FINAL_STATUSES:
             return log
-        finished = await self.repository.update_shared(log, changes, events=outcome.events, inc=inc)
+        finished = await self.repository.update(
+            log, changes, events=outcome.events, inc=inc, shared=True
+        )
         if finished is not None:
             return self._finished(log, outcome, processed_at, finished)
 

@@ -21,7 +21,7 @@ from paycore.webhooks.models import FINAL_STATUSES, WebhookLog, WebhookStatus
 KEY = "_id"
 # Beanie's own fields: the document's `_id` is KEY, and there is no revision.
 _NOT_STORED = frozenset({"id", "revision_id"})
-# How long a shared update (`update_shared`: the processor's final write of a log) waits for
+# How long a shared update (`update(shared=True)`: the processor's final write of a log) waits for
 # other logs' to share its bulk write. The processor handles up to `prefetch_count` messages
 # at once, and the final write follows the payment's own update: only the message's ack and
 # the log's events wait.
@@ -96,8 +96,13 @@ class WebhookLogRepository:
         *,
         events: Iterable[OutboxEvent] = (),
         inc: Mapping[str, int] | None = None,
+        shared: bool = False,
     ) -> WebhookLog | None:
-        """One guarded update of the log (None if it changed in between)."""
+        """One guarded update of the log (None if it changed in between). `shared`: written in
+        one bulk write with the other logs' updated meanwhile (it waits up to
+        SHARED_LINGER_SECONDS for them); the log returned is then built, not read back."""
+        if shared:
+            return await self._update_shared(log, changes, list(events), inc)
         raw = await guarded_update(
             self.collection,
             log.log_id,
@@ -108,17 +113,13 @@ class WebhookLogRepository:
         )
         return from_mongo(raw) if raw is not None else None
 
-    async def update_shared(
+    async def _update_shared(
         self,
         log: WebhookLog,
         changes: Mapping[str, Any],
-        *,
-        events: Iterable[OutboxEvent] = (),
-        inc: Mapping[str, int] | None = None,
+        events: list[OutboxEvent],
+        inc: Mapping[str, int] | None,
     ) -> WebhookLog | None:
-        """`update`, written in one bulk write with the other logs' updated meanwhile (it waits
-        up to SHARED_LINGER_SECONDS for them): the log as written, or None if it changed in
-        between (nothing written). Its events go to the relay once written."""
         events = list(events)
         now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as stored: milliseconds
