@@ -400,10 +400,11 @@ async def pipeline(
     ids = [payment["payment_id"] for payment in payments]
     # Waits without asking mongo-front (a count of the payments every 0.2 s was a fifth of its
     # CPU in this line, charged to the pipeline): first for the processor's final log writes,
-    # one per applied webhook (test_round_trips.py), in its counts file; then asks only about
-    # the payments not seen SUCCESS yet. The latencies come from `updated_at`, not this wait.
+    # one statement per applied webhook in shared writes (test_round_trips.py), in its counts
+    # file; then asks only about the payments not seen SUCCESS yet. The latencies come from
+    # `updated_at`, not this wait.
     deadline = time.monotonic() + 60
-    finished = "findAndModify webhook_logs"
+    finished = "statements:update webhook_logs"
     processor = bench.procs["webhook-processor"]
     target = before[1]["webhook-processor"].get(finished, 0) + count
     while time.monotonic() < deadline:
