@@ -15,7 +15,7 @@ install_missing() {
     pkgs+=(redis-server)
   fi
   if wants mongodb && [[ -z ${MONGO_URI:-} ]] && ! command -v patch >/dev/null; then
-    pkgs+=(patch) # applies mongo-front/ferretdb-pushdown.patch
+    pkgs+=(patch) # applies mongo-front/*.patch
   fi
   ((${#pkgs[@]})) || return 0
   log "installing ${pkgs[*]}"
@@ -25,10 +25,11 @@ install_missing() {
 
 go_bin() { command -v go || echo /usr/local/go/bin/go; }
 
-# Rebuild when the binary is missing or older than any of its sources (the patch included).
-# FerretDB is patched (mongo-front/ferretdb-pushdown.patch: `_id` lookups use the `_id_` index):
-# the module is copied to the git-ignored .build/, FerretDB is vendored there, the patch is
-# applied to the vendored copy, and the binary is built from the vendor tree.
+# Rebuild when the binary is missing or older than any of its sources (the patches included).
+# FerretDB is patched (mongo-front/*.patch, e.g. ferretdb-pushdown.patch: `_id` lookups use the
+# `_id_` index): the module is copied to the git-ignored .build/, FerretDB is vendored there, the
+# patches are applied to the vendored copy in name order, and the binary is built from the vendor
+# tree.
 build_mongo_front() {
   local src=$LOCAL/mongo-front build=$LOCAL/.build/mongo-front go
   if [[ -x $MONGO_BIN ]] && [[ -z $(find "$src" -newer "$MONGO_BIN" -type f) ]]; then
@@ -40,8 +41,11 @@ build_mongo_front() {
   mkdir -p "$build" "$LOCAL/bin"
   cp "$src"/go.mod "$src"/go.sum "$src"/*.go "$build"/
   (cd "$build" && "$go" mod vendor)
-  patch -p1 --forward --batch --no-backup-if-mismatch -d "$build/vendor/github.com/FerretDB/FerretDB" \
-    <"$src/ferretdb-pushdown.patch" >&2 || die "ferretdb-pushdown.patch does not apply"
+  local p
+  for p in "$src"/*.patch; do # sorted: ferretdb-pushdown.patch, then ferretdb-speed.patch
+    patch -p1 --forward --batch --no-backup-if-mismatch -d "$build/vendor/github.com/FerretDB/FerretDB" \
+      <"$p" >&2 || die "${p##*/} does not apply"
+  done
   # ferretdb_no_postgresql: we only use the SQLite handler, so skip compiling pgx.
   (cd "$build" && CGO_ENABLED=0 "$go" build -mod=vendor -trimpath -tags ferretdb_no_postgresql \
     -o "$MONGO_BIN.tmp" .)
