@@ -26,10 +26,10 @@ install_missing() {
 go_bin() { command -v go || echo /usr/local/go/bin/go; }
 
 # Rebuild when the binary is missing or older than any of its sources (the patches included).
-# FerretDB is patched (mongo-front/*.patch, e.g. ferretdb-pushdown.patch: `_id` lookups use the
-# `_id_` index): the module is copied to the git-ignored .build/, FerretDB is vendored there, the
-# patches are applied to the vendored copy in name order, and the binary is built from the vendor
-# tree.
+# FerretDB and its SQLite driver are patched (mongo-front/*.patch, e.g. ferretdb-pushdown.patch:
+# `_id` lookups use the `_id_` index): the module is copied to the git-ignored .build/, its
+# dependencies are vendored there, the patches are applied to the vendored copies in name order,
+# and the binary is built from the vendor tree.
 build_mongo_front() {
   local src=$LOCAL/mongo-front build=$LOCAL/.build/mongo-front go
   if [[ -x $MONGO_BIN ]] && [[ -z $(find "$src" -newer "$MONGO_BIN" -type f) ]]; then
@@ -41,10 +41,16 @@ build_mongo_front() {
   mkdir -p "$build" "$LOCAL/bin"
   cp "$src"/go.mod "$src"/go.sum "$src"/*.go "$build"/
   (cd "$build" && "$go" mod vendor)
-  local p
-  for p in "$src"/*.patch; do # sorted: ferretdb-pushdown.patch, then ferretdb-speed.patch
-    patch -p1 --forward --batch --no-backup-if-mismatch -d "$build/vendor/github.com/FerretDB/FerretDB" \
-      <"$p" >&2 || die "${p##*/} does not apply"
+  local p module
+  for p in "$src"/*.patch; do # in name order
+    # A patch applies to the vendored module its name starts with.
+    case ${p##*/} in
+      ferretdb-*) module=github.com/FerretDB/FerretDB ;;
+      sqlite-*) module=modernc.org/sqlite ;;
+      *) die "${p##*/}: name it after the module it patches (ferretdb-*, sqlite-*)" ;;
+    esac
+    patch -p1 --forward --batch --no-backup-if-mismatch -d "$build/vendor/$module" <"$p" >&2 ||
+      die "${p##*/} does not apply"
   done
   # ferretdb_no_postgresql: we only use the SQLite handler, so skip compiling pgx.
   (cd "$build" && CGO_ENABLED=0 "$go" build -mod=vendor -trimpath -tags ferretdb_no_postgresql \
