@@ -26,10 +26,10 @@ install_missing() {
 go_bin() { command -v go || echo /usr/local/go/bin/go; }
 
 # Rebuild when the binary is missing or older than any of its sources (the patches included).
-# FerretDB and its SQLite driver are patched (mongo-front/*.patch, e.g. ferretdb-pushdown.patch:
-# `_id` lookups use the `_id_` index): the module is copied to the git-ignored .build/, its
-# dependencies are vendored there, the patches are applied to the vendored copies in name order,
-# and the binary is built from the vendor tree.
+# FerretDB, its SQLite driver and its C library are patched (mongo-front/*.patch, e.g.
+# ferretdb-pushdown.patch: `_id` lookups use the `_id_` index): the module is copied to the
+# git-ignored .build/, its dependencies are vendored there, the patches are applied to the
+# vendored copies in name order, and the binary is built from the vendor tree.
 build_mongo_front() {
   local src=$LOCAL/mongo-front build=$LOCAL/.build/mongo-front go
   if [[ -x $MONGO_BIN ]] && [[ -z $(find "$src" -newer "$MONGO_BIN" -type f) ]]; then
@@ -46,8 +46,9 @@ build_mongo_front() {
     # A patch applies to the vendored module its name starts with.
     case ${p##*/} in
       ferretdb-*) module=github.com/FerretDB/FerretDB ;;
+      libc-*) module=modernc.org/libc ;;
       sqlite-*) module=modernc.org/sqlite ;;
-      *) die "${p##*/}: name it after the module it patches (ferretdb-*, sqlite-*)" ;;
+      *) die "${p##*/}: name it after the module it patches (ferretdb-*, libc-*, sqlite-*)" ;;
     esac
     patch -p1 --forward --batch --no-backup-if-mismatch -d "$build/vendor/$module" <"$p" >&2 ||
       die "${p##*/} does not apply"

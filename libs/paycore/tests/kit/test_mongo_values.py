@@ -46,7 +46,11 @@ def documents() -> list[dict[str, Any]]:
     docs: list[dict[str, Any]] = [
         {"_id": "scalars", **{f"v{i}": v for i, v in enumerate(values)}},
         {"_id": "list", "items": values, "empty": [], "docs": [{}, {"a": 1}, {"a": Int64(1)}]},
-        {"_id": "keys", **{k: i for i, k in enumerate(KEYS)}, "nested": {k: k for k in NESTED_KEYS}},
+        {
+            "_id": "keys",
+            **{k: i for i, k in enumerate(KEYS)},
+            "nested": {k: k for k in NESTED_KEYS},
+        },
         {
             "_id": "deep",
             "a": {"b": {"c": {"d": [{"e": [1, 2.0, Int64(3), "4", None, {"f": {}}]}]}}},
@@ -68,7 +72,9 @@ async def stored(raw: Any, _id: Any) -> bytes:
 
 async def test_delicate_values_round_trip_exactly(db: AsyncDatabase[dict[str, Any]]) -> None:
     coll = db["values"]
-    raw = coll.with_options(codec_options=coll.codec_options.with_options(document_class=RawBSONDocument))
+    raw = coll.with_options(
+        codec_options=coll.codec_options.with_options(document_class=RawBSONDocument)
+    )
     docs = documents()
     await coll.insert_many(docs)
 
@@ -78,10 +84,13 @@ async def test_delicate_values_round_trip_exactly(db: AsyncDatabase[dict[str, An
     # A $set re-encodes the whole stored document; the other fields must not move or change.
     for doc in docs:
         after = await coll.find_one_and_update(
-            {"_id": doc["_id"]}, {"$set": {"touched": Int64(1)}}, return_document=ReturnDocument.AFTER
+            {"_id": doc["_id"]},
+            {"$set": {"touched": Int64(1)}},
+            return_document=ReturnDocument.AFTER,
         )
         expected = {**doc, "touched": Int64(1)}
-        assert after is not None and bson.encode(after) == bson.encode(expected), doc["_id"]
+        assert after is not None, doc["_id"]
+        assert bson.encode(after) == bson.encode(expected), doc["_id"]
         assert await stored(raw, doc["_id"]) == bson.encode(expected), doc["_id"]
 
     for doc in docs:
@@ -90,6 +99,9 @@ async def test_delicate_values_round_trip_exactly(db: AsyncDatabase[dict[str, An
 
     # Lookups by each _id (pushed down with the stored encoding) and by $in find every document.
     ids = [doc["_id"] for doc in docs]
-    found = [doc["_id"] async for doc in coll.find({"_id": {"$in": [i for i in ids if isinstance(i, str)]}})]
+    found = [
+        doc["_id"]
+        async for doc in coll.find({"_id": {"$in": [i for i in ids if isinstance(i, str)]}})
+    ]
     assert sorted(found) == sorted(i for i in ids if isinstance(i, str))
     assert await coll.count_documents({}) == len(docs)
