@@ -236,7 +236,8 @@ class Floor:
             timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_connect=3, sock_read=10),
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS,
                                            keepalive_timeout=KEEPALIVE_SECONDS),
-            cookie_jar=aiohttp.DummyCookieJar(), trust_env=True,
+            # As the transport: the environment's proxy is looked up once, not per request.
+            cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
         )  # fmt: skip
         remover = asyncio.create_task(self.remove_published())
         try:

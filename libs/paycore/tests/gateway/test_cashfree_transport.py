@@ -104,3 +104,33 @@ async def test_redirect_is_not_followed_and_ids_stay_encoded(serve: Serve) -> No
         "accept": "application/json",
     }
     assert expected.items() <= sent.items()
+
+
+async def test_proxy_from_the_environment_is_used(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_found = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"
+    proxy_url, heads = await serve(answering(not_found))
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy_url.removesuffix("/pg"))
+    monkeypatch.setenv("http_proxy", proxy_url.removesuffix("/pg"))
+    async with gateway_at("http://cashfree.example/pg") as gateway:
+        for _ in range(2):  # the second request uses the proxy looked up for the first
+            with pytest.raises(GatewayError):
+                await gateway.get_order("ord_1")
+    assert [head.split(b"\r\n")[0] for head in heads] == [
+        b"GET http://cashfree.example/pg/orders/ord_1 HTTP/1.1"
+    ] * 2
+
+
+async def test_no_proxy_names_the_host(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    url, heads = await serve(answering(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    async with gateway_at(url) as gateway:
+        with pytest.raises(GatewayError):
+            await gateway.get_order("ord_1")
+    assert heads[0].startswith(b"GET /pg/orders/ord_1 HTTP/1.1")

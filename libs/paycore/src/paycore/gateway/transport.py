@@ -15,6 +15,7 @@ from typing import NamedTuple, Protocol
 
 import aiohttp
 import httpx
+from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from paycore.gateway.errors import GatewayTimeout, GatewayUnavailable
@@ -39,6 +40,11 @@ class Answer(NamedTuple):
         return 200 <= self.status < 300
 
 
+class Proxy(NamedTuple):
+    url: URL | None  # None: connect directly
+    auth: aiohttp.BasicAuth | None
+
+
 class Transport(Protocol):
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
@@ -51,7 +57,8 @@ class AiohttpTransport:
     """`headers` go with every request; `timeout` (s) bounds the wait for a free connection
     and each read, `connect_timeout` (s) the TCP/TLS connect. Redirects are not followed and
     cookies are not kept (Cashfree's API authenticates by header; no call depends on an
-    earlier answer). Proxies and CA bundles come from the environment, as with httpx."""
+    earlier answer). Proxies (`HTTP(S)_PROXY`, `NO_PROXY`) and CA bundles come from the
+    environment, as with httpx; `.netrc` is not read."""
 
     def __init__(self, headers: Mapping[str, str], timeout: float, connect_timeout: float) -> None:
         self._headers = dict(headers)
@@ -59,6 +66,7 @@ class AiohttpTransport:
             total=None, connect=timeout, sock_connect=connect_timeout, sock_read=timeout
         )
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[URL, Proxy] = {}  # by origin
 
     def _opened(self) -> aiohttp.ClientSession:
         # Made on first use: a session belongs to the running event loop, and gateways are
@@ -71,20 +79,37 @@ class AiohttpTransport:
                     limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_SECONDS
                 ),
                 cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=True,
             )
         return self._session
+
+    def _proxy_for(self, url: URL) -> Proxy:
+        """The environment's proxy for `url`'s origin, looked up once per origin. (aiohttp's
+        `trust_env` looks it up, and reads `.netrc`, in a worker thread on every request: about
+        0.5 ms of CPU per request on a 2-core machine, more than the request itself.)"""
+        origin = url.origin()
+        proxy = self._proxies.get(origin)
+        if proxy is None:
+            try:
+                proxy = Proxy(*get_env_proxy_for_url(url))
+            except LookupError:  # none set, or NO_PROXY names the host
+                proxy = Proxy(None, None)
+            self._proxies[origin] = proxy
+        return proxy
 
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
     ) -> Answer:
+        target = URL(url, encoded=True)  # ids in the path are percent-encoded already
+        proxy = self._proxy_for(target)
         try:
             async with self._opened().request(
                 method,
-                URL(url, encoded=True),  # ids in the path are percent-encoded already
+                target,
                 headers=headers,
                 data=content,
                 allow_redirects=False,
+                proxy=proxy.url,
+                proxy_auth=proxy.auth,
             ) as response:
                 return Answer(response.status, response.headers, await response.read())
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:

@@ -172,10 +172,11 @@ class EventPublisher:
     def __init__(self, broker: RabbitBroker, prefix: str = "") -> None:
         self.broker = broker
         self.prefix = prefix
+        self._exchanges: dict[str, RabbitExchange] = {}  # by name: five at most
 
     async def publish(self, event: OutboxEvent, timeout: float = 10.0) -> None:
         envelope = event.envelope
-        exchange = topic_exchange(self.prefix, exchange_for(envelope.type))
+        exchange = self._exchange(exchange_for(envelope.type))
         try:
             confirmation = await self.broker.publish(
                 envelope.model_dump_json().encode(),
@@ -193,6 +194,12 @@ class EventPublisher:
             raise UnroutableEvent(event_type=envelope.type) from exc
         if confirmation is None or type(confirmation).__name__ != "Ack":
             raise PublishNotConfirmed(event_type=envelope.type, answer=repr(confirmation))
+
+    def _exchange(self, name: str) -> RabbitExchange:
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            exchange = self._exchanges[name] = topic_exchange(self.prefix, name)
+        return exchange
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ class FieldCipher:
         (default: derived from the current key, as before key rings)."""
         if current_key_id not in keys:
             raise ValueError(f"no key {current_key_id!r}")
-        self._keys = dict(keys)
+        # One AEAD per key, built once: building it costs as much as sealing a short value.
+        self._aeads = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._current = current_key_id
         self._hash_key = lookup_key or legacy_lookup_key(keys[current_key_id])
 
@@ -61,9 +62,7 @@ class FieldCipher:
         """Encrypts `plaintext` with the current key; `context` (e.g. the field name) is
         authenticated, not stored."""
         nonce = os.urandom(12)
-        ciphertext = AESGCM(self._keys[self._current]).encrypt(
-            nonce, plaintext.encode(), context.encode()
-        )
+        ciphertext = self._aeads[self._current].encrypt(nonce, plaintext.encode(), context.encode())
         return Sealed(
             key_id=self._current,
             nonce=base64.b64encode(nonce).decode(),
@@ -73,10 +72,10 @@ class FieldCipher:
     def open(self, sealed: Sealed, context: str) -> str:
         """Decrypts with the key the value names; raises `UnknownKey` if the ring lacks it and
         `cryptography.exceptions.InvalidTag` if the value or its context was tampered with."""
-        key = self._keys.get(sealed.key_id)
-        if key is None:
+        aead = self._aeads.get(sealed.key_id)
+        if aead is None:
             raise UnknownKey(sealed.key_id)
-        plaintext = AESGCM(key).decrypt(
+        plaintext = aead.decrypt(
             base64.b64decode(sealed.nonce), base64.b64decode(sealed.ciphertext), context.encode()
         )
         return plaintext.decode()
