@@ -62,6 +62,7 @@ async def measure(which: str, args: argparse.Namespace) -> dict[str, float]:
     """Starts the app `which` (api | floor) in this process, warms it up, and measures."""
     import payments_api_bench as numbers
     from paycore.auth.tokens import mint_token
+    from paycore.kit.runner import freeze_startup_objects
 
     token = mint_token(numbers.JWT_SECRET, "usr_bench", ["write"], issuer="paycore")
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
@@ -82,6 +83,8 @@ async def measure(which: str, args: argparse.Namespace) -> dict[str, float]:
         for n in range(30):
             await post(app, path, body, {**headers, "idempotency-key": f"w{which}{n}{time.time()}"})
         await asyncio.sleep(1)
+        if which == "api":
+            freeze_startup_objects()  # as the services' runner does once started
         numbers_left = iter(range(args.creates))
         profile = cProfile.Profile(time.process_time) if args.profile else None
         run = f"{which}{time.time_ns()}"
