@@ -13,7 +13,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -75,12 +75,13 @@ class RequestContextMiddleware(HttpMiddleware):
         self.resolver = resolver or ClientAddressResolver()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = Headers(scope=scope)
-        request_id = _safe_id(headers.get("x-request-id")) or new_request_id()
-        correlation_id = _safe_id(headers.get("x-correlation-id")) or request_id
-        trace_id = trace_id_from_traceparent(headers.get("traceparent")) or new_trace_id()
+        headers = _context_headers(scope)
+        request_id = _safe_id(_first(headers, b"x-request-id")) or new_request_id()
+        correlation_id = _safe_id(_first(headers, b"x-correlation-id")) or request_id
+        trace_id = trace_id_from_traceparent(_first(headers, b"traceparent")) or new_trace_id()
         peer = scope.get("client")
-        ip = self.resolver.resolve(peer[0] if peer else None, headers.getlist(FORWARDED_FOR))
+        forwarded_for = headers.get(_FORWARDED_FOR, [])
+        ip = self.resolver.resolve(peer[0] if peer else None, forwarded_for)
         scope.setdefault("state", {})[CLIENT_IP_STATE] = ip
 
         async def send_with_id(message: Message) -> None:
@@ -90,6 +91,25 @@ class RequestContextMiddleware(HttpMiddleware):
 
         with bound_ids(request_id, correlation_id, trace_id, clientIp=ip):
             await self.app(scope, receive, send_with_id)
+
+
+_FORWARDED_FOR = FORWARDED_FOR.encode()
+_CONTEXT_HEADERS = frozenset({b"x-request-id", b"x-correlation-id", b"traceparent", _FORWARDED_FOR})
+
+
+def _context_headers(scope: Scope) -> dict[bytes, list[str]]:
+    """The values of the request headers `RequestContextMiddleware` reads, in order, in one
+    pass over the raw headers (ASGI names them in lower case)."""
+    found: dict[bytes, list[str]] = {}
+    for name, value in scope["headers"]:
+        if name in _CONTEXT_HEADERS:
+            found.setdefault(name, []).append(value.decode("latin-1"))
+    return found
+
+
+def _first(headers: dict[bytes, list[str]], name: bytes) -> str | None:
+    values = headers.get(name)
+    return values[0] if values else None
 
 
 def client_ip(request: Request) -> str | None:
