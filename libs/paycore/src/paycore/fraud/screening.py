@@ -24,6 +24,7 @@ from paycore.fraud.repository import FraudSignalRepository
 from paycore.fraud.velocity import SlidingWindows
 from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
+from paycore.kit.metrics import series
 from paycore.kit.service import Resources
 from paycore.payments.models import Payment
 
@@ -96,7 +97,7 @@ class FraudScreen:
     async def screen(self, attempt: Attempt) -> Assessment:
         """Counts the attempt and decides; raises `FraudBlocked` on a block (after storing it)."""
         assessment = await self.assess(attempt)
-        DECISIONS.labels(assessment.decision.value).inc()
+        series(DECISIONS, assessment.decision.value).inc()
         if assessment.decision != FraudDecision.ALLOW:
             assessment = await self._store(attempt, assessment)
         if assessment.decision == FraudDecision.BLOCK:

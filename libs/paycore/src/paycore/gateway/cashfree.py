@@ -51,6 +51,7 @@ from paycore.gateway.schemas import (
 )
 from paycore.gateway.transport import AiohttpTransport, Answer, HttpxTransport, Transport
 from paycore.kit.errors import InvalidAmount, UnknownCurrency
+from paycore.kit.metrics import series
 from paycore.kit.settings import CashfreeSettings
 from paycore.money import dump_json, load_json
 
@@ -357,8 +358,8 @@ class CashfreeGateway:
             outcome = error.code
             raise
         finally:
-            GATEWAY_CALLS.labels(operation, outcome).inc()
-            GATEWAY_CALL_DURATION.labels(operation).observe(time.perf_counter() - started)
+            series(GATEWAY_CALLS, operation, outcome).inc()
+            series(GATEWAY_CALL_DURATION, operation).observe(time.perf_counter() - started)
 
 
 def _means_already_exists(error: GatewayError) -> bool:

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from paycore.idempotency.errors import IdempotencyKeyReused, RequestInFlight
+from paycore.kit.metrics import series
 from paycore.kit.redis import redis_key
 
 OUTCOMES = Counter(
@@ -115,7 +116,7 @@ class IdempotencyStore:
         try:
             for _ in range(3):
                 if await self.redis.set(redis_key, marker, nx=True, ex=self.in_flight_seconds):
-                    OUTCOMES.labels(namespace, "claimed").inc()
+                    series(OUTCOMES, namespace, "claimed").inc()
                     return claim
                 raw = await self.redis.get(redis_key)
                 if raw is None:
