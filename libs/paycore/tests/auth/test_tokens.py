@@ -44,18 +44,19 @@ class TestTokens:
         with pytest.raises(TokenExpired):
             decode_token(SECRET, token, issuer="paycore")
 
+    # Made at collection: a day of validity, so a long run cannot turn one into an expiry.
     @pytest.mark.parametrize(
         "token",
         [
             "garbage",
-            jwt.encode({"sub": "u", "iss": "paycore", "exp": time.time() + 60}, "t" * 40),
-            jwt.encode({"sub": "u", "iss": "other", "exp": time.time() + 60}, SECRET),
-            jwt.encode({"iss": "paycore", "exp": time.time() + 60}, SECRET),
+            jwt.encode({"sub": "u", "iss": "paycore", "exp": time.time() + 86400}, "t" * 40),
+            jwt.encode({"sub": "u", "iss": "other", "exp": time.time() + 86400}, SECRET),
+            jwt.encode({"iss": "paycore", "exp": time.time() + 86400}, SECRET),
             jwt.encode({"sub": "u", "iss": "paycore"}, SECRET),
-            jwt.encode({"sub": "a b", "iss": "paycore", "exp": time.time() + 60}, SECRET),
-            jwt.encode({"sub": "usr_1\n", "iss": "paycore", "exp": time.time() + 60}, SECRET),
-            jwt.encode({"sub": "u", "iss": "paycore", "exp": time.time() + 60}, None, "none"),
-            jwt.encode({"sub": "u", "iss": "paycore", "exp": time.time() + 60}, SECRET, "HS512"),
+            jwt.encode({"sub": "a b", "iss": "paycore", "exp": time.time() + 86400}, SECRET),
+            jwt.encode({"sub": "usr_1\n", "iss": "paycore", "exp": time.time() + 86400}, SECRET),
+            jwt.encode({"sub": "u", "iss": "paycore", "exp": time.time() + 86400}, None, "none"),
+            jwt.encode({"sub": "u", "iss": "paycore", "exp": time.time() + 86400}, SECRET, "HS512"),
         ],
     )
     def test_invalid(self, token: str) -> None:
