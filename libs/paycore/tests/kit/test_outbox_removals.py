@@ -12,6 +12,7 @@ from paycore.kit.outbox import ConfirmedRemovals
 from paycore.testing import raw_database
 from pymongo import monitoring
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import OperationFailure
 
 
 class Updates(monitoring.CommandListener):
@@ -71,3 +72,27 @@ async def test_a_removal_that_names_no_stored_value_changes_nothing(
     await removals.remove("d", stored)
 
     assert (await documents.find_one({"_id": "d"})) == {"_id": "d", "outbox": []}
+
+
+async def test_a_removal_that_fails_fails_alone(
+    collection: tuple[AsyncCollection[dict[str, Any]], Updates],
+) -> None:
+    documents, _ = collection
+    events = {n: [event(n)] for n in range(4)}
+    # An outbox that is not an array: `$pullAll` refuses it (first in the shared write).
+    await documents.insert_many(
+        [{"_id": "broken", "outbox": "none"}]
+        + [{"_id": f"d{n}", "outbox": events[n]} for n in range(4)]
+    )
+    removals = ConfirmedRemovals(lambda: documents)
+
+    answers = await asyncio.gather(
+        removals.remove("broken", [event(9)]),
+        *(removals.remove(f"d{n}", events[n]) for n in range(4)),
+        return_exceptions=True,
+    )
+
+    assert isinstance(answers[0], OperationFailure)
+    assert answers[1:] == [None] * 4
+    async for document in documents.find({"_id": {"$ne": "broken"}}):
+        assert document["outbox"] == []

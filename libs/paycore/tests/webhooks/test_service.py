@@ -23,6 +23,7 @@ from paycore.webhooks.outcome import Outcome
 from paycore.webhooks.repository import WebhookLogRepository
 from paycore.webhooks.service import WebhookService
 from pymongo import monitoring
+from pymongo.errors import OperationFailure
 
 # Registered before the tests' clients are built (a listener cannot be removed).
 COUNTER = CommandCounter()
@@ -244,3 +245,43 @@ class TestSharedFinish:
         )
         assert stored.last_error is None
         assert len(stored.outbox) == 2  # the retry note's event and this outcome's
+
+    async def test_a_log_whose_write_fails_does_not_fail_the_logs_written_with_it(self) -> None:
+        lifecycle = WebhookLogLifecycle()
+        broken, *logs = [await stored_log(*SUCCESS) for _ in range(4)]
+        # A stored value its update cannot apply to (`$inc` on a string): that statement fails,
+        # first in the shared write.
+        await WebhookLog.get_pymongo_collection().update_one(
+            {"_id": broken.log_id}, {"$set": {"attempts": "many"}}
+        )
+        outcomes = [outcome(log, "applied") for log in logs]
+        announced: list[str] = []  # the events handed to the relay
+
+        def relay(key: str, events: Sequence[OutboxEvent]) -> None:
+            announced.extend(event.envelope.event_id for event in events)
+
+        listen_outbox("webhook_logs", relay)
+        try:
+            answers = await asyncio.gather(
+                lifecycle.finish(broken, outcome(broken, "applied"), broken.received_at),
+                *(
+                    lifecycle.finish(log, o, log.received_at)
+                    for log, o in zip(logs, outcomes, strict=True)
+                ),
+                return_exceptions=True,
+            )
+        finally:
+            stop_listening("webhook_logs", relay)
+
+        assert isinstance(answers[0], OperationFailure)
+        for log, o, answer in zip(logs, outcomes, answers[1:], strict=True):
+            assert isinstance(answer, WebhookLog), answer
+            stored = await lifecycle.get(log.log_id)
+            assert (stored.status, stored.attempts, stored.version) == (
+                WebhookStatus.SUCCESS,
+                1,
+                log.version + 1,
+            )
+            assert event_ids(stored) == [o.events[0].envelope.event_id]
+            assert written(answer) == written(stored)
+        assert sorted(announced) == sorted(o.events[0].envelope.event_id for o in outcomes)

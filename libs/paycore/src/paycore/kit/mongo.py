@@ -17,7 +17,7 @@ from loguru import logger
 from pydantic import Field, model_validator
 from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from paycore.kit.futures import settle
 from paycore.kit.settings import MongoSettings
@@ -130,7 +130,10 @@ class GroupCommit:
 
     A caller waits for the write that carried its update; callers arriving while a write is in
     flight share the next one (a group commit): under load, one `update` command serves many
-    documents instead of one write each. Raises what the write raised.
+    documents instead of one write each. Raises what the write raised; if a write of several
+    fails other than on the connection, each statement is written again alone, so a caller
+    raises only its own statement's error. Statements must therefore be safe to write twice:
+    version-guarded, or idempotent like a `$pullAll`.
 
     `linger_seconds`: how long each write waits for more callers before it goes (0: at once),
     worth it where callers come one after another faster than the wait, and the wait delays
@@ -171,11 +174,21 @@ class GroupCommit:
                 await asyncio.sleep(self.linger_seconds)
             batch = self._waiting[: self.max_batch]
             del self._waiting[: self.max_batch]
-            outcome: BaseException | None = None
-            all_matched = False
-            try:
-                result = await self.collection().bulk_write([op for op, _ in batch], ordered=False)
-                all_matched = result.matched_count + result.upserted_count == len(batch)
-            except Exception as exc:
-                outcome = exc
-            settle([future for _, future in batch], outcome, all_matched)
+            await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[tuple[UpdateOne, asyncio.Future[bool]]]) -> None:
+        futures = [future for _, future in batch]
+        try:
+            result = await self.collection().bulk_write([op for op, _ in batch], ordered=False)
+        except Exception as exc:
+            if len(batch) == 1 or isinstance(exc, ConnectionFailure):
+                settle(futures, exc)
+                return
+            # One statement's failure (the local server stops the command there; MongoDB
+            # reports it by index) must not fail the others: each is written again alone and
+            # answers for itself. A statement the failed write applied changes nothing the
+            # second time (a guarded update no longer matches; a `$pullAll` finds nothing).
+            for one in batch:
+                await self._write_batch([one])
+            return
+        settle(futures, None, result.matched_count + result.upserted_count == len(batch))
