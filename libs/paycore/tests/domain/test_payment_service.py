@@ -218,6 +218,30 @@ class TestApplyAttempt:
         assert len(alerts) == 1
         assert alerts[0].detail["extra_cf_payment_id"] == "cf_2"
 
+    async def test_two_captures_at_once_are_a_capture_and_a_second_capture(self) -> None:
+        service = PaymentService()
+        payments = [await create_payment(status=P.PENDING) for _ in range(5)]
+
+        async def two_at_once(payment: Payment) -> list[TransitionOutcome]:
+            attempts = [
+                gateway_attempt(payment.order_id, GatewayAttemptStatus.SUCCEEDED, 10_000, cf)
+                for cf in ("cf_1", "cf_2")
+            ]
+            return await asyncio.gather(*(service.apply_attempt(a, WEBHOOK) for a in attempts))
+
+        answers = await asyncio.gather(*(two_at_once(payment) for payment in payments))
+
+        for payment, outcomes in zip(payments, answers, strict=True):
+            stored = await service.get(payment.payment_id)
+            assert (stored.status, stored.captured_amount) == (P.SUCCESS, 10_000)
+            # Whichever captured, the other attempt's money is on record as received twice.
+            other = {"cf_1": "cf_2", "cf_2": "cf_1"}[stored.cf_payment_id or ""]
+            assert stored.extra_captures == [other]
+            assert sorted((o.changed, o.reason) for o in outcomes) == [
+                (False, "second_capture"),
+                (True, None),
+            ]
+
     async def test_a_pending_attempt_never_reopens_a_paid_payment(self) -> None:
         late = await late_after_success(PaymentService(), GatewayAttemptStatus.PENDING)
         assert late.payment.status == P.SUCCESS

@@ -279,8 +279,10 @@ class PaymentService:
             expected=decision.expected,
             read=payment,
         )
-        if outcome.reason == "changed":
-            # Captured meanwhile by another attempt, or ours: decide again on the new state.
+        if outcome.reason in ("changed", "duplicate"):
+            # Moved meanwhile: captured by another attempt or by ours (both read "duplicate":
+            # SUCCESS is the target), or closed. Decide again on the new state, so that another
+            # attempt's capture makes this one a second capture, not a repeat.
             return await self.apply_attempt(attempt, evidence)
         if contradiction and outcome.changed:
             await raise_alert(
