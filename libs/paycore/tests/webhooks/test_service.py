@@ -2,7 +2,8 @@
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 
 import pytest
 from paycore.alerts import AdminAlert
@@ -168,6 +169,21 @@ def written(log: WebhookLog) -> tuple[object, ...]:
     return (log.status, log.outcome, log.attempts, log.version, event_ids(log))
 
 
+@contextmanager
+def announced_events() -> Iterator[list[str]]:
+    """The ids of the events handed to the webhook logs' relay meanwhile."""
+    announced: list[str] = []
+
+    def relay(key: str, events: Sequence[OutboxEvent]) -> None:
+        announced.extend(event.envelope.event_id for event in events)
+
+    listen_outbox("webhook_logs", relay)
+    try:
+        yield announced
+    finally:
+        stop_listening("webhook_logs", relay)
+
+
 @pytest.mark.usefixtures("db")
 class TestSharedFinish:
     """A log's final write shared with the logs finished at the same time (one bulk write):
@@ -205,19 +221,11 @@ class TestSharedFinish:
         lifecycle = WebhookLogLifecycle()
         log = await stored_log(*SUCCESS)
         first, second = outcome(log, "applied"), outcome(log, "duplicate")
-        announced: list[str] = []  # the events handed to the relay
-
-        def relay(key: str, events: Sequence[OutboxEvent]) -> None:
-            announced.extend(event.envelope.event_id for event in events)
-
-        listen_outbox("webhook_logs", relay)
-        try:
+        with announced_events() as announced:
             answers = await asyncio.gather(
                 lifecycle.finish(log, first, log.received_at),
                 lifecycle.finish(log, second, log.received_at),
             )
-        finally:
-            stop_listening("webhook_logs", relay)
 
         stored = await lifecycle.get(log.log_id)
         assert stored.attempts == 1
@@ -254,13 +262,7 @@ class TestSharedFinish:
             {"_id": broken.log_id}, {"$set": {"attempts": "many"}}
         )
         outcomes = [outcome(log, "applied") for log in logs]
-        announced: list[str] = []  # the events handed to the relay
-
-        def relay(key: str, events: Sequence[OutboxEvent]) -> None:
-            announced.extend(event.envelope.event_id for event in events)
-
-        listen_outbox("webhook_logs", relay)
-        try:
+        with announced_events() as announced:
             answers = await asyncio.gather(
                 lifecycle.finish(broken, outcome(broken, "applied"), broken.received_at),
                 *(
@@ -269,8 +271,6 @@ class TestSharedFinish:
                 ),
                 return_exceptions=True,
             )
-        finally:
-            stop_listening("webhook_logs", relay)
 
         # Its own error only (MongoDB: a BulkWriteError; the local server answers with write
         # errors PyMongo cannot read: a KeyError).
