@@ -174,10 +174,16 @@ class OutboxRelay:
         )
         WAITING.labels(self.name).set(len(documents))
         OLDEST.labels(self.name).set(_oldest_age(documents))
-        published = 0
-        for document in documents:
-            published += await self._publish(document["_id"], document["outbox"], "sweep")
-        return published
+        # The documents go out together, so their removals share one write: one after another,
+        # each would wait out its own linger (100 documents, 20 s: near the lock's expiry).
+        outcomes = await asyncio.gather(
+            *(self._publish(doc["_id"], doc["outbox"], "sweep") for doc in documents),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome  # the others finished: the loop pauses and sweeps again
+        return sum(outcome for outcome in outcomes if isinstance(outcome, int))
 
     async def _publish(self, key: str, stored: list[dict[str, Any]], path: str) -> int:
         confirmed: list[dict[str, Any]] = []

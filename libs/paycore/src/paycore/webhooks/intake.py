@@ -216,7 +216,7 @@ class WebhookIntake:
     async def _remove_published(self, log_id: str, stored_event: dict[str, Any]) -> None:
         try:
             await self.repository.remove_published(log_id, stored_event)
-        except PyMongoError as exc:
+        except Exception as exc:  # a background task: whatever the driver raised, say it here
             # Published: the sweep publishes it again, and the processor ignores the repeat.
             logger.warning(
                 "webhook published but left in its outbox", logId=log_id, error=repr(exc)[:300]
