@@ -1,5 +1,6 @@
 """Answering the callers that wait on a shared write (the group commits of `kit.mongo` and
-`kit.audit`), and finishing a step its caller's cancellation must not cut in two."""
+`kit.audit`), finishing a step its caller's cancellation must not cut in two, and keeping the
+tasks nothing awaits until they end."""
 
 from __future__ import annotations
 
@@ -37,3 +38,24 @@ async def finish_before_cancelling(work: Coroutine[Any, Any, T]) -> T:
         if not task.cancelled():
             task.exception()  # retrieved: the step reported its own outcome
         raise
+
+
+class BackgroundTasks:
+    """Tasks started and not awaited (a publish, a removal, an audit drain): kept here until they
+    end, so that none is collected mid-flight and shutdown can wait for them."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self._tasks)
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def finish(self) -> None:
+        """Waits for the tasks running now (their errors are theirs to report)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 from paycore.kit.broker import EventPublisher
 from paycore.kit.context import bound_ids
 from paycore.kit.events import OUTBOX_DUE, OutboxEvent
+from paycore.kit.futures import BackgroundTasks
 from paycore.kit.mongo import GroupCommit
 from paycore.kit.redis import Lock, redis_key
 from paycore.kit.state import to_mongo
@@ -102,7 +103,7 @@ class OutboxRelay:
         self.name = model.get_settings().name or model.__name__
         self.lock_key = redis_key(lock_prefix, "lock", "outbox", self.name)
         RELAY_FAILURES.labels(self.name)  # exposed at 0, so rate() sees the first failure
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight = BackgroundTasks()
         # Nothing waits on a removal here.
         self.removals = ConfirmedRemovals(
             lambda: self.collection, linger_seconds=removal_linger(grace_seconds)
@@ -117,9 +118,7 @@ class OutboxRelay:
         stored = to_mongo(list(events))
         if not stored:
             return
-        task = asyncio.create_task(self._publish_fast(key, stored))
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+        self._in_flight.start(self._publish_fast(key, stored))
 
     async def _publish_fast(self, key: str, stored: list[dict[str, Any]]) -> None:
         try:
@@ -134,8 +133,7 @@ class OutboxRelay:
 
     async def finish_in_flight(self) -> None:
         """Waits for background publishes (at shutdown)."""
-        if self._in_flight:
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+        await self._in_flight.finish()
 
     async def run_forever(self) -> None:
         """Sweeps for waiting events while this process holds the collection's lock."""

@@ -8,7 +8,6 @@ document), so no multi-document transaction is ever needed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
@@ -22,6 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from paycore.kit import audit
 from paycore.kit.errors import ChangedConcurrently
 from paycore.kit.events import OutboxEvent
+from paycore.kit.futures import BackgroundTasks
 from paycore.kit.mongo import KeyedDocument
 
 S = TypeVar("S", bound=StrEnum)
@@ -226,7 +226,7 @@ def _action(collection_name: str, records: Sequence[TransitionRecord]) -> str:
     return f"{resource}.{records[-1].to_status.lower()}"
 
 
-_draining: set[asyncio.Task[None]] = set()
+_draining = BackgroundTasks()
 
 
 def drain_audit_soon(
@@ -238,9 +238,7 @@ def drain_audit_soon(
     the other documents drained meanwhile (`audit.drain_later`): a state change never waits
     for its audit record (the entry is already stored with the change; `finish_audit_drains`
     waits at shutdown). If that fails, the entries stay pending for the reconciler's sweep."""
-    task = asyncio.get_running_loop().create_task(_drain_later(collection, key, document))
-    _draining.add(task)
-    task.add_done_callback(_draining.discard)
+    _draining.start(_drain_later(collection, key, document))
 
 
 async def _drain_later(
@@ -261,7 +259,7 @@ async def finish_audit_drains() -> None:
     then write at once instead of waiting for other documents' drains."""
     while _draining:
         audit.hurry_drains()
-        await asyncio.gather(*list(_draining), return_exceptions=True)
+        await _draining.finish()
 
 
 async def drain_audit(

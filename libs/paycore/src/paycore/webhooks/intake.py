@@ -21,7 +21,6 @@ would make Cashfree's retry look like a duplicate.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 from collections.abc import Mapping
@@ -38,6 +37,7 @@ from paycore.kit.broker import EventPublisher
 from paycore.kit.crypto import FieldCipher
 from paycore.kit.errors import DependencyUnavailable
 from paycore.kit.events import OutboxEvent
+from paycore.kit.futures import BackgroundTasks
 from paycore.kit.ids import new_id
 from paycore.kit.logging import mask_value
 from paycore.kit.mongo import is_duplicate_key
@@ -119,7 +119,7 @@ class WebhookIntake:
         self.redis_prefix = redis_prefix
         self.dedupe_ttl_seconds = dedupe_ttl_seconds
         self.publish_timeout_seconds = publish_timeout_seconds
-        self._removing: set[asyncio.Task[None]] = set()
+        self._removing = BackgroundTasks()
 
     def _key(self, event_id: str) -> str:
         return redis_key(self.redis_prefix, "webhook", "event", event_id)
@@ -208,9 +208,7 @@ class WebhookIntake:
         RELAYED.labels(collection, "fast").inc()
         # Tells the sweep the event went out. Nothing waits on it: the 200 needs only the
         # insert and the confirm, and removals lingering together share one write.
-        task = asyncio.create_task(self._remove_published(log_id, stored_event))
-        self._removing.add(task)
-        task.add_done_callback(self._removing.discard)
+        self._removing.start(self._remove_published(log_id, stored_event))
         return True
 
     async def _remove_published(self, log_id: str, stored_event: dict[str, Any]) -> None:
@@ -224,8 +222,7 @@ class WebhookIntake:
 
     async def finish_in_flight(self) -> None:
         """Waits for the removals still pending (at shutdown, before the database closes)."""
-        if self._removing:
-            await asyncio.gather(*self._removing, return_exceptions=True)
+        await self._removing.finish()
 
     async def _seen(self, key: str) -> bool:
         try:

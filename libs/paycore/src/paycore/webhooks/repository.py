@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from paycore.kit.events import OutboxEvent
+from paycore.kit.events import OutboxEvent, now_ms
 from paycore.kit.mongo import GroupCommit
 from paycore.kit.outbox import ConfirmedRemovals
 from paycore.kit.state import guarded_statement, guarded_update, notify_outbox, to_mongo
@@ -120,9 +120,7 @@ class WebhookLogRepository:
         events: list[OutboxEvent],
         inc: Mapping[str, int] | None,
     ) -> WebhookLog | None:
-        events = list(events)
-        now = datetime.now(UTC)
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as stored: milliseconds
+        now = now_ms()  # as stored, so the read-back check below can compare it
         statement = guarded_statement(
             log.log_id, version=log.version, set_fields=changes, inc=inc, events=events, now=now
         )
