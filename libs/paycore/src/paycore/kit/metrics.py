@@ -75,9 +75,6 @@ class MetricsMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, service: str) -> None:
         super().__init__(app)
         self.service = service
-        # The labelled series of each (method, route, status) seen: `labels()` validates and
-        # locks on every call, which is half of this middleware's cost per request.
-        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = 500
@@ -94,20 +91,13 @@ class MetricsMiddleware(HttpMiddleware):
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            requests, duration = self._series_of(scope["method"], template, status)
-            requests.inc()
-            duration.observe(time.perf_counter() - started)
-
-    def _series_of(self, method: str, template: str, status: int) -> tuple[Counter, Histogram]:
-        key = (method, template, status)
-        series = self._series.get(key)
-        if series is None:
-            series = (
-                HTTP_REQUESTS.labels(self.service, method, template, str(status)),
-                HTTP_DURATION.labels(self.service, method, template),
+            method = scope["method"]
+            # Kept series (`series`): `labels()` validates and locks on every call, which was
+            # half of this middleware's cost per request.
+            series(HTTP_REQUESTS, self.service, method, template, str(status)).inc()
+            series(HTTP_DURATION, self.service, method, template).observe(
+                time.perf_counter() - started
             )
-            self._series[key] = series
-        return series
 
 
 _children: dict[tuple[Any, tuple[str, ...]], Any] = {}
