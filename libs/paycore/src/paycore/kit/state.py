@@ -149,23 +149,10 @@ async def guarded_update(
     `payment.create`); with those, this returns once they are in their chain, as
     `audit.append` would, instead of draining in the background.
     """
-    now = datetime.now(UTC)
-    update: dict[str, Any] = {
-        "$set": {**to_mongo(dict(set_fields or {})), "updated_at": now},
-        "$inc": {"version": 1, **dict(inc or {})},
-    }
-    pushes: dict[str, Any] = {key: value for key, value in to_mongo(dict(push or {})).items()}
-    history_entries = to_mongo(list(history))
-    outbox_entries = to_mongo(list(events))
-    if history_entries:
-        pushes["history"] = {"$each": history_entries}
-    if outbox_entries:
-        pushes["outbox"] = {"$each": outbox_entries}
-    if pushes:
-        update["$push"] = pushes
-    if pull:
-        update["$pull"] = to_mongo(dict(pull))
-    records = list(history)
+    records, events = list(history), list(events)
+    update = _versioned_change(
+        datetime.now(UTC), set_fields, inc, push=push, history=records, events=events, pull=pull
+    )
     entry = audit.new_entry(
         _action(collection.name, records),
         before={**to_mongo(dict(where or {})), "version": version},
@@ -183,8 +170,8 @@ async def guarded_update(
         audit.pending_update(collection, update, entry, *also_audit),
         return_document=ReturnDocument.AFTER,
     )
-    if updated is not None and outbox_entries:
-        notify_outbox(collection.name, key, list(events))
+    if updated is not None and events:
+        notify_outbox(collection.name, key, events)
     if updated is not None and collection.name in audit.AUDITED:
         if also_audit:
             await drain_audit(collection, key, updated, also_audit[-1]["entry_id"])
@@ -206,14 +193,36 @@ def guarded_statement(
     for a collection that is not audited: it changes nothing if the document `_id == key` moved
     past `version`. `now` is stored as `updated_at`. Once it is written, the caller hands the
     events to this process's relay (`notify_outbox`)."""
+    update = _versioned_change(now, set_fields, inc, events=list(events))
+    return UpdateOne({"_id": key, "version": version}, update)
+
+
+def _versioned_change(
+    now: datetime,
+    set_fields: Mapping[str, Any] | None,
+    inc: Mapping[str, int] | None,
+    *,
+    push: Mapping[str, Any] | None = None,
+    history: Sequence[TransitionRecord] = (),
+    events: Sequence[OutboxEvent] = (),
+    pull: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The update of a guarded write: the fields set with `updated_at = now`, the version and
+    `inc` counted up, `push` with the history records and outbox events appended, `pull`."""
     update: dict[str, Any] = {
-        "$set": {**to_mongo(dict(set_fields)), "updated_at": now},
+        "$set": {**to_mongo(dict(set_fields or {})), "updated_at": now},
         "$inc": {"version": 1, **dict(inc or {})},
     }
-    outbox_entries = to_mongo(list(events))
-    if outbox_entries:
-        update["$push"] = {"outbox": {"$each": outbox_entries}}
-    return UpdateOne({"_id": key, "version": version}, update)
+    pushes: dict[str, Any] = to_mongo(dict(push or {}))
+    if history:
+        pushes["history"] = {"$each": to_mongo(list(history))}
+    if events:
+        pushes["outbox"] = {"$each": to_mongo(list(events))}
+    if pushes:
+        update["$push"] = pushes
+    if pull:
+        update["$pull"] = to_mongo(dict(pull))
+    return update
 
 
 def _action(collection_name: str, records: Sequence[TransitionRecord]) -> str:
