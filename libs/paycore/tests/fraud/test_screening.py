@@ -1,3 +1,4 @@
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -93,6 +94,24 @@ class TestScreen:
         # The same incident again (another request of it) raises no second alert.
         await screen.screen(flagged)
         assert len(await AdminAlert.find_all().to_list()) == 1
+
+    async def test_one_incident_raises_one_alert_across_a_clock_boundary(
+        self, screen: FraudScreen
+    ) -> None:
+        # A fixed time bucket would split an incident at each multiple of the window (seen:
+        # a CI run whose two requests straddled a minute raised two alerts).
+        thresholds = FraudThresholds(window_seconds=2, review_amount=50_000)
+        screen = FraudScreen(screen.windows.redis, thresholds, prefix=screen.windows.prefix)
+        flagged = attempt(amount=99_999)
+        await asyncio.sleep(1.1 - time.time() % 2 if time.time() % 2 < 1.1 else 0)
+        first = time.time()  # 1.1 to 2.0 s into a 2 s bucket
+        await screen.screen(flagged)
+        await asyncio.sleep(2.05 - first % 2)  # just past the bucket's end, within 2 s
+        await screen.screen(flagged)
+        assert len(await AdminAlert.find_all().to_list()) == 1
+        await asyncio.sleep(first + 2.1 - time.time())  # the incident's window has passed
+        await screen.screen(flagged)
+        assert len(await AdminAlert.find_all().to_list()) == 2
 
     async def test_allow_stores_nothing(self, screen: FraudScreen) -> None:
         assessment = await screen.screen(attempt())

@@ -25,6 +25,7 @@ from paycore.fraud.velocity import SlidingWindows
 from paycore.kit.events import OutboxEvent
 from paycore.kit.ids import new_id
 from paycore.kit.metrics import series
+from paycore.kit.redis import incident_start, redis_key
 from paycore.kit.service import Resources
 from paycore.payments.models import Payment
 
@@ -185,12 +186,22 @@ class FraudScreen:
             outbox=[OutboxEvent.of(f"analytics.fraud.{flagged}", data)],
         )
         await self.signals.insert(signal)
-        # One alert per user, decision and reasons per velocity window: the incident, not
-        # every request of it.
-        window = int(time.time()) // self.thresholds.window_seconds
+        # One alert per incident (user, decision and reasons, within a velocity window of its
+        # first sighting), not one per request of it.
         reasons = "+".join(sorted(assessment.reasons))
+        incident = f"{assessment.decision.value}:{attempt.user_id}:{reasons}"
+        window_seconds = self.thresholds.window_seconds
+        try:
+            started = await incident_start(
+                self.windows.redis,
+                redis_key(self.windows.prefix, "fraud", "incident", incident),
+                window_seconds,
+            )
+        except RedisError as exc:  # the alert still goes out, one per fixed window
+            logger.warning("fraud incident start unknown", error=repr(exc))
+            started = int(time.time()) // window_seconds * window_seconds
         await raise_alert(
-            f"fraud_{assessment.decision.value}:{attempt.user_id}:{reasons}:{window}",
+            f"fraud_{incident}:{started}",
             f"fraud_{assessment.decision.value}",
             "high" if assessment.decision == FraudDecision.BLOCK else "warning",
             **data,

@@ -1,9 +1,10 @@
-"""Redis: the client, and locks that only their owner can release."""
+"""Redis: the client, locks that only their owner can release, and incident starts."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import time
 from typing import Final, Self
 from urllib.parse import quote
 
@@ -48,6 +49,17 @@ def redis_client(settings: RedisSettings) -> Redis:
         socket_connect_timeout=settings.redis_timeout_seconds,
         health_check_interval=30,
     )
+
+
+async def incident_start(redis: Redis, key: str, window_seconds: int) -> int:
+    """The second (Unix time) the incident kept at `key` began: now if none began in the last
+    `window_seconds`. The key lives `window_seconds` from the incident's start, so however many
+    events of it arrive they name one incident, and a clock boundary inside it (a fixed time
+    bucket's) cannot split it in two. One round trip (`SET NX GET EX`, Redis 7.0 or later).
+    Raises redis-py's `RedisError`."""
+    now = int(time.time())
+    started = await redis.set(key, now, nx=True, get=True, ex=window_seconds)
+    return now if started is None else int(started)
 
 
 class Lock:
