@@ -37,6 +37,26 @@ async def test_rollup_counts_each_event_once() -> None:
     assert len(spikes) == 1
 
 
+async def test_a_failure_spike_straddling_a_minute_raises_one_alert() -> None:
+    # Counted per calendar minute, two failures before a minute's end and two after it were
+    # two minutes of two: no spike. Any 60 s holds four.
+    settings = isolated_settings()
+    redis = redis_client(settings)
+    recorder = RollupRecorder(redis, settings.redis_prefix, failure_spike_per_minute=4)
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    for offset in (-0.4, -0.2, 0.2, 0.4, 0.6):  # the fifth failure is the same spike
+        occurred = minute + timedelta(seconds=offset)
+        await recorder.record(EventEnvelope(type="payment.failed", occurred_at=occurred))
+    [spike] = await AdminAlert.find(AdminAlert.kind == "payment_failure_spike").to_list()
+    assert spike.detail["failures"] == 4
+    # Failures long past (a backlog delivered late) are no spike now.
+    long_ago = minute - timedelta(minutes=10)
+    for _ in range(4):
+        await recorder.record(EventEnvelope(type="payment.failed", occurred_at=long_ago))
+    await redis.aclose()
+    assert await AdminAlert.find(AdminAlert.kind == "payment_failure_spike").count() == 1
+
+
 async def test_a_reversed_refund_restores_what_can_be_refunded(
     gateway: CashfreeGateway, emulator: RunningEmulator
 ) -> None:

@@ -1,20 +1,29 @@
 """Analytics rollups from the event archive: events per day and type, and a failure-spike
 alert. Counts are deduplicated per event id (Redis, 7 days), so redelivery doesn't inflate
-them; they are analytics, not money, and live apart from the ledgers."""
+them; they are analytics, not money, and live apart from the ledgers.
+
+A failure spike is `failure_spike_per_minute` failed payments that occurred within 60 s of
+each other: any 60 s, not a calendar minute, which would split a spike straddling one and let
+it pass unseen. A spike raises one alert per 60 s it lasts (`kit.redis.incident_start`)."""
 
 from __future__ import annotations
 
-from datetime import UTC
+import time
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
 from paycore.alerts import raise_alert
 from paycore.kit.events import EventEnvelope
 from paycore.kit.mongo import is_duplicate_key
-from paycore.kit.redis import redis_key
+from paycore.kit.redis import incident_start, redis_key
 from paycore.reconciliation.models import DailyRollup
 
 SEEN_SECONDS = 7 * 24 * 3600
+SPIKE_WINDOW_MS = 60_000
+# Failures older than this (by when they occurred) leave the count: a backlog delivered late
+# after an outage is not a spike happening now.
+SPIKE_HORIZON_MS = 3 * SPIKE_WINDOW_MS
 
 
 class RollupRecorder:
@@ -43,17 +52,26 @@ class RollupRecorder:
                 if not is_duplicate_key(exc):
                     raise
         if envelope.type == "payment.failed":
-            await self._watch_failures(occurred.strftime("%Y-%m-%dT%H:%M"))
+            await self._watch_failures(envelope.event_id, occurred)
         return True
 
-    async def _watch_failures(self, minute: str) -> None:
-        key = redis_key(self.prefix, "rollup", "failures", minute)
-        count = await self.redis.incr(key)
-        await self.redis.expire(key, 180)
-        if count == self.failure_spike_per_minute:
-            await raise_alert(
-                f"failure-spike:{minute}",
-                "payment_failure_spike",
-                minute=minute,
-                failures=count,
-            )
+    async def _watch_failures(self, event_id: str, occurred: datetime) -> None:
+        occurred_ms = int(occurred.timestamp() * 1000)
+        key = redis_key(self.prefix, "rollup", "failures")
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(key, {event_id: occurred_ms})
+        pipe.zremrangebyscore(key, "-inf", int(time.time() * 1000) - SPIKE_HORIZON_MS)
+        pipe.zcount(key, occurred_ms - SPIKE_WINDOW_MS + 1, occurred_ms)
+        pipe.pexpire(key, SPIKE_HORIZON_MS)
+        _, _, count, _ = await pipe.execute()
+        if count < self.failure_spike_per_minute:
+            return
+        # Raised again (idempotently) by each failure of the spike, so one that fails to
+        # store its alert leaves it to the next.
+        started = await incident_start(
+            self.redis, redis_key(self.prefix, "rollup", "spike"), SPIKE_WINDOW_MS // 1000
+        )
+        since = datetime.fromtimestamp(started, UTC).isoformat()
+        await raise_alert(
+            f"failure-spike:{since}", "payment_failure_spike", since=since, failures=count
+        )
