@@ -103,7 +103,9 @@ class TestScreen:
         thresholds = FraudThresholds(window_seconds=2, review_amount=50_000)
         screen = FraudScreen(screen.windows.redis, thresholds, prefix=screen.windows.prefix)
         flagged = attempt(amount=99_999)
-        await asyncio.sleep(1.1 - time.time() % 2 if time.time() % 2 < 1.1 else 0)
+        into_bucket = time.time() % 2
+        if into_bucket < 1.1:
+            await asyncio.sleep(1.1 - into_bucket)
         first = time.time()  # 1.1 to 2.0 s into a 2 s bucket
         await screen.screen(flagged)
         await asyncio.sleep(2.05 - first % 2)  # just past the bucket's end, within 2 s
