@@ -40,6 +40,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from paycore.kit.context import request_id_var, trace_id_var
+from paycore.kit.events import now_ms
 from paycore.kit.futures import settle
 
 RECORDS: Final = "audit_logs"
@@ -74,12 +75,6 @@ def acting_as(kind: str, actor_id: str, **details: str | None) -> None:
     actor_var.set({"kind": kind, "id": actor_id, **details})
 
 
-def _now_ms() -> datetime:
-    """Now, at the millisecond precision the database keeps (the hash must survive storage)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 def plain(value: Any) -> Any:
     """A JSON value (dates as ISO strings), so it hashes the same after a round trip, with keys
     a document may hold: a query operator (`$ne`) becomes `op_ne`, a dotted path `a/b`."""
@@ -110,7 +105,7 @@ def new_entry(
     """An audit entry for a change made now by the current actor (or `actor`)."""
     return {
         "entry_id": uuid.uuid4().hex,
-        "at": _now_ms(),
+        "at": now_ms(),  # what the database keeps: the hash must survive storage
         "actor": dict(actor or actor_var.get() or {"kind": "service", "id": "unknown"}),
         "action": action,
         "before": plain(dict(before)) if before is not None else None,
