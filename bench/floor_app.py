@@ -12,7 +12,7 @@ counters of `bench/instrumented.py`), so a floor that drifts from the create's s
 
 `POST /create` (an `Idempotency-Key` header, a JSON body), in the create's order:
 
-1. Redis: the rate limit (`RATE_LIMIT`: one EVALSHA, INCR + EXPIRE for the IP and the user);
+1. Redis: the rate limit (`RATE_LIMIT`: one EVALSHA, the sliding logs of the IP and the user);
 2. Redis: the idempotency claim (SET NX EX);
 3. Redis: the fraud screen (`FRAUD_ROUND_TRIP`: one EVALSHA of the same script, same keys);
 4. MongoDB: insert the payment (a document of the stored payment's shape);
@@ -43,7 +43,7 @@ import uvicorn
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange
 from paycore.fraud.velocity import HIT_AND_COUNT
 from paycore.gateway.transport import KEEPALIVE_SECONDS, MAX_CONNECTIONS
-from payments_api.ratelimit import COUNT as RATE_LIMIT
+from payments_api.ratelimit import ADMIT as RATE_LIMIT
 from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -131,9 +131,10 @@ class Floor:
     async def create(self, request: Request) -> Response:
         body = json.loads(await request.body())
         key = request.headers.get("idempotency-key") or uuid.uuid4().hex
-        user, window = "usr_bench", int(time.time()) // 60
-        limits = [f"{self.prefix}ratelimit:{scope}:{window}" for scope in ("ip:127.0.0.1", user)]
-        await self.rate_limit(keys=limits, args=[65])
+        user, now = "usr_bench", int(time.time() * 1000)
+        limits = [f"{self.prefix}ratelimit:{scope}" for scope in ("ip:127.0.0.1", f"user:{user}")]
+        member = f"{now}-{secrets.token_hex(4)}"
+        await self.rate_limit(keys=limits, args=[member, now, now - 60_000, 60_000, 10**9, 10**9])
         claim = f"{self.prefix}idempotency:payment:{user}:{key}"
         await self.redis.set(claim, '{"state":"in_flight"}', nx=True, ex=60)
         await self.screen(user)

@@ -23,7 +23,6 @@ from paycore.gateway.schemas import idempotency_key
 from paycore.testing import isolated_settings, remove_traces
 from payments_api.app import build_app
 from payments_api.endpoints import ENDPOINTS, PLATFORM, Endpoint
-from payments_api.ratelimit import WINDOW_SECONDS
 from payments_api.settings import Settings
 from starlette.applications import Starlette
 
@@ -218,13 +217,3 @@ async def create_order_calls(emu: RunningEmulator, order_id: str) -> list[Any]:
     key = idempotency_key("create_order", order_id)
     calls = await emu.control.calls(operation="create_order")
     return [call for call in calls if call.idempotency_key == key]
-
-
-async def in_one_rate_window(room_seconds: float = 15) -> None:
-    """Rate limits count in fixed one-minute windows (`payments_api.ratelimit`): requests that
-    straddle a boundary are counted in two windows and may all pass. A test that must see its
-    requests in one window calls this first: it waits for the next window when fewer than
-    `room_seconds` remain of this one."""
-    left = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
-    if left < room_seconds:
-        await asyncio.sleep(left + 0.05)

@@ -10,7 +10,6 @@ from payments_api_testing import (
     ApiClient,
     api_client,
     create_order_calls,
-    in_one_rate_window,
     new_key,
     new_user,
 )
@@ -248,7 +247,6 @@ class TestVerifyThrottle:
             user = new_user()
             data = (await api.create_payment(user)).json()["data"]
             await emu.control.pay(data["payment_session_id"], "FAILED")
-            await in_one_rate_window()
             before = len(await emu.control.calls(operation="get_order"))
             answers = [
                 await api.http.post(
@@ -272,7 +270,6 @@ class TestVerifyThrottle:
         async with api_client(emu, verify_per_user_per_minute=2) as api:
             user = new_user()
             payments = [(await api.create_payment(user)).json()["data"] for _ in range(3)]
-            await in_one_rate_window()
             codes = [
                 (
                     await api.http.post(
