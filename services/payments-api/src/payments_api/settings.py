@@ -37,7 +37,7 @@ class Settings(
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     # The client IP behind proxies: TRUSTED_PROXIES / TRUSTED_PROXY_HOPS (every HTTP service).
 
-    # Rate limits per minute (Redis, fixed windows).
+    # Rate limits: requests accepted in any 60 s (Redis, a sliding log per subject).
     rate_limit_user_per_minute: int = Field(default=600, gt=0)
     rate_limit_ip_per_minute: int = Field(default=1200, gt=0)
     # Verify asks Cashfree twice (order, attempts): it spends the merchant's API quota.
