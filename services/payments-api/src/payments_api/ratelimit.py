@@ -88,13 +88,16 @@ class RateLimiter:
             await self._admit(subjects)
 
     async def _admit(self, subjects: list[tuple[str, str, int]]) -> None:
+        """Records one request in the log of every (scope, subject, limit), or, when one of
+        them is full, in none and raises `RateLimited` for the one with the longest wait."""
         now_ms = int(self.clock() * 1000)
         member = f"{now_ms}-{secrets.token_hex(4)}"  # unique, so equal timestamps all count
         window_ms = WINDOW_SECONDS * 1000
         keys = [
             redis_key(self.prefix, "ratelimit", scope, subject) for scope, subject, _ in subjects
         ]
-        args = [member, now_ms, now_ms - window_ms, window_ms, *(limit for *_, limit in subjects)]
+        args: list[int | str] = [member, now_ms, now_ms - window_ms, window_ms]
+        args += [limit for *_, limit in subjects]
         try:
             refused, *wait_ms = await self._admit_script(keys=keys, args=args)
         except RedisError as exc:
