@@ -29,10 +29,14 @@ class Clock:
         return self.now
 
 
-def limiter(api: ApiClient, clock: Clock, *, per_user: int, per_ip: int = 1000) -> RateLimiter:
+def limiter(
+    api: ApiClient, at: float, *, per_user: int, per_ip: int = 1000
+) -> tuple[RateLimiter, Clock]:
+    """A limiter on the app's Redis, with logs of its own and a clock starting `at`."""
+    clock = Clock(at)
     redis = api.app.state.api.resources.redis
-    prefix = isolated_settings().redis_prefix  # a log of its own for each test
-    return RateLimiter(redis, prefix=prefix, per_user=per_user, per_ip=per_ip, clock=clock)
+    prefix = isolated_settings().redis_prefix
+    return RateLimiter(redis, prefix=prefix, per_user=per_user, per_ip=per_ip, clock=clock), clock
 
 
 async def refusal(limiter: RateLimiter, *, ip: str | None, user_id: str | None) -> RateLimited:
@@ -61,8 +65,7 @@ class TestSlidingLog:
     async def test_never_more_than_the_limit_across_a_minute_boundary(
         self, api: ApiClient, boundary: float
     ) -> None:
-        clock = Clock(boundary - 0.5)
-        limits = limiter(api, clock, per_user=3)
+        limits, clock = limiter(api, boundary - 0.5, per_user=3)
         for offset in (-0.5, -0.25, 0):
             clock.now = boundary + offset
             await limits.check(ip=None, user_id="usr_a")
@@ -87,8 +90,7 @@ class TestSlidingLog:
     async def test_requests_every_half_second_get_the_limit_per_60_s(
         self, api: ApiClient, boundary: float
     ) -> None:
-        clock = Clock(boundary - 30)
-        limits = limiter(api, clock, per_user=10)
+        limits, clock = limiter(api, boundary - 30, per_user=10)
         accepted = []
         for step in range(300):  # 150 s
             clock.now = boundary - 30 + step / 2
@@ -106,8 +108,7 @@ class TestSlidingLog:
     async def test_a_refused_request_does_not_extend_the_block(
         self, api: ApiClient, boundary: float
     ) -> None:
-        clock = Clock(boundary)
-        limits = limiter(api, clock, per_user=2)
+        limits, clock = limiter(api, boundary, per_user=2)
         await limits.check(ip=None, user_id="usr_c")
         await limits.check(ip=None, user_id="usr_c")
         for waited, told in ((10, 50), (30, 30), (59.5, 1)):
@@ -121,8 +122,7 @@ class TestSlidingLog:
     async def test_a_request_refused_by_one_subject_counts_against_neither(
         self, api: ApiClient, boundary: float
     ) -> None:
-        clock = Clock(boundary)
-        limits = limiter(api, clock, per_user=2, per_ip=3)
+        limits, _ = limiter(api, boundary, per_user=2, per_ip=3)
         await limits.check(ip="198.51.100.1", user_id="usr_d")
         await limits.check(ip="198.51.100.1", user_id="usr_d")
         refused = await refusal(limits, ip="198.51.100.1", user_id="usr_d")
@@ -137,8 +137,7 @@ class TestSlidingLog:
     async def test_when_both_subjects_refuse_the_longer_wait_is_told(
         self, api: ApiClient, boundary: float
     ) -> None:
-        clock = Clock(boundary)
-        limits = limiter(api, clock, per_user=2, per_ip=2)
+        limits, clock = limiter(api, boundary, per_user=2, per_ip=2)
         await limits.check(ip="198.51.100.2", user_id="usr_g")
         clock.now = boundary + 20
         await limits.check(ip="198.51.100.3", user_id="usr_g")
@@ -152,8 +151,7 @@ class TestSlidingLog:
         await limits.check(ip="198.51.100.3", user_id="usr_g")
 
     async def test_spend_counts_its_own_subject(self, api: ApiClient, boundary: float) -> None:
-        clock = Clock(boundary)
-        limits = limiter(api, clock, per_user=100)
+        limits, clock = limiter(api, boundary, per_user=100)
         await limits.spend("verify_payment", "pay_1", 1)
         await limits.spend("verify_payment", "pay_2", 1)
         clock.now = boundary + 1
