@@ -84,8 +84,14 @@ def every(
 
 
 def scheduled_jobs(
-    settings: Settings, engine: ReconciliationEngine, watched: Sequence[Consumer] = ()
+    settings: Settings,
+    engine: ReconciliationEngine,
+    watched: Sequence[Consumer] = (),
+    resources: Resources | None = None,
 ) -> list[Callable[[Resources], Awaitable[None]]]:
+    """The loops of the jobs; `watched` are the queues the queue watch reads, `resources` its
+    Redis (the queue-overload alert's incident start)."""
+
     async def janitor() -> str:
         rechecked = await engine.janitor.recheck_due_payments()
         repaired = await engine.janitor.repair_reservations(
@@ -127,7 +133,11 @@ def scheduled_jobs(
         return f"checked={checked} broken={len(broken)}"
 
     async def queues() -> dict[str, int]:
-        return await watch_queues(watched, settings.queue_overload_messages)
+        assert resources is not None
+        assert resources.redis is not None  # connected before the loops start
+        return await watch_queues(
+            watched, settings.queue_overload_messages, resources.redis, settings.redis_prefix
+        )
 
     return [
         every("queues", settings.queue_report_seconds, queues, settings),
