@@ -103,15 +103,18 @@ class TestScreen:
         thresholds = FraudThresholds(window_seconds=2, review_amount=50_000)
         screen = FraudScreen(screen.windows.redis, thresholds, prefix=screen.windows.prefix)
         flagged = attempt(amount=99_999)
-        into_bucket = time.time() % 2
-        if into_bucket < 1.1:
-            await asyncio.sleep(1.1 - into_bucket)
-        first = time.time()  # 1.1 to 2.0 s into a 2 s bucket
+        started = 0.0
+        while not 1.1 <= started % 2 <= 1.5:  # a wake-up later than that waits for the next
+            await asyncio.sleep((1.2 - time.time()) % 2)
+            started = time.time()  # 1.2 s into a 2 s bucket
         await screen.screen(flagged)
-        await asyncio.sleep(2.05 - first % 2)  # just past the bucket's end, within 2 s
+        first_seen_by = time.time()  # the incident's start was stored before this
+        # Just past the bucket's end, a second or more before the incident's window closes.
+        await asyncio.sleep(started // 2 * 2 + 2.05 - time.time())
         await screen.screen(flagged)
         assert len(await AdminAlert.find_all().to_list()) == 1
-        await asyncio.sleep(first + 2.1 - time.time())  # the incident's window has passed
+        # The incident's window has passed, however long the first screen took.
+        await asyncio.sleep(first_seen_by + 2.05 - time.time())
         await screen.screen(flagged)
         assert len(await AdminAlert.find_all().to_list()) == 2
 
