@@ -80,10 +80,11 @@ class TestVerifiedTokens:
 
     def test_a_known_token_is_refused_once_expired(self) -> None:
         tokens = VerifiedTokens(SECRET, issuer="paycore")
-        # Valid for one more second: expired 29 s ago, within the 30 s leeway.
-        token = mint_token(SECRET, "u", ["read"], issuer="paycore", ttl_seconds=1 - LEEWAY_SECONDS)
+        # Valid for one to two more seconds (expiry is in whole seconds: with one, a verify in
+        # the next second than the mint's already found it expired), then waited out.
+        token = mint_token(SECRET, "u", ["read"], issuer="paycore", ttl_seconds=2 - LEEWAY_SECONDS)
         assert tokens.verify(token).user_id == "u"
-        time.sleep(1.1)
+        time.sleep(2.05)
         assert tokens.known(token) is None
         with pytest.raises(TokenExpired):
             tokens.verify(token)
