@@ -110,5 +110,8 @@ async def test_a_processor_killed_mid_message_leaves_one_effect(
     stored = await payments.get(payment.payment_id)
     assert stored is not None
     assert [r.to_status for r in stored.history if not r.ignored].count("SUCCESS") == 1
-    await asyncio.sleep(1.5)  # past the outbox grace: a lost event would be swept by now
+    # Published by the killed processor's relay, or else swept by the second once the killed
+    # one's sweep lock (10 s) has expired; then no second copy follows.
+    await emails.one_arrives("email.payment.success", timeout=20, payment_id=payment.payment_id)
+    await asyncio.sleep(1.5)  # past the outbox grace: a doubled event would be swept by now
     assert len(await emails.of_type("email.payment.success", payment_id=payment.payment_id)) == 1

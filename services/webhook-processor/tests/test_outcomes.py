@@ -66,6 +66,7 @@ async def test_a_hundred_concurrent_copies_make_one_transition_and_one_email(
     assert log.status == WebhookStatus.SUCCESS
     stored = await payment_of(payment.payment_id)
     assert [r.to_status for r in stored.history if not r.ignored].count("SUCCESS") == 1
+    await emails.one_arrives("email.payment.success", payment_id=payment.payment_id)
     await asyncio.sleep(1)  # anything duplicated would have been published by now
     sent = await emails.of_type("email.payment.success", payment_id=payment.payment_id)
     assert len(sent) == 1

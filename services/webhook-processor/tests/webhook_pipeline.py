@@ -139,13 +139,13 @@ class EventTap:
             if event.type == event_type and all(event.data.get(k) == v for k, v in data.items())
         ]
 
-    async def one_arrives(self, event_type: str, **data: Any) -> None:
+    async def one_arrives(self, event_type: str, timeout: float = 10, **data: Any) -> None:
         """Waits until exactly one event of `event_type` with these data fields was seen."""
 
         async def one_seen() -> bool:
             return len(await self.of_type(event_type, **data)) == 1
 
-        await eventually(one_seen)
+        await eventually(one_seen, timeout=timeout)
 
 
 @dataclass
