@@ -12,6 +12,7 @@ from paycore.gateway import CashfreeGateway, GatewayCustomer, GatewayOrderReques
 from paycore.idempotency.store import IdempotencyStore, fingerprint
 from paycore.payments.creation import CustomerDetails, NewPayment
 from paycore.payments.models import Payment
+from paycore.testing import eventually
 from payments_api_testing import (
     CUSTOMER,
     ApiClient,
@@ -128,8 +129,15 @@ class TestConcurrency:
         user, key = new_user(), new_key()
         # The gateway holds the first request's call (then drops it; the client retries).
         await emu.control.hold_next_calls("hang", 0.6, operation="create_order")
+        earlier = {call.id for call in await emu.control.calls(operation="create_order")}
         first = asyncio.create_task(api.create_payment(user, key=key))
-        await asyncio.sleep(0.2)
+
+        async def first_is_held_at_the_gateway() -> bool:
+            calls = await emu.control.calls(operation="create_order")
+            return any(call.fault for call in calls if call.id not in earlier)
+
+        # Its key claimed: the second arrives within the 0.6 s the first is held.
+        await eventually(first_is_held_at_the_gateway, timeout=5)
         second = await api.create_payment(user, key=key)
         assert second.status_code == 409
         assert second.headers["retry-after"] == "1"
