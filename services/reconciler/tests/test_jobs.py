@@ -27,14 +27,16 @@ async def test_a_job_longer_than_the_lock_expiry_keeps_it(
     redis: Redis, database: InfraSettings
 ) -> None:
     key = redis_key(database.redis_prefix, "lock", "job", "reconcile")
-    mine = Lock(redis, key, 300)
+    # Renewed every third of its expiry: a renewal up to two thirds of it late (a stalled loop
+    # or Redis on a loaded machine) still holds it; 200 ms, with 300, was tight.
+    mine = Lock(redis, key, 500)
     assert await mine.acquire()
     other_got_it = []
 
     async def job() -> str:
-        for _ in range(10):  # a second, over three times the expiry
+        for _ in range(10):  # a second, twice the expiry
             await asyncio.sleep(0.1)
-            other_got_it.append(await Lock(redis, key, 300).acquire())
+            other_got_it.append(await Lock(redis, key, 500).acquire())
         return "done"
 
     assert await run_holding(mine, job) == "done"
