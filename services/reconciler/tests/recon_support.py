@@ -9,13 +9,14 @@ from paycore.gateway.schemas import (
     GatewayOrderRequest,
     GatewayRefund,
     GatewayRefundRequest,
+    GatewayRefundStatus,
     idempotency_key,
 )
 from paycore.kit.settings import CashfreeSettings
 from paycore.payments.models import Payment
 from paycore.payments.models import PaymentStatus as P
 from paycore.payments.service import PaymentService
-from paycore.testing import create_payment
+from paycore.testing import create_payment, eventually
 from paycore.webhooks.models import WebhookLog, WebhookStatus
 from pydantic import SecretStr
 
@@ -59,6 +60,19 @@ async def refund_at_gateway(
     return await gateway.create_refund(
         request, idempotency_key=idempotency_key("create_refund", refund_id)
     )
+
+
+async def refunds_resolved_at_gateway(gateway: CashfreeGateway, order_id: str) -> None:
+    """Waits until no refund of the order is PENDING at the emulator. It resolves a refund on
+    a timer, after answering its creation: even with `refund_delay_seconds=0` the request
+    after it may be answered first, and find it PENDING (seen once in 200 on a quiet
+    machine)."""
+
+    async def resolved() -> bool:
+        refunds = await gateway.list_refunds(order_id)
+        return all(refund.status != GatewayRefundStatus.PENDING for refund in refunds)
+
+    await eventually(resolved)
 
 
 async def paid_at_gateway(

@@ -32,6 +32,7 @@ from recon_support import (
     order_in_gateway,
     paid_at_gateway,
     refund_at_gateway,
+    refunds_resolved_at_gateway,
     webhook_log,
 )
 from reconciler.cli import render
@@ -99,6 +100,7 @@ async def test_every_break_kind_is_found_once_healed_where_safe_and_closed_when_
     # A refund made in the dashboard, which we never heard of.
     dashboard = await paid()
     await emulator.control.dashboard_refund(dashboard, "20.00", resolve_to="SUCCESS")
+    await refunds_resolved_at_gateway(gateway, dashboard)
     # The gateway captured the order twice; its auto-refund is still pending.
     duplicate = await paid()
     auto = await emulator.control.auto_refund(duplicate, status="PENDING")
@@ -358,6 +360,7 @@ async def test_a_refund_the_gateway_never_made_stays_open_until_it_does(
 
     # The refund is made at Cashfree after all: the next run finds it consistent.
     await refund_at_gateway(gateway, payment.order_id, refund.refund_id, 3_000)
+    await refunds_resolved_at_gateway(gateway, payment.order_id)
     await _run_leaves(
         engine, window, {key: (K.REFUND_INCONSISTENT, S.CLOSED)}, [f"reconciliation:{key}"]
     )
@@ -442,6 +445,7 @@ async def test_a_run_reads_every_report_page_and_asks_only_about_orders_left_in_
 
     # A refund made in the dashboard: only that order is asked about.
     await emulator.control.dashboard_refund(orders[0], "10.00", resolve_to="SUCCESS")
+    await refunds_resolved_at_gateway(gateway, orders[0])
     before = await cashfree_calls()
     third = await engine.run(*window)
     asked = await cashfree_calls() - before
@@ -558,6 +562,8 @@ async def test_an_auto_refund_its_webhook_recorded_is_one_refund_counted_once(
         ours.order_id, duplicate_payment=False, status="SUCCESS", amount="40.00"
     )
     for payment in (duplicate, ours):
+        await refunds_resolved_at_gateway(gateway, payment.order_id)
+    for payment in (duplicate, ours):
         await webhook_log(payment.order_id)
         [listed] = await gateway.list_refunds(payment.order_id)
         assert listed.gateway_refund_id is not None
@@ -589,6 +595,7 @@ async def test_a_refund_of_another_attempt_than_ours_says_is_a_break(
     await webhook_log(payment.order_id)
     refund = await _refund_3000(payment.payment_id, "k-other-attempt")
     await refund_at_gateway(gateway, payment.order_id, refund.refund_id, 3_000)
+    await refunds_resolved_at_gateway(gateway, payment.order_id)
     await RefundRepository().collection.update_one(
         {"_id": refund.refund_id}, {"$set": {"status": "SUCCESS", "cf_payment_id": "1"}}
     )
