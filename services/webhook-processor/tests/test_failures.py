@@ -124,7 +124,8 @@ async def test_a_poison_message_is_dead_lettered_then_replayed_after_the_fix(
 
 async def test_a_gateway_timeout_is_retried_never_dead_lettered_on_first_attempt() -> None:
     # Issue 11: a timeout is an unknown outcome, retryable wherever it happens.
-    overrides = {"webhook_confirm_with_gateway": True, "cashfree_timeout_seconds": 0.3}
+    # A second to answer: the one held call (2 s) times out, an ordinary one never does.
+    overrides = {"webhook_confirm_with_gateway": True, "cashfree_timeout_seconds": 1.0}
     async with running_pipeline(processor_overrides=overrides) as pipeline:
         payment, session = await pipeline.new_order()
         # Confirming the success with Cashfree times out once, then answers.
