@@ -325,8 +325,9 @@ async def test_a_refund_success_after_its_failure_is_applied_as_a_contradiction(
 
 async def test_a_late_success_on_an_expired_order_is_money_received(pipeline: Pipeline) -> None:
     payment, session = await pipeline.new_order()
-    # An attempt is under way when the order expires (and we close the payment); it succeeds.
-    await pipeline.emulator.control.pay(session, "SUCCESS", delay_ms=300)
+    # An attempt is under way when the order expires (and we close the payment); it succeeds
+    # a second later: the two steps below take a fraction of that, however loaded the machine.
+    await pipeline.emulator.control.pay(session, "SUCCESS", delay_ms=1_000)
     await pipeline.emulator.control.expire_order(payment.order_id)
     await PaymentService().transition(
         payment.payment_id, PaymentStatus.EXPIRED, Evidence(source="reconciler")
