@@ -1,5 +1,5 @@
-"""Fixtures of the reconciler's tests: the Cashfree emulator, a gateway client for it, and a
-database of the test's own."""
+"""Fixtures of the reconciler's tests: the Cashfree emulator, a gateway client for it, a
+database of the test's own, and a Redis client under the test's prefix."""
 
 from collections.abc import AsyncIterator
 
@@ -7,10 +7,12 @@ import pytest
 from cashfree_emulator.testing import RunningEmulator, running_emulator
 from paycore.gateway import CashfreeGateway
 from paycore.kit.mongo import connect_mongo
+from paycore.kit.redis import redis_client
 from paycore.kit.service import InfraSettings
 from paycore.testing import isolated_settings
 from recon_support import gateway_for
 from reconciler.app import MODELS
+from redis.asyncio import Redis
 
 
 @pytest.fixture
@@ -35,3 +37,10 @@ async def database() -> AsyncIterator[InfraSettings]:
     yield settings
     await client.drop_database(settings.mongo_db)
     await client.close()
+
+
+@pytest.fixture
+async def redis(database: InfraSettings) -> AsyncIterator[Redis]:
+    client = redis_client(database)
+    yield client
+    await client.aclose()

@@ -2,25 +2,17 @@
 and a job whose lock another replica took is stopped."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
 import pytest
 import yaml
-from paycore.kit.redis import Lock, redis_client, redis_key
+from paycore.kit.redis import Lock, redis_key
 from paycore.kit.service import InfraSettings, Resources
 from paycore.reconciliation.engine import ReconciliationEngine
 from reconciler.jobs import LockLost, every, run_holding, scheduled_jobs
 from reconciler.settings import Settings
 from redis.asyncio import Redis
-
-
-@pytest.fixture
-async def redis(database: InfraSettings) -> AsyncIterator[Redis]:
-    client = redis_client(database)
-    yield client
-    await client.aclose()
 
 
 async def test_a_job_longer_than_the_lock_expiry_keeps_it(

@@ -11,7 +11,7 @@ from faststream.rabbit import RabbitBroker
 from paycore.alerts import AdminAlert
 from paycore.alerts.queues import watch_queues
 from paycore.kit.broker import Consumer, make_broker
-from paycore.kit.redis import redis_client, redis_key
+from paycore.kit.redis import redis_key
 from paycore.kit.service import InfraSettings
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
@@ -29,13 +29,6 @@ async def stopped_consumer(database: InfraSettings) -> AsyncIterator[tuple[Rabbi
         declared = await broker.declare_queue(queue)
         await declared.delete(if_unused=False, if_empty=False)
     await broker.stop()
-
-
-@pytest.fixture
-async def redis(database: InfraSettings) -> AsyncIterator[Redis]:
-    client = redis_client(database)
-    yield client
-    await client.aclose()
 
 
 async def backlog_of_three(
