@@ -87,7 +87,9 @@ def test_the_stalled_job_alert_and_its_runbook_name_every_scheduled_job() -> Non
     """The on-call reads the job list in the alert and the runbook: a job added to
     scheduled_jobs must appear there too (queues and retention were once missing)."""
     root = Path(__file__).resolve().parents[3]
-    jobs = scheduled_jobs(Settings.model_construct(), cast(ReconciliationEngine, None))
+    jobs = scheduled_jobs(
+        Settings.model_construct(), cast(ReconciliationEngine, None), cast(Resources, None)
+    )
     listed = "(" + ", ".join(job.__name__ for job in jobs) + ")"
     rules = yaml.safe_load((root / "infra/prometheus/alerts.yml").read_text())
     stalled = next(

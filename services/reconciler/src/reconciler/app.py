@@ -98,7 +98,7 @@ def build_app(settings: Settings) -> Starlette:
         engine.payments.on_attempt_failed = failure_counter(
             resources, settings.fraud_failure_window_seconds, settings.redis_prefix
         )
-        async with resources.running(loops=scheduled_jobs(settings, engine, watched, resources)):
+        async with resources.running(loops=scheduled_jobs(settings, engine, resources, watched)):
             app.state.resources = resources
             yield
         await gateway.aclose()

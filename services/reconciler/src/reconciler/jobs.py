@@ -86,11 +86,11 @@ def every(
 def scheduled_jobs(
     settings: Settings,
     engine: ReconciliationEngine,
+    resources: Resources,
     watched: Sequence[Consumer] = (),
-    resources: Resources | None = None,
 ) -> list[Callable[[Resources], Awaitable[None]]]:
-    """The loops of the jobs; `watched` are the queues the queue watch reads, `resources` its
-    Redis (the queue-overload alert's incident start)."""
+    """The loops of the jobs; `watched` are the queues the queue watch reads, with the Redis
+    of `resources` (the queue-overload alert's incident start)."""
 
     async def janitor() -> str:
         rechecked = await engine.janitor.recheck_due_payments()
@@ -133,7 +133,6 @@ def scheduled_jobs(
         return f"checked={checked} broken={len(broken)}"
 
     async def queues() -> dict[str, int]:
-        assert resources is not None
         assert resources.redis is not None  # connected before the loops start
         return await watch_queues(
             watched, settings.queue_overload_messages, resources.redis, settings.redis_prefix
