@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from loguru import logger
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from paycore.alerts import raise_alert
 from paycore.kit.broker import Consumer
@@ -32,7 +29,8 @@ async def watch_queues(
         depth = (await consumer.report_depths())[consumer.name]
         depths[consumer.label] = depth
         if depth >= overload:
-            started = await _overload_start(redis, prefix, consumer.label)
+            key = redis_key(prefix, "alert", "queue_overload", consumer.label)
+            started = await incident_start(redis, key, OVERLOAD_ALERT_SECONDS)
             since = datetime.fromtimestamp(started, UTC).isoformat()
             await raise_alert(
                 f"queue_overload:{consumer.label}:{since}",
@@ -43,13 +41,3 @@ async def watch_queues(
                 threshold=overload,
             )
     return depths
-
-
-async def _overload_start(redis: Redis, prefix: str, label: str) -> int:
-    """The second (Unix time) the overload of the queue `label` was first seen."""
-    key = redis_key(prefix, "alert", "queue_overload", label)
-    try:
-        return await incident_start(redis, key, OVERLOAD_ALERT_SECONDS)
-    except RedisError as exc:  # the alert still goes out, one per calendar hour
-        logger.warning("queue overload start unknown", queue=label, error=repr(exc))
-        return int(time.time()) // OVERLOAD_ALERT_SECONDS * OVERLOAD_ALERT_SECONDS

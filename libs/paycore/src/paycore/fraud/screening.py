@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -190,16 +189,11 @@ class FraudScreen:
         # first sighting), not one per request of it.
         reasons = "+".join(sorted(assessment.reasons))
         incident = f"{assessment.decision.value}:{attempt.user_id}:{reasons}"
-        window_seconds = self.thresholds.window_seconds
-        try:
-            started = await incident_start(
-                self.windows.redis,
-                redis_key(self.windows.prefix, "fraud", "incident", incident),
-                window_seconds,
-            )
-        except RedisError as exc:  # the alert still goes out, one per fixed window
-            logger.warning("fraud incident start unknown", error=repr(exc))
-            started = int(time.time()) // window_seconds * window_seconds
+        started = await incident_start(
+            self.windows.redis,
+            redis_key(self.windows.prefix, "fraud", "incident", incident),
+            self.thresholds.window_seconds,
+        )
         await raise_alert(
             f"fraud_{incident}:{started}",
             f"fraud_{assessment.decision.value}",

@@ -8,7 +8,9 @@ import time
 from typing import Final, Self
 from urllib.parse import quote
 
+from loguru import logger
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from paycore.kit.errors import LockNotAcquired
 from paycore.kit.settings import RedisSettings
@@ -56,9 +58,14 @@ async def incident_start(redis: Redis, key: str, window_seconds: int) -> int:
     `window_seconds`. The key lives `window_seconds` from the incident's start, so however many
     events of it arrive they name one incident, and a clock boundary inside it (a fixed time
     bucket's) cannot split it in two. One round trip (`SET NX GET EX`, Redis 7.0 or later).
-    Raises redis-py's `RedisError`."""
+    If Redis fails, the start of the fixed `window_seconds` bucket of now (logged): an alert
+    named by it still goes out, one per bucket."""
     now = int(time.time())
-    started = await redis.set(key, now, nx=True, get=True, ex=window_seconds)
+    try:
+        started = await redis.set(key, now, nx=True, get=True, ex=window_seconds)
+    except RedisError as exc:
+        logger.warning("incident start unknown; using the time bucket", key=key, error=repr(exc))
+        return now // window_seconds * window_seconds
     return now if started is None else int(started)
 
 
