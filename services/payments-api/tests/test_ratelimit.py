@@ -5,6 +5,7 @@ the waits are checked to the second without sleeping through them."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -161,6 +162,19 @@ class TestSlidingLog:
             {"scope": "verify_payment"},
             59,
         )
+
+    async def test_a_burst_of_parallel_requests_gets_the_limit_and_no_more(
+        self, api: ApiClient, boundary: float
+    ) -> None:
+        # More requests in flight at once than the client has connections (100): the rest must
+        # wait for one, not fail as an outage would and be let through.
+        limits, _ = limiter(api, boundary, per_user=20)
+        answers = await asyncio.gather(
+            *(limits.check(ip=None, user_id="usr_j") for _ in range(250)), return_exceptions=True
+        )
+        assert answers.count(None) == 20
+        assert all(isinstance(answer, RateLimited) for answer in answers if answer is not None)
+        assert await logged(limits, "user", "usr_j") == 20
 
     async def test_a_redis_outage_lets_requests_through(self) -> None:
         # Nothing listens on port 1; no retries, so each call fails at once.

@@ -9,7 +9,7 @@ from typing import Final, Self
 from urllib.parse import quote
 
 from loguru import logger
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from paycore.kit.errors import LockNotAcquired
@@ -26,6 +26,9 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[
 return 0
 """
 
+
+# The connections of one client (redis-py's default pool size).
+POOL_CONNECTIONS: Final = 100
 
 # What `quote` leaves as it is: a part made only of these is its own encoding.
 _PLAIN: Final = re.compile(r"[A-Za-z0-9_.~-]*")
@@ -44,13 +47,20 @@ def _encoded(part: str) -> str:
 
 
 def redis_client(settings: RedisSettings) -> Redis:
-    return Redis.from_url(
+    """A client of at most `POOL_CONNECTIONS` connections. A command finding them all busy
+    waits up to `redis_timeout_seconds` for one: the default pool fails it at once, as if
+    Redis were down, so a burst of over a hundred parallel requests was let past the rate
+    limits (which allow requests through an outage)."""
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=POOL_CONNECTIONS,
+        timeout=settings.redis_timeout_seconds,
         decode_responses=True,
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
         health_check_interval=30,
     )
+    return Redis.from_pool(pool)  # closing the client closes its pool
 
 
 async def incident_start(redis: Redis, key: str, window_seconds: int) -> int:
