@@ -57,6 +57,26 @@ async def test_a_failure_spike_straddling_a_minute_raises_one_alert() -> None:
     assert await AdminAlert.find(AdminAlert.kind == "payment_failure_spike").count() == 1
 
 
+async def test_a_failure_spike_is_seen_whatever_order_its_failures_arrive_in() -> None:
+    # Consumers and the outbox's sweep deliver out of order: a spike's latest failure may
+    # arrive before the others, and is still one of three failures within 60 s.
+    settings = isolated_settings()
+    redis = redis_client(settings)
+    recorder = RollupRecorder(redis, settings.redis_prefix, failure_spike_per_minute=3)
+    now = datetime.now(UTC)
+    # 60 s apart at the ends: never three in any 60 s, in any order.
+    for seconds_ago in (110, 170, 140):
+        occurred = now - timedelta(seconds=seconds_ago)
+        await recorder.record(EventEnvelope(type="payment.failed", occurred_at=occurred))
+    assert await AdminAlert.find(AdminAlert.kind == "payment_failure_spike").count() == 0
+    for seconds_ago in (8, 10, 9):
+        occurred = now - timedelta(seconds=seconds_ago)
+        await recorder.record(EventEnvelope(type="payment.failed", occurred_at=occurred))
+    await redis.aclose()
+    [spike] = await AdminAlert.find(AdminAlert.kind == "payment_failure_spike").to_list()
+    assert spike.detail["failures"] == 3
+
+
 async def test_a_reversed_refund_restores_what_can_be_refunded(
     gateway: CashfreeGateway, emulator: RunningEmulator
 ) -> None:

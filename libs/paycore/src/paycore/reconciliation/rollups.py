@@ -3,12 +3,13 @@ alert. Counts are deduplicated per event id (Redis, 7 days), so redelivery doesn
 them; they are analytics, not money, and live apart from the ledgers.
 
 A failure spike is `failure_spike_per_minute` failed payments that occurred within 60 s of
-each other: any 60 s, not a calendar minute, which would split a spike straddling one and let
-it pass unseen. A spike raises one alert per 60 s it lasts (`kit.redis.incident_start`)."""
+each other, in whatever order they arrive: any 60 s, not a calendar minute, which would split
+a spike straddling one and let it pass unseen. A spike raises one alert per 60 s it lasts (`kit.redis.incident_start`)."""
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
@@ -56,15 +57,30 @@ class RollupRecorder:
         return True
 
     async def _watch_failures(self, event_id: str, occurred: datetime) -> None:
-        occurred_ms = int(occurred.timestamp() * 1000)
+        at = int(occurred.timestamp() * 1000)
+        enough = self.failure_spike_per_minute
         key = redis_key(self.prefix, "rollup", "failures")
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zadd(key, {event_id: occurred_ms})
+        pipe.zadd(key, {event_id: at})
         pipe.zremrangebyscore(key, "-inf", int(time.time() * 1000) - SPIKE_HORIZON_MS)
-        pipe.zcount(key, occurred_ms - SPIKE_WINDOW_MS + 1, occurred_ms)
+        # The `enough` failures nearest this one on each side (itself among the earlier): they
+        # hold `enough` in some 60 s with this one if any do, whatever order they arrived in.
+        window = SPIKE_WINDOW_MS
+        pipe.zrevrangebyscore(key, at, f"({at - window}", start=0, num=enough, withscores=True)
+        pipe.zrangebyscore(key, f"({at}", f"({at + window}", start=0, num=enough, withscores=True)
         pipe.pexpire(key, SPIKE_HORIZON_MS)
-        _, _, count, _ = await pipe.execute()
-        if count < self.failure_spike_per_minute:
+        _, _, earlier, later, _ = await pipe.execute()
+        times = sorted(int(score) for _, score in earlier + later)
+        # Each 60 s holding this failure, from an earlier one (or itself) on.
+        count = max(
+            (
+                bisect_left(times, start + window) - i
+                for i, start in enumerate(times)
+                if start <= at
+            ),
+            default=0,  # itself already gone: it occurred before the horizon
+        )
+        if count < enough:
             return
         # Raised again (idempotently) by each failure of the spike, so one that fails to
         # store its alert leaves it to the next.
