@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cashfree_emulator.testing import RunningEmulator
 from paycore.audit.models import AuditRecord
+from paycore.kit.redis import redis_key
 from paycore.payments.models import Payment
 from payments_api_testing import (
     CUSTOMER,
@@ -281,6 +282,25 @@ class TestVerifyThrottle:
                 for payment in payments
             ]
             assert codes == [200, 200, 429]
+
+    async def test_a_verify_refused_per_user_is_not_counted_against_its_payment(
+        self, emu: RunningEmulator
+    ) -> None:
+        async with api_client(
+            emu, verify_per_user_per_minute=2, verify_per_payment_per_minute=2
+        ) as api:
+            user = new_user()
+            payments = [(await api.create_payment(user)).json()["data"] for _ in range(2)]
+            codes = [
+                (await api.verify(user, payment["payment_id"])).status_code
+                for payment in (payments[0], payments[0], payments[1])
+            ]
+            assert codes == [200, 200, 429]
+            redis = api.app.state.api.resources.redis
+            key = redis_key(
+                api.settings.redis_prefix, "ratelimit", "verify_payment", payments[1]["payment_id"]
+            )
+            assert await redis.zcard(key) == 0  # refused: it used none of the payment's verifies
 
 
 class TestAmountRules:

@@ -153,11 +153,11 @@ class TestSlidingLog:
 
     async def test_spend_counts_its_own_subject(self, api: ApiClient, boundary: float) -> None:
         limits, clock = limiter(api, boundary, per_user=100)
-        await limits.spend("verify_payment", "pay_1", 1)
-        await limits.spend("verify_payment", "pay_2", 1)
+        await limits.spend(("verify_payment", "pay_1", 1))
+        await limits.spend(("verify_payment", "pay_2", 1))
         clock.now = boundary + 1
         with pytest.raises(RateLimited) as refused:
-            await limits.spend("verify_payment", "pay_1", 1)
+            await limits.spend(("verify_payment", "pay_1", 1))
         assert (refused.value.details, retry_after(refused.value)) == (
             {"scope": "verify_payment"},
             59,

@@ -68,11 +68,12 @@ class RateLimiter:
         self.clock = clock
         self._admit_script = redis.register_script(ADMIT)
 
-    async def spend(self, scope: str, subject: str, limit: int) -> None:
-        """Counts one use of an expensive operation by `subject` (e.g. verify, which spends the
-        merchant's Cashfree quota); raises `RateLimited` when `limit` uses were accepted in the
-        last 60 s. A Redis outage lets it through."""
-        await self._admit([(scope, subject, limit)])
+    async def spend(self, *uses: tuple[str, str, int]) -> None:
+        """Counts one use of an expensive operation (e.g. verify, which spends the merchant's
+        Cashfree quota) against each `(scope, subject, limit)`; raises `RateLimited` when one
+        accepted `limit` uses in the last 60 s, and then counts it against none. A Redis outage
+        lets it through."""
+        await self._admit(list(uses))
 
     async def check(self, *, ip: str | None, user_id: str | None) -> None:
         """Counts this request against the IP's and the user's limits (whichever are given);

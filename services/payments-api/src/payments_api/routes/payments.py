@@ -116,9 +116,9 @@ async def verify_owned(
         return before  # no gateway order yet: nothing to verify
     settings = api.settings
     await api.limiter.spend(
-        "verify_payment", before.payment_id, settings.verify_per_payment_per_minute
+        ("verify_payment", before.payment_id, settings.verify_per_payment_per_minute),
+        ("verify_user", principal.user_id, settings.verify_per_user_per_minute),
     )
-    await api.limiter.spend("verify_user", principal.user_id, settings.verify_per_user_per_minute)
     try:
         return await verify_with_gateway(
             api.gateway, api.payments, before, "verify", actor=api.actor(request, principal)
