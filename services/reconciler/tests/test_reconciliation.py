@@ -65,7 +65,7 @@ async def test_a_failure_spike_is_seen_whatever_order_its_failures_arrive_in() -
     recorder = RollupRecorder(redis, settings.redis_prefix, failure_spike_per_minute=3)
     now = datetime.now(UTC)
     # 60 s apart at the ends: never three in any 60 s, in any order.
-    for seconds_ago in (110, 170, 140):
+    for seconds_ago in (90, 150, 120):
         occurred = now - timedelta(seconds=seconds_ago)
         await recorder.record(EventEnvelope(type="payment.failed", occurred_at=occurred))
     assert await AdminAlert.find(AdminAlert.kind == "payment_failure_spike").count() == 0
