@@ -107,7 +107,8 @@ async def test_failed_delivery_is_retried_on_the_scaled_schedule(
     second_gap = hooks[2].received_at - hooks[1].received_at
     assert 0.05 <= first_gap < 0.3
     assert 0.28 <= second_gap < 0.8
-    attempts = await emulator.control.events(type="PAYMENT_SUCCESS_WEBHOOK")
+    # The emulator records an attempt's outcome after the receiver has answered it.
+    attempts = await emulator.control.wait_for_events(3, type="PAYMENT_SUCCESS_WEBHOOK", timeout=3)
     assert [(a.attempt, a.status_code, a.outcome) for a in attempts] == [
         (1, 500, "failed"),
         (2, 503, "failed"),
