@@ -10,14 +10,13 @@ that waits its `Retry-After` is accepted), else records the request in every key
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from typing import Final
 
 from loguru import logger
 from paycore.kit.errors import RateLimited
-from paycore.kit.redis import redis_key
+from paycore.kit.redis import log_member, redis_key
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -92,7 +91,7 @@ class RateLimiter:
         """Records one request in the log of every (scope, subject, limit), or, when one of
         them is full, in none and raises `RateLimited` for the one with the longest wait."""
         now_ms = int(self.clock() * 1000)
-        member = f"{now_ms}-{secrets.token_hex(4)}"  # unique, so equal timestamps all count
+        member = log_member(now_ms)
         window_ms = WINDOW_SECONDS * 1000
         keys = [
             redis_key(self.prefix, "ratelimit", scope, subject) for scope, subject, _ in subjects

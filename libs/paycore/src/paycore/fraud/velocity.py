@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Mapping
 from typing import Final
 
 from redis.asyncio import Redis
 
-from paycore.kit.redis import redis_key
+from paycore.kit.redis import log_member, redis_key
 
 # KEYS: the hit keys, then the read keys. ARGV (ms, computed by the caller: Lua's numbers
 # print with 14 digits): number of hit keys, member, now, hits' cutoff, hits' expiry, reads'
@@ -53,7 +52,7 @@ class SlidingWindows:
         trip: one server-side script (`HIT_AND_COUNT`), atomic, instead of four commands per
         hit and one per read sent and answered one by one. Raises redis-py's `RedisError`."""
         now_ms = int(time.time() * 1000)
-        member = f"{now_ms}-{secrets.token_hex(4)}"  # unique, so equal timestamps all count
+        member = log_member(now_ms)
         reads = reads or {}
         keys = [self._key("attempts", dimension, subject) for dimension, subject in hits.items()]
         keys += [self._key(read_kind, dimension, subject) for dimension, subject in reads.items()]
@@ -73,7 +72,7 @@ class SlidingWindows:
     async def hit(self, kind: str, subjects: Mapping[str, str], window_seconds: int) -> None:
         """Records one event (e.g. a failed payment) for each subject."""
         now_ms = int(time.time() * 1000)
-        member = f"{now_ms}-{secrets.token_hex(4)}"
+        member = log_member(now_ms)
         pipe = self.redis.pipeline(transaction=False)
         for dimension, subject in subjects.items():
             key = self._key(kind, dimension, subject)

@@ -63,6 +63,12 @@ def redis_client(settings: RedisSettings) -> Redis:
     return Redis.from_pool(pool)  # closing the client closes its pool
 
 
+def log_member(now_ms: int) -> str:
+    """A sliding log's member for an entry at `now_ms` (the sorted set's score): the time and a
+    random suffix, so entries of the same millisecond are all kept and all count."""
+    return f"{now_ms}-{secrets.token_hex(4)}"
+
+
 async def incident_start(redis: Redis, key: str, window_seconds: int) -> int:
     """The second (Unix time) the incident kept at `key` began: now if none began in the last
     `window_seconds`. The key lives `window_seconds` from the incident's start, so however many
